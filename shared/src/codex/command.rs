@@ -1,0 +1,165 @@
+//! The `codex exec` command line offload runs, built in one place.
+//!
+//! `codex exec --json --skip-git-repo-check -m M -s S -C DIR -c model_reasoning_effort="E"
+//! -c approval_policy="never" -o LAST -- PROMPT`
+//!
+//! Never `--full-auto`: Codex removed it (~0.147) and now exits 2 when given it; `-s` plus
+//! `approval_policy="never"` is its equivalent. `--skip-git-repo-check` lets codex run outside a
+//! git repository. The prompt goes after `--` so a prompt starting with `-` is not a flag.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Codex's sandbox modes (`-s`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sandbox {
+    ReadOnly,
+    WorkspaceWrite,
+    DangerFullAccess,
+}
+
+impl Sandbox {
+    pub const ALL: [Sandbox; 3] = [
+        Sandbox::ReadOnly,
+        Sandbox::WorkspaceWrite,
+        Sandbox::DangerFullAccess,
+    ];
+
+    /// The name codex accepts for `-s`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sandbox::ReadOnly => "read-only",
+            Sandbox::WorkspaceWrite => "workspace-write",
+            Sandbox::DangerFullAccess => "danger-full-access",
+        }
+    }
+}
+
+impl FromStr for Sandbox {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Sandbox::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown sandbox {s:?}: use read-only, workspace-write or danger-full-access")
+            })
+    }
+}
+
+impl std::fmt::Display for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One `codex exec` invocation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecSpec {
+    pub model: String,
+    pub sandbox: Sandbox,
+    pub dir: PathBuf,
+    pub effort: String,
+    /// Where codex writes its last message (`-o`).
+    pub last_message: PathBuf,
+    pub prompt: String,
+}
+
+impl ExecSpec {
+    /// The arguments after the program name.
+    pub fn args(&self) -> Vec<OsString> {
+        let mut a: Vec<OsString> = Vec::with_capacity(18);
+        let mut push = |s: &str| a.push(OsString::from(s));
+        push("exec");
+        push("--json");
+        push("--skip-git-repo-check");
+        push("-m");
+        push(&self.model);
+        push("-s");
+        push(self.sandbox.as_str());
+        push("-C");
+        a.push(self.dir.clone().into_os_string());
+        let mut push = |s: &str| a.push(OsString::from(s));
+        push("-c");
+        push(&format!("model_reasoning_effort={}", toml_string(&self.effort)));
+        push("-c");
+        push("approval_policy=\"never\"");
+        push("-o");
+        a.push(self.last_message.clone().into_os_string());
+        a.push(OsString::from("--"));
+        a.push(OsString::from(&self.prompt));
+        a
+    }
+}
+
+/// A TOML basic string literal for `-c key=value`.
+fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(prompt: &str) -> ExecSpec {
+        ExecSpec {
+            model: "gpt-5.3-codex".into(),
+            sandbox: Sandbox::WorkspaceWrite,
+            dir: PathBuf::from("/w"),
+            effort: "xhigh".into(),
+            last_message: PathBuf::from("/r/last.txt"),
+            prompt: prompt.into(),
+        }
+    }
+
+    #[test]
+    fn exact_command_line() {
+        let args: Vec<String> = spec("fix it")
+            .args()
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        assert_eq!(
+            args.join(" "),
+            "exec --json --skip-git-repo-check -m gpt-5.3-codex -s workspace-write -C /w \
+             -c model_reasoning_effort=\"xhigh\" -c approval_policy=\"never\" -o /r/last.txt -- fix it"
+        );
+        assert!(!args.iter().any(|a| a == "--full-auto"));
+    }
+
+    #[test]
+    fn dash_prompt_is_not_a_flag() {
+        let args = spec("--help me").args();
+        let n = args.len();
+        assert_eq!(args[n - 2], "--");
+        assert_eq!(args[n - 1], "--help me");
+    }
+
+    #[test]
+    fn effort_is_quoted_as_toml() {
+        assert_eq!(toml_string("x\"y"), "\"x\\\"y\"");
+    }
+
+    #[test]
+    fn sandbox_names() {
+        for s in Sandbox::ALL {
+            assert_eq!(s.as_str().parse::<Sandbox>().unwrap(), s);
+        }
+        assert!("full".parse::<Sandbox>().is_err());
+    }
+}

@@ -1,0 +1,257 @@
+//! offload's JSON config: every field has its default here, in code, so a missing file, a
+//! missing key or a key from a newer version all mean "use the default".
+//!
+//! Precedence: flag > environment (applied by [`Config::apply_env`]) > file > default.
+//! A file that cannot be read or parsed never stops offload: it yields a [`Warning`] naming
+//! the file and the defaults are used. An environment variable with an unusable value likewise
+//! yields a warning and is ignored.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::env;
+
+/// The whole config file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// `offload run` settings.
+    pub runner: RunnerConfig,
+}
+
+/// Settings of `offload run`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunnerConfig {
+    /// Model when no `--model` and no `--work-type` is given (`CODEX_MODEL`).
+    pub model: String,
+    /// Model for code, explore and review work (`CODEX_MODEL_CODE`).
+    pub model_code: String,
+    /// Model for analysis work (`CODEX_MODEL_LOGIC`).
+    pub model_logic: String,
+    /// Reasoning effort (`CODEX_EFFORT`).
+    pub effort: String,
+    /// Wall-clock limit per attempt: seconds or humantime (`CODEX_TIMEOUT`).
+    pub timeout: String,
+    /// Every non-success exits 20 when true (`CODEX_FAIL_CLOSED`).
+    pub fail_closed: bool,
+    /// The codex executable, a path or a name on `PATH` (`CODEX_BIN`).
+    pub codex_bin: String,
+    /// Grace between SIGTERM and SIGKILL when ending codex (`OFFLOAD_KILL_GRACE`).
+    pub kill_grace: String,
+    /// Per-run folders kept under `runs/` (`OFFLOAD_RUNS_KEEP`).
+    pub runs_keep: usize,
+    /// Sandbox for `--dual` when none is given.
+    pub dual_sandbox: String,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            model: "gpt-5.4".into(),
+            model_code: "gpt-5.3-codex".into(),
+            model_logic: "gpt-5.4".into(),
+            effort: "xhigh".into(),
+            timeout: "600".into(),
+            fail_closed: true,
+            codex_bin: "codex".into(),
+            kill_grace: "3s".into(),
+            runs_keep: 50,
+            dual_sandbox: "read-only".into(),
+        }
+    }
+}
+
+/// Something the user should fix, reported without stopping.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning(pub String);
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The result of loading: the config to use, and what was wrong on the way.
+#[derive(Clone, Debug, Default)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<Warning>,
+    /// The file the config came from, if one was read successfully.
+    pub source: Option<PathBuf>,
+}
+
+impl Config {
+    /// Load `path` (absent is fine), then apply the environment.
+    pub fn load(path: &Path) -> Loaded {
+        let mut loaded = Config::load_file(path);
+        let mut env_warnings = loaded.config.apply_env();
+        loaded.warnings.append(&mut env_warnings);
+        loaded
+    }
+
+    /// Load `path` only: absent → defaults, silently; unreadable or invalid → defaults and a warning.
+    pub fn load_file(path: &Path) -> Loaded {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Loaded::default(),
+            Err(e) => {
+                return Loaded {
+                    warnings: vec![Warning(format!(
+                        "cannot read config {}: {e}; using defaults",
+                        path.display()
+                    ))],
+                    ..Loaded::default()
+                };
+            }
+        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Loaded::default();
+        }
+        match serde_json::from_slice::<Config>(&bytes) {
+            Ok(config) => Loaded {
+                config,
+                warnings: vec![],
+                source: Some(path.to_path_buf()),
+            },
+            Err(e) => Loaded {
+                warnings: vec![Warning(format!(
+                    "config {} is not valid ({e}); using defaults until it is fixed (`offload doctor` checks it)",
+                    path.display()
+                ))],
+                ..Loaded::default()
+            },
+        }
+    }
+
+    /// Override fields from the environment; unusable values are ignored with a warning.
+    pub fn apply_env(&mut self) -> Vec<Warning> {
+        let mut warnings = Vec::new();
+        let r = &mut self.runner;
+        for (name, field) in [
+            (env::CODEX_MODEL, &mut r.model),
+            (env::CODEX_MODEL_CODE, &mut r.model_code),
+            (env::CODEX_MODEL_LOGIC, &mut r.model_logic),
+            (env::CODEX_EFFORT, &mut r.effort),
+            (env::CODEX_BIN, &mut r.codex_bin),
+        ] {
+            if let Some(v) = env::var(name) {
+                *field = v.trim().to_string();
+            }
+        }
+        for (name, field) in [
+            (env::CODEX_TIMEOUT, &mut r.timeout),
+            (env::OFFLOAD_KILL_GRACE, &mut r.kill_grace),
+        ] {
+            if let Some(v) = env::var(name) {
+                match parse_duration(&v) {
+                    Ok(_) => *field = v.trim().to_string(),
+                    Err(e) => warnings.push(Warning(format!("{name}={v:?} ignored: {e}"))),
+                }
+            }
+        }
+        if let Some(v) = env::var(env::CODEX_FAIL_CLOSED) {
+            match parse_bool(&v) {
+                Some(b) => r.fail_closed = b,
+                None => warnings.push(Warning(format!(
+                    "{}={v:?} ignored: use 1 or 0",
+                    env::CODEX_FAIL_CLOSED
+                ))),
+            }
+        }
+        if let Some(v) = env::var(env::OFFLOAD_RUNS_KEEP) {
+            match v.trim().parse() {
+                Ok(n) => r.runs_keep = n,
+                Err(_) => warnings.push(Warning(format!(
+                    "{}={v:?} ignored: use a whole number",
+                    env::OFFLOAD_RUNS_KEEP
+                ))),
+            }
+        }
+        warnings
+    }
+}
+
+/// `1/true/yes/on` and `0/false/no/off`, any case.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// A duration as plain seconds (`600`, `2.5`) or humantime (`10m`, `1h 30m`, `500ms`).
+/// Zero is refused: a zero limit would end every attempt before it starts.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let d = if let Ok(secs) = s.parse::<f64>() {
+        if !secs.is_finite() || secs < 0.0 {
+            return Err(format!("{s:?} is not a positive number of seconds"));
+        }
+        Duration::from_secs_f64(secs)
+    } else {
+        humantime::parse_duration(s)
+            .map_err(|e| format!("{s:?} is neither seconds nor a duration like 10m ({e})"))?
+    };
+    if d.is_zero() {
+        return Err(format!("{s:?} is zero"));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("600").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration(" 500ms ").unwrap(), Duration::from_millis(500));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("-3").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn missing_file_is_defaults_without_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Config::load_file(&dir.path().join("none.json"));
+        assert_eq!(l.config, Config::default());
+        assert!(l.warnings.is_empty());
+    }
+
+    #[test]
+    fn broken_file_warns_with_its_path_and_uses_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.json");
+        std::fs::write(&p, "{\"runner\": {\"model\": ").unwrap();
+        let l = Config::load_file(&p);
+        assert_eq!(l.config, Config::default());
+        assert_eq!(l.warnings.len(), 1);
+        assert!(l.warnings[0].0.contains(&p.display().to_string()), "{}", l.warnings[0]);
+    }
+
+    #[test]
+    fn partial_file_keeps_other_defaults_and_ignores_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.json");
+        std::fs::write(&p, r#"{"runner":{"model":"m1","future":1},"later":{}}"#).unwrap();
+        let l = Config::load_file(&p);
+        assert!(l.warnings.is_empty());
+        assert_eq!(l.config.runner.model, "m1");
+        assert_eq!(l.config.runner.effort, "xhigh");
+        assert_eq!(l.source.as_deref(), Some(p.as_path()));
+    }
+
+    #[test]
+    fn bools() {
+        assert_eq!(parse_bool("1"), Some(true));
+        assert_eq!(parse_bool("Off"), Some(false));
+        assert_eq!(parse_bool("maybe"), None);
+    }
+}

@@ -1,0 +1,62 @@
+//! Every environment variable offload reads, declared once, with its meaning and default.
+//!
+//! Precedence everywhere: a command-line flag beats the environment, which beats the config
+//! file, which beats the default written in code (see [`crate::config`]).
+
+/// Root folder for both config and state. When set, `config.json`, `events.jsonl` and the
+/// summaries all live directly in it. Unset: platform folders (see [`crate::paths`]).
+pub const OFFLOAD_HOME: &str = "OFFLOAD_HOME";
+
+/// Session id written by offload's SessionStart hook into `CLAUDE_ENV_FILE`, for Claude Code
+/// versions that do not set [`CLAUDE_CODE_SESSION_ID`] for Bash commands.
+pub const OFFLOAD_SESSION_ID: &str = "OFFLOAD_SESSION_ID";
+
+/// Session id Claude Code sets for hooks and for the commands its Bash tool runs (2.1.330).
+pub const CLAUDE_CODE_SESSION_ID: &str = "CLAUDE_CODE_SESSION_ID";
+
+/// `1` inside Claude Code (hooks and Bash tool commands).
+pub const CLAUDECODE: &str = "CLAUDECODE";
+
+/// Guard mode override: `enforce`, `warn` or `off`. Default: config `guard.mode`, else `enforce`.
+pub const OFFLOAD_MODE: &str = "OFFLOAD_MODE";
+
+/// Model for `offload run` when neither `--model` nor `--work-type` is given. Default `gpt-5.4`.
+pub const CODEX_MODEL: &str = "CODEX_MODEL";
+
+/// Model for code, explore and review work (`--work-type`). Default `gpt-5.3-codex`.
+pub const CODEX_MODEL_CODE: &str = "CODEX_MODEL_CODE";
+
+/// Model for analysis work (`--work-type analysis`). Default `gpt-5.4`.
+pub const CODEX_MODEL_LOGIC: &str = "CODEX_MODEL_LOGIC";
+
+/// Reasoning effort passed as `-c model_reasoning_effort=...`. Default `xhigh`.
+pub const CODEX_EFFORT: &str = "CODEX_EFFORT";
+
+/// Wall-clock limit of one Codex attempt: seconds (`600`) or a humantime (`10m`). Default 600 s.
+pub const CODEX_TIMEOUT: &str = "CODEX_TIMEOUT";
+
+/// `1` (default): every non-success exits 20. `0`: distinct exit codes 10/11/12/13/1.
+pub const CODEX_FAIL_CLOSED: &str = "CODEX_FAIL_CLOSED";
+
+/// The codex executable: a path, or a name looked up on `PATH`. Default `codex`.
+pub const CODEX_BIN: &str = "CODEX_BIN";
+
+/// Codex's own home (config, sessions, rollouts). Default `~/.codex`.
+pub const CODEX_HOME: &str = "CODEX_HOME";
+
+/// Grace between SIGTERM and SIGKILL when offload ends codex: seconds or humantime. Default 3 s.
+pub const OFFLOAD_KILL_GRACE: &str = "OFFLOAD_KILL_GRACE";
+
+/// How many per-run folders under `runs/` to keep. Default 50.
+pub const OFFLOAD_RUNS_KEEP: &str = "OFFLOAD_RUNS_KEEP";
+
+/// Set by `NO_COLOR` convention: no ANSI colours in any output.
+pub const NO_COLOR: &str = "NO_COLOR";
+
+/// Read an environment variable, treating unset, empty and non-UTF-8 alike as absent.
+pub fn var(name: &str) -> Option<String> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Some(v),
+        _ => None,
+    }
+}

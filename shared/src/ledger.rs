@@ -1,0 +1,961 @@
+//! The ledger: offload's one true record of what happened, and the summaries that make it
+//! cheap to ask.
+//!
+//! `events.jsonl` is append-only and the source of truth: one JSON object per line,
+//! `{"v":1,"ts":…,"session":…,"kind":…,…}`. Every number offload shows comes from folding these
+//! events, and [`Ledger::rebuild`] can always recompute the summaries from the log.
+//!
+//! The summaries (`totals.json`, `sessions/<id>.json`) exist so that the hook and the
+//! statusline, which run on every tool call and every render, read one small file instead of
+//! the whole log. They are updated by the writer inside the same exclusive lock as its append,
+//! and replaced atomically (temp file + rename), so a reader needs no lock at all and never
+//! sees half a summary.
+//!
+//! Locking uses the standard library's `flock`-based `File::try_lock` (Rust 1.89+), which is
+//! what `fs2` provides, without the extra crate. Waits are bounded: a writer gives up with an
+//! error naming the lock file, a reader reads what is there.
+//!
+//! Crash safety comes from offsets, not from luck: each summary records how far into
+//! `events.jsonl` it has folded (`events_len`). A writer that finds the log longer than
+//! `totals.json` says (a previous writer died between its append and its summary update) folds
+//! the missing range first; a session summary already past an event's offset is not folded
+//! twice. A line torn by a killed writer is terminated by the next writer and thereafter counted
+//! as a skipped line by every fold alike. A missing or corrupt summary, or a log shorter than
+//! the summary claims, triggers a full rebuild under the lock.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::codex::rollout::RateLimitSnapshot;
+use crate::fsutil::{create_private_dir, write_atomic};
+use crate::outcome::Outcome;
+use crate::paths::Paths;
+
+/// Version written in every event and summary.
+pub const VERSION: u32 = 1;
+/// How long a writer waits for the ledger lock by default before giving up with an error.
+pub const WRITE_WAIT: Duration = Duration::from_secs(10);
+/// How long a reader waits for a shared lock before reading what is there anyway.
+pub const READ_WAIT: Duration = Duration::from_secs(2);
+
+/// Token counts of an attempt (or a sum of attempts).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Tokens {
+    pub input: u64,
+    pub cached_input: u64,
+    pub output: u64,
+    pub reasoning: u64,
+    /// input + output.
+    pub total: u64,
+}
+
+impl Tokens {
+    /// Add another count, saturating.
+    pub fn add(&mut self, o: &Tokens) {
+        self.input = self.input.saturating_add(o.input);
+        self.cached_input = self.cached_input.saturating_add(o.cached_input);
+        self.output = self.output.saturating_add(o.output);
+        self.reasoning = self.reasoning.saturating_add(o.reasoning);
+        self.total = self.total.saturating_add(o.total);
+    }
+}
+
+/// One line of `events.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub v: u32,
+    pub ts: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+/// What happened. Unknown kinds (from a newer offload) read as [`Body::Unknown`] and count
+/// for nothing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Body {
+    /// A real user prompt began a turn.
+    #[serde(rename = "turn.started")]
+    TurnStarted {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prompt_id: Option<String>,
+    },
+    /// `offload run` is about to spawn codex.
+    #[serde(rename = "attempt.started")]
+    AttemptStarted(AttemptStarted),
+    /// An attempt ended, however it ended.
+    #[serde(rename = "attempt.finished")]
+    AttemptFinished(Box<AttemptFinished>),
+    /// Codex's rate limits, as read from its rollout.
+    #[serde(rename = "rate_limits")]
+    RateLimits(RateLimitSnapshot),
+    /// The guard denied a tool call.
+    #[serde(rename = "guard.denied")]
+    GuardDenied {
+        tool: String,
+        reason: String,
+    },
+    /// The user approved a native fallback.
+    #[serde(rename = "approval.granted")]
+    ApprovalGranted {
+        source: String,
+    },
+    #[serde(other)]
+    Unknown,
+}
+
+/// Body of `attempt.started`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttemptStarted {
+    pub attempt: String,
+    pub model: String,
+    pub sandbox: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_type: Option<String>,
+    pub cwd: String,
+    #[serde(default)]
+    pub pid: u32,
+}
+
+/// Body of `attempt.finished`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttemptFinished {
+    pub attempt: String,
+    pub outcome: Outcome,
+    /// offload's exit code for this attempt.
+    pub exit_code: u8,
+    /// codex's own exit code, when it exited by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codex_exit: Option<i32>,
+    pub model: String,
+    pub sandbox: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_type: Option<String>,
+    pub cwd: String,
+    pub duration_ms: u64,
+    #[serde(default)]
+    pub tokens: Tokens,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Event {
+    /// A new event stamped now.
+    pub fn now(session: Option<&str>, body: Body) -> Event {
+        Event {
+            v: VERSION,
+            ts: Utc::now(),
+            session: session.map(str::to_owned),
+            body,
+        }
+    }
+}
+
+/// All-time summary (`totals.json`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Totals {
+    pub v: u32,
+    /// Bytes of `events.jsonl` folded into this summary.
+    pub events_len: u64,
+    /// Event lines read (valid or not).
+    pub lines: u64,
+    /// Lines that were not valid events (torn by a crash, or corrupted).
+    pub skipped_lines: u64,
+    pub attempts_started: u64,
+    /// Finished attempts.
+    pub attempts: u64,
+    pub successes: u64,
+    pub failures: u64,
+    pub tokens: Tokens,
+    pub turns: u64,
+    pub denials: u64,
+    pub approvals: u64,
+    /// The newest Codex rate-limit snapshot recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<RateLimitSnapshot>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_event: Option<DateTime<Utc>>,
+}
+
+/// The last finished attempt of a session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LastAttempt {
+    pub attempt: String,
+    pub ts: DateTime<Utc>,
+    /// The session's turn number when it finished.
+    pub turn: u64,
+    pub outcome: Outcome,
+    pub model: String,
+    pub sandbox: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_type: Option<String>,
+}
+
+/// An approval of a native fallback.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Approval {
+    pub ts: DateTime<Utc>,
+    pub turn: u64,
+    pub source: String,
+}
+
+/// Per-session summary (`sessions/<id>.json`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionSummary {
+    pub v: u32,
+    pub session: String,
+    /// End offset in `events.jsonl` of the last event folded in.
+    pub events_len: u64,
+    /// Number of real user turns so far (0 before the first).
+    pub turn: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn_started: Option<DateTime<Utc>>,
+    pub attempts_started: u64,
+    pub attempts: u64,
+    pub successes: u64,
+    pub failures: u64,
+    pub tokens: Tokens,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_attempt: Option<LastAttempt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+    pub denials: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_event: Option<DateTime<Utc>>,
+}
+
+impl Totals {
+    /// Fold one line of the log in: count it, and apply it if it is an event.
+    pub fn count(&mut self, line: &Line<'_>) {
+        self.lines += 1;
+        match line {
+            Line::Event(ev, _) => self.apply(ev),
+            Line::Bad => self.skipped_lines += 1,
+        }
+    }
+
+    /// Fold one event in.
+    pub fn apply(&mut self, ev: &Event) {
+        self.v = VERSION;
+        self.last_event = Some(self.last_event.map_or(ev.ts, |t| t.max(ev.ts)));
+        match &ev.body {
+            Body::TurnStarted { .. } => self.turns += 1,
+            Body::AttemptStarted(_) => self.attempts_started += 1,
+            Body::AttemptFinished(f) => {
+                self.attempts += 1;
+                if f.outcome.is_success() {
+                    self.successes += 1;
+                } else {
+                    self.failures += 1;
+                }
+                self.tokens.add(&f.tokens);
+            }
+            Body::RateLimits(s) => {
+                let newer = match (&self.rate_limits, s.captured_at) {
+                    (Some(old), Some(new)) => old.captured_at.is_none_or(|o| new >= o),
+                    _ => true,
+                };
+                if newer {
+                    self.rate_limits = Some(s.clone());
+                }
+            }
+            Body::GuardDenied { .. } => self.denials += 1,
+            Body::ApprovalGranted { .. } => self.approvals += 1,
+            Body::Unknown => {}
+        }
+    }
+}
+
+impl SessionSummary {
+    /// An empty summary for a session.
+    pub fn new(id: &str) -> SessionSummary {
+        SessionSummary {
+            v: VERSION,
+            session: id.to_owned(),
+            ..SessionSummary::default()
+        }
+    }
+
+    /// Fold one event of this session in; `end` is its end offset in the log.
+    pub fn apply(&mut self, ev: &Event, end: u64) {
+        self.v = VERSION;
+        self.events_len = end;
+        self.last_event = Some(self.last_event.map_or(ev.ts, |t| t.max(ev.ts)));
+        match &ev.body {
+            Body::TurnStarted { .. } => {
+                self.turn += 1;
+                self.turn_started = Some(ev.ts);
+            }
+            Body::AttemptStarted(_) => self.attempts_started += 1,
+            Body::AttemptFinished(f) => {
+                self.attempts += 1;
+                if f.outcome.is_success() {
+                    self.successes += 1;
+                } else {
+                    self.failures += 1;
+                }
+                self.tokens.add(&f.tokens);
+                self.last_attempt = Some(LastAttempt {
+                    attempt: f.attempt.clone(),
+                    ts: ev.ts,
+                    turn: self.turn,
+                    outcome: f.outcome,
+                    model: f.model.clone(),
+                    sandbox: f.sandbox.clone(),
+                    work_type: f.work_type.clone(),
+                });
+            }
+            Body::GuardDenied { .. } => self.denials += 1,
+            Body::ApprovalGranted { source } => {
+                self.approval = Some(Approval {
+                    ts: ev.ts,
+                    turn: self.turn,
+                    source: source.clone(),
+                });
+            }
+            Body::RateLimits(_) | Body::Unknown => {}
+        }
+    }
+}
+
+/// Why a ledger operation failed.
+#[derive(Debug)]
+pub enum LedgerError {
+    /// The lock stayed held by someone else longer than the bounded wait.
+    LockTimeout { path: PathBuf, waited: Duration },
+    /// An I/O error on a named path.
+    Io { path: PathBuf, source: io::Error },
+}
+
+impl std::fmt::Display for LedgerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LedgerError::LockTimeout { path, waited } => write!(
+                f,
+                "the ledger lock {} stayed held for {:.1}s; another offload process is stuck holding it \
+                 (end it, or check `offload doctor`)",
+                path.display(),
+                waited.as_secs_f64()
+            ),
+            LedgerError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for LedgerError {}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LedgerError + '_ {
+    move |source| LedgerError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What a full read of `events.jsonl` found.
+#[derive(Clone, Debug, Default)]
+pub struct LogRead {
+    pub events: Vec<Event>,
+    /// Non-blank lines (valid or not), not counting a torn tail.
+    pub lines: u64,
+    /// Complete lines that were not valid events.
+    pub skipped: u64,
+    /// The file ends in a partial line (a writer died mid-append, or is appending now).
+    pub torn_tail: bool,
+    /// Bytes read.
+    pub len: u64,
+}
+
+/// The result of folding the whole log.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Folded {
+    pub totals: Totals,
+    pub sessions: BTreeMap<String, SessionSummary>,
+}
+
+/// What [`Ledger::rebuild`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RebuildReport {
+    pub events: u64,
+    pub skipped_lines: u64,
+    pub sessions: usize,
+    /// Whether the summaries on disk differed from the rebuilt ones.
+    pub changed: bool,
+    /// Whether a torn last line had to be terminated.
+    pub repaired_tail: bool,
+}
+
+/// Handle on the ledger in a state folder. Cheap: no I/O until used.
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    paths: Paths,
+    write_wait: Duration,
+    read_wait: Duration,
+}
+
+impl Ledger {
+    pub fn new(paths: Paths) -> Ledger {
+        Ledger {
+            paths,
+            write_wait: WRITE_WAIT,
+            read_wait: READ_WAIT,
+        }
+    }
+
+    /// Change how long a writer waits for the lock (hooks wait less than the runner).
+    pub fn with_write_wait(mut self, wait: Duration) -> Ledger {
+        self.write_wait = wait;
+        self
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    /// The all-time summary, without any lock (it is replaced atomically). `None` when absent
+    /// or unreadable.
+    pub fn totals(&self) -> Option<Totals> {
+        read_json(&self.paths.totals()).ok().flatten()
+    }
+
+    /// A session's summary, without any lock. `None` when absent or unreadable.
+    pub fn session(&self, id: &str) -> Option<SessionSummary> {
+        read_json(&self.paths.session(id)).ok().flatten()
+    }
+
+    /// Append events and update the summaries, all inside the exclusive lock.
+    pub fn append(&self, events: &[Event]) -> Result<(), LedgerError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut buf = Vec::with_capacity(256 * events.len());
+        for ev in events {
+            serde_json::to_writer(&mut buf, ev).map_err(|e| LedgerError::Io {
+                path: self.paths.events(),
+                source: e.into(),
+            })?;
+            buf.push(b'\n');
+        }
+        let _lock = self.lock(true, self.write_wait)?;
+        let events_path = self.paths.events();
+        let mut log = open_log(&events_path)?;
+        repair_tail(&mut log).map_err(io_err(&events_path))?;
+        let before = log.metadata().map_err(io_err(&events_path))?.len();
+        log.write_all(&buf).map_err(io_err(&events_path))?;
+        let after = before + buf.len() as u64;
+        self.update_summaries(&mut log, after)
+    }
+
+    /// Bring the summaries up to `len` bytes of the log (the lock must be held).
+    fn update_summaries(&self, log: &mut File, len: u64) -> Result<(), LedgerError> {
+        let events_path = self.paths.events();
+        let totals = match read_json::<Totals>(&self.paths.totals()) {
+            Ok(Some(t)) if t.v == VERSION && t.events_len <= len => Some(t),
+            _ => None,
+        };
+        let Some(mut totals) = totals else {
+            return self.write_full(log).map(|_| ());
+        };
+        let mut range = Vec::with_capacity((len - totals.events_len) as usize);
+        log.seek(SeekFrom::Start(totals.events_len))
+            .and_then(|_| log.take(len - totals.events_len).read_to_end(&mut range))
+            .map_err(io_err(&events_path))?;
+        let mut sessions: BTreeMap<String, SessionSummary> = BTreeMap::new();
+        let mut full = false;
+        fold_lines(&range, totals.events_len, |line| {
+            totals.count(&line);
+            let Line::Event(ev, end) = line else { return };
+            let Some(id) = ev.session.as_deref() else { return };
+            if !sessions.contains_key(id) {
+                match read_json::<SessionSummary>(&self.paths.session(id)) {
+                    Ok(s) => {
+                        let s = s.unwrap_or_else(|| SessionSummary::new(id));
+                        sessions.insert(id.to_owned(), s);
+                    }
+                    Err(()) => {
+                        full = true;
+                        return;
+                    }
+                }
+            }
+            if let Some(s) = sessions.get_mut(id)
+                && s.events_len < end
+            {
+                s.apply(ev, end);
+            }
+        });
+        if full {
+            return self.write_full(log).map(|_| ());
+        }
+        totals.events_len = len;
+        create_private_dir(&self.paths.sessions_dir()).map_err(io_err(&self.paths.sessions_dir()))?;
+        for (id, s) in &sessions {
+            write_json(&self.paths.session(id), s)?;
+        }
+        write_json(&self.paths.totals(), &totals)
+    }
+
+    /// Fold the whole log and write every summary, removing orphaned session files.
+    fn write_full(&self, log: &mut File) -> Result<Folded, LedgerError> {
+        let events_path = self.paths.events();
+        let mut bytes = Vec::new();
+        log.seek(SeekFrom::Start(0))
+            .and_then(|_| log.read_to_end(&mut bytes))
+            .map_err(io_err(&events_path))?;
+        let folded = fold_bytes(&bytes);
+        let dir = self.paths.sessions_dir();
+        create_private_dir(&dir).map_err(io_err(&dir))?;
+        for (id, s) in &folded.sessions {
+            write_json(&self.paths.session(id), s)?;
+        }
+        let keep: std::collections::HashSet<PathBuf> =
+            folded.sessions.keys().map(|id| self.paths.session(id)).collect();
+        if let Ok(entries) = fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "json") && !keep.contains(&p) {
+                    let _ = fs::remove_file(&p);
+                }
+            }
+        }
+        write_json(&self.paths.totals(), &folded.totals)?;
+        Ok(folded)
+    }
+
+    /// Recompute every summary from `events.jsonl` (`offload stats --rebuild`).
+    pub fn rebuild(&self) -> Result<RebuildReport, LedgerError> {
+        let _lock = self.lock(true, self.write_wait)?;
+        let events_path = self.paths.events();
+        let mut log = open_log(&events_path)?;
+        let repaired_tail = repair_tail(&mut log).map_err(io_err(&events_path))?;
+        let before = self.on_disk_summaries();
+        let folded = self.write_full(&mut log)?;
+        Ok(RebuildReport {
+            events: folded.totals.lines - folded.totals.skipped_lines,
+            skipped_lines: folded.totals.skipped_lines,
+            sessions: folded.sessions.len(),
+            changed: before != folded,
+            repaired_tail,
+        })
+    }
+
+    /// The summaries as they are on disk now (for comparison with a fold).
+    pub fn on_disk_summaries(&self) -> Folded {
+        let mut sessions = BTreeMap::new();
+        if let Ok(entries) = fs::read_dir(self.paths.sessions_dir()) {
+            for e in entries.flatten() {
+                if let Ok(Some(s)) = read_json::<SessionSummary>(&e.path()) {
+                    sessions.insert(s.session.clone(), s);
+                }
+            }
+        }
+        Folded {
+            totals: self.totals().unwrap_or_default(),
+            sessions,
+        }
+    }
+
+    /// Read every event under a shared lock (waiting at most the read wait, then reading what is
+    /// there). A torn last line is skipped and reported.
+    pub fn read_log(&self) -> Result<LogRead, LedgerError> {
+        let _lock = self.lock(false, self.read_wait).ok();
+        let path = self.paths.events();
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(LedgerError::Io { path, source: e }),
+        };
+        let mut read = LogRead {
+            len: bytes.len() as u64,
+            torn_tail: !bytes.is_empty() && bytes.last() != Some(&b'\n'),
+            ..LogRead::default()
+        };
+        fold_lines(&bytes, 0, |line| match line {
+            Line::Event(ev, _) => {
+                read.lines += 1;
+                read.events.push(ev.clone());
+            }
+            Line::Bad => {
+                read.lines += 1;
+                read.skipped += 1;
+            }
+        });
+        Ok(read)
+    }
+
+    /// Fold the log as it is (read-only) and compare with the summaries on disk.
+    pub fn verify(&self) -> Result<(Folded, Folded), LedgerError> {
+        let _lock = self.lock(false, self.read_wait).ok();
+        let bytes = match fs::read(self.paths.events()) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                return Err(LedgerError::Io {
+                    path: self.paths.events(),
+                    source: e,
+                });
+            }
+        };
+        Ok((fold_bytes(&bytes), self.on_disk_summaries()))
+    }
+
+    fn lock(&self, exclusive: bool, wait: Duration) -> Result<LockGuard, LedgerError> {
+        let dir = &self.paths.state_dir;
+        create_private_dir(dir).map_err(io_err(dir))?;
+        let path = self.paths.lock();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        let start = Instant::now();
+        let mut pause = Duration::from_micros(200);
+        loop {
+            let r = if exclusive {
+                file.try_lock()
+            } else {
+                file.try_lock_shared()
+            };
+            match r {
+                Ok(()) => return Ok(LockGuard(file)),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if start.elapsed() >= wait {
+                        return Err(LedgerError::LockTimeout {
+                            path,
+                            waited: start.elapsed(),
+                        });
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(LedgerError::Io { path, source: e });
+                }
+            }
+        }
+    }
+}
+
+/// Holds a lock until dropped.
+struct LockGuard(File);
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+fn open_log(path: &Path) -> Result<File, LedgerError> {
+    OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_err(path))
+}
+
+/// If the log ends in a partial line, terminate it so the next append starts clean.
+/// Returns whether it did.
+fn repair_tail(log: &mut File) -> io::Result<bool> {
+    let len = log.metadata()?.len();
+    if len == 0 {
+        return Ok(false);
+    }
+    let mut last = [0u8; 1];
+    log.read_exact_at(&mut last, len - 1)?;
+    if last[0] == b'\n' {
+        return Ok(false);
+    }
+    log.write_all(b"\n")?;
+    Ok(true)
+}
+
+/// Fold a whole log (a torn last line is left out).
+pub fn fold_bytes(bytes: &[u8]) -> Folded {
+    let mut f = Folded::default();
+    let complete = match bytes.iter().rposition(|b| *b == b'\n') {
+        Some(i) => &bytes[..=i],
+        None => &bytes[..0],
+    };
+    let totals = &mut f.totals;
+    let sessions = &mut f.sessions;
+    fold_lines(complete, 0, |line| {
+        totals.count(&line);
+        if let Line::Event(ev, end) = line
+            && let Some(id) = ev.session.as_deref()
+        {
+            sessions
+                .entry(id.to_owned())
+                .or_insert_with(|| SessionSummary::new(id))
+                .apply(ev, end);
+        }
+    });
+    f.totals.v = VERSION;
+    f.totals.events_len = complete.len() as u64;
+    f
+}
+
+/// One complete, non-blank line of the log.
+pub enum Line<'a> {
+    /// A valid event and the log offset just past its newline.
+    Event(&'a Event, u64),
+    /// Not a valid event (torn by a crash, corrupted, or not JSON).
+    Bad,
+}
+
+/// Walk the complete lines of `bytes` (which starts at log offset `base`). A final segment
+/// without a newline is ignored: it is a torn tail, or an append in progress.
+fn fold_lines(bytes: &[u8], base: u64, mut f: impl FnMut(Line<'_>)) {
+    let mut start = 0usize;
+    while let Some(rel) = bytes[start..].iter().position(|b| *b == b'\n') {
+        let line = &bytes[start..start + rel];
+        let end = base + (start + rel + 1) as u64;
+        start += rel + 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<Event>(line) {
+            Ok(ev) => f(Line::Event(&ev, end)),
+            Err(_) => f(Line::Bad),
+        }
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, ()> {
+    match fs::read(path) {
+        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|_| ()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(_) => Err(()),
+    }
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), LedgerError> {
+    let mut bytes = serde_json::to_vec(value).map_err(|e| LedgerError::Io {
+        path: path.to_path_buf(),
+        source: e.into(),
+    })?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes).map_err(io_err(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ledger() -> (tempfile::TempDir, Ledger) {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::new(Paths::in_folder(dir.path().join("state")));
+        (dir, l)
+    }
+
+    fn finished(session: &str, n: u64, outcome: Outcome) -> Event {
+        Event::now(
+            Some(session),
+            Body::AttemptFinished(Box::new(AttemptFinished {
+                attempt: format!("a{n}"),
+                outcome,
+                exit_code: outcome.exit_code(true),
+                codex_exit: Some(0),
+                model: "gpt-5.3-codex".into(),
+                sandbox: "read-only".into(),
+                work_type: None,
+                cwd: "/w".into(),
+                duration_ms: 10,
+                tokens: Tokens {
+                    input: 100 * n,
+                    cached_input: 0,
+                    output: n,
+                    reasoning: 0,
+                    total: 101 * n,
+                },
+                thread_id: None,
+                error: None,
+            })),
+        )
+    }
+
+    fn assert_consistent(l: &Ledger) {
+        let (folded, disk) = l.verify().unwrap();
+        assert_eq!(folded, disk, "summaries on disk equal a fold of the log");
+    }
+
+    #[test]
+    fn event_line_shape() {
+        let ev = Event::now(Some("s1"), Body::TurnStarted { prompt_id: None });
+        let line = serde_json::to_string(&ev).unwrap();
+        assert!(line.starts_with("{\"v\":1,\"ts\":\""), "{line}");
+        assert!(line.ends_with(",\"session\":\"s1\",\"kind\":\"turn.started\"}"), "{line}");
+        let back: Event = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, ev);
+    }
+
+    #[test]
+    fn unknown_kinds_read_and_count_for_nothing() {
+        let ev: Event = serde_json::from_str(
+            r#"{"v":2,"ts":"2026-11-24T06:00:00Z","session":"s","kind":"future.thing","x":[1]}"#,
+        )
+        .unwrap();
+        assert_eq!(ev.body, Body::Unknown);
+        let mut t = Totals::default();
+        t.apply(&ev);
+        assert_eq!((t.attempts, t.turns, t.denials), (0, 0, 0));
+    }
+
+    #[test]
+    fn append_updates_totals_and_sessions() {
+        let (_d, l) = ledger();
+        l.append(&[
+            Event::now(Some("s1"), Body::TurnStarted { prompt_id: None }),
+            finished("s1", 1, Outcome::Success),
+        ])
+        .unwrap();
+        l.append(&[finished("s2", 2, Outcome::Failed), finished("s1", 3, Outcome::Limited)])
+            .unwrap();
+        l.append(&[finished("", 4, Outcome::Success)]).unwrap();
+        let mut sessionless = finished("x", 5, Outcome::Success);
+        sessionless.session = None;
+        l.append(&[sessionless]).unwrap();
+        let t = l.totals().unwrap();
+        assert_eq!((t.attempts, t.successes, t.failures), (5, 3, 2));
+        assert_eq!(t.tokens.total, 101 * 15);
+        let s1 = l.session("s1").unwrap();
+        assert_eq!((s1.attempts, s1.successes, s1.failures, s1.turn), (2, 1, 1, 1));
+        assert_eq!(s1.tokens.input, 400);
+        let last = s1.last_attempt.unwrap();
+        assert_eq!((last.attempt.as_str(), last.outcome, last.turn), ("a3", Outcome::Limited, 1));
+        assert_eq!(l.session("s2").unwrap().failures, 1);
+        assert!(l.session("nobody").is_none());
+        assert_consistent(&l);
+    }
+
+    #[test]
+    fn torn_tail_is_terminated_skipped_and_counted() {
+        let (_d, l) = ledger();
+        l.append(&[finished("s", 1, Outcome::Success)]).unwrap();
+        let line = serde_json::to_string(&finished("s", 2, Outcome::Success)).unwrap();
+        let mut f = OpenOptions::new().append(true).open(l.paths().events()).unwrap();
+        f.write_all(&line.as_bytes()[..line.len() / 2]).unwrap();
+        drop(f);
+        let read = l.read_log().unwrap();
+        assert!(read.torn_tail);
+        assert_eq!((read.events.len(), read.skipped), (1, 0));
+        l.append(&[finished("s", 3, Outcome::Success)]).unwrap();
+        let read = l.read_log().unwrap();
+        assert!(!read.torn_tail);
+        assert_eq!((read.events.len(), read.skipped, read.lines), (2, 1, 3));
+        let t = l.totals().unwrap();
+        assert_eq!((t.attempts, t.skipped_lines, t.lines), (2, 1, 3));
+        assert_consistent(&l);
+    }
+
+    #[test]
+    fn writer_dying_before_summaries_is_caught_up_once() {
+        let (_d, l) = ledger();
+        l.append(&[finished("s", 1, Outcome::Success)]).unwrap();
+        // A writer appended and wrote the session summary, then died before totals.json.
+        let stale_totals = fs::read(l.paths().totals()).unwrap();
+        l.append(&[finished("s", 2, Outcome::Success)]).unwrap();
+        fs::write(l.paths().totals(), &stale_totals).unwrap();
+        // And another appended and died before any summary.
+        let line = serde_json::to_string(&finished("s", 3, Outcome::Failed)).unwrap() + "\n";
+        let mut f = OpenOptions::new().append(true).open(l.paths().events()).unwrap();
+        f.write_all(line.as_bytes()).unwrap();
+        drop(f);
+        l.append(&[finished("s", 4, Outcome::Success)]).unwrap();
+        let s = l.session("s").unwrap();
+        assert_eq!((s.attempts, s.successes, s.failures), (4, 3, 1));
+        assert_eq!(l.totals().unwrap().attempts, 4);
+        assert_consistent(&l);
+    }
+
+    #[test]
+    fn corrupt_or_missing_summaries_are_rebuilt() {
+        let (_d, l) = ledger();
+        l.append(&[finished("s", 1, Outcome::Success), finished("t", 2, Outcome::Success)])
+            .unwrap();
+        fs::write(l.paths().session("s"), "{\"v\":1,\"sess").unwrap();
+        l.append(&[finished("s", 3, Outcome::Success)]).unwrap();
+        assert_eq!(l.session("s").unwrap().attempts, 2);
+        fs::remove_file(l.paths().totals()).unwrap();
+        l.append(&[finished("t", 4, Outcome::Success)]).unwrap();
+        assert_eq!(l.totals().unwrap().attempts, 4);
+        assert_consistent(&l);
+    }
+
+    #[test]
+    fn rebuild_reports_and_matches() {
+        let (_d, l) = ledger();
+        for i in 0..20 {
+            l.append(&[finished(&format!("s{}", i % 3), i, Outcome::Success)]).unwrap();
+        }
+        let r = l.rebuild().unwrap();
+        assert_eq!((r.events, r.sessions, r.changed), (20, 3, false));
+        fs::write(l.paths().session("s1"), "{}").unwrap();
+        fs::write(l.paths().session("orphan"), "{}").unwrap();
+        let r = l.rebuild().unwrap();
+        assert!(r.changed);
+        assert!(!l.paths().session("orphan").exists());
+        assert_consistent(&l);
+    }
+
+    #[test]
+    fn newest_rate_limit_snapshot_wins() {
+        use crate::codex::rollout::RateWindow;
+        let snap = |secs: i64, used: f64| RateLimitSnapshot {
+            captured_at: DateTime::from_timestamp(secs, 0),
+            windows: vec![RateWindow { window_minutes: 300, used_percent: used, resets_at: None }],
+            plan_type: None,
+        };
+        let (_d, l) = ledger();
+        l.append(&[Event::now(None, Body::RateLimits(snap(200, 50.0)))]).unwrap();
+        l.append(&[Event::now(None, Body::RateLimits(snap(100, 10.0)))]).unwrap();
+        let t = l.totals().unwrap();
+        assert_eq!(t.rate_limits.unwrap().five_hour().unwrap().used_percent, 50.0);
+        assert_consistent(&l);
+    }
+
+    #[test]
+    fn files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_d, l) = ledger();
+        l.append(&[finished("s", 1, Outcome::Success)]).unwrap();
+        for p in [l.paths().events(), l.paths().totals(), l.paths().session("s")] {
+            assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600, "{p:?}");
+        }
+        let dir = fs::metadata(&l.paths().state_dir).unwrap();
+        assert_eq!(dir.permissions().mode() & 0o777, 0o700);
+    }
+
+    #[test]
+    fn writer_gives_up_after_bounded_wait_naming_the_lock() {
+        let (_d, l) = ledger();
+        l.append(&[finished("s", 1, Outcome::Success)]).unwrap();
+        let held = File::open(l.paths().lock()).unwrap();
+        held.lock().unwrap();
+        let quick = l.clone().with_write_wait(Duration::from_millis(50));
+        let err = quick.append(&[finished("s", 2, Outcome::Success)]).unwrap_err();
+        assert!(err.to_string().contains("ledger.lock"), "{err}");
+        // Readers still read (after their bounded wait).
+        assert_eq!(l.totals().unwrap().attempts, 1);
+        drop(held);
+        quick.append(&[finished("s", 2, Outcome::Success)]).unwrap();
+        assert_eq!(l.totals().unwrap().attempts, 2);
+    }
+}

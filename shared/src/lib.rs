@@ -1,0 +1,18 @@
+//! offload's core. Every decision the binaries make lives here, as plain functions over plain
+//! types, so that it can be tested without spawning processes; the binaries (`offload`,
+//! `offload-hook`, `offload-statusline`) only read input, call into this crate, and print.
+//!
+//! - [`env`]: every environment variable offload reads, declared once.
+//! - [`paths`]: where config and state live, and the fallback order.
+//! - [`config`]: the JSON config, every field defaulted in code, with env overrides.
+//! - [`ledger`]: the append-only event log and the summaries derived from it.
+//! - [`codex`]: building the `codex exec` command, parsing its `--json` events and its rollout.
+//! - [`outcome`]: how an attempt ended, and the exit-code contract.
+
+pub mod codex;
+pub mod config;
+pub mod env;
+pub mod fsutil;
+pub mod ledger;
+pub mod outcome;
+pub mod paths;

@@ -1,0 +1,2 @@
+//! `offload-statusline`: the Claude Code statusline binary.
+fn main() {}
