@@ -1,1 +1,61 @@
-fn main() {}
+//! `offload`: the command-line half of offload. `run` sends work to Codex and records it;
+//! `stats` reads the ledger. Errors are printed once, prefixed `offload: `.
+
+mod cli;
+mod run;
+mod stats;
+mod supervise;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Run(args) => run::main(args),
+        cli::Command::Stats(args) => stats::main(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("offload: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// An error offload reports and exits with.
+#[derive(Debug)]
+pub struct Error {
+    message: String,
+    code: u8,
+}
+
+impl Error {
+    /// Bad arguments: exit 2, like clap's own usage errors.
+    pub fn usage(message: impl Into<String>) -> Error {
+        Error {
+            message: message.into(),
+            code: shared::outcome::exit::USAGE,
+        }
+    }
+
+    /// Any other failure, with its exit code.
+    pub fn with_code(message: impl Into<String>, code: u8) -> Error {
+        Error {
+            message: message.into(),
+            code,
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        self.code
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}

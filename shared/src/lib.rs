@@ -12,6 +12,7 @@
 pub mod codex;
 pub mod config;
 pub mod env;
+pub mod format;
 pub mod fsutil;
 pub mod ledger;
 pub mod outcome;

@@ -129,3 +129,206 @@ mod tests {
         assert_eq!(o, Outcome::Timeout);
     }
 }
+
+/// How the codex process ended, as the runner saw it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ending {
+    /// codex could not be started because it is not there or not executable.
+    pub missing: bool,
+    /// codex could not be started for another reason.
+    pub spawn_error: Option<String>,
+    /// Its exit code, if it exited by itself.
+    pub exit_code: Option<i32>,
+    /// The signal that ended it, if any.
+    pub signal: Option<i32>,
+    /// offload ended it because the wall-clock limit passed.
+    pub timed_out: Option<std::time::Duration>,
+    /// offload ended it because offload itself got this signal (Ctrl-C, SIGTERM, SIGHUP).
+    pub interrupted: Option<i32>,
+}
+
+/// Decide the outcome of an attempt from the event stream and the process ending, with the
+/// message that explains a non-success.
+pub fn classify(
+    obs: &crate::codex::events::Observation,
+    end: &Ending,
+    stderr_tail: &str,
+) -> (Outcome, Option<String>) {
+    if end.missing {
+        let why = end.spawn_error.clone().unwrap_or_default();
+        return (Outcome::Missing, Some(why));
+    }
+    if let Some(e) = &end.spawn_error {
+        return (Outcome::Error, Some(e.clone()));
+    }
+    if let Some(limit) = end.timed_out {
+        return (
+            Outcome::Timeout,
+            Some(format!(
+                "no result within {}; codex was ended",
+                humantime::format_duration(limit)
+            )),
+        );
+    }
+    if let Some(sig) = end.interrupted {
+        return (
+            Outcome::Failed,
+            Some(format!(
+                "offload was interrupted ({}); codex was ended",
+                signal_name(sig)
+            )),
+        );
+    }
+    let clean_exit = end.exit_code == Some(0);
+    if clean_exit && obs.turn_completed && obs.turn_failed.is_none() {
+        return (Outcome::Success, None);
+    }
+    let message = obs
+        .failure_message()
+        .map(str::to_owned)
+        .or_else(|| last_line(stderr_tail))
+        .unwrap_or_default();
+    let what = match (end.exit_code, end.signal) {
+        (Some(0), _) if !obs.turn_completed => "codex exited 0 without completing the turn".into(),
+        (Some(0), _) => "the turn failed".into(),
+        (Some(2), _) => "codex rejected its arguments (exit 2)".into(),
+        (Some(c), _) => format!("codex exited {c}"),
+        (None, Some(s)) => format!("codex was killed by {}", signal_name(s)),
+        (None, None) => "codex ended without an exit status".into(),
+    };
+    let full = if message.is_empty() {
+        what
+    } else {
+        format!("{what}: {message}")
+    };
+    if crate::codex::events::is_limit_message(&message) {
+        (Outcome::Limited, Some(full))
+    } else {
+        (Outcome::Failed, Some(full))
+    }
+}
+
+fn last_line(text: &str) -> Option<String> {
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("WARNING: proceeding"))
+        .map(|l| l.chars().take(300).collect())
+}
+
+/// `SIGTERM` for 15, and so on; `signal N` otherwise.
+pub fn signal_name(sig: i32) -> String {
+    match sig {
+        1 => "SIGHUP".into(),
+        2 => "SIGINT".into(),
+        3 => "SIGQUIT".into(),
+        6 => "SIGABRT".into(),
+        9 => "SIGKILL".into(),
+        13 => "SIGPIPE".into(),
+        15 => "SIGTERM".into(),
+        n => format!("signal {n}"),
+    }
+}
+
+#[cfg(test)]
+mod classify_tests {
+    use super::*;
+    use crate::codex::events::Observation;
+
+    fn obs(lines: &[&str]) -> Observation {
+        let mut o = Observation::default();
+        for l in lines {
+            o.feed(l);
+        }
+        o
+    }
+
+    const DONE: &str = r#"{"type":"turn.completed","usage":{"input_tokens":1,"output_tokens":1}}"#;
+
+    fn exited(code: i32) -> Ending {
+        Ending {
+            exit_code: Some(code),
+            ..Ending::default()
+        }
+    }
+
+    #[test]
+    fn success_needs_completed_turn_and_exit_zero() {
+        assert_eq!(classify(&obs(&[DONE]), &exited(0), "").0, Outcome::Success);
+        assert_eq!(classify(&obs(&[]), &exited(0), "").0, Outcome::Failed);
+        assert_eq!(classify(&obs(&[DONE]), &exited(1), "").0, Outcome::Failed);
+        let failed = r#"{"type":"turn.failed","error":{"message":"x"}}"#;
+        assert_eq!(classify(&obs(&[DONE, failed]), &exited(0), "").0, Outcome::Failed);
+    }
+
+    #[test]
+    fn limits_auth_and_quota_are_limited() {
+        for m in [
+            "You\u{2019}ve hit your usage limit. Try again at 7:14 AM.",
+            "unexpected status 401 Unauthorized: Missing bearer",
+            "Quota exceeded. Check your plan and billing details.",
+        ] {
+            let line = format!(
+                r#"{{"type":"turn.failed","error":{{"message":{}}}}}"#,
+                serde_json::to_string(m).unwrap()
+            );
+            let (o, msg) = classify(&obs(&[&line]), &exited(1), "");
+            assert_eq!(o, Outcome::Limited, "{m}");
+            assert!(msg.unwrap().contains(m));
+        }
+    }
+
+    #[test]
+    fn server_errors_are_failed_with_the_message() {
+        let line = r#"{"type":"turn.failed","error":{"message":"We’re currently experiencing high demand"}}"#;
+        let (o, msg) = classify(&obs(&[line]), &exited(1), "");
+        assert_eq!(o, Outcome::Failed);
+        assert_eq!(msg.unwrap(), "codex exited 1: We’re currently experiencing high demand");
+    }
+
+    #[test]
+    fn timeout_interrupt_missing_and_spawn_error() {
+        let t = Ending {
+            timed_out: Some(std::time::Duration::from_secs(2)),
+            signal: Some(15),
+            ..Ending::default()
+        };
+        assert_eq!(classify(&obs(&[DONE]), &t, "").0, Outcome::Timeout);
+        let i = Ending {
+            interrupted: Some(2),
+            ..Ending::default()
+        };
+        let (o, m) = classify(&obs(&[]), &i, "");
+        assert_eq!(o, Outcome::Failed);
+        assert!(m.unwrap().contains("SIGINT"));
+        let m = Ending {
+            missing: true,
+            spawn_error: Some("codex not found".into()),
+            ..Ending::default()
+        };
+        assert_eq!(classify(&obs(&[]), &m, "").0, Outcome::Missing);
+        let e = Ending {
+            spawn_error: Some("fork failed".into()),
+            ..Ending::default()
+        };
+        assert_eq!(classify(&obs(&[]), &e, "").0, Outcome::Error);
+    }
+
+    #[test]
+    fn killed_and_bad_arguments_explained() {
+        let k = Ending {
+            signal: Some(9),
+            ..Ending::default()
+        };
+        assert_eq!(
+            classify(&obs(&[]), &k, "").1.unwrap(),
+            "codex was killed by SIGKILL"
+        );
+        let (o, m) = classify(&obs(&[]), &exited(2), "error: unexpected argument '--full-auto'\n");
+        assert_eq!(o, Outcome::Failed);
+        assert_eq!(
+            m.unwrap(),
+            "codex rejected its arguments (exit 2): error: unexpected argument '--full-auto'"
+        );
+    }
+}

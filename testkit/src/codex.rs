@@ -46,9 +46,7 @@ pub fn require_real_codex() -> Option<PathBuf> {
     if found.is_none() {
         let on_ci = env::var("CI").is_ok_and(|v| v == "true" || v == "1");
         if on_ci {
-            panic!(
-                "real codex not installed: run scripts/install-clients.sh (or set {CODEX_ENV})"
-            );
+            panic!("real codex not installed: run scripts/install-clients.sh (or set {CODEX_ENV})");
         }
         eprintln!("skipping: real codex not installed (scripts/install-clients.sh)");
     }
@@ -160,13 +158,46 @@ impl CodexHome {
         ]
     }
 
-    /// Run `codex` with [`CodexHome::exec_args`] and wait at most `timeout`.
-    pub fn exec(&self, codex: &Path, prompt: &str, timeout: Duration) -> ExecOutput {
+    /// Arguments to continue a thread: `exec resume --json --skip-git-repo-check
+    /// -c sandbox_mode="read-only" -c approval_policy="never" -m gpt-5.5 -o <last.txt>
+    /// <thread_id> <prompt>`. `exec resume` rejects `-s` and `-C` (exit 2): the sandbox goes
+    /// through `-c`, the folder is the working directory ([`CodexHome::command`] sets it).
+    pub fn resume_args(&self, thread_id: &str, prompt: &str) -> Vec<String> {
+        [
+            "exec",
+            "resume",
+            "--json",
+            "--skip-git-repo-check",
+            "-c",
+            r#"sandbox_mode="read-only""#,
+            "-c",
+            r#"approval_policy="never""#,
+            "-m",
+            "gpt-5.5",
+            "-o",
+        ]
+        .into_iter()
+        .map(String::from)
+        .chain([
+            self.last_message_path().display().to_string(),
+            thread_id.to_string(),
+            prompt.to_string(),
+        ])
+        .collect()
+    }
+
+    /// Run `codex` with these arguments ([`CodexHome::command`]) and wait at most `timeout`.
+    pub fn run(&self, codex: &Path, args: &[String], timeout: Duration) -> ExecOutput {
         let mut command = self.command(codex);
-        command.args(self.exec_args(prompt));
+        command.args(args);
         CodexRun::spawn(command)
             .expect("spawn codex")
             .wait_timeout(timeout)
+    }
+
+    /// Run `codex` with [`CodexHome::exec_args`] and wait at most `timeout`.
+    pub fn exec(&self, codex: &Path, prompt: &str, timeout: Duration) -> ExecOutput {
+        self.run(codex, &self.exec_args(prompt), timeout)
     }
 
     /// The last agent message codex wrote to `-o`, if the file exists.
@@ -340,6 +371,15 @@ impl ExecOutput {
             .filter_map(|e| e["item"]["text"].as_str().map(str::to_string))
             .collect()
     }
+}
+
+/// The JSON lines of a file (a rollout), skipping lines that are not JSON; empty if unreadable.
+pub fn read_jsonl(path: &Path) -> Vec<Value> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
 }
 
 fn collect_rollouts(dir: &Path, found: &mut Vec<PathBuf>) -> io::Result<()> {

@@ -81,12 +81,18 @@ impl RateHeaders {
     /// The headers as sent, lowercase names.
     pub fn headers(&self) -> Vec<(String, String)> {
         [
-            ("x-codex-primary-used-percent", self.primary_used.to_string()),
+            (
+                "x-codex-primary-used-percent",
+                self.primary_used.to_string(),
+            ),
             (
                 "x-codex-primary-window-minutes",
                 self.primary_window_minutes.to_string(),
             ),
-            ("x-codex-primary-reset-at", self.primary_reset_at.to_string()),
+            (
+                "x-codex-primary-reset-at",
+                self.primary_reset_at.to_string(),
+            ),
             (
                 "x-codex-secondary-used-percent",
                 self.secondary_used.to_string(),

@@ -185,7 +185,11 @@ fn rate_limits(raw: &str) -> Result<RateHeaders, String> {
     let flag = "--rate-limits";
     let (primary, secondary) = match parts.as_slice() {
         [p, s] | [p, s, _, _] => (number::<f64>(flag, p)?, number::<f64>(flag, s)?),
-        _ => return Err(format!("{flag} takes P,S or P,S,PRIMARY_RESET,SECONDARY_RESET")),
+        _ => {
+            return Err(format!(
+                "{flag} takes P,S or P,S,PRIMARY_RESET,SECONDARY_RESET"
+            ));
+        }
     };
     let mut limits = RateHeaders::used(primary, secondary);
     if let [_, _, pr, sr] = parts.as_slice() {

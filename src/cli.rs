@@ -1,0 +1,105 @@
+//! The command line, declared with clap's derive API.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "offload",
+    version,
+    about = "Route Claude Code's work to Codex first, fail closed, and keep true numbers",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run Codex (`codex exec`) on a prompt, classify the outcome, and record the attempt.
+    #[command(after_help = RUN_AFTER_HELP)]
+    Run(RunArgs),
+    /// Show what the ledger recorded.
+    Stats(StatsArgs),
+}
+
+const RUN_AFTER_HELP: &str = "\
+Forms:
+  offload run [OPTIONS] <PROMPT> [SANDBOX] [DIR]
+  offload run <PROMPT> <DIR> [SANDBOX]     (a second argument that is a directory is the dir)
+  offload run - [SANDBOX] [DIR]            (prompt from stdin)
+
+SANDBOX: read-only | workspace-write | danger-full-access
+  (default: workspace-write; read-only for --work-type analysis/explore/review and --dual)
+
+Exit codes (fail-closed, the default): 0 success, 20 anything else.
+  With --fail-closed=0 / CODEX_FAIL_CLOSED=0: 10 codex missing, 11 timeout, 12 failed,
+  13 usage/rate limit or credentials refused, 1 other error. 2: bad arguments.";
+
+/// The kind of work, which picks the routed model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WorkType {
+    Code,
+    Analysis,
+    Explore,
+    Review,
+}
+
+impl WorkType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkType::Code => "code",
+            WorkType::Analysis => "analysis",
+            WorkType::Explore => "explore",
+            WorkType::Review => "review",
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// The task for Codex; `-` reads it from stdin.
+    pub prompt: String,
+    /// A sandbox name, or (legacy form) the directory to work in.
+    pub second: Option<String>,
+    /// The directory (after a sandbox), or the sandbox (after a directory).
+    pub third: Option<String>,
+    /// Model to use [env: CODEX_MODEL] (default gpt-5.4; see --work-type).
+    #[arg(long, short = 'm')]
+    pub model: Option<String>,
+    /// Pick the model from the routing policy: code/explore/review → CODEX_MODEL_CODE
+    /// (gpt-5.3-codex), analysis → CODEX_MODEL_LOGIC (gpt-5.4).
+    #[arg(long, value_enum)]
+    pub work_type: Option<WorkType>,
+    /// Reasoning effort [env: CODEX_EFFORT] (default xhigh).
+    #[arg(long)]
+    pub effort: Option<String>,
+    /// Wall-clock limit: seconds or a duration like 10m [env: CODEX_TIMEOUT] (default 600).
+    #[arg(long)]
+    pub timeout: Option<String>,
+    /// Exit 20 on any non-success (1, the default) or distinct codes (0)
+    /// [env: CODEX_FAIL_CLOSED].
+    #[arg(long, num_args = 0..=1, default_missing_value = "1", value_name = "BOOL")]
+    pub fail_closed: Option<String>,
+    /// Run the code and the logic model concurrently on the same prompt (read-only unless a
+    /// sandbox is given); succeeds if either does.
+    #[arg(long)]
+    pub dual: bool,
+    /// Print a JSON result on stdout instead of Codex's answer.
+    #[arg(long)]
+    pub json: bool,
+    /// Claude Code session to record the attempt under
+    /// [env: CLAUDE_CODE_SESSION_ID, then OFFLOAD_SESSION_ID].
+    #[arg(long)]
+    pub session: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StatsArgs {
+    /// Recompute the summaries from events.jsonl and report whether they differed.
+    #[arg(long)]
+    pub rebuild: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,338 @@
+//! Running one `codex exec` to its end, whatever that end is.
+//!
+//! codex gets its own process group, stdin from /dev/null (it reads stdin to EOF otherwise),
+//! and piped stdout/stderr that are copied to the run folder as they arrive. Three things can
+//! end the wait: codex exits; the wall-clock limit passes (codex never exits by itself when its
+//! server is down or silent); or offload receives SIGINT/SIGTERM/SIGHUP. In the last two cases
+//! offload ends the whole group: SIGTERM, a grace period, then SIGKILL. When codex is gone, any
+//! process it left in its group is killed too, so nothing outlives the attempt.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use shared::codex::command::ExecSpec;
+use shared::codex::events::{Item, Observation, ThreadEvent};
+use shared::outcome::Ending;
+
+/// What the supervisor waits for.
+enum Msg {
+    Exited(std::io::Result<ExitStatus>),
+    Signal(i32),
+}
+
+/// Forwards offload's own termination signals to every running attempt.
+#[derive(Clone, Default)]
+pub struct Interrupts {
+    inner: Arc<Mutex<(Option<i32>, Vec<Sender<Msg>>)>>,
+}
+
+impl Interrupts {
+    /// Take over SIGINT, SIGTERM and SIGHUP for the life of the process.
+    pub fn install() -> Interrupts {
+        let me = Interrupts::default();
+        let sigs = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+        match signal_hook::iterator::Signals::new(sigs) {
+            Ok(mut signals) => {
+                let inner = me.inner.clone();
+                std::thread::spawn(move || {
+                    for sig in signals.forever() {
+                        let mut g = inner.lock().unwrap_or_else(|e| e.into_inner());
+                        g.0.get_or_insert(sig);
+                        g.1.retain(|tx| tx.send(Msg::Signal(sig)).is_ok());
+                    }
+                });
+            }
+            Err(e) => eprintln!("offload: warning: cannot watch for Ctrl-C ({e})"),
+        }
+        me
+    }
+
+    fn subscribe(&self, tx: Sender<Msg>) {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(sig) = g.0 {
+            let _ = tx.send(Msg::Signal(sig));
+        }
+        g.1.push(tx);
+    }
+}
+
+/// One attempt to run.
+pub struct Job<'a> {
+    pub bin: &'a Path,
+    pub spec: &'a ExecSpec,
+    pub timeout: Duration,
+    pub grace: Duration,
+    pub run_dir: &'a Path,
+    /// Prefix for progress lines (`--dual` runs two at once).
+    pub label: Option<&'a str>,
+}
+
+/// What happened.
+pub struct Finished {
+    pub obs: Observation,
+    pub ending: Ending,
+    pub stderr_tail: String,
+    pub duration: Duration,
+}
+
+/// Run the job to its end. Never panics on codex's behaviour; every way it can end is an
+/// [`Ending`].
+pub fn run(job: &Job<'_>, interrupts: &Interrupts) -> Finished {
+    let start = Instant::now();
+    let mut cmd = Command::new(job.bin);
+    cmd.args(job.spec.args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let missing = matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            );
+            return Finished {
+                obs: Observation::default(),
+                ending: Ending {
+                    missing,
+                    spawn_error: Some(format!("cannot start {}: {e}", job.bin.display())),
+                    ..Ending::default()
+                },
+                stderr_tail: String::new(),
+                duration: start.elapsed(),
+            };
+        }
+    };
+    let pgid = child.id() as i32;
+    let (tx, rx) = mpsc::channel::<Msg>();
+    interrupts.subscribe(tx.clone());
+
+    let (out_tx, out_rx) = mpsc::channel();
+    let stdout = child.stdout.take();
+    let events_file = job.run_dir.join("stdout.jsonl");
+    let label = job.label.map(str::to_owned);
+    std::thread::spawn(move || {
+        let obs = stdout.map_or_else(Observation::default, |s| {
+            read_events(s, &events_file, label.as_deref())
+        });
+        let _ = out_tx.send(obs);
+    });
+    let (err_tx, err_rx) = mpsc::channel();
+    let stderr = child.stderr.take();
+    let stderr_file = job.run_dir.join("stderr.txt");
+    std::thread::spawn(move || {
+        let tail = stderr.map_or_else(String::new, |s| copy_stderr(s, &stderr_file));
+        let _ = err_tx.send(tail);
+    });
+    std::thread::spawn(move || {
+        let _ = tx.send(Msg::Exited(child.wait()));
+    });
+
+    let deadline = start + job.timeout;
+    let mut ending = Ending::default();
+    let status = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(Msg::Exited(st)) => break st,
+            Ok(Msg::Signal(sig)) => {
+                ending.interrupted = Some(sig);
+                break terminate(pgid, &rx, job.grace);
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                ending.timed_out = Some(job.timeout);
+                break terminate(pgid, &rx, job.grace);
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                break Err(std::io::Error::other("lost track of codex"));
+            }
+        }
+    };
+    // Whatever codex left in its group goes with it.
+    kill_group(pgid, libc::SIGKILL);
+    match status {
+        Ok(st) => {
+            ending.exit_code = st.code();
+            ending.signal = st.signal();
+        }
+        Err(e) => ending.spawn_error = Some(format!("waiting for codex: {e}")),
+    }
+    // The pipes close once the group is gone; a process that escaped the group could hold
+    // them open, so the wait for the readers is bounded.
+    let obs = out_rx
+        .recv_timeout(Duration::from_secs(3))
+        .unwrap_or_default();
+    let stderr_tail = err_rx
+        .recv_timeout(Duration::from_secs(1))
+        .unwrap_or_default();
+    Finished {
+        obs,
+        ending,
+        stderr_tail,
+        duration: start.elapsed(),
+    }
+}
+
+/// SIGTERM the group, wait up to `grace` for codex to exit, then SIGKILL it. A second signal
+/// to offload during the grace skips the rest of it.
+fn terminate(pgid: i32, rx: &Receiver<Msg>, grace: Duration) -> std::io::Result<ExitStatus> {
+    kill_group(pgid, libc::SIGTERM);
+    let deadline = Instant::now() + grace;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(Msg::Exited(st)) => return st,
+            Ok(Msg::Signal(_)) | Err(RecvTimeoutError::Timeout) => break,
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(std::io::Error::other("lost track of codex"));
+            }
+        }
+    }
+    kill_group(pgid, libc::SIGKILL);
+    loop {
+        match rx.recv() {
+            Ok(Msg::Exited(st)) => return st,
+            Ok(Msg::Signal(_)) => continue,
+            Err(_) => return Err(std::io::Error::other("lost track of codex")),
+        }
+    }
+}
+
+/// Signal every process in the group `pgid` (a group offload created for codex).
+fn kill_group(pgid: i32, sig: i32) {
+    if pgid > 1 {
+        // SAFETY: kill(2) has no memory effects; a negative pid addresses the process group
+        // offload created with process_group(0), whose id is codex's pid.
+        unsafe {
+            libc::kill(-pgid, sig);
+        }
+    }
+}
+
+/// Copy codex's stdout to the run folder line by line, fold each event, print progress.
+fn read_events(stdout: impl Read, file: &Path, label: Option<&str>) -> Observation {
+    let mut obs = Observation::default();
+    let mut out = File::create(file).ok().map(std::io::BufWriter::new);
+    let mut reader = BufReader::new(stdout);
+    let mut line = Vec::new();
+    let prefix = label.map(|l| format!("[{l}] ")).unwrap_or_default();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if let Some(f) = out.as_mut() {
+            let _ = f.write_all(&line);
+        }
+        let text = String::from_utf8_lossy(&line);
+        if let Some(ev) = obs.feed(&text)
+            && let Some(p) = progress(&ev)
+        {
+            eprintln!("  {prefix}{p}");
+        }
+    }
+    if let Some(mut f) = out {
+        let _ = f.flush();
+    }
+    obs
+}
+
+/// One short progress line for an event worth showing.
+fn progress(ev: &ThreadEvent) -> Option<String> {
+    let clip = |s: &str, n: usize| -> String {
+        let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        if one_line.chars().count() > n {
+            let cut: String = one_line.chars().take(n).collect();
+            format!("{cut}…")
+        } else {
+            one_line
+        }
+    };
+    match ev {
+        ThreadEvent::ThreadStarted { thread_id } => {
+            Some(format!("codex thread {}", thread_id.as_deref().unwrap_or("?")))
+        }
+        ThreadEvent::ItemCompleted { item } => match item {
+            Item::CommandExecution {
+                command, exit_code, ..
+            } => Some(match exit_code {
+                Some(c) => format!("$ {} (exit {c})", clip(command, 100)),
+                None => format!("$ {}", clip(command, 100)),
+            }),
+            Item::FileChange { changes, .. } => Some(format!(
+                "changed {}",
+                changes
+                    .iter()
+                    .map(|c| format!("{} ({})", c.path, c.kind))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Item::McpToolCall { server, tool, .. } => Some(format!("tool {server}/{tool}")),
+            Item::WebSearch { query } => Some(format!("search {}", clip(query, 80))),
+            Item::Error { message } => Some(format!("! {}", clip(message, 200))),
+            _ => None,
+        },
+        ThreadEvent::Error { message } => Some(format!("! {}", clip(message, 200))),
+        ThreadEvent::TurnFailed { error } => Some(format!("turn failed: {}", clip(&error.message, 200))),
+        _ => None,
+    }
+}
+
+/// Copy codex's stderr to the run folder (capped) and keep its last few KiB for messages.
+fn copy_stderr(stderr: impl Read, file: &Path) -> String {
+    const CAP: u64 = 4 << 20;
+    const TAIL: usize = 4096;
+    let mut out = File::create(file).ok();
+    let mut written = 0u64;
+    let mut tail: Vec<u8> = Vec::new();
+    let mut reader = BufReader::new(stderr);
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if let Some(f) = out.as_mut()
+            && written < CAP
+        {
+            let _ = f.write_all(&buf[..n]);
+            written += n as u64;
+        }
+        tail.extend_from_slice(&buf[..n]);
+        if tail.len() > 2 * TAIL {
+            tail.drain(..tail.len() - TAIL);
+        }
+    }
+    let start = tail.len().saturating_sub(TAIL);
+    String::from_utf8_lossy(&tail[start..]).into_owned()
+}
+
+/// Find the codex executable: a name with a `/` is a path; a bare name is looked up on `PATH`.
+pub fn resolve_bin(name: &str) -> Result<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if name.contains('/') {
+        let p = PathBuf::from(name);
+        return if executable(&p) {
+            Ok(p)
+        } else if p.exists() {
+            Err(format!("{name} is not an executable file"))
+        } else {
+            Err(format!("{name} does not exist"))
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| executable(p))
+        .ok_or_else(|| format!("{name} is not on PATH"))
+}
