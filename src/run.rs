@@ -58,7 +58,9 @@ pub fn resolve(
     let prompt = if args.prompt == "-" {
         Prompt::Stdin
     } else if args.prompt.trim().is_empty() {
-        return Err(Error::usage("the prompt is empty: say what Codex should do"));
+        return Err(Error::usage(
+            "the prompt is empty: say what Codex should do",
+        ));
     } else {
         Prompt::Text(args.prompt.clone())
     };
@@ -69,7 +71,9 @@ pub fn resolve(
     let sandbox_of = |s: &str| s.parse::<Sandbox>().map_err(Error::usage);
     let (sandbox, dir) = match (args.second.as_deref(), args.third.as_deref()) {
         (None, _) => (None, None),
-        (Some(a), b) if a.parse::<Sandbox>().is_ok() => (Some(sandbox_of(a)?), b.map(PathBuf::from)),
+        (Some(a), b) if a.parse::<Sandbox>().is_ok() => {
+            (Some(sandbox_of(a)?), b.map(PathBuf::from))
+        }
         (Some(a), b) => match as_dir(a) {
             Some(d) => (b.map(sandbox_of).transpose()?, Some(d)),
             None => {
@@ -118,12 +122,13 @@ pub fn resolve(
         vec![(None, model)]
     };
     let timeout_text = args.timeout.as_deref().unwrap_or(&cfg.timeout);
-    let timeout = parse_duration(timeout_text)
-        .map_err(|e| Error::usage(format!("bad timeout: {e}")))?;
+    let timeout =
+        parse_duration(timeout_text).map_err(|e| Error::usage(format!("bad timeout: {e}")))?;
     let grace = parse_duration(&cfg.kill_grace).unwrap_or(Duration::from_secs(3));
     let fail_closed = match &args.fail_closed {
-        Some(v) => parse_bool(v)
-            .ok_or_else(|| Error::usage(format!("--fail-closed={v:?}: use 1 or 0")))?,
+        Some(v) => {
+            parse_bool(v).ok_or_else(|| Error::usage(format!("--fail-closed={v:?}: use 1 or 0")))?
+        }
         None => cfg.fail_closed,
     };
     let [claude, ours] = session_env;
@@ -178,7 +183,10 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
         &loaded.config.runner,
         &cwd,
         |p| p.is_dir(),
-        [env::var(env::CLAUDE_CODE_SESSION_ID), env::var(env::OFFLOAD_SESSION_ID)],
+        [
+            env::var(env::CLAUDE_CODE_SESSION_ID),
+            env::var(env::OFFLOAD_SESSION_ID),
+        ],
     )?;
     let prompt = match &plan.prompt {
         Prompt::Text(t) => t.clone(),
@@ -208,7 +216,16 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
                 let (plan, prompt, ledger, interrupts, bin, codex_home) =
                     (&plan, &prompt, &ledger, &interrupts, &bin, &codex_home);
                 scope.spawn(move || {
-                    attempt(plan, *label, model, prompt, ledger, interrupts, bin, codex_home.as_deref())
+                    attempt(
+                        plan,
+                        *label,
+                        model,
+                        prompt,
+                        ledger,
+                        interrupts,
+                        bin,
+                        codex_home.as_deref(),
+                    )
                 })
             })
             .collect();
@@ -270,7 +287,9 @@ fn attempt(
     }
     if let Err(e) = ledger.append(&[started]) {
         // Without a record the attempt would prove nothing and unlock nothing: do not run it.
-        result.error = Some(format!("cannot record the attempt, so codex was not run: {e}"));
+        result.error = Some(format!(
+            "cannot record the attempt, so codex was not run: {e}"
+        ));
         return result;
     }
     let finished = match bin {
@@ -456,10 +475,15 @@ fn combined(results: &[Result1]) -> Outcome {
     if has(Outcome::Success) {
         return Outcome::Success;
     }
-    [Outcome::Limited, Outcome::Missing, Outcome::Timeout, Outcome::Failed]
-        .into_iter()
-        .find(|o| has(*o))
-        .unwrap_or(Outcome::Error)
+    [
+        Outcome::Limited,
+        Outcome::Missing,
+        Outcome::Timeout,
+        Outcome::Failed,
+    ]
+    .into_iter()
+    .find(|o| has(*o))
+    .unwrap_or(Outcome::Error)
 }
 
 /// `20261124T063100.123Z-4242` (sortable by time), with a label for `--dual`.
@@ -531,7 +555,10 @@ mod tests {
             (Sandbox::ReadOnly, Path::new("/w/sub"), "gpt-5.4")
         );
         let p = plan(&["fix it"]).unwrap();
-        assert_eq!((p.sandbox, p.dir.as_path()), (Sandbox::WorkspaceWrite, Path::new("/w")));
+        assert_eq!(
+            (p.sandbox, p.dir.as_path()),
+            (Sandbox::WorkspaceWrite, Path::new("/w"))
+        );
         assert!(p.fail_closed);
         assert_eq!(p.timeout, Duration::from_secs(600));
     }
@@ -539,9 +566,15 @@ mod tests {
     #[test]
     fn legacy_forms() {
         let p = plan(&["fix it", "/other", "read-only"]).unwrap();
-        assert_eq!((p.sandbox, p.dir.as_path()), (Sandbox::ReadOnly, Path::new("/other")));
+        assert_eq!(
+            (p.sandbox, p.dir.as_path()),
+            (Sandbox::ReadOnly, Path::new("/other"))
+        );
         let p = plan(&["fix it", "sub"]).unwrap();
-        assert_eq!((p.sandbox, p.dir.as_path()), (Sandbox::WorkspaceWrite, Path::new("/w/sub")));
+        assert_eq!(
+            (p.sandbox, p.dir.as_path()),
+            (Sandbox::WorkspaceWrite, Path::new("/w/sub"))
+        );
     }
 
     #[test]
@@ -574,7 +607,15 @@ mod tests {
                 (Some("logic"), "gpt-5.4".to_string())
             ]
         );
-        let p = plan(&["x", "--fail-closed=0", "--timeout", "10m", "--effort", "low"]).unwrap();
+        let p = plan(&[
+            "x",
+            "--fail-closed=0",
+            "--timeout",
+            "10m",
+            "--effort",
+            "low",
+        ])
+        .unwrap();
         assert!(!p.fail_closed);
         assert_eq!(p.timeout, Duration::from_secs(600));
         assert_eq!(p.effort, "low");
@@ -597,7 +638,10 @@ mod tests {
             .unwrap()
             .session
         };
-        assert_eq!(with(Some("f"), [Some("c"), Some("o")]).as_deref(), Some("f"));
+        assert_eq!(
+            with(Some("f"), [Some("c"), Some("o")]).as_deref(),
+            Some("f")
+        );
         assert_eq!(with(None, [Some("c"), Some("o")]).as_deref(), Some("c"));
         assert_eq!(with(None, [None, Some("o")]).as_deref(), Some("o"));
         assert_eq!(with(None, [None, None]), None);

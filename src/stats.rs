@@ -21,8 +21,16 @@ pub fn main(args: StatsArgs) -> Result<u8, Error> {
                 r.events,
                 r.skipped_lines,
                 r.sessions,
-                if r.changed { "differed and were replaced" } else { "were already right" },
-                if r.repaired_tail { "; a torn last line was terminated" } else { "" },
+                if r.changed {
+                    "differed and were replaced"
+                } else {
+                    "were already right"
+                },
+                if r.repaired_tail {
+                    "; a torn last line was terminated"
+                } else {
+                    ""
+                },
             );
         }
     }

@@ -256,9 +256,10 @@ fn progress(ev: &ThreadEvent) -> Option<String> {
         }
     };
     match ev {
-        ThreadEvent::ThreadStarted { thread_id } => {
-            Some(format!("codex thread {}", thread_id.as_deref().unwrap_or("?")))
-        }
+        ThreadEvent::ThreadStarted { thread_id } => Some(format!(
+            "codex thread {}",
+            thread_id.as_deref().unwrap_or("?")
+        )),
         ThreadEvent::ItemCompleted { item } => match item {
             Item::CommandExecution {
                 command, exit_code, ..
@@ -280,7 +281,9 @@ fn progress(ev: &ThreadEvent) -> Option<String> {
             _ => None,
         },
         ThreadEvent::Error { message } => Some(format!("! {}", clip(message, 200))),
-        ThreadEvent::TurnFailed { error } => Some(format!("turn failed: {}", clip(&error.message, 200))),
+        ThreadEvent::TurnFailed { error } => {
+            Some(format!("turn failed: {}", clip(&error.message, 200)))
+        }
         _ => None,
     }
 }

@@ -211,7 +211,10 @@ mod tests {
         assert_eq!(parse_duration("600").unwrap(), Duration::from_secs(600));
         assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
         assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
-        assert_eq!(parse_duration(" 500ms ").unwrap(), Duration::from_millis(500));
+        assert_eq!(
+            parse_duration(" 500ms ").unwrap(),
+            Duration::from_millis(500)
+        );
         assert!(parse_duration("0").is_err());
         assert!(parse_duration("-3").is_err());
         assert!(parse_duration("soon").is_err());
@@ -233,7 +236,11 @@ mod tests {
         let l = Config::load_file(&p);
         assert_eq!(l.config, Config::default());
         assert_eq!(l.warnings.len(), 1);
-        assert!(l.warnings[0].0.contains(&p.display().to_string()), "{}", l.warnings[0]);
+        assert!(
+            l.warnings[0].0.contains(&p.display().to_string()),
+            "{}",
+            l.warnings[0]
+        );
     }
 
     #[test]

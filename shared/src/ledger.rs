@@ -101,15 +101,10 @@ pub enum Body {
     RateLimits(RateLimitSnapshot),
     /// The guard denied a tool call.
     #[serde(rename = "guard.denied")]
-    GuardDenied {
-        tool: String,
-        reason: String,
-    },
+    GuardDenied { tool: String, reason: String },
     /// The user approved a native fallback.
     #[serde(rename = "approval.granted")]
-    ApprovalGranted {
-        source: String,
-    },
+    ApprovalGranted { source: String },
     #[serde(other)]
     Unknown,
 }
@@ -478,7 +473,9 @@ impl Ledger {
         fold_lines(&range, totals.events_len, |line| {
             totals.count(&line);
             let Line::Event(ev, end) = line else { return };
-            let Some(id) = ev.session.as_deref() else { return };
+            let Some(id) = ev.session.as_deref() else {
+                return;
+            };
             if !sessions.contains_key(id) {
                 match read_json::<SessionSummary>(&self.paths.session(id)) {
                     Ok(s) => {
@@ -501,7 +498,8 @@ impl Ledger {
             return self.write_full(log).map(|_| ());
         }
         totals.events_len = len;
-        create_private_dir(&self.paths.sessions_dir()).map_err(io_err(&self.paths.sessions_dir()))?;
+        create_private_dir(&self.paths.sessions_dir())
+            .map_err(io_err(&self.paths.sessions_dir()))?;
         for (id, s) in &sessions {
             write_json(&self.paths.session(id), s)?;
         }
@@ -521,8 +519,11 @@ impl Ledger {
         for (id, s) in &folded.sessions {
             write_json(&self.paths.session(id), s)?;
         }
-        let keep: std::collections::HashSet<PathBuf> =
-            folded.sessions.keys().map(|id| self.paths.session(id)).collect();
+        let keep: std::collections::HashSet<PathBuf> = folded
+            .sessions
+            .keys()
+            .map(|id| self.paths.session(id))
+            .collect();
         if let Ok(entries) = fs::read_dir(&dir) {
             for e in entries.flatten() {
                 let p = e.path();
@@ -801,7 +802,10 @@ mod tests {
         let ev = Event::now(Some("s1"), Body::TurnStarted { prompt_id: None });
         let line = serde_json::to_string(&ev).unwrap();
         assert!(line.starts_with("{\"v\":1,\"ts\":\""), "{line}");
-        assert!(line.ends_with(",\"session\":\"s1\",\"kind\":\"turn.started\"}"), "{line}");
+        assert!(
+            line.ends_with(",\"session\":\"s1\",\"kind\":\"turn.started\"}"),
+            "{line}"
+        );
         let back: Event = serde_json::from_str(&line).unwrap();
         assert_eq!(back, ev);
     }
@@ -826,8 +830,11 @@ mod tests {
             finished("s1", 1, Outcome::Success),
         ])
         .unwrap();
-        l.append(&[finished("s2", 2, Outcome::Failed), finished("s1", 3, Outcome::Limited)])
-            .unwrap();
+        l.append(&[
+            finished("s2", 2, Outcome::Failed),
+            finished("s1", 3, Outcome::Limited),
+        ])
+        .unwrap();
         l.append(&[finished("", 4, Outcome::Success)]).unwrap();
         let mut sessionless = finished("x", 5, Outcome::Success);
         sessionless.session = None;
@@ -836,10 +843,16 @@ mod tests {
         assert_eq!((t.attempts, t.successes, t.failures), (5, 3, 2));
         assert_eq!(t.tokens.total, 101 * 15);
         let s1 = l.session("s1").unwrap();
-        assert_eq!((s1.attempts, s1.successes, s1.failures, s1.turn), (2, 1, 1, 1));
+        assert_eq!(
+            (s1.attempts, s1.successes, s1.failures, s1.turn),
+            (2, 1, 1, 1)
+        );
         assert_eq!(s1.tokens.input, 400);
         let last = s1.last_attempt.unwrap();
-        assert_eq!((last.attempt.as_str(), last.outcome, last.turn), ("a3", Outcome::Limited, 1));
+        assert_eq!(
+            (last.attempt.as_str(), last.outcome, last.turn),
+            ("a3", Outcome::Limited, 1)
+        );
         assert_eq!(l.session("s2").unwrap().failures, 1);
         assert!(l.session("nobody").is_none());
         assert_consistent(&l);
@@ -850,7 +863,10 @@ mod tests {
         let (_d, l) = ledger();
         l.append(&[finished("s", 1, Outcome::Success)]).unwrap();
         let line = serde_json::to_string(&finished("s", 2, Outcome::Success)).unwrap();
-        let mut f = OpenOptions::new().append(true).open(l.paths().events()).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(l.paths().events())
+            .unwrap();
         f.write_all(&line.as_bytes()[..line.len() / 2]).unwrap();
         drop(f);
         let read = l.read_log().unwrap();
@@ -875,7 +891,10 @@ mod tests {
         fs::write(l.paths().totals(), &stale_totals).unwrap();
         // And another appended and died before any summary.
         let line = serde_json::to_string(&finished("s", 3, Outcome::Failed)).unwrap() + "\n";
-        let mut f = OpenOptions::new().append(true).open(l.paths().events()).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(l.paths().events())
+            .unwrap();
         f.write_all(line.as_bytes()).unwrap();
         drop(f);
         l.append(&[finished("s", 4, Outcome::Success)]).unwrap();
@@ -888,8 +907,11 @@ mod tests {
     #[test]
     fn corrupt_or_missing_summaries_are_rebuilt() {
         let (_d, l) = ledger();
-        l.append(&[finished("s", 1, Outcome::Success), finished("t", 2, Outcome::Success)])
-            .unwrap();
+        l.append(&[
+            finished("s", 1, Outcome::Success),
+            finished("t", 2, Outcome::Success),
+        ])
+        .unwrap();
         fs::write(l.paths().session("s"), "{\"v\":1,\"sess").unwrap();
         l.append(&[finished("s", 3, Outcome::Success)]).unwrap();
         assert_eq!(l.session("s").unwrap().attempts, 2);
@@ -903,7 +925,8 @@ mod tests {
     fn rebuild_reports_and_matches() {
         let (_d, l) = ledger();
         for i in 0..20 {
-            l.append(&[finished(&format!("s{}", i % 3), i, Outcome::Success)]).unwrap();
+            l.append(&[finished(&format!("s{}", i % 3), i, Outcome::Success)])
+                .unwrap();
         }
         let r = l.rebuild().unwrap();
         assert_eq!((r.events, r.sessions, r.changed), (20, 3, false));
@@ -920,14 +943,23 @@ mod tests {
         use crate::codex::rollout::RateWindow;
         let snap = |secs: i64, used: f64| RateLimitSnapshot {
             captured_at: DateTime::from_timestamp(secs, 0),
-            windows: vec![RateWindow { window_minutes: 300, used_percent: used, resets_at: None }],
+            windows: vec![RateWindow {
+                window_minutes: 300,
+                used_percent: used,
+                resets_at: None,
+            }],
             plan_type: None,
         };
         let (_d, l) = ledger();
-        l.append(&[Event::now(None, Body::RateLimits(snap(200, 50.0)))]).unwrap();
-        l.append(&[Event::now(None, Body::RateLimits(snap(100, 10.0)))]).unwrap();
+        l.append(&[Event::now(None, Body::RateLimits(snap(200, 50.0)))])
+            .unwrap();
+        l.append(&[Event::now(None, Body::RateLimits(snap(100, 10.0)))])
+            .unwrap();
         let t = l.totals().unwrap();
-        assert_eq!(t.rate_limits.unwrap().five_hour().unwrap().used_percent, 50.0);
+        assert_eq!(
+            t.rate_limits.unwrap().five_hour().unwrap().used_percent,
+            50.0
+        );
         assert_consistent(&l);
     }
 
@@ -936,8 +968,16 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let (_d, l) = ledger();
         l.append(&[finished("s", 1, Outcome::Success)]).unwrap();
-        for p in [l.paths().events(), l.paths().totals(), l.paths().session("s")] {
-            assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600, "{p:?}");
+        for p in [
+            l.paths().events(),
+            l.paths().totals(),
+            l.paths().session("s"),
+        ] {
+            assert_eq!(
+                fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600,
+                "{p:?}"
+            );
         }
         let dir = fs::metadata(&l.paths().state_dir).unwrap();
         assert_eq!(dir.permissions().mode() & 0o777, 0o700);
@@ -950,7 +990,9 @@ mod tests {
         let held = File::open(l.paths().lock()).unwrap();
         held.lock().unwrap();
         let quick = l.clone().with_write_wait(Duration::from_millis(50));
-        let err = quick.append(&[finished("s", 2, Outcome::Success)]).unwrap_err();
+        let err = quick
+            .append(&[finished("s", 2, Outcome::Success)])
+            .unwrap_err();
         assert!(err.to_string().contains("ledger.lock"), "{err}");
         // Readers still read (after their bounded wait).
         assert_eq!(l.totals().unwrap().attempts, 1);

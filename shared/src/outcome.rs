@@ -124,7 +124,10 @@ mod tests {
 
     #[test]
     fn serialises_lowercase() {
-        assert_eq!(serde_json::to_string(&Outcome::Limited).unwrap(), "\"limited\"");
+        assert_eq!(
+            serde_json::to_string(&Outcome::Limited).unwrap(),
+            "\"limited\""
+        );
         let o: Outcome = serde_json::from_str("\"timeout\"").unwrap();
         assert_eq!(o, Outcome::Timeout);
     }
@@ -258,7 +261,10 @@ mod classify_tests {
         assert_eq!(classify(&obs(&[]), &exited(0), "").0, Outcome::Failed);
         assert_eq!(classify(&obs(&[DONE]), &exited(1), "").0, Outcome::Failed);
         let failed = r#"{"type":"turn.failed","error":{"message":"x"}}"#;
-        assert_eq!(classify(&obs(&[DONE, failed]), &exited(0), "").0, Outcome::Failed);
+        assert_eq!(
+            classify(&obs(&[DONE, failed]), &exited(0), "").0,
+            Outcome::Failed
+        );
     }
 
     #[test]
@@ -283,7 +289,10 @@ mod classify_tests {
         let line = r#"{"type":"turn.failed","error":{"message":"We’re currently experiencing high demand"}}"#;
         let (o, msg) = classify(&obs(&[line]), &exited(1), "");
         assert_eq!(o, Outcome::Failed);
-        assert_eq!(msg.unwrap(), "codex exited 1: We’re currently experiencing high demand");
+        assert_eq!(
+            msg.unwrap(),
+            "codex exited 1: We’re currently experiencing high demand"
+        );
     }
 
     #[test]
@@ -324,7 +333,11 @@ mod classify_tests {
             classify(&obs(&[]), &k, "").1.unwrap(),
             "codex was killed by SIGKILL"
         );
-        let (o, m) = classify(&obs(&[]), &exited(2), "error: unexpected argument '--full-auto'\n");
+        let (o, m) = classify(
+            &obs(&[]),
+            &exited(2),
+            "error: unexpected argument '--full-auto'\n",
+        );
         assert_eq!(o, Outcome::Failed);
         assert_eq!(
             m.unwrap(),

@@ -132,7 +132,10 @@ mod tests {
         assert_eq!(session_file_stem(""), "%00");
         assert_eq!(session_file_stem("a.b"), "a%2Eb");
         let p = Paths::in_folder(PathBuf::from("/s"));
-        assert_eq!(p.session("../../etc/passwd").parent().unwrap(), Path::new("/s/sessions"));
+        assert_eq!(
+            p.session("../../etc/passwd").parent().unwrap(),
+            Path::new("/s/sessions")
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 /// Token figures a streamed reply reports in `response.completed`.
@@ -28,7 +29,7 @@ use serde_json::{Value, json};
 /// codex passes them through unchanged to `turn.completed` (`input_tokens`,
 /// `cached_input_tokens`, `output_tokens`, `reasoning_output_tokens`); the total it sends on is
 /// `input + output`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Usage {
     pub input: u64,
     pub cached: u64,
@@ -53,7 +54,7 @@ impl Default for Usage {
 /// codex 0.169.0 writes them to the rollout's `token_count` event as
 /// `rate_limits: {limit_id: "codex", primary: {used_percent, window_minutes, resets_at}, secondary: …}`.
 /// `*_reset_at` are epoch seconds.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct RateHeaders {
     pub primary_used: f64,
     pub primary_window_minutes: u64,
@@ -258,8 +259,8 @@ pub fn usage_limit_body(resets_at: i64) -> Value {
     })
 }
 
-/// One request as the mock received it.
-#[derive(Clone, Debug, PartialEq)]
+/// One request as the mock received it (serializes without `raw_body`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RecordedRequest {
     pub method: String,
     /// The request target as sent, query included (`/v1/responses`).
@@ -269,6 +270,7 @@ pub struct RecordedRequest {
     /// The body parsed as JSON, `Value::Null` when empty or not JSON.
     pub body: Value,
     /// The body as received (after undoing chunked transfer encoding).
+    #[serde(skip)]
     pub raw_body: Vec<u8>,
 }
 
@@ -798,11 +800,15 @@ mod tests {
         ])
         .unwrap();
         let port = mock.port();
+        let wait_for = |count: usize| {
+            while mock.requests().len() < count {
+                thread::sleep(Duration::from_millis(10));
+            }
+        };
         let before = thread::spawn(move || post(port, "{}", false));
+        wait_for(1);
         let after = thread::spawn(move || post(port, "{}", false));
-        while mock.requests().len() < 2 {
-            thread::sleep(Duration::from_millis(10));
-        }
+        wait_for(2);
         thread::sleep(Duration::from_millis(50));
         assert!(!before.is_finished() && !after.is_finished());
         drop(mock);

@@ -245,10 +245,7 @@ fn a_429_usage_limit_fails_the_turn() {
     let Some(codex) = require_real_codex() else {
         return;
     };
-    let limits = RateHeaders {
-        primary_used: 100.0,
-        ..RateHeaders::used(100.0, 40.0)
-    };
+    let limits = RateHeaders::used(100.0, 40.0);
     let mock = MockResponses::with_script(vec![
         Reply::usage_limit(limits.primary_reset_at).rate_limits(limits),
     ])

@@ -46,7 +46,9 @@ impl FromStr for Sandbox {
             .into_iter()
             .find(|m| m.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown sandbox {s:?}: use read-only, workspace-write or danger-full-access")
+                format!(
+                    "unknown sandbox {s:?}: use read-only, workspace-write or danger-full-access"
+                )
             })
     }
 }
@@ -85,7 +87,10 @@ impl ExecSpec {
         a.push(self.dir.clone().into_os_string());
         let mut push = |s: &str| a.push(OsString::from(s));
         push("-c");
-        push(&format!("model_reasoning_effort={}", toml_string(&self.effort)));
+        push(&format!(
+            "model_reasoning_effort={}",
+            toml_string(&self.effort)
+        ));
         push("-c");
         push("approval_policy=\"never\"");
         push("-o");

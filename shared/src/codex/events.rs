@@ -293,7 +293,9 @@ mod tests {
         );
         assert!(matches!(
             o.feed(r#"{"type":"item.completed","item":{"type":"hologram","id":"x"}}"#),
-            Some(ThreadEvent::ItemCompleted { item: Item::Unknown })
+            Some(ThreadEvent::ItemCompleted {
+                item: Item::Unknown
+            })
         ));
         assert!(o.feed("Reading additional input from stdin...").is_none());
         assert!(o.feed("{not json").is_none());
@@ -323,12 +325,18 @@ mod tests {
         assert!(is_limit_message(
             "You\u{2019}ve hit your usage limit. Upgrade to Pro or try again at 7:14 AM."
         ));
-        assert!(is_limit_message("unexpected status 401 Unauthorized: bad key"));
-        assert!(is_limit_message("Quota exceeded. Check your plan and billing details."));
+        assert!(is_limit_message(
+            "unexpected status 401 Unauthorized: bad key"
+        ));
+        assert!(is_limit_message(
+            "Quota exceeded. Check your plan and billing details."
+        ));
         assert!(!is_limit_message(
             "We\u{2019}re currently experiencing high demand, which may cause temporary errors."
         ));
         assert!(!is_limit_message("The requested model 'x' does not exist."));
-        assert!(!is_limit_message("Codex ran out of room in the model's context window."));
+        assert!(!is_limit_message(
+            "Codex ran out of room in the model's context window."
+        ));
     }
 }

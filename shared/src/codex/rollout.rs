@@ -243,7 +243,12 @@ mod tests {
         let p = dir.path().join("rollout.jsonl");
         let mut f = File::create(&p).unwrap();
         for _ in 0..200 {
-            writeln!(f, r#"{{"type":"response_item","payload":{{"text":"{}"}}}}"#, "x".repeat(100)).unwrap();
+            writeln!(
+                f,
+                r#"{{"type":"response_item","payload":{{"text":"{}"}}}}"#,
+                "x".repeat(100)
+            )
+            .unwrap();
         }
         writeln!(f, "{CODEX_LINE}").unwrap();
         drop(f);

@@ -88,13 +88,7 @@ fn log_requests(mock: &MockResponses) {
     loop {
         let requests = mock.requests();
         for request in &requests[seen..] {
-            let line = json!({
-                "method": request.method,
-                "path": request.path,
-                "headers": request.headers,
-                "body": request.body,
-            });
-            eprintln!("{line}");
+            eprintln!("{}", json!(request));
         }
         seen = requests.len();
         thread::sleep(Duration::from_millis(50));

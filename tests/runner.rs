@@ -1,0 +1,624 @@
+//! `offload run` as a process, against the fake codex (fast, every ending on demand).
+//! The same behaviour against the real Codex CLI is in `real_codex.rs`.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use shared::outcome::Outcome;
+use support::{Sandbox, alive_after, repo_root};
+
+#[test]
+fn success_prints_the_answer_and_records_exact_tokens_and_command() {
+    let sb = Sandbox::new();
+    let log = sb.file("codex.log");
+    let out = sb
+        .run()
+        .args(["say hi", "read-only", "."])
+        .env("FAKE_CODEX_LOG", &log)
+        .env("FAKE_CODEX_TEXT", "hi there")
+        .output()
+        .expect_code(0);
+    assert_eq!(out.stdout(), "hi there\n");
+    let err = out.stderr();
+    assert!(err.contains("$ ls (exit 0)"), "progress on stderr: {err}");
+    let summary = err.lines().last().unwrap();
+    assert!(
+        summary.starts_with("offload: ✓ success · gpt-5.4 · read-only"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("tokens 1.3k (in 1.2k, cached 1k, out 56, reasoning 7)"),
+        "{summary}"
+    );
+
+    let f = &sb.finished()[0];
+    assert_eq!(f.outcome, Outcome::Success);
+    assert_eq!(
+        (
+            f.tokens.input,
+            f.tokens.cached_input,
+            f.tokens.output,
+            f.tokens.reasoning,
+            f.tokens.total
+        ),
+        (1234, 1000, 56, 7, 1290)
+    );
+    assert_eq!(f.cwd, sb.work().display().to_string());
+    assert!(f.thread_id.as_deref().unwrap().starts_with("01a20c32-"));
+
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let (_, rest) = logged.trim_end().split_once(' ').unwrap();
+    let run_dir = sb.home().join("runs").join(&f.attempt);
+    assert_eq!(
+        rest,
+        format!(
+            "/dev/null exec --json --skip-git-repo-check -m gpt-5.4 -s read-only -C {} \
+             -c model_reasoning_effort=\"xhigh\" -c approval_policy=\"never\" -o {}/last.txt -- say hi",
+            sb.work().display(),
+            run_dir.display()
+        )
+    );
+    for file in ["stdout.jsonl", "stderr.txt", "last.txt", "result.json"] {
+        assert!(run_dir.join(file).exists(), "{file} kept in the run folder");
+    }
+    let t = sb.ledger().totals().unwrap();
+    assert_eq!(
+        (t.attempts_started, t.attempts, t.successes, t.tokens.total),
+        (1, 1, 1, 1290)
+    );
+}
+
+#[test]
+fn every_ending_has_its_outcome_and_exit_code() {
+    let cases: [(&str, Outcome, i32); 6] = [
+        ("fail500", Outcome::Failed, 12),
+        ("limit", Outcome::Limited, 13),
+        ("auth", Outcome::Limited, 13),
+        ("noturn", Outcome::Failed, 12),
+        ("badargs", Outcome::Failed, 12),
+        ("success", Outcome::Success, 0),
+    ];
+    for (mode, outcome, open_code) in cases {
+        let sb = Sandbox::new();
+        let closed = if outcome.is_success() { 0 } else { 20 };
+        let out = sb.run().arg("x").mode(mode).output().expect_code(closed);
+        assert_eq!(
+            out.stdout().is_empty(),
+            !outcome.is_success(),
+            "{mode}: answer only on success"
+        );
+        sb.run()
+            .arg("x")
+            .mode(mode)
+            .env("CODEX_FAIL_CLOSED", "0")
+            .output()
+            .expect_code(open_code);
+        sb.run()
+            .args(["x", "--fail-closed=0"])
+            .mode(mode)
+            .output()
+            .expect_code(open_code);
+        let f = sb.finished();
+        assert_eq!(f.len(), 3);
+        assert!(f.iter().all(|f| f.outcome == outcome), "{mode}: {:?}", f[0]);
+        assert_eq!(
+            f.iter().map(|f| f.exit_code as i32).collect::<Vec<_>>(),
+            vec![closed, open_code, open_code]
+        );
+    }
+}
+
+#[test]
+fn failure_messages_say_why() {
+    let sb = Sandbox::new();
+    let out = sb.run().arg("x").mode("limit").output().expect_code(20);
+    let f = &sb.finished()[0];
+    assert!(
+        f.error.as_deref().unwrap().contains("hit your usage limit"),
+        "{:?}",
+        f.error
+    );
+    assert!(out.stderr().contains("✗ limited"), "{}", out.stderr());
+    sb.run().arg("x").mode("badargs").output().expect_code(20);
+    assert!(
+        sb.finished()[1]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("codex rejected its arguments (exit 2)"),
+        "{:?}",
+        sb.finished()[1].error
+    );
+}
+
+#[test]
+fn missing_codex_is_missing_and_recorded() {
+    let sb = Sandbox::new();
+    for (bin, closed, open) in [
+        ("/nonexistent/codex", 20, 10),
+        ("no-such-codex-here", 20, 10),
+    ] {
+        let out = sb
+            .run()
+            .arg("x")
+            .env("CODEX_BIN", bin)
+            .output()
+            .expect_code(closed);
+        assert!(out.stderr().contains("codex not found"), "{}", out.stderr());
+        sb.run()
+            .arg("x")
+            .env("CODEX_BIN", bin)
+            .env("CODEX_FAIL_CLOSED", "0")
+            .output()
+            .expect_code(open);
+    }
+    // Present but not executable.
+    let plain = sb.file("codex");
+    std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+    sb.run()
+        .arg("x")
+        .env("CODEX_BIN", &plain)
+        .output()
+        .expect_code(20);
+    let f = sb.finished();
+    assert_eq!(f.len(), 5);
+    assert!(f.iter().all(|f| f.outcome == Outcome::Missing));
+}
+
+#[test]
+fn timeout_ends_codex_and_everything_it_started() {
+    let sb = Sandbox::new();
+    let pids = sb.file("pids");
+    let start = Instant::now();
+    let out = sb
+        .run()
+        .arg("x")
+        .mode("hang")
+        .env("CODEX_TIMEOUT", "1")
+        .env("FAKE_CODEX_PIDS", &pids)
+        .output()
+        .expect_code(20);
+    let took = start.elapsed();
+    assert!(took >= Duration::from_secs(1), "{took:?}");
+    let f = &sb.finished()[0];
+    assert_eq!(f.outcome, Outcome::Timeout);
+    assert!(
+        out.stderr().contains("no result within 1s"),
+        "{}",
+        out.stderr()
+    );
+    for pid in std::fs::read_to_string(&pids).unwrap().lines() {
+        assert!(
+            !alive_after(pid.parse().unwrap(), 2000),
+            "process {pid} outlived the attempt"
+        );
+    }
+    sb.run()
+        .args(["x", "--timeout", "500ms", "--fail-closed=0"])
+        .mode("hang")
+        .output()
+        .expect_code(11);
+}
+
+#[test]
+fn a_codex_that_ignores_sigterm_is_killed_after_the_grace() {
+    let sb = Sandbox::new();
+    let pids = sb.file("pids");
+    let start = Instant::now();
+    sb.run()
+        .arg("x")
+        .mode("stubborn")
+        .env("CODEX_TIMEOUT", "0.5")
+        .env("OFFLOAD_KILL_GRACE", "0.5")
+        .env("FAKE_CODEX_PIDS", &pids)
+        .output()
+        .expect_code(20);
+    assert!(
+        start.elapsed() >= Duration::from_millis(1000),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(sb.finished()[0].outcome, Outcome::Timeout);
+    for pid in std::fs::read_to_string(&pids).unwrap().lines() {
+        assert!(
+            !alive_after(pid.parse().unwrap(), 2000),
+            "process {pid} outlived the attempt"
+        );
+    }
+}
+
+#[test]
+fn ctrl_c_and_sigterm_record_a_failed_attempt_and_end_codex() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        let sb = Sandbox::new();
+        let pids = sb.file("pids");
+        let mut cmd = sb
+            .run()
+            .arg("x")
+            .mode("hang")
+            .env("FAKE_CODEX_PIDS", &pids)
+            .command();
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let child = cmd.spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(&pids).map_or(true, |s| s.lines().count() < 2) {
+            assert!(Instant::now() < deadline, "fake codex never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: signalling the offload process this test spawned, by its pid.
+        unsafe {
+            libc::kill(child.id() as i32, sig);
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(20),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let f = &sb.finished()[0];
+        assert_eq!(f.outcome, Outcome::Failed);
+        let name = if sig == libc::SIGINT {
+            "SIGINT"
+        } else {
+            "SIGTERM"
+        };
+        assert!(f.error.as_deref().unwrap().contains(name), "{:?}", f.error);
+        for pid in std::fs::read_to_string(&pids).unwrap().lines() {
+            assert!(
+                !alive_after(pid.parse().unwrap(), 2000),
+                "process {pid} outlived offload"
+            );
+        }
+    }
+}
+
+#[test]
+fn legacy_forms_and_stdin_prompt() {
+    let sb = Sandbox::new();
+    let log = sb.file("codex.log");
+    let other = sb.file("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let o = other.display().to_string();
+    sb.run()
+        .args(["p1", &o])
+        .env("FAKE_CODEX_LOG", &log)
+        .output()
+        .expect_code(0);
+    sb.run()
+        .args(["p2", &o, "read-only"])
+        .env("FAKE_CODEX_LOG", &log)
+        .output()
+        .expect_code(0);
+    sb.run()
+        .args(["p3", "danger-full-access", &o])
+        .env("FAKE_CODEX_LOG", &log)
+        .output()
+        .expect_code(0);
+    sb.run()
+        .args(["-", "read-only"])
+        .stdin("p4 from stdin\n")
+        .env("FAKE_CODEX_LOG", &log)
+        .output()
+        .expect_code(0);
+    let lines: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        lines[0].contains(&format!("-s workspace-write -C {o} ")),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].ends_with("-- p1"));
+    assert!(
+        lines[1].contains(&format!("-s read-only -C {o} ")),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].contains(&format!("-s danger-full-access -C {o} ")),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        lines[3].contains(&format!("-s read-only -C {} ", sb.work().display())),
+        "{}",
+        lines[3]
+    );
+    assert!(lines[3].ends_with("-- p4 from stdin"), "{}", lines[3]);
+}
+
+#[test]
+fn bad_arguments_exit_2_and_record_nothing() {
+    let sb = Sandbox::new();
+    for argv in [
+        vec!["x", "nowhere-dir"],
+        vec!["x", "read-only", "nowhere-dir"],
+        vec!["x", "--timeout", "soon"],
+        vec!["x", "--work-type", "poetry"],
+        vec![""],
+    ] {
+        let out = sb.run().args(&argv).output().expect_code(2);
+        assert!(!out.stderr().is_empty());
+    }
+    sb.run().arg("-").stdin("   \n").output().expect_code(2);
+    assert!(sb.events().is_empty());
+}
+
+#[test]
+fn the_shim_accepts_the_same_forms() {
+    let sb = Sandbox::new();
+    let log = sb.file("codex.log");
+    let shim = repo_root().join("skills/plan-and-execute/codex-runner.sh");
+    let w = sb.work().display().to_string();
+    for argv in [
+        vec!["s1", "read-only", w.as_str()],
+        vec!["s2", w.as_str()],
+        vec!["s3", w.as_str(), "read-only"],
+    ] {
+        let out = support::Run::new("bash")
+            .arg(&shim)
+            .args(&argv)
+            .env("OFFLOAD_BIN", support::offload_bin())
+            .env("OFFLOAD_HOME", sb.home())
+            .env("CODEX_HOME", sb.codex_home())
+            .env("CODEX_BIN", support::fake_codex())
+            .env("FAKE_CODEX_LOG", &log)
+            .output()
+            .expect_code(0);
+        assert_eq!(out.stdout(), "fake answer\n");
+    }
+    let lines = std::fs::read_to_string(&log).unwrap();
+    let sandboxes: Vec<&str> = lines
+        .lines()
+        .map(|l| l.split(" -s ").nth(1).unwrap().split(' ').next().unwrap())
+        .collect();
+    assert_eq!(sandboxes, ["read-only", "workspace-write", "read-only"]);
+    // Without offload anywhere, the shim answers like a missing codex.
+    let out = support::Run::new("bash")
+        .arg(&shim)
+        .arg("x")
+        .env("OFFLOAD_BIN", "/nonexistent")
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", sb.dir.path())
+        .env("PREFIX", sb.dir.path())
+        .output()
+        .expect_code(20);
+    assert!(out.stderr().contains("offload is not installed"));
+}
+
+#[test]
+fn sessions_come_from_flag_then_claude_then_offload_env() {
+    let sb = Sandbox::new();
+    sb.run()
+        .arg("x")
+        .env("CLAUDE_CODE_SESSION_ID", "claude-s")
+        .env("OFFLOAD_SESSION_ID", "ours")
+        .output()
+        .expect_code(0);
+    sb.run()
+        .arg("x")
+        .env("OFFLOAD_SESSION_ID", "ours")
+        .output()
+        .expect_code(0);
+    sb.run()
+        .args(["x", "--session", "flag-s"])
+        .env("CLAUDE_CODE_SESSION_ID", "claude-s")
+        .mode("fail500")
+        .output()
+        .expect_code(20);
+    let out = sb.run().arg("x").output().expect_code(0);
+    assert!(out.stderr().contains("no session"));
+    let sessions: Vec<Option<String>> = sb
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e.body, shared::ledger::Body::AttemptFinished(_)))
+        .map(|e| e.session)
+        .collect();
+    assert_eq!(
+        sessions,
+        [
+            Some("claude-s".into()),
+            Some("ours".into()),
+            Some("flag-s".into()),
+            None
+        ]
+    );
+    let l = sb.ledger();
+    assert_eq!(l.session("claude-s").unwrap().successes, 1);
+    assert_eq!(l.session("flag-s").unwrap().failures, 1);
+    assert_eq!(l.totals().unwrap().attempts, 4);
+}
+
+#[test]
+fn dual_runs_both_models_and_succeeds_if_either_does() {
+    let sb = Sandbox::new();
+    let out = sb
+        .run()
+        .args(["compare", "--dual"])
+        .env("FAKE_CODEX_FAIL_MODEL", "gpt-5.4")
+        .output()
+        .expect_code(0);
+    let stdout = out.stdout();
+    assert!(
+        stdout.contains("=== gpt-5.3-codex (code): success ===\nfake answer\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("=== gpt-5.4 (logic): failed ==="),
+        "{stdout}"
+    );
+    let mut f = sb.finished();
+    f.sort_by(|a, b| a.model.cmp(&b.model));
+    assert_eq!(
+        f.iter()
+            .map(|f| (f.model.as_str(), f.outcome, f.sandbox.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("gpt-5.3-codex", Outcome::Success, "read-only"),
+            ("gpt-5.4", Outcome::Failed, "read-only")
+        ]
+    );
+    let out = sb
+        .run()
+        .args(["compare", "--dual", "--json"])
+        .mode("limit")
+        .output()
+        .expect_code(20);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(v["outcome"], "limited");
+    assert_eq!(v["attempts"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn json_result() {
+    let sb = Sandbox::new();
+    let out = sb
+        .run()
+        .args(["x", "--json", "--work-type", "code"])
+        .output()
+        .expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(v["outcome"], "success");
+    assert_eq!(v["model"], "gpt-5.3-codex");
+    assert_eq!(v["sandbox"], "workspace-write");
+    assert_eq!(v["answer"], "fake answer");
+    assert_eq!(v["tokens"]["total"], 1290);
+    assert_eq!(v["recorded"], true);
+}
+
+#[test]
+fn env_and_config_precedence() {
+    let sb = Sandbox::new();
+    let log = sb.file("codex.log");
+    std::fs::create_dir_all(sb.home()).unwrap();
+    std::fs::write(
+        sb.home().join("config.json"),
+        r#"{"runner":{"model":"cfg-model","effort":"low","model_code":"cfg-code"}}"#,
+    )
+    .unwrap();
+    sb.run()
+        .arg("x")
+        .env("FAKE_CODEX_LOG", &log)
+        .output()
+        .expect_code(0);
+    sb.run()
+        .arg("x")
+        .env("CODEX_MODEL", "env-model")
+        .env("FAKE_CODEX_LOG", &log)
+        .output()
+        .expect_code(0);
+    sb.run()
+        .args(["x", "-m", "flag-model"])
+        .env("CODEX_MODEL", "env-model")
+        .env("FAKE_CODEX_LOG", &log)
+        .output()
+        .expect_code(0);
+    sb.run()
+        .args(["x", "--work-type", "review"])
+        .env("CODEX_EFFORT", "medium")
+        .env("FAKE_CODEX_LOG", &log)
+        .output()
+        .expect_code(0);
+    let lines = std::fs::read_to_string(&log).unwrap();
+    let got: Vec<(String, String)> = lines
+        .lines()
+        .map(|l| {
+            let model = l
+                .split(" -m ")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .to_owned();
+            let effort = l
+                .split("model_reasoning_effort=")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .to_owned();
+            (model, effort)
+        })
+        .collect();
+    let want = [
+        ("cfg-model", "\"low\""),
+        ("env-model", "\"low\""),
+        ("flag-model", "\"low\""),
+        ("cfg-code", "\"medium\""),
+    ];
+    assert_eq!(got, want.map(|(a, b)| (a.to_owned(), b.to_owned())));
+}
+
+#[test]
+fn a_broken_config_warns_with_its_path_and_still_runs() {
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.home()).unwrap();
+    let cfg = sb.home().join("config.json");
+    std::fs::write(&cfg, "{\"runner\": [oops").unwrap();
+    let out = sb.run().arg("x").output().expect_code(0);
+    assert!(
+        out.stderr()
+            .contains(&format!("config {} is not valid", cfg.display())),
+        "{}",
+        out.stderr()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        "{\"runner\": [oops",
+        "config untouched"
+    );
+}
+
+#[test]
+fn an_unrecordable_attempt_is_not_run() {
+    let sb = Sandbox::new();
+    let log = sb.file("codex.log");
+    let not_a_dir = sb.file("state-is-a-file");
+    std::fs::write(&not_a_dir, "").unwrap();
+    let out = sb
+        .run()
+        .arg("x")
+        .env("OFFLOAD_HOME", &not_a_dir)
+        .env("FAKE_CODEX_LOG", &log)
+        .output()
+        .expect_code(20);
+    assert!(out.stderr().contains("offload:"), "{}", out.stderr());
+    assert!(
+        !log.exists(),
+        "codex must not run when the attempt cannot be recorded"
+    );
+}
+
+#[test]
+fn run_folders_are_kept_to_the_retention_limit() {
+    let sb = Sandbox::new();
+    for _ in 0..5 {
+        sb.run()
+            .arg("x")
+            .env("OFFLOAD_RUNS_KEEP", "3")
+            .output()
+            .expect_code(0);
+    }
+    let runs: Vec<_> = std::fs::read_dir(sb.home().join("runs")).unwrap().collect();
+    assert_eq!(runs.len(), 3);
+    let kept: Vec<String> = sb
+        .finished()
+        .iter()
+        .rev()
+        .take(3)
+        .map(|f| f.attempt.clone())
+        .collect();
+    for id in kept {
+        assert!(
+            sb.home().join("runs").join(&id).exists(),
+            "newest kept: {id}"
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! A builder for running the `offload` binary the way a test wants it: isolated state, a chosen
+//! codex, chosen environment. `Run::new().arg(..).env(..).output()` reads like the behaviour.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use shared::ledger::{Body, Event, Ledger};
+use shared::paths::Paths;
+
+pub fn offload_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_offload"))
+}
+
+pub fn fake_codex() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake-codex.sh")
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Variables from the developer's own shell that would leak into a test.
+const SCRUB: [&str; 14] = [
+    "OFFLOAD_HOME",
+    "OFFLOAD_SESSION_ID",
+    "CLAUDE_CODE_SESSION_ID",
+    "CLAUDECODE",
+    "CODEX_MODEL",
+    "CODEX_MODEL_CODE",
+    "CODEX_MODEL_LOGIC",
+    "CODEX_EFFORT",
+    "CODEX_TIMEOUT",
+    "CODEX_FAIL_CLOSED",
+    "CODEX_BIN",
+    "CODEX_HOME",
+    "OFFLOAD_KILL_GRACE",
+    "OFFLOAD_RUNS_KEEP",
+];
+
+/// An isolated offload home (state + config) and a work folder.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("work")).unwrap();
+        std::fs::create_dir_all(dir.path().join("codex-home")).unwrap();
+        Sandbox { dir }
+    }
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("offload")
+    }
+    pub fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+    pub fn codex_home(&self) -> PathBuf {
+        self.dir.path().join("codex-home")
+    }
+    pub fn ledger(&self) -> Ledger {
+        Ledger::new(Paths::in_folder(self.home()))
+    }
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    /// All `attempt.finished` events, in order.
+    pub fn finished(&self) -> Vec<shared::ledger::AttemptFinished> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e.body {
+                Body::AttemptFinished(f) => Some(*f),
+                _ => None,
+            })
+            .collect()
+    }
+    pub fn events(&self) -> Vec<Event> {
+        self.ledger().read_log().unwrap().events
+    }
+    /// A `Run` of `offload run` against the fake codex in this sandbox.
+    pub fn run(&self) -> Run {
+        Run::new(offload_bin())
+            .arg("run")
+            .env("OFFLOAD_HOME", self.home())
+            .env("CODEX_HOME", self.codex_home())
+            .env("CODEX_BIN", fake_codex())
+            .current_dir(self.work())
+    }
+}
+
+pub struct Run {
+    cmd: Command,
+    stdin: Option<Vec<u8>>,
+}
+
+impl Run {
+    pub fn new(program: impl AsRef<std::ffi::OsStr>) -> Run {
+        let mut cmd = Command::new(program);
+        for v in SCRUB {
+            cmd.env_remove(v);
+        }
+        cmd.env_remove("FAKE_CODEX_MODE");
+        Run { cmd, stdin: None }
+    }
+    pub fn arg(mut self, a: impl AsRef<std::ffi::OsStr>) -> Run {
+        self.cmd.arg(a);
+        self
+    }
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, a: I) -> Run {
+        self.cmd.args(a);
+        self
+    }
+    pub fn env(mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> Run {
+        self.cmd.env(k, v);
+        self
+    }
+    pub fn mode(self, m: &str) -> Run {
+        self.env("FAKE_CODEX_MODE", m)
+    }
+    pub fn current_dir(mut self, d: impl AsRef<Path>) -> Run {
+        self.cmd.current_dir(d);
+        self
+    }
+    pub fn stdin(mut self, s: &str) -> Run {
+        self.stdin = Some(s.as_bytes().to_vec());
+        self
+    }
+    pub fn command(self) -> Command {
+        self.cmd
+    }
+    pub fn output(mut self) -> Done {
+        use std::io::Write;
+        self.cmd
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = self.cmd.spawn().expect("spawn offload");
+        if let Some(input) = self.stdin.take() {
+            child.stdin.take().unwrap().write_all(&input).unwrap();
+        }
+        Done(child.wait_with_output().unwrap())
+    }
+}
+
+/// A finished process, with readable accessors.
+pub struct Done(pub Output);
+
+impl Done {
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    #[track_caller]
+    pub fn expect_code(self, code: i32) -> Done {
+        assert_eq!(
+            self.code(),
+            code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// Whether a process still exists (and is not a zombie), waiting up to `for_ms` for it to go.
+pub fn alive_after(pid: u32, for_ms: u64) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(for_ms);
+    loop {
+        let alive = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => stat
+                .rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().next())
+                .is_some_and(|state| state != "Z" && state != "X"),
+            Err(_) => false,
+        };
+        if !alive || std::time::Instant::now() >= deadline {
+            return alive;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
