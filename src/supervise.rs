@@ -29,7 +29,14 @@ enum Msg {
 /// Forwards offload's own termination signals to every running attempt.
 #[derive(Clone, Default)]
 pub struct Interrupts {
-    inner: Arc<Mutex<(Option<i32>, Vec<Sender<Msg>>)>>,
+    inner: Arc<Mutex<Subscribers>>,
+}
+
+#[derive(Default)]
+struct Subscribers {
+    /// The first signal received, replayed to late subscribers.
+    first: Option<i32>,
+    senders: Vec<Sender<Msg>>,
 }
 
 impl Interrupts {
@@ -43,8 +50,8 @@ impl Interrupts {
                 std::thread::spawn(move || {
                     for sig in signals.forever() {
                         let mut g = inner.lock().unwrap_or_else(|e| e.into_inner());
-                        g.0.get_or_insert(sig);
-                        g.1.retain(|tx| tx.send(Msg::Signal(sig)).is_ok());
+                        g.first.get_or_insert(sig);
+                        g.senders.retain(|tx| tx.send(Msg::Signal(sig)).is_ok());
                     }
                 });
             }
@@ -55,10 +62,10 @@ impl Interrupts {
 
     fn subscribe(&self, tx: Sender<Msg>) {
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(sig) = g.0 {
+        if let Some(sig) = g.first {
             let _ = tx.send(Msg::Signal(sig));
         }
-        g.1.push(tx);
+        g.senders.push(tx);
     }
 }
 
@@ -137,22 +144,18 @@ pub fn run(job: &Job<'_>, interrupts: &Interrupts) -> Finished {
 
     let deadline = start + job.timeout;
     let mut ending = Ending::default();
-    let status = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(Msg::Exited(st)) => break st,
-            Ok(Msg::Signal(sig)) => {
-                ending.interrupted = Some(sig);
-                break terminate(pgid, &rx, job.grace);
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                ending.timed_out = Some(job.timeout);
-                break terminate(pgid, &rx, job.grace);
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                break Err(std::io::Error::other("lost track of codex"));
-            }
+    let left = deadline.saturating_duration_since(Instant::now());
+    let status = match rx.recv_timeout(left) {
+        Ok(Msg::Exited(st)) => st,
+        Ok(Msg::Signal(sig)) => {
+            ending.interrupted = Some(sig);
+            terminate(pgid, &rx, job.grace)
         }
+        Err(RecvTimeoutError::Timeout) => {
+            ending.timed_out = Some(job.timeout);
+            terminate(pgid, &rx, job.grace)
+        }
+        Err(RecvTimeoutError::Disconnected) => Err(std::io::Error::other("lost track of codex")),
     };
     // Whatever codex left in its group goes with it.
     kill_group(pgid, libc::SIGKILL);
@@ -183,15 +186,11 @@ pub fn run(job: &Job<'_>, interrupts: &Interrupts) -> Finished {
 /// to offload during the grace skips the rest of it.
 fn terminate(pgid: i32, rx: &Receiver<Msg>, grace: Duration) -> std::io::Result<ExitStatus> {
     kill_group(pgid, libc::SIGTERM);
-    let deadline = Instant::now() + grace;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(Msg::Exited(st)) => return st,
-            Ok(Msg::Signal(_)) | Err(RecvTimeoutError::Timeout) => break,
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(std::io::Error::other("lost track of codex"));
-            }
+    match rx.recv_timeout(grace) {
+        Ok(Msg::Exited(st)) => return st,
+        Ok(Msg::Signal(_)) | Err(RecvTimeoutError::Timeout) => {}
+        Err(RecvTimeoutError::Disconnected) => {
+            return Err(std::io::Error::other("lost track of codex"));
         }
     }
     kill_group(pgid, libc::SIGKILL);

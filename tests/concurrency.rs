@@ -28,8 +28,9 @@ fn eight_runners_and_four_readers_over_200_attempts() {
                 let (mut reads, mut last_total, mut last_session) = (0u64, 0u64, 0u64);
                 while !stop.load(Ordering::Relaxed) {
                     if let Ok(bytes) = std::fs::read(paths.totals()) {
-                        let t: Totals = serde_json::from_slice(&bytes)
-                            .unwrap_or_else(|e| panic!("half-written totals.json ({e}): {bytes:?}"));
+                        let t: Totals = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                            panic!("half-written totals.json ({e}): {bytes:?}")
+                        });
                         assert!(t.attempts >= last_total, "totals went backwards");
                         last_total = t.attempts;
                         reads += 1;
@@ -60,7 +61,12 @@ fn eight_runners_and_four_readers_over_200_attempts() {
                         .env("CLAUDE_CODE_SESSION_ID", session)
                         .mode(mode)
                         .output();
-                    assert_eq!(out.code(), if mode == "success" { 0 } else { 20 }, "{}", out.stderr());
+                    assert_eq!(
+                        out.code(),
+                        if mode == "success" { 0 } else { 20 },
+                        "{}",
+                        out.stderr()
+                    );
                 }
             })
         })
@@ -70,7 +76,10 @@ fn eight_runners_and_four_readers_over_200_attempts() {
     }
     stop.store(true, Ordering::Relaxed);
     let reads: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
-    assert!(reads > 100, "the readers really read while writers wrote ({reads})");
+    assert!(
+        reads > 100,
+        "the readers really read while writers wrote ({reads})"
+    );
 
     let ledger = sb.ledger();
     let log = ledger.read_log().unwrap();
@@ -80,8 +89,12 @@ fn eight_runners_and_four_readers_over_200_attempts() {
     let mut finished = HashSet::new();
     for e in &log.events {
         match &e.body {
-            Body::AttemptStarted(s) => assert!(started.insert(s.attempt.clone()), "twice: {}", s.attempt),
-            Body::AttemptFinished(f) => assert!(finished.insert(f.attempt.clone()), "twice: {}", f.attempt),
+            Body::AttemptStarted(s) => {
+                assert!(started.insert(s.attempt.clone()), "twice: {}", s.attempt)
+            }
+            Body::AttemptFinished(f) => {
+                assert!(finished.insert(f.attempt.clone()), "twice: {}", f.attempt)
+            }
             _ => {}
         }
     }
@@ -90,9 +103,15 @@ fn eight_runners_and_four_readers_over_200_attempts() {
 
     let t = ledger.totals().unwrap();
     let failures = RUNNERS * PER_RUNNER.div_ceil(5);
-    assert_eq!((t.attempts as usize, t.failures as usize), (total, failures));
+    assert_eq!(
+        (t.attempts as usize, t.failures as usize),
+        (total, failures)
+    );
     assert_eq!(t.tokens.total as usize, (total - failures) * 1290);
-    let per_session: u64 = SESSIONS.iter().map(|s| ledger.session(s).unwrap().attempts).sum();
+    let per_session: u64 = SESSIONS
+        .iter()
+        .map(|s| ledger.session(s).unwrap().attempts)
+        .sum();
     assert_eq!(per_session as usize, total);
 
     let (folded, on_disk) = ledger.verify().unwrap();
@@ -102,5 +121,9 @@ fn eight_runners_and_four_readers_over_200_attempts() {
         .env("OFFLOAD_HOME", sb.home())
         .output()
         .expect_code(0);
-    assert!(out.stdout().contains("summaries were already right"), "{}", out.stdout());
+    assert!(
+        out.stdout().contains("summaries were already right"),
+        "{}",
+        out.stdout()
+    );
 }

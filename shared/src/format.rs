@@ -12,7 +12,7 @@ pub fn tokens(n: u64) -> String {
         let size = *size as u128;
         let tenths = (n * 10 + size / 2) / size;
         if tenths < 1000 {
-            return if tenths % 10 == 0 {
+            return if tenths.is_multiple_of(10) {
                 format!("{}{unit}", tenths / 10)
             } else {
                 format!("{}.{}{unit}", tenths / 10, tenths % 10)

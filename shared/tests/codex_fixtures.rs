@@ -8,14 +8,19 @@ use shared::codex::rollout::{last_snapshot, snapshot_from_line};
 use shared::outcome::{Ending, Outcome, classify};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/codex").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/codex")
+        .join(name)
 }
 
 fn observe(name: &str) -> Observation {
     let text = std::fs::read_to_string(fixture(name)).unwrap();
     let mut o = Observation::default();
     for line in text.lines() {
-        assert!(o.feed(line).is_some(), "{name}: every captured line is an event: {line}");
+        assert!(
+            o.feed(line).is_some(),
+            "{name}: every captured line is an event: {line}"
+        );
     }
     o
 }
@@ -31,10 +36,16 @@ fn outcome(name: &str, exit: i32) -> Outcome {
 #[test]
 fn success() {
     let o = observe("exec-success.jsonl");
-    assert_eq!(o.thread_id.as_deref(), Some("01a20c4a-a5ff-7792-8016-3e1e51903e20"));
+    assert_eq!(
+        o.thread_id.as_deref(),
+        Some("01a20c4a-a5ff-7792-8016-3e1e51903e20")
+    );
     assert_eq!(o.last_message.as_deref(), Some("hi from mock"));
     let t = o.usage.unwrap().tokens();
-    assert_eq!((t.input, t.cached_input, t.output, t.reasoning, t.total), (1234, 1000, 56, 7, 1290));
+    assert_eq!(
+        (t.input, t.cached_input, t.output, t.reasoning, t.total),
+        (1234, 1000, 56, 7, 1290)
+    );
     assert_eq!(outcome("exec-success.jsonl", 0), Outcome::Success);
 }
 
@@ -46,14 +57,24 @@ fn tool_call() {
         .filter_map(ThreadEvent::parse)
         .filter_map(|e| match e {
             ThreadEvent::ItemCompleted {
-                item: Item::CommandExecution { command, exit_code, aggregated_output, .. },
+                item:
+                    Item::CommandExecution {
+                        command,
+                        exit_code,
+                        aggregated_output,
+                        ..
+                    },
             } => Some((command, exit_code, aggregated_output)),
             _ => None,
         })
         .collect();
     assert_eq!(
         commands,
-        [("/bin/bash -lc 'echo offload-tool-ok'".to_string(), Some(0), "offload-tool-ok\n".to_string())]
+        [(
+            "/bin/bash -lc 'echo offload-tool-ok'".to_string(),
+            Some(0),
+            "offload-tool-ok\n".to_string()
+        )]
     );
     let o = observe("exec-tool-call.jsonl");
     assert_eq!(o.commands, 1);
@@ -81,13 +102,27 @@ fn resume_usage_is_cumulative_and_recorded_as_reported() {
     let first = observe("exec-resume-first.jsonl").usage.unwrap().tokens();
     let second = observe("exec-resume.jsonl").usage.unwrap().tokens();
     assert_eq!((first.input, first.output, first.total), (1000, 50, 1050));
-    assert_eq!((second.input, second.cached_input, second.output, second.reasoning, second.total), (2500, 1200, 80, 8, 2580));
-    assert!(second.input >= first.input, "the resumed turn reports the thread's running total");
+    assert_eq!(
+        (
+            second.input,
+            second.cached_input,
+            second.output,
+            second.reasoning,
+            second.total
+        ),
+        (2500, 1200, 80, 8, 2580)
+    );
+    assert!(
+        second.input >= first.input,
+        "the resumed turn reports the thread's running total"
+    );
 }
 
 #[test]
 fn rollout_with_rate_limit_headers() {
-    let s = last_snapshot(&fixture("rollout-rate-limits.jsonl"), 1 << 20).unwrap().unwrap();
+    let s = last_snapshot(&fixture("rollout-rate-limits.jsonl"), 1 << 20)
+        .unwrap()
+        .unwrap();
     let five = s.five_hour().unwrap();
     let week = s.weekly().unwrap();
     assert_eq!((five.used_percent, week.used_percent), (42.5, 13.0));
@@ -99,7 +134,11 @@ fn rollout_with_rate_limit_headers() {
 fn rollout_with_two_limit_families_and_null_info() {
     let path = fixture("rollout-two-families.jsonl");
     let s = last_snapshot(&path, 1 << 20).unwrap().unwrap();
-    assert_eq!(s.five_hour().unwrap().used_percent, 42.5, "the last codex snapshot, not the other family's");
+    assert_eq!(
+        s.five_hour().unwrap().used_percent,
+        42.5,
+        "the last codex snapshot, not the other family's"
+    );
     assert_eq!(s.weekly().unwrap().used_percent, 13.0);
     let text = std::fs::read_to_string(&path).unwrap();
     let codex: Vec<f64> = text
@@ -107,11 +146,17 @@ fn rollout_with_two_limit_families_and_null_info() {
         .filter_map(snapshot_from_line)
         .map(|s| s.five_hour().unwrap().used_percent)
         .collect();
-    assert_eq!(codex, [10.0, 42.5], "info: null lines still carry limits; the other family is skipped");
+    assert_eq!(
+        codex,
+        [10.0, 42.5],
+        "info: null lines still carry limits; the other family is skipped"
+    );
 }
 
 #[test]
 fn rollout_after_a_usage_limit() {
-    let s = last_snapshot(&fixture("rollout-usage-limit.jsonl"), 1 << 20).unwrap().unwrap();
+    let s = last_snapshot(&fixture("rollout-usage-limit.jsonl"), 1 << 20)
+        .unwrap()
+        .unwrap();
     assert_eq!(s.five_hour().unwrap().used_percent, 100.0);
 }

@@ -46,8 +46,15 @@ fn sigkilled_writers_leave_a_readable_ledger_that_rebuilds() {
     // leave it: half an event, no newline.
     let events = ledger.paths().events();
     let whole = std::fs::read(&events).unwrap();
-    let last_line = whole[..whole.len() - 1].rsplit(|b| *b == b'\n').next().unwrap().to_vec();
-    let mut f = std::fs::OpenOptions::new().append(true).open(&events).unwrap();
+    let last_line = whole[..whole.len() - 1]
+        .rsplit(|b| *b == b'\n')
+        .next()
+        .unwrap()
+        .to_vec();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&events)
+        .unwrap();
     f.write_all(&last_line[..last_line.len() / 2]).unwrap();
     drop(f);
 

@@ -204,10 +204,8 @@ impl Observation {
             return None;
         };
         match &ev {
-            ThreadEvent::ThreadStarted { thread_id } => {
-                if thread_id.is_some() {
-                    self.thread_id.clone_from(thread_id);
-                }
+            ThreadEvent::ThreadStarted { thread_id } if thread_id.is_some() => {
+                self.thread_id.clone_from(thread_id);
             }
             ThreadEvent::TurnStarted => self.turn_started = true,
             ThreadEvent::TurnCompleted { usage } => {

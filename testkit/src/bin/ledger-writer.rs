@@ -40,7 +40,13 @@ fn main() {
                 cwd: "/".into(),
                 duration_ms: 1,
                 // A long error text makes each line several KiB, so kills land mid-work more often.
-                tokens: Tokens { input: 10, cached_input: 0, output: 1, reasoning: 0, total: 11 },
+                tokens: Tokens {
+                    input: 10,
+                    cached_input: 0,
+                    output: 1,
+                    reasoning: 0,
+                    total: 11,
+                },
                 thread_id: None,
                 error: Some("x".repeat(4096)),
             }))

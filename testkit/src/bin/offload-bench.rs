@@ -27,7 +27,9 @@ fn main() {
     };
     match args.first().map(String::as_str) {
         Some("runner") => {
-            let runs = flag("--runs").and_then(|r| r.parse().ok()).unwrap_or(30usize);
+            let runs = flag("--runs")
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(30usize);
             let offload = flag("--offload")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| workspace_root().join("target/release/offload"));
@@ -49,19 +51,36 @@ fn runner(runs: usize, offload: &Path, codex: Option<&Path>) {
         );
         std::process::exit(1);
     }
-    println!("offload run overhead: {runs} interleaved runs each, {}", offload.display());
+    println!(
+        "offload run overhead: {runs} interleaved runs each, {}",
+        offload.display()
+    );
     let fake = workspace_root().join("tests/fixtures/fake-codex.sh");
     let mut rows = Vec::new();
     if let Some(codex) = codex {
         let mock = MockResponses::start().expect("start the mock Responses server");
         mock.set_default(Reply::message("hi"));
         let home = CodexHome::new(&mock.base_url());
-        rows.push(compare("real codex 0.169.0 + mock", runs, offload, codex, &home));
+        rows.push(compare(
+            "real codex 0.169.0 + mock",
+            runs,
+            offload,
+            codex,
+            &home,
+        ));
     } else {
-        println!("(real codex not installed: scripts/install-clients.sh codex; measuring the stand-in only)");
+        println!(
+            "(real codex not installed: scripts/install-clients.sh codex; measuring the stand-in only)"
+        );
     }
     let home = CodexHome::new("http://127.0.0.1:9/v1");
-    rows.push(compare("instant stand-in codex", runs, offload, &fake, &home));
+    rows.push(compare(
+        "instant stand-in codex",
+        runs,
+        offload,
+        &fake,
+        &home,
+    ));
     println!();
     println!(
         "{:<28} {:>12} {:>12} {:>12} {:>14}",
@@ -88,17 +107,38 @@ struct Row {
     paired: f64,
 }
 
-fn compare(label: &'static str, runs: usize, offload: &Path, codex: &Path, home: &CodexHome) -> Row {
+fn compare(
+    label: &'static str,
+    runs: usize,
+    offload: &Path,
+    codex: &Path,
+    home: &CodexHome,
+) -> Row {
     let state = tempfile::tempdir().expect("temp state folder");
     let last = state.path().join("last.txt");
     let work = home.workdir();
     let bare = |codex: &Path| {
         let mut c = Command::new(codex);
-        c.args(["exec", "--json", "--skip-git-repo-check", "-m", "gpt-5.4", "-s", "read-only", "-C"])
-            .arg(&work)
-            .args(["-c", "model_reasoning_effort=\"xhigh\"", "-c", "approval_policy=\"never\"", "-o"])
-            .arg(&last)
-            .args(["--", "say hi"]);
+        c.args([
+            "exec",
+            "--json",
+            "--skip-git-repo-check",
+            "-m",
+            "gpt-5.4",
+            "-s",
+            "read-only",
+            "-C",
+        ])
+        .arg(&work)
+        .args([
+            "-c",
+            "model_reasoning_effort=\"xhigh\"",
+            "-c",
+            "approval_policy=\"never\"",
+            "-o",
+        ])
+        .arg(&last)
+        .args(["--", "say hi"]);
         c
     };
     let wrapped = || {
