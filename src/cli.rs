@@ -61,8 +61,10 @@ pub struct RunArgs {
     /// The task for Codex; `-` reads it from stdin.
     pub prompt: String,
     /// A sandbox name, or (legacy form) the directory to work in.
+    #[arg(value_name = "SANDBOX|DIR")]
     pub second: Option<String>,
     /// The directory (after a sandbox), or the sandbox (after a directory).
+    #[arg(value_name = "DIR|SANDBOX")]
     pub third: Option<String>,
     /// Model to use [env: CODEX_MODEL] (default gpt-5.4; see --work-type).
     #[arg(long, short = 'm')]

@@ -10,7 +10,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -314,27 +314,4 @@ fn copy_stderr(stderr: impl Read, file: &Path) -> String {
     }
     let start = tail.len().saturating_sub(TAIL);
     String::from_utf8_lossy(&tail[start..]).into_owned()
-}
-
-/// Find the codex executable: a name with a `/` is a path; a bare name is looked up on `PATH`.
-pub fn resolve_bin(name: &str) -> Result<PathBuf, String> {
-    use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if name.contains('/') {
-        let p = PathBuf::from(name);
-        return if executable(&p) {
-            Ok(p)
-        } else if p.exists() {
-            Err(format!("{name} is not an executable file"))
-        } else {
-            Err(format!("{name} does not exist"))
-        };
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| executable(p))
-        .ok_or_else(|| format!("{name} is not on PATH"))
 }

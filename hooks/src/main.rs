@@ -1,2 +1,88 @@
-//! `offload-hook`: the Claude Code hook binary (guard rules arrive with the guard).
-fn main() {}
+//! `offload-hook`: the Claude Code hook. Reads one JSON payload on stdin, answers per
+//! `shared::policy::hook::answer`, records what it decided, and exits.
+//!
+//! It must never crash: Claude Code treats a crash, a timeout or garbage output as "allow".
+//! A panic is caught and, for a tool call, turned into a block with a way out.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use shared::ledger::Ledger;
+use shared::paths::Paths;
+use shared::policy::hook::{self, Env};
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("offload-hook: internal error: {info}");
+    }));
+    match std::panic::catch_unwind(run) {
+        Ok(code) => code,
+        Err(_) => {
+            eprintln!(
+                "{}",
+                hook::unreadable("offload-hook hit an internal error (please report it)")
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> ExitCode {
+    let mut stdin = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut stdin) {
+        eprintln!("{}", hook::unreadable(&format!("cannot read stdin ({e})")));
+        return ExitCode::from(2);
+    }
+    let paths = match Paths::from_env() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{}", hook::unreadable(&e.to_string()));
+            return ExitCode::from(2);
+        }
+    };
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    let is_session_start = stdin.windows(12).any(|w| w == b"SessionStart");
+    let env = Env {
+        mode: shared::env::var(shared::env::OFFLOAD_MODE),
+        project_dir: var("CLAUDE_PROJECT_DIR").map(Into::into),
+        env_file: var("CLAUDE_ENV_FILE").map(Into::into),
+        home: var("HOME").map(Into::into),
+        codex_found: if is_session_start {
+            let name = shared::env::var(shared::env::CODEX_BIN).unwrap_or_else(|| "codex".into());
+            shared::codex::command::resolve_bin(&name)
+                .ok()
+                .map(|p| p.display().to_string())
+        } else {
+            None
+        },
+        now: chrono::Utc::now(),
+        paths: paths.clone(),
+    };
+    let ledger = Ledger::new(paths).with_write_wait(Duration::from_secs(2));
+    let answer = hook::answer(&stdin, &env, |id| ledger.session(id));
+    if !answer.record.is_empty()
+        && let Err(e) = ledger.append(&answer.record)
+    {
+        eprintln!("offload-hook: could not record to the ledger: {e}");
+    }
+    if let Some((file, line)) = &answer.env_line {
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(file)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+        if let Err(e) = appended {
+            eprintln!("offload-hook: cannot write {}: {e}", file.display());
+        }
+    }
+    if !answer.stdout.is_empty() {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", answer.stdout);
+        let _ = out.flush();
+    }
+    if !answer.stderr.is_empty() {
+        eprintln!("{}", answer.stderr);
+    }
+    ExitCode::from(answer.exit)
+}

@@ -19,6 +19,84 @@ use crate::env;
 pub struct Config {
     /// `offload run` settings.
     pub runner: RunnerConfig,
+    /// The guard (`offload-hook`) settings; a project may override them in
+    /// `.claude/offload.json` (see [`Config::load_for_project`]).
+    pub guard: GuardConfig,
+}
+
+/// How the guard acts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Deny Codex-eligible work until a Codex attempt; fail closed after a failure.
+    #[default]
+    Enforce,
+    /// Never block: tell Claude what would have been denied, and record it.
+    Warn,
+    /// Do nothing.
+    Off,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Warn => "warn",
+            Mode::Off => "off",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "enforce" | "on" | "1" => Some(Mode::Enforce),
+            "warn" => Some(Mode::Warn),
+            "off" | "0" => Some(Mode::Off),
+            _ => None,
+        }
+    }
+}
+
+/// Settings of the guard.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GuardConfig {
+    /// `enforce`, `warn` or `off` (`OFFLOAD_MODE` overrides).
+    pub mode: Mode,
+    /// `Agent`/`Task` subagent types that count as exploration to route to Codex.
+    pub subagent_types: Vec<String>,
+    /// Paths (relative to the project, `/`-separated, matched case-insensitively) that are code.
+    pub code_globs: Vec<String>,
+    /// Paths never treated as code, even when a code glob matches.
+    pub exempt_globs: Vec<String>,
+    /// Words in a user's prompt that approve a native fallback (case-insensitive).
+    pub approval_phrase: String,
+    /// How long a Codex attempt unlocks native work: `turn`, `session`, or a duration (`30m`).
+    pub attempt_scope: String,
+    /// Deny edits that would remove offload's hooks from Claude Code's settings files.
+    pub protect_settings: bool,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        GuardConfig {
+            mode: Mode::Enforce,
+            subagent_types: vec!["Explore".into(), "general-purpose".into()],
+            code_globs: vec![
+                "**/*.{rs,py,pyi,js,mjs,cjs,jsx,ts,mts,cts,tsx,go,java,kt,kts,scala,c,h,cc,cpp,cxx,hh,hpp,hxx,cs,fs,rb,php,swift,m,mm,dart,lua,pl,pm,r,jl,ex,exs,erl,hs,ml,clj,sh,bash,zsh,sql,vue,svelte,zig,sol,proto,ipynb}".into(),
+                "**/Makefile".into(),
+                "**/Dockerfile".into(),
+            ],
+            exempt_globs: vec![
+                "docs/plans/**".into(),
+                "**/*.md".into(),
+                ".claude/**".into(),
+                "**/CLAUDE.md".into(),
+            ],
+            approval_phrase: "approve fallback".into(),
+            attempt_scope: "turn".into(),
+            protect_settings: true,
+        }
+    }
 }
 
 /// Settings of `offload run`.
@@ -90,6 +168,45 @@ impl Config {
         let mut env_warnings = loaded.config.apply_env();
         loaded.warnings.append(&mut env_warnings);
         loaded
+    }
+
+    /// Load the user config, then merge the project's `.claude/offload.json` over it (objects
+    /// merge key by key; any other value replaces). Either file broken → a warning naming it,
+    /// and that file is ignored. The environment is not applied (see [`Config::apply_env`]).
+    pub fn load_for_project(path: &Path, project: Option<&Path>) -> Loaded {
+        let mut warnings = Vec::new();
+        let mut value = read_value(path, &mut warnings).unwrap_or(serde_json::Value::Null);
+        let mut source = (!value.is_null()).then(|| path.to_path_buf());
+        if let Some(project) = project {
+            let over_path = project.join(".claude").join("offload.json");
+            if let Some(over) = read_value(&over_path, &mut warnings) {
+                merge(&mut value, over);
+                source = Some(over_path);
+            }
+        }
+        if value.is_null() {
+            return Loaded {
+                warnings,
+                ..Loaded::default()
+            };
+        }
+        match serde_json::from_value::<Config>(value) {
+            Ok(config) => Loaded {
+                config,
+                warnings,
+                source,
+            },
+            Err(e) => {
+                warnings.push(Warning(format!(
+                    "config {} (with the project override) is not valid ({e}); using defaults",
+                    path.display()
+                )));
+                Loaded {
+                    warnings,
+                    ..Loaded::default()
+                }
+            }
+        }
     }
 
     /// Load `path` only: absent → defaults, silently; unreadable or invalid → defaults and a warning.
@@ -174,6 +291,53 @@ impl Config {
     }
 }
 
+/// A JSON object from `path`: `None` when absent, or (with a warning) unreadable or not an object.
+fn read_value(path: &Path, warnings: &mut Vec<Warning>) -> Option<serde_json::Value> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            warnings.push(Warning(format!(
+                "cannot read config {}: {e}",
+                path.display()
+            )));
+            return None;
+        }
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(v) if v.is_object() => Some(v),
+        Ok(_) => {
+            warnings.push(Warning(format!(
+                "config {} is not a JSON object; ignoring it",
+                path.display()
+            )));
+            None
+        }
+        Err(e) => {
+            warnings.push(Warning(format!(
+                "config {} is not valid ({e}); ignoring it until it is fixed",
+                path.display()
+            )));
+            None
+        }
+    }
+}
+
+/// Merge `over` into `base`: objects key by key, anything else replaced.
+fn merge(base: &mut serde_json::Value, over: serde_json::Value) {
+    match (base, over) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+            for (k, v) in o {
+                merge(b.entry(k).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
 /// `1/true/yes/on` and `0/false/no/off`, any case.
 pub fn parse_bool(s: &str) -> Option<bool> {
     match s.trim().to_ascii_lowercase().as_str() {
@@ -253,6 +417,49 @@ mod tests {
         assert_eq!(l.config.runner.model, "m1");
         assert_eq!(l.config.runner.effort, "xhigh");
         assert_eq!(l.source.as_deref(), Some(p.as_path()));
+    }
+
+    #[test]
+    fn project_override_merges_over_user_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let user = dir.path().join("config.json");
+        std::fs::write(
+            &user,
+            r#"{"guard":{"mode":"warn","approval_phrase":"ok go"},"runner":{"model":"u"}}"#,
+        )
+        .unwrap();
+        let project = dir.path().join("proj");
+        std::fs::create_dir_all(project.join(".claude")).unwrap();
+        std::fs::write(
+            project.join(".claude/offload.json"),
+            r#"{"guard":{"mode":"enforce","subagent_types":["Explore"]}}"#,
+        )
+        .unwrap();
+        let l = Config::load_for_project(&user, Some(&project));
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let g = &l.config.guard;
+        assert_eq!(g.mode, Mode::Enforce);
+        assert_eq!(g.subagent_types, vec!["Explore".to_string()]);
+        assert_eq!(g.approval_phrase, "ok go");
+        assert_eq!(l.config.runner.model, "u");
+        // A broken override is ignored with a warning naming it; the user config still applies.
+        std::fs::write(project.join(".claude/offload.json"), "{oops").unwrap();
+        let l = Config::load_for_project(&user, Some(&project));
+        assert_eq!(l.config.guard.mode, Mode::Warn);
+        assert!(
+            l.warnings[0].0.contains(".claude/offload.json"),
+            "{:?}",
+            l.warnings
+        );
+        // A wrong type anywhere: defaults, with a warning.
+        std::fs::write(
+            project.join(".claude/offload.json"),
+            r#"{"guard":{"mode":"sometimes"}}"#,
+        )
+        .unwrap();
+        let l = Config::load_for_project(&user, Some(&project));
+        assert_eq!(l.config, Config::default());
+        assert_eq!(l.warnings.len(), 1);
     }
 
     #[test]

@@ -101,7 +101,13 @@ pub enum Body {
     RateLimits(RateLimitSnapshot),
     /// The guard denied a tool call.
     #[serde(rename = "guard.denied")]
-    GuardDenied { tool: String, reason: String },
+    GuardDenied {
+        tool: String,
+        reason: String,
+        /// Recorded in warn mode: it would have been denied, and was not.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        warn: bool,
+    },
     /// The user approved a native fallback.
     #[serde(rename = "approval.granted")]
     ApprovalGranted { source: String },
@@ -177,6 +183,8 @@ pub struct Totals {
     pub tokens: Tokens,
     pub turns: u64,
     pub denials: u64,
+    /// Calls warn mode let through that enforce mode would have denied.
+    pub warnings: u64,
     pub approvals: u64,
     /// The newest Codex rate-limit snapshot recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -197,6 +205,9 @@ pub struct LastAttempt {
     pub sandbox: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub work_type: Option<String>,
+    /// Why it did not succeed (first 300 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// An approval of a native fallback.
@@ -268,7 +279,8 @@ impl Totals {
                     self.rate_limits = Some(s.clone());
                 }
             }
-            Body::GuardDenied { .. } => self.denials += 1,
+            Body::GuardDenied { warn: false, .. } => self.denials += 1,
+            Body::GuardDenied { warn: true, .. } => self.warnings += 1,
             Body::ApprovalGranted { .. } => self.approvals += 1,
             Body::Unknown => {}
         }
@@ -312,9 +324,11 @@ impl SessionSummary {
                     model: f.model.clone(),
                     sandbox: f.sandbox.clone(),
                     work_type: f.work_type.clone(),
+                    error: f.error.as_ref().map(|e| e.chars().take(300).collect()),
                 });
             }
-            Body::GuardDenied { .. } => self.denials += 1,
+            Body::GuardDenied { warn: false, .. } => self.denials += 1,
+            Body::GuardDenied { warn: true, .. } => {}
             Body::ApprovalGranted { source } => {
                 self.approval = Some(Approval {
                     ts: ev.ts,

@@ -9,6 +9,7 @@
 //! - [`codex`]: building the `codex exec` command, parsing its `--json` events and its rollout.
 //! - [`outcome`]: how an attempt ended, and the exit-code contract.
 
+pub mod claude;
 pub mod codex;
 pub mod config;
 pub mod env;
@@ -17,3 +18,4 @@ pub mod fsutil;
 pub mod ledger;
 pub mod outcome;
 pub mod paths;
+pub mod policy;

@@ -1,0 +1,164 @@
+//! What Claude Code sends offload's hooks, and what they answer.
+//!
+//! Input types are forgiving (PROTOCOLS.md §3): unknown keys are ignored, `null` reads as
+//! absent, and every field has a default, because Claude Code adds fields every month and a
+//! hook that rejects a payload fails open. Real captured payloads are kept as fixtures in
+//! `shared/tests/fixtures/claude/`.
+//!
+//! Answers: a PreToolUse deny is JSON on stdout with exit 0; context for the model is plain
+//! stdout for SessionStart and UserPromptSubmit, and `hookSpecificOutput.additionalContext` for
+//! PreToolUse and PostToolUse. offload never answers `allow`: that would skip the user's own
+//! permission rules.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// One hook invocation's stdin.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct HookInput {
+    #[serde(deserialize_with = "lenient_string")]
+    pub session_id: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    pub transcript_path: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    pub cwd: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    pub hook_event_name: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    pub permission_mode: Option<String>,
+    /// PreToolUse / PostToolUse.
+    #[serde(deserialize_with = "lenient_string")]
+    pub tool_name: Option<String>,
+    pub tool_input: Option<Value>,
+    #[serde(deserialize_with = "lenient_string")]
+    pub tool_use_id: Option<String>,
+    /// UserPromptSubmit.
+    #[serde(deserialize_with = "lenient_string")]
+    pub prompt: Option<String>,
+    /// SessionStart: `startup`, `resume`, `clear`, `compact`, `fork`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub source: Option<String>,
+    /// Set when the hook fires inside a subagent.
+    #[serde(deserialize_with = "lenient_string")]
+    pub agent_id: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    pub agent_type: Option<String>,
+}
+
+/// A string, or absent: a value of another type (a newer or odd client) reads as absent rather
+/// than failing the whole payload.
+pub fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        _ => None,
+    })
+}
+
+/// The hook events offload handles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    SessionStart,
+    UserPromptSubmit,
+    PreToolUse,
+    PostToolUse,
+    /// Anything else: answered with silence.
+    Other,
+}
+
+impl HookInput {
+    /// Parse stdin. Errors say what was wrong, for the block message.
+    pub fn parse(bytes: &[u8]) -> Result<HookInput, String> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err("the hook input is empty".into());
+        }
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|e| format!("the hook input is not valid JSON ({e})"))?;
+        if !value.is_object() {
+            return Err("the hook input is not a JSON object".into());
+        }
+        serde_json::from_value(value)
+            .map_err(|e| format!("the hook input has an unexpected shape ({e})"))
+    }
+
+    pub fn event(&self) -> Event {
+        match self.hook_event_name.as_deref() {
+            Some("SessionStart") => Event::SessionStart,
+            Some("UserPromptSubmit") => Event::UserPromptSubmit,
+            Some("PreToolUse") => Event::PreToolUse,
+            Some("PostToolUse") => Event::PostToolUse,
+            _ => Event::Other,
+        }
+    }
+
+    /// A string field of `tool_input`.
+    pub fn input_str(&self, key: &str) -> Option<&str> {
+        self.tool_input.as_ref()?.get(key)?.as_str()
+    }
+
+    /// The session id, if present and not blank.
+    pub fn session(&self) -> Option<&str> {
+        self.session_id.as_deref().filter(|s| !s.trim().is_empty())
+    }
+}
+
+/// The JSON that denies a tool call.
+pub fn deny_json(reason: &str) -> String {
+    json!({
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "deny",
+            "permissionDecisionReason": reason,
+        }
+    })
+    .to_string()
+}
+
+/// The JSON that adds context for the model without deciding anything.
+pub fn context_json(event: &str, context: &str) -> String {
+    json!({
+        "hookSpecificOutput": {
+            "hookEventName": event,
+            "additionalContext": context,
+        }
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nulls_unknown_keys_and_missing_fields_are_fine() {
+        let h = HookInput::parse(
+            br#"{"session_id":null,"hook_event_name":"PreToolUse","tool_name":"Edit","tool_input":{"file_path":"/p/a.rs"},"brand_new":{"x":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(h.session(), None);
+        assert_eq!(h.event(), Event::PreToolUse);
+        assert_eq!(h.input_str("file_path"), Some("/p/a.rs"));
+        assert_eq!(h.input_str("nope"), None);
+    }
+
+    #[test]
+    fn bad_input_is_an_error_not_a_panic() {
+        for bad in [&b""[..], b"  \n", b"{", b"[1,2]", b"\xff\xfe", b"null"] {
+            assert!(HookInput::parse(bad).is_err(), "{bad:?}");
+        }
+        let odd = HookInput::parse(br#"{"session_id":5,"tool_name":["Edit"],"cwd":"/p"}"#).unwrap();
+        assert_eq!(
+            (odd.session(), odd.tool_name.as_deref(), odd.cwd.as_deref()),
+            (None, None, Some("/p"))
+        );
+    }
+
+    #[test]
+    fn deny_has_the_exact_shape() {
+        let v: Value = serde_json::from_str(&deny_json("R")).unwrap();
+        assert_eq!(
+            v,
+            json!({"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"deny","permissionDecisionReason":"R"}})
+        );
+    }
+}

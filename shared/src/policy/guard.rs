@@ -1,0 +1,348 @@
+//! The PreToolUse guard: given a tool call, the config and the session's summary, deny or stay
+//! silent. Never `allow`: silence leaves the user's own permission rules in charge.
+//!
+//! Order of checks:
+//! 1. mode `off` → silent;
+//! 2. tamper: changing offload's state, config, project override or hooks, or running
+//!    `offload approve`, is denied (in warn mode, reported);
+//! 3. eligibility: an `Agent`/`Task` call of a configured subagent type; an
+//!    `Edit`/`Write`/`NotebookEdit`/`MultiEdit` of a code path in the project; a `Bash` command
+//!    that writes one. Anything else → silent;
+//! 4. the session's state in the attempt scope (the turn by default): approval → silent; last
+//!    attempt succeeded → silent; last attempt failed or codex missing → deny (fail closed);
+//!    no attempt → deny (route first).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::claude::HookInput;
+use crate::config::{GuardConfig, Mode, parse_duration};
+use crate::ledger::{LastAttempt, SessionSummary};
+use crate::policy::bash::{self, Target};
+use crate::policy::messages::{self, Work};
+use crate::policy::scope::{PathClass, Scope};
+
+/// Tools whose calls name a file they change.
+pub const EDIT_TOOLS: [&str; 4] = ["Edit", "Write", "NotebookEdit", "MultiEdit"];
+/// The subagent tool (`Task` is its old name and still an alias).
+pub const AGENT_TOOLS: [&str; 2] = ["Agent", "Task"];
+
+/// What the guard answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Print nothing: the normal permission flow decides.
+    Silent,
+    /// Deny the call with this reason.
+    Deny(Denial),
+    /// Warn mode: let it through, tell Claude what enforce mode would have done.
+    Warn(Denial),
+}
+
+/// A denial (or what would have been one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Denial {
+    pub tool: String,
+    /// `route-first`, `fail-closed`, `tamper`, or `plan-invalid`.
+    pub code: &'static str,
+    pub reason: String,
+}
+
+/// Everything the guard needs besides the call and the session.
+pub struct Ctx<'a> {
+    pub config: &'a GuardConfig,
+    pub mode: Mode,
+    /// The project root (`CLAUDE_PROJECT_DIR`, else the call's `cwd`).
+    pub project: &'a Path,
+    /// The call's working directory.
+    pub cwd: &'a Path,
+    pub home: Option<&'a Path>,
+    /// offload's state and config folders.
+    pub protected: &'a [PathBuf],
+    pub now: DateTime<Utc>,
+}
+
+/// How long an attempt unlocks native work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptScope {
+    Turn,
+    Session,
+    Within(Duration),
+}
+
+impl AttemptScope {
+    /// `turn`, `session`, or a duration; anything else reads as `turn` (the strictest useful).
+    pub fn parse(s: &str) -> AttemptScope {
+        match s.trim() {
+            "session" => AttemptScope::Session,
+            "turn" | "" => AttemptScope::Turn,
+            d => parse_duration(d).map_or(AttemptScope::Turn, AttemptScope::Within),
+        }
+    }
+
+    fn covers(
+        self,
+        summary: &SessionSummary,
+        turn: u64,
+        ts: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        match self {
+            AttemptScope::Turn => turn == summary.turn,
+            AttemptScope::Session => true,
+            AttemptScope::Within(d) => chrono::Duration::from_std(d).is_ok_and(|d| ts + d >= now),
+        }
+    }
+}
+
+/// Decide a PreToolUse call. `session` is read only when the call is eligible work.
+pub fn pre_tool_use(
+    input: &HookInput,
+    ctx: &Ctx<'_>,
+    session: impl FnOnce() -> Option<SessionSummary>,
+) -> Verdict {
+    if ctx.mode == Mode::Off {
+        return Verdict::Silent;
+    }
+    let tool = input.tool_name.as_deref().unwrap_or("");
+    let denial = judge(input, tool, ctx, session).map(|(code, reason)| Denial {
+        tool: tool.to_string(),
+        code,
+        reason,
+    });
+    match (denial, ctx.mode) {
+        (None, _) | (_, Mode::Off) => Verdict::Silent,
+        (Some(d), Mode::Enforce) => Verdict::Deny(d),
+        (Some(d), Mode::Warn) => Verdict::Warn(Denial {
+            reason: messages::warn(&d.reason),
+            ..d
+        }),
+    }
+}
+
+fn judge(
+    input: &HookInput,
+    tool: &str,
+    ctx: &Ctx<'_>,
+    session: impl FnOnce() -> Option<SessionSummary>,
+) -> Option<(&'static str, String)> {
+    let is_edit = EDIT_TOOLS.contains(&tool);
+    let is_agent = AGENT_TOOLS.contains(&tool);
+    if !is_edit && !is_agent && tool != "Bash" {
+        return None;
+    }
+    let scope = if is_agent {
+        None
+    } else {
+        match Scope::new(ctx.project, ctx.config, ctx.protected) {
+            Ok(s) => Some(s),
+            // A broken glob must not open the gate: fall back to the default globs.
+            Err(_) => Scope::new(ctx.project, &GuardConfig::default(), ctx.protected).ok(),
+        }
+    };
+    let (work, what) = if is_agent {
+        let sub = input
+            .input_str("subagent_type")
+            .unwrap_or("general-purpose");
+        if !ctx
+            .config
+            .subagent_types
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(sub))
+        {
+            return None;
+        }
+        (Work::Explore, format!("the {sub} subagent"))
+    } else {
+        let scope = scope.as_ref()?;
+        if let Some(what) = tamper(input, tool, scope, ctx) {
+            return Some(("tamper", messages::tamper(&what)));
+        }
+        let what = if is_edit {
+            edit_target(input, scope, ctx)?
+        } else {
+            bash_target(input, scope, ctx)?
+        };
+        (Work::Edit, what)
+    };
+    let summary = session();
+    let phrase = &ctx.config.approval_phrase;
+    match unlock(summary.as_ref(), ctx) {
+        Unlock::Open => None,
+        Unlock::NoAttempt => Some((
+            "route-first",
+            messages::route_first(work, &what, ctx.project, phrase),
+        )),
+        Unlock::Failed(last) => Some((
+            "fail-closed",
+            messages::fail_closed(work, &what, &last, ctx.project, phrase),
+        )),
+    }
+}
+
+enum Unlock {
+    Open,
+    NoAttempt,
+    Failed(LastAttempt),
+}
+
+fn unlock(summary: Option<&SessionSummary>, ctx: &Ctx<'_>) -> Unlock {
+    let Some(s) = summary else {
+        return Unlock::NoAttempt;
+    };
+    let scope = AttemptScope::parse(&ctx.config.attempt_scope);
+    if let Some(a) = &s.approval
+        && scope.covers(s, a.turn, a.ts, ctx.now)
+    {
+        return Unlock::Open;
+    }
+    match &s.last_attempt {
+        Some(l) if scope.covers(s, l.turn, l.ts, ctx.now) => {
+            if l.outcome.is_success() {
+                Unlock::Open
+            } else {
+                Unlock::Failed(l.clone())
+            }
+        }
+        _ => Unlock::NoAttempt,
+    }
+}
+
+/// The file an edit tool names.
+fn edit_path(input: &HookInput) -> Option<&str> {
+    input
+        .input_str("file_path")
+        .or_else(|| input.input_str("notebook_path"))
+        .filter(|p| !p.is_empty())
+}
+
+fn edit_target(input: &HookInput, scope: &Scope, ctx: &Ctx<'_>) -> Option<String> {
+    let path = edit_path(input)?;
+    (scope.classify(Path::new(path), ctx.cwd) == PathClass::Code)
+        .then(|| format!("editing {}", display(path, ctx)))
+}
+
+fn bash_target(input: &HookInput, scope: &Scope, ctx: &Ctx<'_>) -> Option<String> {
+    let command = input.input_str("command")?;
+    bash::writes(command, ctx.cwd, ctx.home)
+        .into_iter()
+        .find_map(|t| match t {
+            Target::File(w) if scope.classify(&w.path, ctx.cwd) == PathClass::Code => {
+                Some(format!(
+                    "this Bash command ({} {})",
+                    w.how,
+                    display(&w.path.to_string_lossy(), ctx)
+                ))
+            }
+            Target::Unknown { dir, how } if scope.contains_dir(&dir, ctx.cwd) => Some(format!(
+                "this Bash command ({how} in {})",
+                display(&dir.to_string_lossy(), ctx)
+            )),
+            _ => None,
+        })
+}
+
+/// Would this call change offload's own files, approvals or hooks? Returns what it would do.
+fn tamper(input: &HookInput, tool: &str, scope: &Scope, ctx: &Ctx<'_>) -> Option<String> {
+    if EDIT_TOOLS.contains(&tool) {
+        let path = edit_path(input)?;
+        if scope.classify(Path::new(path), ctx.cwd) == PathClass::Protected {
+            return Some(format!("editing {path}"));
+        }
+        if ctx.config.protect_settings && is_settings_file(Path::new(path), ctx) {
+            let removes_hooks = match tool {
+                "Write" => {
+                    let now = std::fs::read_to_string(ctx.cwd.join(path)).unwrap_or_default();
+                    now.contains("offload")
+                        && !input.input_str("content").unwrap_or("").contains("offload")
+                }
+                _ => edit_old_strings(input)
+                    .iter()
+                    .any(|s| s.contains("offload")),
+            };
+            if removes_hooks {
+                return Some(format!("changing offload's hooks in {path}"));
+            }
+        }
+        return None;
+    }
+    let command = input.input_str("command")?;
+    if runs_offload_approve(command) {
+        return Some("running `offload approve` (the user's own approval command)".into());
+    }
+    let mut spellings = scope.protected_spellings(ctx.home);
+    spellings.push(".claude/offload.json".into());
+    if let Some(s) = spellings.iter().find(|s| command.contains(s.as_str())) {
+        return Some(format!("a Bash command touching {s}"));
+    }
+    for t in bash::writes(command, ctx.cwd, ctx.home) {
+        if let Target::File(w) = t {
+            if scope.classify(&w.path, ctx.cwd) == PathClass::Protected {
+                return Some(format!("a Bash command writing {}", w.path.display()));
+            }
+            if ctx.config.protect_settings && is_settings_file(&w.path, ctx) {
+                let now = std::fs::read_to_string(&w.path).unwrap_or_default();
+                if now.contains("offload") {
+                    return Some(format!("a Bash command rewriting {}", w.path.display()));
+                }
+            }
+        }
+    }
+    None
+}
+
+fn edit_old_strings(input: &HookInput) -> Vec<String> {
+    let mut out: Vec<String> = input
+        .input_str("old_string")
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    if let Some(edits) = input
+        .tool_input
+        .as_ref()
+        .and_then(|v| v.get("edits"))
+        .and_then(|e| e.as_array())
+    {
+        out.extend(edits.iter().filter_map(|e| {
+            e.get("old_string")
+                .and_then(|s| s.as_str())
+                .map(str::to_owned)
+        }));
+    }
+    out
+}
+
+/// Claude Code's settings files, where offload's hooks are registered.
+fn is_settings_file(path: &Path, ctx: &Ctx<'_>) -> bool {
+    let p = crate::policy::scope::normalize(&ctx.cwd.join(path));
+    let mut files = vec![
+        ctx.project.join(".claude/settings.json"),
+        ctx.project.join(".claude/settings.local.json"),
+    ];
+    if let Some(h) = ctx.home {
+        files.push(h.join(".claude/settings.json"));
+    }
+    files
+        .iter()
+        .any(|f| crate::policy::scope::normalize(f) == p)
+}
+
+/// `offload approve` anywhere in a command line, however the binary is spelled.
+pub fn runs_offload_approve(command: &str) -> bool {
+    let words: Vec<&str> = command
+        .split(|c: char| c.is_whitespace() || ";&|()`$\"'".contains(c))
+        .filter(|w| !w.is_empty())
+        .collect();
+    words
+        .windows(2)
+        .any(|w| w[1] == "approve" && (w[0] == "offload" || w[0].ends_with("/offload")))
+}
+
+/// A path as Claude would recognise it: relative to the project when inside it.
+fn display(path: &str, ctx: &Ctx<'_>) -> String {
+    let p = crate::policy::scope::normalize(&ctx.cwd.join(path));
+    p.strip_prefix(ctx.project)
+        .map(|r| r.display().to_string())
+        .unwrap_or_else(|_| p.display().to_string())
+}

@@ -1,0 +1,136 @@
+//! The words Claude reads when the guard stops it. Each says what happened, the exact command
+//! to run next, and the user's way out; Claude acts on them, so they are instructions, not
+//! error codes.
+
+use std::path::Path;
+
+use crate::ledger::LastAttempt;
+
+/// What kind of native work was attempted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Work {
+    /// A subagent (Explore, general-purpose): route as read-only exploration.
+    Explore,
+    /// An edit of code: route as workspace-write code work.
+    Edit,
+}
+
+impl Work {
+    /// The `offload run` command for this kind of work in `project`.
+    pub fn command(self, project: &Path) -> String {
+        let dir = shell_quote(&project.display().to_string());
+        match self {
+            Work::Explore => format!(
+                "offload run --work-type explore \"<the question, what to look at, what to report>\" read-only {dir}"
+            ),
+            Work::Edit => format!(
+                "offload run --work-type code \"<goal and acceptance criteria; files; constraints; tests to run>\" workspace-write {dir}"
+            ),
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Work::Explore => "exploration",
+            Work::Edit => "code edits",
+        }
+    }
+}
+
+/// How the user approves a fallback.
+pub fn approval_path(phrase: &str) -> String {
+    format!(
+        "ask the user for explicit approval to fall back to native tools: they approve by including \"{phrase}\" in their next message, or by running `offload approve` in a terminal"
+    )
+}
+
+/// No Codex attempt in scope yet.
+pub fn route_first(work: Work, what: &str, project: &Path, phrase: &str) -> String {
+    format!(
+        "offload: {what} is Codex-eligible work; route it to Codex first. Run this with your Bash tool (fill in the prompt):\n  {}\n\
+         When it succeeds, check its result; native {} are then allowed for the rest of this turn. \
+         If it fails, do not work around this block: {}.",
+        work.command(project),
+        work.noun(),
+        approval_path(phrase)
+    )
+}
+
+/// The last attempt in scope failed, and the user has not approved a fallback.
+pub fn fail_closed(
+    work: Work,
+    what: &str,
+    last: &LastAttempt,
+    project: &Path,
+    phrase: &str,
+) -> String {
+    let why = last
+        .error
+        .as_deref()
+        .map(|e| format!(" ({e})"))
+        .unwrap_or_default();
+    let head = if last.outcome == crate::outcome::Outcome::Missing {
+        format!("offload: the Codex CLI is missing{why}, so {what} cannot be routed to Codex.")
+    } else {
+        format!(
+            "offload: the last Codex attempt in this turn ended `{}`{why}. offload fails closed: {what} stays blocked.",
+            last.outcome
+        )
+    };
+    format!(
+        "{head} Do not fall back to native tools on your own: {}. You may instead retry Codex:\n  {}",
+        approval_path(phrase),
+        work.command(project)
+    )
+}
+
+/// Claude tried to change offload's own state, config or approvals.
+pub fn tamper(what: &str) -> String {
+    format!(
+        "offload: {what} would change offload's own records, configuration or hooks, which only the user may do. \
+         Do not retry this another way; if the user wants it, they can do it themselves in a terminal \
+         (or turn offload off for a session with OFFLOAD_MODE=off)."
+    )
+}
+
+/// Warn mode: what enforce mode would have done.
+pub fn warn(reason: &str) -> String {
+    format!("offload (warn mode, not blocking): {reason}")
+}
+
+/// Quote a word for a POSIX shell when it needs it.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:@%,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_name_model_route_and_sandbox() {
+        let p = Path::new("/work/my proj");
+        assert_eq!(
+            Work::Edit.command(p),
+            "offload run --work-type code \"<goal and acceptance criteria; files; constraints; tests to run>\" workspace-write '/work/my proj'"
+        );
+        assert!(
+            Work::Explore
+                .command(Path::new("/w"))
+                .ends_with("read-only /w")
+        );
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("/a/b"), "/a/b");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+}

@@ -1,0 +1,321 @@
+//! Which paths the guard cares about, and why: inside the project or not, offload's own files
+//! or not, code or exempt.
+//!
+//! Rules (each has a test below):
+//! - A relative path is taken relative to the tool call's `cwd`; `.` and `..` are resolved
+//!   lexically first, then symlinks are resolved for the part of the path that exists, so a
+//!   link that points into the project counts as the project and a link that points out of it
+//!   does not. The project root is resolved the same way.
+//! - A path outside the project is never Codex-eligible: Codex works in the project, and
+//!   scratch files elsewhere are the user's business.
+//! - offload's state and config folders, and the project's `.claude/offload.json`, are
+//!   protected: the guard refuses to let Claude change them, whatever the path spelling.
+//! - Globs match the `/`-separated path relative to the project root, case-insensitively (a
+//!   `MAIN.RS` is Rust on a case-insensitive disk too), `*` within one folder, `**` across.
+//!   Exempt globs win over code globs.
+//! - A path that is not valid UTF-8 is matched on its lossy form: the extension decides, and
+//!   extensions offload knows are ASCII.
+
+use std::path::{Component, Path, PathBuf};
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+use crate::config::GuardConfig;
+
+/// What a path is to the guard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathClass {
+    /// offload's own state, config, or project override: never Claude's to change.
+    Protected,
+    /// Outside the project.
+    Outside,
+    /// In the project and exempt (plans, Markdown, `.claude/`).
+    Exempt,
+    /// In the project and code: Codex-eligible.
+    Code,
+    /// In the project, neither code nor exempt (data, config, text).
+    Other,
+}
+
+/// The guard's view of one project.
+pub struct Scope {
+    project: PathBuf,
+    project_real: PathBuf,
+    protected: Vec<PathBuf>,
+    code: GlobSet,
+    exempt: GlobSet,
+}
+
+impl Scope {
+    /// `protected`: offload's state and config folders. Fails only on an invalid glob.
+    pub fn new(
+        project: &Path,
+        config: &GuardConfig,
+        protected: &[PathBuf],
+    ) -> Result<Scope, String> {
+        let project = normalize(project);
+        let mut prot: Vec<PathBuf> = Vec::new();
+        for p in protected
+            .iter()
+            .cloned()
+            .chain([project.join(".claude").join("offload.json")])
+        {
+            let n = normalize(&p);
+            let r = real(&n);
+            prot.push(n);
+            if !prot.contains(&r) {
+                prot.push(r);
+            }
+        }
+        Ok(Scope {
+            project_real: real(&project),
+            project,
+            protected: prot,
+            code: globs(&config.code_globs)?,
+            exempt: globs(&config.exempt_globs)?,
+        })
+    }
+
+    pub fn project(&self) -> &Path {
+        &self.project
+    }
+
+    /// Classify `path` (absolute, or relative to `cwd`).
+    pub fn classify(&self, path: &Path, cwd: &Path) -> PathClass {
+        let lexical = normalize(&cwd.join(path));
+        let resolved = real(&lexical);
+        if self.is_protected(&lexical) || self.is_protected(&resolved) {
+            return PathClass::Protected;
+        }
+        let Ok(rel) = resolved.strip_prefix(&self.project_real) else {
+            return PathClass::Outside;
+        };
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        if rel.is_empty() {
+            return PathClass::Other;
+        }
+        if self.exempt.is_match(&rel) {
+            PathClass::Exempt
+        } else if self.code.is_match(&rel) {
+            PathClass::Code
+        } else {
+            PathClass::Other
+        }
+    }
+
+    /// Is `dir` inside the project (for writes whose files are not named)?
+    pub fn contains_dir(&self, dir: &Path, cwd: &Path) -> bool {
+        real(&normalize(&cwd.join(dir))).starts_with(&self.project_real)
+    }
+
+    fn is_protected(&self, p: &Path) -> bool {
+        self.protected.iter().any(|prot| p.starts_with(prot))
+    }
+
+    /// Every spelling of the protected locations a Bash command might use: absolute, and under
+    /// `~/` or `$HOME/` when inside `home`.
+    pub fn protected_spellings(&self, home: Option<&Path>) -> Vec<String> {
+        let mut out = Vec::new();
+        for p in &self.protected {
+            let abs = p.to_string_lossy().into_owned();
+            if let Some(rel) = home.and_then(|h| p.strip_prefix(h).ok()) {
+                let rel = rel.to_string_lossy();
+                for prefix in ["~/", "$HOME/", "${HOME}/"] {
+                    out.push(format!("{prefix}{rel}"));
+                }
+            }
+            out.push(abs);
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+fn globs(patterns: &[String]) -> Result<GlobSet, String> {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        let g = GlobBuilder::new(p)
+            .case_insensitive(true)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| format!("invalid glob {p:?} in the guard config: {e}"))?;
+        b.add(g);
+    }
+    b.build().map_err(|e| format!("invalid guard globs: {e}"))
+}
+
+/// Resolve `.` and `..` without touching the disk (`/a/b/../c` → `/a/c`; `..` above the root
+/// stays at the root).
+pub fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() && !out.has_root() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// Resolve symlinks in the longest existing prefix of an absolute, normalised path; the rest
+/// is appended as it is (a file about to be created does not exist yet).
+pub fn real(p: &Path) -> PathBuf {
+    let mut existing = p.to_path_buf();
+    let mut rest: Vec<std::ffi::OsString> = Vec::new();
+    loop {
+        if let Ok(r) = std::fs::canonicalize(&existing) {
+            let mut out = r;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return out;
+        }
+        match (
+            existing.file_name().map(|n| n.to_os_string()),
+            existing.parent(),
+        ) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                existing = parent.to_path_buf();
+            }
+            _ => return p.to_path_buf(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        root: PathBuf,
+        scope: Scope,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let project = root.join("proj");
+        std::fs::create_dir_all(project.join("src")).unwrap();
+        std::fs::create_dir_all(root.join("elsewhere")).unwrap();
+        std::fs::create_dir_all(root.join("state")).unwrap();
+        let scope = Scope::new(&project, &GuardConfig::default(), &[root.join("state")]).unwrap();
+        Fixture {
+            _dir: dir,
+            root,
+            scope,
+        }
+    }
+
+    #[test]
+    fn classes_of_paths() {
+        let f = fixture();
+        let p = f.root.join("proj");
+        let c = |path: &str| f.scope.classify(Path::new(path), &p);
+        assert_eq!(c("src/main.rs"), PathClass::Code);
+        assert_eq!(c(&format!("{}/src/main.rs", p.display())), PathClass::Code);
+        assert_eq!(
+            c("src/new/deep/mod.py"),
+            PathClass::Code,
+            "files not created yet"
+        );
+        assert_eq!(c("Makefile"), PathClass::Code);
+        assert_eq!(c("README.md"), PathClass::Exempt);
+        assert_eq!(c("docs/plans/2026-11-24-x.md"), PathClass::Exempt);
+        assert_eq!(c(".claude/agents/x.py"), PathClass::Exempt);
+        assert_eq!(c("data/config.json"), PathClass::Other);
+        assert_eq!(c("Cargo.toml"), PathClass::Other);
+        assert_eq!(c("/etc/hosts.py"), PathClass::Outside);
+        assert_eq!(c("../elsewhere/x.rs"), PathClass::Outside);
+        assert_eq!(c("src/../../elsewhere/x.rs"), PathClass::Outside);
+        assert_eq!(c("src/../lib.rs"), PathClass::Code);
+        assert_eq!(c(""), PathClass::Other);
+    }
+
+    #[test]
+    fn case_is_ignored() {
+        let f = fixture();
+        let p = f.root.join("proj");
+        assert_eq!(
+            f.scope.classify(Path::new("SRC/MAIN.RS"), &p),
+            PathClass::Code
+        );
+        assert_eq!(
+            f.scope.classify(Path::new("NOTES.MD"), &p),
+            PathClass::Exempt
+        );
+    }
+
+    #[test]
+    fn symlinks_count_where_they_point() {
+        let f = fixture();
+        let p = f.root.join("proj");
+        std::os::unix::fs::symlink(f.root.join("elsewhere"), p.join("out")).unwrap();
+        std::os::unix::fs::symlink(p.join("src"), f.root.join("elsewhere/in")).unwrap();
+        assert_eq!(
+            f.scope.classify(Path::new("out/x.rs"), &p),
+            PathClass::Outside
+        );
+        let via_link = f.root.join("elsewhere/in/x.rs");
+        assert_eq!(f.scope.classify(&via_link, &p), PathClass::Code);
+        // The project reached through a symlinked path is still the project.
+        std::os::unix::fs::symlink(&p, f.root.join("alias")).unwrap();
+        let alias = f.root.join("alias");
+        assert_eq!(
+            f.scope.classify(Path::new("src/a.rs"), &alias),
+            PathClass::Code
+        );
+    }
+
+    #[test]
+    fn offloads_own_files_are_protected_in_every_spelling() {
+        let f = fixture();
+        let p = f.root.join("proj");
+        let c = |path: &Path| f.scope.classify(path, &p);
+        assert_eq!(c(&f.root.join("state/events.jsonl")), PathClass::Protected);
+        assert_eq!(
+            c(Path::new("../state/sessions/x.json")),
+            PathClass::Protected
+        );
+        assert_eq!(c(Path::new(".claude/offload.json")), PathClass::Protected);
+        std::os::unix::fs::symlink(f.root.join("state"), p.join("st")).unwrap();
+        assert_eq!(c(Path::new("st/totals.json")), PathClass::Protected);
+        let spellings = f.scope.protected_spellings(Some(&f.root));
+        assert!(spellings.contains(&"~/state".to_string()), "{spellings:?}");
+        assert!(spellings.contains(&"$HOME/state".to_string()));
+    }
+
+    #[test]
+    fn non_utf8_paths_are_judged_by_their_extension() {
+        use std::os::unix::ffi::OsStrExt;
+        let f = fixture();
+        let p = f.root.join("proj");
+        let name = std::ffi::OsStr::from_bytes(b"src/caf\xe9.rs");
+        assert_eq!(f.scope.classify(Path::new(name), &p), PathClass::Code);
+        let md = std::ffi::OsStr::from_bytes(b"caf\xe9.md");
+        assert_eq!(f.scope.classify(Path::new(md), &p), PathClass::Exempt);
+    }
+
+    #[test]
+    fn bad_globs_are_reported() {
+        let cfg = GuardConfig {
+            code_globs: vec!["src/[".into()],
+            ..GuardConfig::default()
+        };
+        let err = Scope::new(Path::new("/p"), &cfg, &[]).err().unwrap();
+        assert!(err.contains("src/["), "{err}");
+    }
+
+    #[test]
+    fn normalize_is_lexical() {
+        assert_eq!(normalize(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
+        assert_eq!(normalize(Path::new("/../x")), PathBuf::from("/x"));
+    }
+}
