@@ -1,0 +1,613 @@
+//! The guard as a function: given this call, this config and this session, this answer.
+//! (The binary is tested as a process in `hooks/tests/`; real sessions in `tests/real_claude.rs`.)
+
+use std::path::PathBuf;
+
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+
+use shared::claude::HookInput;
+use shared::config::{GuardConfig, Mode};
+use shared::ledger::{Approval, Body, LastAttempt, SessionSummary};
+use shared::outcome::Outcome;
+use shared::paths::Paths;
+use shared::policy::guard::{Ctx, Verdict, pre_tool_use, runs_offload_approve};
+use shared::policy::hook::{Env, answer};
+
+struct Given {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    project: PathBuf,
+    config: GuardConfig,
+    mode: Mode,
+    summary: Option<SessionSummary>,
+}
+
+impl Given {
+    fn new() -> Given {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let project = root.join("proj");
+        std::fs::create_dir_all(project.join("src")).unwrap();
+        std::fs::create_dir_all(root.join("home/.local/share/offload")).unwrap();
+        Given {
+            _dir: dir,
+            root,
+            project,
+            config: GuardConfig::default(),
+            mode: Mode::Enforce,
+            summary: None,
+        }
+    }
+
+    fn summary(&mut self) -> &mut SessionSummary {
+        self.summary.get_or_insert_with(|| SessionSummary {
+            turn: 3,
+            ..SessionSummary::new("s1")
+        })
+    }
+
+    fn attempt(mut self, outcome: Outcome, turn_offset: i64, age_minutes: i64) -> Given {
+        let s = self.summary();
+        s.last_attempt = Some(LastAttempt {
+            attempt: "a1".into(),
+            ts: Utc::now() - Duration::minutes(age_minutes),
+            turn: (s.turn as i64 + turn_offset) as u64,
+            outcome,
+            model: "gpt-5.3-codex".into(),
+            sandbox: "workspace-write".into(),
+            work_type: Some("code".into()),
+            error: (!outcome.is_success()).then(|| "codex exited 1: boom".to_string()),
+        });
+        self
+    }
+
+    fn approved(mut self, turn_offset: i64) -> Given {
+        let s = self.summary();
+        s.approval = Some(Approval {
+            ts: Utc::now(),
+            turn: (s.turn as i64 + turn_offset) as u64,
+            source: "prompt".into(),
+        });
+        self
+    }
+
+    fn home(&self) -> PathBuf {
+        self.root.join("home")
+    }
+
+    fn state(&self) -> PathBuf {
+        self.home().join(".local/share/offload")
+    }
+
+    fn p(&self, rel: &str) -> String {
+        self.project.join(rel).display().to_string()
+    }
+
+    fn call(&self, tool: &str, input: Value) -> Verdict {
+        let hook: HookInput = serde_json::from_value(json!({
+            "session_id": "s1",
+            "cwd": self.project,
+            "hook_event_name": "PreToolUse",
+            "tool_name": tool,
+            "tool_input": input,
+        }))
+        .unwrap();
+        let protected = [self.state(), self.home().join(".config/offload")];
+        let ctx = Ctx {
+            config: &self.config,
+            mode: self.mode,
+            project: &self.project,
+            cwd: &self.project,
+            home: Some(&self.home()),
+            protected: &protected,
+            now: Utc::now(),
+        };
+        pre_tool_use(&hook, &ctx, || self.summary.clone())
+    }
+
+    fn edit(&self, rel: &str) -> Verdict {
+        self.call(
+            "Edit",
+            json!({"file_path": self.p(rel), "old_string": "a", "new_string": "b"}),
+        )
+    }
+
+    fn bash(&self, command: &str) -> Verdict {
+        self.call("Bash", json!({"command": command, "description": "x"}))
+    }
+}
+
+#[track_caller]
+fn denied(v: &Verdict, code: &str) -> String {
+    match v {
+        Verdict::Deny(d) => {
+            assert_eq!(d.code, code, "{}", d.reason);
+            d.reason.clone()
+        }
+        other => panic!("expected a {code} deny, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_edit_of_code_is_denied_until_a_codex_attempt_and_told_what_to_run() {
+    let g = Given::new();
+    let reason = denied(&g.edit("src/main.rs"), "route-first");
+    assert!(reason.contains("editing src/main.rs"), "{reason}");
+    assert!(
+        reason.contains(&format!(
+            "offload run --work-type code \"<goal and acceptance criteria; files; constraints; tests to run>\" workspace-write {}",
+            g.project.display()
+        )),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("approve fallback") && reason.contains("offload approve"),
+        "{reason}"
+    );
+    for tool in ["Write", "MultiEdit"] {
+        denied(
+            &g.call(tool, json!({"file_path": g.p("src/x.py"), "content": "x"})),
+            "route-first",
+        );
+    }
+    denied(
+        &g.call(
+            "NotebookEdit",
+            json!({"notebook_path": g.p("nb.ipynb"), "new_source": "x"}),
+        ),
+        "route-first",
+    );
+    // A relative path is relative to the call's cwd.
+    denied(
+        &g.call("Write", json!({"file_path": "src/rel.ts", "content": ""})),
+        "route-first",
+    );
+}
+
+#[test]
+fn a_successful_attempt_in_the_turn_unlocks_native_work() {
+    let g = Given::new().attempt(Outcome::Success, 0, 1);
+    assert_eq!(g.edit("src/main.rs"), Verdict::Silent);
+    assert_eq!(
+        g.call("Agent", json!({"subagent_type": "Explore", "prompt": "x"})),
+        Verdict::Silent
+    );
+}
+
+#[test]
+fn an_attempt_in_an_earlier_turn_does_not_count_by_default() {
+    let g = Given::new().attempt(Outcome::Success, -1, 1);
+    denied(&g.edit("src/main.rs"), "route-first");
+    let mut g = Given::new().attempt(Outcome::Success, -1, 1);
+    g.config.attempt_scope = "session".into();
+    assert_eq!(g.edit("src/main.rs"), Verdict::Silent);
+    let mut g = Given::new().attempt(Outcome::Success, -2, 10);
+    g.config.attempt_scope = "30m".into();
+    assert_eq!(g.edit("src/main.rs"), Verdict::Silent);
+    let mut g = Given::new().attempt(Outcome::Success, 0, 45);
+    g.config.attempt_scope = "30m".into();
+    denied(&g.edit("src/main.rs"), "route-first");
+    let mut g = Given::new().attempt(Outcome::Success, -1, 1);
+    g.config.attempt_scope = "whenever".into();
+    denied(&g.edit("src/main.rs"), "route-first");
+}
+
+#[test]
+fn a_failed_attempt_fails_closed_until_the_user_approves() {
+    for outcome in [
+        Outcome::Failed,
+        Outcome::Timeout,
+        Outcome::Limited,
+        Outcome::Error,
+    ] {
+        let g = Given::new().attempt(outcome, 0, 1);
+        let reason = denied(&g.edit("src/main.rs"), "fail-closed");
+        assert!(
+            reason.contains(&format!("ended `{outcome}` (codex exited 1: boom)")),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("Do not fall back to native tools on your own"),
+            "{reason}"
+        );
+        assert!(reason.contains("\"approve fallback\""), "{reason}");
+        assert_eq!(g.approved(0).edit("src/main.rs"), Verdict::Silent);
+    }
+    let g = Given::new().attempt(Outcome::Missing, 0, 1);
+    let reason = denied(&g.edit("src/main.rs"), "fail-closed");
+    assert!(reason.contains("Codex CLI is missing"), "{reason}");
+    // An approval from an earlier turn does not carry over.
+    let g = Given::new().attempt(Outcome::Failed, 0, 1).approved(-1);
+    denied(&g.edit("src/main.rs"), "fail-closed");
+    // The user's explicit approval stands even before any attempt.
+    assert_eq!(
+        Given::new().approved(0).edit("src/main.rs"),
+        Verdict::Silent
+    );
+}
+
+#[test]
+fn exploration_subagents_are_routed_read_only() {
+    let g = Given::new();
+    let reason = denied(
+        &g.call(
+            "Agent",
+            json!({"subagent_type": "Explore", "prompt": "find"}),
+        ),
+        "route-first",
+    );
+    assert!(reason.contains("the Explore subagent"), "{reason}");
+    assert!(
+        reason.contains("--work-type explore") && reason.contains("read-only"),
+        "{reason}"
+    );
+    denied(
+        &g.call("Task", json!({"subagent_type": "general-purpose"})),
+        "route-first",
+    );
+    denied(
+        &g.call("Agent", json!({"prompt": "no type means general-purpose"})),
+        "route-first",
+    );
+    denied(
+        &g.call("Agent", json!({"subagent_type": "explore"})),
+        "route-first",
+    );
+    assert_eq!(
+        g.call("Agent", json!({"subagent_type": "statusline-setup"})),
+        Verdict::Silent
+    );
+}
+
+#[test]
+fn non_code_and_outside_paths_pass() {
+    let g = Given::new();
+    for rel in [
+        "README.md",
+        "docs/plans/2026-11-24-x.md",
+        "CLAUDE.md",
+        ".claude/agents/a.py",
+        "data.json",
+        "notes.txt",
+        "Cargo.toml",
+    ] {
+        assert_eq!(g.edit(rel), Verdict::Silent, "{rel}");
+    }
+    assert_eq!(
+        g.call(
+            "Write",
+            json!({"file_path": "/tmp/scratch.rs", "content": ""})
+        ),
+        Verdict::Silent
+    );
+    assert_eq!(
+        g.call("Edit", json!({"file_path": "../other/x.rs"})),
+        Verdict::Silent
+    );
+    assert_eq!(
+        g.call("Read", json!({"file_path": g.p("src/main.rs")})),
+        Verdict::Silent
+    );
+    assert_eq!(g.call("Grep", json!({"pattern": "x"})), Verdict::Silent);
+    assert_eq!(
+        g.call("Edit", json!({})),
+        Verdict::Silent,
+        "no path: nothing to judge"
+    );
+    assert_eq!(g.call("Edit", json!({"file_path": 7})), Verdict::Silent);
+    assert_eq!(
+        g.call("SomeFutureTool", json!({"file_path": g.p("src/a.rs")})),
+        Verdict::Silent
+    );
+}
+
+#[test]
+fn custom_globs_and_subagents() {
+    let mut g = Given::new();
+    g.config.code_globs = vec!["**/*.toml".into()];
+    g.config.exempt_globs = vec!["vendor/**".into()];
+    g.config.subagent_types = vec!["Plan".into()];
+    denied(&g.edit("Cargo.toml"), "route-first");
+    assert_eq!(g.edit("vendor/x.toml"), Verdict::Silent);
+    assert_eq!(g.edit("src/main.rs"), Verdict::Silent);
+    denied(
+        &g.call("Agent", json!({"subagent_type": "Plan"})),
+        "route-first",
+    );
+    assert_eq!(
+        g.call("Agent", json!({"subagent_type": "Explore"})),
+        Verdict::Silent
+    );
+    // A broken glob falls back to the defaults instead of opening the gate.
+    g.config.code_globs = vec!["src/[".into()];
+    denied(&g.edit("src/main.rs"), "route-first");
+}
+
+#[test]
+fn offloads_own_files_and_approvals_are_off_limits() {
+    let g = Given::new().attempt(Outcome::Success, 0, 1).approved(0);
+    let events = g.state().join("events.jsonl").display().to_string();
+    denied(
+        &g.call("Write", json!({"file_path": events, "content": ""})),
+        "tamper",
+    );
+    denied(
+        &g.call(
+            "Write",
+            json!({"file_path": g.p(".claude/offload.json"), "content": "{}"}),
+        ),
+        "tamper",
+    );
+    for cmd in [
+        "offload approve".to_string(),
+        "offload approve --session s1".to_string(),
+        "cd /tmp && ~/.local/bin/offload approve".to_string(),
+        "echo '{}' > ~/.local/share/offload/sessions/s1.json".to_string(),
+        format!("rm {events}"),
+        "cat $HOME/.local/share/offload/totals.json".to_string(),
+        "echo '{\"guard\":{\"mode\":\"off\"}}' > .claude/offload.json".to_string(),
+    ] {
+        let reason = denied(&g.bash(&cmd), "tamper");
+        assert!(reason.contains("only the user may do"), "{reason}");
+    }
+    assert_eq!(g.bash("offload stats"), Verdict::Silent);
+    assert_eq!(
+        g.bash("offload run \"fix it\" workspace-write ."),
+        Verdict::Silent
+    );
+}
+
+#[test]
+fn settings_edits_that_remove_offloads_hooks_are_denied() {
+    let g = Given::new();
+    let settings = g.p(".claude/settings.json");
+    std::fs::create_dir_all(g.project.join(".claude")).unwrap();
+    std::fs::write(&settings, r#"{"hooks":{"PreToolUse":[{"hooks":[{"type":"command","command":"/bin/offload-hook"}]}]}}"#).unwrap();
+    denied(
+        &g.call("Write", json!({"file_path": settings, "content": "{}"})),
+        "tamper",
+    );
+    denied(
+        &g.call("Edit", json!({"file_path": settings, "old_string": "\"command\":\"/bin/offload-hook\"", "new_string": ""})),
+        "tamper",
+    );
+    assert_eq!(
+        g.call("Edit", json!({"file_path": settings, "old_string": "{\"hooks\"", "new_string": "{\"permissions\":{},\"hooks\""})),
+        Verdict::Silent
+    );
+    let keeps = r#"{"env":{},"hooks":{"PreToolUse":[{"hooks":[{"type":"command","command":"/bin/offload-hook"}]}]}}"#;
+    assert_eq!(
+        g.call("Write", json!({"file_path": settings, "content": keeps})),
+        Verdict::Silent
+    );
+    let mut g2 = Given::new();
+    g2.config.protect_settings = false;
+    std::fs::create_dir_all(g2.project.join(".claude")).unwrap();
+    std::fs::write(g2.project.join(".claude/settings.json"), "offload-hook").unwrap();
+    assert_eq!(
+        g2.call(
+            "Write",
+            json!({"file_path": g2.p(".claude/settings.json"), "content": "{}"})
+        ),
+        Verdict::Silent
+    );
+}
+
+#[test]
+fn modes() {
+    let mut g = Given::new();
+    g.mode = Mode::Off;
+    assert_eq!(g.edit("src/main.rs"), Verdict::Silent);
+    assert_eq!(g.bash("offload approve"), Verdict::Silent);
+    g.mode = Mode::Warn;
+    match g.edit("src/main.rs") {
+        Verdict::Warn(d) => {
+            assert_eq!(d.code, "route-first");
+            assert!(
+                d.reason
+                    .starts_with("offload (warn mode, not blocking): offload: editing src/main.rs"),
+                "{}",
+                d.reason
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn approve_detection() {
+    for yes in [
+        "offload approve",
+        "x; offload  approve",
+        "/usr/bin/offload approve --session a",
+        "(offload approve)",
+    ] {
+        assert!(runs_offload_approve(yes), "{yes}");
+    }
+    for no in [
+        "offload run \"approve the design\"",
+        "echo approve",
+        "offloadx approve",
+        "offload stats",
+    ] {
+        assert!(!runs_offload_approve(no), "{no}");
+    }
+}
+
+// ---- whole hook calls, stdin bytes to answer ----
+
+struct Hook {
+    _dir: tempfile::TempDir,
+    env: Env,
+    project: PathBuf,
+}
+
+impl Hook {
+    fn new(mode: Option<&str>) -> Hook {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir_all(root.join("proj/src")).unwrap();
+        Hook {
+            env: Env {
+                paths: Paths::in_folder(root.join("state")),
+                mode: mode.map(str::to_owned),
+                project_dir: Some(root.join("proj")),
+                env_file: Some(root.join("env-file")),
+                home: Some(root.join("home")),
+                codex_found: Some("/usr/bin/codex".into()),
+                now: Utc::now(),
+            },
+            project: root.join("proj"),
+            _dir: dir,
+        }
+    }
+
+    fn run(&self, payload: Value) -> shared::policy::hook::Answer {
+        self.raw(payload.to_string().as_bytes())
+    }
+
+    fn raw(&self, stdin: &[u8]) -> shared::policy::hook::Answer {
+        let a = answer(stdin, &self.env, |_| None);
+        assert!(
+            !a.stdout.contains("\"allow\""),
+            "offload never answers allow"
+        );
+        a
+    }
+}
+
+#[test]
+fn unreadable_input_blocks_with_a_way_out_in_enforce_mode_only() {
+    let h = Hook::new(None);
+    let huge = format!(
+        "{{\"hook_event_name\":\"PreToolUse\",\"tool_input\":{{\"x\":\"{}\"",
+        "a".repeat(10 << 20)
+    );
+    for bad in [
+        &b""[..],
+        b"not json",
+        b"\xff\xfe\x00",
+        b"[]",
+        huge.as_bytes(),
+    ] {
+        let a = h.raw(bad);
+        assert_eq!(a.exit, 2);
+        assert!(a.stderr.contains("OFFLOAD_MODE=off"), "{}", a.stderr);
+        assert!(a.record.is_empty());
+    }
+    for mode in ["warn", "off"] {
+        let a = Hook::new(Some(mode)).raw(b"not json");
+        assert_eq!((a.exit, a.stdout.as_str(), a.stderr.as_str()), (0, "", ""));
+    }
+    // A config that says off is honoured too.
+    let h = Hook::new(None);
+    std::fs::create_dir_all(&h.env.paths.state_dir).unwrap();
+    std::fs::write(&h.env.paths.config_file, r#"{"guard":{"mode":"off"}}"#).unwrap();
+    assert_eq!(h.raw(b"{").exit, 0);
+}
+
+#[test]
+fn odd_but_valid_payloads_never_block_unrelated_work() {
+    let h = Hook::new(None);
+    let big = "a".repeat(10 << 20);
+    for payload in [
+        json!({"hook_event_name": "PreToolUse", "tool_name": "Read", "tool_input": {"file_path": big}}),
+        json!({"hook_event_name": "SomeNewEvent", "session_id": "s"}),
+        json!({"hook_event_name": "PostToolUse", "tool_name": "Bash", "tool_response": {"stdout": "x"}}),
+        json!({}),
+        json!({"hook_event_name": null, "tool_name": null}),
+    ] {
+        let a = h.run(payload);
+        assert_eq!((a.exit, a.stdout.as_str()), (0, ""));
+    }
+    // Missing fields on a code edit still get judged: no session means no attempt → deny.
+    let a = h.run(json!({"hook_event_name": "PreToolUse", "tool_name": "Write", "tool_input": {"file_path": h.project.join("src/a.rs")}}));
+    assert!(a.stdout.contains("\"deny\""), "{}", a.stdout);
+    assert!(
+        matches!(&a.record[0].body, Body::GuardDenied { reason, warn: false, .. } if reason == "route-first")
+    );
+    assert_eq!(a.record[0].session, None);
+}
+
+#[test]
+fn prompts_start_turns_and_carry_approvals() {
+    let h = Hook::new(None);
+    let a = h.run(
+        json!({"hook_event_name": "UserPromptSubmit", "session_id": "s1", "prompt": "fix the bug"}),
+    );
+    assert!(
+        matches!(a.record.as_slice(), [e] if matches!(e.body, Body::TurnStarted { .. }) && e.session.as_deref() == Some("s1"))
+    );
+    assert_eq!(a.stdout, "");
+    let a = h.run(json!({"hook_event_name": "UserPromptSubmit", "session_id": "s1", "prompt": "OK, Approve Fallback please"}));
+    assert_eq!(a.record.len(), 2);
+    assert!(matches!(&a.record[1].body, Body::ApprovalGranted { source } if source == "prompt"));
+    assert!(a.stdout.contains("approved a native fallback"));
+    let a = h.run(json!({"hook_event_name": "UserPromptSubmit", "session_id": "s1", "prompt": "<task-notification>\napprove fallback</task-notification>"}));
+    assert!(
+        a.record.is_empty(),
+        "a finished background agent is not the user"
+    );
+    let mut h2 = Hook::new(None);
+    std::fs::create_dir_all(&h2.env.paths.state_dir).unwrap();
+    std::fs::write(
+        &h2.env.paths.config_file,
+        r#"{"guard":{"approval_phrase":"go native"}}"#,
+    )
+    .unwrap();
+    h2.env.mode = None;
+    let a = h2.run(json!({"hook_event_name": "UserPromptSubmit", "session_id": "s1", "prompt": "approve fallback"}));
+    assert_eq!(a.record.len(), 1, "only the configured phrase approves");
+}
+
+#[test]
+fn session_start_exports_the_session_and_explains_the_route() {
+    let h = Hook::new(None);
+    let a = h.run(json!({"hook_event_name": "SessionStart", "session_id": "abc-123", "source": "startup", "cwd": h.project}));
+    let (file, line) = a.env_line.unwrap();
+    assert_eq!(file, h.env.env_file.clone().unwrap());
+    assert_eq!(line, "export OFFLOAD_SESSION_ID=abc-123\n");
+    assert!(
+        a.stdout.contains("codex is ready (/usr/bin/codex)"),
+        "{}",
+        a.stdout
+    );
+    assert!(a.stdout.contains("--work-type explore"), "{}", a.stdout);
+    let a = h.run(json!({"hook_event_name": "SessionStart", "session_id": "x'; rm -rf ~; '"}));
+    assert_eq!(
+        a.env_line.unwrap().1,
+        "export OFFLOAD_SESSION_ID='x'\\''; rm -rf ~; '\\'''\n"
+    );
+    let a =
+        Hook::new(Some("off")).run(json!({"hook_event_name": "SessionStart", "session_id": "s"}));
+    assert_eq!(a.stdout, "");
+}
+
+#[test]
+fn warn_mode_tells_and_records_without_blocking() {
+    let h = Hook::new(Some("warn"));
+    let a = h.run(json!({"hook_event_name": "PreToolUse", "session_id": "s1", "cwd": h.project, "tool_name": "Edit", "tool_input": {"file_path": h.project.join("src/a.rs")}}));
+    let v: Value = serde_json::from_str(&a.stdout).unwrap();
+    assert_eq!(v["hookSpecificOutput"]["hookEventName"], "PreToolUse");
+    assert!(v["hookSpecificOutput"].get("permissionDecision").is_none());
+    assert!(
+        v["hookSpecificOutput"]["additionalContext"]
+            .as_str()
+            .unwrap()
+            .contains("warn mode")
+    );
+    assert!(matches!(
+        &a.record[0].body,
+        Body::GuardDenied { warn: true, .. }
+    ));
+}
+
+#[test]
+fn offload_mode_env_beats_config() {
+    let h = Hook::new(Some("off"));
+    std::fs::create_dir_all(&h.env.paths.state_dir).unwrap();
+    std::fs::write(&h.env.paths.config_file, r#"{"guard":{"mode":"enforce"}}"#).unwrap();
+    let a = h.run(json!({"hook_event_name": "PreToolUse", "session_id": "s1", "cwd": h.project, "tool_name": "Edit", "tool_input": {"file_path": h.project.join("src/a.rs")}}));
+    assert_eq!(a.stdout, "");
+}
