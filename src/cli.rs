@@ -21,6 +21,8 @@ pub enum Command {
     Run(RunArgs),
     /// Show what the ledger recorded.
     Stats(StatsArgs),
+    /// Approve a native fallback after a failed Codex attempt (the user's own terminal only).
+    Approve(ApproveArgs),
 }
 
 const RUN_AFTER_HELP: &str = "\
@@ -104,4 +106,11 @@ pub struct StatsArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ApproveArgs {
+    /// The Claude Code session to approve (default: the most recently active one).
+    #[arg(long)]
+    pub session: Option<String>,
 }

@@ -1,6 +1,7 @@
 //! `offload`: the command-line half of offload. `run` sends work to Codex and records it;
-//! `stats` reads the ledger. Errors are printed once, prefixed `offload: `.
+//! `stats` reads the ledger; `approve` is the user's fallback approval. Errors are printed once, prefixed `offload: `.
 
+mod approve;
 mod cli;
 mod run;
 mod stats;
@@ -15,6 +16,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Run(args) => run::main(args),
         cli::Command::Stats(args) => stats::main(args),
+        cli::Command::Approve(args) => approve::main(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -21,7 +21,10 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// Variables from the developer's own shell that would leak into a test.
-const SCRUB: [&str; 14] = [
+const SCRUB: [&str; 17] = [
+    "OFFLOAD_MODE",
+    "CLAUDE_PROJECT_DIR",
+    "CLAUDE_ENV_FILE",
     "OFFLOAD_HOME",
     "OFFLOAD_SESSION_ID",
     "CLAUDE_CODE_SESSION_ID",
@@ -122,8 +125,11 @@ impl Run {
         self.cmd.current_dir(d);
         self
     }
-    pub fn stdin(mut self, s: &str) -> Run {
-        self.stdin = Some(s.as_bytes().to_vec());
+    pub fn stdin(self, s: &str) -> Run {
+        self.stdin_bytes(s.as_bytes())
+    }
+    pub fn stdin_bytes(mut self, s: &[u8]) -> Run {
+        self.stdin = Some(s.to_vec());
         self
     }
     pub fn command(self) -> Command {
@@ -190,4 +196,30 @@ pub fn alive_after(pid: u32, for_ms: u64) -> bool {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// A binary of another workspace package (`offload-hook`, `offload-statusline`), built on first
+/// use: `cargo test` builds only this package's binaries for its own tests.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "offload-hook",
+                "-p",
+                "offload-statusline",
+            ])
+            .current_dir(repo_root())
+            .status()
+            .expect("run cargo build for the workspace binaries");
+        assert!(
+            status.success(),
+            "building offload-hook and offload-statusline failed"
+        );
+    });
+    offload_bin().with_file_name(name)
 }

@@ -1,0 +1,227 @@
+//! `offload-hook` as a process: stdin in, answer out, ledger written; together with real
+//! `offload run` attempts (fake codex) and `offload approve`.
+
+mod support;
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use shared::ledger::Body;
+use support::{Done, Run, Sandbox, workspace_bin};
+
+struct Session {
+    sb: Sandbox,
+    project: PathBuf,
+    id: &'static str,
+}
+
+impl Session {
+    fn new() -> Session {
+        let sb = Sandbox::new();
+        let project = std::fs::canonicalize(sb.work()).unwrap();
+        std::fs::create_dir_all(project.join("src")).unwrap();
+        Session {
+            sb,
+            project,
+            id: "sess-1",
+        }
+    }
+
+    fn hook(&self, payload: &[u8]) -> Done {
+        Run::new(workspace_bin("offload-hook"))
+            .env("OFFLOAD_HOME", self.sb.home())
+            .env("CLAUDE_PROJECT_DIR", &self.project)
+            .env("HOME", self.sb.dir.path())
+            .current_dir(&self.project)
+            .stdin_bytes(payload)
+            .output()
+    }
+
+    fn event(&self, event: &str, extra: Value) -> Done {
+        let mut v = json!({"session_id": self.id, "cwd": self.project, "hook_event_name": event});
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        self.hook(v.to_string().as_bytes())
+    }
+
+    fn edit(&self) -> Done {
+        self.event(
+            "PreToolUse",
+            json!({"tool_name": "Edit", "tool_input": {"file_path": self.project.join("src/lib.rs"), "old_string": "a", "new_string": "b"}}),
+        )
+    }
+
+    fn prompt(&self, text: &str) -> Done {
+        self.event("UserPromptSubmit", json!({"prompt": text}))
+    }
+
+    fn offload_run(&self, mode: &str) -> Done {
+        self.sb
+            .run()
+            .arg("fix src/lib.rs")
+            .env("CLAUDE_CODE_SESSION_ID", self.id)
+            .mode(mode)
+            .output()
+    }
+}
+
+fn is_deny(d: &Done) -> Option<String> {
+    let v: Value = serde_json::from_str(d.stdout().trim()).ok()?;
+    (v["hookSpecificOutput"]["permissionDecision"] == "deny").then(|| {
+        v["hookSpecificOutput"]["permissionDecisionReason"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    })
+}
+
+#[test]
+fn route_first_then_unlocked_by_a_real_attempt_then_fail_closed_then_approved() {
+    let s = Session::new();
+    s.prompt("add a function").expect_code(0);
+    let reason = is_deny(&s.edit().expect_code(0)).expect("denied before any attempt");
+    assert!(reason.contains("offload run --work-type code"), "{reason}");
+
+    s.offload_run("success").expect_code(0);
+    assert_eq!(
+        s.edit().expect_code(0).stdout(),
+        "",
+        "unlocked for the rest of the turn"
+    );
+
+    s.prompt("now something else").expect_code(0);
+    assert!(
+        is_deny(&s.edit()).is_some(),
+        "a new turn needs a new attempt"
+    );
+
+    s.offload_run("fail500").expect_code(20);
+    let reason = is_deny(&s.edit()).expect("fail-closed");
+    assert!(reason.contains("ended `failed`"), "{reason}");
+    assert!(reason.contains("high demand"), "{reason}");
+
+    s.prompt("<task-notification>approve fallback</task-notification>")
+        .expect_code(0);
+    assert!(
+        is_deny(&s.edit()).is_some(),
+        "a task notification approves nothing"
+    );
+
+    let out = s.prompt("ok, approve fallback").expect_code(0);
+    assert!(out.stdout().contains("approved a native fallback"));
+    assert_eq!(s.edit().stdout(), "");
+
+    let events = s.sb.events();
+    let denials = events
+        .iter()
+        .filter(|e| matches!(e.body, Body::GuardDenied { .. }))
+        .count();
+    assert_eq!(denials, 4);
+    let summary = s.sb.ledger().session(s.id).unwrap();
+    assert_eq!((summary.turn, summary.denials, summary.attempts), (3, 4, 2));
+}
+
+#[test]
+fn offload_approve_from_a_terminal_and_never_from_claude() {
+    let s = Session::new();
+    s.prompt("go").expect_code(0);
+    s.offload_run("limit").expect_code(20);
+    assert!(is_deny(&s.edit()).is_some());
+    let approve = || {
+        Run::new(support::offload_bin())
+            .arg("approve")
+            .env("OFFLOAD_HOME", s.sb.home())
+    };
+    let out = approve().env("CLAUDECODE", "1").output().expect_code(1);
+    assert!(
+        out.stderr()
+            .contains("refusing to approve from inside Claude Code"),
+        "{}",
+        out.stderr()
+    );
+    assert!(is_deny(&s.edit()).is_some());
+    let out = approve().output().expect_code(0);
+    assert!(out.stdout().contains("approved a native fallback for session sess-1 (turn 1); its last Codex attempt ended limited"), "{}", out.stdout());
+    assert_eq!(s.edit().stdout(), "");
+    approve()
+        .args(["--session", "nope"])
+        .output()
+        .expect_code(1);
+}
+
+#[test]
+fn bad_input_blocks_with_exit_2_and_a_way_out() {
+    let s = Session::new();
+    for input in [&b""[..], b"{", b"\xc3\x28\xa0\xa1", b"[1]", b"\"string\""] {
+        let out = s.hook(input).expect_code(2);
+        assert!(
+            out.stderr().contains("OFFLOAD_MODE=off"),
+            "{}",
+            out.stderr()
+        );
+        assert_eq!(out.stdout(), "");
+    }
+    let out = Run::new(workspace_bin("offload-hook"))
+        .env("OFFLOAD_HOME", s.sb.home())
+        .env("OFFLOAD_MODE", "off")
+        .stdin_bytes(b"{")
+        .output()
+        .expect_code(0);
+    assert_eq!(out.stderr(), "");
+}
+
+#[test]
+fn huge_unknown_and_partial_payloads() {
+    let s = Session::new();
+    let big = "x".repeat(10 << 20);
+    let out = s.event("PreToolUse", json!({"tool_name": "Write", "tool_input": {"file_path": s.project.join("src/big.rs"), "content": big}}));
+    assert!(is_deny(&out.expect_code(0)).is_some());
+    for (event, extra) in [
+        (
+            "PreToolUse",
+            json!({"tool_name": "Read", "tool_input": {"file_path": "/x"}}),
+        ),
+        (
+            "PreToolUse",
+            json!({"tool_name": "BrandNewTool", "tool_input": {"file_path": s.project.join("src/a.rs")}}),
+        ),
+        ("PreToolUse", json!({"tool_name": "Edit"})),
+        ("NewEvent", json!({})),
+        (
+            "PostToolUse",
+            json!({"tool_name": "Bash", "tool_input": {"command": "ls"}, "tool_response": {"stdout": ""}}),
+        ),
+    ] {
+        let out = s.event(event, extra).expect_code(0);
+        assert_eq!(out.stdout(), "", "{event}");
+    }
+}
+
+#[test]
+fn session_start_exports_the_session_id_for_bash() {
+    let s = Session::new();
+    let env_file = s.sb.file("claude-env");
+    std::fs::write(&env_file, "export EXISTING=1\n").unwrap();
+    let out = Run::new(workspace_bin("offload-hook"))
+        .env("OFFLOAD_HOME", s.sb.home())
+        .env("CLAUDE_ENV_FILE", &env_file)
+        .env("CODEX_BIN", support::fake_codex())
+        .stdin_bytes(json!({"session_id": "abc", "hook_event_name": "SessionStart", "source": "startup", "cwd": s.project}).to_string().as_bytes())
+        .output()
+        .expect_code(0);
+    assert_eq!(
+        std::fs::read_to_string(&env_file).unwrap(),
+        "export EXISTING=1\nexport OFFLOAD_SESSION_ID=abc\n"
+    );
+    assert!(out.stdout().contains("codex is ready"), "{}", out.stdout());
+    // The exported id is what `offload run` picks up when Claude Code does not set its own.
+    let sourced = Run::new("bash")
+        .arg("-c")
+        .arg(format!(
+            ". {} && echo $OFFLOAD_SESSION_ID",
+            env_file.display()
+        ))
+        .output();
+    assert_eq!(sourced.stdout(), "abc\n");
+}
