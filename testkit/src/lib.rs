@@ -1,4 +1,6 @@
 //! Test support for offload: loopback mock model servers and helpers to drive the real clients.
 
+pub mod claude;
 pub mod codex;
+pub mod messages;
 pub mod responses;
