@@ -245,7 +245,22 @@ impl ClaudeHome {
         extra_args: &[&str],
         timeout: Duration,
     ) -> HeadlessRun {
+        self.run_headless_with(claude, cwd, prompt, extra_args, &[], timeout)
+    }
+
+    /// [`ClaudeHome::run_headless`] with extra environment for Claude Code (and so for its hooks
+    /// and the commands its Bash tool runs), e.g. `PATH`, `OFFLOAD_HOME`, `CODEX_HOME`.
+    pub fn run_headless_with(
+        &self,
+        claude: &Path,
+        cwd: &Path,
+        prompt: &str,
+        extra_args: &[&str],
+        extra_env: &[(String, String)],
+        timeout: Duration,
+    ) -> HeadlessRun {
         let mut command = self.command(claude, cwd);
+        command.envs(extra_env.iter().map(|(k, v)| (k, v)));
         command
             .args(["-p", prompt, "--output-format", "stream-json", "--verbose"])
             .args(extra_args);

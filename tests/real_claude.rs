@@ -1,0 +1,355 @@
+//! The guard in real Claude Code sessions: headless `claude -p` (2.1.330, and 2.1.197 for the
+//! main scenario) against the project's mock Messages API, with `offload-hook` registered in a
+//! temporary HOME, and `offload run` driving the real Codex CLI against the mock Responses API
+//! from Claude's own Bash tool.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use offload_testkit::claude::{ClaudeHome, HeadlessRun, hooks_settings, require_real_claude};
+use offload_testkit::codex::{CodexHome, require_real_codex};
+use offload_testkit::messages::{MockMessages, Step, ToolResult};
+use offload_testkit::responses::{MockResponses, Reply};
+use serde_json::json;
+use shared::ledger::{Body, Ledger};
+use shared::outcome::Outcome;
+use shared::paths::Paths;
+
+/// One guarded Claude Code world: a Claude home with offload's hooks, an offload state folder,
+/// and codex pointed at its own mock.
+struct World {
+    claude: PathBuf,
+    home: ClaudeHome,
+    messages: MockMessages,
+    _responses: MockResponses,
+    codex_home: CodexHome,
+    codex: PathBuf,
+    state: tempfile::TempDir,
+}
+
+impl World {
+    fn new(version: Option<&str>, codex_reply: Reply) -> Option<World> {
+        let claude = require_real_claude(version)?;
+        let codex = require_real_codex()?;
+        let responses = MockResponses::start().unwrap();
+        responses.set_default(codex_reply);
+        let messages = MockMessages::start().unwrap();
+        let home = ClaudeHome::new(&messages.base_url());
+        let hook = support::workspace_bin("offload-hook");
+        let mut settings = hooks_settings(&hook.display().to_string(), 10);
+        settings["permissions"] =
+            json!({"allow": ["Read", "Edit", "Write", "Bash", "NotebookEdit"]});
+        home.settings(settings);
+        std::fs::create_dir_all(home.project().join("src")).unwrap();
+        std::fs::write(home.project().join("src/lib.rs"), "fn a() {}\n").unwrap();
+        Some(World {
+            claude,
+            codex_home: CodexHome::new(&responses.base_url()),
+            _responses: responses,
+            messages,
+            home,
+            codex,
+            state: tempfile::tempdir().unwrap(),
+        })
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        let bin_dir = support::offload_bin().parent().unwrap().to_path_buf();
+        let node_dir = which("node").and_then(|p| p.parent().map(Path::to_path_buf));
+        // The toolchain's own cargo (not the rustup proxy, which needs the real HOME).
+        let cargo_dir = std::env::var_os("CARGO")
+            .map(PathBuf::from)
+            .and_then(|p| p.parent().map(Path::to_path_buf));
+        let mut path = vec![bin_dir.display().to_string()];
+        path.extend(node_dir.map(|d| d.display().to_string()));
+        path.extend(cargo_dir.map(|d| d.display().to_string()));
+        path.push("/usr/local/bin:/usr/bin:/bin".into());
+        let codex_env = self.codex_home.envs();
+        let pick = |k: &str| codex_env.iter().find(|(n, _)| n == k).unwrap().1.clone();
+        vec![
+            ("PATH".into(), path.join(":")),
+            (
+                "OFFLOAD_HOME".into(),
+                self.state.path().display().to_string(),
+            ),
+            ("CODEX_BIN".into(), self.codex.display().to_string()),
+            ("CODEX_HOME".into(), pick("CODEX_HOME")),
+            ("MOCK_API_KEY".into(), pick("MOCK_API_KEY")),
+            ("CODEX_TIMEOUT".into(), "60".into()),
+        ]
+    }
+
+    fn run(&self, prompt: &str, extra: &[&str]) -> HeadlessRun {
+        let run = self.home.run_headless_with(
+            &self.claude,
+            &self.home.project(),
+            prompt,
+            extra,
+            &self.env(),
+            Duration::from_secs(120),
+        );
+        assert!(
+            !run.timed_out,
+            "claude timed out:\n{}\n{}",
+            run.stdout, run.stderr
+        );
+        run
+    }
+
+    fn project(&self) -> PathBuf {
+        self.home.project()
+    }
+
+    fn file(&self, rel: &str) -> String {
+        self.project().join(rel).display().to_string()
+    }
+
+    fn ledger(&self) -> Ledger {
+        Ledger::new(Paths::in_folder(self.state.path().to_path_buf()))
+    }
+
+    /// The tool result of the `n`th tool call (in the order the mock scripted them).
+    fn result(&self, n: usize) -> ToolResult {
+        let results = self.messages.tool_results();
+        results
+            .get(n)
+            .cloned()
+            .unwrap_or_else(|| panic!("no tool result #{n}; got {results:?}"))
+    }
+
+    fn read_then_edit(&self) -> Vec<Step> {
+        vec![
+            Step::tool_use("Read", json!({"file_path": self.file("src/lib.rs")})),
+            self.edit(),
+        ]
+    }
+
+    fn edit(&self) -> Step {
+        Step::tool_use(
+            "Edit",
+            json!({"file_path": self.file("src/lib.rs"), "old_string": "fn a() {}", "new_string": "fn b() {}"}),
+        )
+    }
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+const OFFLOAD_RUN: &str =
+    "offload run --work-type code \"rename a to b in src/lib.rs\" workspace-write .";
+
+#[track_caller]
+fn assert_denied(r: &ToolResult, needle: &str) {
+    assert!(
+        r.is_error,
+        "expected a denial containing {needle:?}, got {r:?}"
+    );
+    assert!(
+        r.content.contains(needle),
+        "expected {needle:?} in {:?}",
+        r.content
+    );
+}
+
+/// (a) An Edit of a .rs file is denied and the reason reaches the model; Claude runs
+/// `offload run` through Bash (real codex); the same Edit then succeeds.
+fn route_first_then_edit(version: Option<&str>) {
+    let Some(w) = World::new(version, Reply::message("renamed a to b")) else {
+        return;
+    };
+    for step in w.read_then_edit() {
+        w.messages.push(step);
+    }
+    w.messages.push(Step::tool_use(
+        "Bash",
+        json!({"command": OFFLOAD_RUN, "description": "route to Codex"}),
+    ));
+    w.messages.push(w.edit());
+    w.messages.push(Step::text("done"));
+    let run = w.run("rename a to b in src/lib.rs", &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+
+    assert_denied(&w.result(1), "route it to Codex first");
+    assert_denied(&w.result(1), "offload run --work-type code");
+    let bash = w.result(2);
+    assert!(!bash.is_error, "{bash:?}");
+    assert!(
+        bash.content.contains("renamed a to b"),
+        "codex's answer reached Claude: {bash:?}"
+    );
+    assert!(bash.content.contains("offload: ✓ success"), "{bash:?}");
+    assert!(!w.result(3).is_error, "{:?}", w.result(3));
+    assert_eq!(
+        std::fs::read_to_string(w.project().join("src/lib.rs")).unwrap(),
+        "fn b() {}\n"
+    );
+
+    let sid = run.session_id.clone().unwrap();
+    let events = w.ledger().read_log().unwrap().events;
+    let finished: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::AttemptFinished(f) => Some((e.session.clone(), f.outcome)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        finished,
+        [(Some(sid.clone()), Outcome::Success)],
+        "the attempt is the session's"
+    );
+    let s = w.ledger().session(&sid).unwrap();
+    assert_eq!((s.turn, s.denials, s.successes), (1, 1, 1));
+}
+
+#[test]
+fn a_route_first_edit_in_2_1_330() {
+    route_first_then_edit(None);
+}
+
+#[test]
+fn a_route_first_edit_in_2_1_197() {
+    route_first_then_edit(Some("2.1.197"));
+}
+
+/// (b) An Explore subagent is denied before any attempt.
+#[test]
+fn b_explore_subagent_is_denied() {
+    let Some(w) = World::new(None, Reply::message("x")) else {
+        return;
+    };
+    w.messages.push(Step::tool_use(
+        "Agent",
+        json!({"subagent_type": "Explore", "description": "look around", "prompt": "SUBAGENT-MARK find the parser"}),
+    ));
+    w.messages.push(Step::text("ok"));
+    let run = w.run("where is the parser?", &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_denied(&w.result(0), "the Explore subagent");
+    assert_denied(&w.result(0), "--work-type explore");
+    let subagent_ran = w
+        .messages
+        .turns()
+        .iter()
+        .any(|r| r.first_user_text().contains("SUBAGENT-MARK"));
+    assert!(!subagent_ran, "the subagent never started");
+}
+
+/// (c) Codex fails (500): the Edit is denied fail-closed; a resumed session whose prompt has the
+/// approval phrase lets it through.
+#[test]
+fn c_fail_closed_until_the_user_approves() {
+    let Some(w) = World::new(
+        None,
+        Reply::status(
+            500,
+            json!({"error": {"message": "boom", "type": "server_error"}}),
+        ),
+    ) else {
+        return;
+    };
+    for step in w.read_then_edit() {
+        w.messages.push(step);
+    }
+    w.messages.push(Step::tool_use(
+        "Bash",
+        json!({"command": OFFLOAD_RUN, "description": "route to Codex"}),
+    ));
+    w.messages.push(w.edit());
+    w.messages
+        .push(Step::text("Codex failed; may I fall back?"));
+    let run = w.run("rename a to b", &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_denied(&w.result(1), "route it to Codex first");
+    let bash = w.result(2);
+    assert!(bash.content.contains("offload: ✗ failed"), "{bash:?}");
+    assert_denied(&w.result(3), "ended `failed`");
+    assert_denied(&w.result(3), "approve fallback");
+    assert_eq!(
+        std::fs::read_to_string(w.project().join("src/lib.rs")).unwrap(),
+        "fn a() {}\n"
+    );
+
+    let sid = run.session_id.clone().unwrap();
+    w.messages.push(w.edit());
+    w.messages.push(Step::text("done"));
+    let resumed = w.run("yes, approve fallback", &["--resume", &sid]);
+    assert_eq!(resumed.code, Some(0), "{}", resumed.stderr);
+    assert!(!w.result(4).is_error, "{:?}", w.result(4));
+    assert_eq!(
+        std::fs::read_to_string(w.project().join("src/lib.rs")).unwrap(),
+        "fn b() {}\n"
+    );
+    let s = w.ledger().session(&sid).unwrap();
+    assert_eq!(
+        s.approval.map(|a| (a.turn, a.source)),
+        Some((2, "prompt".to_string()))
+    );
+}
+
+/// (d) `cat > src/x.rs <<EOF` is denied before an attempt; `cargo test` is not.
+#[test]
+fn d_bash_heredoc_into_code_is_denied_and_cargo_test_is_not() {
+    let Some(w) = World::new(None, Reply::message("x")) else {
+        return;
+    };
+    w.messages.push(Step::tool_use(
+        "Bash",
+        json!({"command": "cat > src/x.rs <<'EOF'\nfn x() {}\nEOF", "description": "write x"}),
+    ));
+    w.messages.push(Step::tool_use(
+        "Bash",
+        json!({"command": "cargo test", "description": "test"}),
+    ));
+    w.messages.push(Step::text("ok"));
+    let run = w.run("add x", &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_denied(&w.result(0), "this Bash command (redirect src/x.rs)");
+    assert!(!w.project().join("src/x.rs").exists());
+    let cargo = w.result(1);
+    assert!(
+        !cargo.content.contains("hook error") && !cargo.content.contains("offload:"),
+        "{cargo:?}"
+    );
+    assert!(
+        cargo.content.contains("Cargo.toml"),
+        "cargo ran (and found no manifest): {cargo:?}"
+    );
+}
+
+/// (e) README.md and a valid plan file are never blocked by route-first.
+#[test]
+fn e_markdown_and_plans_are_not_blocked() {
+    let Some(w) = World::new(None, Reply::message("x")) else {
+        return;
+    };
+    let plan = "docs/plans/2026-11-24-demo.md";
+    std::fs::create_dir_all(w.project().join("docs/plans")).unwrap();
+    w.messages.push(Step::tool_use(
+        "Write",
+        json!({"file_path": w.file("README.md"), "content": "# demo\n"}),
+    ));
+    w.messages.push(Step::tool_use(
+        "Write",
+        json!({"file_path": w.file(plan), "content": "# Plan: demo\n\nGoal: show that plans are not blocked.\n"}),
+    ));
+    w.messages.push(Step::text("ok"));
+    let run = w.run("write the docs", &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        !w.result(0).is_error && !w.result(1).is_error,
+        "{:?}",
+        w.messages.tool_results()
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.project().join("README.md")).unwrap(),
+        "# demo\n"
+    );
+    assert!(w.project().join(plan).exists());
+    assert_eq!(w.ledger().totals().map_or(0, |t| t.denials), 0);
+}
