@@ -611,3 +611,60 @@ fn offload_mode_env_beats_config() {
     let a = h.run(json!({"hook_event_name": "PreToolUse", "session_id": "s1", "cwd": h.project, "tool_name": "Edit", "tool_input": {"file_path": h.project.join("src/a.rs")}}));
     assert_eq!(a.stdout, "");
 }
+
+/// The Bash corpus (`fixtures/bash-corpus.tsv`) through the whole guard with the default config:
+/// every `deny` line is denied before an attempt, every `pass` line is not.
+#[test]
+fn bash_corpus_through_the_guard() {
+    let config = GuardConfig::default();
+    let protected = [PathBuf::from("/home/u/.local/share/offload")];
+    let ctx = Ctx {
+        config: &config,
+        mode: Mode::Enforce,
+        project: std::path::Path::new("/proj"),
+        cwd: std::path::Path::new("/proj"),
+        home: Some(std::path::Path::new("/home/u")),
+        protected: &protected,
+        now: Utc::now(),
+    };
+    let (mut deny, mut pass, mut escapes, mut false_blocks) = (0, 0, vec![], vec![]);
+    for (n, line) in include_str!("fixtures/bash-corpus.tsv").lines().enumerate() {
+        let Some((verdict, command)) = line.split_once('\t').filter(|_| !line.starts_with('#'))
+        else {
+            continue;
+        };
+        let command = command.replace("\\n", "\n");
+        let hook: HookInput = serde_json::from_value(json!({
+            "session_id": "s", "cwd": "/proj", "hook_event_name": "PreToolUse",
+            "tool_name": "Bash", "tool_input": {"command": command}
+        }))
+        .unwrap();
+        let denied = matches!(pre_tool_use(&hook, &ctx, || None), Verdict::Deny(_));
+        match verdict {
+            "deny" => {
+                deny += 1;
+                if !denied {
+                    escapes.push(format!("line {}: {command:?}", n + 1));
+                }
+            }
+            _ => {
+                pass += 1;
+                if denied {
+                    false_blocks.push(format!("line {}: {command:?}", n + 1));
+                }
+            }
+        }
+    }
+    eprintln!(
+        "guard on the bash corpus: {deny} deny / {pass} pass; escapes {}, false blocks {}",
+        escapes.len(),
+        false_blocks.len()
+    );
+    assert!(deny >= 30 && pass >= 30);
+    assert!(escapes.is_empty(), "escapes:\n{}", escapes.join("\n"));
+    assert!(
+        false_blocks.is_empty(),
+        "false blocks:\n{}",
+        false_blocks.join("\n")
+    );
+}
