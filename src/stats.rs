@@ -44,6 +44,19 @@ pub fn main(args: StatsArgs) -> Result<u8, Error> {
         return Ok(0);
     }
     use shared::format::tokens;
+    let log = ledger
+        .read_log()
+        .map_err(|e| Error::with_code(format!("cannot read the ledger: {e}"), 1))?;
+    let denials = log
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.body,
+                shared::ledger::Body::GuardDenied { warn: false, .. }
+            )
+        })
+        .count();
     println!(
         "attempts {} (✓ {} ✗ {}) · in flight or lost {} · tokens {} (in {}, out {}) · guard denials {} · skipped lines {}",
         totals.attempts,
@@ -53,8 +66,8 @@ pub fn main(args: StatsArgs) -> Result<u8, Error> {
         tokens(totals.tokens.total),
         tokens(totals.tokens.input),
         tokens(totals.tokens.output),
-        totals.denials,
-        totals.skipped_lines,
+        denials,
+        log.skipped,
     );
     Ok(0)
 }

@@ -115,6 +115,16 @@ pub enum Body {
     Unknown,
 }
 
+impl Body {
+    /// Events that no summary holds: only `events.jsonl` records them (the guard's denials,
+    /// and kinds from a newer offload). Appending them does not rewrite the summaries, which
+    /// keeps the hook's deny path as fast as its allow path; `offload stats` counts them from
+    /// the log.
+    pub fn is_log_only(&self) -> bool {
+        matches!(self, Body::GuardDenied { .. } | Body::Unknown)
+    }
+}
+
 /// Body of `attempt.started`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AttemptStarted {
@@ -182,9 +192,6 @@ pub struct Totals {
     pub failures: u64,
     pub tokens: Tokens,
     pub turns: u64,
-    pub denials: u64,
-    /// Calls warn mode let through that enforce mode would have denied.
-    pub warnings: u64,
     pub approvals: u64,
     /// The newest Codex rate-limit snapshot recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -239,7 +246,6 @@ pub struct SessionSummary {
     pub last_attempt: Option<LastAttempt>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
-    pub denials: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_event: Option<DateTime<Utc>>,
 }
@@ -254,9 +260,12 @@ impl Totals {
         }
     }
 
-    /// Fold one event in.
+    /// Fold one event in. Log-only events (see [`Body::is_log_only`]) change nothing.
     pub fn apply(&mut self, ev: &Event) {
         self.v = VERSION;
+        if ev.body.is_log_only() {
+            return;
+        }
         self.last_event = Some(self.last_event.map_or(ev.ts, |t| t.max(ev.ts)));
         match &ev.body {
             Body::TurnStarted { .. } => self.turns += 1,
@@ -279,10 +288,8 @@ impl Totals {
                     self.rate_limits = Some(s.clone());
                 }
             }
-            Body::GuardDenied { warn: false, .. } => self.denials += 1,
-            Body::GuardDenied { warn: true, .. } => self.warnings += 1,
             Body::ApprovalGranted { .. } => self.approvals += 1,
-            Body::Unknown => {}
+            Body::GuardDenied { .. } | Body::Unknown => {}
         }
     }
 }
@@ -297,8 +304,12 @@ impl SessionSummary {
         }
     }
 
-    /// Fold one event of this session in; `end` is its end offset in the log.
+    /// Fold one event of this session in; `end` is its end offset in the log. Log-only events
+    /// (see [`Body::is_log_only`]) leave the summary untouched.
     pub fn apply(&mut self, ev: &Event, end: u64) {
+        if ev.body.is_log_only() {
+            return;
+        }
         self.v = VERSION;
         self.events_len = end;
         self.last_event = Some(self.last_event.map_or(ev.ts, |t| t.max(ev.ts)));
@@ -327,8 +338,6 @@ impl SessionSummary {
                     error: f.error.as_ref().map(|e| e.chars().take(300).collect()),
                 });
             }
-            Body::GuardDenied { warn: false, .. } => self.denials += 1,
-            Body::GuardDenied { warn: true, .. } => {}
             Body::ApprovalGranted { source } => {
                 self.approval = Some(Approval {
                     ts: ev.ts,
@@ -336,7 +345,7 @@ impl SessionSummary {
                     source: source.clone(),
                 });
             }
-            Body::RateLimits(_) | Body::Unknown => {}
+            Body::RateLimits(_) | Body::GuardDenied { .. } | Body::Unknown => {}
         }
     }
 }
@@ -464,6 +473,11 @@ impl Ledger {
         repair_tail(&mut log).map_err(io_err(&events_path))?;
         let before = log.metadata().map_err(io_err(&events_path))?.len();
         log.write_all(&buf).map_err(io_err(&events_path))?;
+        if events.iter().all(|e| e.body.is_log_only()) && self.paths.totals().exists() {
+            // Nothing a summary holds changed: the next writer folds these lines in (as the
+            // no-ops they are) when it brings the summaries forward.
+            return Ok(());
+        }
         let after = before + buf.len() as u64;
         self.update_summaries(&mut log, after)
     }
@@ -487,6 +501,9 @@ impl Ledger {
         fold_lines(&range, totals.events_len, |line| {
             totals.count(&line);
             let Line::Event(ev, end) = line else { return };
+            if ev.body.is_log_only() {
+                return;
+            }
             let Some(id) = ev.session.as_deref() else {
                 return;
             };
@@ -557,12 +574,17 @@ impl Ledger {
         let mut log = open_log(&events_path)?;
         let repaired_tail = repair_tail(&mut log).map_err(io_err(&events_path))?;
         let before = self.on_disk_summaries();
+        let mut bytes = Vec::new();
+        log.seek(SeekFrom::Start(0))
+            .and_then(|_| log.read_to_end(&mut bytes))
+            .map_err(io_err(&events_path))?;
+        let changed = fold_as_summarised(&bytes, &before) != before;
         let folded = self.write_full(&mut log)?;
         Ok(RebuildReport {
             events: folded.totals.lines - folded.totals.skipped_lines,
             skipped_lines: folded.totals.skipped_lines,
             sessions: folded.sessions.len(),
-            changed: before != folded,
+            changed,
             repaired_tail,
         })
     }
@@ -611,7 +633,9 @@ impl Ledger {
         Ok(read)
     }
 
-    /// Fold the log as it is (read-only) and compare with the summaries on disk.
+    /// Fold the log as it is (read-only), for comparison with the summaries on disk (the second
+    /// value): equal when the summaries are right. Log-only lines after the summaries' offset
+    /// are not yet folded in, and rightly so (see [`Body::is_log_only`]).
     pub fn verify(&self) -> Result<(Folded, Folded), LedgerError> {
         let _lock = self.lock(false, self.read_wait).ok();
         let bytes = match fs::read(self.paths.events()) {
@@ -624,7 +648,8 @@ impl Ledger {
                 });
             }
         };
-        Ok((fold_bytes(&bytes), self.on_disk_summaries()))
+        let disk = self.on_disk_summaries();
+        Ok((fold_as_summarised(&bytes, &disk), disk))
     }
 
     fn lock(&self, exclusive: bool, wait: Duration) -> Result<LockGuard, LedgerError> {
@@ -714,6 +739,7 @@ pub fn fold_bytes(bytes: &[u8]) -> Folded {
     fold_lines(complete, 0, |line| {
         totals.count(&line);
         if let Line::Event(ev, end) = line
+            && !ev.body.is_log_only()
             && let Some(id) = ev.session.as_deref()
         {
             sessions
@@ -725,6 +751,23 @@ pub fn fold_bytes(bytes: &[u8]) -> Folded {
     f.totals.v = VERSION;
     f.totals.events_len = complete.len() as u64;
     f
+}
+
+/// What the summaries on disk should be for this log: the fold of the prefix they claim to
+/// cover when everything after it is log-only, else the fold of the whole log.
+fn fold_as_summarised(bytes: &[u8], disk: &Folded) -> Folded {
+    let upto = (disk.totals.events_len as usize).min(bytes.len());
+    let mut tail_matters = false;
+    fold_lines(&bytes[upto..], upto as u64, |line| match line {
+        Line::Event(ev, _) => tail_matters |= !ev.body.is_log_only(),
+        Line::Bad => tail_matters = true,
+    });
+    let on_a_line_boundary = upto == 0 || bytes[upto - 1] == b'\n';
+    if tail_matters || !on_a_line_boundary {
+        fold_bytes(bytes)
+    } else {
+        fold_bytes(&bytes[..upto])
+    }
 }
 
 /// One complete, non-blank line of the log.
@@ -833,7 +876,7 @@ mod tests {
         assert_eq!(ev.body, Body::Unknown);
         let mut t = Totals::default();
         t.apply(&ev);
-        assert_eq!((t.attempts, t.turns, t.denials), (0, 0, 0));
+        assert_eq!((t.attempts, t.turns), (0, 0));
     }
 
     #[test]
@@ -950,6 +993,53 @@ mod tests {
         assert!(r.changed);
         assert!(!l.paths().session("orphan").exists());
         assert_consistent(&l);
+    }
+
+    #[test]
+    fn denials_are_log_only_and_folded_in_later() {
+        let (_d, l) = ledger();
+        let denied = || {
+            Event::now(
+                Some("s"),
+                Body::GuardDenied {
+                    tool: "Edit".into(),
+                    reason: "route-first".into(),
+                    warn: false,
+                },
+            )
+        };
+        // The very first event creates the summaries even when log-only.
+        l.append(&[denied()]).unwrap();
+        assert_eq!(l.totals().unwrap().lines, 1);
+        assert!(
+            l.session("s").is_none(),
+            "a denial alone makes no session summary"
+        );
+        l.append(&[finished("s", 1, Outcome::Success)]).unwrap();
+        let before = fs::read(l.paths().totals()).unwrap();
+        let session_before = fs::read(l.paths().session("s")).unwrap();
+        l.append(&[denied(), denied()]).unwrap();
+        assert_eq!(
+            fs::read(l.paths().totals()).unwrap(),
+            before,
+            "summaries not rewritten"
+        );
+        assert_eq!(fs::read(l.paths().session("s")).unwrap(), session_before);
+        assert_consistent(&l);
+        assert!(
+            !l.rebuild().unwrap().changed,
+            "pending log-only lines are not a difference"
+        );
+        l.append(&[denied()]).unwrap();
+        l.append(&[finished("s", 2, Outcome::Failed)]).unwrap();
+        let t = l.totals().unwrap();
+        assert_eq!(
+            (t.lines, t.attempts),
+            (6, 2),
+            "the next writer folded the denials in"
+        );
+        assert_consistent(&l);
+        assert_eq!(l.read_log().unwrap().events.len(), 6);
     }
 
     #[test]
