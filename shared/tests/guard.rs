@@ -101,6 +101,7 @@ impl Given {
             cwd: &self.project,
             home: Some(&self.home()),
             protected: &protected,
+            code_model: "gpt-5.3-codex",
             now: Utc::now(),
         };
         pre_tool_use(&hook, &ctx, || self.summary.clone())
@@ -625,6 +626,7 @@ fn bash_corpus_through_the_guard() {
         cwd: std::path::Path::new("/proj"),
         home: Some(std::path::Path::new("/home/u")),
         protected: &protected,
+        code_model: "gpt-5.3-codex",
         now: Utc::now(),
     };
     let (mut deny, mut pass, mut escapes, mut false_blocks) = (0, 0, vec![], vec![]);

@@ -60,6 +60,8 @@ pub struct Ctx<'a> {
     pub home: Option<&'a Path>,
     /// offload's state and config folders.
     pub protected: &'a [PathBuf],
+    /// The model `--work-type code|explore` routes to (named in deny reasons).
+    pub code_model: &'a str,
     pub now: DateTime<Utc>,
 }
 
@@ -167,16 +169,17 @@ fn judge(
         (Work::Edit, what)
     };
     let summary = session();
-    let phrase = &ctx.config.approval_phrase;
+    let route = messages::Route {
+        project: ctx.project,
+        phrase: &ctx.config.approval_phrase,
+        model: ctx.code_model,
+    };
     match unlock(summary.as_ref(), ctx) {
         Unlock::Open => None,
-        Unlock::NoAttempt => Some((
-            "route-first",
-            messages::route_first(work, &what, ctx.project, phrase),
-        )),
+        Unlock::NoAttempt => Some(("route-first", messages::route_first(work, &what, &route))),
         Unlock::Failed(last) => Some((
             "fail-closed",
-            messages::fail_closed(work, &what, &last, ctx.project, phrase),
+            messages::fail_closed(work, &what, &last, &route),
         )),
     }
 }

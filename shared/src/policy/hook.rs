@@ -79,7 +79,9 @@ pub fn answer(
         .unwrap_or_else(|| PathBuf::from("/"));
     let cwd = cwd.unwrap_or_else(|| project.clone());
     let loaded = Config::load_for_project(&env.paths.config_file, Some(&project));
-    let config = loaded.config;
+    let mut config = loaded.config;
+    // The deny reason names the model `offload run` will pick, so env overrides count here too.
+    let _ = config.apply_env();
     let mode = mode(env, &config);
     let sid = input.session().map(str::to_owned);
     match input.event() {
@@ -95,6 +97,7 @@ pub fn answer(
                 cwd: &cwd,
                 home: env.home.as_deref(),
                 protected: &protected,
+                code_model: &config.runner.model_code,
                 now: env.now,
             };
             let verdict = guard::pre_tool_use(&input, &ctx, || sid.as_deref().and_then(session));

@@ -44,26 +44,39 @@ pub fn approval_path(phrase: &str) -> String {
     )
 }
 
+/// Where and how to route: the project, the approval phrase, and the code model that
+/// `--work-type code|explore` selects.
+pub struct Route<'a> {
+    pub project: &'a Path,
+    pub phrase: &'a str,
+    pub model: &'a str,
+}
+
+impl Work {
+    fn sandbox(self) -> &'static str {
+        match self {
+            Work::Explore => "read-only",
+            Work::Edit => "workspace-write",
+        }
+    }
+}
+
 /// No Codex attempt in scope yet.
-pub fn route_first(work: Work, what: &str, project: &Path, phrase: &str) -> String {
+pub fn route_first(work: Work, what: &str, route: &Route<'_>) -> String {
     format!(
-        "offload: {what} is Codex-eligible work; route it to Codex first. Run this with your Bash tool (fill in the prompt):\n  {}\n\
+        "offload: {what} is Codex-eligible work; route it to Codex first. Run this with your Bash tool (fill in the prompt; it runs {} in a {} sandbox):\n  {}\n\
          When it succeeds, check its result; native {} are then allowed for the rest of this turn. \
          If it fails, do not work around this block: {}.",
-        work.command(project),
+        route.model,
+        work.sandbox(),
+        work.command(route.project),
         work.noun(),
-        approval_path(phrase)
+        approval_path(route.phrase)
     )
 }
 
 /// The last attempt in scope failed, and the user has not approved a fallback.
-pub fn fail_closed(
-    work: Work,
-    what: &str,
-    last: &LastAttempt,
-    project: &Path,
-    phrase: &str,
-) -> String {
+pub fn fail_closed(work: Work, what: &str, last: &LastAttempt, route: &Route<'_>) -> String {
     let why = last
         .error
         .as_deref()
@@ -79,8 +92,8 @@ pub fn fail_closed(
     };
     format!(
         "{head} Do not fall back to native tools on your own: {}. You may instead retry Codex:\n  {}",
-        approval_path(phrase),
-        work.command(project)
+        approval_path(route.phrase),
+        work.command(route.project)
     )
 }
 
