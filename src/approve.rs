@@ -1,7 +1,7 @@
 //! `offload approve`: the user's own approval of a native fallback, from a terminal.
 //!
-//! It refuses to run inside Claude Code (`CLAUDECODE=1`, or a `claude` process among its
-//! ancestors): an approval Claude could give itself would be no approval at all. The guard also
+//! It refuses to run inside Claude Code (`CLAUDECODE=1` or the other variables Claude Code sets
+//! for its Bash tool, or a `claude` process among its ancestors): an approval Claude could give itself would be no approval at all. The guard also
 //! denies Bash commands that run it.
 
 use std::path::Path;
@@ -74,6 +74,15 @@ fn latest_session(dir: &Path) -> Option<SessionSummary> {
 fn inside_claude_code() -> Option<String> {
     if std::env::var("CLAUDECODE").is_ok_and(|v| v == "1") {
         return Some("CLAUDECODE=1".into());
+    }
+    // Claude Code also sets these for the commands its Bash tool runs.
+    for var in ["CLAUDE_CODE_SESSION_ID", "CLAUDE_CODE_ENTRYPOINT"] {
+        if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {
+            return Some(format!("{var} is set"));
+        }
+    }
+    if std::env::var("AI_AGENT").is_ok_and(|v| v.starts_with("claude-code")) {
+        return Some("AI_AGENT names Claude Code".into());
     }
     // Walk the parent chain (Linux /proc); a stripped environment does not hide the parent.
     let mut pid = std::process::id();

@@ -21,7 +21,9 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// Variables from the developer's own shell that would leak into a test.
-const SCRUB: [&str; 17] = [
+const SCRUB: [&str; 19] = [
+    "AI_AGENT",
+    "CLAUDE_CODE_ENTRYPOINT",
     "OFFLOAD_MODE",
     "CLAUDE_PROJECT_DIR",
     "CLAUDE_ENV_FILE",
