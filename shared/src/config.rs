@@ -22,6 +22,48 @@ pub struct Config {
     /// The guard (`offload-hook`) settings; a project may override them in
     /// `.claude/offload.json` (see [`Config::load_for_project`]).
     pub guard: GuardConfig,
+    /// `offload-statusline` settings.
+    pub statusline: StatuslineConfig,
+}
+
+/// Settings of `offload-statusline`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StatuslineConfig {
+    /// The line, with placeholders: `{tokens}` (this session's Codex tokens), `{total}` (all
+    /// sessions), `{sf}` (this session's successes/failures), `{rl}` (Codex 5-hour window:
+    /// remaining %@reset), `{weekly}` (the weekly window), `{claude}` (Claude's own 5-hour limit,
+    /// when Claude Code sends it), `{share}` (Codex's share of this session's tokens).
+    pub format: String,
+    /// Show the weekly Codex window (appended to the default format).
+    pub weekly: bool,
+    /// Show Claude's own rate limit when Claude Code sends one (appended).
+    pub claude: bool,
+    /// Show Codex's share of this session's tokens (appended).
+    pub share: bool,
+    /// ANSI colours (also off when `NO_COLOR` is set).
+    pub color: bool,
+    /// Remaining percent at or below which the limit shows red.
+    pub low_remaining: f64,
+    /// Remaining percent at or below which the limit shows yellow.
+    pub warn_remaining: f64,
+    /// How long `--wrap`'s command may take, in milliseconds.
+    pub wrap_timeout_ms: u64,
+}
+
+impl Default for StatuslineConfig {
+    fn default() -> Self {
+        StatuslineConfig {
+            format: "Offload C:{tokens} Σ:{total} | S/F C:{sf} | RL C:{rl}".into(),
+            weekly: false,
+            claude: false,
+            share: false,
+            color: true,
+            low_remaining: 15.0,
+            warn_remaining: 40.0,
+            wrap_timeout_ms: 1000,
+        }
+    }
 }
 
 /// How the guard acts.

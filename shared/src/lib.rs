@@ -19,3 +19,4 @@ pub mod ledger;
 pub mod outcome;
 pub mod paths;
 pub mod policy;
+pub mod statusline;
