@@ -82,6 +82,12 @@ pub fn render(ctx: &Ctx<'_>) -> (String, Vec<Explained>) {
             break;
         };
         let name = &after[..close];
+        if name.contains('{') {
+            // A lone `{`: keep it, and look for placeholders after it.
+            out.push('{');
+            rest = after;
+            continue;
+        }
         match segments::by_name(name) {
             Some((static_name, f)) => {
                 let start = Instant::now();
