@@ -45,7 +45,7 @@ fn after_real_attempts_the_line_shows_tokens_successes_failures_and_limits() {
     mock.push(
         Reply::message("one")
             .usage(usage)
-            .rate_limits(limits.clone()),
+            .rate_limits(limits),
     );
     mock.push(Reply::status(
         500,
