@@ -23,6 +23,55 @@ pub enum Command {
     Stats(StatsArgs),
     /// Approve a native fallback after a failed Codex attempt (the user's own terminal only).
     Approve(ApproveArgs),
+    /// Wire offload into Claude Code: hooks, statusline, skill (user or project settings).
+    Setup(SetupArgs),
+    /// Remove exactly what `offload setup` added, restoring the previous statusline.
+    Uninstall(SetupArgs),
+    /// Check codex, Claude Code, settings, state and config; self-test the hook and statusline.
+    Doctor(DoctorArgs),
+    /// Write, check, batch and run plans in docs/plans/.
+    #[command(subcommand)]
+    Plan(PlanCommand),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SetupArgs {
+    /// Use the project's `.claude/settings.json` instead of `~/.claude/settings.json`.
+    #[arg(long)]
+    pub project: bool,
+    /// Print the change without writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DoctorArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum PlanCommand {
+    /// Write docs/plans/YYYY-MM-DD-<feature>.md from the template (never overwrites).
+    New {
+        /// The feature, in words; the file name is its slug.
+        feature: String,
+    },
+    /// Report every problem with file:line and a fix hint; exit 1 if any.
+    Check {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The next batch of at most 3 ready tasks, each with its exact `offload run` command.
+    Next {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Dispatch the ready batch to Codex (at most 3 at once), verify each task, mark it done.
+    Run { file: std::path::PathBuf },
 }
 
 const RUN_AFTER_HELP: &str = "\
@@ -106,6 +155,9 @@ pub struct StatsArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Only events since this: a date (2026-11-01), an RFC 3339 time, or an age (7d, 12h).
+    #[arg(long)]
+    pub since: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]

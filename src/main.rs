@@ -1,9 +1,14 @@
 //! `offload`: the command-line half of offload. `run` sends work to Codex and records it;
-//! `stats` reads the ledger; `approve` is the user's fallback approval. Errors are printed once, prefixed `offload: `.
+//! `stats` reads the ledger; `approve` is the user's fallback approval; `setup`/`uninstall`
+//! wire it into Claude Code; `doctor` checks it; `plan` handles routed plans. Errors are
+//! printed once, prefixed `offload: `.
 
 mod approve;
 mod cli;
+mod doctor;
+mod plan;
 mod run;
+mod setup;
 mod stats;
 mod supervise;
 
@@ -17,6 +22,10 @@ fn main() -> ExitCode {
         cli::Command::Run(args) => run::main(args),
         cli::Command::Stats(args) => stats::main(args),
         cli::Command::Approve(args) => approve::main(args),
+        cli::Command::Setup(args) => setup::setup(args),
+        cli::Command::Uninstall(args) => setup::uninstall(args),
+        cli::Command::Doctor(args) => doctor::main(args),
+        cli::Command::Plan(cmd) => plan::main(cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

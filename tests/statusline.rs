@@ -42,11 +42,7 @@ fn after_real_attempts_the_line_shows_tokens_successes_failures_and_limits() {
         output: 56,
         reasoning: 7,
     };
-    mock.push(
-        Reply::message("one")
-            .usage(usage)
-            .rate_limits(limits),
-    );
+    mock.push(Reply::message("one").usage(usage).rate_limits(limits));
     mock.push(Reply::status(
         500,
         json!({"error": {"message": "boom", "type": "server_error"}}),

@@ -60,3 +60,7 @@ pub fn var(name: &str) -> Option<String> {
         _ => None,
     }
 }
+
+/// The Claude Code executable offload inspects (`claude --version`) for `setup` and `doctor`:
+/// a path or a name on `PATH`. Default `claude`.
+pub const OFFLOAD_CLAUDE_BIN: &str = "OFFLOAD_CLAUDE_BIN";

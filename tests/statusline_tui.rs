@@ -1,0 +1,278 @@
+//! The statusline as a user sees it: the real Claude Code 2.1.330 TUI in tmux, with
+//! `offload-statusline` as its `statusLine` command, read back from the screen. Claude's own
+//! Bash tool runs `offload run` (real Codex CLI against the mock Responses API), and the row
+//! under the prompt must then show that session's Codex tokens, successes/failures and the
+//! Codex rate limit the mock sent.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Local};
+use offload_testkit::claude::{ClaudeHome, Tmux, require_real_claude};
+use offload_testkit::codex::{CodexHome, require_real_codex};
+use offload_testkit::messages::{MockMessages, Step};
+use offload_testkit::responses::{MockResponses, RateHeaders, Reply, Usage};
+use serde_json::json;
+use shared::ledger::{Body, Ledger};
+use shared::outcome::Outcome;
+use shared::paths::Paths;
+
+/// How long a screen may take to show what a test waits for (Claude Code starts in ~2 s; an
+/// `offload run` of the real codex takes ~1 s; generous for a loaded 2-core machine).
+const SCREEN_TIMEOUT: Duration = Duration::from_secs(30);
+
+const OFFLOAD_RUN: &str = "offload run \"say hi\" read-only .";
+
+/// A Claude Code TUI whose statusline is `offload-statusline`, with offload and codex each
+/// pointed at their own mock.
+struct World {
+    claude: PathBuf,
+    home: ClaudeHome,
+    messages: MockMessages,
+    _responses: MockResponses,
+    codex_home: CodexHome,
+    codex: PathBuf,
+    state: tempfile::TempDir,
+}
+
+impl World {
+    fn new(codex_reply: Reply) -> Option<World> {
+        let claude = require_real_claude(None)?;
+        let codex = require_real_codex()?;
+        let responses = MockResponses::start().unwrap();
+        responses.set_default(codex_reply);
+        let messages = MockMessages::start().unwrap();
+        let home = ClaudeHome::new(&messages.base_url());
+        let statusline = support::workspace_bin("offload-statusline");
+        home.settings(json!({
+            "statusLine": {
+                "type": "command",
+                "command": statusline.display().to_string(),
+                "padding": 0,
+            },
+            // 2.1.330's interactive default is "auto" mode, which sets `allow` rules such as
+            // `Bash` aside and asks a server-side check that a mock cannot answer.
+            "permissions": {"defaultMode": "default", "allow": ["Bash"]},
+        }));
+        home.seed_interactive(&home.project());
+        Some(World {
+            claude,
+            codex_home: CodexHome::new(&responses.base_url()),
+            _responses: responses,
+            messages,
+            home,
+            codex,
+            state: tempfile::tempdir().unwrap(),
+        })
+    }
+
+    /// Claude Code's own environment plus what offload and codex need: the offload binaries
+    /// and node on `PATH`, `OFFLOAD_HOME`, `CODEX_BIN`, `CODEX_HOME`, `MOCK_API_KEY`.
+    fn env(&self) -> Vec<(String, String)> {
+        let bin_dir = support::offload_bin().parent().unwrap().to_path_buf();
+        let node_dir = which("node").and_then(|p| p.parent().map(Path::to_path_buf));
+        let mut path = vec![bin_dir.display().to_string()];
+        path.extend(node_dir.map(|d| d.display().to_string()));
+        path.push("/usr/local/bin:/usr/bin:/bin".into());
+        let codex_env = self.codex_home.envs();
+        let pick = |k: &str| codex_env.iter().find(|(n, _)| n == k).unwrap().1.clone();
+        let mut env = self.home.envs();
+        env.extend([
+            ("PATH".into(), path.join(":")),
+            (
+                "OFFLOAD_HOME".into(),
+                self.state.path().display().to_string(),
+            ),
+            ("CODEX_BIN".into(), self.codex.display().to_string()),
+            ("CODEX_HOME".into(), pick("CODEX_HOME")),
+            ("MOCK_API_KEY".into(), pick("MOCK_API_KEY")),
+            ("CODEX_TIMEOUT".into(), "60".into()),
+        ]);
+        env
+    }
+
+    /// The TUI, 160×40, in the project folder.
+    fn tui(&self) -> Tmux {
+        Tmux::start(&[&self.claude], &self.env(), &self.home.project(), 160, 40)
+            .expect("start claude in tmux")
+    }
+
+    /// Claude's first turn runs `offload run` through Bash, then answers `done`.
+    fn script_offload_run(&self) {
+        self.messages.push(Step::tool_use(
+            "Bash",
+            json!({"command": OFFLOAD_RUN, "description": "ask Codex"}),
+        ));
+        self.messages.push(Step::text("done"));
+    }
+
+    fn ledger(&self) -> Ledger {
+        Ledger::new(Paths::in_folder(self.state.path().to_path_buf()))
+    }
+
+    /// The session id Claude Code gave the turn, from the ledger's only finished attempt, with
+    /// its outcome.
+    fn finished(&self) -> Vec<(Option<String>, Outcome)> {
+        self.ledger()
+            .read_log()
+            .unwrap()
+            .events
+            .into_iter()
+            .filter_map(|e| match e.body {
+                Body::AttemptFinished(f) => Some((e.session, f.outcome)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The statusline row of a screen: the line holding `Offload `, trimmed.
+fn statusline_row(screen: &str) -> Option<&str> {
+    screen
+        .lines()
+        .find(|l| l.contains("Offload C:"))
+        .map(str::trim)
+}
+
+/// Wait until the statusline row is exactly `expected`; the row and the time it took, or a
+/// panic with the last screen.
+#[track_caller]
+fn wait_for_row(tui: &Tmux, expected: &str, what: &str) -> (String, Duration) {
+    let start = Instant::now();
+    match tui.wait_until(
+        |screen| statusline_row(screen) == Some(expected),
+        SCREEN_TIMEOUT,
+    ) {
+        Ok(screen) => (
+            statusline_row(&screen).unwrap().to_string(),
+            start.elapsed(),
+        ),
+        Err(screen) => panic!("{what}: expected the row {expected:?}; last screen:\n{screen}"),
+    }
+}
+
+/// The coloured statusline row (`capture-pane -e`) that holds `Offload `.
+fn ansi_row(tui: &Tmux) -> String {
+    let screen = tui.capture_ansi();
+    screen
+        .lines()
+        .find(|l| l.contains("Offload C:"))
+        .unwrap_or_else(|| panic!("no statusline row in the coloured screen:\n{screen}"))
+        .to_string()
+}
+
+/// The local `HH:MM` of an epoch-seconds reset, as the statusline shows a reset within a day.
+fn local_hh_mm(epoch: i64) -> String {
+    DateTime::from_timestamp(epoch, 0)
+        .unwrap()
+        .with_timezone(&Local)
+        .format("%H:%M")
+        .to_string()
+}
+
+#[test]
+fn statusline_shows_the_sessions_codex_numbers_in_the_tui() {
+    let t0 = Instant::now();
+    let limits = RateHeaders::used(42.5, 13.0);
+    let reply = Reply::message("hi from codex")
+        .usage(Usage {
+            input: 1234,
+            cached: 1000,
+            output: 56,
+            reasoning: 7,
+        })
+        .rate_limits(limits);
+    let Some(w) = World::new(reply) else {
+        return;
+    };
+    w.script_offload_run();
+    let tui = w.tui();
+    let (startup, _) = wait_for_row(&tui, "Offload C:0 Σ:0 | S/F C:0/0 | RL C:--", "startup");
+
+    tui.type_line("ask codex to say hi");
+    if let Err(screen) = tui.wait_until(
+        |s| s.lines().any(|l| l.trim_start().starts_with("● done")) || s.contains("done"),
+        SCREEN_TIMEOUT,
+    ) {
+        panic!("the answer never showed:\n{screen}");
+    }
+    let expected = format!(
+        "Offload C:1.3k Σ:1.3k | S/F C:1/0 | RL C:58%@{}",
+        local_hh_mm(limits.primary_reset_at)
+    );
+    let (row, took) = wait_for_row(&tui, &expected, "after the answer");
+    let coloured = ansi_row(&tui);
+    eprintln!(
+        "startup row: {startup}\nlater row:   {row}\ncoloured:    {coloured:?}\nrow after answer in {took:?}"
+    );
+
+    assert!(
+        !coloured.contains("\x1b[31m"),
+        "no failures, no red: {coloured:?}"
+    );
+    assert!(
+        !coloured.contains("\x1b[33m"),
+        "58 % left is above the yellow threshold: {coloured:?}"
+    );
+    assert!(coloured.contains("58%@"), "{coloured:?}");
+
+    let finished = w.finished();
+    assert_eq!(finished.len(), 1, "{finished:?}");
+    let (session, outcome) = finished[0].clone();
+    assert_eq!(outcome, Outcome::Success);
+    let session = session.expect("the attempt carries Claude's session id");
+    let summary = w.ledger().session(&session).expect("a session summary");
+    assert_eq!(
+        (summary.successes, summary.failures, summary.tokens.total),
+        (1, 0, 1290),
+        "the line's numbers are this session's"
+    );
+    let first_turn = w.messages.turns().into_iter().next().expect("a turn");
+    eprintln!(
+        "session {session}, first turn {:?}",
+        first_turn.header("x-claude-code-session-id")
+    );
+    eprintln!("total {:?}", t0.elapsed());
+}
+
+#[test]
+fn statusline_before_any_attempt_and_with_a_failure() {
+    let t0 = Instant::now();
+    let Some(w) = World::new(Reply::status(
+        500,
+        json!({"error": {"message": "boom", "type": "server_error"}}),
+    )) else {
+        return;
+    };
+    w.script_offload_run();
+    let tui = w.tui();
+    let (startup, _) = wait_for_row(&tui, "Offload C:0 Σ:0 | S/F C:0/0 | RL C:--", "startup");
+    let coloured_startup = ansi_row(&tui);
+
+    tui.type_line("ask codex to say hi");
+    let (row, took) = wait_for_row(
+        &tui,
+        "Offload C:0 Σ:0 | S/F C:0/1 | RL C:--",
+        "after the failure",
+    );
+    let coloured = ansi_row(&tui);
+    eprintln!(
+        "startup row: {startup}\nstartup coloured: {coloured_startup:?}\nlater row:   {row}\ncoloured:    {coloured:?}\nrow after prompt in {took:?}"
+    );
+    assert!(
+        coloured.contains("\x1b[31m1\x1b[0m"),
+        "the failure count in red: {coloured:?}"
+    );
+    let finished = w.finished();
+    assert_eq!(finished.len(), 1, "{finished:?}");
+    assert_eq!(finished[0].1, Outcome::Failed);
+    eprintln!("total {:?}", t0.elapsed());
+}
