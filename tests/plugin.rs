@@ -1,0 +1,149 @@
+//! The plugin form with the real Claude Code 2.1.330: `claude plugin validate`, `claude plugin
+//! marketplace add <repo>`, `claude plugin install offload@offload`, then a headless session in
+//! which the plugin's guard denies an Edit of code.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use offload_testkit::claude::{ClaudeHome, require_real_claude};
+use offload_testkit::messages::{MockMessages, Step};
+use serde_json::json;
+
+fn claude_cmd(home: &ClaudeHome, claude: &Path, args: &[&str]) -> (i32, String) {
+    let mut cmd: Command = home.command(claude, &home.project());
+    let out = cmd.args(args).output().expect("run claude");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn the_plugin_validates_installs_and_guards() {
+    let Some(claude) = require_real_claude(None) else {
+        return;
+    };
+    let repo = support::repo_root();
+    let mock = MockMessages::start().unwrap();
+    let home = ClaudeHome::new(&mock.base_url());
+
+    let (code, text) = claude_cmd(
+        &home,
+        &claude,
+        &[
+            "plugin",
+            "validate",
+            &repo.join("plugin").display().to_string(),
+        ],
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("Validation passed"), "{text}");
+    assert!(
+        text.contains("skills") || text.contains("hooks: PreToolUse"),
+        "{text}"
+    );
+
+    let (code, text) = claude_cmd(
+        &home,
+        &claude,
+        &["plugin", "marketplace", "add", &repo.display().to_string()],
+    );
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = claude_cmd(&home, &claude, &["plugin", "install", "offload@offload"]);
+    assert_eq!(code, 0, "{text}");
+    let settings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(home.settings_path()).unwrap()).unwrap();
+    assert_eq!(
+        settings["enabledPlugins"]["offload@offload"], true,
+        "{settings}"
+    );
+    // Only the plugin folder is copied into Claude Code's cache, not the repository's build output.
+    let cache = home.home().join(".claude/plugins/cache/offload/offload");
+    let version_dir = std::fs::read_dir(&cache)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(version_dir.join("hooks/hooks.json").exists());
+    assert!(
+        version_dir
+            .join("skills/plan-and-execute/SKILL.md")
+            .exists()
+    );
+    assert!(!version_dir.join("target").exists() && !version_dir.join("Cargo.toml").exists());
+
+    // Permissions for the tools, kept beside what `plugin install` wrote.
+    let mut settings = settings;
+    settings["permissions"] = json!({"allow": ["Read", "Edit"]});
+    home.settings(settings);
+    std::fs::create_dir_all(home.project().join("src")).unwrap();
+    let lib = home.project().join("src/lib.rs");
+    std::fs::write(&lib, "fn a() {}\n").unwrap();
+    mock.push(Step::tool_use("Read", json!({"file_path": lib})));
+    mock.push(Step::tool_use(
+        "Edit",
+        json!({"file_path": lib, "old_string": "fn a() {}", "new_string": "fn b() {}"}),
+    ));
+    mock.push(Step::text("ok"));
+    let bin_dir = support::workspace_bin("offload-hook")
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let state = tempfile::tempdir().unwrap();
+    let run = home.run_headless_with(
+        &claude,
+        &home.project(),
+        "rename a to b",
+        &[],
+        &[
+            ("OFFLOAD_BIN_DIR".into(), bin_dir),
+            ("OFFLOAD_HOME".into(), state.path().display().to_string()),
+        ],
+        Duration::from_secs(120),
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let results = mock.tool_results();
+    let edit = &results[1];
+    assert!(
+        edit.is_error && edit.content.contains("route it to Codex first"),
+        "{results:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), "fn a() {}\n");
+
+    // Without the binaries installed the plugin's hook fails closed.
+    mock.push(Step::tool_use(
+        "Edit",
+        json!({"file_path": lib, "old_string": "fn a() {}", "new_string": "fn b() {}"}),
+    ));
+    mock.push(Step::text("ok"));
+    let run = home.run_headless_with(
+        &claude,
+        &home.project(),
+        "again",
+        &["--resume", run.session_id.as_deref().unwrap()],
+        &[
+            ("OFFLOAD_BIN_DIR".into(), "/nonexistent".into()),
+            ("PATH".into(), "/usr/bin:/bin".into()),
+            ("OFFLOAD_HOME".into(), state.path().display().to_string()),
+        ],
+        Duration::from_secs(120),
+    );
+    let _ = run;
+    let results = mock.tool_results();
+    let blocked = results.last().unwrap();
+    assert!(
+        blocked.is_error
+            && blocked
+                .content
+                .contains("offload-hook binary is not installed"),
+        "{results:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), "fn a() {}\n");
+}
