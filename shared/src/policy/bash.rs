@@ -41,7 +41,9 @@
 
 use std::collections::HashSet;
 use std::io::Read;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
+
+use super::scope::normalize;
 use std::rc::Rc;
 
 /// A file the command writes, and which mechanism writes it (`"redirect"`, `"tee"`, `"sed -i"`,
@@ -2175,25 +2177,6 @@ fn strip_var<'a>(t: &'a str, name: &str) -> Option<&'a str> {
     } else {
         rest.strip_prefix('/')
     }
-}
-
-/// `a/./b/../c` → `a/c`, without touching the file system.
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => match out.components().next_back() {
-                Some(Component::Normal(_)) => {
-                    out.pop();
-                }
-                Some(Component::RootDir | Component::Prefix(_)) => {}
-                _ => out.push(".."),
-            },
-            c => out.push(c.as_os_str()),
-        }
-    }
-    out
 }
 
 /// The files a patch creates or changes: `+++ ` lines (minus `strip` leading components, or a

@@ -146,18 +146,20 @@ fn globs(patterns: &[String]) -> Result<GlobSet, String> {
 }
 
 /// Resolve `.` and `..` without touching the disk (`/a/b/../c` → `/a/c`; `..` above the root
-/// stays at the root).
+/// stays at the root; a relative path keeps the `..` it cannot resolve: `../../x`).
 pub fn normalize(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {
             Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() && !out.has_root() {
-                    out.push("..");
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
                 }
-            }
-            other => out.push(other.as_os_str()),
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
+            c => out.push(c.as_os_str()),
         }
     }
     out
@@ -317,5 +319,6 @@ mod tests {
     fn normalize_is_lexical() {
         assert_eq!(normalize(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
         assert_eq!(normalize(Path::new("/../x")), PathBuf::from("/x"));
+        assert_eq!(normalize(Path::new("../../x")), PathBuf::from("../../x"));
     }
 }
