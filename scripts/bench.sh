@@ -1,11 +1,28 @@
 #!/usr/bin/env bash
-# Benchmarks that print figures. Builds release binaries first.
+# Benchmarks that print figures. Builds the release binaries the benchmark needs (and installs
+# the real clients it drives) first.
 #
-#   scripts/bench.sh runner [--runs N]     offload run overhead over a bare codex exec
-#   scripts/bench.sh hook [--runs N]       offload-hook PreToolUse latency, empty and 100k-event ledger
+#   scripts/bench.sh runner [--runs N]       offload run overhead over a bare codex exec
+#   scripts/bench.sh hook [--runs N]         offload-hook PreToolUse latency, empty and 100k-event ledger
+#   scripts/bench.sh statusline [--runs N] [--ccstatusline-runs N]
+#                                            offload-statusline against CCometixLine (ccline) and
+#                                            ccstatusline, pinned in scripts/install-clients.sh:
+#                                            same stdin, temp HOME, temp git repo, 100k-event ledger;
+#                                            interleaved, --runs each for offload and ccline
+#                                            (default 200), --ccstatusline-runs for the slower
+#                                            Node ccstatusline (default 50); median, p10, p90,
+#                                            ratios to offload's median, and the targets
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-scripts/install-clients.sh codex >&2
-cargo build --release --quiet -p offload -p offload-hook -p offload-statusline -p offload-testkit --bin offload --bin offload-hook --bin offload-bench
+case "${1:-}" in
+  runner) scripts/install-clients.sh codex >&2; build=(-p offload --bin offload) ;;
+  hook) build=(-p offload-hook --bin offload-hook) ;;
+  statusline)
+    scripts/install-clients.sh ccstatusline ccline >&2
+    build=(-p offload-statusline --bin offload-statusline)
+    ;;
+  *) build=() ;;
+esac
+cargo build --release --quiet -p offload-testkit --bin offload-bench ${build[@]+"${build[@]}"}
 exec target/release/offload-bench "$@"

@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# Installs the real clients the end-to-end tests drive, at pinned versions, into a
-# project-local, git-ignored folder (.tools/). Safe to re-run: a client already at its
-# pinned version is left alone.
+# Installs the real clients the end-to-end tests drive, and the peer statuslines the
+# benchmark compares against, at pinned versions, into a project-local, git-ignored folder
+# (.tools/). Safe to re-run: a client already at its pinned version is left alone.
 #
-#   scripts/install-clients.sh [codex] [claude]      (no argument: both)
+#   scripts/install-clients.sh [codex] [claude] [ccstatusline] [ccline]   (no argument: codex claude)
 #
-# Pins (see PROTOCOLS.md §1). Override a pin with OFFLOAD_CODEX_VERSION / OFFLOAD_CLAUDE_VERSION.
+# Clients (see PROTOCOLS.md §1): codex, claude. Override a pin with OFFLOAD_CODEX_VERSION /
+# OFFLOAD_CLAUDE_VERSION.
+# Peers (scripts/bench.sh statusline): ccstatusline (npm `ccstatusline`, a Node CLI) and ccline
+# (CCometixLine: the native binary from npm `@cometix/ccline-<os>-<arch>`, the file its own
+# installer copies to ~/.claude/ccline/ccline). Override a pin with OFFLOAD_CCSTATUSLINE_VERSION /
+# OFFLOAD_CCLINE_VERSION.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools="$root/.tools"
 codex_version=${OFFLOAD_CODEX_VERSION:-0.169.0}
 claude_version=${OFFLOAD_CLAUDE_VERSION:-2.1.330}
+ccstatusline_version=${OFFLOAD_CCSTATUSLINE_VERSION:-2.2.30}
+ccline_version=${OFFLOAD_CCLINE_VERSION:-1.1.2}
 
 want=("$@")
 [ ${#want[@]} -gt 0 ] || want=(codex claude)
@@ -28,10 +35,12 @@ installed_version() {
   sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' "$manifest" | head -n 1
 }
 
-# install NAME PACKAGE VERSION [default]: links .tools/bin/NAME-VERSION, and .tools/bin/NAME when default
+# install NAME PACKAGE VERSION [default] [BIN]: links .tools/bin/NAME-VERSION, and .tools/bin/NAME
+# when default, to BIN (a path under node_modules; .bin/NAME unless given)
 install() {
   local name=$1 package=$2 version=$3 dir="$tools/$1-$3"
-  if [ "$(installed_version "$dir" "$package")" = "$version" ] && [ -x "$dir/node_modules/.bin/$name" ]; then
+  local bin="$dir/node_modules/${5:-.bin/$1}"
+  if [ "$(installed_version "$dir" "$package")" = "$version" ] && [ -x "$bin" ]; then
     echo "install-clients: $name $version already in $dir"
   else
     echo "install-clients: installing $package@$version into $dir"
@@ -39,8 +48,19 @@ install() {
     npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$package@$version" >&2
   fi
   mkdir -p "$tools/bin"
-  ln -sfn "$dir/node_modules/.bin/$name" "$tools/bin/$name-$version"
-  if [ "${4:-}" = default ]; then ln -sfn "$dir/node_modules/.bin/$name" "$tools/bin/$name"; fi
+  ln -sfn "$bin" "$tools/bin/$name-$version"
+  if [ "${4:-}" = default ]; then ln -sfn "$bin" "$tools/bin/$name"; fi
+}
+
+# ccline_package -> the npm package holding CCometixLine's native binary for this machine
+ccline_package() {
+  case "$(uname -s)-$(uname -m)" in
+    Linux-x86_64) echo @cometix/ccline-linux-x64 ;;
+    Linux-aarch64 | Linux-arm64) echo @cometix/ccline-linux-arm64 ;;
+    Darwin-x86_64) echo @cometix/ccline-darwin-x64 ;;
+    Darwin-arm64) echo @cometix/ccline-darwin-arm64 ;;
+    *) echo "install-clients: no CCometixLine binary package for $(uname -s) $(uname -m)" >&2; return 1 ;;
+  esac
 }
 
 mkdir -p "$tools"
@@ -49,6 +69,11 @@ for client in "${want[@]}"; do
     codex) install codex @openai/codex "$codex_version" default ;;
     claude) install claude @anthropic-ai/claude-code "$claude_version" default ;;
     claude-*) install claude @anthropic-ai/claude-code "${client#claude-}" ;;
-    *) echo "install-clients: unknown client '$client' (codex, claude, claude-<version>)" >&2; exit 2 ;;
+    ccstatusline) install ccstatusline ccstatusline "$ccstatusline_version" default ;;
+    ccline)
+      package=$(ccline_package)
+      install ccline "$package" "$ccline_version" default "$package/ccline"
+      ;;
+    *) echo "install-clients: unknown client '$client' (codex, claude, claude-<version>, ccstatusline, ccline)" >&2; exit 2 ;;
   esac
 done
