@@ -19,8 +19,8 @@ use shared::ledger::{Body, Ledger};
 use shared::outcome::Outcome;
 use shared::paths::Paths;
 
-/// How long a screen may take to show what a test waits for (Claude Code starts in ~2 s; an
-/// `offload run` of the real codex takes ~1 s; generous for a loaded 2-core machine).
+/// How long a screen may take to show what a test waits for (the first row shows ~0.6 s after
+/// start, the next ~0.3 s after the answer; generous for a loaded 2-core machine).
 const SCREEN_TIMEOUT: Duration = Duration::from_secs(30);
 
 const OFFLOAD_RUN: &str = "offload run \"say hi\" read-only .";
@@ -52,9 +52,9 @@ impl World {
                 "command": statusline.display().to_string(),
                 "padding": 0,
             },
-            // 2.1.330's interactive default is "auto" mode, which sets `allow` rules such as
-            // `Bash` aside and asks a server-side check that a mock cannot answer.
-            "permissions": {"defaultMode": "default", "allow": ["Bash"]},
+            // 2.1.330's interactive default is auto mode, which sets `allow` rules such as
+            // `Bash` aside and asks a server-side check that the mock cannot answer.
+            "permissions": {"disableAutoMode": "disable", "allow": ["Bash"]},
         }));
         home.seed_interactive(&home.project());
         Some(World {
@@ -90,6 +90,8 @@ impl World {
             ("MOCK_API_KEY".into(), pick("MOCK_API_KEY")),
             ("CODEX_TIMEOUT".into(), "60".into()),
         ]);
+        // The statusline shows resets in local time, and so does this test: same zone.
+        env.extend(std::env::var("TZ").ok().map(|tz| ("TZ".to_string(), tz)));
         env
     }
 
@@ -112,8 +114,39 @@ impl World {
         Ledger::new(Paths::in_folder(self.state.path().to_path_buf()))
     }
 
-    /// The session id Claude Code gave the turn, from the ledger's only finished attempt, with
-    /// its outcome.
+    /// The session id Claude Code sent with its first model request.
+    fn claude_session(&self) -> String {
+        let turn = self.messages.turns().into_iter().next().expect("a turn");
+        turn.header("x-claude-code-session-id")
+            .expect("Claude Code sends its session id")
+            .to_string()
+    }
+
+    /// `offload-statusline` run directly, as Claude Code would for `session` (colour on): its
+    /// raw stdout, before Claude Code and tmux restyle it.
+    fn statusline_bytes(&self, session: &str) -> String {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(support::workspace_bin("offload-statusline"))
+            .env_clear()
+            .envs(self.env())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn offload-statusline");
+        let stdin = json!({"session_id": session, "cwd": self.home.project()}).to_string();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Every finished attempt in the ledger: its session and outcome.
     fn finished(&self) -> Vec<(Option<String>, Outcome)> {
         self.ledger()
             .read_log()
@@ -178,9 +211,26 @@ fn local_hh_mm(epoch: i64) -> String {
         .to_string()
 }
 
+/// Type a prompt and wait for Claude's scripted `done` answer (after the Bash tool ran).
+#[track_caller]
+fn ask(tui: &Tmux) {
+    tui.type_line("ask codex to say hi");
+    if let Err(screen) = tui.wait_until(
+        |s| s.lines().any(|l| l.trim_start() == "● done"),
+        SCREEN_TIMEOUT,
+    ) {
+        panic!("Claude's answer never showed:\n{screen}");
+    }
+}
+
+const EMPTY_ROW: &str = "Offload C:0 Σ:0 | S/F C:0/0 | RL C:--";
+
+/// A Codex success with usage and rate limits: the row shows this session's tokens (1234 in +
+/// 56 out = 1290 → `1.3k`), one success, and 100 − 42.5 = 57.5 → `58%` left until the reset's
+/// local `HH:MM`.
 #[test]
 fn statusline_shows_the_sessions_codex_numbers_in_the_tui() {
-    let t0 = Instant::now();
+    let start = Instant::now();
     let limits = RateHeaders::used(42.5, 13.0);
     let reply = Reply::message("hi from codex")
         .usage(Usage {
@@ -195,15 +245,9 @@ fn statusline_shows_the_sessions_codex_numbers_in_the_tui() {
     };
     w.script_offload_run();
     let tui = w.tui();
-    let (startup, _) = wait_for_row(&tui, "Offload C:0 Σ:0 | S/F C:0/0 | RL C:--", "startup");
+    let (startup, startup_took) = wait_for_row(&tui, EMPTY_ROW, "at startup");
 
-    tui.type_line("ask codex to say hi");
-    if let Err(screen) = tui.wait_until(
-        |s| s.lines().any(|l| l.trim_start().starts_with("● done")) || s.contains("done"),
-        SCREEN_TIMEOUT,
-    ) {
-        panic!("the answer never showed:\n{screen}");
-    }
+    ask(&tui);
     let expected = format!(
         "Offload C:1.3k Σ:1.3k | S/F C:1/0 | RL C:58%@{}",
         local_hh_mm(limits.primary_reset_at)
@@ -211,41 +255,45 @@ fn statusline_shows_the_sessions_codex_numbers_in_the_tui() {
     let (row, took) = wait_for_row(&tui, &expected, "after the answer");
     let coloured = ansi_row(&tui);
     eprintln!(
-        "startup row: {startup}\nlater row:   {row}\ncoloured:    {coloured:?}\nrow after answer in {took:?}"
+        "startup row ({startup_took:?}): {startup}\nrow after the answer ({took:?}): {row}\n\
+         coloured: {coloured:?}\nscreen:\n{}",
+        tui.capture()
     );
-
     assert!(
-        !coloured.contains("\x1b[31m"),
+        coloured.contains(&format!(
+            "RL C:58%@{}",
+            local_hh_mm(limits.primary_reset_at)
+        )),
+        "58 % left is above the warning threshold (40 %): no colour on it: {coloured:?}"
+    );
+    assert!(
+        coloured.contains("S/F C:1/0"),
         "no failures, no red: {coloured:?}"
     );
-    assert!(
-        !coloured.contains("\x1b[33m"),
-        "58 % left is above the yellow threshold: {coloured:?}"
-    );
-    assert!(coloured.contains("58%@"), "{coloured:?}");
+    for code in ["\x1b[31m", "\x1b[33m"] {
+        assert!(!coloured.contains(code), "no red, no yellow: {coloured:?}");
+    }
 
-    let finished = w.finished();
-    assert_eq!(finished.len(), 1, "{finished:?}");
-    let (session, outcome) = finished[0].clone();
-    assert_eq!(outcome, Outcome::Success);
-    let session = session.expect("the attempt carries Claude's session id");
+    let session = w.claude_session();
+    assert_eq!(
+        w.finished(),
+        [(Some(session.clone()), Outcome::Success)],
+        "the attempt is recorded under Claude's session"
+    );
     let summary = w.ledger().session(&session).expect("a session summary");
     assert_eq!(
         (summary.successes, summary.failures, summary.tokens.total),
         (1, 0, 1290),
-        "the line's numbers are this session's"
+        "the row's numbers are this session's"
     );
-    let first_turn = w.messages.turns().into_iter().next().expect("a turn");
-    eprintln!(
-        "session {session}, first turn {:?}",
-        first_turn.header("x-claude-code-session-id")
-    );
-    eprintln!("total {:?}", t0.elapsed());
+    eprintln!("total {:?}", start.elapsed());
 }
 
+/// No attempt yet: zeros and `--` (no rate-limit data anywhere). Then Codex answers 500: the row
+/// counts one failure, in red.
 #[test]
 fn statusline_before_any_attempt_and_with_a_failure() {
-    let t0 = Instant::now();
+    let start = Instant::now();
     let Some(w) = World::new(Reply::status(
         500,
         json!({"error": {"message": "boom", "type": "server_error"}}),
@@ -254,25 +302,49 @@ fn statusline_before_any_attempt_and_with_a_failure() {
     };
     w.script_offload_run();
     let tui = w.tui();
-    let (startup, _) = wait_for_row(&tui, "Offload C:0 Σ:0 | S/F C:0/0 | RL C:--", "startup");
+    let (startup, startup_took) = wait_for_row(&tui, EMPTY_ROW, "at startup");
     let coloured_startup = ansi_row(&tui);
+    assert!(
+        !coloured_startup.contains("\x1b[31m"),
+        "nothing red before any failure: {coloured_startup:?}"
+    );
 
-    tui.type_line("ask codex to say hi");
+    ask(&tui);
     let (row, took) = wait_for_row(
         &tui,
         "Offload C:0 Σ:0 | S/F C:0/1 | RL C:--",
         "after the failure",
     );
     let coloured = ansi_row(&tui);
+    let session = w.claude_session();
+    let raw = w.statusline_bytes(&session);
     eprintln!(
-        "startup row: {startup}\nstartup coloured: {coloured_startup:?}\nlater row:   {row}\ncoloured:    {coloured:?}\nrow after prompt in {took:?}"
+        "startup row ({startup_took:?}): {startup}\nstartup coloured: {coloured_startup:?}\n\
+         row after the answer ({took:?}): {row}\ncoloured: {coloured:?}\nraw: {raw:?}\nscreen:\n{}",
+        tui.capture()
     );
+    // The statusline prints `\x1b[31m1\x1b[0m`; Claude Code draws the row in its own grey, so
+    // on the screen the reset after the `1` comes back as that grey.
     assert!(
-        coloured.contains("\x1b[31m1\x1b[0m"),
-        "the failure count in red: {coloured:?}"
+        raw.contains("S/F C:0/\x1b[31m1\x1b[0m | RL C:--"),
+        "the statusline paints the failure count red: {raw:?}"
     );
-    let finished = w.finished();
-    assert_eq!(finished.len(), 1, "{finished:?}");
-    assert_eq!(finished[0].1, Outcome::Failed);
-    eprintln!("total {:?}", t0.elapsed());
+    let red = "S/F C:0/\x1b[31m1\x1b[";
+    let at = coloured
+        .find(red)
+        .unwrap_or_else(|| panic!("the failure count in red on the screen: {coloured:?}"));
+    let after = &coloured[at + red.len()..];
+    assert!(
+        !after.starts_with("31m") && !after.contains("\x1b[31m"),
+        "only the count is red: {coloured:?}"
+    );
+
+    assert_eq!(
+        w.finished(),
+        [(Some(session.clone()), Outcome::Failed)],
+        "the failed attempt is recorded under Claude's session"
+    );
+    let summary = w.ledger().session(&session).expect("a session summary");
+    assert_eq!((summary.successes, summary.failures), (0, 1));
+    eprintln!("total {:?}", start.elapsed());
 }
