@@ -2,5 +2,6 @@
 
 pub mod claude;
 pub mod codex;
+mod http;
 pub mod messages;
 pub mod responses;

@@ -20,12 +20,15 @@
 //! marker (put it in the `Agent` call's `prompt`) takes its steps from there.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
+
+pub use crate::http::RecordedRequest;
+use crate::http::{path_only, read_request, write_json};
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -125,30 +128,7 @@ impl Step {
     }
 }
 
-/// One request as the mock received it (serializes without `raw_body`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct RecordedRequest {
-    pub method: String,
-    /// The request target as sent, query included (`/v1/messages?beta=true`).
-    pub path: String,
-    /// In arrival order, names lowercased.
-    pub headers: Vec<(String, String)>,
-    /// The body parsed as JSON, `Value::Null` when empty or not JSON.
-    pub body: Value,
-    /// The body as received (after undoing chunked transfer encoding).
-    #[serde(skip)]
-    pub raw_body: Vec<u8>,
-}
-
 impl RecordedRequest {
-    /// The first header of that name (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
     /// Whether this is a model request (`POST /v1/messages`, any query).
     pub fn is_messages(&self) -> bool {
         self.method == "POST" && path_only(&self.path) == "/v1/messages"
@@ -495,9 +475,9 @@ fn serve(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
         }
         Answer::NotFound => {
             let body = json!({"type": "error", "error": {"type": "not_found_error", "message": format!("mock-messages: no route for {} {}", request.method, request.path)}});
-            write_json(&mut stream, 404, &body)?;
+            write_json(&mut stream, 404, &body, &[])?;
         }
-        Answer::Status { code, body } => write_json(&mut stream, code, &body)?,
+        Answer::Status { code, body } => write_json(&mut stream, code, &body, &[])?,
         Answer::Stream {
             blocks,
             stop_reason,
@@ -602,109 +582,6 @@ fn sse_body(model: &str, blocks: &[Value], stop_reason: &str, usage: Usage) -> S
     body
 }
 
-fn write_json(stream: &mut TcpStream, code: u16, body: &Value) -> io::Result<()> {
-    let body = body.to_string();
-    let head = format!(
-        "HTTP/1.1 {code} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        reason(code),
-        body.len()
-    );
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body.as_bytes())?;
-    stream.flush()
-}
-
-fn reason(code: u16) -> &'static str {
-    match code {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        529 => "Overloaded",
-        _ => "Status",
-    }
-}
-
-/// Read one request: request line, headers, and a body delimited by `content-length` or chunked.
-/// `None` when the peer closed before sending anything.
-fn read_request(reader: &mut impl BufRead) -> io::Result<Option<RecordedRequest>> {
-    let mut line = String::new();
-    if reader.read_line(&mut line)? == 0 {
-        return Ok(None);
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_string();
-    let path = parts.next().unwrap_or_default().to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        let line = line.trim_end_matches(['\r', '\n']);
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
-        }
-    }
-    let find = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    };
-    let raw_body = if find("transfer-encoding").is_some_and(|te| te.contains("chunked")) {
-        read_chunked(reader)?
-    } else {
-        let length = find("content-length")
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(0);
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body)?;
-        body
-    };
-    let body = serde_json::from_slice(&raw_body).unwrap_or(Value::Null);
-    Ok(Some(RecordedRequest {
-        method,
-        path,
-        headers,
-        body,
-        raw_body,
-    }))
-}
-
-fn read_chunked(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
-    let mut body = Vec::new();
-    loop {
-        let mut size_line = String::new();
-        if reader.read_line(&mut size_line)? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        let size = size_line.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size, 16)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk size"))?;
-        if size == 0 {
-            // Trailers, up to an empty line.
-            loop {
-                let mut trailer = String::new();
-                if reader.read_line(&mut trailer)? == 0 || trailer.trim().is_empty() {
-                    return Ok(body);
-                }
-            }
-        }
-        let start = body.len();
-        body.resize(start + size, 0);
-        reader.read_exact(&mut body[start..])?;
-        let mut crlf = String::new();
-        reader.read_line(&mut crlf)?;
-    }
-}
-
 /// A string as is; an array of blocks as the `text` of its text blocks joined by newlines.
 fn content_text(content: &Value) -> String {
     match content {
@@ -724,10 +601,6 @@ fn next_id(prefix: &str) -> String {
         "{prefix}_01mock{:018}",
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-fn path_only(target: &str) -> &str {
-    target.split('?').next().unwrap_or(target)
 }
 
 #[cfg(test)]
