@@ -1,73 +1,443 @@
-//! `offload stats`: what the ledger recorded. For now the all-time totals and `--rebuild`;
-//! per-session, per-day and per-model tables come with the operations tooling.
+//! `offload stats`: what the ledger recorded, per day, per Claude Code session and per model.
+//!
+//!   offload stats [--since X] [--json] [--rebuild]
+//!
+//! It reads `events.jsonl` (under a bounded shared lock; a torn last line is left out and
+//! reported), folds it with [`shared::stats::report`], and prints a table, or JSON. Days are
+//! local days; `--since` takes a date (`2026-11-01`, local midnight), an RFC 3339 time, or an
+//! age (`7d`, `12h`).
+//!
+//! `--rebuild` first recomputes the summaries (`totals.json`, `sessions/*.json`) from the log,
+//! says whether they differed, then shows the stats as usual.
+//!
+//! `--json` prints one object: [`shared::stats::Report`] (schema 1; see that module for every
+//! field), plus `events_file` (the log's path) and, with `--rebuild`, `rebuild`:
+//! `{events, skipped_lines, sessions, changed, repaired_tail}`. Fields are only ever added.
 
-use shared::ledger::Ledger;
+use chrono::{DateTime, Local, Utc};
+use serde::Serialize;
+use shared::format::{millis, tokens};
+use shared::ledger::{Ledger, RebuildReport};
 use shared::paths::Paths;
+use shared::stats::{self, Group, Report};
 
 use crate::Error;
 use crate::cli::StatsArgs;
 
+/// Sessions shown in the table (the newest); `--json` has them all.
+const SESSIONS_SHOWN: usize = 15;
+/// Days in the attempts-per-day sparkline.
+const SPARK_DAYS: usize = 60;
+/// Width of the success-rate bars, in cells.
+const BAR: usize = 5;
+
 pub fn main(args: StatsArgs) -> Result<u8, Error> {
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| stats::parse_since(s, Utc::now(), &Local))
+        .transpose()
+        .map_err(Error::usage)?;
     let paths = Paths::from_env().map_err(|e| Error::with_code(e.to_string(), 1))?;
     let ledger = Ledger::new(paths);
-    if args.rebuild {
-        let r = ledger
-            .rebuild()
-            .map_err(|e| Error::with_code(format!("rebuild failed: {e}"), 1))?;
-        if !args.json {
-            println!(
-                "rebuilt from {}: {} events, {} skipped lines, {} sessions; summaries {}{}",
-                ledger.paths().events().display(),
-                r.events,
-                r.skipped_lines,
-                r.sessions,
-                if r.changed {
-                    "differed and were replaced"
-                } else {
-                    "were already right"
-                },
-                if r.repaired_tail {
-                    "; a torn last line was terminated"
-                } else {
-                    ""
-                },
-            );
-        }
-    }
-    let totals = ledger.totals().unwrap_or_default();
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&totals)
-                .map_err(|e| Error::with_code(e.to_string(), 1))?
-        );
-        return Ok(0);
-    }
-    use shared::format::tokens;
+    let rebuilt = if args.rebuild {
+        Some(
+            ledger
+                .rebuild()
+                .map_err(|e| Error::with_code(format!("rebuild failed: {e}"), 1))?,
+        )
+    } else {
+        None
+    };
     let log = ledger
         .read_log()
         .map_err(|e| Error::with_code(format!("cannot read the ledger: {e}"), 1))?;
-    let denials = log
-        .events
-        .iter()
-        .filter(|e| {
-            matches!(
-                e.body,
-                shared::ledger::Body::GuardDenied { warn: false, .. }
-            )
-        })
-        .count();
-    println!(
-        "attempts {} (✓ {} ✗ {}) · in flight or lost {} · tokens {} (in {}, out {}) · guard denials {} · skipped lines {}",
-        totals.attempts,
-        totals.successes,
-        totals.failures,
-        totals.attempts_started.saturating_sub(totals.attempts),
-        tokens(totals.tokens.total),
-        tokens(totals.tokens.input),
-        tokens(totals.tokens.output),
-        denials,
-        log.skipped,
-    );
+    let report = stats::report(&log, since, &Local);
+    let events_file = ledger.paths().events().display().to_string();
+    if args.json {
+        let out = JsonOut {
+            report: &report,
+            events_file,
+            rebuild: rebuilt.as_ref().map(RebuildJson::from),
+        };
+        let text =
+            serde_json::to_string_pretty(&out).map_err(|e| Error::with_code(e.to_string(), 1))?;
+        emit(&format!("{text}\n"));
+        return Ok(0);
+    }
+    let mut text = String::new();
+    if let Some(r) = &rebuilt {
+        text.push_str(&rebuild_line(&events_file, r));
+        text.push('\n');
+    }
+    text.push_str(&render(&report, &events_file));
+    emit(&text);
     Ok(0)
+}
+
+/// Print to stdout; a reader that went away (`offload stats | head`) is not an error.
+fn emit(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+#[derive(Serialize)]
+struct JsonOut<'a> {
+    #[serde(flatten)]
+    report: &'a Report,
+    events_file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rebuild: Option<RebuildJson>,
+}
+
+#[derive(Serialize)]
+struct RebuildJson {
+    events: u64,
+    skipped_lines: u64,
+    sessions: usize,
+    /// The summaries on disk differed from a fold of the log (and were replaced).
+    changed: bool,
+    /// A torn last line was terminated (it now counts as a skipped line).
+    repaired_tail: bool,
+}
+
+impl From<&RebuildReport> for RebuildJson {
+    fn from(r: &RebuildReport) -> Self {
+        RebuildJson {
+            events: r.events,
+            skipped_lines: r.skipped_lines,
+            sessions: r.sessions,
+            changed: r.changed,
+            repaired_tail: r.repaired_tail,
+        }
+    }
+}
+
+fn rebuild_line(events_file: &str, r: &RebuildReport) -> String {
+    format!(
+        "rebuilt the summaries from {events_file}: {} events, {} skipped lines, {} sessions; they {}{}",
+        r.events,
+        r.skipped_lines,
+        r.sessions,
+        if r.changed {
+            "differed and were replaced"
+        } else {
+            "were already right"
+        },
+        if r.repaired_tail {
+            "; a torn last line was terminated"
+        } else {
+            ""
+        },
+    )
+}
+
+/// The terminal report: a summary block, then tables by day, session and model.
+fn render(r: &Report, events_file: &str) -> String {
+    let mut out = String::new();
+    let t = &r.total;
+    let (Some(first), Some(last)) = (t.first, t.last) else {
+        line(
+            &mut out,
+            &match r.since {
+                Some(s) => format!("Nothing recorded since {} in {events_file}.", local(s)),
+                None => format!(
+                    "Nothing recorded yet in {events_file}: `offload run` records Codex attempts, the guard records denials."
+                ),
+            },
+        );
+        if let Some(d) = damage(r) {
+            line(&mut out, &d);
+        }
+        return out;
+    };
+    let mut title = format!(
+        "Offload stats  {} → {} · {} events",
+        day(first),
+        day(last),
+        r.events
+    );
+    if let Some(s) = r.since {
+        title.push_str(&format!(" since {}", local(s)));
+    }
+    line(&mut out, &title);
+    let mut attempts = format!("{} (✓ {} ✗ {}", t.attempts, t.successes, t.failures);
+    let failures: Vec<String> = t
+        .outcomes
+        .iter()
+        .filter(|(o, _)| o.as_str() != "success")
+        .map(|(o, n)| format!("{o} {n}"))
+        .collect();
+    if !failures.is_empty() {
+        attempts.push_str(&format!(": {}", failures.join(", ")));
+    }
+    attempts.push(')');
+    if r.unfinished > 0 {
+        attempts.push_str(&format!(
+            " · {} unfinished (running, or lost)",
+            r.unfinished
+        ));
+    }
+    let mut block: Vec<(&str, String)> = vec![("attempts", attempts)];
+    if let Some(rate) = t.success_rate {
+        block.push(("success", format!("{} {}", stats::bar(rate, 10), pct(rate))));
+    }
+    if t.attempts > 0 {
+        block.push((
+            "tokens",
+            format!(
+                "{} offloaded: in {} (cached {}), out {} (reasoning {})",
+                tokens(t.tokens.total),
+                tokens(t.tokens.input),
+                tokens(t.tokens.cached_input),
+                tokens(t.tokens.output),
+                tokens(t.tokens.reasoning),
+            ),
+        ));
+    }
+    if let Some(ms) = t.median_duration_ms {
+        block.push(("duration", format!("median {}", millis(ms))));
+    }
+    let mut guard = format!("denied {}", t.denied.total);
+    if t.denied.total > 0 {
+        guard.push_str(&format!(" ({})", t.denied.describe()));
+    }
+    if t.would_deny.total > 0 {
+        guard.push_str(&format!(
+            " · would deny {} in warn mode ({})",
+            t.would_deny.total,
+            t.would_deny.describe()
+        ));
+    }
+    if t.approvals > 0 {
+        guard.push_str(&format!(" · fallbacks approved {}", t.approvals));
+    }
+    block.push(("guard", guard));
+    let series = stats::daily_attempts(&r.by_day, SPARK_DAYS);
+    if series.len() > 1 {
+        let values: Vec<u64> = series.iter().map(|d| d.1).collect();
+        block.push((
+            "per day",
+            format!(
+                "{}  attempts {} → {}, at most {}",
+                stats::sparkline(&values),
+                series[0].0.format("%m-%d"),
+                series[series.len() - 1].0.format("%m-%d"),
+                values.iter().max().copied().unwrap_or(0)
+            ),
+        ));
+    }
+    if let Some(d) = damage(r) {
+        block.push(("log", d));
+    }
+    for (k, v) in &block {
+        line(&mut out, &format!("  {k:<9} {v}"));
+    }
+
+    line(&mut out, "");
+    out.push_str(&table(
+        &["day"],
+        r.by_day
+            .iter()
+            .map(|g| vec![g.key.clone().unwrap_or_default()])
+            .collect(),
+        &r.by_day,
+        true,
+    ));
+
+    line(&mut out, "");
+    let named = r.by_session.iter().filter(|g| g.key.is_some()).count();
+    let hidden = named.saturating_sub(SESSIONS_SHOWN);
+    let shown: Vec<Group> = r
+        .by_session
+        .iter()
+        .enumerate()
+        .filter(|(i, g)| g.key.is_none() || *i >= hidden)
+        .map(|(_, g)| g.clone())
+        .collect();
+    out.push_str(&table(
+        &["session", "started"],
+        shown
+            .iter()
+            .map(|g| {
+                vec![
+                    g.key
+                        .as_deref()
+                        .map_or("(no session)".into(), short_session),
+                    g.first.map(stamp).unwrap_or_default(),
+                ]
+            })
+            .collect(),
+        &shown,
+        true,
+    ));
+    if hidden > 0 {
+        line(
+            &mut out,
+            &format!("… and {hidden} earlier sessions (narrow with --since, or see --json)"),
+        );
+    }
+
+    if !r.by_model.is_empty() {
+        line(&mut out, "");
+        out.push_str(&table(
+            &["model"],
+            r.by_model
+                .iter()
+                .map(|g| vec![g.key.clone().unwrap_or_default()])
+                .collect(),
+            &r.by_model,
+            false,
+        ));
+    }
+    out
+}
+
+fn line(out: &mut String, s: &str) {
+    out.push_str(s.trim_end());
+    out.push('\n');
+}
+
+/// What was wrong with the log, if anything.
+fn damage(r: &Report) -> Option<String> {
+    let mut parts = Vec::new();
+    if r.skipped_lines > 0 {
+        parts.push(format!(
+            "{} unreadable line{} skipped",
+            r.skipped_lines,
+            if r.skipped_lines == 1 { "" } else { "s" }
+        ));
+    }
+    if r.torn_tail {
+        parts.push(
+            "a torn last line left out (a write in progress, or a writer that died)".to_string(),
+        );
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// A table: the leading text columns given, then the figures of each group.
+fn table(lead: &[&str], lead_cells: Vec<Vec<String>>, groups: &[Group], denials: bool) -> String {
+    let mut header: Vec<(&str, bool)> = lead.iter().map(|h| (*h, false)).collect();
+    let mut figures = vec![
+        "attempts", "success", "in", "cached", "out", "total", "median",
+    ];
+    if denials {
+        figures.extend(["denied", "would"]);
+    }
+    header.extend(figures.iter().map(|h| (*h, true)));
+    let rows: Vec<Vec<String>> = lead_cells
+        .into_iter()
+        .zip(groups)
+        .map(|(mut row, g)| {
+            let none = || "-".to_string();
+            let has = g.attempts > 0;
+            row.push(g.attempts.to_string());
+            row.push(g.success_rate.map_or_else(none, |rate| {
+                format!("{} {:>4}", stats::bar(rate, BAR), pct(rate))
+            }));
+            for n in [
+                g.tokens.input,
+                g.tokens.cached_input,
+                g.tokens.output,
+                g.tokens.total,
+            ] {
+                row.push(if has { tokens(n) } else { none() });
+            }
+            row.push(g.median_duration_ms.map_or_else(none, millis));
+            if denials {
+                row.push(g.denied.total.to_string());
+                row.push(g.would_deny.total.to_string());
+            }
+            row
+        })
+        .collect();
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain([header[i].0.chars().count()])
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..header.len()).map(width).collect();
+    let mut out = String::new();
+    let mut emit = |cells: Vec<&str>| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i > 0 {
+                l.push_str("  ");
+            }
+            let pad = widths[i].saturating_sub(c.chars().count());
+            if header[i].1 {
+                l.push_str(&" ".repeat(pad));
+                l.push_str(c);
+            } else {
+                l.push_str(c);
+                l.push_str(&" ".repeat(pad));
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    emit(header.iter().map(|h| h.0).collect());
+    for r in &rows {
+        emit(r.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+/// Session ids are UUIDs: the first 8 characters tell them apart in a table.
+fn short_session(id: &str) -> String {
+    if id.chars().count() <= 13 {
+        id.to_string()
+    } else {
+        format!("{}…", id.chars().take(8).collect::<String>())
+    }
+}
+
+fn pct(rate: f64) -> String {
+    format!("{:.0}%", rate * 100.0)
+}
+
+fn day(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Local).format("%Y-%m-%d").to_string()
+}
+
+fn stamp(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Local).format("%m-%d %H:%M").to_string()
+}
+
+fn local(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Local).format("%Y-%m-%d %H:%M").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_shorten_only_when_long() {
+        assert_eq!(short_session("sess-1"), "sess-1");
+        assert_eq!(
+            short_session("3f2c1a9e-7b7d-4c39-9a1e-0d6f5b2c8e11"),
+            "3f2c1a9e…"
+        );
+    }
+
+    #[test]
+    fn tables_align_numbers_right_and_text_left() {
+        let groups = vec![Group::default(), Group::default()];
+        let t = table(
+            &["day"],
+            vec![vec!["a".into()], vec!["longer".into()]],
+            &groups,
+            true,
+        );
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("day     attempts  success"), "{t}");
+        assert!(lines[1].starts_with("a              0        -"), "{t}");
+        let widths: Vec<usize> = lines.iter().map(|l| l.chars().count()).collect();
+        assert!(widths.iter().all(|w| *w == widths[0]), "{t}");
+    }
 }

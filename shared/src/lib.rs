@@ -18,5 +18,7 @@ pub mod fsutil;
 pub mod ledger;
 pub mod outcome;
 pub mod paths;
+pub mod plan;
 pub mod policy;
+pub mod stats;
 pub mod statusline;

@@ -1,0 +1,745 @@
+//! What `offload stats` shows, computed from the ledger's events: per day, per Claude Code
+//! session and per model, how many Codex attempts there were, how many succeeded, how many
+//! tokens went to Codex, how long attempts took, and how often the guard denied native work.
+//!
+//! Why here and not in the summaries: the summaries (`totals.json`, `sessions/*.json`) exist for
+//! the hot paths and hold only what those need. Stats wants breakdowns the hot paths never ask
+//! for (per day, per model, durations, denials, which are log-only), so it folds
+//! `events.jsonl` itself, once per `offload stats`. Everything here is a pure function of the
+//! events, a time zone (days are local days) and "now" (for `--since 7d`), so it is tested
+//! without files or clocks.
+//!
+//! What counts where:
+//! - an attempt is an `attempt.finished` event (tokens, outcome, duration and model come from
+//!   it); an `attempt.started` without its `attempt.finished` anywhere in the log is
+//!   *unfinished* (running now, or its runner was killed);
+//! - a denial is a `guard.denied` event, counted by tool; those recorded in warn mode
+//!   (`warn: true`) are *would deny*, kept apart;
+//! - turns are `turn.started` events, approvals `approval.granted`;
+//! - an event belongs to the local day of its timestamp; session-less attempts group under
+//!   the session key `null`; models group attempts only.
+//!
+//! The JSON shape (`offload stats --json`, [`SCHEMA`] = 1) is [`Report`] serialized: fields are
+//! only ever added, never renamed or removed, within a schema version.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use serde::Serialize;
+
+use crate::ledger::{Body, Event, LogRead, Tokens};
+
+/// Version of the `offload stats --json` shape.
+pub const SCHEMA: u32 = 1;
+
+/// Guard denials, in total and by tool name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Denials {
+    pub total: u64,
+    /// Tool name → count, sorted by name.
+    pub by_tool: BTreeMap<String, u64>,
+}
+
+impl Denials {
+    fn add(&mut self, tool: &str) {
+        self.total += 1;
+        *self.by_tool.entry(tool.to_owned()).or_default() += 1;
+    }
+
+    /// `Edit 4, Agent 2`: tools by count (most first), then by name.
+    pub fn describe(&self) -> String {
+        let mut tools: Vec<(&String, &u64)> = self.by_tool.iter().collect();
+        tools.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        tools
+            .iter()
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The figures of one row: a day, a session, a model, or everything.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Group {
+    /// The day (`YYYY-MM-DD`, local), the session id (`null`: attempts recorded without a
+    /// session), or the model. `null` for the overall total.
+    pub key: Option<String>,
+    /// Time of the first and last event counted in this group.
+    pub first: Option<DateTime<Utc>>,
+    pub last: Option<DateTime<Utc>>,
+    /// Real user turns (`turn.started`); always 0 per model.
+    pub turns: u64,
+    /// Finished attempts.
+    pub attempts: u64,
+    pub successes: u64,
+    pub failures: u64,
+    /// successes / attempts, rounded to 4 decimals; `null` without attempts.
+    pub success_rate: Option<f64>,
+    /// Outcome name (`success`, `failed`, `timeout`, `limited`, `missing`, `error`) → count.
+    pub outcomes: BTreeMap<String, u64>,
+    /// Tokens of the finished attempts: `input` (of which `cached_input`), `output` (of which
+    /// `reasoning`), and `total` = input + output.
+    pub tokens: Tokens,
+    /// Median `duration_ms` of the finished attempts; `null` without attempts.
+    pub median_duration_ms: Option<u64>,
+    /// Fallback approvals (`approval.granted`); always 0 per model.
+    pub approvals: u64,
+    /// Tool calls the guard denied; always empty per model.
+    pub denied: Denials,
+    /// Tool calls the guard would have denied, recorded in warn mode; always empty per model.
+    pub would_deny: Denials,
+    #[serde(skip)]
+    durations: Vec<u64>,
+}
+
+impl Group {
+    fn keyed(key: Option<String>) -> Group {
+        Group {
+            key,
+            ..Group::default()
+        }
+    }
+
+    fn touch(&mut self, ts: DateTime<Utc>) {
+        self.first = Some(self.first.map_or(ts, |t| t.min(ts)));
+        self.last = Some(self.last.map_or(ts, |t| t.max(ts)));
+    }
+
+    /// Fold one event in (the caller decides which groups it belongs to).
+    fn apply(&mut self, ev: &Event) {
+        match &ev.body {
+            Body::TurnStarted { .. } => self.turns += 1,
+            Body::AttemptFinished(f) => {
+                self.attempts += 1;
+                if f.outcome.is_success() {
+                    self.successes += 1;
+                } else {
+                    self.failures += 1;
+                }
+                *self
+                    .outcomes
+                    .entry(f.outcome.as_str().to_owned())
+                    .or_default() += 1;
+                self.tokens.add(&f.tokens);
+                self.durations.push(f.duration_ms);
+            }
+            Body::GuardDenied { tool, warn, .. } => {
+                if *warn {
+                    self.would_deny.add(tool);
+                } else {
+                    self.denied.add(tool);
+                }
+            }
+            Body::ApprovalGranted { .. } => self.approvals += 1,
+            Body::AttemptStarted(_) | Body::RateLimits(_) | Body::Unknown => return,
+        }
+        self.touch(ev.ts);
+    }
+
+    fn finish(&mut self) {
+        self.success_rate = (self.attempts > 0)
+            .then(|| (self.successes as f64 / self.attempts as f64 * 10_000.0).round() / 10_000.0);
+        self.median_duration_ms = median(&mut self.durations);
+    }
+
+    /// Whether anything was counted.
+    pub fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+}
+
+/// The whole `offload stats` answer; see the module docs for what counts where.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Report {
+    /// [`SCHEMA`].
+    pub schema: u32,
+    /// Events before this time were left out (`--since`).
+    pub since: Option<DateTime<Utc>>,
+    /// Valid events counted (after `since`).
+    pub events: u64,
+    /// Complete lines of `events.jsonl` that were not valid events (whole log).
+    pub skipped_lines: u64,
+    /// The log ends in a partial line (a write in progress, or a writer that died); it was
+    /// left out.
+    pub torn_tail: bool,
+    /// `attempt.started` with no `attempt.finished` anywhere in the log: running now, or lost.
+    pub unfinished: u64,
+    /// Everything (key `null`).
+    pub total: Group,
+    /// Local days, oldest first; only days with events.
+    pub by_day: Vec<Group>,
+    /// Sessions, ordered by their first event; the session-less group (key `null`) last.
+    pub by_session: Vec<Group>,
+    /// Models of finished attempts, most attempts first, then by name.
+    pub by_model: Vec<Group>,
+}
+
+/// Fold a read of the log into a report. `since` leaves out older events; `tz` decides days.
+pub fn report<Tz: TimeZone>(log: &LogRead, since: Option<DateTime<Utc>>, tz: &Tz) -> Report {
+    let finished: HashSet<&str> = log
+        .events
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::AttemptFinished(f) => Some(f.attempt.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut r = Report {
+        schema: SCHEMA,
+        since,
+        skipped_lines: log.skipped,
+        torn_tail: log.torn_tail,
+        ..Report::default()
+    };
+    let mut days: BTreeMap<NaiveDate, Group> = BTreeMap::new();
+    let mut sessions: HashMap<Option<&str>, Group> = HashMap::new();
+    let mut models: HashMap<&str, Group> = HashMap::new();
+    for ev in log
+        .events
+        .iter()
+        .filter(|e| since.is_none_or(|s| e.ts >= s))
+    {
+        r.events += 1;
+        if let Body::AttemptStarted(s) = &ev.body
+            && !finished.contains(s.attempt.as_str())
+        {
+            r.unfinished += 1;
+        }
+        if !counts(&ev.body) {
+            continue;
+        }
+        r.total.apply(ev);
+        let day = ev.ts.with_timezone(tz).date_naive();
+        days.entry(day)
+            .or_insert_with(|| Group::keyed(Some(day.format("%Y-%m-%d").to_string())))
+            .apply(ev);
+        let session = ev.session.as_deref();
+        sessions
+            .entry(session)
+            .or_insert_with(|| Group::keyed(session.map(str::to_owned)))
+            .apply(ev);
+        if let Body::AttemptFinished(f) = &ev.body {
+            models
+                .entry(f.model.as_str())
+                .or_insert_with(|| Group::keyed(Some(f.model.clone())))
+                .apply(ev);
+        }
+    }
+    r.total.finish();
+    r.by_day = days.into_values().collect();
+    r.by_session = sessions.into_values().collect();
+    r.by_session.sort_by(|a, b| {
+        (a.key.is_none(), a.first, &a.key).cmp(&(b.key.is_none(), b.first, &b.key))
+    });
+    r.by_model = models.into_values().collect();
+    r.by_model
+        .sort_by(|a, b| b.attempts.cmp(&a.attempts).then_with(|| a.key.cmp(&b.key)));
+    for g in r
+        .by_day
+        .iter_mut()
+        .chain(r.by_session.iter_mut())
+        .chain(r.by_model.iter_mut())
+    {
+        g.finish();
+    }
+    r
+}
+
+/// Events that make a group exist (rate-limit snapshots and unknown kinds do not; a started
+/// attempt shows when it finishes).
+fn counts(body: &Body) -> bool {
+    matches!(
+        body,
+        Body::TurnStarted { .. }
+            | Body::AttemptFinished(_)
+            | Body::GuardDenied { .. }
+            | Body::ApprovalGranted { .. }
+    )
+}
+
+/// The median of some durations (the mean of the middle two for an even count, rounded down).
+pub fn median(values: &mut [u64]) -> Option<u64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let mid = values.len() / 2;
+    Some(if !values.len().is_multiple_of(2) {
+        values[mid]
+    } else {
+        values[mid - 1] / 2 + values[mid] / 2 + (values[mid - 1] % 2 + values[mid] % 2) / 2
+    })
+}
+
+/// Parse `--since`: a date (`2026-11-01`, local midnight), an RFC 3339 time
+/// (`2026-11-01T09:00:00Z`), or an age before `now` (`7d`, `12h`, `30m`, `1w`, humantime).
+pub fn parse_since<Tz: TimeZone>(
+    s: &str,
+    now: DateTime<Utc>,
+    tz: &Tz,
+) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let midnight = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+        // A midnight that a DST change skips falls back to the earliest time that exists.
+        return tz
+            .from_local_datetime(&midnight)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .or_else(|| {
+                (1..=4).find_map(|h| {
+                    tz.from_local_datetime(&(midnight + chrono::Duration::hours(h)))
+                        .earliest()
+                        .map(|t| t.with_timezone(&Utc))
+                })
+            })
+            .ok_or_else(|| format!("--since {s}: that date has no midnight here"));
+    }
+    if let Ok(age) = humantime::parse_duration(s)
+        && let Ok(age) = chrono::Duration::from_std(age)
+        && let Some(t) = now.checked_sub_signed(age)
+    {
+        return Ok(t);
+    }
+    Err(format!(
+        "--since {s:?}: use a date (2026-11-01), an RFC 3339 time (2026-11-01T09:00:00Z), or an age (7d, 12h)"
+    ))
+}
+
+/// Attempts per day from the first to the last day of `by_day`, days without events as 0,
+/// at most the last `max_days` days.
+pub fn daily_attempts(by_day: &[Group], max_days: usize) -> Vec<(NaiveDate, u64)> {
+    let parsed: Vec<(NaiveDate, u64)> = by_day
+        .iter()
+        .filter_map(|g| {
+            let d = NaiveDate::parse_from_str(g.key.as_deref()?, "%Y-%m-%d").ok()?;
+            Some((d, g.attempts))
+        })
+        .collect();
+    let (Some(first), Some(last)) = (parsed.first(), parsed.last()) else {
+        return Vec::new();
+    };
+    let by: HashMap<NaiveDate, u64> = parsed.iter().copied().collect();
+    let mut out = Vec::new();
+    let mut d = first.0;
+    while d <= last.0 {
+        out.push((d, by.get(&d).copied().unwrap_or(0)));
+        match d.succ_opt() {
+            Some(n) => d = n,
+            None => break,
+        }
+    }
+    let skip = out.len().saturating_sub(max_days);
+    out.split_off(skip)
+}
+
+/// A sparkline, one character per value: `▁▂▃▄▅▆▇█` scaled to the largest value, a space for 0.
+pub fn sparkline(values: &[u64]) -> String {
+    const TICKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().copied().max().unwrap_or(0);
+    values
+        .iter()
+        .map(|&v| {
+            if v == 0 || max == 0 {
+                ' '
+            } else {
+                // 1..=8 eighths of the largest value, at least one tick for any non-zero value.
+                let level = (v as u128 * 8).div_ceil(max as u128) as usize;
+                TICKS[level.clamp(1, 8) - 1]
+            }
+        })
+        .collect()
+}
+
+/// A horizontal bar `width` cells wide for a fraction 0..=1, in eighths of a cell, padded with
+/// `░`: `bar(0.67, 5)` is `███▍░`.
+pub fn bar(fraction: f64, width: usize) -> String {
+    const PARTIAL: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+    let fraction = if fraction.is_finite() {
+        fraction.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let eighths = (fraction * width as f64 * 8.0).round() as usize;
+    let full = eighths / 8;
+    let mut s = "█".repeat(full);
+    let mut used = full;
+    if full < width && !eighths.is_multiple_of(8) {
+        s.push(PARTIAL[eighths % 8]);
+        used += 1;
+    }
+    s.push_str(&"░".repeat(width - used));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{AttemptFinished, AttemptStarted};
+    use crate::outcome::Outcome;
+    use chrono::FixedOffset;
+
+    fn ts(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn ev(at: &str, session: Option<&str>, body: Body) -> Event {
+        Event {
+            v: 1,
+            ts: ts(at),
+            session: session.map(str::to_owned),
+            body,
+        }
+    }
+
+    fn finished(
+        at: &str,
+        session: Option<&str>,
+        id: &str,
+        model: &str,
+        outcome: Outcome,
+        ms: u64,
+        input: u64,
+    ) -> Event {
+        ev(
+            at,
+            session,
+            Body::AttemptFinished(Box::new(AttemptFinished {
+                attempt: id.into(),
+                outcome,
+                exit_code: outcome.exit_code(true),
+                codex_exit: None,
+                model: model.into(),
+                sandbox: "read-only".into(),
+                work_type: None,
+                cwd: "/w".into(),
+                duration_ms: ms,
+                tokens: Tokens {
+                    input,
+                    cached_input: input / 2,
+                    output: 10,
+                    reasoning: 1,
+                    total: input + 10,
+                },
+                thread_id: None,
+                error: None,
+            })),
+        )
+    }
+
+    fn started(at: &str, session: Option<&str>, id: &str) -> Event {
+        ev(
+            at,
+            session,
+            Body::AttemptStarted(AttemptStarted {
+                attempt: id.into(),
+                model: "m".into(),
+                sandbox: "read-only".into(),
+                work_type: None,
+                cwd: "/w".into(),
+                pid: 1,
+            }),
+        )
+    }
+
+    fn denied(at: &str, session: &str, tool: &str, warn: bool) -> Event {
+        ev(
+            at,
+            Some(session),
+            Body::GuardDenied {
+                tool: tool.into(),
+                reason: "route-first".into(),
+                warn,
+            },
+        )
+    }
+
+    fn log(events: Vec<Event>) -> LogRead {
+        LogRead {
+            lines: events.len() as u64,
+            events,
+            ..LogRead::default()
+        }
+    }
+
+    fn sample() -> LogRead {
+        log(vec![
+            ev(
+                "2026-11-01T09:00:00Z",
+                Some("s1"),
+                Body::TurnStarted { prompt_id: None },
+            ),
+            denied("2026-11-01T09:00:01Z", "s1", "Edit", false),
+            started("2026-11-01T09:00:02Z", Some("s1"), "a1"),
+            finished(
+                "2026-11-01T09:00:40Z",
+                Some("s1"),
+                "a1",
+                "gpt-5.3-codex",
+                Outcome::Success,
+                38_000,
+                1000,
+            ),
+            started("2026-11-01T23:30:00Z", Some("s2"), "a2"),
+            finished(
+                "2026-11-01T23:31:00Z",
+                Some("s2"),
+                "a2",
+                "gpt-5.4",
+                Outcome::Failed,
+                60_000,
+                3000,
+            ),
+            denied("2026-11-02T10:00:00Z", "s2", "Agent", false),
+            denied("2026-11-02T10:00:01Z", "s2", "Write", true),
+            denied("2026-11-02T10:00:02Z", "s2", "Edit", false),
+            ev(
+                "2026-11-02T10:05:00Z",
+                Some("s2"),
+                Body::ApprovalGranted {
+                    source: "prompt".into(),
+                },
+            ),
+            finished(
+                "2026-11-04T08:00:00Z",
+                None,
+                "a3",
+                "gpt-5.3-codex",
+                Outcome::Success,
+                20_000,
+                500,
+            ),
+            started("2026-11-04T08:10:00Z", Some("s1"), "a4"),
+            ev("2026-11-04T08:11:00Z", Some("s1"), Body::Unknown),
+        ])
+    }
+
+    #[test]
+    fn totals_count_attempts_tokens_denials_and_unfinished() {
+        let r = report(&sample(), None, &Utc);
+        let t = &r.total;
+        assert_eq!((t.attempts, t.successes, t.failures), (3, 2, 1));
+        assert_eq!(t.success_rate, Some(0.6667));
+        assert_eq!(t.tokens.input, 4500);
+        assert_eq!(t.tokens.cached_input, 500 + 1500 + 250);
+        assert_eq!(t.tokens.total, 4530);
+        assert_eq!(t.median_duration_ms, Some(38_000));
+        assert_eq!(t.denied.total, 3);
+        assert_eq!(t.denied.by_tool["Edit"], 2);
+        assert_eq!(t.would_deny.describe(), "Write 1");
+        assert_eq!(t.denied.describe(), "Edit 2, Agent 1");
+        assert_eq!((t.turns, t.approvals), (1, 1));
+        assert_eq!(t.outcomes["failed"], 1);
+        assert_eq!(r.unfinished, 1, "a4 never finished");
+        assert_eq!(r.events, 13);
+        assert_eq!(t.first, Some(ts("2026-11-01T09:00:00Z")));
+        assert_eq!(
+            t.last,
+            Some(ts("2026-11-04T08:00:00Z")),
+            "unknown kinds and starts do not count"
+        );
+    }
+
+    #[test]
+    fn groups_by_day_session_and_model() {
+        let r = report(&sample(), None, &Utc);
+        let days: Vec<_> = r
+            .by_day
+            .iter()
+            .map(|g| (g.key.as_deref().unwrap(), g.attempts, g.denied.total))
+            .collect();
+        assert_eq!(
+            days,
+            [
+                ("2026-11-01", 2, 1),
+                ("2026-11-02", 0, 2),
+                ("2026-11-04", 1, 0)
+            ]
+        );
+        let sessions: Vec<_> = r
+            .by_session
+            .iter()
+            .map(|g| (g.key.as_deref(), g.attempts))
+            .collect();
+        assert_eq!(sessions, [(Some("s1"), 1), (Some("s2"), 1), (None, 1)]);
+        let s2 = &r.by_session[1];
+        assert_eq!(
+            (s2.denied.total, s2.would_deny.total, s2.approvals),
+            (2, 1, 1)
+        );
+        let models: Vec<_> = r
+            .by_model
+            .iter()
+            .map(|g| (g.key.as_deref().unwrap(), g.attempts, g.success_rate))
+            .collect();
+        assert_eq!(
+            models,
+            [("gpt-5.3-codex", 2, Some(1.0)), ("gpt-5.4", 1, Some(0.0))]
+        );
+        assert_eq!(r.by_model[0].median_duration_ms, Some(29_000));
+        assert_eq!(r.by_model[0].denied.total, 0, "denials have no model");
+    }
+
+    #[test]
+    fn days_are_local_days() {
+        // 23:30 UTC on the 1st is the 2nd two hours east of Greenwich.
+        let east = FixedOffset::east_opt(2 * 3600).unwrap();
+        let r = report(&sample(), None, &east);
+        let day_of_a2 = r.by_day.iter().find(|g| g.tokens.input == 3000).unwrap();
+        assert_eq!(day_of_a2.key.as_deref(), Some("2026-11-02"));
+    }
+
+    #[test]
+    fn since_leaves_older_events_out() {
+        let r = report(&sample(), Some(ts("2026-11-02T00:00:00Z")), &Utc);
+        assert_eq!(r.total.attempts, 1);
+        assert_eq!(r.total.denied.total, 2);
+        assert_eq!(r.by_day.len(), 2);
+        assert_eq!(r.events, 7);
+        assert_eq!(r.unfinished, 1);
+        let empty = report(&sample(), Some(ts("2027-01-01T00:00:00Z")), &Utc);
+        assert!(empty.total.is_empty());
+        assert_eq!(empty.total.success_rate, None);
+        assert_eq!(empty.total.median_duration_ms, None);
+    }
+
+    #[test]
+    fn log_damage_is_reported() {
+        let mut l = sample();
+        l.skipped = 2;
+        l.torn_tail = true;
+        let r = report(&l, None, &Utc);
+        assert_eq!((r.skipped_lines, r.torn_tail), (2, true));
+    }
+
+    #[test]
+    fn json_shape_is_stable() {
+        let r = report(&sample(), None, &Utc);
+        let v = serde_json::to_value(&r).unwrap();
+        let keys = |v: &serde_json::Value, want: &[&str]| {
+            let mut got: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+            got.sort();
+            want.sort();
+            assert_eq!(got, want);
+        };
+        keys(
+            &v,
+            &[
+                "schema",
+                "since",
+                "events",
+                "skipped_lines",
+                "torn_tail",
+                "unfinished",
+                "total",
+                "by_day",
+                "by_session",
+                "by_model",
+            ],
+        );
+        keys(
+            &v["total"],
+            &[
+                "key",
+                "first",
+                "last",
+                "turns",
+                "attempts",
+                "successes",
+                "failures",
+                "success_rate",
+                "outcomes",
+                "tokens",
+                "median_duration_ms",
+                "approvals",
+                "denied",
+                "would_deny",
+            ],
+        );
+        keys(
+            &v["total"]["tokens"],
+            &["input", "cached_input", "output", "reasoning", "total"],
+        );
+        keys(&v["total"]["denied"], &["total", "by_tool"]);
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(text.starts_with("{\"schema\":1,\"since\":null,"), "{text}");
+        assert_eq!(v["by_session"][2]["key"], serde_json::Value::Null);
+        assert_eq!(v["total"]["denied"]["by_tool"]["Agent"], 1);
+        assert_eq!(v["total"]["first"], "2026-11-01T09:00:00Z");
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [5]), Some(5));
+        assert_eq!(median(&mut [9, 1, 5]), Some(5));
+        assert_eq!(median(&mut [4, 1, 3, 2]), Some(2));
+        assert_eq!(median(&mut [u64::MAX, u64::MAX]), Some(u64::MAX));
+    }
+
+    #[test]
+    fn since_forms() {
+        let now = ts("2026-11-24T12:00:00Z");
+        assert_eq!(
+            parse_since("2026-11-01", now, &Utc).unwrap(),
+            ts("2026-11-01T00:00:00Z")
+        );
+        let east = FixedOffset::east_opt(3600).unwrap();
+        assert_eq!(
+            parse_since("2026-11-01", now, &east).unwrap(),
+            ts("2026-10-31T23:00:00Z")
+        );
+        assert_eq!(
+            parse_since("2026-11-02T09:30:00+01:00", now, &Utc).unwrap(),
+            ts("2026-11-02T08:30:00Z")
+        );
+        assert_eq!(
+            parse_since("7d", now, &Utc).unwrap(),
+            ts("2026-11-17T12:00:00Z")
+        );
+        assert_eq!(
+            parse_since(" 12h ", now, &Utc).unwrap(),
+            ts("2026-11-24T00:00:00Z")
+        );
+        for bad in ["", "yesterday", "2026-13-01", "7 parsecs", "-3d"] {
+            let e = parse_since(bad, now, &Utc).unwrap_err();
+            assert!(e.contains("7d"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn daily_series_fills_gaps_and_keeps_the_newest_days() {
+        let r = report(&sample(), None, &Utc);
+        let series = daily_attempts(&r.by_day, 60);
+        let counts: Vec<u64> = series.iter().map(|d| d.1).collect();
+        assert_eq!(counts, [2, 0, 0, 1]);
+        assert_eq!(series[2].0, NaiveDate::from_ymd_opt(2026, 11, 3).unwrap());
+        assert_eq!(daily_attempts(&r.by_day, 2).len(), 2);
+        assert!(daily_attempts(&[], 60).is_empty());
+    }
+
+    #[test]
+    fn sparklines_and_bars() {
+        assert_eq!(sparkline(&[2, 0, 0, 1]), "█  ▄");
+        assert_eq!(sparkline(&[1, 2, 3, 4, 5, 6, 7, 8]), "▁▂▃▄▅▆▇█");
+        assert_eq!(
+            sparkline(&[1, 100]),
+            "▁█",
+            "a small non-zero value still shows"
+        );
+        assert_eq!(sparkline(&[0, 0]), "  ");
+        assert_eq!(bar(1.0, 5), "█████");
+        assert_eq!(bar(0.0, 5), "░░░░░");
+        assert_eq!(bar(0.67, 5), "███▍░");
+        assert_eq!(bar(0.5, 4), "██░░");
+        assert_eq!(bar(f64::NAN, 3), "░░░");
+        assert_eq!(bar(2.0, 3), "███");
+        for f in 0..=100 {
+            assert_eq!(bar(f as f64 / 100.0, 5).chars().count(), 5, "{f}");
+        }
+    }
+}
