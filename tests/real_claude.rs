@@ -328,7 +328,7 @@ fn d_bash_heredoc_into_code_is_denied_and_cargo_test_is_not() {
     );
 }
 
-/// (e) README.md and a valid plan file are never blocked by route-first.
+/// (e) README.md and a valid plan file are never blocked by route-first; an invalid plan is.
 #[test]
 fn e_markdown_and_plans_are_not_blocked() {
     let Some(w) = World::new(None, Reply::message("x")) else {
@@ -336,13 +336,20 @@ fn e_markdown_and_plans_are_not_blocked() {
     };
     let plan = "docs/plans/2026-11-24-demo.md";
     std::fs::create_dir_all(w.project().join("docs/plans")).unwrap();
+    let valid = include_str!("../shared/tests/fixtures/plans/valid/basic.md");
     w.messages.push(Step::tool_use(
         "Write",
         json!({"file_path": w.file("README.md"), "content": "# demo\n"}),
     ));
     w.messages.push(Step::tool_use(
         "Write",
-        json!({"file_path": w.file(plan), "content": "# Plan: demo\n\nGoal: show that plans are not blocked.\n"}),
+        json!({"file_path": w.file(plan), "content": valid}),
+    ));
+    // A plan that does not pass `offload plan check` is refused, with its problems.
+    let invalid = valid.replace("- Estimate: 4 min", "- Estimate: 9 min");
+    w.messages.push(Step::tool_use(
+        "Write",
+        json!({"file_path": w.file("docs/plans/2026-11-24-bad.md"), "content": invalid}),
     ));
     w.messages.push(Step::text("ok"));
     let run = w.run("write the docs", &[]);
@@ -356,12 +363,26 @@ fn e_markdown_and_plans_are_not_blocked() {
         std::fs::read_to_string(w.project().join("README.md")).unwrap(),
         "# demo\n"
     );
-    assert!(w.project().join(plan).exists());
-    let denials = w.ledger().read_log().unwrap().events.into_iter();
     assert_eq!(
-        denials
-            .filter(|e| matches!(e.body, Body::GuardDenied { .. }))
-            .count(),
-        0
+        std::fs::read_to_string(w.project().join(plan)).unwrap(),
+        valid
+    );
+    assert_denied(&w.result(2), "estimate 9 min is outside 2–5 minutes");
+    assert!(!w.project().join("docs/plans/2026-11-24-bad.md").exists());
+    let denials: Vec<String> = w
+        .ledger()
+        .read_log()
+        .unwrap()
+        .events
+        .into_iter()
+        .filter_map(|e| match e.body {
+            Body::GuardDenied { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        denials,
+        ["plan-invalid"],
+        "only the invalid plan was denied"
     );
 }

@@ -94,6 +94,7 @@ impl Given {
         }))
         .unwrap();
         let protected = [self.state(), self.home().join(".config/offload")];
+        let runner = shared::config::RunnerConfig::default();
         let ctx = Ctx {
             config: &self.config,
             mode: self.mode,
@@ -101,7 +102,7 @@ impl Given {
             cwd: &self.project,
             home: Some(&self.home()),
             protected: &protected,
-            code_model: "gpt-5.3-codex",
+            runner: &runner,
             now: Utc::now(),
         };
         pre_tool_use(&hook, &ctx, || self.summary.clone())
@@ -618,6 +619,7 @@ fn offload_mode_env_beats_config() {
 #[test]
 fn bash_corpus_through_the_guard() {
     let config = GuardConfig::default();
+    let runner = shared::config::RunnerConfig::default();
     let protected = [PathBuf::from("/home/u/.local/share/offload")];
     let ctx = Ctx {
         config: &config,
@@ -626,7 +628,7 @@ fn bash_corpus_through_the_guard() {
         cwd: std::path::Path::new("/proj"),
         home: Some(std::path::Path::new("/home/u")),
         protected: &protected,
-        code_model: "gpt-5.3-codex",
+        runner: &runner,
         now: Utc::now(),
     };
     let (mut deny, mut pass, mut escapes, mut false_blocks) = (0, 0, vec![], vec![]);
@@ -668,5 +670,97 @@ fn bash_corpus_through_the_guard() {
         false_blocks.is_empty(),
         "false blocks:\n{}",
         false_blocks.join("\n")
+    );
+}
+
+const VALID_PLAN: &str = include_str!("fixtures/plans/valid/basic.md");
+
+#[test]
+fn plans_are_checked_on_write_and_edit_and_valid_ones_pass() {
+    let g = Given::new();
+    let plan = g.p("docs/plans/2026-11-24-verbose.md");
+    std::fs::create_dir_all(g.project.join("docs/plans")).unwrap();
+    // A valid plan is never blocked, before any attempt.
+    assert_eq!(
+        g.call("Write", json!({"file_path": plan, "content": VALID_PLAN})),
+        Verdict::Silent
+    );
+    // An invalid one is denied with its problems and lines.
+    let broken = VALID_PLAN.replace("- Estimate: 4 min", "- Estimate: 9 min");
+    let reason = denied(
+        &g.call("Write", json!({"file_path": plan, "content": broken})),
+        "plan-invalid",
+    );
+    assert!(
+        reason.contains(
+            "docs/plans/2026-11-24-verbose.md would not pass `offload plan check` (1 problem)"
+        ),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("line 24: task T2: estimate 9 min is outside 2–5 minutes"),
+        "{reason}"
+    );
+    // An Edit is judged by the plan it leaves behind.
+    std::fs::write(
+        g.project.join("docs/plans/2026-11-24-verbose.md"),
+        VALID_PLAN,
+    )
+    .unwrap();
+    let edit = |old: &str, new: &str| {
+        g.call(
+            "Edit",
+            json!({"file_path": plan, "old_string": old, "new_string": new}),
+        )
+    };
+    assert_eq!(
+        edit(
+            "- Status: todo\n- Objective: When verbose",
+            "- Status: done\n- Objective: When verbose"
+        ),
+        Verdict::Silent
+    );
+    let reason = denied(
+        &edit(
+            "- Backend: codex gpt-5.3-codex workspace-write\n- Done when: a runner",
+            "- Backend: codex gpt-4o workspace-write\n- Done when: a runner",
+        ),
+        "plan-invalid",
+    );
+    assert!(
+        reason.contains("model `gpt-4o` is not in the routing policy"),
+        "{reason}"
+    );
+    let reason = denied(
+        &edit("- Depends on: T1\n\n### T3", "- Depends on: T9\n\n### T3"),
+        "plan-invalid",
+    );
+    assert!(
+        reason.contains("depends on T9, which is not a task"),
+        "{reason}"
+    );
+    // An Edit whose old text is not in the file is left to Claude Code (it fails there).
+    assert_eq!(edit("no such text", "x"), Verdict::Silent);
+    // Other Markdown in the project is not a plan.
+    assert_eq!(
+        g.call(
+            "Write",
+            json!({"file_path": g.p("docs/notes.md"), "content": "# x"})
+        ),
+        Verdict::Silent
+    );
+    assert_eq!(
+        g.call(
+            "Write",
+            json!({"file_path": g.p("docs/plans/sub/x.md"), "content": "# x"})
+        ),
+        Verdict::Silent
+    );
+    // Warn mode reports an invalid plan without blocking.
+    let mut w = Given::new();
+    w.mode = Mode::Warn;
+    let p = w.p("docs/plans/x.md");
+    assert!(
+        matches!(w.call("Write", json!({"file_path": p, "content": "# nope"})), Verdict::Warn(d) if d.code == "plan-invalid")
     );
 }

@@ -5,10 +5,13 @@
 //! 1. mode `off` → silent;
 //! 2. tamper: changing offload's state, config, project override or hooks, or running
 //!    `offload approve`, is denied (in warn mode, reported);
-//! 3. eligibility: an `Agent`/`Task` call of a configured subagent type; an
+//! 3. plans: a Write or Edit of `docs/plans/*.md` is checked as a plan (the text the call would
+//!    leave behind) and denied with its problems when it does not pass `offload plan check`;
+//!    a valid plan is never blocked;
+//! 4. eligibility: an `Agent`/`Task` call of a configured subagent type; an
 //!    `Edit`/`Write`/`NotebookEdit`/`MultiEdit` of a code path in the project; a `Bash` command
 //!    that writes one. Anything else → silent;
-//! 4. the session's state in the attempt scope (the turn by default): approval → silent; last
+//! 5. the session's state in the attempt scope (the turn by default): approval → silent; last
 //!    attempt succeeded → silent; last attempt failed or codex missing → deny (fail closed);
 //!    no attempt → deny (route first).
 
@@ -18,7 +21,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::claude::HookInput;
-use crate::config::{GuardConfig, Mode, parse_duration};
+use crate::config::{GuardConfig, Mode, RunnerConfig, parse_duration};
 use crate::ledger::{LastAttempt, SessionSummary};
 use crate::policy::bash::{self, Target};
 use crate::policy::messages::{self, Work};
@@ -60,8 +63,9 @@ pub struct Ctx<'a> {
     pub home: Option<&'a Path>,
     /// offload's state and config folders.
     pub protected: &'a [PathBuf],
-    /// The model `--work-type code|explore` routes to (named in deny reasons).
-    pub code_model: &'a str,
+    /// `offload run`'s settings: the code model named in deny reasons, and the routing policy
+    /// plans are checked against.
+    pub runner: &'a RunnerConfig,
     pub now: DateTime<Utc>,
 }
 
@@ -161,6 +165,9 @@ fn judge(
         if let Some(what) = tamper(input, tool, scope, ctx) {
             return Some(("tamper", messages::tamper(&what)));
         }
+        if is_edit && let Some(problems) = plan_problems(input, tool, scope, ctx) {
+            return (!problems.is_empty()).then(|| ("plan-invalid", problems));
+        }
         let what = if is_edit {
             edit_target(input, scope, ctx)?
         } else {
@@ -172,7 +179,7 @@ fn judge(
     let route = messages::Route {
         project: ctx.project,
         phrase: &ctx.config.approval_phrase,
-        model: ctx.code_model,
+        model: &ctx.runner.model_code,
     };
     match unlock(summary.as_ref(), ctx) {
         Unlock::Open => None,
@@ -209,6 +216,65 @@ fn unlock(summary: Option<&SessionSummary>, ctx: &Ctx<'_>) -> Unlock {
             }
         }
         _ => Unlock::NoAttempt,
+    }
+}
+
+/// For a Write or Edit of a plan (`docs/plans/*.md` in the project): the problems of the plan
+/// the call would leave behind, as a denial reason (empty when it passes `offload plan check`).
+/// `None` when the call is not about a plan, or its result cannot be known (an Edit whose
+/// `old_string` is not in the file fails in Claude Code anyway).
+fn plan_problems(input: &HookInput, tool: &str, scope: &Scope, ctx: &Ctx<'_>) -> Option<String> {
+    let path = edit_path(input)?;
+    if !is_plan_path(Path::new(path), scope, ctx) {
+        return None;
+    }
+    let file = crate::policy::scope::normalize(&ctx.cwd.join(path));
+    let text = match tool {
+        "Write" => input.input_str("content")?.to_owned(),
+        "Edit" | "MultiEdit" => {
+            let mut text = std::fs::read_to_string(&file).ok()?;
+            for (old, new, all) in edits(input) {
+                if old.is_empty() || !text.contains(&old) {
+                    return None;
+                }
+                text = if all { text.replace(&old, &new) } else { text.replacen(&old, &new, 1) };
+            }
+            text
+        }
+        _ => return None,
+    };
+    let problems = crate::plan::check_text(&text, &crate::plan::RoutingPolicy::from(ctx.runner));
+    Some(messages::plan_invalid(&display(path, ctx), &problems))
+}
+
+/// `docs/plans/*.md` directly under the project root.
+fn is_plan_path(path: &Path, scope: &Scope, ctx: &Ctx<'_>) -> bool {
+    let full = crate::policy::scope::normalize(&ctx.cwd.join(path));
+    let Ok(rel) = full.strip_prefix(scope.project()) else {
+        return false;
+    };
+    let parts: Vec<_> = rel.components().collect();
+    parts.len() == 3
+        && parts[0].as_os_str() == "docs"
+        && parts[1].as_os_str() == "plans"
+        && rel.extension().is_some_and(|e| e.eq_ignore_ascii_case("md"))
+}
+
+/// `(old_string, new_string, replace_all)` of an Edit, or of each edit of a MultiEdit.
+fn edits(input: &HookInput) -> Vec<(String, String, bool)> {
+    let one = |v: &serde_json::Value| {
+        Some((
+            v.get("old_string")?.as_str()?.to_owned(),
+            v.get("new_string")?.as_str()?.to_owned(),
+            v.get("replace_all").and_then(|b| b.as_bool()).unwrap_or(false),
+        ))
+    };
+    let Some(input) = input.tool_input.as_ref() else {
+        return vec![];
+    };
+    match input.get("edits").and_then(|e| e.as_array()) {
+        Some(list) => list.iter().filter_map(one).collect(),
+        None => one(input).into_iter().collect(),
     }
 }
 

@@ -97,7 +97,7 @@ pub fn answer(
                 cwd: &cwd,
                 home: env.home.as_deref(),
                 protected: &protected,
-                code_model: &config.runner.model_code,
+                runner: &config.runner,
                 now: env.now,
             };
             let verdict = guard::pre_tool_use(&input, &ctx, || sid.as_deref().and_then(session));

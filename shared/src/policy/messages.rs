@@ -97,6 +97,26 @@ pub fn fail_closed(work: Work, what: &str, last: &LastAttempt, route: &Route<'_>
     )
 }
 
+/// A plan write that would leave a plan failing `offload plan check`.
+pub fn plan_invalid(path: &str, problems: &[crate::plan::Problem]) -> String {
+    if problems.is_empty() {
+        return String::new();
+    }
+    const SHOWN: usize = 20;
+    let mut out = format!(
+        "offload: {path} would not pass `offload plan check` ({} problem{}); fix them and write it again (docs/plan-format.md describes the format):",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for p in problems.iter().take(SHOWN) {
+        out.push_str(&format!("\n  line {}: {} ({})", p.line, p.message, p.hint));
+    }
+    if problems.len() > SHOWN {
+        out.push_str(&format!("\n  … and {} more", problems.len() - SHOWN));
+    }
+    out
+}
+
 /// Claude tried to change offload's own state, config or approvals.
 pub fn tamper(what: &str) -> String {
     format!(
