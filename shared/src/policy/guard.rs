@@ -166,7 +166,7 @@ fn judge(
             return Some(("tamper", messages::tamper(&what)));
         }
         if is_edit && let Some(problems) = plan_problems(input, tool, scope, ctx) {
-            return (!problems.is_empty()).then(|| ("plan-invalid", problems));
+            return (!problems.is_empty()).then_some(("plan-invalid", problems));
         }
         let what = if is_edit {
             edit_target(input, scope, ctx)?
