@@ -237,7 +237,11 @@ fn plan_problems(input: &HookInput, tool: &str, scope: &Scope, ctx: &Ctx<'_>) ->
                 if old.is_empty() || !text.contains(&old) {
                     return None;
                 }
-                text = if all { text.replace(&old, &new) } else { text.replacen(&old, &new, 1) };
+                text = if all {
+                    text.replace(&old, &new)
+                } else {
+                    text.replacen(&old, &new, 1)
+                };
             }
             text
         }
@@ -257,7 +261,9 @@ fn is_plan_path(path: &Path, scope: &Scope, ctx: &Ctx<'_>) -> bool {
     parts.len() == 3
         && parts[0].as_os_str() == "docs"
         && parts[1].as_os_str() == "plans"
-        && rel.extension().is_some_and(|e| e.eq_ignore_ascii_case("md"))
+        && rel
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("md"))
 }
 
 /// `(old_string, new_string, replace_all)` of an Edit, or of each edit of a MultiEdit.
@@ -266,7 +272,9 @@ fn edits(input: &HookInput) -> Vec<(String, String, bool)> {
         Some((
             v.get("old_string")?.as_str()?.to_owned(),
             v.get("new_string")?.as_str()?.to_owned(),
-            v.get("replace_all").and_then(|b| b.as_bool()).unwrap_or(false),
+            v.get("replace_all")
+                .and_then(|b| b.as_bool())
+                .unwrap_or(false),
         ))
     };
     let Some(input) = input.tool_input.as_ref() else {
