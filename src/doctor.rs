@@ -1,11 +1,1356 @@
-//! `offload doctor` (in progress).
+//! `offload doctor`: is everything offload depends on in place, and does it work?
+//!
+//!   offload doctor [--json]
+//!
+//! One line per check, `✓` ok, `!` a warning, `✗` a problem, each problem with a hint that says
+//! what to run or change. Exit 1 when something essential is broken, else 0:
+//!
+//! | check | ✗ when (essential) | ! when |
+//! |---|---|---|
+//! | codex | not found (CODEX_BIN, config `runner.codex_bin`, PATH), or no `--version` answer: every attempt would fail closed | |
+//! | codex flags | `codex exec --help` lacks a flag the runner passes | |
+//! | claude code | | not found (OFFLOAD_CLAUDE_BIN, PATH), or older than 2.1.63 |
+//! | settings | a settings file is not valid JSON | none found |
+//! | hook <event> | no `offload-hook` for PreToolUse / SessionStart / UserPromptSubmit, its file is missing, or it uses `onFailure` on a Claude Code older than 2.1.295 | the PreToolUse matcher leaves out a tool the guard needs |
+//! | statusline | | none, another command in effect, or its file is missing |
+//! | state folder | | mode is not 0700 |
+//! | ledger | events.jsonl unreadable | its last line is torn |
+//! | summaries | they differ from a rebuild (`offload stats --rebuild`) | |
+//! | config | | warnings, an invalid value, or the guard is off |
+//! | hook self-test | the hook does not deny an Edit of a .rs file before any attempt | |
+//! | statusline self-test | | it does not print its line |
+//!
+//! Checks that need a program that is missing (codex flags without codex) are left out. The
+//! self-tests run the `offload-hook` and `offload-statusline` beside this executable (else on
+//! PATH) five times each, in a scratch project with `OFFLOAD_HOME` and `HOME` in a temporary
+//! folder, so the user's ledger is never touched, and report the median latency. `codex` runs
+//! with the user's `CODEX_HOME`, or a temporary one when unset, so that `--version` never
+//! writes to `~/.codex` (PROTOCOLS.md §1).
+//!
+//! `--json` prints an array of `{check, status: "ok"|"warn"|"fail", detail, hint, ms?}`;
+//! `hint` is `null` when there is nothing to do, `ms` (a median latency) only on the
+//! self-tests.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use shared::codex::command::{Sandbox, resolve_bin};
+use shared::config::{Config, Mode, parse_duration};
+use shared::env;
+use shared::ledger::Ledger;
+use shared::paths::Paths;
+use shared::settings::{
+    ClaudeVersion, ON_FAILURE_SINCE, PRE_TOOL_USE_MATCHER, is_our_hook, our_statusline, shell_words,
+};
 
 use crate::Error;
 use crate::cli::DoctorArgs;
 
-pub fn main(_args: DoctorArgs) -> Result<u8, Error> {
-    Err(Error::with_code(
-        "offload doctor is not available in this build yet",
-        1,
-    ))
+/// Flags the runner passes to `codex exec` (see `shared::codex::command`).
+const CODEX_FLAGS: [&str; 7] = [
+    "--json",
+    "--skip-git-repo-check",
+    "-m",
+    "-s",
+    "-C",
+    "-o",
+    "-c",
+];
+/// Claude Code renamed the subagent tool `Task` to `Agent` in this version.
+const AGENT_TOOL_SINCE: ClaudeVersion = ClaudeVersion(2, 1, 63);
+/// The hook events offload registers.
+const HOOK_EVENTS: [&str; 3] = ["PreToolUse", "SessionStart", "UserPromptSubmit"];
+/// How long `codex` and `claude` may take to answer `--version`/`--help`.
+const PROGRAM_WAIT: Duration = Duration::from_secs(15);
+/// How long one self-test run may take.
+const SELF_TEST_WAIT: Duration = Duration::from_secs(10);
+/// Runs per self-test (the median is reported).
+const SELF_TEST_RUNS: usize = 5;
+
+/// Ordered from good to bad.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Status {
+    Ok,
+    Warn,
+    Fail,
+}
+
+/// One line of the report.
+#[derive(Clone, Debug, Serialize)]
+struct Check {
+    check: String,
+    status: Status,
+    detail: String,
+    hint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ms: Option<f64>,
+}
+
+impl Check {
+    fn new(check: &str, status: Status, detail: impl Into<String>) -> Check {
+        Check {
+            check: check.to_owned(),
+            status,
+            detail: detail.into(),
+            hint: None,
+            ms: None,
+        }
+    }
+    fn ok(check: &str, detail: impl Into<String>) -> Check {
+        Check::new(check, Status::Ok, detail)
+    }
+    fn warn(check: &str, detail: impl Into<String>, hint: impl Into<String>) -> Check {
+        Check::new(check, Status::Warn, detail).hint(hint)
+    }
+    fn fail(check: &str, detail: impl Into<String>, hint: impl Into<String>) -> Check {
+        Check::new(check, Status::Fail, detail).hint(hint)
+    }
+    fn hint(mut self, hint: impl Into<String>) -> Check {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+pub fn main(args: DoctorArgs) -> Result<u8, Error> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::with_code(format!("cannot read the current folder: {e}"), 1))?;
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from);
+    let scratch = Scratch::new()
+        .map_err(|e| Error::with_code(format!("cannot create a temporary folder: {e}"), 1))?;
+    let ctx = Ctx {
+        cwd,
+        home,
+        paths: Paths::from_env(),
+        scratch,
+    };
+    let checks = ctx.run_all();
+    if args.json {
+        let text = serde_json::to_string_pretty(&checks)
+            .map_err(|e| Error::with_code(e.to_string(), 1))?;
+        // A reader that went away (`offload doctor | head`) is not an error.
+        let _ = std::io::stdout()
+            .lock()
+            .write_all(format!("{text}\n").as_bytes());
+    } else {
+        let color = std::io::stdout().is_terminal() && env::var(env::NO_COLOR).is_none();
+        let _ = std::io::stdout()
+            .lock()
+            .write_all(render(&checks, color).as_bytes());
+    }
+    Ok(u8::from(checks.iter().any(|c| c.status == Status::Fail)))
+}
+
+/// Everything the checks look at.
+struct Ctx {
+    cwd: PathBuf,
+    home: Option<PathBuf>,
+    paths: Result<Paths, shared::paths::NoHome>,
+    scratch: Scratch,
+}
+
+impl Ctx {
+    fn run_all(&self) -> Vec<Check> {
+        let (config_check, config) = self.config();
+        let mut checks = self.codex(&config);
+        let (claude_check, claude_version) = self.claude();
+        checks.push(claude_check);
+        checks.extend(self.settings(claude_version));
+        checks.extend(self.state());
+        checks.push(config_check);
+        checks.push(self.hook_self_test());
+        checks.push(self.statusline_self_test());
+        checks
+    }
+
+    /// `./x` for paths in the current folder and `~/x` for paths under the home folder:
+    /// shorter, and the same on every machine.
+    fn show(&self, p: &Path) -> String {
+        if self.home.as_deref() != Some(self.cwd.as_path())
+            && let Ok(rest) = p.strip_prefix(&self.cwd)
+        {
+            return format!("./{}", rest.display());
+        }
+        if let Some(home) = &self.home
+            && let Ok(rest) = p.strip_prefix(home)
+        {
+            return format!("~/{}", rest.display());
+        }
+        p.display().to_string()
+    }
+
+    /// The config check, and the config with the environment applied.
+    fn config(&self) -> (Check, Config) {
+        let name = "config";
+        let Ok(paths) = &self.paths else {
+            return (
+                Check::fail(
+                    name,
+                    "no home folder to find the config in",
+                    format!("set {} to a folder", env::OFFLOAD_HOME),
+                ),
+                Config::default(),
+            );
+        };
+        let loaded = Config::load_for_project(&paths.config_file, Some(&self.cwd));
+        let mut config = loaded.config;
+        let mut problems: Vec<String> = loaded.warnings.iter().map(|w| w.0.clone()).collect();
+        problems.extend(config.apply_env().into_iter().map(|w| w.0));
+        let r = &config.runner;
+        for (key, value) in [
+            ("runner.timeout", &r.timeout),
+            ("runner.kill_grace", &r.kill_grace),
+        ] {
+            if let Err(e) = parse_duration(value) {
+                problems.push(format!("{key}: {e}"));
+            }
+        }
+        if r.dual_sandbox.parse::<Sandbox>().is_err() {
+            problems.push(format!(
+                "runner.dual_sandbox {:?} is not a sandbox (read-only, workspace-write, danger-full-access)",
+                r.dual_sandbox
+            ));
+        }
+        let scope = config.guard.attempt_scope.trim();
+        if !matches!(scope, "turn" | "session" | "") && parse_duration(scope).is_err() {
+            problems.push(format!(
+                "guard.attempt_scope {scope:?} reads as \"turn\": use turn, session, or a duration like 30m"
+            ));
+        }
+        if let Err(e) = shared::policy::scope::Scope::new(&self.cwd, &config.guard, &[]) {
+            problems.push(format!("guard globs: {e}"));
+        }
+        let env_mode = env::var(env::OFFLOAD_MODE);
+        let mode = match env_mode.as_deref() {
+            Some(m) => match Mode::parse(m) {
+                Some(mode) => mode,
+                None => {
+                    problems.push(format!(
+                        "{}={m:?} is not enforce, warn or off",
+                        env::OFFLOAD_MODE
+                    ));
+                    config.guard.mode
+                }
+            },
+            None => config.guard.mode,
+        };
+        let source = match &loaded.source {
+            Some(p) => self.show(p),
+            None => format!("defaults (no {})", self.show(&paths.config_file)),
+        };
+        let detail = format!("{source} · guard {}", mode.as_str());
+        let check = if !problems.is_empty() {
+            Check::warn(
+                name,
+                format!("{detail} · {}", problems.join("; ")),
+                "fix the values named; until then offload uses the defaults for them",
+            )
+        } else if mode == Mode::Off {
+            Check::warn(
+                name,
+                format!("{detail}: the guard lets everything through"),
+                format!(
+                    "set guard.mode to \"enforce\" in {} (or unset {})",
+                    self.show(&paths.config_file),
+                    env::OFFLOAD_MODE
+                ),
+            )
+        } else {
+            Check::ok(name, detail)
+        };
+        (check, config)
+    }
+
+    /// `codex` found and its version; the flags its `exec` takes.
+    fn codex(&self, config: &Config) -> Vec<Check> {
+        let (name, source) = if let Some(v) = env::var(env::CODEX_BIN) {
+            (v.trim().to_owned(), env::CODEX_BIN.to_owned())
+        } else if config.runner.codex_bin != "codex" {
+            (
+                config.runner.codex_bin.clone(),
+                "config runner.codex_bin".into(),
+            )
+        } else {
+            ("codex".to_owned(), "PATH".into())
+        };
+        let install = "install Codex CLI (npm install -g @openai/codex), or set CODEX_BIN (or runner.codex_bin in the config) to its path";
+        let bin = match resolve_bin(&name) {
+            Ok(p) => p,
+            Err(e) => {
+                let from = if source == "PATH" {
+                    String::new()
+                } else {
+                    format!(" (from {source})")
+                };
+                return vec![Check::fail(
+                    "codex",
+                    format!("{e}{from}: every offload run would fail closed"),
+                    install,
+                )];
+            }
+        };
+        let codex_home = match env::var(env::CODEX_HOME) {
+            Some(h) => PathBuf::from(h),
+            None => {
+                let h = self.scratch.path.join("codex-home");
+                let _ = std::fs::create_dir_all(&h);
+                h
+            }
+        };
+        let run = |args: &[&str]| {
+            let mut cmd = Command::new(&bin);
+            cmd.args(args)
+                .env(env::CODEX_HOME, &codex_home)
+                .current_dir(&self.scratch.path);
+            spawn(cmd, None, PROGRAM_WAIT)
+        };
+        let shown = self.show(&bin);
+        let version = match run(&["--version"]) {
+            Ok(r) if r.code == Some(0) && !r.stdout.trim().is_empty() => {
+                first_line(&r.stdout).to_owned()
+            }
+            Ok(r) => {
+                return vec![Check::fail(
+                    "codex",
+                    format!(
+                        "{shown} (from {source}) did not answer --version: {}",
+                        r.why()
+                    ),
+                    format!("reinstall it; {install}"),
+                )];
+            }
+            Err(e) => {
+                return vec![Check::fail(
+                    "codex",
+                    format!("{shown} (from {source}) could not be run: {e}"),
+                    install,
+                )];
+            }
+        };
+        let mut checks = vec![Check::ok(
+            "codex",
+            format!("{version} · {shown} (from {source})"),
+        )];
+        let help = match run(&["exec", "--help"]) {
+            Ok(r) if r.code == Some(0) => r.stdout,
+            Ok(r) => {
+                checks.push(Check::fail(
+                    "codex flags",
+                    format!("`codex exec --help` failed: {}", r.why()),
+                    "upgrade Codex CLI: npm install -g @openai/codex@latest",
+                ));
+                return checks;
+            }
+            Err(e) => {
+                checks.push(Check::fail(
+                    "codex flags",
+                    format!("`codex exec --help` could not be run: {e}"),
+                    "upgrade Codex CLI: npm install -g @openai/codex@latest",
+                ));
+                return checks;
+            }
+        };
+        let flags = help_flags(&help);
+        let missing: Vec<&str> = CODEX_FLAGS
+            .iter()
+            .copied()
+            .filter(|f| !flags.iter().any(|h| h == f))
+            .collect();
+        let full_auto = if flags.iter().any(|h| h == "--full-auto") {
+            "--full-auto still listed, and not needed"
+        } else {
+            "--full-auto not needed"
+        };
+        checks.push(if missing.is_empty() {
+            Check::ok(
+                "codex flags",
+                format!("exec takes {}; {full_auto}", CODEX_FLAGS.join(" ")),
+            )
+        } else {
+            Check::fail(
+                "codex flags",
+                format!("`codex exec` lacks {}", missing.join(" ")),
+                "upgrade Codex CLI: npm install -g @openai/codex@latest (offload runs `codex exec --json --skip-git-repo-check -m M -s S -C DIR -c … -o FILE`)",
+            )
+        });
+        checks
+    }
+
+    /// Claude Code's version and which hook features it has.
+    fn claude(&self) -> (Check, Option<ClaudeVersion>) {
+        let name = "claude code";
+        let bin_name = env::var(env::OFFLOAD_CLAUDE_BIN)
+            .map_or_else(|| "claude".to_owned(), |v| v.trim().to_owned());
+        let hint = "install Claude Code (npm install -g @anthropic-ai/claude-code), or set OFFLOAD_CLAUDE_BIN to its path";
+        let bin = match resolve_bin(&bin_name) {
+            Ok(p) => p,
+            Err(e) => {
+                return (
+                    Check::warn(name, format!("{e}: hook features cannot be checked"), hint),
+                    None,
+                );
+            }
+        };
+        let shown = self.show(&bin);
+        let mut cmd = Command::new(&bin);
+        cmd.arg("--version").current_dir(&self.scratch.path);
+        let out = match spawn(cmd, None, PROGRAM_WAIT) {
+            Ok(r) if r.code == Some(0) => r.stdout,
+            Ok(r) => {
+                return (
+                    Check::warn(
+                        name,
+                        format!("{shown} did not answer --version: {}", r.why()),
+                        hint,
+                    ),
+                    None,
+                );
+            }
+            Err(e) => {
+                return (
+                    Check::warn(name, format!("{shown} could not be run: {e}"), hint),
+                    None,
+                );
+            }
+        };
+        let Some(v) = ClaudeVersion::parse(&out) else {
+            return (
+                Check::warn(
+                    name,
+                    format!("{shown} answered {:?}, not a version", first_line(&out)),
+                    hint,
+                ),
+                None,
+            );
+        };
+        let yes = |since: ClaudeVersion| if v >= since { "yes" } else { "no" };
+        let detail = format!(
+            "{v} · {shown} · hook onFailure: {} (≥ {ON_FAILURE_SINCE}) · Agent tool name: {} (≥ {AGENT_TOOL_SINCE})",
+            yes(ON_FAILURE_SINCE),
+            yes(AGENT_TOOL_SINCE),
+        );
+        let check = if v < AGENT_TOOL_SINCE {
+            Check::warn(
+                name,
+                detail,
+                "upgrade Claude Code; this version calls the subagent tool Task (the guard still matches it)",
+            )
+        } else {
+            Check::ok(name, detail)
+        };
+        (check, Some(v))
+    }
+
+    /// The settings files Claude Code merges, in order of precedence (lowest first).
+    fn settings_files(&self) -> Vec<(PathBuf, String)> {
+        let mut files = Vec::new();
+        if let Some(home) = &self.home {
+            files.push(home.join(".claude").join("settings.json"));
+        }
+        files.push(self.cwd.join(".claude").join("settings.json"));
+        files.push(self.cwd.join(".claude").join("settings.local.json"));
+        let mut seen = Vec::new();
+        let mut out = Vec::new();
+        for f in files {
+            let key = std::fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            let shown = self.show(&f);
+            out.push((f, shown));
+        }
+        out
+    }
+
+    /// Settings files readable; offload's hooks and statusline wired in them.
+    fn settings(&self, claude: Option<ClaudeVersion>) -> Vec<Check> {
+        let mut checks = Vec::new();
+        let mut read: Vec<(String, Value)> = Vec::new();
+        let mut broken = Vec::new();
+        for (path, shown) in self.settings_files() {
+            match std::fs::read(&path) {
+                Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+                    Ok(v) if v.is_object() => read.push((shown, v)),
+                    Ok(_) => broken.push(format!("{shown} is not a JSON object")),
+                    Err(e) => broken.push(format!("{shown} is not valid JSON ({e})")),
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => broken.push(format!("{shown}: {e}")),
+            }
+        }
+        let names: Vec<&str> = read.iter().map(|(s, _)| s.as_str()).collect();
+        checks.push(if !broken.is_empty() {
+            Check::fail(
+                "settings",
+                broken.join("; "),
+                "fix the file (Claude Code ignores settings it cannot parse), or run `offload setup` after moving it away",
+            )
+        } else if read.is_empty() {
+            Check::warn(
+                "settings",
+                "no Claude Code settings file (~/.claude/settings.json, .claude/settings.json, .claude/settings.local.json)",
+                "run `offload setup` (user settings) or `offload setup --project`",
+            )
+        } else {
+            Check::ok("settings", names.join(", "))
+        });
+
+        let plugin = read.iter().find_map(|(shown, v)| {
+            v.get("enabledPlugins")?
+                .as_object()?
+                .iter()
+                .find(|(k, on)| k.starts_with("offload@") && on.as_bool() == Some(true))
+                .map(|(k, _)| format!("plugin {k} (enabled in {shown})"))
+        });
+        for event in HOOK_EVENTS {
+            checks.push(self.hook_check(event, &read, plugin.as_deref(), claude));
+        }
+        checks.push(self.statusline_check(&read));
+        checks
+    }
+
+    fn hook_check(
+        &self,
+        event: &str,
+        read: &[(String, Value)],
+        plugin: Option<&str>,
+        claude: Option<ClaudeVersion>,
+    ) -> Check {
+        let name = format!("hook {event}");
+        let setup = "run `offload setup` (or `offload setup --project`) to register offload-hook";
+        let found: Vec<(String, HookEntry)> = read
+            .iter()
+            .flat_map(|(shown, v)| {
+                offload_hooks(v, event)
+                    .into_iter()
+                    .map(move |h| (shown.clone(), h))
+            })
+            .collect();
+        if found.is_empty() {
+            return match plugin {
+                Some(p) => Check::ok(&name, format!("via {p}")),
+                None => Check::fail(
+                    &name,
+                    format!(
+                        "no {event} hook runs offload-hook{}",
+                        if event == "PreToolUse" {
+                            ": Claude works natively, nothing is routed to Codex"
+                        } else {
+                            ""
+                        }
+                    ),
+                    setup,
+                ),
+            };
+        }
+        // Claude Code runs every registered hook: one that works is enough.
+        let mut judged: Vec<Check> = found
+            .iter()
+            .map(|(shown, hook)| self.judge_hook(&name, event, shown, hook, claude))
+            .collect();
+        judged.sort_by_key(|c| c.status);
+        judged.swap_remove(0)
+    }
+
+    /// One registered offload hook: its program is there, its keys suit this Claude Code, and
+    /// (PreToolUse) its matcher covers the tools the guard judges.
+    fn judge_hook(
+        &self,
+        name: &str,
+        event: &str,
+        shown: &str,
+        hook: &HookEntry,
+        claude: Option<ClaudeVersion>,
+    ) -> Check {
+        let target = match self.command_target(&hook.command) {
+            Target::File(p) if !is_executable(&p) => {
+                return Check::fail(
+                    name,
+                    format!(
+                        "{} (in {shown}) {}",
+                        self.show(&p),
+                        if p.exists() {
+                            "is not executable"
+                        } else {
+                            "does not exist"
+                        }
+                    ),
+                    "run ./install.sh from the offload repository (it installs offload-hook), then `offload setup`",
+                );
+            }
+            Target::File(p) => self.show(&p),
+            Target::Unresolved(cmd) => cmd,
+        };
+        if hook.on_failure
+            && let Some(v) = claude
+            && v < ON_FAILURE_SINCE
+        {
+            return Check::fail(
+                name,
+                format!(
+                    "{target} (in {shown}) uses onFailure, which Claude Code {v} does not accept (it checks settings strictly)"
+                ),
+                "run `offload setup` again (it writes only keys your Claude Code accepts), or remove \"onFailure\"",
+            );
+        }
+        if event == "PreToolUse" {
+            let missing = matcher_gaps(hook.matcher.as_deref());
+            if !missing.is_empty() {
+                return Check::warn(
+                    name,
+                    format!(
+                        "{target} (in {shown}): its matcher {:?} leaves out {}",
+                        hook.matcher.as_deref().unwrap_or(""),
+                        missing.join(", ")
+                    ),
+                    format!("run `offload setup` to rewrite the matcher ({PRE_TOOL_USE_MATCHER})"),
+                );
+            }
+        }
+        Check::ok(name, format!("{target} (in {shown})"))
+    }
+
+    fn statusline_check(&self, read: &[(String, Value)]) -> Check {
+        let name = "statusline";
+        let setup = "run `offload setup`: it installs offload-statusline and keeps an existing statusline beside it (--wrap)";
+        // The most specific file wins: local, then project, then user.
+        let lines: Vec<(&String, String, bool)> = read
+            .iter()
+            .rev()
+            .filter_map(|(shown, v)| {
+                let line = v.get("statusLine")?;
+                let c = line.get("command")?.as_str()?;
+                Some((shown, c.to_owned(), our_statusline(line).is_some()))
+            })
+            .collect();
+        let Some((shown, command, ours)) = lines.first() else {
+            return Check::warn(name, "no statusLine in the settings", setup);
+        };
+        if !ours {
+            let ours = lines.iter().find(|line| line.2);
+            return Check::warn(
+                name,
+                match ours {
+                    Some((theirs, _, _)) => format!(
+                        "offload-statusline in {theirs} is overridden by {command:?} in {shown}"
+                    ),
+                    None => format!(
+                        "the statusLine is {command:?} (in {shown}), not offload-statusline"
+                    ),
+                },
+                setup,
+            );
+        }
+        match self.command_target(command) {
+            Target::File(p) if !is_executable(&p) => Check::warn(
+                name,
+                format!(
+                    "{} (in {shown}) {}",
+                    self.show(&p),
+                    if p.exists() {
+                        "is not executable"
+                    } else {
+                        "does not exist"
+                    }
+                ),
+                "run ./install.sh from the offload repository, then `offload setup`",
+            ),
+            Target::File(p) => Check::ok(name, format!("{} (in {shown})", self.show(&p))),
+            Target::Unresolved(c) => Check::ok(name, format!("{c} (in {shown})")),
+        }
+    }
+
+    /// The program a settings command runs, when it can be known without a shell.
+    fn command_target(&self, command: &str) -> Target {
+        let word = shell_words(command)
+            .and_then(|w| w.into_iter().next())
+            .unwrap_or_default();
+        if word.contains('$') || word.is_empty() {
+            return Target::Unresolved(word);
+        }
+        let expanded = match (word.strip_prefix("~/"), &self.home) {
+            (Some(rest), Some(home)) => home.join(rest),
+            _ => PathBuf::from(&word),
+        };
+        if word.contains('/') {
+            Target::File(expanded)
+        } else {
+            match resolve_bin(&word) {
+                Ok(p) => Target::File(p),
+                Err(_) => Target::File(PathBuf::from(word)),
+            }
+        }
+    }
+
+    /// State folder, ledger, summaries.
+    fn state(&self) -> Vec<Check> {
+        use std::os::unix::fs::PermissionsExt;
+        let paths = match &self.paths {
+            Ok(p) => p,
+            Err(e) => {
+                return vec![Check::fail(
+                    "state folder",
+                    e.to_string(),
+                    format!("set {} to a folder", env::OFFLOAD_HOME),
+                )];
+            }
+        };
+        let dir = &paths.state_dir;
+        let shown = self.show(dir);
+        let meta = match std::fs::metadata(dir) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return vec![Check::ok(
+                    "state folder",
+                    format!("{shown} (not created yet: the first record creates it, mode 700)"),
+                )];
+            }
+            Err(e) => {
+                return vec![Check::fail(
+                    "state folder",
+                    format!("{shown}: {e}"),
+                    format!(
+                        "make it readable by you, or point {} elsewhere",
+                        env::OFFLOAD_HOME
+                    ),
+                )];
+            }
+        };
+        let mut checks = Vec::new();
+        let mode = meta.permissions().mode() & 0o777;
+        checks.push(if !meta.is_dir() {
+            Check::fail(
+                "state folder",
+                format!("{shown} is not a folder"),
+                format!("move it away, or point {} elsewhere", env::OFFLOAD_HOME),
+            )
+        } else if mode != 0o700 {
+            Check::warn(
+                "state folder",
+                format!("{shown} has mode {mode:o}: others can read what you worked on"),
+                format!("chmod 700 {}", dir.display()),
+            )
+        } else {
+            Check::ok("state folder", format!("{shown} (mode 700)"))
+        });
+        if !meta.is_dir() {
+            return checks;
+        }
+        let ledger = Ledger::new(paths.clone());
+        let events = paths.events();
+        if !events.exists() {
+            checks.push(Check::ok("ledger", "no events recorded yet"));
+            return checks;
+        }
+        let log = match ledger.read_log() {
+            Ok(l) => l,
+            Err(e) => {
+                checks.push(Check::fail(
+                    "ledger",
+                    format!("cannot read events.jsonl: {e}"),
+                    format!("check the permissions of {}", events.display()),
+                ));
+                return checks;
+            }
+        };
+        let mut detail = format!(
+            "{} events · {} skipped line{}",
+            log.events.len(),
+            log.skipped,
+            if log.skipped == 1 { "" } else { "s" }
+        );
+        checks.push(if log.torn_tail {
+            detail.push_str(" · its last line is torn");
+            Check::warn(
+                "ledger",
+                detail,
+                "a write in progress, or a writer that died mid-line: the next write terminates it (so does `offload stats --rebuild`)",
+            )
+        } else {
+            Check::ok("ledger", detail)
+        });
+        checks.push(match ledger.verify() {
+            Ok((folded, disk)) if folded == disk => Check::ok(
+                "summaries",
+                format!(
+                    "totals.json and {} session summar{} match the log",
+                    disk.sessions.len(),
+                    if disk.sessions.len() == 1 { "y" } else { "ies" }
+                ),
+            ),
+            Ok((folded, disk)) => {
+                let mut diffs = Vec::new();
+                if folded.totals != disk.totals {
+                    diffs.push(if !paths.totals().exists() {
+                        "totals.json is missing".to_owned()
+                    } else {
+                        "totals.json differs".to_owned()
+                    });
+                }
+                let sessions = folded
+                    .sessions
+                    .iter()
+                    .filter(|(id, s)| disk.sessions.get(*id) != Some(s))
+                    .count()
+                    + disk
+                        .sessions
+                        .keys()
+                        .filter(|id| !folded.sessions.contains_key(*id))
+                        .count();
+                if sessions > 0 {
+                    diffs.push(format!(
+                        "{sessions} session summar{} differ or are missing",
+                        if sessions == 1 { "y" } else { "ies" }
+                    ));
+                }
+                Check::fail(
+                    "summaries",
+                    format!("not what a rebuild of the log gives: {}", diffs.join(", ")),
+                    "run `offload stats --rebuild`",
+                )
+            }
+            Err(e) => Check::fail(
+                "summaries",
+                format!("cannot compare with the log: {e}"),
+                "run `offload stats --rebuild`",
+            ),
+        });
+        checks
+    }
+
+    /// The binary beside this one, else the one on PATH.
+    fn sibling(&self, name: &str) -> Option<PathBuf> {
+        std::env::current_exe()
+            .ok()
+            .map(|exe| exe.with_file_name(name))
+            .filter(|p| is_executable(p))
+            .or_else(|| resolve_bin(name).ok())
+    }
+
+    /// A scratch project and offload home for a self-test, and a command with a clean
+    /// environment pointing at them.
+    fn self_test_command(&self, bin: &Path, tag: &str) -> std::io::Result<(Command, PathBuf)> {
+        let root = self.scratch.path.join(tag);
+        let project = root.join("project");
+        std::fs::create_dir_all(project.join("src"))?;
+        std::fs::create_dir_all(root.join("home"))?;
+        std::fs::create_dir_all(root.join("codex-home"))?;
+        let project = std::fs::canonicalize(&project)?;
+        let mut cmd = Command::new(bin);
+        for v in [
+            env::OFFLOAD_MODE,
+            env::OFFLOAD_SESSION_ID,
+            env::CLAUDE_CODE_SESSION_ID,
+            env::CLAUDECODE,
+            "CLAUDE_ENV_FILE",
+            env::CODEX_BIN,
+        ] {
+            cmd.env_remove(v);
+        }
+        cmd.env(env::OFFLOAD_HOME, root.join("offload"))
+            .env("HOME", root.join("home"))
+            .env(env::CODEX_HOME, root.join("codex-home"))
+            .env("CLAUDE_PROJECT_DIR", &project)
+            .env(env::NO_COLOR, "1")
+            .current_dir(&project);
+        Ok((cmd, project))
+    }
+
+    /// Run `offload-hook` with a PreToolUse Edit of a .rs file in a fresh project: it must deny.
+    fn hook_self_test(&self) -> Check {
+        let name = "hook self-test";
+        let reinstall = "run ./install.sh from the offload repository to reinstall offload-hook";
+        let Some(bin) = self.sibling("offload-hook") else {
+            return Check::fail(
+                name,
+                "offload-hook is neither beside offload nor on PATH",
+                reinstall,
+            );
+        };
+        let shown = self.show(&bin);
+        let mut times = Vec::new();
+        for i in 0..SELF_TEST_RUNS {
+            let (cmd, project) = match self.self_test_command(&bin, "hook") {
+                Ok(c) => c,
+                Err(e) => {
+                    return Check::fail(
+                        name,
+                        format!("cannot prepare a scratch project: {e}"),
+                        reinstall,
+                    );
+                }
+            };
+            let payload = json!({
+                "session_id": format!("offload-doctor-{i}"),
+                "transcript_path": "",
+                "cwd": project,
+                "hook_event_name": "PreToolUse",
+                "tool_name": "Edit",
+                "tool_input": {
+                    "file_path": project.join("src").join("main.rs"),
+                    "old_string": "a",
+                    "new_string": "b",
+                    "replace_all": false,
+                },
+                "tool_use_id": "toolu_offload_doctor",
+            })
+            .to_string();
+            let r = match spawn(cmd, Some(payload.as_bytes()), SELF_TEST_WAIT) {
+                Ok(r) => r,
+                Err(e) => {
+                    return Check::fail(name, format!("{shown} could not be run: {e}"), reinstall);
+                }
+            };
+            if !is_deny(&r.stdout) {
+                return Check::fail(
+                    name,
+                    format!(
+                        "{shown} did not deny an Edit of src/main.rs before any Codex attempt ({}): the guard would let Claude edit natively",
+                        r.why()
+                    ),
+                    reinstall,
+                );
+            }
+            times.push(r.elapsed);
+        }
+        let mut c = Check::ok(
+            name,
+            format!("{shown} denies an Edit of a .rs file before any Codex attempt"),
+        );
+        c.ms = median_ms(&mut times);
+        c
+    }
+
+    /// Run `offload-statusline` with a minimal stdin: it must print its line.
+    fn statusline_self_test(&self) -> Check {
+        let name = "statusline self-test";
+        let reinstall =
+            "run ./install.sh from the offload repository to reinstall offload-statusline";
+        let Some(bin) = self.sibling("offload-statusline") else {
+            return Check::warn(
+                name,
+                "offload-statusline is neither beside offload nor on PATH",
+                reinstall,
+            );
+        };
+        let shown = self.show(&bin);
+        let mut times = Vec::new();
+        let mut line = String::new();
+        for _ in 0..SELF_TEST_RUNS {
+            let (cmd, project) = match self.self_test_command(&bin, "statusline") {
+                Ok(c) => c,
+                Err(e) => {
+                    return Check::warn(
+                        name,
+                        format!("cannot prepare a scratch project: {e}"),
+                        reinstall,
+                    );
+                }
+            };
+            let stdin = json!({"session_id": "offload-doctor", "cwd": project}).to_string();
+            let r = match spawn(cmd, Some(stdin.as_bytes()), SELF_TEST_WAIT) {
+                Ok(r) => r,
+                Err(e) => {
+                    return Check::warn(name, format!("{shown} could not be run: {e}"), reinstall);
+                }
+            };
+            if !r.stdout.starts_with("Offload") {
+                return Check::warn(
+                    name,
+                    format!("{shown} did not print its line ({})", r.why()),
+                    reinstall,
+                );
+            }
+            line = first_line(&r.stdout).to_owned();
+            times.push(r.elapsed);
+        }
+        let mut c = Check::ok(name, format!("{shown} prints {line:?}"));
+        c.ms = median_ms(&mut times);
+        c
+    }
+}
+
+/// What a settings command runs.
+enum Target {
+    File(PathBuf),
+    /// Something only a shell could resolve (`${CLAUDE_PLUGIN_ROOT}/…`): shown as it is.
+    Unresolved(String),
+}
+
+/// An offload hook found in a settings file.
+#[derive(Debug, PartialEq)]
+struct HookEntry {
+    command: String,
+    matcher: Option<String>,
+    on_failure: bool,
+}
+
+/// The hooks for `event` in one settings value whose command runs offload-hook.
+fn offload_hooks(settings: &Value, event: &str) -> Vec<HookEntry> {
+    let Some(groups) = settings
+        .get("hooks")
+        .and_then(|h| h.get(event))
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for g in groups {
+        let matcher = g.get("matcher").and_then(Value::as_str).map(str::to_owned);
+        for h in g
+            .get("hooks")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(command) = h.get("command").and_then(Value::as_str) else {
+                continue;
+            };
+            if is_our_hook(h) {
+                out.push(HookEntry {
+                    command: command.to_owned(),
+                    matcher: matcher.clone(),
+                    on_failure: h.get("onFailure").is_some() || g.get("onFailure").is_some(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Tools the guard must see that a PreToolUse matcher leaves out. A matcher that is not a
+/// plain `A|B` list is a regex, taken as covering everything; so is an empty one or `*`.
+fn matcher_gaps(matcher: Option<&str>) -> Vec<&'static str> {
+    let m = matcher.unwrap_or("").trim();
+    let plain = m
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '|');
+    if m.is_empty() || m == "*" || !plain {
+        return Vec::new();
+    }
+    let names: Vec<&str> = m.split('|').collect();
+    let mut gaps = Vec::new();
+    for tool in ["Edit", "Write", "Bash"] {
+        if !names.contains(&tool) {
+            gaps.push(tool);
+        }
+    }
+    if !names.contains(&"Agent") && !names.contains(&"Task") {
+        gaps.push("Agent");
+    }
+    gaps
+}
+
+/// Flags a `--help` text names: `-s,` `--sandbox` `--json` … (trailing commas and `=…` cut).
+fn help_flags(help: &str) -> Vec<String> {
+    help.split_whitespace()
+        .filter(|w| w.starts_with('-'))
+        .map(|w| {
+            w.trim_end_matches(',')
+                .split(['=', '['])
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect()
+}
+
+fn is_deny(stdout: &str) -> bool {
+    serde_json::from_str::<Value>(stdout.trim()).is_ok_and(|v| {
+        v["hookSpecificOutput"]["permissionDecision"] == "deny"
+            && v["hookSpecificOutput"]["hookEventName"] == "PreToolUse"
+    })
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+}
+
+/// The median of some run times, in milliseconds to one decimal.
+fn median_ms(times: &mut [Duration]) -> Option<f64> {
+    if times.is_empty() {
+        return None;
+    }
+    times.sort();
+    let n = times.len();
+    let mid = if !n.is_multiple_of(2) {
+        times[n / 2]
+    } else {
+        (times[n / 2 - 1] + times[n / 2]) / 2
+    };
+    Some((mid.as_secs_f64() * 10_000.0).round() / 10.0)
+}
+
+/// A temporary folder for the checks, removed when dropped. (`tempfile` is only a
+/// dev-dependency; this is the little of it doctor needs.)
+struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> std::io::Result<Scratch> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path =
+            std::env::temp_dir().join(format!("offload-doctor-{}-{nanos}", std::process::id()));
+        shared::fsutil::create_private_dir(&path)?;
+        Ok(Scratch { path })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// What a bounded run of a program gave.
+struct Ran {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+    timed_out: bool,
+}
+
+impl Ran {
+    /// Why a run did not give what was wanted, in a few words.
+    fn why(&self) -> String {
+        if self.timed_out {
+            return format!("no answer within {}s; ended it", self.elapsed.as_secs());
+        }
+        let code = self
+            .code
+            .map_or("killed by a signal".to_owned(), |c| format!("exit {c}"));
+        let said = first_line(&self.stderr);
+        let said = if said.is_empty() {
+            first_line(&self.stdout)
+        } else {
+            said
+        };
+        if said.is_empty() {
+            code
+        } else {
+            let said: String = said.chars().take(160).collect();
+            format!("{code}: {said}")
+        }
+    }
+}
+
+/// Run a program with `stdin`, in its own process group, for at most `wait`: past that the
+/// group is killed (it is ours: we just started it) and the run reports a timeout.
+fn spawn(mut cmd: Command, stdin: Option<&[u8]>, wait: Duration) -> std::io::Result<Ran> {
+    use std::os::unix::process::CommandExt;
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .process_group(0);
+    let mut tries = 0;
+    let (start, mut child) = loop {
+        let start = Instant::now();
+        match cmd.spawn() {
+            Ok(child) => break (start, child),
+            // A program being written as we start it (an update, an install) is busy for a
+            // moment: try again before calling it broken.
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 5 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let pid = child.id();
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        // A child that exits without reading its stdin is not an error here.
+        let _ = pipe.write_all(input);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let out = child.wait_with_output();
+        let _ = tx.send((out, start.elapsed()));
+    });
+    let (out, elapsed, timed_out) = match rx.recv_timeout(wait) {
+        Ok((out, elapsed)) => (out?, elapsed, false),
+        Err(_) => {
+            if let Ok(pgid) = libc::pid_t::try_from(pid) {
+                // SAFETY: kill(2) on the process group we created for this child.
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
+                }
+            }
+            let (out, elapsed) = rx
+                .recv()
+                .map_err(|_| std::io::Error::other("the waiting thread vanished"))?;
+            (out?, elapsed, true)
+        }
+    };
+    Ok(Ran {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed,
+        timed_out,
+    })
+}
+
+/// The terminal report: one line per check, hints under problems, a verdict.
+fn render(checks: &[Check], color: bool) -> String {
+    let paint = |s: &str, code: &str| {
+        if color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    };
+    let width = checks
+        .iter()
+        .map(|c| c.check.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for c in checks {
+        let mark = match c.status {
+            Status::Ok => paint("✓", "32"),
+            Status::Warn => paint("!", "33"),
+            Status::Fail => paint("✗", "31"),
+        };
+        let mut line = format!("{mark} {:<width$}  {}", c.check, c.detail);
+        if let Some(ms) = c.ms {
+            line.push_str(&format!(" · {ms:.1} ms (median of {SELF_TEST_RUNS})"));
+        }
+        out.push_str(&line);
+        out.push('\n');
+        if let Some(h) = &c.hint
+            && c.status != Status::Ok
+        {
+            out.push_str(&format!("  {:<width$}  → {h}\n", ""));
+        }
+    }
+    let fails = checks.iter().filter(|c| c.status == Status::Fail).count();
+    let warns = checks.iter().filter(|c| c.status == Status::Warn).count();
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    out.push('\n');
+    out.push_str(&match (fails, warns) {
+        (0, 0) => format!("offload doctor: all {} checks passed\n", checks.len()),
+        (0, w) => format!(
+            "offload doctor: no problems, {} (see the hints above)\n",
+            plural(w, "warning", "warnings")
+        ),
+        (f, w) => format!(
+            "offload doctor: {}, {}: offload is not working as it should (see the hints above)\n",
+            plural(f, "problem", "problems"),
+            plural(w, "warning", "warnings")
+        ),
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claude_features_by_version() {
+        let v = |s: &str| ClaudeVersion::parse(s).unwrap();
+        assert!(v("2.1.197 (Claude Code)") < ON_FAILURE_SINCE);
+        assert!(v("2.1.330 (Claude Code)") >= ON_FAILURE_SINCE);
+        assert!(v("2.1.62 (Claude Code)") < AGENT_TOOL_SINCE);
+        assert!(v("2.1.63 (Claude Code)") >= AGENT_TOOL_SINCE);
+    }
+
+    #[test]
+    fn help_flags_read_short_and_long_forms() {
+        let help = "  -c, --config <key=value>\n      --json\n  -s, --sandbox <SANDBOX_MODE>\n  -o, --output-last-message <FILE>\n      --color=<WHEN>";
+        let f = help_flags(help);
+        for want in ["-c", "--config", "--json", "-s", "-o", "--color"] {
+            assert!(f.iter().any(|x| x == want), "{want} in {f:?}");
+        }
+        assert!(!f.iter().any(|x| x == "-C"));
+    }
+
+    #[test]
+    fn matchers_must_cover_the_guarded_tools() {
+        assert!(matcher_gaps(Some(PRE_TOOL_USE_MATCHER)).is_empty());
+        assert!(matcher_gaps(Some("Edit|Write|Task|Bash")).is_empty());
+        assert!(matcher_gaps(None).is_empty());
+        assert!(matcher_gaps(Some(".*")).is_empty(), "a regex is trusted");
+        assert_eq!(matcher_gaps(Some("Edit|Write")), ["Bash", "Agent"]);
+    }
+
+    #[test]
+    fn offload_hooks_are_found_by_command() {
+        let v = json!({"hooks": {"PreToolUse": [
+            {"matcher": "Bash", "hooks": [{"type": "command", "command": "other-hook"}]},
+            {"matcher": "Edit|Write|Agent|Bash", "hooks": [
+                {"type": "command", "command": "/x/offload-hook", "timeout": 10, "onFailure": "block"}
+            ]}
+        ]}});
+        let found = offload_hooks(&v, "PreToolUse");
+        assert_eq!(
+            found,
+            [HookEntry {
+                command: "/x/offload-hook".into(),
+                matcher: Some("Edit|Write|Agent|Bash".into()),
+                on_failure: true
+            }]
+        );
+        assert!(offload_hooks(&v, "SessionStart").is_empty());
+        assert!(offload_hooks(&json!({"hooks": []}), "PreToolUse").is_empty());
+    }
+
+    #[test]
+    fn deny_answers_are_recognised() {
+        assert!(is_deny(&shared::claude::deny_json("no")));
+        assert!(!is_deny(""));
+        assert!(!is_deny("{\"continue\":false}"));
+    }
+
+    #[test]
+    fn medians_of_run_times() {
+        let ms = Duration::from_millis;
+        assert_eq!(median_ms(&mut [ms(5), ms(1), ms(3)]), Some(3.0));
+        assert_eq!(median_ms(&mut [ms(1), ms(2)]), Some(1.5));
+        assert_eq!(median_ms(&mut []), None);
+    }
+
+    #[test]
+    fn the_report_puts_hints_under_problems_and_ends_with_a_verdict() {
+        let checks = vec![
+            Check::ok("codex", "codex-cli 0.169.0"),
+            Check::fail("hook PreToolUse", "no hook", "run `offload setup`"),
+            Check::warn("statusline", "none", "run `offload setup`"),
+        ];
+        let text = render(&checks, false);
+        assert_eq!(
+            text,
+            "✓ codex            codex-cli 0.169.0\n\
+             ✗ hook PreToolUse  no hook\n\
+             \x20                  → run `offload setup`\n\
+             ! statusline       none\n\
+             \x20                  → run `offload setup`\n\
+             \n\
+             offload doctor: 1 problem, 1 warning: offload is not working as it should (see the hints above)\n"
+        );
+    }
 }

@@ -64,3 +64,8 @@ pub fn var(name: &str) -> Option<String> {
 /// The Claude Code executable offload inspects (`claude --version`) for `setup` and `doctor`:
 /// a path or a name on `PATH`. Default `claude`.
 pub const OFFLOAD_CLAUDE_BIN: &str = "OFFLOAD_CLAUDE_BIN";
+
+/// The folder holding `offload-hook` and `offload-statusline` that `offload setup` wires into
+/// Claude Code's settings. Default: the folder of the running `offload` executable. `install.sh
+/// --dry-run` sets it to the install folder to preview the settings before anything is installed.
+pub const OFFLOAD_BIN_DIR: &str = "OFFLOAD_BIN_DIR";

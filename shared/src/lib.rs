@@ -20,5 +20,6 @@ pub mod outcome;
 pub mod paths;
 pub mod plan;
 pub mod policy;
+pub mod settings;
 pub mod stats;
 pub mod statusline;

@@ -1,0 +1,1135 @@
+//! Wiring offload into Claude Code's `settings.json`, and taking it out again, as pure functions
+//! over JSON values (`offload setup` and `offload uninstall` do the reading and writing).
+//!
+//! Why this is more than "insert three hooks": a user's settings file holds their permissions,
+//! env, other hooks and statusline, and Claude Code keeps adding keys. Setup must touch nothing
+//! else, running it twice must change nothing, and uninstall must give back the value setup
+//! started from, even after the user edited the file in between. So:
+//!
+//! - **Ours is recognised by the program**: a hook entry whose command runs a file named
+//!   [`HOOK_BIN`], a statusline whose command runs [`STATUSLINE_BIN`]. That survives reinstalls
+//!   to another prefix and any edit the user makes around our entries.
+//! - **Setup adds its own matcher groups** (one per event) instead of inserting into the user's
+//!   groups, so removing them leaves the user's groups exactly as they were. An entry of ours
+//!   found elsewhere (a hand-made registration) is adopted: moved into our group.
+//! - **What cannot be recognised is recorded** in a [`Record`]: which containers (`hooks`, an
+//!   event array) setup created, so uninstall removes them only if they are empty again, and the
+//!   statusLine that setup replaced.
+//! - **A previous statusline is wrapped, not replaced**: `offload-statusline --wrap '<theirs>'`,
+//!   keeping every other key of theirs, so uninstall can restore it even without the record.
+//!
+//! [`to_pretty`] writes the result in the key order of the file it came from (serde_json here
+//! is built without `preserve_order`), so a user's file is not reshuffled by setup.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+/// The hook binary's file name: a hook entry running it is offload's.
+pub const HOOK_BIN: &str = "offload-hook";
+
+/// The statusline binary's file name: a statusLine running it is offload's.
+pub const STATUSLINE_BIN: &str = "offload-statusline";
+
+/// The PreToolUse matcher: the tools the guard watches. `Task` is the old name of `Agent` (still
+/// an alias), `MultiEdit` a removed tool that is harmless to name.
+pub const PRE_TOOL_USE_MATCHER: &str = "Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Bash";
+
+/// Seconds Claude Code gives one hook run.
+pub const HOOK_TIMEOUT_SECS: u64 = 10;
+
+/// The first Claude Code version that accepts `"onFailure": "block"` on a hook. Older versions
+/// validate settings strictly, so the key is written only for this version and later.
+pub const ON_FAILURE_SINCE: ClaudeVersion = ClaudeVersion(2, 1, 295);
+
+/// The hook events setup registers, with the matcher of its group (`None`: no matcher, every
+/// source or prompt).
+pub const EVENTS: [(&str, Option<&str>); 3] = [
+    ("PreToolUse", Some(PRE_TOOL_USE_MATCHER)),
+    ("SessionStart", None),
+    ("UserPromptSubmit", None),
+];
+
+/// A Claude Code version, `major.minor.patch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ClaudeVersion(pub u32, pub u32, pub u32);
+
+impl ClaudeVersion {
+    /// The first `X.Y.Z` in `claude --version` output (`2.1.330 (Claude Code)`).
+    pub fn parse(output: &str) -> Option<ClaudeVersion> {
+        output.split_whitespace().find_map(|word| {
+            let mut parts = word.trim_start_matches('v').splitn(3, '.');
+            let major = parts.next()?.parse().ok()?;
+            let minor = parts.next()?.parse().ok()?;
+            let patch: String = parts
+                .next()?
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            Some(ClaudeVersion(major, minor, patch.parse().ok()?))
+        })
+    }
+
+    /// Whether this version accepts `"onFailure": "block"`.
+    pub fn supports_on_failure(self) -> bool {
+        self >= ON_FAILURE_SINCE
+    }
+}
+
+impl fmt::Display for ClaudeVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.0, self.1, self.2)
+    }
+}
+
+/// What setup wires in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wiring {
+    /// Absolute path of `offload-hook`.
+    pub hook: String,
+    /// Absolute path of `offload-statusline`.
+    pub statusline: String,
+    /// `Some(true)`: write `"onFailure": "block"`; `Some(false)`: leave it out (older Claude
+    /// Code); `None`: the version is unknown, keep whatever our entry already has.
+    pub on_failure: Option<bool>,
+}
+
+impl Wiring {
+    /// The command line of the hook entries (the path, shell-quoted when it needs it).
+    pub fn hook_command(&self) -> String {
+        shell_quote(&self.hook)
+    }
+
+    /// The statusline command line, wrapping `theirs` when given.
+    pub fn statusline_command(&self, theirs: Option<&str>) -> String {
+        match theirs {
+            Some(theirs) => format!(
+                "{} --wrap {}",
+                shell_quote(&self.statusline),
+                single_quote(theirs)
+            ),
+            None => shell_quote(&self.statusline),
+        }
+    }
+}
+
+/// What setup did that uninstall cannot see in the file: kept by `offload setup` next to
+/// offload's state, per settings file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Setup created the `hooks` object.
+    #[serde(default)]
+    pub created_hooks: bool,
+    /// Event arrays under `hooks` that setup created.
+    #[serde(default)]
+    pub created_events: Vec<String>,
+    /// The statusLine before setup: `None` when there was none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statusline_before: Option<Saved>,
+    /// The statusLine setup wrote: while it is unchanged, uninstall restores
+    /// [`Record::statusline_before`] exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statusline_after: Option<Value>,
+}
+
+/// A saved JSON value (a wrapper, so that a saved `null` stays distinct from "nothing saved").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Saved {
+    pub value: Value,
+}
+
+/// The settings file has a shape setup cannot merge into without guessing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShapeError {
+    /// Where, as a dotted path (`hooks.PreToolUse`); empty for the top level.
+    pub at: String,
+    /// What was found there, and what was expected.
+    pub problem: String,
+}
+
+impl fmt::Display for ShapeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.at.is_empty() {
+            write!(f, "{}", self.problem)
+        } else {
+            write!(f, "`{}` {}", self.at, self.problem)
+        }
+    }
+}
+
+impl std::error::Error for ShapeError {}
+
+/// The result of [`merge`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Merged {
+    pub settings: Value,
+    /// What to keep for uninstall (carries forward what an earlier setup recorded).
+    pub record: Record,
+    /// One line per change, for the user; empty when nothing changed.
+    pub changes: Vec<String>,
+}
+
+/// The result of [`unmerge`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unmerged {
+    pub settings: Value,
+    /// One line per change, for the user; empty when nothing changed.
+    pub changes: Vec<String>,
+    /// Things left as they are that the user may want to know about.
+    pub notes: Vec<String>,
+}
+
+/// Add offload's hooks and statusline to `settings`. `prev` is what an earlier setup of the
+/// same file recorded, if any. Everything else in `settings` is kept as it is.
+pub fn merge(
+    settings: &Value,
+    wiring: &Wiring,
+    prev: Option<&Record>,
+) -> Result<Merged, ShapeError> {
+    let mut root = settings.clone();
+    let obj = root.as_object_mut().ok_or_else(|| ShapeError {
+        at: String::new(),
+        problem: format!("the top level is {}, expected an object", kind(settings)),
+    })?;
+    let mut record = prev.cloned().unwrap_or_default();
+    let mut changes = Vec::new();
+
+    // Hooks.
+    if !obj.contains_key("hooks") {
+        obj.insert("hooks".into(), Value::Object(Map::new()));
+        record.created_hooks = true;
+    }
+    let hooks = obj
+        .get_mut("hooks")
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| ShapeError {
+            at: "hooks".into(),
+            problem: format!("is {}, expected an object", kind(&settings["hooks"])),
+        })?;
+    for (event, matcher) in EVENTS {
+        if !hooks.contains_key(event) {
+            hooks.insert(event.into(), Value::Array(Vec::new()));
+            if !record.created_events.iter().any(|e| e == event) {
+                record.created_events.push(event.into());
+            }
+        }
+        let groups = hooks
+            .get_mut(event)
+            .and_then(Value::as_array_mut)
+            .ok_or_else(|| ShapeError {
+                at: format!("hooks.{event}"),
+                problem: format!(
+                    "is {}, expected an array of matcher groups",
+                    kind(&settings["hooks"][event])
+                ),
+            })?;
+        let before = groups.clone();
+        merge_event(groups, matcher, wiring);
+        if *groups != before {
+            let had_ours = before.iter().any(|g| group_entries(g).any(is_our_hook));
+            let verb = if had_ours { "updated" } else { "added" };
+            changes.push(match matcher {
+                Some(m) => format!(
+                    "hooks.{event} ({m}): {verb} {}",
+                    describe_entry(wiring, groups)
+                ),
+                None => format!("hooks.{event}: {verb} {}", describe_entry(wiring, groups)),
+            });
+        }
+    }
+
+    // Statusline.
+    let current = obj.get("statusLine").cloned();
+    let (after, before) = match &current {
+        Some(v) if our_statusline(v).is_some() => {
+            let theirs = our_statusline(v).flatten();
+            let mut after = v.clone();
+            if let Some(cmd) = rebuilt_statusline(v, wiring) {
+                after["command"] = Value::String(cmd);
+            }
+            let before = match prev {
+                Some(p) => p.statusline_before.clone(),
+                // No record: what we wrapped is what there was.
+                None => theirs.map(|t| {
+                    let mut v = v.clone();
+                    v["command"] = Value::String(t);
+                    Saved { value: v }
+                }),
+            };
+            (after, before)
+        }
+        Some(v) if wrappable(v).is_some() => {
+            let theirs = wrappable(v).unwrap_or_default().to_string();
+            let mut after = v.clone();
+            after["command"] = Value::String(wiring.statusline_command(Some(&theirs)));
+            changes.push(format!(
+                "statusLine: {} now runs your statusline inside it ({theirs})",
+                wiring.statusline
+            ));
+            (after, Some(Saved { value: v.clone() }))
+        }
+        other => {
+            let after = json!({"type": "command", "command": wiring.statusline_command(None), "padding": 0});
+            changes.push(match other {
+                None => format!("statusLine: set to {}", wiring.statusline),
+                Some(v) => format!(
+                    "statusLine: set to {} (the previous value was not a command statusline; uninstall restores it: {v})",
+                    wiring.statusline
+                ),
+            });
+            (after, other.clone().map(|value| Saved { value }))
+        }
+    };
+    if current.as_ref() != Some(&after)
+        && current
+            .as_ref()
+            .is_some_and(|v| our_statusline(v).is_some())
+    {
+        changes.push(format!(
+            "statusLine: updated to {}",
+            after["command"].as_str().unwrap_or_default()
+        ));
+    }
+    obj.insert("statusLine".into(), after.clone());
+    record.statusline_before = before;
+    record.statusline_after = Some(after);
+
+    Ok(Merged {
+        settings: root,
+        record,
+        changes,
+    })
+}
+
+/// Remove what [`merge`] added: our hook entries in the events setup manages (and the groups and
+/// containers that only existed for them), and our statusline, giving back the previous one.
+/// Without a record (lost, or from another state folder) containers emptied by the removal are
+/// removed too, and a wrapped statusline is unwrapped.
+pub fn unmerge(settings: &Value, record: Option<&Record>) -> Result<Unmerged, ShapeError> {
+    let mut root = settings.clone();
+    let obj = root.as_object_mut().ok_or_else(|| ShapeError {
+        at: String::new(),
+        problem: format!("the top level is {}, expected an object", kind(settings)),
+    })?;
+    let mut changes = Vec::new();
+    let mut notes = Vec::new();
+
+    let mut removed_any = false;
+    if let Some(hooks_value) = obj.get_mut("hooks") {
+        let hooks = hooks_value.as_object_mut().ok_or_else(|| ShapeError {
+            at: "hooks".into(),
+            problem: format!("is {}, expected an object", kind(&settings["hooks"])),
+        })?;
+        for (event, _) in EVENTS {
+            let Some(groups) = hooks.get_mut(event).and_then(Value::as_array_mut) else {
+                continue;
+            };
+            let removed = remove_ours(groups, None);
+            if removed > 0 {
+                removed_any = true;
+                changes.push(format!("hooks.{event}: removed offload-hook"));
+            }
+            let created = match record {
+                Some(r) => r.created_events.iter().any(|e| e == event),
+                None => removed > 0,
+            };
+            if groups.is_empty() && created {
+                hooks.remove(event);
+            }
+        }
+        for (event, groups) in hooks.iter() {
+            if EVENTS.iter().any(|(e, _)| e == event) {
+                continue;
+            }
+            let ours = groups
+                .as_array()
+                .is_some_and(|gs| gs.iter().any(|g| group_entries(g).any(is_our_hook)));
+            if ours {
+                notes.push(format!(
+                    "hooks.{event} also runs offload-hook; setup did not add it, so it was left as it is"
+                ));
+            }
+        }
+        let created = match record {
+            Some(r) => r.created_hooks,
+            None => removed_any,
+        };
+        if hooks.is_empty() && created {
+            obj.remove("hooks");
+        }
+    }
+
+    if let Some(current) = obj.get("statusLine").cloned() {
+        if let Some(theirs) = our_statusline(&current) {
+            let untouched = record.is_some_and(|r| r.statusline_after.as_ref() == Some(&current));
+            let restored = if untouched {
+                record
+                    .and_then(|r| r.statusline_before.clone())
+                    .map(|s| s.value)
+            } else if let Some(theirs) = theirs {
+                let mut v = current.clone();
+                v["command"] = Value::String(theirs);
+                Some(v)
+            } else {
+                record
+                    .and_then(|r| r.statusline_before.clone())
+                    .map(|s| s.value)
+            };
+            match restored {
+                Some(v) => {
+                    changes.push(match v.get("command").and_then(Value::as_str) {
+                        Some(cmd) => format!("statusLine: restored yours ({cmd})"),
+                        None => "statusLine: restored the previous value".to_string(),
+                    });
+                    obj.insert("statusLine".into(), v);
+                }
+                None => {
+                    changes.push("statusLine: removed offload-statusline".to_string());
+                    obj.remove("statusLine");
+                }
+            }
+        } else if record.is_some_and(|r| r.statusline_after.is_some()) {
+            notes.push(
+                "statusLine was changed since setup and does not run offload-statusline; left as it is"
+                    .to_string(),
+            );
+        }
+    }
+
+    Ok(Unmerged {
+        settings: root,
+        changes,
+        notes,
+    })
+}
+
+/// Whether `settings` has offload's hooks in every managed event and its statusline.
+pub fn is_wired(settings: &Value) -> bool {
+    let hooks_ok = EVENTS.iter().all(|(event, _)| {
+        settings["hooks"][event]
+            .as_array()
+            .is_some_and(|gs| gs.iter().any(|g| group_entries(g).any(is_our_hook)))
+    });
+    hooks_ok && our_statusline(&settings["statusLine"]).is_some()
+}
+
+/// Put our entry into `groups` exactly once: in place if a group with our matcher already holds
+/// one, else in a new group at the end. Other entries of ours are removed.
+fn merge_event(groups: &mut Vec<Value>, matcher: Option<&str>, wiring: &Wiring) {
+    let keep = groups.iter().enumerate().find_map(|(gi, g)| {
+        if !matcher_matches(g, matcher) {
+            return None;
+        }
+        let entries = g.get("hooks")?.as_array()?;
+        entries.iter().position(is_our_hook).map(|ei| (gi, ei))
+    });
+    let existing = keep.map(|(gi, ei)| groups[gi]["hooks"][ei].clone());
+    let desired = desired_entry(wiring, existing.as_ref());
+    match keep {
+        Some((gi, ei)) => {
+            groups[gi]["hooks"][ei] = desired;
+            remove_ours(groups, Some((gi, ei)));
+        }
+        None => {
+            remove_ours(groups, None);
+            let mut group = Map::new();
+            if let Some(m) = matcher {
+                group.insert("matcher".into(), Value::String(m.into()));
+            }
+            group.insert("hooks".into(), Value::Array(vec![desired]));
+            groups.push(Value::Object(group));
+        }
+    }
+}
+
+/// Remove our hook entries from `groups` (except the one at `except`), and the groups that held
+/// nothing else. Returns how many entries were removed.
+fn remove_ours(groups: &mut Vec<Value>, except: Option<(usize, usize)>) -> usize {
+    let mut removed = 0;
+    let mut gi = 0;
+    groups.retain_mut(|g| {
+        let this = gi;
+        gi += 1;
+        let Some(entries) = g.get_mut("hooks").and_then(Value::as_array_mut) else {
+            return true;
+        };
+        let before = entries.len();
+        let mut ei = 0;
+        entries.retain(|e| {
+            let keep = !is_our_hook(e) || except == Some((this, ei));
+            ei += 1;
+            keep
+        });
+        let gone = before - entries.len();
+        removed += gone;
+        !(gone > 0 && entries.is_empty())
+    });
+    removed
+}
+
+/// The entry setup writes; with `on_failure: None` it keeps the `onFailure` of `existing`.
+fn desired_entry(wiring: &Wiring, existing: Option<&Value>) -> Value {
+    let mut entry = Map::new();
+    entry.insert("type".into(), json!("command"));
+    entry.insert("command".into(), Value::String(wiring.hook_command()));
+    entry.insert("timeout".into(), json!(HOOK_TIMEOUT_SECS));
+    match wiring.on_failure {
+        Some(true) => {
+            entry.insert("onFailure".into(), json!("block"));
+        }
+        Some(false) => {}
+        None => {
+            if let Some(v) = existing.and_then(|e| e.get("onFailure")) {
+                entry.insert("onFailure".into(), v.clone());
+            }
+        }
+    }
+    Value::Object(entry)
+}
+
+fn describe_entry(wiring: &Wiring, groups: &[Value]) -> String {
+    let on_failure = groups
+        .iter()
+        .flat_map(group_entries)
+        .find(|e| is_our_hook(e))
+        .and_then(|e| e.get("onFailure"))
+        .and_then(Value::as_str)
+        .map(|v| format!(", onFailure {v}"))
+        .unwrap_or_default();
+    format!("{} (timeout {HOOK_TIMEOUT_SECS}s{on_failure})", wiring.hook)
+}
+
+fn group_entries(group: &Value) -> impl Iterator<Item = &Value> {
+    group
+        .get("hooks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
+fn matcher_matches(group: &Value, matcher: Option<&str>) -> bool {
+    let theirs = group.get("matcher").and_then(Value::as_str);
+    match matcher {
+        Some(m) => theirs == Some(m),
+        None => matches!(theirs, None | Some("") | Some("*")),
+    }
+}
+
+/// A hook entry that runs `offload-hook`.
+pub fn is_our_hook(entry: &Value) -> bool {
+    entry
+        .get("command")
+        .and_then(Value::as_str)
+        .is_some_and(|c| runs(c, HOOK_BIN))
+}
+
+/// `Some(wrapped)` when `statusline` runs `offload-statusline`; `wrapped` is the command it
+/// wraps (`--wrap '<command>'`), if any.
+pub fn our_statusline(statusline: &Value) -> Option<Option<String>> {
+    let command = statusline.get("command")?.as_str()?;
+    if !runs(command, STATUSLINE_BIN) {
+        return None;
+    }
+    let words = shell_words(command)?;
+    Some(match words.as_slice() {
+        [_, flag, theirs] if flag == "--wrap" => Some(theirs.clone()),
+        _ => None,
+    })
+}
+
+/// Our statusline's command for the current wiring, when its shape is one setup writes (`prog`
+/// or `prog --wrap X`); `None` leaves a hand-written command of ours as it is.
+fn rebuilt_statusline(statusline: &Value, wiring: &Wiring) -> Option<String> {
+    let command = statusline.get("command")?.as_str()?;
+    let words = shell_words(command)?;
+    match words.as_slice() {
+        [_] => Some(wiring.statusline_command(None)),
+        [_, flag, theirs] if flag == "--wrap" => Some(wiring.statusline_command(Some(theirs))),
+        _ => None,
+    }
+}
+
+/// The command of a statusline setup can wrap: an object with a non-empty string `command` and
+/// `type` `command` (or no type).
+fn wrappable(statusline: &Value) -> Option<&str> {
+    let obj = statusline.as_object()?;
+    if !matches!(obj.get("type"), None | Some(Value::String(_))) {
+        return None;
+    }
+    if obj
+        .get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t != "command")
+    {
+        return None;
+    }
+    obj.get("command")
+        .and_then(Value::as_str)
+        .filter(|c| !c.trim().is_empty())
+}
+
+/// Whether a shell command line's program is a file named `bin`.
+fn runs(command: &str, bin: &str) -> bool {
+    shell_words(command)
+        .and_then(|w| w.into_iter().next())
+        .is_some_and(|program| program.rsplit('/').next() == Some(bin))
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Quote a word for a POSIX shell when it needs it.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:@%,".contains(c))
+    {
+        s.to_string()
+    } else {
+        single_quote(s)
+    }
+}
+
+/// `'s'`, with each `'` written as `'\''`.
+pub fn single_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Split a command line into words the way a POSIX shell would for the simple cases (blanks,
+/// `'…'`, `"…"` with `\` escapes, `\` outside quotes). `None` for an unterminated quote.
+pub fn shell_words(s: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next()? {
+                        '\'' => break,
+                        c => word.push(c),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        '\\' => match chars.next()? {
+                            c @ ('"' | '\\' | '$' | '`') => word.push(c),
+                            '\n' => {}
+                            c => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                        },
+                        c => word.push(c),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some('\n') | None => {}
+                    Some(c) => word.push(c),
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Some(words)
+}
+
+/// `value` as pretty JSON (two-space indent, like Claude Code writes it) with a final newline,
+/// keeping the key order of `original` (the text it was read from) for every object that was
+/// there; new keys come after the old ones, in a readable order (`type`, `matcher`, `command`…).
+pub fn to_pretty(value: &Value, original: Option<&str>) -> String {
+    let shape = original.and_then(|text| serde_json::from_str::<Shape>(text).ok());
+    let mut out = String::new();
+    write_value(&mut out, value, shape.as_ref(), 0);
+    out.push('\n');
+    out
+}
+
+/// The key order of a JSON document (serde_json's `Value` sorts keys without `preserve_order`).
+enum Shape {
+    Object(Vec<(String, Shape)>),
+    Array(Vec<Shape>),
+    Scalar,
+}
+
+impl<'de> Deserialize<'de> for Shape {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Shape, D::Error> {
+        struct ShapeVisitor;
+        impl<'de> Visitor<'de> for ShapeVisitor {
+            type Value = Shape;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Shape, E> {
+                Ok(Shape::Scalar)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Shape, E> {
+                Ok(Shape::Scalar)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Shape, E> {
+                Ok(Shape::Scalar)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Shape, E> {
+                Ok(Shape::Scalar)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Shape, E> {
+                Ok(Shape::Scalar)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Shape, E> {
+                Ok(Shape::Scalar)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Shape, E> {
+                Ok(Shape::Scalar)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Shape>()? {
+                    items.push(item);
+                }
+                Ok(Shape::Array(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    entries.push((key, map.next_value::<Shape>()?));
+                }
+                Ok(Shape::Object(entries))
+            }
+        }
+        d.deserialize_any(ShapeVisitor)
+    }
+}
+
+/// The order of keys that were not in the original: the keys setup writes first, in the order
+/// Claude Code's documentation shows them, then the rest alphabetically.
+fn new_key_order(a: &str, b: &str) -> Ordering {
+    const KNOWN: [&str; 8] = [
+        "type",
+        "matcher",
+        "command",
+        "args",
+        "timeout",
+        "onFailure",
+        "padding",
+        "hooks",
+    ];
+    let rank = |k: &str| KNOWN.iter().position(|n| *n == k).unwrap_or(KNOWN.len());
+    rank(a).cmp(&rank(b)).then_with(|| a.cmp(b))
+}
+
+fn write_value(out: &mut String, value: &Value, shape: Option<&Shape>, depth: usize) {
+    let pad = |out: &mut String, depth: usize| {
+        for _ in 0..depth {
+            out.push_str("  ");
+        }
+    };
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            let known: &[(String, Shape)] = match shape {
+                Some(Shape::Object(entries)) => entries,
+                _ => &[],
+            };
+            let mut keys: Vec<(&String, Option<&Shape>)> = Vec::with_capacity(map.len());
+            for (k, s) in known {
+                if map.contains_key(k) && !keys.iter().any(|(seen, _)| *seen == k) {
+                    keys.push((k, Some(s)));
+                }
+            }
+            let mut fresh: Vec<&String> = map
+                .keys()
+                .filter(|k| !known.iter().any(|(seen, _)| seen == *k))
+                .collect();
+            fresh.sort_by(|a, b| new_key_order(a, b));
+            keys.extend(fresh.into_iter().map(|k| (k, None)));
+            out.push_str("{\n");
+            for (i, (k, s)) in keys.iter().enumerate() {
+                pad(out, depth + 1);
+                out.push_str(&Value::String((*k).clone()).to_string());
+                out.push_str(": ");
+                write_value(out, &map[k.as_str()], *s, depth + 1);
+                if i + 1 < keys.len() {
+                    out.push(',');
+                }
+                out.push('\n');
+            }
+            pad(out, depth);
+            out.push('}');
+        }
+        Value::Array(items) if !items.is_empty() => {
+            let known: &[Shape] = match shape {
+                Some(Shape::Array(items)) => items,
+                _ => &[],
+            };
+            out.push_str("[\n");
+            for (i, item) in items.iter().enumerate() {
+                pad(out, depth + 1);
+                write_value(out, item, known.get(i), depth + 1);
+                if i + 1 < items.len() {
+                    out.push(',');
+                }
+                out.push('\n');
+            }
+            pad(out, depth);
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wiring(on_failure: Option<bool>) -> Wiring {
+        Wiring {
+            hook: "/opt/bin/offload-hook".into(),
+            statusline: "/opt/bin/offload-statusline".into(),
+            on_failure,
+        }
+    }
+
+    /// A settings file with a bit of everything a real user has.
+    fn rich() -> Value {
+        json!({
+            "permissions": {"allow": ["Bash(npm test:*)", "Read"], "deny": ["Read(./.env)"]},
+            "env": {"FOO": "1", "NESTED_LOOKING": "{\"a\":1}"},
+            "model": "opus",
+            "futureKey": {"deep": {"list": [1, 2, {"x": null}]}},
+            "hooks": {
+                "PreToolUse": [
+                    {"matcher": "Bash", "hooks": [{"type": "command", "command": "~/bin/audit.sh"}]},
+                    {"matcher": PRE_TOOL_USE_MATCHER, "hooks": [{"type": "command", "command": "lint", "timeout": 5}]}
+                ],
+                "Stop": [{"hooks": [{"type": "command", "command": "notify-send done"}]}]
+            },
+            "statusLine": {"type": "command", "command": "bash -c 'echo \"$(whoami)\"'", "padding": 2, "refreshInterval": 5}
+        })
+    }
+
+    #[test]
+    fn merge_adds_our_groups_and_keeps_everything_else() {
+        let m = merge(&rich(), &wiring(Some(true)), None).unwrap();
+        let s = &m.settings;
+        for key in ["permissions", "env", "model", "futureKey"] {
+            assert_eq!(s[key], rich()[key], "{key} kept");
+        }
+        assert_eq!(s["hooks"]["Stop"], rich()["hooks"]["Stop"]);
+        let pre = s["hooks"]["PreToolUse"].as_array().unwrap();
+        assert_eq!(pre.len(), 3, "the user's two groups and ours");
+        assert_eq!(
+            pre[..2],
+            rich()["hooks"]["PreToolUse"].as_array().unwrap()[..]
+        );
+        assert_eq!(
+            pre[2],
+            json!({"matcher": PRE_TOOL_USE_MATCHER, "hooks": [{"type": "command", "command": "/opt/bin/offload-hook", "timeout": 10, "onFailure": "block"}]})
+        );
+        for event in ["SessionStart", "UserPromptSubmit"] {
+            assert_eq!(
+                s["hooks"][event],
+                json!([{"hooks": [{"type": "command", "command": "/opt/bin/offload-hook", "timeout": 10, "onFailure": "block"}]}])
+            );
+        }
+        assert_eq!(
+            s["statusLine"],
+            json!({"type": "command", "command": "/opt/bin/offload-statusline --wrap 'bash -c '\\''echo \"$(whoami)\"'\\'''", "padding": 2, "refreshInterval": 5})
+        );
+        assert_eq!(
+            our_statusline(&s["statusLine"]),
+            Some(Some("bash -c 'echo \"$(whoami)\"'".to_string()))
+        );
+        assert!(!m.record.created_hooks);
+        assert_eq!(
+            m.record.created_events,
+            ["SessionStart", "UserPromptSubmit"]
+        );
+        assert_eq!(m.changes.len(), 4, "{:?}", m.changes);
+        assert!(is_wired(s));
+    }
+
+    #[test]
+    fn merge_twice_changes_nothing() {
+        let once = merge(&rich(), &wiring(Some(true)), None).unwrap();
+        let twice = merge(&once.settings, &wiring(Some(true)), Some(&once.record)).unwrap();
+        assert_eq!(twice.settings, once.settings);
+        assert_eq!(twice.record, once.record);
+        assert!(twice.changes.is_empty(), "{:?}", twice.changes);
+    }
+
+    #[test]
+    fn unmerge_gives_back_the_original() {
+        for original in [
+            rich(),
+            json!({}),
+            json!({"hooks": {}}),
+            json!({"statusLine": null}),
+            json!({"hooks": {"SessionStart": []}, "statusLine": {"type": "command", "command": "x"}}),
+        ] {
+            let m = merge(&original, &wiring(Some(true)), None).unwrap();
+            let u = unmerge(&m.settings, Some(&m.record)).unwrap();
+            assert_eq!(u.settings, original);
+            assert!(!u.changes.is_empty());
+        }
+    }
+
+    #[test]
+    fn unmerge_without_a_record_still_restores_the_common_cases() {
+        for original in [
+            rich(),
+            json!({}),
+            json!({"statusLine": {"type": "command", "command": "ccline", "padding": 0}}),
+        ] {
+            let m = merge(&original, &wiring(None), None).unwrap();
+            assert_eq!(unmerge(&m.settings, None).unwrap().settings, original);
+        }
+    }
+
+    #[test]
+    fn user_edits_between_setup_and_uninstall_survive() {
+        let m = merge(&rich(), &wiring(Some(true)), None).unwrap();
+        let mut edited = m.settings.clone();
+        edited["model"] = json!("sonnet");
+        edited["permissions"]["allow"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("Edit"));
+        // A hook of theirs in our group, and a new event that setup did not create.
+        edited["hooks"]["SessionStart"][0]["hooks"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "command", "command": "echo hi"}));
+        edited["hooks"]["PostToolUse"] =
+            json!([{"matcher": "Bash", "hooks": [{"type": "command", "command": "log"}]}]);
+        edited["statusLine"]["padding"] = json!(1);
+        let u = unmerge(&edited, Some(&m.record)).unwrap();
+        let mut expected = rich();
+        expected["model"] = json!("sonnet");
+        expected["permissions"]["allow"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("Edit"));
+        expected["hooks"]["SessionStart"] =
+            json!([{"hooks": [{"type": "command", "command": "echo hi"}]}]);
+        expected["hooks"]["PostToolUse"] = edited["hooks"]["PostToolUse"].clone();
+        expected["statusLine"]["padding"] = json!(1);
+        assert_eq!(u.settings, expected);
+    }
+
+    #[test]
+    fn a_statusline_the_user_replaced_after_setup_is_left_alone() {
+        let m = merge(&json!({}), &wiring(Some(true)), None).unwrap();
+        let mut edited = m.settings.clone();
+        edited["statusLine"] = json!({"type": "command", "command": "mine"});
+        let u = unmerge(&edited, Some(&m.record)).unwrap();
+        assert_eq!(
+            u.settings,
+            json!({"statusLine": {"type": "command", "command": "mine"}})
+        );
+        assert_eq!(u.notes.len(), 1);
+    }
+
+    #[test]
+    fn on_failure_follows_the_version_and_unknown_keeps_it() {
+        let with = merge(&json!({}), &wiring(Some(true)), None).unwrap();
+        let entry = |v: &Value| v["hooks"]["PreToolUse"][0]["hooks"][0].clone();
+        assert_eq!(entry(&with.settings)["onFailure"], "block");
+        let without = merge(&json!({}), &wiring(Some(false)), None).unwrap();
+        assert!(entry(&without.settings).get("onFailure").is_none());
+        let unknown = merge(&json!({}), &wiring(None), None).unwrap();
+        assert!(entry(&unknown.settings).get("onFailure").is_none());
+        // Version unknown on a re-run: what is there stays.
+        let kept = merge(&with.settings, &wiring(None), Some(&with.record)).unwrap();
+        assert_eq!(kept.settings, with.settings);
+        // Claude Code upgraded: added in place, nothing else moves.
+        let upgraded = merge(
+            &without.settings,
+            &wiring(Some(true)),
+            Some(&without.record),
+        )
+        .unwrap();
+        assert_eq!(upgraded.settings, with.settings);
+        assert_eq!(upgraded.changes.len(), 3);
+    }
+
+    #[test]
+    fn a_reinstall_elsewhere_moves_the_paths_in_place() {
+        let first = merge(&rich(), &wiring(Some(true)), None).unwrap();
+        let moved = Wiring {
+            hook: "/home/u/my bin/offload-hook".into(),
+            statusline: "/home/u/my bin/offload-statusline".into(),
+            on_failure: Some(true),
+        };
+        let second = merge(&first.settings, &moved, Some(&first.record)).unwrap();
+        assert_eq!(
+            second.settings["hooks"]["PreToolUse"][2]["hooks"][0]["command"],
+            "'/home/u/my bin/offload-hook'"
+        );
+        assert_eq!(
+            our_statusline(&second.settings["statusLine"])
+                .unwrap()
+                .as_deref(),
+            Some("bash -c 'echo \"$(whoami)\"'")
+        );
+        assert_eq!(
+            second.settings["hooks"]["PreToolUse"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+        assert_eq!(
+            unmerge(&second.settings, Some(&second.record))
+                .unwrap()
+                .settings,
+            rich()
+        );
+    }
+
+    #[test]
+    fn a_hand_made_registration_is_adopted_not_duplicated() {
+        let original = json!({"hooks": {"PreToolUse": [{"matcher": "Edit|Write", "hooks": [
+            {"type": "command", "command": "/old/offload-hook"}, {"type": "command", "command": "fmt"}]}]}});
+        let m = merge(&original, &wiring(Some(false)), None).unwrap();
+        let pre = m.settings["hooks"]["PreToolUse"].as_array().unwrap();
+        assert_eq!(pre.len(), 2);
+        assert_eq!(
+            pre[0],
+            json!({"matcher": "Edit|Write", "hooks": [{"type": "command", "command": "fmt"}]})
+        );
+        assert_eq!(pre[1]["hooks"][0]["command"], "/opt/bin/offload-hook");
+    }
+
+    #[test]
+    fn shapes_setup_cannot_merge_into_are_errors() {
+        for (bad, at) in [
+            (json!([]), ""),
+            (json!({"hooks": []}), "hooks"),
+            (json!({"hooks": {"PreToolUse": {}}}), "hooks.PreToolUse"),
+        ] {
+            assert_eq!(merge(&bad, &wiring(None), None).unwrap_err().at, at);
+        }
+        // Groups and entries of shapes we do not know are kept as they are.
+        let odd = json!({"hooks": {"PreToolUse": ["not a group", {"matcher": "X"}]}});
+        let m = merge(&odd, &wiring(None), None).unwrap();
+        assert_eq!(m.settings["hooks"]["PreToolUse"][0], "not a group");
+        assert_eq!(unmerge(&m.settings, Some(&m.record)).unwrap().settings, odd);
+    }
+
+    #[test]
+    fn a_statusline_that_is_not_a_command_is_saved_and_restored() {
+        let original = json!({"statusLine": {"type": "static", "text": "hi"}});
+        let m = merge(&original, &wiring(None), None).unwrap();
+        assert_eq!(
+            m.settings["statusLine"]["command"],
+            "/opt/bin/offload-statusline"
+        );
+        assert_eq!(
+            unmerge(&m.settings, Some(&m.record)).unwrap().settings,
+            original
+        );
+    }
+
+    #[test]
+    fn record_round_trips_a_saved_null() {
+        let r = Record {
+            statusline_before: Some(Saved { value: Value::Null }),
+            ..Record::default()
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<Record>(&text).unwrap(), r);
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(
+            ClaudeVersion::parse("2.1.330 (Claude Code)"),
+            Some(ClaudeVersion(2, 1, 330))
+        );
+        assert_eq!(
+            ClaudeVersion::parse("claude v2.1.295-beta"),
+            Some(ClaudeVersion(2, 1, 295))
+        );
+        assert_eq!(ClaudeVersion::parse("Claude Code"), None);
+        assert!(ClaudeVersion(2, 1, 330).supports_on_failure());
+        assert!(ClaudeVersion(2, 1, 295).supports_on_failure());
+        assert!(!ClaudeVersion(2, 1, 197).supports_on_failure());
+        assert!(ClaudeVersion(3, 0, 0).supports_on_failure());
+    }
+
+    #[test]
+    fn words() {
+        assert_eq!(
+            shell_words("a 'b c' \"d \\\"e\" f\\ g").unwrap(),
+            ["a", "b c", "d \"e", "f g"]
+        );
+        assert_eq!(shell_words("'unterminated"), None);
+        for s in ["plain", "it's", "a 'q' \"d\" $x \\"] {
+            assert_eq!(shell_words(&single_quote(s)).unwrap(), [s]);
+        }
+        assert!(runs("'/a b/offload-hook'", HOOK_BIN));
+        assert!(!runs("/bin/offload-hook-old", HOOK_BIN));
+        assert!(!runs("echo offload-hook", HOOK_BIN));
+    }
+
+    #[test]
+    fn pretty_output_keeps_the_original_key_order() {
+        let text = "{\n  \"z\": 1,\n  \"hooks\": {\"Stop\": [{\"matcher\": \"a\", \"hooks\": []}]},\n  \"a\": {\"y\": true, \"b\": null}\n}";
+        let original: Value = serde_json::from_str(text).unwrap();
+        let m = merge(&original, &wiring(Some(true)), None).unwrap();
+        let out = to_pretty(&m.settings, Some(text));
+        assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), m.settings);
+        let pos = |needle: &str| {
+            out.find(needle)
+                .unwrap_or_else(|| panic!("{needle} in {out}"))
+        };
+        assert!(pos("\"z\"") < pos("\"hooks\"") && pos("\"hooks\"") < pos("\"a\""));
+        assert!(pos("\"y\"") < pos("\"b\""));
+        assert!(pos("\"a\"") < pos("\"statusLine\""), "new keys come last");
+        assert!(pos("\"Stop\"") < pos("\"PreToolUse\""));
+        assert!(pos("\"matcher\": \"a\"") < pos("\"hooks\": []"));
+        // Our entry reads in the documented order.
+        let entry = &out[pos("\"type\": \"command\",\n")..];
+        assert!(entry.find("\"command\"").unwrap() < entry.find("\"timeout\"").unwrap());
+        // Unchanged input comes back byte for byte when it was written this way.
+        let canonical = to_pretty(&original, Some(text));
+        assert_eq!(to_pretty(&original, Some(&canonical)), canonical);
+        let back = unmerge(&m.settings, Some(&m.record)).unwrap().settings;
+        assert_eq!(to_pretty(&back, Some(&out)), canonical);
+        assert_eq!(
+            to_pretty(&json!({"e": {}, "l": []}), None),
+            "{\n  \"e\": {},\n  \"l\": []\n}\n"
+        );
+    }
+}

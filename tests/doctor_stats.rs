@@ -1,0 +1,707 @@
+//! `offload stats` and `offload doctor` as processes, on prepared ledgers and prepared
+//! machines: a fixture `events.jsonl` with fixed timestamps across days, sessions, models,
+//! outcomes and denials (and a broken line and a torn tail), fake `codex` and `claude` scripts,
+//! wired and unwired settings. Terminal output is compared with snapshots in
+//! `tests/fixtures/stats/` (`UPDATE_SNAPSHOTS=1` rewrites them), after the machine-specific
+//! bits (temporary paths, the build folder, latencies) are normalised.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use shared::ledger::Event;
+use support::{Done, Run, Sandbox, offload_bin, repo_root, workspace_bin};
+
+const SESSION_A: &str = "3f2c1a9e-7b7d-4c39-9a1e-0d6f5b2c8e11";
+const SESSION_B: &str = "9b1d0c44-2a6e-4f0b-8c3d-5e7f9a1b2c3d";
+const SESSION_C: &str = "c0ffee00-1111-4222-8333-944455556666";
+
+fn fixture(name: &str) -> PathBuf {
+    repo_root().join("tests/fixtures/stats").join(name)
+}
+
+/// Compare with a committed snapshot, or rewrite it under `UPDATE_SNAPSHOTS=1`.
+#[track_caller]
+fn snapshot(name: &str, actual: &str) {
+    let path = fixture(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        fs::write(&path, actual).unwrap();
+        return;
+    }
+    let want = fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot {}; run with UPDATE_SNAPSHOTS=1 to write it",
+            path.display()
+        )
+    });
+    assert_eq!(
+        actual, want,
+        "output differs from the snapshot {name} (UPDATE_SNAPSHOTS=1 rewrites it)\n--- actual\n{actual}"
+    );
+}
+
+/// A sandbox whose ledger is the fixture log, byte for byte (no summaries yet).
+fn with_fixture_ledger() -> Sandbox {
+    let sb = Sandbox::new();
+    fs::create_dir_all(sb.home()).unwrap();
+    fs::set_permissions(sb.home(), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::copy(fixture("events.jsonl"), sb.home().join("events.jsonl")).unwrap();
+    sb
+}
+
+fn stats(sb: &Sandbox, args: &[&str]) -> Done {
+    Run::new(offload_bin())
+        .arg("stats")
+        .args(args)
+        .env("OFFLOAD_HOME", sb.home())
+        .env("HOME", sb.file("home"))
+        .env("TZ", "UTC")
+        .current_dir(sb.work())
+        .output()
+}
+
+fn stats_json(sb: &Sandbox, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = stats(sb, &all).expect_code(0);
+    serde_json::from_str(&out.stdout()).unwrap_or_else(|e| panic!("{e}: {}", out.stdout()))
+}
+
+fn group<'a>(list: &'a Value, key: Option<&str>) -> &'a Value {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"].as_str() == key)
+        .unwrap_or_else(|| panic!("no group {key:?} in {list}"))
+}
+
+#[test]
+fn stats_table_matches_the_snapshot() {
+    let sb = with_fixture_ledger();
+    let out = stats(&sb, &[]).expect_code(0);
+    snapshot("stats.txt", &out.stdout());
+    assert_eq!(out.stderr(), "");
+    // Reading never changes the log, even its torn tail.
+    assert_eq!(
+        fs::read(sb.home().join("events.jsonl")).unwrap(),
+        fs::read(fixture("events.jsonl")).unwrap()
+    );
+}
+
+#[test]
+fn stats_json_field_by_field() {
+    let sb = with_fixture_ledger();
+    let v = stats_json(&sb, &[]);
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["since"], Value::Null);
+    assert_eq!(v["events"], 30);
+    assert_eq!(v["skipped_lines"], 1, "the broken line in the middle");
+    assert_eq!(v["torn_tail"], true);
+    assert_eq!(v["unfinished"], 1, "a08 started and never finished");
+    assert_eq!(
+        v["events_file"],
+        sb.home().join("events.jsonl").display().to_string()
+    );
+
+    let t = &v["total"];
+    assert_eq!(t["key"], Value::Null);
+    assert_eq!(t["first"], "2026-11-01T09:00:00Z");
+    assert_eq!(t["last"], "2026-11-04T07:00:40Z");
+    assert_eq!(
+        (&t["turns"], &t["attempts"], &t["successes"], &t["failures"]),
+        (&json!(5), &json!(7), &json!(4), &json!(3))
+    );
+    assert_eq!(t["success_rate"], 0.5714);
+    assert_eq!(
+        t["outcomes"],
+        json!({"success": 4, "failed": 1, "timeout": 1, "limited": 1})
+    );
+    assert_eq!(
+        t["tokens"],
+        json!({"input": 293200, "cached_input": 220000, "output": 7170, "reasoning": 3340, "total": 300370})
+    );
+    assert_eq!(t["median_duration_ms"], 18400);
+    assert_eq!(t["approvals"], 1);
+    assert_eq!(
+        t["denied"],
+        json!({"total": 6, "by_tool": {"Edit": 4, "Agent": 1, "Bash": 1}})
+    );
+    assert_eq!(
+        t["would_deny"],
+        json!({"total": 1, "by_tool": {"Write": 1}})
+    );
+
+    let days: Vec<(&str, u64)> = v["by_day"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["key"].as_str().unwrap(), g["attempts"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        days,
+        [("2026-11-01", 3), ("2026-11-02", 3), ("2026-11-04", 1)],
+        "only days with events; 11-03 had none"
+    );
+    let nov2 = group(&v["by_day"], Some("2026-11-02"));
+    assert_eq!(nov2["median_duration_ms"], 63000);
+    assert_eq!(nov2["would_deny"]["by_tool"]["Write"], 1);
+    assert_eq!(nov2["tokens"]["total"], 197250);
+
+    let sessions: Vec<Option<&str>> = v["by_session"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["key"].as_str())
+        .collect();
+    assert_eq!(
+        sessions,
+        [Some(SESSION_A), Some(SESSION_B), Some(SESSION_C), None],
+        "by first event; the session-less group last"
+    );
+    let a = group(&v["by_session"], Some(SESSION_A));
+    assert_eq!((&a["attempts"], &a["turns"]), (&json!(3), &json!(3)));
+    assert_eq!(a["denied"], json!({"total": 3, "by_tool": {"Edit": 3}}));
+    assert_eq!(a["last"], "2026-11-04T07:00:40Z", "a session across days");
+    let b = group(&v["by_session"], Some(SESSION_B));
+    assert_eq!(
+        (&b["success_rate"], &b["approvals"]),
+        (&json!(0.0), &json!(1))
+    );
+    assert_eq!(b["outcomes"], json!({"failed": 1}));
+    let none = group(&v["by_session"], None);
+    assert_eq!((&none["attempts"], &none["turns"]), (&json!(1), &json!(0)));
+
+    let models: Vec<(&str, u64, f64)> = v["by_model"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["key"].as_str().unwrap(),
+                g["attempts"].as_u64().unwrap(),
+                g["success_rate"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(models, [("gpt-5.3-codex", 5, 0.4), ("gpt-5.4", 2, 1.0)]);
+    let codex = group(&v["by_model"], Some("gpt-5.3-codex"));
+    assert_eq!(codex["median_duration_ms"], 41200);
+    assert_eq!(codex["denied"]["total"], 0, "denials belong to no model");
+    assert!(v.get("rebuild").is_none(), "only with --rebuild");
+}
+
+#[test]
+fn since_takes_a_date_a_time_or_an_age() {
+    let sb = with_fixture_ledger();
+    let v = stats_json(&sb, &["--since", "2026-11-02"]);
+    assert_eq!(v["since"], "2026-11-02T00:00:00Z");
+    assert_eq!(v["total"]["attempts"], 4);
+    assert_eq!(v["total"]["denied"]["total"], 3);
+    assert_eq!(v["by_day"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        group(&v["by_session"], Some(SESSION_A))["first"],
+        "2026-11-04T07:00:00Z"
+    );
+    assert!(
+        v["by_session"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["key"] != SESSION_B),
+        "session B ended on the 1st"
+    );
+
+    let v = stats_json(&sb, &["--since", "2026-11-04T07:00:06+00:00"]);
+    assert_eq!(v["total"]["attempts"], 0);
+    assert_eq!(v["total"]["denied"]["total"], 2);
+
+    // Ages count back from now; the fixture is from 2026-11-01..04.
+    let all = stats_json(&sb, &["--since", "100000d"]);
+    assert_eq!(all["total"], stats_json(&sb, &[])["total"]);
+    let recent = stats(&sb, &["--since", "1h"]).expect_code(0);
+    assert!(
+        recent.stdout().starts_with("Nothing recorded since "),
+        "{}",
+        recent.stdout()
+    );
+    assert_eq!(stats_json(&sb, &["--since", "12h"])["events"], 0);
+
+    let bad = stats(&sb, &["--since", "last tuesday"]).expect_code(2);
+    assert!(
+        bad.stderr()
+            .starts_with("offload: --since \"last tuesday\": use a date"),
+        "{}",
+        bad.stderr()
+    );
+}
+
+#[test]
+fn rebuild_recomputes_summaries_and_says_whether_they_differed() {
+    let sb = with_fixture_ledger();
+    let first = stats(&sb, &["--rebuild"]).expect_code(0);
+    let head = first.stdout().lines().next().unwrap().to_owned();
+    assert!(
+        head.contains(": 30 events, 2 skipped lines, 3 sessions; they differed and were replaced; a torn last line was terminated"),
+        "{head}"
+    );
+    assert!(
+        first
+            .stdout()
+            .contains("\nOffload stats  2026-11-01 → 2026-11-04")
+    );
+    let (folded, disk) = sb.ledger().verify().unwrap();
+    assert_eq!(folded, disk, "summaries equal a fold of the log");
+    assert_eq!(disk.totals.attempts, 7);
+    assert_eq!(disk.sessions.len(), 3);
+
+    let v = stats_json(&sb, &["--rebuild"]);
+    assert_eq!(
+        v["rebuild"],
+        json!({"events": 30, "skipped_lines": 2, "sessions": 3, "changed": false, "repaired_tail": false})
+    );
+    assert_eq!(
+        (&v["skipped_lines"], &v["torn_tail"]),
+        (&json!(2), &json!(false)),
+        "the terminated torn line is now a skipped line"
+    );
+    assert_eq!(
+        v["total"]["attempts"], 7,
+        "stats are the same after a rebuild"
+    );
+
+    // A summary gone wrong is found and replaced.
+    fs::write(sb.home().join("totals.json"), "{\"v\":1,\"attempts\":99}").unwrap();
+    let again = stats(&sb, &["--rebuild"]).expect_code(0);
+    assert!(again.stdout().contains("they differed and were replaced"));
+    let quiet = stats(&sb, &["--rebuild"]).expect_code(0);
+    assert!(
+        quiet.stdout().contains("they were already right"),
+        "{}",
+        quiet.stdout()
+    );
+}
+
+#[test]
+fn stats_on_an_empty_ledger() {
+    let sb = Sandbox::new();
+    let out = stats(&sb, &[]).expect_code(0);
+    assert!(
+        out.stdout().starts_with("Nothing recorded yet in "),
+        "{}",
+        out.stdout()
+    );
+    let v = stats_json(&sb, &[]);
+    assert_eq!(v["events"], 0);
+    assert_eq!(v["total"]["attempts"], 0);
+    assert_eq!(v["total"]["success_rate"], Value::Null);
+    assert_eq!(v["by_day"], json!([]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// offload doctor
+
+/// `codex --version` and `codex exec --help` as Codex CLI 0.169.0 answers them (help trimmed to
+/// the flags), recording the CODEX_HOME it was given.
+const FAKE_CODEX: &str = r#"#!/bin/sh
+[ -n "${FAKE_CODEX_HOME_LOG:-}" ] && echo "${CODEX_HOME:-unset}" >> "$FAKE_CODEX_HOME_LOG"
+case "$1 $2" in
+  "--version ") echo "codex-cli 0.169.0" ;;
+  "exec --help")
+    cat <<'EOF'
+Run Codex non-interactively
+
+Usage: codex exec [OPTIONS] [PROMPT]
+
+Options:
+  -c, --config <key=value>
+  -m, --model <MODEL>
+  -s, --sandbox <SANDBOX_MODE>
+  -C, --cd <DIR>
+      --skip-git-repo-check
+      --ephemeral
+      --json
+  -o, --output-last-message <FILE>
+  -h, --help
+EOF
+    ;;
+  *) echo "fake codex: unexpected $*" >&2; exit 2 ;;
+esac
+"#;
+
+/// An old codex: no --skip-git-repo-check yet, and --full-auto still there.
+const OLD_CODEX: &str = r#"#!/bin/sh
+case "$1" in
+  --version) echo "codex-cli 0.98.0" ;;
+  exec) printf '%s\n' "Options:" "  -m, --model <MODEL>" "  -s, --sandbox <MODE>" "  -C, --cd <DIR>" "      --full-auto" "      --json" "  -o, --output-last-message <FILE>" "  -c, --config <key=value>" ;;
+esac
+"#;
+
+fn script(path: &Path, text: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn claude_script(version: &str) -> String {
+    format!("#!/bin/sh\necho '{version} (Claude Code)'\n")
+}
+
+/// A machine: a HOME, a bin folder on a PATH without the real clients, and a project.
+struct Machine {
+    sb: Sandbox,
+}
+
+impl Machine {
+    fn new() -> Machine {
+        let sb = Sandbox::new();
+        fs::create_dir_all(sb.file("home")).unwrap();
+        fs::create_dir_all(sb.file("bin")).unwrap();
+        Machine { sb }
+    }
+
+    fn home(&self) -> PathBuf {
+        self.sb.file("home")
+    }
+
+    fn settings(&self, path: &Path, value: &Value) {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, serde_json::to_string_pretty(value).unwrap()).unwrap();
+    }
+
+    fn user_settings(&self, value: &Value) {
+        self.settings(&self.home().join(".claude/settings.json"), value);
+    }
+
+    /// `offload doctor` on this machine, with CODEX_HOME set to the sandbox's.
+    fn doctor(&self, args: &[&str]) -> Run {
+        self.doctor_without_codex_home(args)
+            .env("CODEX_HOME", self.sb.codex_home())
+    }
+
+    /// `offload doctor` with CODEX_HOME unset (the support builder scrubs it).
+    fn doctor_without_codex_home(&self, args: &[&str]) -> Run {
+        Run::new(offload_bin())
+            .arg("doctor")
+            .args(args)
+            .env("HOME", self.home())
+            .env("OFFLOAD_HOME", self.sb.home())
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin", self.sb.file("bin").display()),
+            )
+            // Empty reads as unset: the developer's own value must not leak in.
+            .env("OFFLOAD_CLAUDE_BIN", "")
+            .current_dir(self.sb.work())
+    }
+
+    /// Machine-specific bits made stable: the sandbox, the build folder, latencies.
+    fn normalise(&self, text: &str) -> String {
+        let bin = offload_bin().parent().unwrap().display().to_string();
+        let tmp = self.sb.dir.path().display().to_string();
+        let text = text.replace(&bin, "<bin>").replace(&tmp, "<tmp>");
+        let mut out = String::new();
+        for line in text.lines() {
+            match line.find(" ms (median of") {
+                Some(end) => {
+                    let start = line[..end].rfind(' ').unwrap();
+                    out.push_str(&line[..=start]);
+                    out.push_str("<ms>");
+                    out.push_str(&line[end..]);
+                }
+                None => out.push_str(line),
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn wired_settings(hook: &Path, statusline: &Path) -> Value {
+    let hook = format!("\"{}\"", hook.display());
+    let entry = |matcher: Option<&str>| {
+        let mut v = json!({"hooks": [{"type": "command", "command": hook, "timeout": 10}]});
+        if let Some(m) = matcher {
+            v["matcher"] = json!(m);
+            v["hooks"][0]["onFailure"] = json!("block");
+        }
+        v
+    };
+    json!({
+        "model": "opus",
+        "hooks": {
+            "PreToolUse": [entry(Some("Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Bash"))],
+            "SessionStart": [entry(None)],
+            "UserPromptSubmit": [entry(None)],
+        },
+        // What setup writes when the user had a statusline of their own.
+        "statusLine": {"type": "command", "command": format!("{} --wrap 'echo mine'", statusline.display())},
+    })
+}
+
+/// A ledger written the way offload writes it (summaries up to date): the fixture's valid
+/// events, appended.
+fn consistent_ledger(sb: &Sandbox) {
+    let events: Vec<Event> = fs::read_to_string(fixture("events.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(events.len(), 30);
+    sb.ledger().append(&events).unwrap();
+}
+
+fn marks(out: &str) -> Vec<(char, String)> {
+    out.lines()
+        .filter_map(|l| {
+            let mark = l.chars().next()?;
+            ['✓', '!', '✗']
+                .contains(&mark)
+                .then(|| (mark, l[mark.len_utf8()..].trim_start().to_owned()))
+        })
+        .collect()
+}
+
+#[test]
+fn doctor_all_green_with_codex_claude_and_wired_settings() {
+    let m = Machine::new();
+    let bin = m.sb.file("bin");
+    script(&bin.join("codex"), FAKE_CODEX);
+    script(&bin.join("claude"), &claude_script("2.1.330"));
+    m.user_settings(&wired_settings(
+        &workspace_bin("offload-hook"),
+        &workspace_bin("offload-statusline"),
+    ));
+    consistent_ledger(&m.sb);
+    let log = m.sb.file("codex-home.log");
+    let out = m
+        .doctor(&[])
+        .env("FAKE_CODEX_HOME_LOG", &log)
+        .output()
+        .expect_code(0);
+    let text = out.stdout();
+    for (mark, line) in marks(&text) {
+        assert_eq!(mark, '✓', "{line}\n{text}");
+    }
+    assert_eq!(marks(&text).len(), 14, "{text}");
+    snapshot("doctor-ok.txt", &m.normalise(&text));
+    // codex ran with the CODEX_HOME it was given, for both --version and exec --help.
+    let homes = fs::read_to_string(&log).unwrap();
+    assert_eq!(homes, format!("{0}\n{0}\n", m.sb.codex_home().display()));
+    // The self-tests left the user's ledger alone.
+    let (folded, disk) = m.sb.ledger().verify().unwrap();
+    assert_eq!(folded, disk);
+    assert_eq!(m.sb.events().len(), 30);
+}
+
+#[test]
+fn doctor_without_codex_home_gives_codex_a_temporary_one() {
+    let m = Machine::new();
+    script(&m.sb.file("bin/codex"), FAKE_CODEX);
+    let log = m.sb.file("codex-home.log");
+    m.doctor_without_codex_home(&["--json"])
+        .env("FAKE_CODEX_HOME_LOG", &log)
+        .output();
+    let homes = fs::read_to_string(&log).unwrap();
+    let homes: Vec<&str> = homes.lines().collect();
+    assert_eq!(homes.len(), 2, "--version and exec --help: {homes:?}");
+    assert_eq!(homes[0], homes[1]);
+    assert_ne!(homes[0], "unset", "PROTOCOLS.md §1: always set CODEX_HOME");
+    assert!(
+        !homes[0].starts_with(&m.home().display().to_string()),
+        "{homes:?}"
+    );
+    assert!(
+        !Path::new(homes[0]).exists(),
+        "the temporary CODEX_HOME is removed afterwards"
+    );
+    assert!(!m.home().join(".codex").exists());
+}
+
+#[test]
+fn doctor_reports_what_is_broken_with_hints_and_exits_1() {
+    let m = Machine::new();
+    // No codex, no claude on PATH. Settings: someone else's guard and statusline, and in the
+    // project an offload-hook that is not there any more.
+    m.user_settings(&json!({
+        "hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "/usr/local/bin/other-guard"}]}]},
+        "statusLine": {"type": "command", "command": "ccline"},
+    }));
+    m.settings(
+        &m.sb.work().join(".claude/settings.local.json"),
+        &json!({"hooks": {"PreToolUse": [{"matcher": "Edit|Write", "hooks": [{"type": "command", "command": "/opt/gone/offload-hook"}]}]}}),
+    );
+    // The fixture ledger: a torn tail and no summaries.
+    fs::create_dir_all(m.sb.home()).unwrap();
+    fs::set_permissions(m.sb.home(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::copy(fixture("events.jsonl"), m.sb.home().join("events.jsonl")).unwrap();
+    workspace_bin("offload-hook");
+    let out = m.doctor(&[]).output().expect_code(1);
+    let text = m.normalise(&out.stdout());
+    snapshot("doctor-broken.txt", &text);
+    let marks = marks(&text);
+    let status = |name: &str| {
+        marks
+            .iter()
+            .find(|(_, l)| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} line in\n{text}"))
+            .0
+    };
+    assert_eq!(status("codex"), '✗');
+    assert!(
+        !text.contains("codex flags"),
+        "no flags check without codex"
+    );
+    assert_eq!(status("claude code"), '!');
+    assert_eq!(status("hook PreToolUse"), '✗');
+    assert_eq!(status("hook SessionStart"), '✗');
+    assert_eq!(status("statusline"), '!');
+    assert_eq!(status("state folder"), '!');
+    assert_eq!(status("ledger"), '!');
+    assert_eq!(status("summaries"), '✗');
+    assert_eq!(status("hook self-test"), '✓');
+    assert!(text.contains("→ run `offload stats --rebuild`"), "{text}");
+    assert!(text.contains("/opt/gone/offload-hook (in ./"), "{text}");
+    // Hints sit under every non-✓ line.
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, l) in lines.iter().enumerate() {
+        if l.starts_with('✗') || l.starts_with('!') {
+            assert!(lines[i + 1].trim_start().starts_with("→ "), "{l}");
+        }
+    }
+
+    // Fixing the summaries fixes that line.
+    stats(&m.sb, &["--rebuild"]).expect_code(0);
+    let again = m.doctor(&[]).output().expect_code(1);
+    let again = again.stdout();
+    assert!(again.contains("✓ summaries"), "{again}");
+    assert!(
+        again.contains("✓ ledger"),
+        "the rebuild terminated the torn line"
+    );
+}
+
+#[test]
+fn doctor_catches_clients_too_old_for_offload() {
+    let m = Machine::new();
+    script(&m.sb.file("bin/codex"), OLD_CODEX);
+    script(&m.sb.file("bin/claude"), &claude_script("2.1.197"));
+    m.user_settings(&wired_settings(
+        &workspace_bin("offload-hook"),
+        &workspace_bin("offload-statusline"),
+    ));
+    let v: Value =
+        serde_json::from_str(&m.doctor(&["--json"]).output().expect_code(1).stdout()).unwrap();
+    let check = |name: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {v}"))
+            .clone()
+    };
+    let flags = check("codex flags");
+    assert_eq!(flags["status"], "fail");
+    assert_eq!(flags["detail"], "`codex exec` lacks --skip-git-repo-check");
+    let claude = check("claude code");
+    assert_eq!(claude["status"], "ok");
+    assert!(
+        claude["detail"]
+            .as_str()
+            .unwrap()
+            .contains("hook onFailure: no"),
+        "{claude}"
+    );
+    let pre = check("hook PreToolUse");
+    assert_eq!(pre["status"], "fail", "onFailure on 2.1.197: {pre}");
+    assert!(pre["hint"].as_str().unwrap().contains("onFailure"));
+    assert_eq!(check("hook SessionStart")["status"], "ok");
+}
+
+#[test]
+fn doctor_json_shape() {
+    let m = Machine::new();
+    script(&m.sb.file("bin/codex"), FAKE_CODEX);
+    m.user_settings(&wired_settings(
+        &workspace_bin("offload-hook"),
+        &workspace_bin("offload-statusline"),
+    ));
+    let out = m.doctor(&["--json"]).output().expect_code(0);
+    let v: Value = serde_json::from_str(&out.stdout()).unwrap();
+    let checks = v.as_array().unwrap();
+    let names: Vec<&str> = checks
+        .iter()
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "codex",
+            "codex flags",
+            "claude code",
+            "settings",
+            "hook PreToolUse",
+            "hook SessionStart",
+            "hook UserPromptSubmit",
+            "statusline",
+            "state folder",
+            "config",
+            "hook self-test",
+            "statusline self-test"
+        ]
+    );
+    for c in checks {
+        let o = c.as_object().unwrap();
+        let status = c["status"].as_str().unwrap();
+        assert!(["ok", "warn", "fail"].contains(&status), "{c}");
+        assert!(c["detail"].is_string(), "{c}");
+        assert!(o.contains_key("hint"), "{c}");
+        assert_eq!(c["hint"].is_null(), status == "ok", "{c}");
+        let self_test = c["check"].as_str().unwrap().ends_with("self-test");
+        assert_eq!(o.contains_key("ms"), self_test, "{c}");
+        if self_test {
+            assert!(c["ms"].as_f64().unwrap() > 0.0, "{c}");
+        }
+        let mut keys: Vec<&str> = o.keys().map(String::as_str).collect();
+        keys.retain(|k| !["check", "status", "detail", "hint", "ms"].contains(k));
+        assert!(keys.is_empty(), "{c}");
+    }
+    // Claude Code missing is only a warning.
+    assert_eq!(checks[2]["status"], "warn");
+    assert!(
+        checks[2]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("OFFLOAD_CLAUDE_BIN")
+    );
+}
+
+#[test]
+fn doctor_accepts_hooks_from_the_enabled_plugin() {
+    let m = Machine::new();
+    script(&m.sb.file("bin/codex"), FAKE_CODEX);
+    m.user_settings(&json!({
+        "enabledPlugins": {"offload@offload": true},
+        "statusLine": {"type": "command", "command": workspace_bin("offload-statusline")},
+    }));
+    let v: Value =
+        serde_json::from_str(&m.doctor(&["--json"]).output().expect_code(0).stdout()).unwrap();
+    for event in ["PreToolUse", "SessionStart", "UserPromptSubmit"] {
+        let c = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == format!("hook {event}"))
+            .unwrap();
+        assert_eq!(c["status"], "ok", "{c}");
+        assert_eq!(
+            c["detail"],
+            "via plugin offload@offload (enabled in ~/.claude/settings.json)"
+        );
+    }
+    // A disabled plugin wires nothing.
+    m.user_settings(&json!({"enabledPlugins": {"offload@offload": false}}));
+    m.doctor(&[]).output().expect_code(1);
+}

@@ -1,0 +1,680 @@
+//! `offload setup` and `offload uninstall` as processes, on settings files like real users have:
+//! every other key, hook and value survives, a second run changes nothing, uninstall gives back
+//! the same JSON value, and a broken file is never touched. Every run has its own HOME and
+//! OFFLOAD_HOME, and no `claude` but the fake one a test asks for.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use support::{Done, Run, offload_bin, workspace_bin};
+
+const MATCHER: &str = "Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Bash";
+
+/// A settings file with a bit of everything: other hooks on the same events (one with our very
+/// matcher), permissions, env, a statusline command with quotes, keys offload does not know,
+/// nested objects. Written by hand (compact, unusual key order) like a user would.
+const RICH: &str = r#"{
+  "$schema": "https://json.schemastore.org/claude-code-settings.json",
+  "permissions": {"allow": ["Bash(npm run test:*)", "Read(~/.zshrc)"], "deny": ["Read(./.env)"], "defaultMode": "acceptEdits"},
+  "env": {"CLAUDE_CODE_ENABLE_TELEMETRY": "0", "MY_TOKEN": "abc"},
+  "hooks": {
+    "PreToolUse": [
+      {"matcher": "Bash", "hooks": [{"type": "command", "command": "/usr/local/bin/audit-bash", "timeout": 5}]},
+      {"matcher": "Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Bash", "hooks": [{"type": "command", "command": "prettier-check"}]}
+    ],
+    "SessionStart": [{"matcher": "startup", "hooks": [{"type": "command", "command": "echo welcome"}]}],
+    "Stop": [{"hooks": [{"type": "command", "command": "notify-send 'Claude is done'"}]}]
+  },
+  "statusLine": {"type": "command", "command": "printf '%s\\n' \"theirs: it's $((1+1))\"", "padding": 2, "refreshInterval": 10},
+  "enabledPlugins": {"formatter@tools": true},
+  "futureFeature": {"nested": {"deeper": [1, {"k": null}, "s"]}, "flag": false},
+  "cleanupPeriodDays": 30
+}
+"#;
+
+/// The user's statusline command in [`RICH`].
+const THEIR_STATUSLINE: &str = "printf '%s\\n' \"theirs: it's $((1+1))\"";
+
+/// One isolated machine: HOME, OFFLOAD_HOME, a project folder, and a folder for a fake claude.
+struct Machine {
+    dir: tempfile::TempDir,
+    /// `OFFLOAD_CLAUDE_BIN` for the runs; `None`: no claude anywhere.
+    claude: Option<PathBuf>,
+}
+
+impl Machine {
+    fn new() -> Machine {
+        // Setup wires the siblings of the running offload (target/debug): build them first.
+        workspace_bin("offload-hook");
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["home/.claude", "state", "project", "bin", "empty"] {
+            fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        Machine { dir, claude: None }
+    }
+
+    /// With a fake `claude` whose `--version` prints `<version> (Claude Code)`.
+    fn with_claude(mut self, version: &str) -> Machine {
+        let path = self.dir.path().join("bin/claude");
+        fs::write(
+            &path,
+            format!("#!/bin/sh\necho '{version} (Claude Code)'\n"),
+        )
+        .unwrap();
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        self.claude = Some(path);
+        self
+    }
+
+    fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+    fn project(&self) -> PathBuf {
+        self.dir.path().join("project")
+    }
+    fn settings_path(&self) -> PathBuf {
+        self.home().join(".claude/settings.json")
+    }
+    fn skill_dir(&self) -> PathBuf {
+        self.home().join(".claude/skills/plan-and-execute")
+    }
+
+    /// `offload <args>` with this machine's HOME and OFFLOAD_HOME, in the project folder, with
+    /// a PATH that holds no claude.
+    fn offload(&self, args: &[&str]) -> Done {
+        let claude = self
+            .claude
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        Run::new(offload_bin())
+            .args(args)
+            .env("HOME", self.home())
+            .env("OFFLOAD_HOME", self.state())
+            .env("OFFLOAD_CLAUDE_BIN", claude)
+            .env("OFFLOAD_BIN_DIR", "")
+            .env("PATH", self.dir.path().join("empty"))
+            .current_dir(self.project())
+            .output()
+    }
+
+    fn write_settings(&self, text: &str) {
+        fs::write(self.settings_path(), text).unwrap();
+    }
+
+    fn settings(&self) -> Value {
+        read_json(&self.settings_path())
+    }
+
+    /// Backups next to the settings file.
+    fn backups(&self) -> Vec<PathBuf> {
+        backups_in(&self.home().join(".claude"))
+    }
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()))
+}
+
+fn backups_in(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains(".offload-backup"))
+        .collect();
+    found.sort();
+    found
+}
+
+fn bin(name: &str) -> String {
+    offload_bin().with_file_name(name).display().to_string()
+}
+
+/// Our hook entry, as setup writes it.
+fn our_entry(on_failure: bool) -> Value {
+    let mut e = json!({"type": "command", "command": bin("offload-hook"), "timeout": 10});
+    if on_failure {
+        e["onFailure"] = json!("block");
+    }
+    e
+}
+
+fn on_failure_values(settings: &Value) -> Vec<Value> {
+    ["PreToolUse", "SessionStart", "UserPromptSubmit"]
+        .iter()
+        .flat_map(|ev| {
+            settings["hooks"][ev]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .flat_map(|g| g["hooks"].as_array().cloned().unwrap_or_default())
+        .filter(|e| e["command"] == bin("offload-hook"))
+        .map(|e| e.get("onFailure").cloned().unwrap_or(Value::Null))
+        .collect()
+}
+
+#[test]
+fn setup_merges_into_rich_settings_keeping_everything_else() {
+    let m = Machine::new().with_claude("2.1.330");
+    m.write_settings(RICH);
+    let original: Value = serde_json::from_str(RICH).unwrap();
+
+    let out = m.offload(&["setup"]).expect_code(0);
+    let s = m.settings();
+
+    for key in [
+        "$schema",
+        "permissions",
+        "env",
+        "enabledPlugins",
+        "futureFeature",
+        "cleanupPeriodDays",
+    ] {
+        assert_eq!(s[key], original[key], "{key} kept as it was");
+    }
+    assert_eq!(s["hooks"]["Stop"], original["hooks"]["Stop"]);
+    let pre = s["hooks"]["PreToolUse"].as_array().unwrap();
+    assert_eq!(
+        pre[..2],
+        original["hooks"]["PreToolUse"].as_array().unwrap()[..],
+        "their PreToolUse groups, untouched and first"
+    );
+    assert_eq!(
+        pre[2],
+        json!({"matcher": MATCHER, "hooks": [our_entry(true)]})
+    );
+    assert_eq!(pre.len(), 3);
+    assert_eq!(
+        s["hooks"]["SessionStart"],
+        json!([original["hooks"]["SessionStart"][0], {"hooks": [our_entry(true)]}])
+    );
+    assert_eq!(
+        s["hooks"]["UserPromptSubmit"],
+        json!([{"hooks": [our_entry(true)]}])
+    );
+    assert!(s["hooks"].get("PostToolUse").is_none());
+    let status = &s["statusLine"];
+    assert_eq!(status["padding"], 2, "their statusLine keys are kept");
+    assert_eq!(status["refreshInterval"], 10);
+    assert_eq!(status["type"], "command");
+    assert_eq!(
+        status["command"],
+        format!(
+            "{} --wrap 'printf '\\''%s\\n'\\'' \"theirs: it'\\''s $((1+1))\"'",
+            bin("offload-statusline")
+        )
+    );
+
+    // The file keeps its key order; the backup is the original, byte for byte.
+    let text = fs::read_to_string(m.settings_path()).unwrap();
+    let order: Vec<usize> = [
+        "\"$schema\"",
+        "\"permissions\"",
+        "\"env\"",
+        "\"hooks\"",
+        "\"statusLine\"",
+        "\"enabledPlugins\"",
+        "\"futureFeature\"",
+        "\"cleanupPeriodDays\"",
+    ]
+    .iter()
+    .map(|k| text.find(k).unwrap())
+    .collect();
+    assert!(order.is_sorted(), "key order kept:\n{text}");
+    let backups = m.backups();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    assert_eq!(fs::read_to_string(&backups[0]).unwrap(), RICH);
+
+    let stdout = out.stdout();
+    assert!(stdout.contains("hooks.PreToolUse"), "{stdout}");
+    assert!(
+        stdout.contains(&backups[0].display().to_string()),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Next:"), "{stdout}");
+    assert!(stdout.contains("offload uninstall"), "{stdout}");
+}
+
+#[test]
+fn setup_twice_changes_nothing_and_uninstall_gives_back_the_same_value() {
+    let m = Machine::new().with_claude("2.1.330");
+    m.write_settings(RICH);
+    let original: Value = serde_json::from_str(RICH).unwrap();
+
+    m.offload(&["setup"]).expect_code(0);
+    let after_first = fs::read(m.settings_path()).unwrap();
+    let backups = m.backups();
+
+    let second = m.offload(&["setup"]).expect_code(0);
+    assert!(
+        second.stdout().contains("already set up"),
+        "{}",
+        second.stdout()
+    );
+    assert_eq!(fs::read(m.settings_path()).unwrap(), after_first);
+    assert_eq!(m.backups(), backups, "no second backup");
+
+    let un = m.offload(&["uninstall"]).expect_code(0);
+    assert_eq!(m.settings(), original, "{}", un.stdout());
+    assert!(un.stdout().contains("restored yours"), "{}", un.stdout());
+    assert!(!m.skill_dir().exists());
+    assert!(
+        !m.state().join("setup.json").exists(),
+        "the record is gone with the setup"
+    );
+
+    let again = m.offload(&["uninstall"]).expect_code(0);
+    assert!(
+        again.stdout().contains("nothing to remove"),
+        "{}",
+        again.stdout()
+    );
+    assert_eq!(m.settings(), original);
+}
+
+#[test]
+fn uninstall_keeps_the_users_edits_made_after_setup() {
+    let m = Machine::new().with_claude("2.1.330");
+    m.write_settings(RICH);
+    m.offload(&["setup"]).expect_code(0);
+
+    let mut edited = m.settings();
+    edited["permissions"]["allow"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("Edit"));
+    edited["model"] = json!("opus");
+    edited["hooks"]["PostToolUse"] =
+        json!([{"matcher": "Write", "hooks": [{"type": "command", "command": "fmt"}]}]);
+    edited["hooks"]["UserPromptSubmit"][0]["hooks"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "command", "command": "log-prompt"}));
+    edited["statusLine"]["refreshInterval"] = json!(3);
+    m.write_settings(&serde_json::to_string_pretty(&edited).unwrap());
+
+    m.offload(&["uninstall"]).expect_code(0);
+
+    let mut expected: Value = serde_json::from_str(RICH).unwrap();
+    expected["permissions"]["allow"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("Edit"));
+    expected["model"] = json!("opus");
+    expected["hooks"]["PostToolUse"] = edited["hooks"]["PostToolUse"].clone();
+    expected["hooks"]["UserPromptSubmit"] =
+        json!([{"hooks": [{"type": "command", "command": "log-prompt"}]}]);
+    expected["statusLine"]["refreshInterval"] = json!(3);
+    assert_eq!(m.settings(), expected);
+}
+
+#[test]
+fn a_corrupt_settings_file_is_reported_and_never_touched() {
+    let m = Machine::new().with_claude("2.1.330");
+    let corrupt = "{\n  \"permissions\": {\"allow\": [\"Read\"]},\n  \"hooks\": {\n}\n";
+    m.write_settings(corrupt);
+    for args in [&["setup"][..], &["setup", "--dry-run"], &["uninstall"]] {
+        let out = m.offload(args).expect_code(1);
+        let err = out.stderr();
+        assert!(
+            err.contains(&m.settings_path().display().to_string()),
+            "names the file: {err}"
+        );
+        assert!(err.contains("not valid JSON"), "{err}");
+        assert!(err.contains("line"), "says where: {err}");
+        assert!(err.contains("Nothing was changed"), "{err}");
+        assert!(err.contains("Fix the file"), "says what to do: {err}");
+        assert_eq!(fs::read_to_string(m.settings_path()).unwrap(), corrupt);
+        assert!(m.backups().is_empty());
+        assert!(!m.skill_dir().exists());
+    }
+    // A shape setup cannot merge into is refused the same way.
+    m.write_settings("{\"hooks\": []}");
+    let out = m.offload(&["setup"]).expect_code(1);
+    assert!(
+        out.stderr().contains("`hooks` is an array"),
+        "{}",
+        out.stderr()
+    );
+    assert_eq!(
+        fs::read_to_string(m.settings_path()).unwrap(),
+        "{\"hooks\": []}"
+    );
+}
+
+#[test]
+fn project_scope_writes_the_projects_settings_and_skill() {
+    let m = Machine::new().with_claude("2.1.330");
+    m.write_settings(RICH);
+    let project_settings = m.project().join(".claude/settings.json");
+
+    let out = m.offload(&["setup", "--project"]).expect_code(0);
+    assert!(out.stdout().contains("(project)"), "{}", out.stdout());
+    let s = read_json(&project_settings);
+    assert_eq!(
+        s["hooks"]["PreToolUse"],
+        json!([{"matcher": MATCHER, "hooks": [our_entry(true)]}])
+    );
+    assert_eq!(
+        s["statusLine"],
+        json!({"type": "command", "command": bin("offload-statusline"), "padding": 0})
+    );
+    assert!(
+        m.project()
+            .join(".claude/skills/plan-and-execute/SKILL.md")
+            .is_file()
+    );
+    assert_eq!(
+        fs::read_to_string(m.settings_path()).unwrap(),
+        RICH,
+        "the user's own settings are not touched"
+    );
+    assert!(!m.skill_dir().exists());
+
+    // The project had no .claude at all: uninstall leaves none.
+    m.offload(&["uninstall", "--project"]).expect_code(0);
+    assert!(
+        !m.project().join(".claude").exists(),
+        "{:?}",
+        fs::read_dir(m.project().join(".claude"))
+            .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+    );
+    assert_eq!(fs::read_to_string(m.settings_path()).unwrap(), RICH);
+}
+
+#[test]
+fn dry_run_prints_the_change_and_writes_nothing() {
+    let m = Machine::new().with_claude("2.1.330");
+    m.write_settings(RICH);
+
+    let out = m.offload(&["setup", "--dry-run"]).expect_code(0);
+    let stdout = out.stdout();
+    assert!(stdout.contains("nothing is written"), "{stdout}");
+    assert!(stdout.contains("(after setup)"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "+            \"command\": \"{}\",",
+            bin("offload-hook")
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("-    \"command\": \"printf"),
+        "the old statusline command is shown as removed: {stdout}"
+    );
+    assert!(stdout.contains("would write"), "{stdout}");
+    assert_eq!(fs::read_to_string(m.settings_path()).unwrap(), RICH);
+    assert!(m.backups().is_empty());
+    assert!(!m.skill_dir().exists());
+    assert!(
+        fs::read_dir(m.state()).unwrap().next().is_none(),
+        "no record"
+    );
+
+    // Uninstall's dry run after a real setup: shows the way back, changes nothing.
+    m.offload(&["setup"]).expect_code(0);
+    let before = fs::read(m.settings_path()).unwrap();
+    let backups = m.backups();
+    let out = m.offload(&["uninstall", "--dry-run"]).expect_code(0);
+    assert!(
+        out.stdout().contains("(after uninstall)"),
+        "{}",
+        out.stdout()
+    );
+    assert!(out.stdout().contains("would remove"), "{}", out.stdout());
+    assert_eq!(fs::read(m.settings_path()).unwrap(), before);
+    assert_eq!(m.backups(), backups);
+    assert!(m.skill_dir().join("SKILL.md").is_file());
+}
+
+#[test]
+fn on_failure_block_only_for_claude_code_2_1_295_and_later() {
+    for (claude, expected) in [
+        (Some("2.1.330"), json!("block")),
+        (Some("2.1.197"), Value::Null),
+        (None, Value::Null),
+    ] {
+        let mut m = Machine::new();
+        if let Some(v) = claude {
+            m = m.with_claude(v);
+        }
+        let out = m.offload(&["setup"]).expect_code(0);
+        let values = on_failure_values(&m.settings());
+        assert_eq!(values, vec![expected.clone(); 3], "claude {claude:?}");
+        let stdout = out.stdout();
+        match claude {
+            Some("2.1.330") => assert!(stdout.contains("Claude Code 2.1.330"), "{stdout}"),
+            Some(v) => assert!(
+                stdout.contains(v) && stdout.contains("older than 2.1.295"),
+                "{stdout}"
+            ),
+            None => assert!(stdout.contains("Claude Code not found"), "{stdout}"),
+        }
+    }
+
+    // Claude Code upgraded: a re-run adds onFailure in place; nothing else moves.
+    let m = Machine::new().with_claude("2.1.197");
+    m.write_settings(RICH);
+    m.offload(&["setup"]).expect_code(0);
+    let old = m.settings();
+    let m = Machine { claude: None, ..m }.with_claude("2.1.330");
+    let out = m.offload(&["setup"]).expect_code(0);
+    assert!(out.stdout().contains("updated"), "{}", out.stdout());
+    let new = m.settings();
+    assert_eq!(on_failure_values(&new), vec![json!("block"); 3]);
+    assert_eq!(
+        new["hooks"]["PreToolUse"].as_array().unwrap()[..2],
+        old["hooks"]["PreToolUse"].as_array().unwrap()[..2]
+    );
+    assert_eq!(new["statusLine"], old["statusLine"]);
+    m.offload(&["uninstall"]).expect_code(0);
+    assert_eq!(m.settings(), serde_json::from_str::<Value>(RICH).unwrap());
+}
+
+#[test]
+fn the_wrapped_statusline_shows_both_lines_and_uninstall_restores_it() {
+    let m = Machine::new().with_claude("2.1.330");
+    m.write_settings(RICH);
+    m.offload(&["setup"]).expect_code(0);
+
+    // Claude Code runs the statusLine command through a shell: do the same.
+    let command = m.settings()["statusLine"]["command"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = Run::new("/bin/sh")
+        .args(["-c", &command])
+        .env("OFFLOAD_HOME", m.state())
+        .env("NO_COLOR", "1")
+        .stdin(r#"{"session_id":"s1","model":{"display_name":"Opus"}}"#)
+        .output()
+        .expect_code(0);
+    let lines: Vec<&str> = out
+        .0
+        .stdout
+        .split(|b| *b == b'\n')
+        .map(|l| std::str::from_utf8(l).unwrap())
+        .collect();
+    assert!(lines[0].starts_with("Offload "), "{lines:?}");
+    assert_eq!(
+        lines[1], "theirs: it's 2",
+        "their command ran as they wrote it"
+    );
+
+    m.offload(&["uninstall"]).expect_code(0);
+    assert_eq!(
+        m.settings()["statusLine"],
+        json!({"type": "command", "command": THEIR_STATUSLINE, "padding": 2, "refreshInterval": 10})
+    );
+}
+
+#[test]
+fn without_a_statusline_ours_is_set_and_uninstall_removes_it() {
+    let m = Machine::new().with_claude("2.1.330");
+    m.write_settings("{\"model\": \"opus\"}\n");
+    m.offload(&["setup"]).expect_code(0);
+    assert_eq!(
+        m.settings()["statusLine"],
+        json!({"type": "command", "command": bin("offload-statusline"), "padding": 0})
+    );
+    m.offload(&["uninstall"]).expect_code(0);
+    assert_eq!(m.settings(), json!({"model": "opus"}));
+}
+
+#[test]
+fn a_settings_file_setup_created_is_removed_again() {
+    let m = Machine::new().with_claude("2.1.330");
+    m.offload(&["setup"]).expect_code(0);
+    assert!(m.settings_path().is_file());
+    assert!(m.backups().is_empty(), "nothing to back up");
+    m.offload(&["uninstall"]).expect_code(0);
+    assert!(!m.settings_path().exists());
+    assert!(
+        m.home().join(".claude").is_dir(),
+        "a folder that was there stays"
+    );
+}
+
+#[test]
+fn skill_files_are_installed_and_only_ours_removed() {
+    let m = Machine::new().with_claude("2.1.330");
+    let repo = support::repo_root().join("skills/plan-and-execute");
+    let out = m.offload(&["setup"]).expect_code(0);
+    let skill = m.skill_dir().join("SKILL.md");
+    let runner = m.skill_dir().join("codex-runner.sh");
+    assert_eq!(
+        fs::read(&skill).unwrap(),
+        fs::read(repo.join("SKILL.md")).unwrap()
+    );
+    assert_eq!(
+        fs::read(&runner).unwrap(),
+        fs::read(repo.join("codex-runner.sh")).unwrap()
+    );
+    let mode = |p: &Path| {
+        std::os::unix::fs::PermissionsExt::mode(&fs::metadata(p).unwrap().permissions()) & 0o777
+    };
+    assert_eq!(mode(&runner), 0o755);
+    assert!(out.stdout().contains("skill: wrote"), "{}", out.stdout());
+
+    // A file of the user's in the skill folder stays, and so does the folder.
+    let theirs = m.skill_dir().join("notes.md");
+    fs::write(&theirs, "mine").unwrap();
+    m.offload(&["uninstall"]).expect_code(0);
+    assert!(!skill.exists() && !runner.exists());
+    assert_eq!(fs::read_to_string(&theirs).unwrap(), "mine");
+}
+
+#[test]
+fn a_skill_file_the_user_had_is_kept_aside_and_restored() {
+    let m = Machine::new().with_claude("2.1.330");
+    fs::create_dir_all(m.skill_dir()).unwrap();
+    let skill = m.skill_dir().join("SKILL.md");
+    fs::write(&skill, "my own plan-and-execute skill\n").unwrap();
+
+    let out = m.offload(&["setup"]).expect_code(0);
+    assert!(out.stdout().contains("kept your"), "{}", out.stdout());
+    assert_ne!(
+        fs::read_to_string(&skill).unwrap(),
+        "my own plan-and-execute skill\n"
+    );
+    m.offload(&["setup"]).expect_code(0);
+
+    m.offload(&["uninstall"]).expect_code(0);
+    assert_eq!(
+        fs::read_to_string(&skill).unwrap(),
+        "my own plan-and-execute skill\n"
+    );
+    assert!(!m.skill_dir().join("codex-runner.sh").exists());
+}
+
+#[test]
+fn a_skill_file_changed_after_setup_is_left_in_place() {
+    let m = Machine::new().with_claude("2.1.330");
+    m.offload(&["setup"]).expect_code(0);
+    let skill = m.skill_dir().join("SKILL.md");
+    fs::write(&skill, "edited by the user\n").unwrap();
+    let out = m.offload(&["uninstall"]).expect_code(0);
+    assert!(
+        out.stdout().contains("changed since setup"),
+        "{}",
+        out.stdout()
+    );
+    assert_eq!(fs::read_to_string(&skill).unwrap(), "edited by the user\n");
+}
+
+#[test]
+fn setup_refuses_without_the_sibling_binaries() {
+    let m = Machine::new().with_claude("2.1.330");
+    m.write_settings(RICH);
+    let out = Run::new(offload_bin())
+        .arg("setup")
+        .env("HOME", m.home())
+        .env("OFFLOAD_HOME", m.state())
+        .env("OFFLOAD_CLAUDE_BIN", m.claude.as_ref().unwrap())
+        .env("OFFLOAD_BIN_DIR", m.dir.path().join("empty"))
+        .output()
+        .expect_code(1);
+    assert!(
+        out.stderr().contains("offload-hook is not installed"),
+        "{}",
+        out.stderr()
+    );
+    assert!(out.stderr().contains("install.sh"), "{}", out.stderr());
+    assert_eq!(fs::read_to_string(m.settings_path()).unwrap(), RICH);
+}
+
+#[test]
+fn uninstall_refuses_inside_claude_code() {
+    let m = Machine::new().with_claude("2.1.330");
+    m.offload(&["setup"]).expect_code(0);
+    let before = fs::read(m.settings_path()).unwrap();
+    let out = Run::new(offload_bin())
+        .arg("uninstall")
+        .env("HOME", m.home())
+        .env("OFFLOAD_HOME", m.state())
+        .env("CLAUDECODE", "1")
+        .output()
+        .expect_code(1);
+    assert!(
+        out.stderr().contains("your own terminal"),
+        "{}",
+        out.stderr()
+    );
+    assert_eq!(fs::read(m.settings_path()).unwrap(), before);
+}
+
+#[test]
+fn a_symlinked_settings_file_stays_a_symlink() {
+    let m = Machine::new().with_claude("2.1.330");
+    let target = m.dir.path().join("dotfiles-settings.json");
+    fs::write(&target, RICH).unwrap();
+    std::os::unix::fs::symlink(&target, m.settings_path()).unwrap();
+    m.offload(&["setup"]).expect_code(0);
+    assert!(
+        fs::symlink_metadata(m.settings_path())
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(read_json(&target)["hooks"]["UserPromptSubmit"].is_array());
+    m.offload(&["uninstall"]).expect_code(0);
+    assert!(
+        fs::symlink_metadata(m.settings_path())
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        read_json(&target),
+        serde_json::from_str::<Value>(RICH).unwrap()
+    );
+}
