@@ -122,7 +122,7 @@ fn eight_runners_and_four_readers_over_200_attempts() {
         .output()
         .expect_code(0);
     assert!(
-        out.stdout().contains("summaries were already right"),
+        out.stdout().contains("they were already right"),
         "{}",
         out.stdout()
     );
