@@ -21,5 +21,6 @@ pub mod paths;
 pub mod plan;
 pub mod policy;
 pub mod settings;
+pub mod shell;
 pub mod stats;
 pub mod statusline;

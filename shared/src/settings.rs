@@ -21,6 +21,7 @@
 //! [`to_pretty`] writes the result in the key order of the file it came from (serde_json here
 //! is built without `preserve_order`), so a user's file is not reshuffled by setup.
 
+use crate::shell::{quote, single_quote};
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -100,7 +101,7 @@ pub struct Wiring {
 impl Wiring {
     /// The command line of the hook entries (the path, shell-quoted when it needs it).
     pub fn hook_command(&self) -> String {
-        shell_quote(&self.hook)
+        quote(&self.hook).into_owned()
     }
 
     /// The statusline command line, wrapping `theirs` when given.
@@ -108,10 +109,10 @@ impl Wiring {
         match theirs {
             Some(theirs) => format!(
                 "{} --wrap {}",
-                shell_quote(&self.statusline),
+                quote(&self.statusline),
                 single_quote(theirs)
             ),
-            None => shell_quote(&self.statusline),
+            None => quote(&self.statusline).into_owned(),
         }
     }
 }
@@ -587,23 +588,6 @@ fn kind(v: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
-}
-
-/// Quote a word for a POSIX shell when it needs it.
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:@%,".contains(c))
-    {
-        s.to_string()
-    } else {
-        single_quote(s)
-    }
-}
-
-/// `'s'`, with each `'` written as `'\''`.
-pub fn single_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// Split a command line into words the way a POSIX shell would for the simple cases (blanks,

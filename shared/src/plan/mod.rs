@@ -101,11 +101,12 @@ use serde::Serialize;
 use crate::codex::command::Sandbox;
 use crate::config::RunnerConfig;
 
+pub use crate::shell::{command_line, quote as shell_quote};
 pub use batch::{Batch, MAX_BATCH, Waiting, next_batch};
 pub use check::{check_plan, check_text, check_text_at, directory_problems};
 pub use edit::mark_done;
 pub use parse::{Parsed, parse};
-pub use prompt::{command_line, prompt, run_args, shell_quote};
+pub use prompt::{prompt, run_args};
 pub use template::{file_name, slug, template};
 
 /// The shortest and longest task estimate, in minutes.

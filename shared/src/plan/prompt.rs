@@ -2,7 +2,6 @@
 //! contract of the plan-and-execute skill: goal and acceptance criteria, paths and
 //! constraints, commands and tests, expected output format.
 
-use std::borrow::Cow;
 use std::fmt::Write;
 
 use super::{Backend, Plan, Task};
@@ -81,37 +80,4 @@ pub fn run_args(task: &Task, prompt: &str, dir: &str) -> Option<Vec<String>> {
         sandbox.as_str().into(),
         dir.into(),
     ])
-}
-
-/// `s` as one word for a POSIX shell: as is when it is made only of characters no shell treats
-/// specially, else in single quotes (a single quote inside becomes `'\''`).
-pub fn shell_quote(s: &str) -> Cow<'_, str> {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
-    if !s.is_empty() && s.chars().all(plain) {
-        return Cow::Borrowed(s);
-    }
-    Cow::Owned(format!("'{}'", s.replace('\'', r"'\''")))
-}
-
-/// A command line a shell runs as exactly `words`.
-pub fn command_line<S: AsRef<str>>(words: &[S]) -> String {
-    words
-        .iter()
-        .map(|w| shell_quote(w.as_ref()))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting() {
-        assert_eq!(shell_quote("gpt-5.4"), "gpt-5.4");
-        assert_eq!(shell_quote(""), "''");
-        assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote("it's $HOME `x`"), r"'it'\''s $HOME `x`'");
-        assert_eq!(command_line(&["run", "-m", "m", "x y"]), "run -m m 'x y'");
-    }
 }

@@ -2579,17 +2579,13 @@ mod tests {
     fn reparse_depth_is_capped() {
         let mut cmd = "echo > deep.rs".to_string();
         for _ in 0..3 {
-            cmd = format!("bash -c {}", shell_quote(&cmd));
+            cmd = format!("bash -c {}", crate::shell::single_quote(&cmd));
         }
         assert_eq!(w(&cmd), ["/p/deep.rs"]);
         for _ in 0..4 {
-            cmd = format!("bash -c {}", shell_quote(&cmd));
+            cmd = format!("bash -c {}", crate::shell::single_quote(&cmd));
         }
         assert!(w(&cmd).is_empty());
-    }
-
-    fn shell_quote(s: &str) -> String {
-        format!("'{}'", s.replace('\'', r"'\''"))
     }
 
     /// A deterministic generator (xorshift) of shell-flavoured garbage.

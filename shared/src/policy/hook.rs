@@ -165,7 +165,7 @@ pub fn answer(
                     format!(
                         "export {}={}\n",
                         crate::env::OFFLOAD_SESSION_ID,
-                        crate::policy::messages::shell_quote(id)
+                        crate::shell::quote(id)
                     ),
                 )),
                 _ => None,
@@ -205,7 +205,7 @@ fn session_context(mode: Mode, codex: Option<&str>, phrase: &str, project: &Path
                 .into()
         }
     };
-    let dir = crate::policy::messages::shell_quote(&project.display().to_string());
+    let dir = crate::shell::quote(&project.display().to_string()).into_owned();
     format!(
         "offload ({}): route work to Codex first; {codex}. Exploration: `offload run --work-type explore \"<question>\" read-only {dir}`. \
          Code changes: `offload run --work-type code \"<task>\" workspace-write {dir}`. Analysis: `--work-type analysis`. \

@@ -18,7 +18,7 @@ pub enum Work {
 impl Work {
     /// The `offload run` command for this kind of work in `project`.
     pub fn command(self, project: &Path) -> String {
-        let dir = shell_quote(&project.display().to_string());
+        let dir = crate::shell::quote(&project.display().to_string()).into_owned();
         match self {
             Work::Explore => format!(
                 "offload run --work-type explore \"<the question, what to look at, what to report>\" read-only {dir}"
@@ -131,18 +131,6 @@ pub fn warn(reason: &str) -> String {
     format!("offload (warn mode, not blocking): {reason}")
 }
 
-/// Quote a word for a POSIX shell when it needs it.
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:@%,".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,11 +147,5 @@ mod tests {
                 .command(Path::new("/w"))
                 .ends_with("read-only /w")
         );
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(shell_quote("/a/b"), "/a/b");
-        assert_eq!(shell_quote("it's"), "'it'\\''s'");
     }
 }
