@@ -40,15 +40,17 @@ fn main() {
     let mut out = std::io::stdout().lock();
     match &ours {
         Some(c) => {
-            let _ = writeln!(out, "{}", c.0.line);
+            let _ = writeln!(out, "{}", c.line);
         }
         None => {
             let _ = writeln!(out, "Offload --");
         }
     }
     if let Some(theirs) = theirs {
-        let timeout = ours.as_ref().map_or(1000, |c| c.1);
-        if let Some(text) = theirs.finish(Duration::from_millis(timeout)) {
+        let timeout = ours
+            .as_ref()
+            .map_or(Duration::from_secs(1), |c| c.wrap_timeout);
+        if let Some(text) = theirs.finish(timeout) {
             let _ = write!(out, "{text}");
             if !text.ends_with('\n') {
                 let _ = writeln!(out);
@@ -56,7 +58,6 @@ fn main() {
         }
     }
     if explain && let Some(c) = &ours {
-        let c = &c.0;
         let _ = writeln!(
             out,
             "{:<12} {:>10} {:>9}  source",
@@ -91,8 +92,7 @@ fn main() {
     let _ = out.flush();
 }
 
-/// Our line, and the wrap timeout from the config.
-fn compose(stdin: &[u8]) -> (statusline::Composed, u64) {
+fn compose(stdin: &[u8]) -> statusline::Composed {
     let paths = Paths::from_env()
         .unwrap_or_else(|_| Paths::in_folder(std::env::temp_dir().join("offload")));
     let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
@@ -103,13 +103,9 @@ fn compose(stdin: &[u8]) -> (statusline::Composed, u64) {
         session_env: shared::env::var(shared::env::CLAUDE_CODE_SESSION_ID),
         no_color: var(shared::env::NO_COLOR).is_some(),
         now: chrono::Utc::now(),
-        paths: paths.clone(),
+        paths,
     };
-    let timeout = shared::config::Config::load_file(&paths.config_file)
-        .config
-        .statusline
-        .wrap_timeout_ms;
-    (statusline::compose(stdin, &env), timeout)
+    statusline::compose(stdin, &env)
 }
 
 /// The user's own statusline command, running.

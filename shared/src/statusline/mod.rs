@@ -154,6 +154,8 @@ pub struct Composed {
     pub segments: Vec<Explained>,
     /// Timings of the loading steps, and the rate-limit source.
     pub steps: Vec<(&'static str, Duration, String)>,
+    /// How long `--wrap`'s command may take (from the config).
+    pub wrap_timeout: Duration,
 }
 
 /// Compose the line from stdin and the state on disk.
@@ -213,5 +215,6 @@ pub fn compose(stdin: &[u8], env: &Env) -> Composed {
         line,
         segments,
         steps,
+        wrap_timeout: Duration::from_millis(config.wrap_timeout_ms),
     }
 }
