@@ -33,16 +33,17 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use shared::codex::command::{Sandbox, resolve_bin};
+use shared::codex::command::Sandbox;
 use shared::config::{Config, Mode, parse_duration};
 use shared::env;
 use shared::ledger::Ledger;
 use shared::paths::Paths;
+use shared::process::{resolve_bin, run_bounded};
 use shared::settings::{
     ClaudeVersion, ON_FAILURE_SINCE, PRE_TOOL_USE_MATCHER, is_our_hook, our_statusline, shell_words,
 };
@@ -308,7 +309,7 @@ impl Ctx {
             cmd.args(args)
                 .env(env::CODEX_HOME, &codex_home)
                 .current_dir(&self.scratch.path);
-            spawn(cmd, None, PROGRAM_WAIT)
+            run_bounded(cmd, None, PROGRAM_WAIT)
         };
         let shown = self.show(&bin);
         let version = match run(&["--version"]) {
@@ -400,7 +401,7 @@ impl Ctx {
         let shown = self.show(&bin);
         let mut cmd = Command::new(&bin);
         cmd.arg("--version").current_dir(&self.scratch.path);
-        let out = match spawn(cmd, None, PROGRAM_WAIT) {
+        let out = match run_bounded(cmd, None, PROGRAM_WAIT) {
             Ok(r) if r.code == Some(0) => r.stdout,
             Ok(r) => {
                 return (
@@ -902,7 +903,7 @@ impl Ctx {
                 "tool_use_id": "toolu_offload_doctor",
             })
             .to_string();
-            let r = match spawn(cmd, Some(payload.as_bytes()), SELF_TEST_WAIT) {
+            let r = match run_bounded(cmd, Some(payload.as_bytes()), SELF_TEST_WAIT) {
                 Ok(r) => r,
                 Err(e) => {
                     return Check::fail(name, format!("{shown} could not be run: {e}"), reinstall);
@@ -955,7 +956,7 @@ impl Ctx {
                 }
             };
             let stdin = json!({"session_id": "offload-doctor", "cwd": project}).to_string();
-            let r = match spawn(cmd, Some(stdin.as_bytes()), SELF_TEST_WAIT) {
+            let r = match run_bounded(cmd, Some(stdin.as_bytes()), SELF_TEST_WAIT) {
                 Ok(r) => r,
                 Err(e) => {
                     return Check::warn(name, format!("{shown} could not be run: {e}"), reinstall);
@@ -1118,99 +1119,6 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
     }
-}
-
-/// What a bounded run of a program gave.
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-    timed_out: bool,
-}
-
-impl Ran {
-    /// Why a run did not give what was wanted, in a few words.
-    fn why(&self) -> String {
-        if self.timed_out {
-            return format!("no answer within {}s; ended it", self.elapsed.as_secs());
-        }
-        let code = self
-            .code
-            .map_or("killed by a signal".to_owned(), |c| format!("exit {c}"));
-        let said = first_line(&self.stderr);
-        let said = if said.is_empty() {
-            first_line(&self.stdout)
-        } else {
-            said
-        };
-        if said.is_empty() {
-            code
-        } else {
-            let said: String = said.chars().take(160).collect();
-            format!("{code}: {said}")
-        }
-    }
-}
-
-/// Run a program with `stdin`, in its own process group, for at most `wait`: past that the
-/// group is killed (it is ours: we just started it) and the run reports a timeout.
-fn spawn(mut cmd: Command, stdin: Option<&[u8]>, wait: Duration) -> std::io::Result<Ran> {
-    use std::os::unix::process::CommandExt;
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .process_group(0);
-    let mut tries = 0;
-    let (start, mut child) = loop {
-        let start = Instant::now();
-        match cmd.spawn() {
-            Ok(child) => break (start, child),
-            // A program being written as we start it (an update, an install) is busy for a
-            // moment: try again before calling it broken.
-            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 5 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => return Err(e),
-        }
-    };
-    let pid = child.id();
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        // A child that exits without reading its stdin is not an error here.
-        let _ = pipe.write_all(input);
-    }
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let out = child.wait_with_output();
-        let _ = tx.send((out, start.elapsed()));
-    });
-    let (out, elapsed, timed_out) = match rx.recv_timeout(wait) {
-        Ok((out, elapsed)) => (out?, elapsed, false),
-        Err(_) => {
-            if let Ok(pgid) = libc::pid_t::try_from(pid) {
-                // SAFETY: kill(2) on the process group we created for this child.
-                unsafe {
-                    libc::kill(-pgid, libc::SIGKILL);
-                }
-            }
-            let (out, elapsed) = rx
-                .recv()
-                .map_err(|_| std::io::Error::other("the waiting thread vanished"))?;
-            (out?, elapsed, true)
-        }
-    };
-    Ok(Ran {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed,
-        timed_out,
-    })
 }
 
 /// The terminal report: one line per check, hints under problems, a verdict.

@@ -753,7 +753,7 @@ fn run_check(
             }
             Ok(Some(status)) => break Ok(status),
             Ok(None) if stop.is_stopped() || Instant::now() >= deadline => {
-                kill_group(child.id());
+                shared::process::kill_group(child.id(), libc::SIGKILL);
                 let _ = child.wait();
                 break Err(if stop.is_stopped() {
                     "was interrupted".to_owned()
@@ -766,7 +766,7 @@ fn run_check(
         }
     };
     // Whatever the command left running in its group goes with it (it would hold the pipes).
-    kill_group(child.id());
+    shared::process::kill_group(child.id(), libc::SIGKILL);
     stop.untrack(group);
     let mut bytes = out.join().unwrap_or_default();
     bytes.extend(err.join().unwrap_or_default());
@@ -783,14 +783,6 @@ fn run_check(
             tail,
         )),
         Err(why) => Err((why, tail)),
-    }
-}
-
-fn kill_group(pid: u32) {
-    // SAFETY: kill(2) has no memory effects; the negative pid addresses the process group this
-    // module created for the check (`process_group(0)` makes the child its leader).
-    unsafe {
-        libc::kill(-(pid as i32), libc::SIGKILL);
     }
 }
 

@@ -206,7 +206,7 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
     };
     let ledger = Ledger::new(paths.clone());
     let interrupts = Interrupts::install();
-    let bin = shared::codex::command::resolve_bin(&loaded.config.runner.codex_bin);
+    let bin = shared::process::resolve_bin(&loaded.config.runner.codex_bin);
     let codex_home = codex_home();
     let results: Vec<Result1> = std::thread::scope(|scope| {
         let handles: Vec<_> = plan

@@ -16,8 +16,7 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -791,18 +790,7 @@ impl Claude {
 /// `OFFLOAD_CLAUDE_BIN` (a path or a name on `PATH`), else `claude` on `PATH`.
 fn find_claude() -> Claude {
     let name = env::var(env::OFFLOAD_CLAUDE_BIN).unwrap_or_else(|| "claude".into());
-    let path = if name.contains('/') {
-        Some(PathBuf::from(&name)).filter(|p| p.is_file())
-    } else {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join(&name))
-                .find(|p| {
-                    fs::metadata(p)
-                        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                })
-        })
-    };
+    let path = shared::process::resolve_bin(&name).ok();
     let Some(path) = path else {
         return Claude::Missing(if env::var(env::OFFLOAD_CLAUDE_BIN).is_some() {
             format!("{name} ({})", env::OFFLOAD_CLAUDE_BIN)
@@ -821,35 +809,19 @@ fn find_claude() -> Claude {
 
 /// `<claude> --version`'s stdout, within [`VERSION_TIMEOUT`].
 fn run_version(path: &Path) -> Result<String, String> {
-    let child = Command::new(path)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
+    let mut cmd = Command::new(path);
+    cmd.arg("--version");
+    let ran = shared::process::run_bounded(cmd, None, VERSION_TIMEOUT)
         .map_err(|e| format!("cannot run it: {e}"))?;
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(VERSION_TIMEOUT) {
-        Ok(Ok(out)) if out.status.success() => {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        }
-        Ok(Ok(out)) => Err(format!("`--version` exited with {}", out.status)),
-        Ok(Err(e)) => Err(format!("cannot run it: {e}")),
-        Err(_) => {
-            // SAFETY: kill(2) on the child this function spawned and has not reaped (its waiting
-            // thread is still blocked in wait).
-            unsafe {
-                libc::kill(pid as libc::pid_t, libc::SIGKILL);
-            }
-            Err(format!(
-                "`--version` did not answer within {} s",
-                VERSION_TIMEOUT.as_secs()
-            ))
-        }
+    if ran.timed_out {
+        Err(format!(
+            "`--version` did not answer within {} s",
+            VERSION_TIMEOUT.as_secs()
+        ))
+    } else if ran.code != Some(0) {
+        Err(format!("`--version` failed ({})", ran.why()))
+    } else {
+        Ok(ran.stdout)
     }
 }
 

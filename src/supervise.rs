@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use shared::codex::command::ExecSpec;
 use shared::codex::events::{Item, Observation, ThreadEvent};
 use shared::outcome::Ending;
+use shared::process::kill_group;
 
 /// What the supervisor waits for.
 enum Msg {
@@ -117,7 +118,7 @@ pub fn run(job: &Job<'_>, interrupts: &Interrupts) -> Finished {
             };
         }
     };
-    let pgid = child.id() as i32;
+    let pgid = child.id();
     let (tx, rx) = mpsc::channel::<Msg>();
     interrupts.subscribe(tx.clone());
 
@@ -184,7 +185,7 @@ pub fn run(job: &Job<'_>, interrupts: &Interrupts) -> Finished {
 
 /// SIGTERM the group, wait up to `grace` for codex to exit, then SIGKILL it. A second signal
 /// to offload during the grace skips the rest of it.
-fn terminate(pgid: i32, rx: &Receiver<Msg>, grace: Duration) -> std::io::Result<ExitStatus> {
+fn terminate(pgid: u32, rx: &Receiver<Msg>, grace: Duration) -> std::io::Result<ExitStatus> {
     kill_group(pgid, libc::SIGTERM);
     match rx.recv_timeout(grace) {
         Ok(Msg::Exited(st)) => return st,
@@ -199,17 +200,6 @@ fn terminate(pgid: i32, rx: &Receiver<Msg>, grace: Duration) -> std::io::Result<
             Ok(Msg::Exited(st)) => return st,
             Ok(Msg::Signal(_)) => continue,
             Err(_) => return Err(std::io::Error::other("lost track of codex")),
-        }
-    }
-}
-
-/// Signal every process in the group `pgid` (a group offload created for codex).
-fn kill_group(pgid: i32, sig: i32) {
-    if pgid > 1 {
-        // SAFETY: kill(2) has no memory effects; a negative pid addresses the process group
-        // offload created with process_group(0), whose id is codex's pid.
-        unsafe {
-            libc::kill(-pgid, sig);
         }
     }
 }

@@ -50,7 +50,7 @@ fn run() -> ExitCode {
         home: var("HOME").map(Into::into),
         codex_found: if is_session_start {
             let name = shared::env::var(shared::env::CODEX_BIN).unwrap_or_else(|| "codex".into());
-            shared::codex::command::resolve_bin(&name)
+            shared::process::resolve_bin(&name)
                 .ok()
                 .map(|p| p.display().to_string())
         } else {

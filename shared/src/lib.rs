@@ -20,6 +20,7 @@ pub mod outcome;
 pub mod paths;
 pub mod plan;
 pub mod policy;
+pub mod process;
 pub mod settings;
 pub mod shell;
 pub mod stats;

@@ -110,7 +110,7 @@ fn compose(stdin: &[u8]) -> statusline::Composed {
 
 /// The user's own statusline command, running.
 struct Wrapped {
-    pgid: i32,
+    pgid: u32,
     done: mpsc::Receiver<Option<String>>,
 }
 
@@ -128,7 +128,7 @@ fn spawn_wrapped(cmd: &str, stdin: &[u8]) -> Wrapped {
         let _ = tx.send(None);
         return Wrapped { pgid: 0, done: rx };
     };
-    let pgid = child.id() as i32;
+    let pgid = child.id();
     if let Some(mut input) = child.stdin.take() {
         let bytes = stdin.to_vec();
         std::thread::spawn(move || {
@@ -152,12 +152,7 @@ impl Wrapped {
         match self.done.recv_timeout(timeout) {
             Ok(text) => text,
             Err(_) => {
-                if self.pgid > 1 {
-                    // SAFETY: kill(2) on the process group this binary created for the command.
-                    unsafe {
-                        libc::kill(-self.pgid, libc::SIGKILL);
-                    }
-                }
+                shared::process::kill_group(self.pgid, libc::SIGKILL);
                 None
             }
         }

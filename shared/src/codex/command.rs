@@ -8,7 +8,7 @@
 //! git repository. The prompt goes after `--` so a prompt starting with `-` is not a flag.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -115,29 +115,6 @@ fn toml_string(s: &str) -> String {
     }
     out.push('"');
     out
-}
-
-/// Find the codex executable: a name with a `/` is a path; a bare name is looked up on `PATH`.
-pub fn resolve_bin(name: &str) -> Result<PathBuf, String> {
-    use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if name.contains('/') {
-        let p = PathBuf::from(name);
-        return if executable(&p) {
-            Ok(p)
-        } else if p.exists() {
-            Err(format!("{name} is not an executable file"))
-        } else {
-            Err(format!("{name} does not exist"))
-        };
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| executable(p))
-        .ok_or_else(|| format!("{name} is not on PATH"))
 }
 
 #[cfg(test)]

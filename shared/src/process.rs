@@ -1,0 +1,177 @@
+//! Other programs offload runs briefly (`codex --version`, `claude --version`, self-tests):
+//! finding them, and running them with a bound, so that a program that hangs costs a timeout,
+//! never a stuck `offload`. (`offload run` supervises codex itself, in `src/supervise.rs`.)
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Find an executable: a name with a `/` is a path; a bare name is looked up on `PATH`.
+pub fn resolve_bin(name: &str) -> Result<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if name.contains('/') {
+        let p = PathBuf::from(name);
+        return if executable(&p) {
+            Ok(p)
+        } else if p.exists() {
+            Err(format!("{name} is not an executable file"))
+        } else {
+            Err(format!("{name} does not exist"))
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| executable(p))
+        .ok_or_else(|| format!("{name} is not on PATH"))
+}
+
+/// What a bounded run of a program gave.
+pub struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+    pub timed_out: bool,
+}
+
+impl Ran {
+    /// Why a run did not give what was wanted, in a few words.
+    pub fn why(&self) -> String {
+        if self.timed_out {
+            return format!("no answer within {}s; ended it", self.elapsed.as_secs());
+        }
+        let code = self
+            .code
+            .map_or("killed by a signal".to_owned(), |c| format!("exit {c}"));
+        let said = first_line(&self.stderr);
+        let said = if said.is_empty() {
+            first_line(&self.stdout)
+        } else {
+            said
+        };
+        if said.is_empty() {
+            code
+        } else {
+            let said: String = said.chars().take(160).collect();
+            format!("{code}: {said}")
+        }
+    }
+}
+
+/// Run a program with `stdin`, in its own process group, for at most `wait`: past that the
+/// group is killed (it is ours: we just started it) and the run reports a timeout.
+pub fn run_bounded(mut cmd: Command, stdin: Option<&[u8]>, wait: Duration) -> std::io::Result<Ran> {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .process_group(0);
+    let mut tries = 0;
+    let (start, mut child) = loop {
+        let start = Instant::now();
+        match cmd.spawn() {
+            Ok(child) => break (start, child),
+            // A program being written as we start it (an update, an install) is busy for a
+            // moment: try again before calling it broken.
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 5 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let pid = child.id();
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        // A child that exits without reading its stdin is not an error here.
+        let _ = pipe.write_all(input);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let out = child.wait_with_output();
+        let _ = tx.send((out, start.elapsed()));
+    });
+    let (out, elapsed, timed_out) = match rx.recv_timeout(wait) {
+        Ok((out, elapsed)) => (out?, elapsed, false),
+        Err(_) => {
+            kill_group(pid, libc::SIGKILL);
+            let (out, elapsed) = rx
+                .recv()
+                .map_err(|_| std::io::Error::other("the waiting thread vanished"))?;
+            (out?, elapsed, true)
+        }
+    };
+    Ok(Ran {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed,
+        timed_out,
+    })
+}
+
+/// Signal every process in the group `pgid`: a group the caller created for a child it
+/// started (`process_group(0)`), whose id is that child's pid. Nothing else is ever signalled.
+pub fn kill_group(pgid: u32, signal: i32) {
+    if let Ok(pgid) = libc::pid_t::try_from(pgid)
+        && pgid > 1
+    {
+        // SAFETY: kill(2) has no memory effects; a negative pid addresses the process group.
+        unsafe {
+            libc::kill(-pgid, signal);
+        }
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_runs_end_and_report() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "cat; echo out; echo err >&2; exit 3"]);
+        let ran = run_bounded(cmd, Some(b"in\n"), Duration::from_secs(10)).unwrap();
+        assert_eq!(
+            (ran.code, ran.stdout.as_str(), ran.timed_out),
+            (Some(3), "in\nout\n", false)
+        );
+        assert_eq!(ran.why(), "exit 3: err");
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 30"]);
+        let start = Instant::now();
+        let ran = run_bounded(cmd, None, Duration::from_millis(200)).unwrap();
+        assert!(ran.timed_out && start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn resolves_paths_and_names() {
+        assert!(resolve_bin("sh").is_ok());
+        assert!(resolve_bin("/bin/sh").is_ok());
+        assert!(
+            resolve_bin("/nonexistent/x")
+                .unwrap_err()
+                .contains("does not exist")
+        );
+        assert!(
+            resolve_bin("no-such-program-here")
+                .unwrap_err()
+                .contains("not on PATH")
+        );
+    }
+}
