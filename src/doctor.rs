@@ -224,7 +224,7 @@ impl Ctx {
                 "guard.attempt_scope {scope:?} reads as \"turn\": use turn, session, or a duration like 30m"
             ));
         }
-        if let Err(e) = shared::policy::scope::Scope::new(&self.cwd, &config.guard, &[]) {
+        if let Err(e) = shared::policy::scope::check_globs(&config.guard) {
             problems.push(format!("guard globs: {e}"));
         }
         let env_mode = env::var(env::OFFLOAD_MODE);

@@ -138,15 +138,7 @@ fn judge(
     if !is_edit && !is_agent && tool != "Bash" {
         return None;
     }
-    let scope = if is_agent {
-        None
-    } else {
-        match Scope::new(ctx.project, ctx.config, ctx.protected) {
-            Ok(s) => Some(s),
-            // A broken glob must not open the gate: fall back to the default globs.
-            Err(_) => Scope::new(ctx.project, &GuardConfig::default(), ctx.protected).ok(),
-        }
-    };
+    let scope = (!is_agent).then(|| Scope::new(ctx.project, ctx.config, ctx.protected));
     let (work, what) = if is_agent {
         let sub = input
             .input_str("subagent_type")
@@ -162,7 +154,12 @@ fn judge(
         (Work::Explore, format!("the {sub} subagent"))
     } else {
         let scope = scope.as_ref()?;
-        if let Some(what) = tamper(input, tool, scope, ctx) {
+        // A Bash command is parsed once, for both the tamper check and eligibility.
+        let writes = match input.input_str("command") {
+            Some(command) if !is_edit => bash::writes(command, ctx.cwd, ctx.home),
+            _ => Vec::new(),
+        };
+        if let Some(what) = tamper(input, tool, &writes, scope, ctx) {
             return Some(("tamper", messages::tamper(&what)));
         }
         if is_edit && let Some(problems) = plan_problems(input, tool, scope, ctx) {
@@ -171,7 +168,7 @@ fn judge(
         let what = if is_edit {
             edit_target(input, scope, ctx)?
         } else {
-            bash_target(input, scope, ctx)?
+            bash_target(&writes, scope, ctx)?
         };
         (Work::Edit, what)
     };
@@ -300,28 +297,30 @@ fn edit_target(input: &HookInput, scope: &Scope, ctx: &Ctx<'_>) -> Option<String
         .then(|| format!("editing {}", display(path, ctx)))
 }
 
-fn bash_target(input: &HookInput, scope: &Scope, ctx: &Ctx<'_>) -> Option<String> {
-    let command = input.input_str("command")?;
-    bash::writes(command, ctx.cwd, ctx.home)
-        .into_iter()
-        .find_map(|t| match t {
-            Target::File(w) if scope.classify(&w.path, ctx.cwd) == PathClass::Code => {
-                Some(format!(
-                    "this Bash command ({} {})",
-                    w.how,
-                    display(&w.path.to_string_lossy(), ctx)
-                ))
-            }
-            Target::Unknown { dir, how } if scope.contains_dir(&dir, ctx.cwd) => Some(format!(
-                "this Bash command ({how} in {})",
-                display(&dir.to_string_lossy(), ctx)
-            )),
-            _ => None,
-        })
+fn bash_target(writes: &[Target], scope: &Scope, ctx: &Ctx<'_>) -> Option<String> {
+    writes.iter().find_map(|t| match t {
+        Target::File(w) if scope.classify(&w.path, ctx.cwd) == PathClass::Code => Some(format!(
+            "this Bash command ({} {})",
+            w.how,
+            display(&w.path.to_string_lossy(), ctx)
+        )),
+        Target::Unknown { dir, how } if scope.contains_dir(dir, ctx.cwd) => Some(format!(
+            "this Bash command ({how} in {})",
+            display(&dir.to_string_lossy(), ctx)
+        )),
+        _ => None,
+    })
 }
 
 /// Would this call change offload's own files, approvals or hooks? Returns what it would do.
-fn tamper(input: &HookInput, tool: &str, scope: &Scope, ctx: &Ctx<'_>) -> Option<String> {
+/// `writes`: what a Bash command writes (empty for the edit tools).
+fn tamper(
+    input: &HookInput,
+    tool: &str,
+    writes: &[Target],
+    scope: &Scope,
+    ctx: &Ctx<'_>,
+) -> Option<String> {
     if EDIT_TOOLS.contains(&tool) {
         let path = edit_path(input)?;
         if scope.classify(Path::new(path), ctx.cwd) == PathClass::Protected {
@@ -353,7 +352,7 @@ fn tamper(input: &HookInput, tool: &str, scope: &Scope, ctx: &Ctx<'_>) -> Option
     if let Some(s) = spellings.iter().find(|s| command.contains(s.as_str())) {
         return Some(format!("a Bash command touching {s}"));
     }
-    for t in bash::writes(command, ctx.cwd, ctx.home) {
+    for t in writes {
         if let Target::File(w) = t {
             if scope.classify(&w.path, ctx.cwd) == PathClass::Protected {
                 return Some(format!("a Bash command writing {}", w.path.display()));

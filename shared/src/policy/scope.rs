@@ -16,6 +16,7 @@
 //! - A path that is not valid UTF-8 is matched on its lossy form: the extension decides, and
 //!   extensions offload knows are ASCII.
 
+use std::cell::OnceCell;
 use std::path::{Component, Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
@@ -42,17 +43,18 @@ pub struct Scope {
     project: PathBuf,
     project_real: PathBuf,
     protected: Vec<PathBuf>,
-    code: GlobSet,
-    exempt: GlobSet,
+    code_globs: Vec<String>,
+    exempt_globs: Vec<String>,
+    /// The compiled (code, exempt) globs, built on the first path that needs them: most Bash
+    /// calls write nothing and never pay for compiling them.
+    sets: OnceCell<(GlobSet, GlobSet)>,
 }
 
 impl Scope {
-    /// `protected`: offload's state and config folders. Fails only on an invalid glob.
-    pub fn new(
-        project: &Path,
-        config: &GuardConfig,
-        protected: &[PathBuf],
-    ) -> Result<Scope, String> {
+    /// `protected`: offload's state and config folders. Invalid globs in `config` are replaced
+    /// by the defaults when they are first needed (a broken glob must not open the gate);
+    /// [`check_globs`] reports them.
+    pub fn new(project: &Path, config: &GuardConfig, protected: &[PathBuf]) -> Scope {
         let project = normalize(project);
         let mut prot: Vec<PathBuf> = Vec::new();
         for p in protected
@@ -67,13 +69,29 @@ impl Scope {
                 prot.push(r);
             }
         }
-        Ok(Scope {
+        Scope {
             project_real: real(&project),
             project,
             protected: prot,
-            code: globs(&config.code_globs)?,
-            exempt: globs(&config.exempt_globs)?,
-        })
+            code_globs: config.code_globs.clone(),
+            exempt_globs: config.exempt_globs.clone(),
+            sets: OnceCell::new(),
+        }
+    }
+
+    fn sets(&self) -> &(GlobSet, GlobSet) {
+        self.sets.get_or_init(
+            || match (globs(&self.code_globs), globs(&self.exempt_globs)) {
+                (Ok(code), Ok(exempt)) => (code, exempt),
+                _ => {
+                    let d = GuardConfig::default();
+                    (
+                        globs(&d.code_globs).unwrap_or_default(),
+                        globs(&d.exempt_globs).unwrap_or_default(),
+                    )
+                }
+            },
+        )
     }
 
     pub fn project(&self) -> &Path {
@@ -94,9 +112,10 @@ impl Scope {
         if rel.is_empty() {
             return PathClass::Other;
         }
-        if self.exempt.is_match(&rel) {
+        let (code, exempt) = self.sets();
+        if exempt.is_match(&rel) {
             PathClass::Exempt
-        } else if self.code.is_match(&rel) {
+        } else if code.is_match(&rel) {
             PathClass::Code
         } else {
             PathClass::Other
@@ -130,6 +149,13 @@ impl Scope {
         out.dedup();
         out
     }
+}
+
+/// Whether the config's globs compile; the error names the bad one.
+pub fn check_globs(config: &GuardConfig) -> Result<(), String> {
+    globs(&config.code_globs)?;
+    globs(&config.exempt_globs)?;
+    Ok(())
 }
 
 fn globs(patterns: &[String]) -> Result<GlobSet, String> {
@@ -208,7 +234,7 @@ mod tests {
         std::fs::create_dir_all(project.join("src")).unwrap();
         std::fs::create_dir_all(root.join("elsewhere")).unwrap();
         std::fs::create_dir_all(root.join("state")).unwrap();
-        let scope = Scope::new(&project, &GuardConfig::default(), &[root.join("state")]).unwrap();
+        let scope = Scope::new(&project, &GuardConfig::default(), &[root.join("state")]);
         Fixture {
             _dir: dir,
             root,
@@ -306,13 +332,19 @@ mod tests {
     }
 
     #[test]
-    fn bad_globs_are_reported() {
+    fn bad_globs_are_reported_and_fall_back_to_the_defaults() {
         let cfg = GuardConfig {
             code_globs: vec!["src/[".into()],
             ..GuardConfig::default()
         };
-        let err = Scope::new(Path::new("/p"), &cfg, &[]).err().unwrap();
+        let err = check_globs(&cfg).unwrap_err();
         assert!(err.contains("src/["), "{err}");
+        let scope = Scope::new(Path::new("/p"), &cfg, &[]);
+        assert_eq!(
+            scope.classify(Path::new("src/a.rs"), Path::new("/p")),
+            PathClass::Code
+        );
+        assert!(check_globs(&GuardConfig::default()).is_ok());
     }
 
     #[test]
