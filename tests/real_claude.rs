@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use offload_testkit::claude::{ClaudeHome, HeadlessRun, hooks_settings, require_real_claude};
@@ -56,29 +56,7 @@ impl World {
     }
 
     fn env(&self) -> Vec<(String, String)> {
-        let bin_dir = support::offload_bin().parent().unwrap().to_path_buf();
-        let node_dir = which("node").and_then(|p| p.parent().map(Path::to_path_buf));
-        // The toolchain's own cargo (not the rustup proxy, which needs the real HOME).
-        let cargo_dir = std::env::var_os("CARGO")
-            .map(PathBuf::from)
-            .and_then(|p| p.parent().map(Path::to_path_buf));
-        let mut path = vec![bin_dir.display().to_string()];
-        path.extend(node_dir.map(|d| d.display().to_string()));
-        path.extend(cargo_dir.map(|d| d.display().to_string()));
-        path.push("/usr/local/bin:/usr/bin:/bin".into());
-        let codex_env = self.codex_home.envs();
-        let pick = |k: &str| codex_env.iter().find(|(n, _)| n == k).unwrap().1.clone();
-        vec![
-            ("PATH".into(), path.join(":")),
-            (
-                "OFFLOAD_HOME".into(),
-                self.state.path().display().to_string(),
-            ),
-            ("CODEX_BIN".into(), self.codex.display().to_string()),
-            ("CODEX_HOME".into(), pick("CODEX_HOME")),
-            ("MOCK_API_KEY".into(), pick("MOCK_API_KEY")),
-            ("CODEX_TIMEOUT".into(), "60".into()),
-        ]
+        support::offload_env(&self.codex, &self.codex_home, self.state.path())
     }
 
     fn run(&self, prompt: &str, extra: &[&str]) -> HeadlessRun {
@@ -132,12 +110,6 @@ impl World {
             json!({"file_path": self.file("src/lib.rs"), "old_string": "fn a() {}", "new_string": "fn b() {}"}),
         )
     }
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 const OFFLOAD_RUN: &str =

@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Local};
@@ -68,29 +68,16 @@ impl World {
         })
     }
 
-    /// Claude Code's own environment plus what offload and codex need: the offload binaries
-    /// and node on `PATH`, `OFFLOAD_HOME`, `CODEX_BIN`, `CODEX_HOME`, `MOCK_API_KEY`.
+    /// Claude Code's own environment plus what offload and codex need (see
+    /// `support::offload_env`), and `TZ`: the statusline shows resets in local time, and so
+    /// does this test.
     fn env(&self) -> Vec<(String, String)> {
-        let bin_dir = support::offload_bin().parent().unwrap().to_path_buf();
-        let node_dir = which("node").and_then(|p| p.parent().map(Path::to_path_buf));
-        let mut path = vec![bin_dir.display().to_string()];
-        path.extend(node_dir.map(|d| d.display().to_string()));
-        path.push("/usr/local/bin:/usr/bin:/bin".into());
-        let codex_env = self.codex_home.envs();
-        let pick = |k: &str| codex_env.iter().find(|(n, _)| n == k).unwrap().1.clone();
         let mut env = self.home.envs();
-        env.extend([
-            ("PATH".into(), path.join(":")),
-            (
-                "OFFLOAD_HOME".into(),
-                self.state.path().display().to_string(),
-            ),
-            ("CODEX_BIN".into(), self.codex.display().to_string()),
-            ("CODEX_HOME".into(), pick("CODEX_HOME")),
-            ("MOCK_API_KEY".into(), pick("MOCK_API_KEY")),
-            ("CODEX_TIMEOUT".into(), "60".into()),
-        ]);
-        // The statusline shows resets in local time, and so does this test: same zone.
+        env.extend(support::offload_env(
+            &self.codex,
+            &self.codex_home,
+            self.state.path(),
+        ));
         env.extend(std::env::var("TZ").ok().map(|tz| ("TZ".to_string(), tz)));
         env
     }
@@ -159,12 +146,6 @@ impl World {
             })
             .collect()
     }
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 /// The statusline row of a screen: the line holding `Offload `, trimmed.

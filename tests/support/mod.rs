@@ -225,3 +225,44 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     });
     offload_bin().with_file_name(name)
 }
+
+/// The environment Claude Code needs so that `offload run` from its Bash tool drives the real
+/// codex against a mock: the offload binaries, node (codex's launcher) and the toolchain's own
+/// cargo (not the rustup proxy, which needs the real HOME) on `PATH`; `OFFLOAD_HOME`;
+/// `CODEX_BIN`, `CODEX_HOME`, `MOCK_API_KEY`; a bounded `CODEX_TIMEOUT`.
+pub fn offload_env(
+    codex: &Path,
+    codex_home: &offload_testkit::codex::CodexHome,
+    offload_home: &Path,
+) -> Vec<(String, String)> {
+    let dir_of = |p: PathBuf| p.parent().map(|d| d.display().to_string());
+    let node = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("node"))
+        .find(|p| p.is_file());
+    let mut path: Vec<String> = [
+        Some(offload_bin()),
+        node,
+        std::env::var_os("CARGO").map(PathBuf::from),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(dir_of)
+    .collect();
+    path.push("/usr/local/bin:/usr/bin:/bin".into());
+    let mut env = vec![
+        ("PATH".to_string(), path.join(":")),
+        (
+            "OFFLOAD_HOME".to_string(),
+            offload_home.display().to_string(),
+        ),
+        ("CODEX_BIN".to_string(), codex.display().to_string()),
+        ("CODEX_TIMEOUT".to_string(), "60".to_string()),
+    ];
+    env.extend(
+        codex_home
+            .envs()
+            .into_iter()
+            .filter(|(k, _)| k == "CODEX_HOME" || k == "MOCK_API_KEY"),
+    );
+    env
+}
