@@ -116,12 +116,15 @@ pub enum Body {
 }
 
 impl Body {
-    /// Events that no summary holds: only `events.jsonl` records them (the guard's denials,
-    /// and kinds from a newer offload). Appending them does not rewrite the summaries, which
-    /// keeps the hook's deny path as fast as its allow path; `offload stats` counts them from
-    /// the log.
+    /// Events that no summary holds: only `events.jsonl` records them (an attempt's start, the
+    /// guard's denials, and kinds from a newer offload). Appending them does not rewrite the
+    /// summaries, which keeps the hook's deny path as fast as its allow path and `offload run`'s
+    /// first record cheap; `offload stats` counts them from the log.
     pub fn is_log_only(&self) -> bool {
-        matches!(self, Body::GuardDenied { .. } | Body::Unknown)
+        matches!(
+            self,
+            Body::AttemptStarted(_) | Body::GuardDenied { .. } | Body::Unknown
+        )
     }
 }
 
@@ -185,7 +188,6 @@ pub struct Totals {
     pub lines: u64,
     /// Lines that were not valid events (torn by a crash, or corrupted).
     pub skipped_lines: u64,
-    pub attempts_started: u64,
     /// Finished attempts.
     pub attempts: u64,
     pub successes: u64,
@@ -237,7 +239,6 @@ pub struct SessionSummary {
     pub turn: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub turn_started: Option<DateTime<Utc>>,
-    pub attempts_started: u64,
     pub attempts: u64,
     pub successes: u64,
     pub failures: u64,
@@ -269,7 +270,6 @@ impl Totals {
         self.last_event = Some(self.last_event.map_or(ev.ts, |t| t.max(ev.ts)));
         match &ev.body {
             Body::TurnStarted { .. } => self.turns += 1,
-            Body::AttemptStarted(_) => self.attempts_started += 1,
             Body::AttemptFinished(f) => {
                 self.attempts += 1;
                 if f.outcome.is_success() {
@@ -289,7 +289,7 @@ impl Totals {
                 }
             }
             Body::ApprovalGranted { .. } => self.approvals += 1,
-            Body::GuardDenied { .. } | Body::Unknown => {}
+            Body::AttemptStarted(_) | Body::GuardDenied { .. } | Body::Unknown => {}
         }
     }
 }
@@ -318,7 +318,6 @@ impl SessionSummary {
                 self.turn += 1;
                 self.turn_started = Some(ev.ts);
             }
-            Body::AttemptStarted(_) => self.attempts_started += 1,
             Body::AttemptFinished(f) => {
                 self.attempts += 1;
                 if f.outcome.is_success() {
@@ -345,7 +344,10 @@ impl SessionSummary {
                     source: source.clone(),
                 });
             }
-            Body::RateLimits(_) | Body::GuardDenied { .. } | Body::Unknown => {}
+            Body::RateLimits(_)
+            | Body::AttemptStarted(_)
+            | Body::GuardDenied { .. }
+            | Body::Unknown => {}
         }
     }
 }
