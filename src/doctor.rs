@@ -11,7 +11,8 @@
 //! | codex flags | `codex exec --help` lacks a flag the runner passes | |
 //! | claude code | | not found (OFFLOAD_CLAUDE_BIN, PATH), or older than 2.1.63 |
 //! | settings | a settings file is not valid JSON | none found |
-//! | hook <event> | no `offload-hook` for PreToolUse / SessionStart / UserPromptSubmit, its file is missing, or it uses `onFailure` on a Claude Code older than 2.1.295 | the PreToolUse matcher leaves out a tool the guard needs |
+//! | hook <event> | no `offload-hook` for PreToolUse / SessionStart / UserPromptSubmit, its file is missing, or it uses `onFailure` on a Claude Code older than 2.1.295 | the PreToolUse matcher leaves out a tool the guard needs; no `offload-hook` for PostToolUse / PostToolUseFailure, or their matcher leaves out Bash |
+//! | hook PreSkillShellCommand | Claude Code 2.1.332 or later and no `offload-hook` for it (skills' inline `` !`cmd` `` commands run unchecked) | Claude Code older than 2.1.332, or of unknown version: those commands fire no hook at all (ok when `"disableSkillShellExecution": true` stops them) |
 //! | statusline | | none, another command in effect, or its file is missing |
 //! | state folder | | mode is not 0700 |
 //! | ledger | events.jsonl unreadable | its last line is torn |
@@ -45,7 +46,8 @@ use shared::ledger::Ledger;
 use shared::paths::Paths;
 use shared::process::{resolve_bin, run_bounded};
 use shared::settings::{
-    ClaudeVersion, ON_FAILURE_SINCE, PRE_TOOL_USE_MATCHER, is_our_hook, our_statusline, shell_words,
+    ClaudeVersion, ON_FAILURE_SINCE, PRE_SKILL_SHELL_COMMAND, PRE_TOOL_USE_MATCHER,
+    SKILL_SHELL_SINCE, is_our_hook, our_statusline, shell_words,
 };
 
 use crate::Error;
@@ -63,8 +65,17 @@ const CODEX_FLAGS: [&str; 7] = [
 ];
 /// Claude Code renamed the subagent tool `Task` to `Agent` in this version.
 const AGENT_TOOL_SINCE: ClaudeVersion = ClaudeVersion(2, 1, 63);
-/// The hook events offload registers.
-const HOOK_EVENTS: [&str; 3] = ["PreToolUse", "SessionStart", "UserPromptSubmit"];
+/// The hook events offload registers for every Claude Code version, and whether one without
+/// `offload-hook` is a problem (`true`) or a warning.
+const HOOK_EVENTS: [(&str, bool); 5] = [
+    ("PreToolUse", true),
+    ("SessionStart", true),
+    ("UserPromptSubmit", true),
+    ("PostToolUse", false),
+    ("PostToolUseFailure", false),
+];
+/// The setting that stops skills' inline shell commands altogether.
+const DISABLE_SKILL_SHELL: &str = "disableSkillShellExecution";
 /// How long `codex` and `claude` may take to answer `--version`/`--help`.
 const PROGRAM_WAIT: Duration = Duration::from_secs(15);
 /// How long one self-test run may take.
@@ -432,9 +443,10 @@ impl Ctx {
         };
         let yes = |since: ClaudeVersion| if v >= since { "yes" } else { "no" };
         let detail = format!(
-            "{v} · {shown} · hook onFailure: {} (≥ {ON_FAILURE_SINCE}) · Agent tool name: {} (≥ {AGENT_TOOL_SINCE})",
+            "{v} · {shown} · hook onFailure: {} (≥ {ON_FAILURE_SINCE}) · Agent tool name: {} (≥ {AGENT_TOOL_SINCE}) · {PRE_SKILL_SHELL_COMMAND}: {} (≥ {SKILL_SHELL_SINCE})",
             yes(ON_FAILURE_SINCE),
             yes(AGENT_TOOL_SINCE),
+            yes(SKILL_SHELL_SINCE),
         );
         let check = if v < AGENT_TOOL_SINCE {
             Check::warn(
@@ -510,9 +522,10 @@ impl Ctx {
                 .find(|(k, on)| k.starts_with("offload@") && on.as_bool() == Some(true))
                 .map(|(k, _)| format!("plugin {k} (enabled in {shown})"))
         });
-        for event in HOOK_EVENTS {
-            checks.push(self.hook_check(event, &read, plugin.as_deref(), claude));
+        for (event, essential) in HOOK_EVENTS {
+            checks.push(self.hook_check(event, essential, &read, plugin.as_deref(), claude));
         }
+        checks.push(self.skill_shell_check(&read, claude));
         checks.push(self.statusline_check(&read));
         checks
     }
@@ -520,35 +533,27 @@ impl Ctx {
     fn hook_check(
         &self,
         event: &str,
+        essential: bool,
         read: &[(String, Value)],
         plugin: Option<&str>,
         claude: Option<ClaudeVersion>,
     ) -> Check {
         let name = format!("hook {event}");
-        let setup = "run `offload setup` (or `offload setup --project`) to register offload-hook";
-        let found: Vec<(String, HookEntry)> = read
-            .iter()
-            .flat_map(|(shown, v)| {
-                offload_hooks(v, event)
-                    .into_iter()
-                    .map(move |h| (shown.clone(), h))
-            })
-            .collect();
+        let found = found_hooks(read, event);
         if found.is_empty() {
+            let detail = format!(
+                "no {event} hook runs offload-hook{}",
+                match event {
+                    "PreToolUse" => ": Claude works natively, nothing is routed to Codex",
+                    "PostToolUse" | "PostToolUseFailure" =>
+                        ": the guard does not see how Claude's Bash commands end",
+                    _ => "",
+                }
+            );
             return match plugin {
                 Some(p) => Check::ok(&name, format!("via {p}")),
-                None => Check::fail(
-                    &name,
-                    format!(
-                        "no {event} hook runs offload-hook{}",
-                        if event == "PreToolUse" {
-                            ": Claude works natively, nothing is routed to Codex"
-                        } else {
-                            ""
-                        }
-                    ),
-                    setup,
-                ),
+                None if essential => Check::fail(&name, detail, SETUP_HINT),
+                None => Check::warn(&name, detail, SETUP_HINT),
             };
         }
         // Claude Code runs every registered hook: one that works is enough.
@@ -558,6 +563,67 @@ impl Ctx {
             .collect();
         judged.sort_by_key(|c| c.status);
         judged.swap_remove(0)
+    }
+
+    /// Skills' inline `` !`cmd` `` commands: Claude Code 2.1.332 and later fire
+    /// PreSkillShellCommand before each, which offload-hook must get (the plugin cannot register
+    /// it: Claude Code 2.1.197 rejects a plugin's hooks.json naming it); older versions fire no
+    /// hook at all, so only `"disableSkillShellExecution": true` closes that gap.
+    fn skill_shell_check(&self, read: &[(String, Value)], claude: Option<ClaudeVersion>) -> Check {
+        let event = PRE_SKILL_SHELL_COMMAND;
+        let name = format!("hook {event}");
+        // The most specific file that sets it wins: local, then project, then user.
+        let disabled = read.iter().rev().find_map(|(shown, v)| {
+            v.get(DISABLE_SKILL_SHELL)
+                .and_then(Value::as_bool)
+                .map(|on| (shown.clone(), on))
+        });
+        let found = found_hooks(read, event);
+        let close_gap = format!(
+            "add \"{DISABLE_SKILL_SHELL}\": true to ~/.claude/settings.json to stop them, or upgrade \
+             Claude Code to {SKILL_SHELL_SINCE} or later and run `offload setup`"
+        );
+        match (claude, &disabled) {
+            (_, Some((shown, true))) => Check::ok(
+                &name,
+                format!(
+                    "skills' inline shell commands are off (\"{DISABLE_SKILL_SHELL}\": true in {shown})"
+                ),
+            ),
+            (Some(v), _) if v < SKILL_SHELL_SINCE => Check::warn(
+                &name,
+                format!(
+                    "Claude Code {v} has no {event} event: shell commands that skills run inline (!`cmd`) run without any offload check"
+                ),
+                close_gap,
+            ),
+            (claude, _) if found.is_empty() => match claude {
+                Some(v) => Check::fail(
+                    &name,
+                    format!(
+                        "no {event} hook runs offload-hook: Claude Code {v} runs the shell commands of skills (!`cmd`) unchecked"
+                    ),
+                    format!(
+                        "{SETUP_HINT} (the offload plugin cannot register this event), or add \"{DISABLE_SKILL_SHELL}\": true to your settings"
+                    ),
+                ),
+                None => Check::warn(
+                    &name,
+                    format!(
+                        "Claude Code's version is unknown and no {event} hook runs offload-hook: shell commands that skills run inline (!`cmd`) may run unchecked"
+                    ),
+                    close_gap,
+                ),
+            },
+            (claude, _) => {
+                let mut judged: Vec<Check> = found
+                    .iter()
+                    .map(|(shown, hook)| self.judge_hook(&name, event, shown, hook, claude))
+                    .collect();
+                judged.sort_by_key(|c| c.status);
+                judged.swap_remove(0)
+            }
+        }
     }
 
     /// One registered offload hook: its program is there, its keys suit this Claude Code, and
@@ -599,6 +665,18 @@ impl Ctx {
                     "{target} (in {shown}) uses onFailure, which Claude Code {v} does not accept (it checks settings strictly)"
                 ),
                 "run `offload setup` again (it writes only keys your Claude Code accepts), or remove \"onFailure\"",
+            );
+        }
+        if matches!(event, "PostToolUse" | "PostToolUseFailure")
+            && !matcher_covers(hook.matcher.as_deref(), "Bash")
+        {
+            return Check::warn(
+                name,
+                format!(
+                    "{target} (in {shown}): its matcher {:?} leaves out Bash",
+                    hook.matcher.as_deref().unwrap_or("")
+                ),
+                "run `offload setup` to rewrite the matcher (Bash)",
             );
         }
         if event == "PreToolUse" {
@@ -1026,6 +1104,31 @@ fn offload_hooks(settings: &Value, event: &str) -> Vec<HookEntry> {
     out
 }
 
+/// What to run when a hook is missing.
+const SETUP_HINT: &str =
+    "run `offload setup` (or `offload setup --project`) to register offload-hook";
+
+/// The offload hooks for `event` in the settings files read, with the file each is in.
+fn found_hooks(read: &[(String, Value)], event: &str) -> Vec<(String, HookEntry)> {
+    read.iter()
+        .flat_map(|(shown, v)| {
+            offload_hooks(v, event)
+                .into_iter()
+                .map(move |h| (shown.clone(), h))
+        })
+        .collect()
+}
+
+/// Whether a matcher lets `tool` through: a plain `A|B` list naming it, or anything else (a
+/// regex, empty, `*`), which is trusted.
+fn matcher_covers(matcher: Option<&str>, tool: &str) -> bool {
+    let m = matcher.unwrap_or("").trim();
+    let plain = m
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '|');
+    m.is_empty() || m == "*" || !plain || m.split('|').any(|name| name == tool)
+}
+
 /// Tools the guard must see that a PreToolUse matcher leaves out. A matcher that is not a
 /// plain `A|B` list is a regex, taken as covering everything; so is an empty one or `*`.
 fn matcher_gaps(matcher: Option<&str>) -> Vec<&'static str> {
@@ -1185,6 +1288,16 @@ mod tests {
         assert!(v("2.1.330 (Claude Code)") >= ON_FAILURE_SINCE);
         assert!(v("2.1.62 (Claude Code)") < AGENT_TOOL_SINCE);
         assert!(v("2.1.63 (Claude Code)") >= AGENT_TOOL_SINCE);
+    }
+
+    #[test]
+    fn post_tool_use_matchers_must_cover_bash() {
+        assert!(matcher_covers(Some("Bash"), "Bash"));
+        assert!(matcher_covers(Some("Edit|Bash"), "Bash"));
+        assert!(matcher_covers(None, "Bash"));
+        assert!(matcher_covers(Some("Ba.*"), "Bash"), "a regex is trusted");
+        assert!(!matcher_covers(Some("Write|Edit"), "Bash"));
+        assert!(!matcher_covers(Some("BashOutput"), "Bash"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! it: find the settings file (user `~/.claude/settings.json`, or `.claude/settings.json` of the
 //! current folder with `--project`), find `offload-hook` and `offload-statusline` beside the
 //! running `offload` (or in `OFFLOAD_BIN_DIR`), ask `claude --version` whether `onFailure` may be
-//! written, back up, write atomically, install the `plan-and-execute` skill, and keep a record of
+//! written and whether the `PreSkillShellCommand` event exists, back up, write atomically, install the `plan-and-execute` skill, and keep a record of
 //! what it did in offload's state folder (`setup.json`, mode 0600, one entry per settings file)
 //! so that `uninstall` can take exactly that away again.
 //!
@@ -55,6 +55,7 @@ pub fn setup(args: SetupArgs) -> Result<u8, Error> {
         hook: hook.display().to_string(),
         statusline: statusline.display().to_string(),
         on_failure: claude.version().map(ClaudeVersion::supports_on_failure),
+        claude: claude.version(),
     };
 
     let current = SettingsFile::read(&scope.settings)?;
@@ -827,6 +828,24 @@ fn run_version(path: &Path) -> Result<String, String> {
 
 fn print_claude_note(claude: &Claude) {
     let since = settings::ON_FAILURE_SINCE;
+    let skill_since = settings::SKILL_SHELL_SINCE;
+    match claude {
+        Claude::Found(_, v) if v.has_skill_shell_hook() => println!(
+            "  Claude Code {v}: the {} hook checks the shell commands skills run inline (!`cmd`).",
+            settings::PRE_SKILL_SHELL_COMMAND
+        ),
+        Claude::Found(_, v) => println!(
+            "  Claude Code {v} is older than {skill_since}: shell commands that skills run inline \
+             (!`cmd`) fire no hook, so offload cannot check them. Add \
+             \"disableSkillShellExecution\": true to your settings to stop them, or upgrade Claude \
+             Code and run `offload setup` again."
+        ),
+        _ => println!(
+            "  The {} hook (Claude Code {skill_since} and later) was not added: the version is \
+             unknown (one already there is kept).",
+            settings::PRE_SKILL_SHELL_COMMAND
+        ),
+    }
     match claude {
         Claude::Found(path, v) if v.supports_on_failure() => println!(
             "  Claude Code {v} ({}): hooks have \"onFailure\": \"block\", so a hook that crashes \

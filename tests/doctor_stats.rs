@@ -433,8 +433,11 @@ fn wired_settings(hook: &Path, statusline: &Path) -> Value {
         "model": "opus",
         "hooks": {
             "PreToolUse": [entry(Some("Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Bash"))],
+            "PostToolUse": [entry(Some("Bash"))],
+            "PostToolUseFailure": [entry(Some("Bash"))],
             "SessionStart": [entry(None)],
             "UserPromptSubmit": [entry(None)],
+            "PreSkillShellCommand": [entry(None)],
         },
         // What setup writes when the user had a statusline of their own.
         "statusLine": {"type": "command", "command": format!("{} --wrap 'echo mine'", statusline.display())},
@@ -469,7 +472,7 @@ fn doctor_all_green_with_codex_claude_and_wired_settings() {
     let m = Machine::new();
     let bin = m.sb.file("bin");
     script(&bin.join("codex"), FAKE_CODEX);
-    script(&bin.join("claude"), &claude_script("2.1.330"));
+    script(&bin.join("claude"), &claude_script("2.1.332"));
     m.user_settings(&wired_settings(
         &workspace_bin("offload-hook"),
         &workspace_bin("offload-statusline"),
@@ -485,7 +488,7 @@ fn doctor_all_green_with_codex_claude_and_wired_settings() {
     for (mark, line) in marks(&text) {
         assert_eq!(mark, '✓', "{line}\n{text}");
     }
-    assert_eq!(marks(&text).len(), 14, "{text}");
+    assert_eq!(marks(&text).len(), 17, "{text}");
     snapshot("doctor-ok.txt", &m.normalise(&text));
     // codex ran with the CODEX_HOME it was given, for both --version and exec --help.
     let homes = fs::read_to_string(&log).unwrap();
@@ -618,6 +621,160 @@ fn doctor_catches_clients_too_old_for_offload() {
     assert_eq!(pre["status"], "fail", "onFailure on 2.1.197: {pre}");
     assert!(pre["hint"].as_str().unwrap().contains("onFailure"));
     assert_eq!(check("hook SessionStart")["status"], "ok");
+    let skill = check("hook PreSkillShellCommand");
+    assert_eq!(skill["status"], "warn", "{skill}");
+}
+
+/// The `doctor --json` check named `name` on this machine, and the exit code.
+fn doctor_check(m: &Machine, name: &str) -> (Value, Option<i32>) {
+    let out = m.doctor(&["--json"]).output();
+    let code = out.0.status.code();
+    let v: Value = serde_json::from_str(&out.stdout()).unwrap();
+    let check = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {v}"))
+        .clone();
+    (check, code)
+}
+
+#[test]
+fn doctor_on_skills_inline_shell_commands_by_claude_code_version() {
+    let m = Machine::new();
+    script(&m.sb.file("bin/codex"), FAKE_CODEX);
+    let hook = workspace_bin("offload-hook");
+    let statusline = workspace_bin("offload-statusline");
+    let mut wired = wired_settings(&hook, &statusline);
+    // Keys Claude Code 2.1.330 knows only.
+    wired["hooks"]
+        .as_object_mut()
+        .unwrap()
+        .remove("PreSkillShellCommand");
+    let name = "hook PreSkillShellCommand";
+
+    // Older than 2.1.332: the commands fire no hook; a warning naming the setting that stops them.
+    script(&m.sb.file("bin/claude"), &claude_script("2.1.330"));
+    m.user_settings(&wired);
+    let (c, code) = doctor_check(&m, name);
+    assert_eq!(c["status"], "warn", "{c}");
+    assert_eq!(code, Some(0), "a warning only");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Claude Code 2.1.330 has no PreSkillShellCommand event"),
+        "{c}"
+    );
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("without any offload check"),
+        "{c}"
+    );
+    assert!(
+        c["hint"]
+            .as_str()
+            .unwrap()
+            .contains("\"disableSkillShellExecution\": true"),
+        "{c}"
+    );
+    // The setting closes the gap (the project's file counts too).
+    m.settings(
+        &m.sb.work().join(".claude/settings.json"),
+        &json!({"disableSkillShellExecution": true}),
+    );
+    let (c, _) = doctor_check(&m, name);
+    assert_eq!(c["status"], "ok", "{c}");
+    assert!(c["detail"].as_str().unwrap().contains("are off"), "{c}");
+    // A more specific file turning it back on reopens it.
+    m.settings(
+        &m.sb.work().join(".claude/settings.local.json"),
+        &json!({"disableSkillShellExecution": false}),
+    );
+    assert_eq!(doctor_check(&m, name).0["status"], "warn");
+    fs::remove_file(m.sb.work().join(".claude/settings.local.json")).unwrap();
+    fs::remove_file(m.sb.work().join(".claude/settings.json")).unwrap();
+
+    // 2.1.332 without the hook: a problem, exit 1.
+    script(&m.sb.file("bin/claude"), &claude_script("2.1.332"));
+    let (c, code) = doctor_check(&m, name);
+    assert_eq!(c["status"], "fail", "{c}");
+    assert_eq!(code, Some(1));
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no PreSkillShellCommand hook runs offload-hook"),
+        "{c}"
+    );
+    assert!(c["hint"].as_str().unwrap().contains("offload setup"), "{c}");
+    // The plugin does not bring it.
+    let mut with_plugin = wired.clone();
+    with_plugin["enabledPlugins"] = json!({"offload@offload": true});
+    m.user_settings(&with_plugin);
+    assert_eq!(doctor_check(&m, name).0["status"], "fail");
+    // Wired: fine.
+    m.user_settings(&wired_settings(&hook, &statusline));
+    let (c, code) = doctor_check(&m, name);
+    assert_eq!(c["status"], "ok", "{c}");
+    assert_eq!(code, Some(0));
+    // Its program gone: a problem like any other hook.
+    m.user_settings(&json!({"hooks": {"PreSkillShellCommand": [{"hooks": [
+        {"type": "command", "command": "/opt/gone/offload-hook"}]}]}}));
+    let (c, _) = doctor_check(&m, name);
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(
+        c["detail"].as_str().unwrap().contains("does not exist"),
+        "{c}"
+    );
+    // Or stopped by the setting.
+    m.user_settings(&json!({"disableSkillShellExecution": true}));
+    assert_eq!(doctor_check(&m, name).0["status"], "ok");
+
+    // Version unknown and not wired: a warning.
+    fs::remove_file(m.sb.file("bin/claude")).unwrap();
+    m.user_settings(&wired);
+    let (c, _) = doctor_check(&m, name);
+    assert_eq!(c["status"], "warn", "{c}");
+    assert!(
+        c["detail"].as_str().unwrap().contains("version is unknown"),
+        "{c}"
+    );
+}
+
+#[test]
+fn doctor_warns_when_the_post_tool_use_hooks_are_missing() {
+    let m = Machine::new();
+    script(&m.sb.file("bin/codex"), FAKE_CODEX);
+    script(&m.sb.file("bin/claude"), &claude_script("2.1.332"));
+    let mut settings = wired_settings(
+        &workspace_bin("offload-hook"),
+        &workspace_bin("offload-statusline"),
+    );
+    let hooks = settings["hooks"].as_object_mut().unwrap();
+    hooks.remove("PostToolUseFailure");
+    hooks["PostToolUse"][0]["matcher"] = json!("Write|Edit");
+    m.user_settings(&settings);
+    let (post, code) = doctor_check(&m, "hook PostToolUse");
+    assert_eq!(code, Some(0), "warnings only");
+    assert_eq!(post["status"], "warn", "{post}");
+    assert!(
+        post["detail"].as_str().unwrap().contains("leaves out Bash"),
+        "{post}"
+    );
+    let (failure, _) = doctor_check(&m, "hook PostToolUseFailure");
+    assert_eq!(failure["status"], "warn", "{failure}");
+    assert!(
+        failure["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("no PostToolUseFailure hook runs offload-hook"),
+        "{failure}"
+    );
+    assert!(failure["hint"].as_str().unwrap().contains("offload setup"));
 }
 
 #[test]
@@ -645,6 +802,9 @@ fn doctor_json_shape() {
             "hook PreToolUse",
             "hook SessionStart",
             "hook UserPromptSubmit",
+            "hook PostToolUse",
+            "hook PostToolUseFailure",
+            "hook PreSkillShellCommand",
             "statusline",
             "state folder",
             "config",
@@ -688,7 +848,13 @@ fn doctor_accepts_hooks_from_the_enabled_plugin() {
     }));
     let v: Value =
         serde_json::from_str(&m.doctor(&["--json"]).output().expect_code(0).stdout()).unwrap();
-    for event in ["PreToolUse", "SessionStart", "UserPromptSubmit"] {
+    for event in [
+        "PreToolUse",
+        "SessionStart",
+        "UserPromptSubmit",
+        "PostToolUse",
+        "PostToolUseFailure",
+    ] {
         let c = v
             .as_array()
             .unwrap()

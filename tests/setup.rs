@@ -12,6 +12,16 @@ use serde_json::{Value, json};
 use support::{Done, Run, offload_bin, workspace_bin};
 
 const MATCHER: &str = "Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Bash";
+/// The events setup registers for every Claude Code version.
+const EVENTS: [&str; 5] = [
+    "PreToolUse",
+    "PostToolUse",
+    "PostToolUseFailure",
+    "SessionStart",
+    "UserPromptSubmit",
+];
+/// The event setup registers for Claude Code 2.1.332 and later only.
+const SKILL_EVENT: &str = "PreSkillShellCommand";
 
 /// A settings file with a bit of everything: other hooks on the same events (one with our very
 /// matcher), permissions, env, a statusline command with quotes, keys offload does not know,
@@ -148,7 +158,7 @@ fn our_entry(on_failure: bool) -> Value {
 }
 
 fn on_failure_values(settings: &Value) -> Vec<Value> {
-    ["PreToolUse", "SessionStart", "UserPromptSubmit"]
+    EVENTS
         .iter()
         .flat_map(|ev| {
             settings["hooks"][ev]
@@ -201,7 +211,14 @@ fn setup_merges_into_rich_settings_keeping_everything_else() {
         s["hooks"]["UserPromptSubmit"],
         json!([{"hooks": [our_entry(true)]}])
     );
-    assert!(s["hooks"].get("PostToolUse").is_none());
+    for event in ["PostToolUse", "PostToolUseFailure"] {
+        assert_eq!(
+            s["hooks"][event],
+            json!([{"matcher": "Bash", "hooks": [our_entry(true)]}]),
+            "{event}"
+        );
+    }
+    assert!(s["hooks"].get(SKILL_EVENT).is_none(), "not for 2.1.330");
     let status = &s["statusLine"];
     assert_eq!(status["padding"], 2, "their statusLine keys are kept");
     assert_eq!(status["refreshInterval"], 10);
@@ -449,7 +466,11 @@ fn on_failure_block_only_for_claude_code_2_1_295_and_later() {
         }
         let out = m.offload(&["setup"]).expect_code(0);
         let values = on_failure_values(&m.settings());
-        assert_eq!(values, vec![expected.clone(); 3], "claude {claude:?}");
+        assert_eq!(
+            values,
+            vec![expected.clone(); EVENTS.len()],
+            "claude {claude:?}"
+        );
         let stdout = out.stdout();
         match claude {
             Some("2.1.330") => assert!(stdout.contains("Claude Code 2.1.330"), "{stdout}"),
@@ -470,7 +491,7 @@ fn on_failure_block_only_for_claude_code_2_1_295_and_later() {
     let out = m.offload(&["setup"]).expect_code(0);
     assert!(out.stdout().contains("updated"), "{}", out.stdout());
     let new = m.settings();
-    assert_eq!(on_failure_values(&new), vec![json!("block"); 3]);
+    assert_eq!(on_failure_values(&new), vec![json!("block"); EVENTS.len()]);
     assert_eq!(
         new["hooks"]["PreToolUse"].as_array().unwrap()[..2],
         old["hooks"]["PreToolUse"].as_array().unwrap()[..2]
@@ -478,6 +499,101 @@ fn on_failure_block_only_for_claude_code_2_1_295_and_later() {
     assert_eq!(new["statusLine"], old["statusLine"]);
     m.offload(&["uninstall"]).expect_code(0);
     assert_eq!(m.settings(), serde_json::from_str::<Value>(RICH).unwrap());
+}
+
+#[test]
+fn the_skill_shell_hook_only_for_claude_code_2_1_332_and_later() {
+    let ours = json!([{"hooks": [our_entry(true)]}]);
+    for (claude, wired, says) in [
+        (
+            Some("2.1.332"),
+            true,
+            "checks the shell commands skills run inline",
+        ),
+        (
+            Some("2.1.400"),
+            true,
+            "checks the shell commands skills run inline",
+        ),
+        (
+            Some("2.1.330"),
+            false,
+            "\"disableSkillShellExecution\": true",
+        ),
+        (
+            Some("2.1.197"),
+            false,
+            "\"disableSkillShellExecution\": true",
+        ),
+        (None, false, "the version is unknown"),
+    ] {
+        let mut m = Machine::new();
+        if let Some(v) = claude {
+            m = m.with_claude(v);
+        }
+        m.write_settings(RICH);
+        let out = m.offload(&["setup"]).expect_code(0);
+        let s = m.settings();
+        if wired {
+            assert_eq!(s["hooks"][SKILL_EVENT], ours, "claude {claude:?}");
+            assert!(
+                out.stdout().contains("hooks.PreSkillShellCommand: added"),
+                "{}",
+                out.stdout()
+            );
+        } else {
+            assert!(s["hooks"].get(SKILL_EVENT).is_none(), "claude {claude:?}");
+        }
+        assert!(out.stdout().contains(says), "{}", out.stdout());
+        m.offload(&["setup"]).expect_code(0);
+        assert_eq!(m.settings(), s, "a second run changes nothing");
+        m.offload(&["uninstall"]).expect_code(0);
+        assert_eq!(m.settings(), serde_json::from_str::<Value>(RICH).unwrap());
+    }
+
+    // Upgraded to 2.1.332: a re-run adds it; uninstall still gives back the original.
+    let m = Machine::new().with_claude("2.1.330");
+    m.write_settings(RICH);
+    m.offload(&["setup"]).expect_code(0);
+    let m = Machine { claude: None, ..m }.with_claude("2.1.332");
+    m.offload(&["setup"]).expect_code(0);
+    assert_eq!(m.settings()["hooks"][SKILL_EVENT], ours);
+    // Version unknown on a re-run: it stays.
+    let m = Machine { claude: None, ..m };
+    m.offload(&["setup"]).expect_code(0);
+    assert_eq!(m.settings()["hooks"][SKILL_EVENT], ours);
+    m.offload(&["uninstall"]).expect_code(0);
+    assert_eq!(m.settings(), serde_json::from_str::<Value>(RICH).unwrap());
+
+    // Back to 2.1.330: a re-run takes it out again, and the array setup created with it.
+    let m = Machine::new().with_claude("2.1.332");
+    m.write_settings(RICH);
+    m.offload(&["setup"]).expect_code(0);
+    let m = Machine { claude: None, ..m }.with_claude("2.1.330");
+    let out = m.offload(&["setup"]).expect_code(0);
+    assert!(
+        out.stdout()
+            .contains("hooks.PreSkillShellCommand: removed offload-hook"),
+        "{}",
+        out.stdout()
+    );
+    assert!(m.settings()["hooks"].get(SKILL_EVENT).is_none());
+    m.offload(&["uninstall"]).expect_code(0);
+    assert_eq!(m.settings(), serde_json::from_str::<Value>(RICH).unwrap());
+
+    // A hook of the user's on that event is theirs: uninstall leaves it and only it.
+    let m = Machine::new().with_claude("2.1.332");
+    let mut theirs: Value = serde_json::from_str(RICH).unwrap();
+    theirs["hooks"][SKILL_EVENT] =
+        json!([{"matcher": "Bash", "hooks": [{"type": "command", "command": "audit-skill"}]}]);
+    m.write_settings(&serde_json::to_string_pretty(&theirs).unwrap());
+    m.offload(&["setup"]).expect_code(0);
+    assert_eq!(
+        m.settings()["hooks"][SKILL_EVENT],
+        json!([theirs["hooks"][SKILL_EVENT][0], {"hooks": [our_entry(true)]}])
+    );
+    m.offload(&["uninstall"]).expect_code(0);
+    assert_eq!(m.settings(), theirs);
 }
 
 #[test]

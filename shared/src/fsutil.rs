@@ -45,6 +45,34 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
+/// Read `path` if it is a regular file, at most `max` bytes (`Ok(None)` when it is not a regular
+/// file: a FIFO, a device, a socket or a folder). Opened without blocking and without following
+/// a final symlink to something else than a regular file, so a FIFO named as a patch or a link
+/// to `/dev/zero` can neither hang nor flood a hook.
+pub fn read_regular(path: &Path, max: u64) -> io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = f.metadata()?;
+    if !meta.file_type().is_file() {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(meta.len().min(max) as usize);
+    f.take(max).read_to_end(&mut bytes)?;
+    Ok(Some(bytes))
+}
+
+/// [`read_regular`] as text (lossy UTF-8).
+pub fn read_regular_text(path: &Path, max: u64) -> Option<String> {
+    let bytes = read_regular(path, max).ok()??;
+    Some(
+        String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +91,26 @@ mod tests {
         );
         let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp files left behind");
+    }
+
+    #[test]
+    fn only_regular_files_are_read_and_never_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("p.patch");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert_eq!(read_regular(&fifo, 10).unwrap(), None, "a FIFO is not read");
+        let zero = dir.path().join("z.md");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        assert_eq!(
+            read_regular(&zero, 10).unwrap(),
+            None,
+            "a device is not read"
+        );
+        let f = dir.path().join("a.txt");
+        fs::write(&f, b"hello world").unwrap();
+        assert_eq!(read_regular(&f, 5).unwrap().unwrap(), b"hello");
+        assert!(read_regular(&dir.path().join("missing"), 5).is_err());
     }
 
     #[test]

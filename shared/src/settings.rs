@@ -1,7 +1,7 @@
 //! Wiring offload into Claude Code's `settings.json`, and taking it out again, as pure functions
 //! over JSON values (`offload setup` and `offload uninstall` do the reading and writing).
 //!
-//! Why this is more than "insert three hooks": a user's settings file holds their permissions,
+//! Why this is more than "insert a few hooks": a user's settings file holds their permissions,
 //! env, other hooks and statusline, and Claude Code keeps adding keys. Setup must touch nothing
 //! else, running it twice must change nothing, and uninstall must give back the value setup
 //! started from, even after the user edited the file in between. So:
@@ -46,13 +46,41 @@ pub const HOOK_TIMEOUT_SECS: u64 = 10;
 /// validate settings strictly, so the key is written only for this version and later.
 pub const ON_FAILURE_SINCE: ClaudeVersion = ClaudeVersion(2, 1, 295);
 
-/// The hook events setup registers, with the matcher of its group (`None`: no matcher, every
-/// source or prompt).
-pub const EVENTS: [(&str, Option<&str>); 3] = [
+/// The matcher of the PostToolUse and PostToolUseFailure groups. A Bash command that exits
+/// non-zero fires PostToolUseFailure instead of PostToolUse (every version from 2.1.197 on), so
+/// the guard needs both to see every command end.
+pub const POST_TOOL_USE_MATCHER: &str = "Bash";
+
+/// The hook event Claude Code fires before a skill's inline `` !`cmd` `` runs (2.1.332 and
+/// later). Earlier versions run those commands with no hook at all.
+pub const PRE_SKILL_SHELL_COMMAND: &str = "PreSkillShellCommand";
+
+/// The first Claude Code version with [`PRE_SKILL_SHELL_COMMAND`].
+pub const SKILL_SHELL_SINCE: ClaudeVersion = ClaudeVersion(2, 1, 332);
+
+/// The hook events setup always registers, with the matcher of its group (`None`: no matcher,
+/// every source or prompt).
+pub const EVENTS: [(&str, Option<&str>); 5] = [
     ("PreToolUse", Some(PRE_TOOL_USE_MATCHER)),
+    ("PostToolUse", Some(POST_TOOL_USE_MATCHER)),
+    ("PostToolUseFailure", Some(POST_TOOL_USE_MATCHER)),
     ("SessionStart", None),
     ("UserPromptSubmit", None),
 ];
+
+/// The hook events setup registers only when the installed Claude Code has them: (event,
+/// matcher, first version). [`PRE_SKILL_SHELL_COMMAND`] has no matcher: every inline command is
+/// judged, whatever tool name a version reports for it (2.1.332 says `Bash`).
+pub const VERSIONED_EVENTS: [(&str, Option<&str>, ClaudeVersion); 1] =
+    [(PRE_SKILL_SHELL_COMMAND, None, SKILL_SHELL_SINCE)];
+
+/// Every event setup manages (and uninstall cleans up), whichever version it was set up for.
+pub fn managed_events() -> impl Iterator<Item = &'static str> {
+    EVENTS
+        .iter()
+        .map(|(event, _)| *event)
+        .chain(VERSIONED_EVENTS.iter().map(|(event, _, _)| *event))
+}
 
 /// A Claude Code version, `major.minor.patch`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -78,6 +106,11 @@ impl ClaudeVersion {
     pub fn supports_on_failure(self) -> bool {
         self >= ON_FAILURE_SINCE
     }
+
+    /// Whether this version fires [`PRE_SKILL_SHELL_COMMAND`].
+    pub fn has_skill_shell_hook(self) -> bool {
+        self >= SKILL_SHELL_SINCE
+    }
 }
 
 impl fmt::Display for ClaudeVersion {
@@ -96,6 +129,10 @@ pub struct Wiring {
     /// `Some(true)`: write `"onFailure": "block"`; `Some(false)`: leave it out (older Claude
     /// Code); `None`: the version is unknown, keep whatever our entry already has.
     pub on_failure: Option<bool>,
+    /// The installed Claude Code's version, for [`VERSIONED_EVENTS`]: an event is registered
+    /// for its version and later, and taken out for an older one; `None` (unknown): none is
+    /// added, one of ours already there is kept (and updated).
+    pub claude: Option<ClaudeVersion>,
 }
 
 impl Wiring {
@@ -210,7 +247,48 @@ pub fn merge(
             at: "hooks".into(),
             problem: format!("is {}, expected an object", kind(&settings["hooks"])),
         })?;
-    for (event, matcher) in EVENTS {
+    let versioned = VERSIONED_EVENTS
+        .iter()
+        .map(|&(event, matcher, since)| (event, matcher, wiring.claude.map(|v| v >= since)));
+    let all = EVENTS
+        .iter()
+        .map(|&(event, matcher)| (event, matcher, Some(true)))
+        .chain(versioned);
+    for (event, matcher, wanted) in all {
+        match wanted {
+            Some(true) => {}
+            Some(false) => {
+                // This Claude Code has no such event: take ours out (it was set up for a newer one).
+                let Some(groups) = hooks.get_mut(event).and_then(Value::as_array_mut) else {
+                    continue;
+                };
+                if remove_ours(groups, None) > 0 {
+                    let created = match prev {
+                        Some(_) => record.created_events.iter().any(|e| e == event),
+                        None => true,
+                    };
+                    if groups.is_empty() && created {
+                        hooks.remove(event);
+                        record.created_events.retain(|e| e != event);
+                    }
+                    let version = wiring.claude.map(|v| v.to_string()).unwrap_or_default();
+                    changes.push(format!(
+                        "hooks.{event}: removed offload-hook (Claude Code {version} has no {event} event)"
+                    ));
+                }
+                continue;
+            }
+            // Version unknown: add nothing; one of ours already there is updated below.
+            None => {
+                let ours = hooks
+                    .get(event)
+                    .and_then(Value::as_array)
+                    .is_some_and(|gs| gs.iter().any(|g| group_entries(g).any(is_our_hook)));
+                if !ours {
+                    continue;
+                }
+            }
+        }
         if !hooks.contains_key(event) {
             hooks.insert(event.into(), Value::Array(Vec::new()));
             if !record.created_events.iter().any(|e| e == event) {
@@ -324,7 +402,7 @@ pub fn unmerge(settings: &Value, record: Option<&Record>) -> Result<Unmerged, Sh
             at: "hooks".into(),
             problem: format!("is {}, expected an object", kind(&settings["hooks"])),
         })?;
-        for (event, _) in EVENTS {
+        for event in managed_events() {
             let Some(groups) = hooks.get_mut(event).and_then(Value::as_array_mut) else {
                 continue;
             };
@@ -342,7 +420,7 @@ pub fn unmerge(settings: &Value, record: Option<&Record>) -> Result<Unmerged, Sh
             }
         }
         for (event, groups) in hooks.iter() {
-            if EVENTS.iter().any(|(e, _)| e == event) {
+            if managed_events().any(|e| e == event) {
                 continue;
             }
             let ours = groups
@@ -407,7 +485,8 @@ pub fn unmerge(settings: &Value, record: Option<&Record>) -> Result<Unmerged, Sh
     })
 }
 
-/// Whether `settings` has offload's hooks in every managed event and its statusline.
+/// Whether `settings` has offload's hooks in every event setup always registers ([`EVENTS`]) and
+/// its statusline.
 pub fn is_wired(settings: &Value) -> bool {
     let hooks_ok = EVENTS.iter().all(|(event, _)| {
         settings["hooks"][event]
@@ -801,6 +880,15 @@ mod tests {
             hook: "/opt/bin/offload-hook".into(),
             statusline: "/opt/bin/offload-statusline".into(),
             on_failure,
+            claude: None,
+        }
+    }
+
+    fn wiring_for(claude: Option<ClaudeVersion>) -> Wiring {
+        Wiring {
+            on_failure: claude.map(ClaudeVersion::supports_on_failure),
+            claude,
+            ..wiring(None)
         }
     }
 
@@ -846,6 +934,16 @@ mod tests {
                 json!([{"hooks": [{"type": "command", "command": "/opt/bin/offload-hook", "timeout": 10, "onFailure": "block"}]}])
             );
         }
+        for event in ["PostToolUse", "PostToolUseFailure"] {
+            assert_eq!(
+                s["hooks"][event],
+                json!([{"matcher": "Bash", "hooks": [{"type": "command", "command": "/opt/bin/offload-hook", "timeout": 10, "onFailure": "block"}]}])
+            );
+        }
+        assert!(
+            s["hooks"].get(PRE_SKILL_SHELL_COMMAND).is_none(),
+            "version unknown"
+        );
         assert_eq!(
             s["statusLine"],
             json!({"type": "command", "command": "/opt/bin/offload-statusline --wrap 'bash -c '\\''echo \"$(whoami)\"'\\'''", "padding": 2, "refreshInterval": 5})
@@ -857,9 +955,14 @@ mod tests {
         assert!(!m.record.created_hooks);
         assert_eq!(
             m.record.created_events,
-            ["SessionStart", "UserPromptSubmit"]
+            [
+                "PostToolUse",
+                "PostToolUseFailure",
+                "SessionStart",
+                "UserPromptSubmit"
+            ]
         );
-        assert_eq!(m.changes.len(), 4, "{:?}", m.changes);
+        assert_eq!(m.changes.len(), 6, "{:?}", m.changes);
         assert!(is_wired(s));
     }
 
@@ -964,7 +1067,104 @@ mod tests {
         )
         .unwrap();
         assert_eq!(upgraded.settings, with.settings);
-        assert_eq!(upgraded.changes.len(), 3);
+        assert_eq!(upgraded.changes.len(), EVENTS.len());
+    }
+
+    #[test]
+    fn the_skill_shell_hook_follows_the_version() {
+        let skill = |v: &Value| v["hooks"][PRE_SKILL_SHELL_COMMAND].clone();
+        let ours = json!([{"hooks": [{"type": "command", "command": "/opt/bin/offload-hook", "timeout": 10, "onFailure": "block"}]}]);
+        let new = Some(ClaudeVersion(2, 1, 332));
+        let with = merge(&rich(), &wiring_for(new), None).unwrap();
+        assert_eq!(skill(&with.settings), ours);
+        assert!(
+            with.changes
+                .iter()
+                .any(|c| c.starts_with("hooks.PreSkillShellCommand: added")),
+            "{:?}",
+            with.changes
+        );
+        assert!(
+            with.record
+                .created_events
+                .iter()
+                .any(|e| e == PRE_SKILL_SHELL_COMMAND)
+        );
+        assert_eq!(
+            unmerge(&with.settings, Some(&with.record))
+                .unwrap()
+                .settings,
+            rich()
+        );
+        assert_eq!(unmerge(&with.settings, None).unwrap().settings, rich());
+        for older in [
+            Some(ClaudeVersion(2, 1, 330)),
+            Some(ClaudeVersion(2, 1, 197)),
+        ] {
+            let m = merge(&rich(), &wiring_for(older), None).unwrap();
+            assert!(m.settings["hooks"].get(PRE_SKILL_SHELL_COMMAND).is_none());
+            assert_eq!(
+                unmerge(&m.settings, Some(&m.record)).unwrap().settings,
+                rich()
+            );
+        }
+        // Unknown version: nothing added, ours kept (a re-run changes nothing).
+        let unknown = merge(&rich(), &wiring_for(None), None).unwrap();
+        assert!(
+            unknown.settings["hooks"]
+                .get(PRE_SKILL_SHELL_COMMAND)
+                .is_none()
+        );
+        let kept = merge(&with.settings, &wiring(None), Some(&with.record)).unwrap();
+        assert_eq!(kept.settings, with.settings);
+        assert!(kept.changes.is_empty(), "{:?}", kept.changes);
+        // Claude Code downgraded: ours is taken out, with the array setup created.
+        let down = merge(
+            &with.settings,
+            &wiring_for(Some(ClaudeVersion(2, 1, 330))),
+            Some(&with.record),
+        )
+        .unwrap();
+        assert!(
+            down.settings["hooks"]
+                .get(PRE_SKILL_SHELL_COMMAND)
+                .is_none()
+        );
+        assert!(
+            !down
+                .record
+                .created_events
+                .iter()
+                .any(|e| e == PRE_SKILL_SHELL_COMMAND)
+        );
+        assert_eq!(down.changes.len(), 1, "{:?}", down.changes);
+        assert!(down.changes[0].contains("2.1.330 has no PreSkillShellCommand event"));
+        assert_eq!(
+            unmerge(&down.settings, Some(&down.record))
+                .unwrap()
+                .settings,
+            rich()
+        );
+        // A group of the user's on that event stays, before and after.
+        let mut theirs = rich();
+        theirs["hooks"][PRE_SKILL_SHELL_COMMAND] =
+            json!([{"matcher": "Bash", "hooks": [{"type": "command", "command": "audit"}]}]);
+        let m = merge(&theirs, &wiring_for(new), None).unwrap();
+        assert_eq!(skill(&m.settings).as_array().unwrap().len(), 2);
+        let down = merge(
+            &m.settings,
+            &wiring_for(Some(ClaudeVersion(2, 1, 197))),
+            Some(&m.record),
+        )
+        .unwrap();
+        assert_eq!(
+            skill(&down.settings),
+            theirs["hooks"][PRE_SKILL_SHELL_COMMAND]
+        );
+        assert_eq!(
+            unmerge(&m.settings, Some(&m.record)).unwrap().settings,
+            theirs
+        );
     }
 
     #[test]
@@ -974,6 +1174,7 @@ mod tests {
             hook: "/home/u/my bin/offload-hook".into(),
             statusline: "/home/u/my bin/offload-statusline".into(),
             on_failure: Some(true),
+            claude: None,
         };
         let second = merge(&first.settings, &moved, Some(&first.record)).unwrap();
         assert_eq!(
@@ -1070,6 +1271,8 @@ mod tests {
         assert!(ClaudeVersion(2, 1, 295).supports_on_failure());
         assert!(!ClaudeVersion(2, 1, 197).supports_on_failure());
         assert!(ClaudeVersion(3, 0, 0).supports_on_failure());
+        assert!(ClaudeVersion(2, 1, 332).has_skill_shell_hook());
+        assert!(!ClaudeVersion(2, 1, 330).has_skill_shell_hook());
     }
 
     #[test]

@@ -29,6 +29,8 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 const SCREEN_TIMEOUT: Duration = Duration::from_secs(20);
 /// The older pin, the first version offload supports.
 const OLD: &str = "2.1.197";
+/// The newer pin: the first version with the `PreSkillShellCommand` hook event.
+const NEW: &str = "2.1.332";
 
 /// Lets the tools of these tests run without prompts in the `default` permission mode (which
 /// the captured payloads then report).
@@ -457,6 +459,243 @@ fn recorder_hook_sees_every_event() {
 #[test]
 fn recorder_hook_sees_every_event_2_1_197() {
     recorder_sees_every_event(Some(OLD));
+}
+
+#[test]
+fn recorder_hook_sees_every_event_2_1_332() {
+    recorder_sees_every_event(Some(NEW));
+}
+
+/// A Bash command that exits non-zero fires `PostToolUseFailure` (with `error`), not
+/// `PostToolUse`; a `run_in_background` one fires `PostToolUse` at once, with an empty output and
+/// a `backgroundTaskId`, and no hook when it ends (the model gets a task notification).
+fn bash_failure_and_background(version: Option<&str>) {
+    let Some(claude) = require_real_claude(version) else {
+        return;
+    };
+    let mock = MockMessages::start().unwrap();
+    let home = ClaudeHome::new(&mock.base_url());
+    let (hook, log) = recorder(&home);
+    let mut settings = with_hooks(&hook);
+    settings["hooks"]["PostToolUseFailure"] = settings["hooks"]["PostToolUse"].clone();
+    home.settings(settings);
+    let finished = home.root().join("background-finished");
+    for step in [
+        Step::tool_use(
+            "Bash",
+            json!({"command": "echo out-fail; echo err-fail >&2; exit 3", "description": "Fail"}),
+        ),
+        Step::tool_use(
+            "Bash",
+            json!({"command": format!("sleep 1; touch '{}'", finished.display()), "description": "In the background", "run_in_background": true}),
+        ),
+        // Outlives the background command, so its notification arrives within the session.
+        Step::tool_use("Bash", json!({"command": "sleep 3", "description": "Wait"})),
+        Step::text("done"),
+    ] {
+        mock.push(step);
+    }
+    let run = home.run_headless(&claude, &home.project(), "run them", &[], RUN_TIMEOUT);
+    assert_ok(&run);
+    assert!(finished.exists(), "the background command ran");
+    let results = mock.tool_results();
+    assert!(results[0].is_error, "{results:#?}");
+    assert_eq!(results[0].content, "Exit code 3\nout-fail\nerr-fail");
+
+    let payloads: Vec<(String, Value)> = lines(&log)
+        .into_iter()
+        .map(|line| {
+            let value = parsed(&line);
+            (line, value)
+        })
+        .collect();
+    let after = |event: &str, marker: &str| -> Vec<&(String, Value)> {
+        payloads
+            .iter()
+            .filter(|(_, v)| {
+                v["hook_event_name"] == event
+                    && v["tool_input"]["command"]
+                        .as_str()
+                        .is_some_and(|c| c.contains(marker))
+            })
+            .collect()
+    };
+    assert!(after("PostToolUse", "exit 3").is_empty(), "{payloads:#?}");
+    let failure = after("PostToolUseFailure", "exit 3");
+    assert_eq!(failure.len(), 1, "{payloads:#?}");
+    assert_eq!(failure[0].1["error"], "Exit code 3\nout-fail\nerr-fail");
+    assert_eq!(failure[0].1["is_interrupt"], false);
+    assert!(failure[0].1.get("tool_response").is_none());
+    let background = after("PostToolUse", "background-finished");
+    assert_eq!(background.len(), 1, "{payloads:#?}");
+    let response = &background[0].1["tool_response"];
+    assert_eq!(response["stdout"], "", "{response}");
+    assert!(response["backgroundTaskId"].is_string(), "{response}");
+    assert!(after("PostToolUseFailure", "background-finished").is_empty());
+    let notified = mock.turns().iter().any(|t| {
+        t.body.to_string().contains("<task-notification>")
+            && t.body.to_string().contains("completed (exit code 0)")
+    });
+    assert!(
+        notified,
+        "the model hears that the background command ended"
+    );
+
+    let version = reported_version(&run);
+    capture(&version, "post-tool-use-failure-bash.json", &failure[0].0);
+    capture(
+        &version,
+        "post-tool-use-bash-background.json",
+        &background[0].0,
+    );
+}
+
+#[test]
+fn bash_failure_and_background_hooks() {
+    bash_failure_and_background(None);
+}
+
+#[test]
+fn bash_failure_and_background_hooks_2_1_197() {
+    bash_failure_and_background(Some(OLD));
+}
+
+#[test]
+fn bash_failure_and_background_hooks_2_1_332() {
+    bash_failure_and_background(Some(NEW));
+}
+
+/// A project skill `probe` whose body runs `` !`cmd` `` (touching `marker`), and hooks: the
+/// recorder for every event offload uses, and `skill_hook` for `PreSkillShellCommand`.
+fn skill_world(home: &ClaudeHome, skill_hook: &Path, extra: Value) -> PathBuf {
+    let marker = home.root().join("skill-command-ran");
+    let dir = home.project().join(".claude/skills/probe");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("SKILL.md"),
+        format!(
+            "---\nname: probe\ndescription: A probe skill\n---\n\nInline: !`echo SKILL-INLINE-OUT; touch '{}'`\n\nSay what you saw.\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let (recorder, _) = recorder(home);
+    let mut settings = with_hooks(&recorder);
+    settings["hooks"]["PreSkillShellCommand"] = json!([{"matcher": "Bash", "hooks": [
+        {"type": "command", "command": skill_hook, "timeout": 10}]}]);
+    for (key, value) in extra.as_object().into_iter().flatten() {
+        settings[key] = value.clone();
+    }
+    home.settings(settings);
+    marker
+}
+
+/// The skill's text as the model got it (the user message holding the skill's base folder).
+fn skill_text(mock: &MockMessages) -> String {
+    let turn = mock.turns().into_iter().next().expect("a turn");
+    turn.body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|m| m["content"].as_array().cloned().unwrap_or_default())
+        .filter_map(|b| b["text"].as_str().map(str::to_string))
+        .find(|t| t.contains("Base directory for this skill"))
+        .unwrap_or_default()
+}
+
+/// 2.1.332: `/probe` fires `PreSkillShellCommand` before the skill's inline command (matcher:
+/// the `tool_name`, `Bash`); a deny stops it and the model reads
+/// `[not run: blocked by hook: R]` in its place.
+#[test]
+fn a_skill_inline_command_fires_pre_skill_shell_command_2_1_332() {
+    let Some(claude) = require_real_claude(Some(NEW)) else {
+        return;
+    };
+    let mock = MockMessages::start().unwrap();
+    let home = ClaudeHome::new(&mock.base_url());
+    let log = home.root().join("skill-hook.jsonl");
+    let deny = script(
+        &home,
+        "skill-deny.sh",
+        &format!(
+            r#"payload=$(cat)
+printf '%s
+' "$payload" >> '{}'
+printf '%s
+' '{{"hookSpecificOutput":{{"hookEventName":"PreSkillShellCommand","permissionDecision":"deny","permissionDecisionReason":"R-SKILL"}}}}'
+"#,
+            log.display()
+        ),
+    );
+    let marker = skill_world(&home, &deny, json!({}));
+    mock.push(Step::text("skill read"));
+    let run = home.run_headless(&claude, &home.project(), "/probe", &[], RUN_TIMEOUT);
+    assert_ok(&run);
+    assert!(!marker.exists(), "the deny stopped the inline command");
+    let text = skill_text(&mock);
+    assert!(
+        text.contains("Inline: [not run: blocked by hook: R-SKILL]"),
+        "{text}"
+    );
+    let payloads = lines(&log);
+    assert_eq!(payloads.len(), 1, "{payloads:#?}");
+    let v = parsed(&payloads[0]);
+    assert_eq!(v["hook_event_name"], "PreSkillShellCommand");
+    assert_eq!(v["tool_name"], "Bash");
+    assert!(
+        v["tool_input"]["command"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("echo SKILL-INLINE-OUT; touch ")),
+        "{v}"
+    );
+    assert_eq!(v["command_name"], "probe");
+    assert_eq!(v["command_source"], "projectSettings");
+    assert_eq!(v["invoked_by"], "user");
+    capture(
+        &reported_version(&run),
+        "pre-skill-shell-command.json",
+        &payloads[0],
+    );
+}
+
+/// 2.1.330 knows no `PreSkillShellCommand`: a settings file naming it still works (its other
+/// hooks fire), the inline command runs unchecked, and only `disableSkillShellExecution` stops it.
+#[test]
+fn before_2_1_332_skill_inline_commands_run_unchecked() {
+    for (extra, runs) in [
+        (json!({}), true),
+        (json!({"disableSkillShellExecution": true}), false),
+    ] {
+        let Some(claude) = require_real_claude(None) else {
+            return;
+        };
+        let mock = MockMessages::start().unwrap();
+        let home = ClaudeHome::new(&mock.base_url());
+        let never = script(&home, "skill-hook.sh", "touch \"$0.ran\"; exit 2\n");
+        let marker = skill_world(&home, &never, extra);
+        mock.push(Step::text("skill read"));
+        let run = home.run_headless(&claude, &home.project(), "/probe", &[], RUN_TIMEOUT);
+        assert_ok(&run);
+        assert_eq!(marker.exists(), runs, "{}", run.shown());
+        assert!(!home.root().join("skill-hook.sh.ran").exists());
+        let events: Vec<Value> = lines(&home.root().join("hooks.jsonl"))
+            .iter()
+            .map(|l| parsed(l))
+            .collect();
+        assert!(
+            events
+                .iter()
+                .any(|v| v["hook_event_name"] == "UserPromptSubmit"),
+            "the file's other hooks fire: {events:#?}"
+        );
+        let text = skill_text(&mock);
+        let shown = if runs {
+            "Inline: SKILL-INLINE-OUT"
+        } else {
+            "Inline: [shell command execution disabled by policy]"
+        };
+        assert!(text.contains(shown), "{text}");
+    }
 }
 
 /// (c): a PreToolUse hook's deny stops a Write, and the reason reaches the model as an error.

@@ -40,9 +40,9 @@
 //! end of the text.
 
 use std::collections::HashSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::programs::{self, Handler, Rule};
 use super::scope::normalize;
 use std::rc::Rc;
 
@@ -65,23 +65,64 @@ pub enum Target {
     },
 }
 
+/// What the analyzer learned about one command.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Analysis {
+    /// Every file the command writes (or folder it writes unnamed files into).
+    pub targets: Vec<Target>,
+    /// Why the command may write files it does not name: it runs code offload cannot read (an
+    /// interpreter with a script, a program not in [`super::programs`], a name computed at run
+    /// time). Such a command is judged by its effect when native edits are locked.
+    pub opaque: Vec<String>,
+    /// The analysis hit one of its limits and stopped: what it saw is incomplete, so the guard
+    /// must not trust it (it denies).
+    pub limit: Option<&'static str>,
+    /// The command runs `offload approve` (in any spelling the parser can see through).
+    pub runs_approve: bool,
+}
+
 /// Every file `command` would write when run in `cwd`, with `~` meaning `home`. Paths are
 /// absolute when `cwd` is, and lexically normalised. See the module docs for what is left out.
 pub fn writes(command: &str, cwd: &Path, home: Option<&Path>) -> Vec<Target> {
+    analyze(command, cwd, home, None, None).targets
+}
+
+/// Analyze `command` run in `cwd`: what it writes, whether it runs code offload cannot read, and
+/// whether the analysis was complete. `tmpdir` is `$TMPDIR` (default `/tmp`); `deadline` stops
+/// the analysis (as a [`Analysis::limit`]) when it passes.
+pub fn analyze(
+    command: &str,
+    cwd: &Path,
+    home: Option<&Path>,
+    tmpdir: Option<&Path>,
+    deadline: Option<std::time::Instant>,
+) -> Analysis {
     let mut a = Analyzer {
         home,
+        tmpdir: tmpdir
+            .filter(|t| t.is_absolute())
+            .map_or_else(|| PathBuf::from("/tmp"), normalize),
         out: Vec::new(),
         seen: HashSet::new(),
+        opaque: Vec::new(),
+        limit: None,
+        runs_approve: false,
         work: 0,
         patch_reads: 0,
+        deadline,
     };
-    let mut env = Env {
-        cwd: Rc::from(normalize(cwd)),
-        oldpwd: None,
-        stack: Vec::new(),
-    };
-    a.script(command, &mut env, &Ctx::default());
-    a.out
+    if command.len() > MAX_WORK {
+        a.limit = Some("it is more than 16 MiB of command text to analyze");
+    } else {
+        let mut env = Env::at(normalize(cwd));
+        a.script(command, &mut env, &Ctx::default());
+    }
+    Analysis {
+        targets: a.out,
+        opaque: a.opaque,
+        limit: a.limit,
+        runs_approve: a.runs_approve,
+    }
 }
 
 /// How deep `( … )`, `$( … )` and backticks may nest before the rest is skipped as text.
@@ -99,6 +140,8 @@ const MAX_PATCH_READS: usize = 8;
 /// `cd` into a longer path, or a deeper `pushd` stack, is ignored (no real path is that long).
 const MAX_CWD_BYTES: usize = 4096;
 const MAX_DIR_STACK: usize = 16;
+/// Variables remembered per command.
+const MAX_VARS: usize = 256;
 
 // ---------------------------------------------------------------------------------------------
 // Parsing: text → lists of simple commands, with redirections and here-document bodies.
@@ -176,6 +219,8 @@ struct List {
 struct Script {
     list: List,
     bodies: Vec<String>,
+    /// Nesting went deeper than [`MAX_NEST`]: the deepest part was skipped as text.
+    truncated: bool,
 }
 
 struct Pending {
@@ -192,6 +237,7 @@ struct Parser {
     pos: usize,
     bodies: Vec<String>,
     pending: Vec<Pending>,
+    truncated: bool,
 }
 
 fn parse(src: &str) -> Script {
@@ -200,11 +246,13 @@ fn parse(src: &str) -> Script {
         pos: 0,
         bodies: Vec::new(),
         pending: Vec::new(),
+        truncated: false,
     };
     let list = p.list(0, false);
     Script {
         list,
         bodies: p.bodies,
+        truncated: p.truncated,
     }
 }
 
@@ -333,6 +381,7 @@ impl Parser {
     /// The inside of `( … )` or `$( … )`, the `(` already read.
     fn nested(&mut self, depth: usize) -> List {
         if depth >= MAX_NEST {
+            self.truncated = true;
             self.skip_parens(1);
             List::default()
         } else {
@@ -691,6 +740,7 @@ impl Parser {
             }
         }
         out.extend(&self.s[st..self.pos]);
+        self.truncated |= depth >= MAX_NEST;
         if depth < MAX_NEST {
             let outer_s = std::mem::replace(&mut self.s, inner);
             let outer_pos = std::mem::replace(&mut self.pos, 0);
@@ -746,6 +796,7 @@ impl Parser {
     /// The `$( … )` and backtick commands in an unquoted here-document body.
     fn body_substitutions(&mut self, body: &str, depth: usize) -> Vec<List> {
         let mut subs = Vec::new();
+        self.truncated |= depth >= MAX_NEST && body.contains(['$', '`']);
         if depth >= MAX_NEST || !body.contains(['$', '`']) {
             return subs;
         }
@@ -772,12 +823,24 @@ impl Parser {
 // ---------------------------------------------------------------------------------------------
 // Analysis: commands → targets.
 
-/// The shell state that changes paths: `cd`, `pushd`, `popd`.
+/// What a shell variable set earlier in the same command holds, as far as the analyzer knows.
+#[derive(Clone, Debug)]
+enum Val {
+    /// Literal words (`f=src/a.rs`, or the items of `for f in a b c`).
+    Words(Rc<[String]>),
+    /// A fresh temporary path (`t=$(mktemp -d)`): outside the project.
+    Temp,
+    /// Set from something only known at run time.
+    Unknown,
+}
+
+/// The shell state that changes paths (`cd`, `pushd`, `popd`) and the variables set so far.
 #[derive(Clone)]
 struct Env {
     cwd: Rc<Path>,
     oldpwd: Option<Rc<Path>>,
     stack: Vec<Rc<Path>>,
+    vars: Rc<std::collections::HashMap<String, Val>>,
 }
 
 impl Env {
@@ -786,6 +849,15 @@ impl Env {
             cwd: Rc::from(dir),
             oldpwd: None,
             stack: Vec::new(),
+            vars: Rc::default(),
+        }
+    }
+
+    /// The same variables, in another folder.
+    fn moved(&self, dir: PathBuf) -> Env {
+        Env {
+            vars: self.vars.clone(),
+            ..Env::at(dir)
         }
     }
 
@@ -793,6 +865,12 @@ impl Env {
         if to.as_os_str().len() <= MAX_CWD_BYTES {
             let old = std::mem::replace(&mut self.cwd, Rc::from(to));
             self.oldpwd = Some(old);
+        }
+    }
+
+    fn set(&mut self, name: &str, v: Val) {
+        if self.vars.len() < MAX_VARS || self.vars.contains_key(name) {
+            Rc::make_mut(&mut self.vars).insert(name.to_owned(), v);
         }
     }
 }
@@ -828,21 +906,45 @@ enum Stdin<'a> {
 
 struct Analyzer<'h> {
     home: Option<&'h Path>,
+    tmpdir: PathBuf,
     out: Vec<Target>,
     seen: HashSet<Target>,
+    opaque: Vec<String>,
+    limit: Option<&'static str>,
+    runs_approve: bool,
     work: usize,
     patch_reads: usize,
+    deadline: Option<std::time::Instant>,
 }
 
 impl Analyzer<'_> {
-    fn done(&self) -> bool {
-        self.out.len() >= MAX_TARGETS || self.work >= MAX_WORK
+    fn done(&mut self) -> bool {
+        if self.limit.is_some() {
+            return true;
+        }
+        if self.out.len() >= MAX_TARGETS {
+            self.limit = Some("it writes more than 256 files");
+        } else if self.work >= MAX_WORK {
+            self.limit = Some("it is more than 16 MiB of command text to analyze");
+        } else if self
+            .deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+        {
+            self.limit = Some("analyzing it took longer than the guard's deadline");
+        }
+        self.limit.is_some()
     }
 
     fn push(&mut self, t: Target) {
         if self.done() {
             return;
         }
+        let t = match t {
+            Target::File(w) => runtime_name(&w.path).map_or(Target::File(w.clone()), |dir| {
+                Target::Unknown { dir, how: w.how }
+            }),
+            t => t,
+        };
         if self.seen.insert(t.clone()) {
             self.out.push(t);
         }
@@ -855,12 +957,27 @@ impl Analyzer<'_> {
         });
     }
 
+    /// The command runs code offload cannot read; `why` says what.
+    fn opaque(&mut self, why: String) {
+        if self.opaque.len() < 16 && !self.opaque.contains(&why) {
+            self.opaque.push(why);
+        }
+    }
+
     fn script(&mut self, src: &str, env: &mut Env, ctx: &Ctx) {
-        if ctx.depth > MAX_REPARSE || self.done() {
+        if self.done() {
+            return;
+        }
+        if ctx.depth > MAX_REPARSE {
+            self.limit = Some("it re-reads command strings more than 4 levels deep");
             return;
         }
         self.work += src.len();
         let sc = parse(src);
+        if sc.truncated {
+            self.limit = Some("it nests substitutions or subshells more than 32 levels deep");
+            return;
+        }
         self.list(&sc.list, &sc.bodies, env, ctx);
     }
 
@@ -907,7 +1024,12 @@ impl Analyzer<'_> {
             match r.op {
                 Op::Write => self.file(&r.target, env, ctx, "redirect"),
                 Op::DupOut if !is_fd(&r.target.text) => self.file(&r.target, env, ctx, "redirect"),
-                Op::In => stdin = Stdin::File(self.resolve(&r.target, &env.cwd)),
+                Op::In => {
+                    stdin = match self.expand_one(&r.target, env) {
+                        Some(w) => Stdin::File(self.resolve(&w, &env.cwd)),
+                        None => Stdin::Opaque,
+                    }
+                }
                 Op::HereDoc => {
                     let body = r.body.and_then(|i| bodies.get(i));
                     stdin = Stdin::Text(body.map_or("", String::as_str));
@@ -936,53 +1058,206 @@ impl Analyzer<'_> {
                 body.map_or(Stdin::Opaque, Stdin::Text)
             }
             "cat" if args.len() == 1 && !args[0].text.starts_with('-') => {
-                Stdin::File(self.resolve(&args[0], &env.cwd))
+                match self.expand_one(&args[0], env) {
+                    Some(w) => Stdin::File(self.resolve(&w, &env.cwd)),
+                    None => Stdin::Opaque,
+                }
             }
-            "echo" | "printf" if args.len() == 1 => Stdin::Text(&args[0].text),
+            "echo" | "printf" if args.len() == 1 && !args[0].text.contains(['$', '`']) => {
+                Stdin::Text(&args[0].text)
+            }
             _ => Stdin::Opaque,
         }
     }
 
+    /// Record `NAME=value` words (a command of assignments only, or `export`/`local`/…).
+    fn assign(&mut self, words: &[Word], env: &mut Env) {
+        for w in words {
+            let Some((name, value)) = w.text.split_once('=') else {
+                continue;
+            };
+            if !is_assignment(&w.text) {
+                continue;
+            }
+            let name = name.trim_end_matches('+');
+            let v = if mktemp_value(value) {
+                Val::Temp
+            } else {
+                match self.expand(&Word::plain(value), env) {
+                    Some(ws) if ws.len() == 1 => Val::Words(Rc::from(vec![ws[0].text.clone()])),
+                    _ => Val::Unknown,
+                }
+            };
+            env.set(name, v);
+        }
+    }
+
+    /// `$NAME`, `${NAME}` and `${NAME:-default}` replaced by what the command set them to
+    /// (`~`, `$HOME`, `$PWD`, `$TMPDIR` included). `None` when a part is only known at run time.
+    /// A variable holding several words (`for f in a b`) gives one word per value (at most 32).
+    fn expand(&mut self, w: &Word, env: &Env) -> Option<Vec<Word>> {
+        let t = &w.text;
+        if !t.contains(['$', '`']) {
+            return Some(vec![w.clone()]);
+        }
+        let mut outs: Vec<String> = vec![String::new()];
+        let mut rest = t.as_str();
+        while let Some(at) = rest.find(['$', '`']) {
+            for o in &mut outs {
+                o.push_str(&rest[..at]);
+            }
+            let after = &rest[at..];
+            if after.starts_with('`') || after.starts_with("$(") {
+                return None;
+            }
+            let (name, default, len) = var_ref(after)?;
+            let values: Vec<String> = match (name, env.vars.get(name)) {
+                (_, Some(Val::Words(ws))) => ws.to_vec(),
+                (_, Some(Val::Temp)) => {
+                    vec![self.tmpdir.join("offload-mktemp").display().to_string()]
+                }
+                (_, Some(Val::Unknown)) => return None,
+                ("HOME", None) => vec![self.home?.display().to_string()],
+                ("PWD", None) => vec![env.cwd.display().to_string()],
+                ("TMPDIR", None) => vec![self.tmpdir.display().to_string()],
+                (_, None) => vec![default?.to_owned()],
+            };
+            let mut next = Vec::new();
+            for o in &outs {
+                for v in &values {
+                    if next.len() < 32 {
+                        next.push(format!("{o}{v}"));
+                    }
+                }
+            }
+            outs = next;
+            rest = &after[len..];
+        }
+        for o in &mut outs {
+            o.push_str(rest);
+        }
+        self.work += outs.iter().map(String::len).sum::<usize>();
+        Some(
+            outs.into_iter()
+                .map(|text| Word {
+                    text,
+                    tilde: false,
+                    quoted: w.quoted,
+                })
+                .collect(),
+        )
+    }
+
+    /// [`Self::expand`] when it gives exactly one word.
+    fn expand_one(&mut self, w: &Word, env: &Env) -> Option<Word> {
+        self.expand(w, env)
+            .filter(|ws| ws.len() == 1)
+            .and_then(|mut ws| ws.pop())
+    }
+
     /// A simple command's words, after its redirections were seen.
     fn command(&mut self, words: &[Word], env: &mut Env, ctx: &Ctx, stdin: &Stdin, in_pipe: bool) {
+        let prefixed = words.len() - skip_prefix(words).len();
         let mut args = skip_prefix(words);
+        if args.is_empty() {
+            // Only assignments: they stay set for the rest of the command.
+            return self.assign(&words[..prefixed], env);
+        }
+        // `for NAME in WORDS`: NAME takes each word in turn.
+        if args[0].text == "for" && args.get(2).is_some_and(|w| w.text == "in") {
+            let mut items = Vec::new();
+            let mut known = true;
+            for w in &args[3..] {
+                match self.expand(w, env) {
+                    Some(ws) => items.extend(ws.into_iter().map(|w| w.text)),
+                    None => known = false,
+                }
+            }
+            let v = if known && !items.is_empty() {
+                Val::Words(Rc::from(items))
+            } else {
+                Val::Unknown
+            };
+            return env.set(&args[1].text, v);
+        }
+        if matches!(
+            args[0].text.as_str(),
+            "export" | "local" | "declare" | "readonly" | "typeset"
+        ) {
+            return self.assign(&args[1..], env);
+        }
+        if matches!(args[0].text.as_str(), "read" | "mapfile" | "readarray") {
+            for w in &args[1..] {
+                if !w.text.starts_with('-') {
+                    env.set(&w.text, Val::Unknown);
+                }
+            }
+            return;
+        }
         let mut ctx = ctx.clone();
         let mut local: Option<Env> = None;
         let mut wrapped = false;
+        let mut owned: Vec<Word>;
         // Wrappers that run the rest of the line as the command (a loop, not recursion: a long
         // chain of `sudo sudo …` must not grow the stack).
         let (name, rest) = loop {
             let Some(first) = args.first() else {
                 return;
             };
+            let Some(first_word) = self.expand_one(first, env) else {
+                self.opaque(format!(
+                    "runs a command whose name is only known at run time ({})",
+                    first.text
+                ));
+                return;
+            };
+            let name = command_name(&first_word.text).to_owned();
             let rest = &args[1..];
-            args = match command_name(&first.text) {
-                "sudo" => skip_options(rest, SUDO_ARGS),
-                "doas" => skip_options(rest, "-u -C"),
-                "command" => {
+            args = match programs::rule(&name) {
+                Some(Rule::Wrapper(with_arg, skip)) => {
+                    let after = skip_options(rest, with_arg);
+                    let after = after.get(skip..).unwrap_or_default();
+                    // `flock FILE -c CMD`, `sg GROUP -c CMD`
+                    if let Some(c) = after
+                        .first()
+                        .filter(|w| w.text == "-c" || w.text == "--command")
+                    {
+                        let _ = c;
+                        if let Some(cmd) = after.get(1) {
+                            let mut e = local.clone().unwrap_or_else(|| env.clone());
+                            self.script(&cmd.text, &mut e, &ctx.deeper());
+                        }
+                        return;
+                    }
+                    after
+                }
+                Some(Rule::Handler(Handler::Command)) => {
                     if rest.iter().any(|w| w.text == "-v" || w.text == "-V") {
                         return;
                     }
                     skip_options(rest, "")
                 }
-                "nohup" | "builtin" | "chronic" | "unbuffer" => skip_options(rest, ""),
-                "exec" => skip_options(rest, "-a"),
-                "time" => skip_options(rest, "-f -o --format --output"),
-                "nice" => skip_options(rest, "-n --adjustment"),
-                "ionice" => skip_options(rest, "-c -n -p -u"),
-                "stdbuf" => skip_options(rest, "-i -o -e --input --output --error"),
-                "timeout" => {
+                Some(Rule::Handler(Handler::Timeout)) => {
                     let r = skip_options(rest, "-s -k --signal --kill-after");
                     r.get(1..).unwrap_or_default()
                 }
-                "env" => {
+                Some(Rule::Handler(Handler::Busybox)) => rest,
+                Some(Rule::Handler(Handler::Watch)) => {
+                    let r = skip_options(rest, "-n --interval -d --differences -q --equexit");
+                    let line: Vec<&str> = r.iter().map(|w| w.text.as_str()).collect();
+                    let mut e = local.clone().unwrap_or_else(|| env.clone());
+                    self.script(&line.join(" "), &mut e, &ctx.deeper());
+                    return;
+                }
+                Some(Rule::Handler(Handler::Env)) => {
                     let o = parse_opts(rest, "-u --unset -C --chdir -S --split-string", true);
                     for (flag, value) in &o.flags {
                         let Some(v) = value else { continue };
                         match flag.as_str() {
                             "-C" | "--chdir" => {
-                                let base = local.as_ref().map_or(&env.cwd, |e| &e.cwd);
-                                local = Some(Env::at(self.resolve(v, base)));
+                                let base = local.as_ref().map_or(&env.cwd, |e| &e.cwd).clone();
+                                let to = self.resolve(v, &base);
+                                local = Some(env.moved(to));
                             }
                             "-S" | "--split-string" => {
                                 let mut line = v.text.clone();
@@ -997,9 +1272,9 @@ impl Analyzer<'_> {
                             _ => {}
                         }
                     }
-                    o.rest
+                    skip_prefix(o.rest)
                 }
-                "xargs" => {
+                Some(Rule::Handler(Handler::Xargs)) => {
                     let o = parse_opts(rest, XARGS_ARGS, true);
                     let mut replace = None;
                     for (flag, value) in &o.flags {
@@ -1021,9 +1296,21 @@ impl Analyzer<'_> {
                         Some(r) => ctx.placeholder = Some((r, vec![base.to_path_buf()])),
                         None => ctx.stdin_args = true,
                     }
+                    if o.rest.is_empty() {
+                        return; // `xargs` alone runs `echo`
+                    }
                     o.rest
                 }
-                _ => break (command_name(&first.text), rest),
+                _ => {
+                    owned = Vec::with_capacity(rest.len());
+                    for w in rest {
+                        match self.expand(w, env) {
+                            Some(ws) => owned.extend(ws),
+                            None => owned.push(w.clone()),
+                        }
+                    }
+                    break (name, &owned[..]);
+                }
             };
             args = skip_prefix(args);
             wrapped = true;
@@ -1031,6 +1318,7 @@ impl Analyzer<'_> {
         if self.done() {
             return;
         }
+        let name = name.as_str();
         if !wrapped && !in_pipe {
             match name {
                 "cd" => return self.cd(rest, env),
@@ -1045,47 +1333,106 @@ impl Analyzer<'_> {
             }
         }
         let env: &Env = local.as_ref().unwrap_or(env);
-        match name {
-            "tee" => self.tee(rest, env, &ctx),
-            "sed" | "gsed" => self.sed(rest, env, &ctx),
-            "perl" => self.perl(rest, env, &ctx, "perl -i"),
-            "ruby" => self.perl(rest, env, &ctx, "ruby -i"),
-            "cp" | "mv" | "install" | "ln" | "rsync" | "ginstall" => {
-                self.copy(name, rest, env, &ctx)
+        if name == "offload" && rest.first().is_some_and(|w| w.text == "approve") {
+            self.runs_approve = true;
+        }
+        let rule = match programs::rule(name) {
+            Some(r) => r,
+            None if name.is_empty() => return,
+            None => {
+                return self.opaque(format!("runs `{name}`, a program offload does not know"));
             }
-            "dd" => {
+        };
+        match rule {
+            Rule::Pure | Rule::Replays | Rule::Wrapper(..) => {}
+            Rule::Runs(what) => self.opaque(format!("runs `{name}` ({what})")),
+            Rule::Output(with_arg, outputs) => {
+                let o = parse_opts(rest, with_arg, false);
+                for (flag, value) in &o.flags {
+                    if let Some(v) = value
+                        && listed(outputs, flag)
+                        && v.text != "-"
+                    {
+                        self.file(v, env, &ctx, "an output option");
+                    }
+                }
+            }
+            Rule::Operands(with_arg, last_only) => {
+                let o = parse_opts(rest, with_arg, false);
+                let ops = if last_only {
+                    o.operands.last().copied().into_iter().collect()
+                } else {
+                    o.operands
+                };
+                self.operands(&ops, env, &ctx, "operands");
+            }
+            Rule::Extracts(with_arg, dir_flag) => {
+                let o = parse_opts(rest, with_arg, false);
+                let list_only = o.flags.iter().any(|(f, _)| {
+                    matches!(f.as_str(), "-t" | "--list" | "-l" | "-c" | "-p" | "-Z")
+                }) && !o
+                    .flags
+                    .iter()
+                    .any(|(f, _)| matches!(f.as_str(), "-x" | "--extract" | "--get"));
+                let creates = o
+                    .flags
+                    .iter()
+                    .any(|(f, _)| matches!(f.as_str(), "-c" | "--create" | "-o"));
+                if list_only
+                    || (name == "tar" && creates)
+                    || (name == "tar" && !rest.iter().any(|w| w.text.contains('x')))
+                {
+                    return;
+                }
+                let dir = o
+                    .flags
+                    .iter()
+                    .find(|(f, _)| listed(dir_flag, f))
+                    .and_then(|(_, v)| v.clone());
+                let dir = match dir {
+                    Some(d) => self.resolve(&d, &env.cwd),
+                    None => env.cwd.to_path_buf(),
+                };
+                self.unknown(&dir, "an archive extracted");
+            }
+            Rule::Handler(h) => self.handler(h, name, rest, env, &ctx, stdin),
+        }
+    }
+
+    fn handler(
+        &mut self,
+        h: Handler,
+        name: &str,
+        rest: &[Word],
+        env: &Env,
+        ctx: &Ctx,
+        stdin: &Stdin,
+    ) {
+        match h {
+            Handler::Tee => self.tee(rest, env, ctx),
+            Handler::Sed => self.sed(rest, env, ctx),
+            Handler::Perl => self.perl(rest, env, ctx, "perl -i"),
+            Handler::Ruby => self.perl(rest, env, ctx, "ruby -i"),
+            Handler::Copy => self.copy(name, rest, env, ctx),
+            Handler::Dd => {
                 for w in rest {
                     if let Some(of) = w.text.strip_prefix("of=") {
-                        self.file(&Word::plain(of), env, &ctx, "dd");
+                        self.file(&Word::plain(of), env, ctx, "dd");
                     }
                 }
             }
-            "touch" => {
-                let o = parse_opts(rest, "-d --date -t -r --reference", false);
-                self.operands(&o.operands, env, &ctx, "touch");
-            }
-            "truncate" => {
-                let o = parse_opts(rest, "-s --size -r --reference", false);
-                self.operands(&o.operands, env, &ctx, "truncate");
-            }
-            "sort" => {
-                let o = parse_opts(rest, SORT_ARGS, false);
-                for (flag, value) in &o.flags {
-                    if let ("-o" | "--output", Some(v)) = (flag.as_str(), value) {
-                        self.file(v, env, &ctx, "sort -o");
-                    }
-                }
-            }
-            "patch" | "gpatch" => self.patch(rest, env, &ctx, stdin),
-            "git" => self.git(rest, env, stdin),
-            "sh" | "bash" | "zsh" | "dash" | "ksh" | "ash" | "mksh" | "fish" => {
-                self.shell(rest, env, &ctx, stdin)
-            }
-            "eval" => {
+            Handler::Patch => self.patch(rest, env, ctx, stdin),
+            Handler::Git => self.git(rest, env, stdin),
+            Handler::Shell => self.shell(name, rest, env, ctx, stdin),
+            Handler::Eval => {
                 let line: Vec<&str> = rest.iter().map(|w| w.text.as_str()).collect();
-                self.script(&line.join(" "), &mut env.clone(), &ctx.deeper());
+                let line = line.join(" ");
+                if line.contains("$(") || line.contains('`') || line.contains('$') {
+                    self.opaque("evaluates text only known at run time (`eval`)".into());
+                }
+                self.script(&line, &mut env.clone(), &ctx.deeper());
             }
-            "su" => {
+            Handler::Su => {
                 let o = parse_opts(rest, "-c --command -s --shell -g -G", false);
                 for (flag, value) in &o.flags {
                     if let ("-c" | "--command", Some(v)) = (flag.as_str(), value) {
@@ -1093,26 +1440,102 @@ impl Analyzer<'_> {
                     }
                 }
             }
-            "find" => self.find(rest, env, &ctx),
-            "ed" | "ex" => self.ed(rest, env, &ctx, stdin),
-            "awk" | "gawk" => self.awk(rest, env, &ctx),
-            "sd" => {
+            Handler::Find => self.find(rest, env, ctx),
+            Handler::Ed => self.ed(rest, env, ctx, stdin),
+            Handler::Awk => self.awk(rest, env, ctx),
+            Handler::Sd => {
                 let o = parse_opts(rest, "-f --flags -n --max-replacements", false);
                 if o.flags.iter().any(|(f, _)| f == "-p" || f == "--preview") {
                     return;
                 }
                 let files = o.operands.get(2..).unwrap_or_default();
-                self.edited_all(files, env, &ctx, "sd");
+                self.edited_all(files, env, ctx, "sd");
             }
-            "curl" => self.curl(rest, env, &ctx),
-            "wget" => self.wget(rest, env, &ctx),
-            "node" | "nodejs" | "bun" | "deno" => self.node(rest, env, &ctx, stdin),
-            n if n.starts_with("python") || n.starts_with("pypy") => {
-                self.python(rest, env, &ctx, stdin)
+            Handler::Curl => self.curl(rest, env, ctx),
+            Handler::Wget => self.wget(rest, env, ctx),
+            Handler::Node => self.node(rest, env, ctx, stdin),
+            Handler::Python => self.python(rest, env, ctx, stdin),
+            Handler::Xxd => {
+                let o = parse_opts(
+                    rest,
+                    "-c -g -l -o -s -n --cols --groupsize --len --seek --name",
+                    false,
+                );
+                let reverse = o.flags.iter().any(|(f, _)| f == "-r" || f == "--revert");
+                if reverse && o.operands.len() >= 2 {
+                    self.file(o.operands[1], env, ctx, "xxd -r");
+                }
             }
-            // The sanctioned path: Codex writes, and that is the point.
-            "offload" => {}
-            _ => {}
+            Handler::Cargo => {
+                let sub = skip_options(rest, "--config -Z --color --manifest-path")
+                    .first()
+                    .map(|w| w.text.as_str());
+                match sub {
+                    None
+                    | Some(
+                        "fmt" | "tree" | "metadata" | "search" | "locate-project" | "pkgid"
+                        | "verify-project" | "help" | "version",
+                    ) => {}
+                    Some(s) => self.opaque(format!(
+                        "runs `cargo {s}` (builds and build scripts run project code)"
+                    )),
+                }
+            }
+            Handler::Npm => {
+                let sub = skip_options(rest, "--prefix -C --cwd --dir -w --workspace --filter")
+                    .first()
+                    .map(|w| w.text.as_str());
+                match sub {
+                    None
+                    | Some(
+                        "ls" | "list" | "view" | "info" | "show" | "outdated" | "help" | "whoami"
+                        | "root" | "prefix" | "bin" | "why" | "explain" | "audit" | "ping"
+                        | "version",
+                    ) => {}
+                    Some(s) => self.opaque(format!(
+                        "runs `{name} {s}` (package scripts run project code)"
+                    )),
+                }
+            }
+            Handler::Script => {
+                let o = parse_opts(
+                    rest,
+                    "-c --command -E --echo -I --log-in -O --log-out -B --log-io -T --log-timing -m --logging-format",
+                    false,
+                );
+                for (flag, value) in &o.flags {
+                    match (flag.as_str(), value) {
+                        ("-c" | "--command", Some(v)) => {
+                            self.script(&v.text, &mut env.clone(), &ctx.deeper())
+                        }
+                        (
+                            "-O" | "--log-out" | "-I" | "--log-in" | "-B" | "--log-io" | "-T"
+                            | "--log-timing",
+                            Some(v),
+                        ) => self.file(v, env, ctx, "script"),
+                        _ => {}
+                    }
+                }
+                match o.operands.first() {
+                    Some(f) => self.file(f, env, ctx, "script"),
+                    None if !o
+                        .flags
+                        .iter()
+                        .any(|(f, _)| f.starts_with("-O") || f == "--log-out") =>
+                    {
+                        self.file(&Word::plain("typescript"), env, ctx, "script")
+                    }
+                    None => {}
+                }
+            }
+            // Handled as wrappers above, or with no files of their own.
+            Handler::Env
+            | Handler::Xargs
+            | Handler::Timeout
+            | Handler::Command
+            | Handler::Busybox
+            | Handler::Watch
+            | Handler::Mktemp => {}
         }
     }
 
@@ -1169,9 +1592,33 @@ impl Analyzer<'_> {
         if w.text.is_empty() || self.placeheld(w, env, ctx, how) {
             return;
         }
-        let path = self.resolve(w, &env.cwd);
-        if !is_device(&path) {
-            self.push(Target::File(Write { path, how }));
+        let Some(words) = self.expand(w, env) else {
+            let dir = self.literal_dir(w, env);
+            return self.unknown(&dir, how);
+        };
+        for w in &words {
+            let path = self.resolve(w, &env.cwd);
+            if !is_device(&path) {
+                self.push(Target::File(Write { path, how }));
+            }
+        }
+    }
+
+    /// The folder named by the literal start of a word whose rest is only known at run time
+    /// (`src/$x.rs` → `src`; `$x/a.rs` → the working folder).
+    fn literal_dir(&mut self, w: &Word, env: &Env) -> PathBuf {
+        let k = w.text.find(['$', '`']).unwrap_or(w.text.len());
+        let known = &w.text[..k];
+        match known.rfind('/') {
+            Some(0) => PathBuf::from("/"),
+            Some(j) => self.resolve(
+                &Word {
+                    text: known[..j].to_owned(),
+                    ..w.clone()
+                },
+                &env.cwd,
+            ),
+            None => env.cwd.to_path_buf(),
         }
     }
 
@@ -1187,25 +1634,17 @@ impl Analyzer<'_> {
         if w.text.is_empty() || self.placeheld(w, env, ctx, how) {
             return;
         }
-        // `sed -i … $(git ls-files)`, `src/`x``: names from a command, in the folder before it.
-        if let Some(k) = w.text.find("$(").or_else(|| w.text.find('`')) {
-            let known = &w.text[..k];
-            let dir = match known.rfind('/') {
-                Some(0) => PathBuf::from("/"),
-                Some(j) => self.resolve(&Word::plain(&known[..j]), &env.cwd),
-                None => env.cwd.to_path_buf(),
-            };
+        // `sed -i … $(git ls-files)`, `src/`x``, `"$f"`: names known at run time, in the folder
+        // before them.
+        let Some(words) = self.expand(w, env) else {
+            let dir = self.literal_dir(w, env);
             return self.unknown(&dir, how);
-        }
-        let path = self.resolve(w, &env.cwd);
-        let opaque = path.extension().is_none()
-            && path
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().contains(['$', '`', '*', '?', '[']));
-        match path.parent() {
-            Some(dir) if opaque => self.unknown(dir, how),
-            _ if is_device(&path) => {}
-            _ => self.push(Target::File(Write { path, how })),
+        };
+        for w in &words {
+            let path = self.resolve(w, &env.cwd);
+            if !is_device(&path) {
+                self.push(Target::File(Write { path, how }));
+            }
         }
     }
 
@@ -1290,6 +1729,8 @@ impl Analyzer<'_> {
     fn sed(&mut self, rest: &[Word], env: &Env, ctx: &Ctx) {
         let mut inplace = false;
         let mut script_given = false;
+        // Scripts given with `-e`/`--expression` (a `-f` file stays unread: `scripts` empty).
+        let mut scripts: Vec<String> = Vec::new();
         let mut ops: Vec<&Word> = Vec::new();
         let mut i = 0;
         while i < rest.len() {
@@ -1301,9 +1742,18 @@ impl Analyzer<'_> {
                 inplace = true;
             } else if t == "--expression" || t == "--file" {
                 script_given = true;
+                if t == "--expression" {
+                    scripts.extend(rest.get(i + 1).map(|w| w.text.clone()));
+                } else {
+                    self.opaque("runs a sed script from a file".into());
+                }
                 i += 1;
-            } else if t.starts_with("--expression=") || t.starts_with("--file=") {
+            } else if let Some(e) = t.strip_prefix("--expression=") {
                 script_given = true;
+                scripts.push(e.to_owned());
+            } else if t.starts_with("--file=") {
+                script_given = true;
+                self.opaque("runs a sed script from a file".into());
             } else if t == "--line-length" {
                 i += 1;
             } else if t.starts_with("--") {
@@ -1329,6 +1779,16 @@ impl Analyzer<'_> {
                         }
                         'e' | 'f' | 'l' => {
                             script_given |= *c != 'l';
+                            let value: String = if attached {
+                                cluster[k + 1..].iter().collect()
+                            } else {
+                                rest.get(i + 1).map(|w| w.text.clone()).unwrap_or_default()
+                            };
+                            match c {
+                                'e' => scripts.push(value),
+                                'f' => self.opaque("runs a sed script from a file".into()),
+                                _ => {}
+                            }
                             if !attached {
                                 i += 1;
                             }
@@ -1341,6 +1801,16 @@ impl Analyzer<'_> {
                 ops.push(&rest[i]);
             }
             i += 1;
+        }
+        let script_text: Vec<&str> = if script_given {
+            scripts.iter().map(String::as_str).collect()
+        } else {
+            ops.first().map(|w| w.text.as_str()).into_iter().collect()
+        };
+        if script_text.iter().any(|t| sed_script_writes(t)) {
+            self.opaque(
+                "runs a sed script that writes files or runs commands (`w`, `e`, `-f`)".into(),
+            );
         }
         if !inplace {
             return;
@@ -1358,6 +1828,7 @@ impl Analyzer<'_> {
         let ruby = how.starts_with("ruby");
         let mut inplace = false;
         let mut code_given = false;
+        let mut code: Vec<String> = Vec::new();
         let mut ops: Vec<&Word> = Vec::new();
         let mut i = 0;
         while i < rest.len() {
@@ -1378,6 +1849,16 @@ impl Analyzer<'_> {
                         }
                         'e' | 'E' | 'M' | 'm' | 'I' => {
                             code_given |= matches!(c, 'e' | 'E');
+                            if matches!(c, 'e' | 'E') {
+                                let value: String = if attached {
+                                    cluster[k + 1..].iter().collect()
+                                } else {
+                                    rest.get(i + 1).map(|w| w.text.clone()).unwrap_or_default()
+                                };
+                                code.push(value);
+                            } else if matches!(c, 'M' | 'm') {
+                                code.push("use ".into()); // a module runs its own code
+                            }
                             if !attached {
                                 i += 1;
                             }
@@ -1404,6 +1885,15 @@ impl Analyzer<'_> {
                 ops.push(&rest[i]);
             }
             i += 1;
+        }
+        let lang = if ruby { "ruby" } else { "perl" };
+        if !code_given {
+            match ops.first() {
+                Some(script) => self.opaque(format!("runs the {lang} script {}", script.text)),
+                None => self.opaque(format!("runs {lang} code from stdin")),
+            }
+        } else if code.iter().any(|c| code_may_write(lang, c)) {
+            self.opaque(format!("runs {lang} code that may write files"));
         }
         if !inplace {
             return;
@@ -1665,18 +2155,13 @@ impl Analyzer<'_> {
             return None;
         }
         self.patch_reads += 1;
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)
-            .ok()?
-            .take(MAX_PATCH_BYTES)
-            .read_to_end(&mut bytes)
-            .ok()?;
+        let bytes = crate::fsutil::read_regular(path, MAX_PATCH_BYTES).ok()??;
         self.work += bytes.len();
         Some(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// `sh -c STRING`, or a shell reading its script from a here-document or pipe.
-    fn shell(&mut self, rest: &[Word], env: &Env, ctx: &Ctx, stdin: &Stdin) {
+    fn shell(&mut self, name: &str, rest: &[Word], env: &Env, ctx: &Ctx, stdin: &Stdin) {
         let mut command_mode = false;
         let mut i = 0;
         while let Some(w) = rest.get(i) {
@@ -1702,10 +2187,15 @@ impl Analyzer<'_> {
             if let Some(cmd) = rest.get(i) {
                 self.script(&cmd.text, &mut env.clone(), &ctx.deeper());
             }
-        } else if rest.get(i).is_none_or(|w| w.text == "-")
-            && let Stdin::Text(t) = stdin
-        {
-            self.script(t, &mut env.clone(), &ctx.deeper());
+        } else if rest.get(i).is_none_or(|w| w.text == "-") {
+            match stdin {
+                Stdin::Text(t) => self.script(t, &mut env.clone(), &ctx.deeper()),
+                Stdin::None => {}
+                Stdin::File(p) => self.opaque(format!("runs the {name} script {}", p.display())),
+                Stdin::Opaque => self.opaque(format!("runs {name} commands read from a pipe")),
+            }
+        } else if let Some(script) = rest.get(i) {
+            self.opaque(format!("runs the {name} script {}", script.text));
         }
     }
 
@@ -1756,6 +2246,14 @@ impl Analyzer<'_> {
                     false,
                 );
                 i = end;
+            } else if matches!(
+                rest[i].text.as_str(),
+                "-fprint" | "-fprint0" | "-fprintf" | "-fls"
+            ) {
+                if let Some(f) = rest.get(i + 1) {
+                    self.file(f, env, ctx, "find -fprint");
+                }
+                i += 1;
             }
             i += 1;
         }
@@ -1800,13 +2298,33 @@ impl Analyzer<'_> {
             matches!(f.as_str(), "-i" | "--include")
                 && v.as_ref().is_some_and(|v| v.text == "inplace")
         });
-        if !inplace {
-            return;
-        }
         let program_given = o
             .flags
             .iter()
             .any(|(f, _)| matches!(f.as_str(), "-f" | "--file" | "-e" | "--source"));
+        let from_file = o
+            .flags
+            .iter()
+            .any(|(f, _)| matches!(f.as_str(), "-f" | "--file"));
+        let program: Vec<&str> = if program_given {
+            o.flags
+                .iter()
+                .filter(|(f, _)| matches!(f.as_str(), "-e" | "--source"))
+                .filter_map(|(_, v)| Some(v.as_ref()?.text.as_str()))
+                .collect()
+        } else {
+            o.operands
+                .first()
+                .map(|w| w.text.as_str())
+                .into_iter()
+                .collect()
+        };
+        if from_file || program.iter().any(|p| code_may_write("awk", p)) {
+            self.opaque("runs an awk program that may write files or run commands".into());
+        }
+        if !inplace {
+            return;
+        }
         let ops = if program_given {
             &o.operands[..]
         } else {
@@ -1883,16 +2401,33 @@ impl Analyzer<'_> {
             let t = w.text.as_str();
             if t == "-" || !t.starts_with('-') {
                 if t != "-" {
-                    return; // a script file: not read
+                    return self.opaque(format!("runs the Python script {t}"));
                 }
                 break;
             }
             if t.starts_with("--") {
+                if t == "--version" || t == "--help" {
+                    return;
+                }
                 i += 1;
                 continue;
             }
-            if t.starts_with("-m") {
-                return; // a module (`-m pytest`)
+            if let Some(m) = t.strip_prefix("-m") {
+                let module = if m.is_empty() {
+                    rest.get(i + 1).map_or("", |w| w.text.as_str())
+                } else {
+                    m
+                };
+                if !matches!(
+                    module,
+                    "json.tool" | "this" | "platform" | "sysconfig" | "site"
+                ) {
+                    self.opaque(format!("runs the Python module {module}"));
+                }
+                return;
+            }
+            if t == "-V" || t == "-h" {
+                return;
             }
             if matches!(t, "-W" | "-X" | "-Q") {
                 i += 2;
@@ -1915,9 +2450,16 @@ impl Analyzer<'_> {
             Some(c) => c,
             None => match stdin {
                 Stdin::Text(t) => (*t).to_owned(),
-                _ => return,
+                Stdin::None => return,
+                Stdin::File(p) => {
+                    return self.opaque(format!("runs the Python script {}", p.display()));
+                }
+                Stdin::Opaque => return self.opaque("runs Python code read from a pipe".into()),
             },
         };
+        if code_may_write("python", &code) {
+            self.opaque("runs Python code that may write files".into());
+        }
         for path in scan_python(&code) {
             self.file(&Word::plain(&path), env, ctx, "python");
         }
@@ -1940,9 +2482,10 @@ impl Analyzer<'_> {
                     break;
                 }
                 _ if t.starts_with('-') && t != "-" => i += 1,
+                "--version" | "-v" | "--help" | "-h" => return,
                 _ => {
                     if t != "-" {
-                        return;
+                        return self.opaque(format!("runs the script {t}"));
                     }
                     break;
                 }
@@ -1951,28 +2494,24 @@ impl Analyzer<'_> {
         let code = match (code, stdin) {
             (Some(c), _) => c.to_owned(),
             (None, Stdin::Text(t)) => (*t).to_owned(),
-            _ => return,
+            (None, Stdin::None) => return,
+            (None, _) => return self.opaque("runs JavaScript read from a pipe or file".into()),
         };
+        if code_may_write("node", &code) {
+            self.opaque("runs JavaScript that may write files".into());
+        }
         for path in scan_js(&code) {
             self.file(&Word::plain(&path), env, ctx, "node");
         }
     }
 }
 
-const SUDO_ARGS: &str = "\
-    -u -g -h -p -C -D -r -t -T -U --user --group --host --prompt --close-from \
-    --chdir --role --type --command-timeout --other-user";
 const XARGS_ARGS: &str = "\
     -I -n -L -P -s -d -E -a --arg-file --delimiter --max-args --max-procs \
     --max-lines --max-chars --eof --process-slot-var";
 const INSTALL_ARGS: &str = "\
     -t --target-directory -S --suffix -m --mode -o --owner -g --group \
     --strip-program";
-
-const SORT_ARGS: &str = "\
-    -o --output -k --key -t --field-separator -S --buffer-size -T \
-    --temporary-directory --parallel --batch-size --files0-from --compress-program \
-    --random-source --sort";
 
 const PATCH_ARGS: &str = "\
     -p --strip -i --input -o --output -d --directory -B --prefix -V \
@@ -2177,6 +2716,255 @@ fn strip_var<'a>(t: &'a str, name: &str) -> Option<&'a str> {
     } else {
         rest.strip_prefix('/')
     }
+}
+
+/// For a path whose last component holds a run-time name (`$x`, `` `x` ``) or a glob with no
+/// extension (`src/*`): the folder to report unknown files in. `None` for an ordinary path, or a
+/// glob that keeps its extension (`docs/*.md` is judged by `.md`).
+fn runtime_name(path: &Path) -> Option<PathBuf> {
+    let text = path.to_string_lossy();
+    if let Some(k) = text.find(['$', '`']) {
+        let known = &text[..k];
+        return Some(match known.rfind('/') {
+            Some(0) | None => PathBuf::from("/"),
+            Some(j) => PathBuf::from(&known[..j]),
+        });
+    }
+    let name = path.file_name()?.to_string_lossy();
+    let glob = name.contains(['*', '?', '[']);
+    (glob
+        && Path::new(&*name)
+            .extension()
+            .is_none_or(|e| e.to_string_lossy().contains(['*', '?', '['])))
+    .then(|| {
+        path.parent()
+            .map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
+    })
+}
+
+/// `$NAME…`, `${NAME}…` or `${NAME:-default}…` at the start of `t`: the name, the default, and
+/// how many bytes the reference takes. `None` for anything else (`$1`, `$@`, `${#x}`, `${x/a/b}`).
+fn var_ref(t: &str) -> Option<(&str, Option<&str>, usize)> {
+    let rest = t.strip_prefix('$')?;
+    if let Some(inner) = rest.strip_prefix('{') {
+        let close = inner.find('}')?;
+        let body = &inner[..close];
+        let (name, default) = match body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            None => (body, None),
+            Some(i) => {
+                let op = &body[i..];
+                let d = op.strip_prefix(":-").or_else(|| op.strip_prefix('-'))?;
+                (&body[..i], Some(d))
+            }
+        };
+        valid_name(name).then_some((name, default, close + 3))
+    } else {
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let name = &rest[..end];
+        valid_name(name).then_some((name, None, end + 1))
+    }
+}
+
+fn valid_name(n: &str) -> bool {
+    n.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+}
+
+/// `$(mktemp …)` or `` `mktemp …` `` making a file in the system's temporary folder (no `-p`,
+/// `--tmpdir=DIR` or template with a folder).
+fn mktemp_value(v: &str) -> bool {
+    let inner = v
+        .strip_prefix("$(")
+        .and_then(|r| r.strip_suffix(')'))
+        .or_else(|| v.strip_prefix('`').and_then(|r| r.strip_suffix('`')));
+    let Some(inner) = inner else { return false };
+    let mut words = inner.split_whitespace();
+    if words.next().map(command_name) != Some("mktemp") {
+        return false;
+    }
+    words.all(|w| {
+        !(w == "-p"
+            || w.starts_with("--tmpdir=")
+            || w.starts_with("-p")
+            || w.contains('/')
+            || w.contains('$'))
+    }) && !inner.contains(" -p ")
+}
+
+/// Whether inline code of an interpreter may write files or run other programs. `false` only
+/// for code that visibly cannot: it imports only harmless modules and names none of the ways
+/// to reach the file system, other programs or dynamic evaluation. A `true` is not a block:
+/// while native edits are locked the command is judged by its effect.
+fn code_may_write(lang: &str, code: &str) -> bool {
+    const ANY: &[&str] = &[
+        "open", "exec", "eval", "system", "spawn", "write", "__", "import(",
+    ];
+    if ANY.iter().any(|w| code.contains(w)) {
+        return true;
+    }
+    match lang {
+        "python" => {
+            const SAFE: &[&str] = &[
+                "json",
+                "sys",
+                "re",
+                "math",
+                "datetime",
+                "time",
+                "collections",
+                "itertools",
+                "functools",
+                "textwrap",
+                "string",
+                "statistics",
+                "decimal",
+                "fractions",
+                "random",
+                "platform",
+                "pprint",
+                "keyword",
+                "unicodedata",
+                "hashlib",
+                "struct",
+                "operator",
+                "typing",
+                "dataclasses",
+                "enum",
+                "calendar",
+                "heapq",
+                "bisect",
+                "uuid",
+                "ast",
+            ];
+            const BAD: &[&str] = &[
+                "compile",
+                "getattr",
+                "setattr",
+                "delattr",
+                "globals",
+                "locals",
+                "vars(",
+                "breakpoint",
+                "modules",
+                "builtins",
+                "importlib",
+                "ctypes",
+                "os.",
+                "Path",
+            ];
+            if BAD.iter().any(|w| code.contains(w)) {
+                return true;
+            }
+            code.split([';', '\n']).any(|stmt| {
+                let stmt = stmt.trim();
+                let names = if let Some(r) = stmt.strip_prefix("import ") {
+                    r.split(',')
+                        .map(|m| m.split_whitespace().next().unwrap_or(""))
+                        .collect()
+                } else if let Some(r) = stmt.strip_prefix("from ") {
+                    vec![r.split_whitespace().next().unwrap_or("")]
+                } else {
+                    vec![]
+                };
+                names
+                    .iter()
+                    .any(|m| !SAFE.contains(&m.split('.').next().unwrap_or("")))
+            })
+        }
+        "node" => [
+            "require",
+            "import",
+            "process",
+            "fs",
+            "Function",
+            "child_process",
+            "Deno",
+            "Bun",
+            "global",
+            "this",
+            "module",
+            "exports",
+            "arguments",
+            "constructor",
+            "prototype",
+            "Reflect",
+            "Worker",
+            "WebAssembly",
+            "fetch",
+            "with",
+        ]
+        .iter()
+        .any(|w| code.contains(w)),
+        "perl" => [
+            "`", "qx", "rename", "unlink", "sysopen", "truncate", "link", "do ", "do{", "require",
+            "use ", "File", "IO", "print {", "print{", "printf {", "select", "fork", "pipe", "-i",
+            "mkdir", "chmod", "utime", "syscall", "&{", "->",
+        ]
+        .iter()
+        .any(|w| code.contains(w)),
+        "awk" => {
+            code.contains('|')
+                || code.contains("getline")
+                || code.split(['\n', ';', '}', '{']).any(|stmt| {
+                    let s = stmt.trim_start();
+                    (s.starts_with("print") || s.starts_with("printf")) && s.contains('>')
+                })
+        }
+        _ => true,
+    }
+}
+
+/// Whether a `sed` script runs commands (`e`) or writes files (`w`, `W`, `s///w`).
+fn sed_script_writes(script: &str) -> bool {
+    script.split(['\n', ';', '{', '}']).any(|piece| {
+        let p = piece.trim_start();
+        // Skip an address: line numbers, `$`, `/re/`, ranges, `!`.
+        let mut rest = p;
+        loop {
+            let before = rest.len();
+            rest = rest.trim_start_matches(|c: char| {
+                c.is_ascii_digit() || matches!(c, '$' | ',' | '!' | '~' | '+' | ' ')
+            });
+            if let Some(r) = rest.strip_prefix('/') {
+                rest = r.find('/').map_or("", |i| &r[i + 1..]);
+            }
+            if rest.len() == before {
+                break;
+            }
+        }
+        let mut chars = rest.chars();
+        match chars.next() {
+            Some('w' | 'W' | 'e') => chars.next().is_none_or(|c| c.is_whitespace()),
+            Some('s') => {
+                let Some(d) = chars.next() else { return false };
+                let body: String = chars.collect();
+                let mut parts = 0;
+                let mut escaped = false;
+                let mut flags = String::new();
+                for c in body.chars() {
+                    if parts == 2 {
+                        if c.is_whitespace() || c == ';' || c == '}' {
+                            break;
+                        }
+                        flags.push(c);
+                        continue;
+                    }
+                    if escaped {
+                        escaped = false;
+                    } else if c == '\\' {
+                        escaped = true;
+                    } else if c == d {
+                        parts += 1;
+                    }
+                }
+                flags.contains(['w', 'W', 'e'])
+            }
+            _ => false,
+        }
+    })
 }
 
 /// The files a patch creates or changes: `+++ ` lines (minus `strip` leading components, or a
@@ -2463,7 +3251,22 @@ mod tests {
         assert_eq!(w("echo > $PWD/x/../c.rs"), ["/p/c.rs"]);
         assert_eq!(w("echo > a/./b/../c.rs"), ["/p/a/c.rs"]);
         assert_eq!(w("echo > /../../x.rs"), ["/x.rs"]);
-        assert_eq!(w("echo > $OUT/main.rs"), ["/p/$OUT/main.rs"]);
+        // A variable the command did not set: a name known only at run time, somewhere.
+        assert_eq!(w("echo > $OUT/main.rs"), ["?/p"]);
+        assert_eq!(w("OUT=src; echo > $OUT/main.rs"), ["/p/src/main.rs"]);
+        assert_eq!(
+            w("f=src/lib.rs; S=sed; $S -i s/a/b/ \"$f\""),
+            ["/p/src/lib.rs"]
+        );
+        assert_eq!(
+            w("t=$(mktemp -d); echo > $t/main.rs"),
+            ["/tmp/offload-mktemp/main.rs"]
+        );
+        assert_eq!(w("echo > \"${TMPDIR:-/tmp}/r.py\""), ["/tmp/r.py"]);
+        assert_eq!(
+            w("for f in docs/a.md src/b.rs; do sed -i s/x/y/ \"$f\"; done"),
+            ["/p/docs/a.md", "/p/src/b.rs"]
+        );
         assert_eq!(
             normalize(Path::new("../a/../../b")),
             PathBuf::from("../../b")
@@ -2499,10 +3302,7 @@ mod tests {
             w("sed -i s/a/b/ src/*.{rs,toml}"),
             ["/p/src/*.rs", "/p/src/*.toml"]
         );
-        assert_eq!(
-            w("echo > 'a.{rs,md}' > ${x,}"),
-            ["/p/a.{rs,md}", "/p/${x,}"]
-        );
+        assert_eq!(w("echo > 'a.{rs,md}' > ${x,}"), ["/p/a.{rs,md}", "?/p"]);
         assert_eq!(w("xargs sed -i s/a/b/"), ["?/p"]);
         assert_eq!(
             w("find src lib -name '*.rs' -exec sed -i s/a/b/ {} +"),

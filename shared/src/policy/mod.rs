@@ -6,7 +6,9 @@
 //! - [`messages`]: the words Claude reads when it is denied.
 
 pub mod bash;
+pub mod effect;
 pub mod guard;
 pub mod hook;
 pub mod messages;
+pub mod programs;
 pub mod scope;

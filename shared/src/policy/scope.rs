@@ -122,6 +122,13 @@ impl Scope {
         }
     }
 
+    /// Whether a `/`-separated path relative to the project is code (a code glob matches and no
+    /// exempt glob does). The effect check asks this for every file it walks.
+    pub fn is_code_rel(&self, rel: &str) -> bool {
+        let (code, exempt) = self.sets();
+        code.is_match(rel) && !exempt.is_match(rel)
+    }
+
     /// Is `dir` inside the project (for writes whose files are not named)?
     pub fn contains_dir(&self, dir: &Path, cwd: &Path) -> bool {
         real(&normalize(&cwd.join(dir))).starts_with(&self.project_real)

@@ -1,0 +1,1136 @@
+//! The effect check: the guard's backstop behind the Bash analyzer.
+//!
+//! The analyzer ([`super::bash`]) reads a command's text and answers before it runs, which is
+//! best for Claude. But a command can run code the analyzer cannot read (a script, an
+//! interpreter, a program it does not know, a name computed at run time). While native edits are
+//! locked, such a command is *watched*: PreToolUse takes a [`Snapshot`] of the project's code
+//! files, the command runs, and PostToolUse compares. A code file the command created or changed
+//! is put back as it was, and what the command wrote is kept in an undo record that
+//! `offload restore <id>` puts back in one command. Nothing is lost either way.
+//!
+//! ## What a snapshot is, and why it is cheap
+//!
+//! - **Which files**: the project's code files (by the guard's globs), found by walking the
+//!   project the way git would see it: `.gitignore`, `.git/info/exclude` and the global excludes
+//!   are honoured, so `target/` and `node_modules/` are never walked; `.git/` is skipped.
+//! - **What is recorded**: each file's size, modification and change times (nanoseconds) and
+//!   inode: a change to the file changes its ctime, which no user-space program can set back.
+//! - **How the old content is kept**: a file that git's index says is clean (same stat data as
+//!   the index entry, and not "racily" clean) is backed by its blob in the repository: nothing is
+//!   copied. Every other code file (modified, untracked, or any file outside a git repository) is
+//!   copied once into a shadow store keyed by its stat data, and the copy is reused by every later
+//!   snapshot while the file does not change. In a repository where the user is working on a few
+//!   files, a snapshot copies nothing after the first.
+//!
+//! ## What it cannot see
+//!
+//! - A command still running when PostToolUse fires (a command Claude Code moved to the
+//!   background, `run_in_background`): what it writes afterwards. The guard denies a watched
+//!   command with `run_in_background` while edits are locked for that reason.
+//! - Files outside the project, ignored files, and files that are not code by the globs.
+//! - Deletions alone: removing code is not authoring it, so a command that only deletes code
+//!   files is left alone (a deletion next to a write is undone with it).
+//! - Who made a change: a change made by another program during the command (the user's editor)
+//!   cannot be told apart from the command's own, and is undone and kept the same way. The undo
+//!   compares before it writes: a file that changed again since the check is left alone.
+//! - A blob git has garbage-collected between the snapshot and the check (`git gc --prune=now`
+//!   in the command itself): that file is reported as not restorable.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, Write as _};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::fsutil;
+use crate::policy::scope::Scope;
+
+/// The largest code file a snapshot copies; a bigger file that git does not hold makes the
+/// snapshot fail (closed).
+const MAX_FILE_BYTES: u64 = 64 << 20;
+/// Bytes a snapshot may copy in one go.
+const MAX_COPY_BYTES: u64 = 256 << 20;
+/// Code files a project may have.
+const MAX_FILES: usize = 200_000;
+/// The git index is read up to this size.
+const MAX_INDEX_BYTES: u64 = 512 << 20;
+
+/// A file's identity and state, from `lstat`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sig {
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub ctime_ns: i128,
+    pub ino: u64,
+    pub mode: u32,
+}
+
+impl Sig {
+    fn of(meta: &fs::Metadata) -> Sig {
+        Sig {
+            size: meta.len(),
+            mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+            ctime_ns: meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
+            ino: meta.ino(),
+            mode: meta.mode(),
+        }
+    }
+
+    fn key(&self) -> String {
+        format!(
+            "{:x}-{:x}-{:x}-{:x}",
+            self.ino, self.size, self.mtime_ns, self.ctime_ns
+        )
+    }
+}
+
+/// Where a file's content at snapshot time can be found again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backup {
+    /// The blob with this object id in the repository.
+    Git(String),
+    /// A copy in the shadow store, under this key.
+    Shadow(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Entry {
+    sig: Sig,
+    backup: Backup,
+}
+
+/// The project's code files at one moment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    pub project: PathBuf,
+    /// The repository holding the project, if any (its work tree root).
+    pub repo: Option<PathBuf>,
+    files: HashMap<Vec<u8>, Entry>,
+}
+
+/// offload's folders for the effect check, under the state folder.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub root: PathBuf,
+}
+
+impl Store {
+    pub fn new(state_dir: &Path) -> Store {
+        Store {
+            root: state_dir.join("guard"),
+        }
+    }
+
+    fn shadow(&self) -> PathBuf {
+        self.root.join("shadow")
+    }
+
+    pub fn pending_dir(&self) -> PathBuf {
+        self.root.join("pending")
+    }
+
+    /// The pending snapshot of one tool call.
+    pub fn pending(&self, session: Option<&str>, tool_use_id: Option<&str>) -> PathBuf {
+        let clean = |s: &str| -> String {
+            s.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .take(80)
+                .collect()
+        };
+        self.pending_dir().join(format!(
+            "{}--{}.snap",
+            clean(session.unwrap_or("none")),
+            clean(tool_use_id.unwrap_or("none"))
+        ))
+    }
+
+    pub fn undone_dir(&self) -> PathBuf {
+        self.root.join("undone")
+    }
+}
+
+/// The project's code files as they are now: relative path → state.
+fn scan(project: &Path, scope: &Scope, deadline: Instant) -> Result<HashMap<Vec<u8>, Sig>, String> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = HashMap::new();
+    let mut walk = ignore::WalkBuilder::new(project);
+    walk.hidden(false)
+        .parents(true)
+        .ignore(false)
+        .git_ignore(true)
+        .git_global(true)
+        .git_exclude(true)
+        .require_git(false)
+        .follow_links(false)
+        .filter_entry(|e| e.file_name() != ".git");
+    for entry in walk.build() {
+        if Instant::now() >= deadline {
+            return Err(
+                "listing the project's code files took longer than the guard's deadline".into(),
+            );
+        }
+        let Ok(entry) = entry else { continue };
+        if !entry.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let Ok(rel) = entry.path().strip_prefix(project) else {
+            continue;
+        };
+        let rel_bytes = rel.as_os_str().as_bytes();
+        if !scope.is_code_rel(&String::from_utf8_lossy(rel_bytes)) {
+            continue;
+        }
+        let Ok(meta) = fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        if !meta.file_type().is_file() {
+            continue;
+        }
+        if out.len() >= MAX_FILES {
+            return Err(format!("the project has more than {MAX_FILES} code files"));
+        }
+        out.insert(rel_bytes.to_vec(), Sig::of(&meta));
+    }
+    Ok(out)
+}
+
+/// The work tree root of the git repository holding `project`, and its git folder.
+fn find_repo(project: &Path) -> Option<(PathBuf, PathBuf)> {
+    let mut dir = project.to_path_buf();
+    for _ in 0..64 {
+        let dot = dir.join(".git");
+        if let Ok(meta) = fs::symlink_metadata(&dot) {
+            if meta.is_dir() {
+                return Some((dir, dot));
+            }
+            if meta.is_file() {
+                let text = fsutil::read_regular_text(&dot, 4096)?;
+                let gitdir = text.trim().strip_prefix("gitdir:")?.trim();
+                let gitdir = dir.join(gitdir);
+                return Some((dir, gitdir));
+            }
+        }
+        if !dir.pop() {
+            return None;
+        }
+    }
+    None
+}
+
+/// One index entry: its stat data and object id.
+struct IndexEntry {
+    ctime: (u32, u32),
+    mtime: (u32, u32),
+    ino: u32,
+    size: u32,
+    oid: String,
+}
+
+/// The stage-0 entries of a git index (versions 2 to 4), by path relative to the work tree, and
+/// the index file's own modification time (for git's "racily clean" rule). `None` when the
+/// index cannot be read: then every file is copied, which is slower and never wrong.
+fn read_index(gitdir: &Path) -> Option<(HashMap<Vec<u8>, IndexEntry>, i128)> {
+    let path = gitdir.join("index");
+    let meta = fs::metadata(&path).ok()?;
+    let index_mtime = Sig::of(&meta).mtime_ns;
+    let data = fsutil::read_regular(&path, MAX_INDEX_BYTES).ok()??;
+    let sha256 = fsutil::read_regular_text(&gitdir.join("config"), 1 << 20)
+        .is_some_and(|c| c.to_ascii_lowercase().contains("objectformat = sha256"));
+    let oid_len = if sha256 { 32 } else { 20 };
+    if data.len() < 12 || &data[..4] != b"DIRC" {
+        return None;
+    }
+    let be32 = |b: &[u8], at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    };
+    let version = be32(&data, 4)?;
+    if !(2..=4).contains(&version) {
+        return None;
+    }
+    let count = be32(&data, 8)? as usize;
+    let mut out = HashMap::with_capacity(count.min(1 << 20));
+    let mut at = 12;
+    let mut prev: Vec<u8> = Vec::new();
+    for _ in 0..count {
+        let start = at;
+        let fixed = 40 + oid_len + 2;
+        let e = data.get(at..at + fixed)?;
+        let flags = u16::from_be_bytes([e[40 + oid_len], e[41 + oid_len]]);
+        at += fixed;
+        if version >= 3 && flags & 0x4000 != 0 {
+            at += 2;
+        }
+        let name: Vec<u8> = if version == 4 {
+            // A varint: how many bytes of the previous name to drop.
+            let mut strip: usize = 0;
+            loop {
+                let b = *data.get(at)?;
+                at += 1;
+                strip = (strip << 7) | (b & 0x7f) as usize;
+                if b & 0x80 == 0 {
+                    break;
+                }
+                strip += 1;
+            }
+            let end = at + data.get(at..)?.iter().position(|&b| b == 0)?;
+            let keep = prev.len().checked_sub(strip)?;
+            let mut n = prev[..keep].to_vec();
+            n.extend_from_slice(&data[at..end]);
+            at = end + 1;
+            n
+        } else {
+            let end = at + data.get(at..)?.iter().position(|&b| b == 0)?;
+            let n = data[at..end].to_vec();
+            let len = end - start + 1;
+            at = start + len.div_ceil(8) * 8;
+            n
+        };
+        prev.clone_from(&name);
+        let stage = (flags >> 12) & 3;
+        if stage != 0 {
+            continue;
+        }
+        let oid: String = e[40..40 + oid_len]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        out.insert(
+            name,
+            IndexEntry {
+                ctime: (be32(e, 0)?, be32(e, 4)?),
+                mtime: (be32(e, 8)?, be32(e, 12)?),
+                ino: be32(e, 20)?,
+                size: be32(e, 36)?,
+                oid,
+            },
+        );
+    }
+    Some((out, index_mtime))
+}
+
+/// Whether a file with `sig` is what the index entry says (git's own "clean" test, stricter:
+/// a file modified in the same instant as the index was written counts as changed).
+fn clean(sig: &Sig, e: &IndexEntry, index_mtime: i128) -> bool {
+    let secs = |ns: i128| (ns.div_euclid(1_000_000_000)) as u32;
+    let nsec = |ns: i128| (ns.rem_euclid(1_000_000_000)) as u32;
+    let same = |ns: i128, (s, n): (u32, u32)| secs(ns) == s && (n == 0 || nsec(ns) == n);
+    same(sig.mtime_ns, e.mtime)
+        && same(sig.ctime_ns, e.ctime)
+        && sig.size as u32 == e.size
+        && sig.ino as u32 == e.ino
+        && sig.mtime_ns < index_mtime
+}
+
+/// Take a snapshot of `project`'s code files. Fails (and the guard denies) when it cannot keep
+/// every file's content: too many files, a file too big to copy, or the deadline passing.
+pub fn take(
+    project: &Path,
+    scope: &Scope,
+    store: &Store,
+    deadline: Instant,
+) -> Result<Snapshot, String> {
+    let now = scan(project, scope, deadline)?;
+    let repo = find_repo(project);
+    let index = repo.as_ref().and_then(|(_, gitdir)| read_index(gitdir));
+    let prefix: Vec<u8> = match &repo {
+        Some((root, _)) => {
+            use std::os::unix::ffi::OsStrExt;
+            match project.strip_prefix(root) {
+                Ok(p) if p.as_os_str().is_empty() => Vec::new(),
+                Ok(p) => {
+                    let mut v = p.as_os_str().as_bytes().to_vec();
+                    v.push(b'/');
+                    v
+                }
+                Err(_) => Vec::new(),
+            }
+        }
+        None => Vec::new(),
+    };
+    let shadow = store.shadow();
+    let mut copied: u64 = 0;
+    let mut files = HashMap::with_capacity(now.len());
+    for (rel, sig) in now {
+        let in_index = index.as_ref().and_then(|(entries, index_mtime)| {
+            let mut key = prefix.clone();
+            key.extend_from_slice(&rel);
+            entries
+                .get(&key)
+                .filter(|e| clean(&sig, e, *index_mtime))
+                .map(|e| e.oid.clone())
+        });
+        let backup = match in_index {
+            Some(oid) => Backup::Git(oid),
+            None => {
+                if Instant::now() >= deadline {
+                    return Err("copying the project's changed code files took longer than the guard's deadline".into());
+                }
+                let key = sig.key();
+                let dest = shadow.join(&key);
+                if fs::symlink_metadata(&dest).is_err() {
+                    if sig.size > MAX_FILE_BYTES {
+                        return Err(format!(
+                            "{} is larger than {} MiB and not committed to git, so offload could not keep a copy",
+                            String::from_utf8_lossy(&rel),
+                            MAX_FILE_BYTES >> 20
+                        ));
+                    }
+                    copied += sig.size;
+                    if copied > MAX_COPY_BYTES {
+                        return Err(format!(
+                            "the project's uncommitted code files exceed {} MiB, more than offload copies for one command",
+                            MAX_COPY_BYTES >> 20
+                        ));
+                    }
+                    let src = project.join(bytes_path(&rel));
+                    copy_into_shadow(&src, &sig, &shadow, &key).map_err(|e| {
+                        format!(
+                            "could not keep a copy of {}: {e}",
+                            String::from_utf8_lossy(&rel)
+                        )
+                    })?;
+                }
+                Backup::Shadow(key)
+            }
+        };
+        files.insert(rel, Entry { sig, backup });
+    }
+    Ok(Snapshot {
+        project: project.to_path_buf(),
+        repo: repo.map(|(root, _)| root),
+        files,
+    })
+}
+
+fn bytes_path(rel: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(rel))
+}
+
+/// Copy `src` into the shadow store under `key`, and check it did not change meanwhile.
+fn copy_into_shadow(src: &Path, sig: &Sig, shadow: &Path, key: &str) -> io::Result<()> {
+    fsutil::create_private_dir(shadow)?;
+    let bytes = fsutil::read_regular(src, MAX_FILE_BYTES + 1)?
+        .ok_or_else(|| io::Error::other("not a regular file"))?;
+    let after = fs::symlink_metadata(src).map(|m| Sig::of(&m))?;
+    if after != *sig || bytes.len() as u64 != sig.size {
+        return Err(io::Error::other("it changed while it was being copied"));
+    }
+    fsutil::write_atomic(&shadow.join(key), &bytes)
+}
+
+impl Snapshot {
+    /// Serialize: a header line, then one line per file (`path<TAB>size<TAB>mtime<TAB>ctime
+    /// <TAB>inode<TAB>mode<TAB>g:oid|s:key`), the path escaped.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.files.len() * 96 + 256);
+        out.extend_from_slice(b"offload-snapshot 1\t");
+        out.extend_from_slice(&escape(self.project.as_os_str().as_encoded_bytes()));
+        out.push(b'\t');
+        if let Some(r) = &self.repo {
+            out.extend_from_slice(&escape(r.as_os_str().as_encoded_bytes()));
+        }
+        out.push(b'\n');
+        for (rel, e) in &self.files {
+            out.extend_from_slice(&escape(rel));
+            let s = e.sig;
+            let backup = match &e.backup {
+                Backup::Git(oid) => format!("g:{oid}"),
+                Backup::Shadow(k) => format!("s:{k}"),
+            };
+            let _ = writeln!(
+                out,
+                "\t{}\t{}\t{}\t{}\t{}\t{backup}",
+                s.size, s.mtime_ns, s.ctime_ns, s.ino, s.mode
+            );
+        }
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<Snapshot> {
+        let mut lines = bytes.split(|&b| b == b'\n');
+        let header = lines.next()?;
+        let mut h = header.split(|&b| b == b'\t');
+        if h.next()? != b"offload-snapshot 1" {
+            return None;
+        }
+        let project = bytes_path(&unescape(h.next()?));
+        let repo = h
+            .next()
+            .filter(|r| !r.is_empty())
+            .map(|r| bytes_path(&unescape(r)));
+        let mut files = HashMap::new();
+        for line in lines {
+            if line.is_empty() {
+                continue;
+            }
+            let mut f = line.split(|&b| b == b'\t');
+            let rel = unescape(f.next()?);
+            let mut num = || -> Option<i128> { std::str::from_utf8(f.next()?).ok()?.parse().ok() };
+            let sig = Sig {
+                size: u64::try_from(num()?).ok()?,
+                mtime_ns: num()?,
+                ctime_ns: num()?,
+                ino: u64::try_from(num()?).ok()?,
+                mode: u32::try_from(num()?).ok()?,
+            };
+            let b = std::str::from_utf8(f.next()?).ok()?;
+            let backup = if let Some(o) = b.strip_prefix("g:") {
+                Backup::Git(o.to_owned())
+            } else {
+                Backup::Shadow(b.strip_prefix("s:")?.to_owned())
+            };
+            files.insert(rel, Entry { sig, backup });
+        }
+        Some(Snapshot {
+            project,
+            repo,
+            files,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+fn escape(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len());
+    for &c in b {
+        match c {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn unescape(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len());
+    let mut it = b.iter();
+    while let Some(&c) = it.next() {
+        if c == b'\\' {
+            match it.next() {
+                Some(b't') => out.push(b'\t'),
+                Some(b'n') => out.push(b'\n'),
+                Some(&o) => out.push(o),
+                None => out.push(b'\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// How one code file changed between a snapshot and now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    Created,
+    Modified,
+    Deleted,
+}
+
+/// One file the effect check found changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Changed {
+    pub rel: Vec<u8>,
+    pub change: Change,
+    /// The state seen by the check (`None` for a deleted file).
+    now: Option<Sig>,
+}
+
+impl Changed {
+    pub fn path(&self) -> String {
+        String::from_utf8_lossy(&self.rel).into_owned()
+    }
+}
+
+/// Compare `snap` with the project now: every code file created or changed (content, not only
+/// times: a file rewritten with the same bytes is unchanged), and, when any was, the deleted ones.
+pub fn check(
+    snap: &Snapshot,
+    scope: &Scope,
+    store: &Store,
+    deadline: Instant,
+) -> Result<Vec<Changed>, String> {
+    let now = scan(&snap.project, scope, deadline)?;
+    let mut out = Vec::new();
+    for (rel, sig) in &now {
+        match snap.files.get(rel) {
+            None => out.push(Changed {
+                rel: rel.clone(),
+                change: Change::Created,
+                now: Some(*sig),
+            }),
+            Some(e) if e.sig != *sig => {
+                let same = old_content(snap, store, rel, &e.backup)
+                    .ok()
+                    .is_some_and(|old| {
+                        fsutil::read_regular(
+                            &snap.project.join(bytes_path(rel)),
+                            MAX_FILE_BYTES + 1,
+                        )
+                        .ok()
+                        .flatten()
+                        .is_some_and(|cur| cur == old)
+                    });
+                if !same {
+                    out.push(Changed {
+                        rel: rel.clone(),
+                        change: Change::Modified,
+                        now: Some(*sig),
+                    });
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    if !out.is_empty() {
+        for rel in snap.files.keys() {
+            if !now.contains_key(rel) {
+                out.push(Changed {
+                    rel: rel.clone(),
+                    change: Change::Deleted,
+                    now: None,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(out)
+}
+
+/// The content a file had when the snapshot was taken.
+fn old_content(snap: &Snapshot, store: &Store, rel: &[u8], backup: &Backup) -> io::Result<Vec<u8>> {
+    match backup {
+        Backup::Shadow(key) => fsutil::read_regular(&store.shadow().join(key), MAX_FILE_BYTES + 1)?
+            .ok_or_else(|| io::Error::other("the kept copy is not a regular file")),
+        Backup::Git(oid) => {
+            let repo = snap
+                .repo
+                .as_deref()
+                .ok_or_else(|| io::Error::other("no repository"))?;
+            git_blob(repo, oid).map_err(|e| {
+                io::Error::other(format!("{} from git: {e}", String::from_utf8_lossy(rel)))
+            })
+        }
+    }
+}
+
+/// `git cat-file blob OID`, bounded in time and size.
+fn git_blob(repo: &Path, oid: &str) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    if !oid.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(io::Error::other("bad object id"));
+    }
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["cat-file", "blob", oid])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()?;
+    let mut stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| io::Error::other("no stdout"))?;
+    let pid = child.id();
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let r = (&mut stdout).take(MAX_FILE_BYTES + 1).read_to_end(&mut out);
+        r.map(|_| out)
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            let out = reader
+                .join()
+                .map_err(|_| io::Error::other("reader failed"))??;
+            return if status.success() {
+                Ok(out)
+            } else {
+                Err(io::Error::other(format!("git cat-file failed ({status})")))
+            };
+        }
+        if Instant::now() >= deadline {
+            crate::process::kill_group(pid, libc::SIGKILL);
+            let _ = child.wait();
+            return Err(io::Error::other("git cat-file did not answer within 5 s"));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// One file of an undo record.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UndoneFile {
+    /// Relative to the project.
+    pub path: String,
+    pub change: Change,
+    /// The file in the record holding what the command wrote (created and modified files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
+    /// Whether the project now holds the snapshot's state again.
+    pub undone: bool,
+    /// Why it was not, when it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// An undo record: `undone/<id>/manifest.json` and the kept files beside it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UndoRecord {
+    pub id: String,
+    pub ts: String,
+    pub project: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    pub what: String,
+    pub files: Vec<UndoneFile>,
+}
+
+/// Put the changed files back as the snapshot had them, keeping what the command wrote in a new
+/// undo record. Each file is compared again right before it is written: one that changed since
+/// the check is left alone (reported), so a concurrent writer's newer change is never clobbered.
+pub fn undo(
+    snap: &Snapshot,
+    changes: &[Changed],
+    store: &Store,
+    session: Option<&str>,
+    what: &str,
+) -> io::Result<UndoRecord> {
+    let id = new_id();
+    let dir = store.undone_dir().join(&id);
+    let kept_dir = dir.join("files");
+    fsutil::create_private_dir(&kept_dir)?;
+    let mut files = Vec::new();
+    for (n, c) in changes.iter().enumerate() {
+        let path = snap.project.join(bytes_path(&c.rel));
+        let mut f = UndoneFile {
+            path: c.path(),
+            change: c.change,
+            kept: None,
+            undone: false,
+            problem: None,
+        };
+        let result = (|| -> io::Result<()> {
+            // Keep what the command wrote first: whatever happens next, it is not lost.
+            if let Some(now) = c.now {
+                let bytes = fsutil::read_regular(&path, MAX_FILE_BYTES + 1)?
+                    .ok_or_else(|| io::Error::other("no longer a regular file"))?;
+                let name = format!("{n}");
+                fsutil::write_atomic(&kept_dir.join(&name), &bytes)?;
+                f.kept = Some(name);
+                let still = fs::symlink_metadata(&path).map(|m| Sig::of(&m)).ok();
+                if still != Some(now) {
+                    return Err(io::Error::other(
+                        "it changed again after the check; left as it is",
+                    ));
+                }
+            }
+            match c.change {
+                Change::Created => fs::remove_file(&path),
+                Change::Modified | Change::Deleted => {
+                    let entry = snap
+                        .files
+                        .get(&c.rel)
+                        .ok_or_else(|| io::Error::other("not in the snapshot"))?;
+                    if c.change == Change::Deleted && path.symlink_metadata().is_ok() {
+                        return Err(io::Error::other("it exists again; left as it is"));
+                    }
+                    let old = old_content(snap, store, &c.rel, &entry.backup)?;
+                    write_like(&path, &old, entry.sig.mode)
+                }
+            }
+        })();
+        match result {
+            Ok(()) => f.undone = true,
+            Err(e) => f.problem = Some(e.to_string()),
+        }
+        files.push(f);
+    }
+    let record = UndoRecord {
+        id,
+        ts: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        project: snap.project.display().to_string(),
+        session: session.map(str::to_owned),
+        what: what.chars().take(2000).collect(),
+        files,
+    };
+    let json = serde_json::to_vec_pretty(&record).map_err(io::Error::other)?;
+    fsutil::write_atomic(&dir.join("manifest.json"), &json)?;
+    Ok(record)
+}
+
+/// Write `bytes` to `path` atomically with permission bits `mode`.
+fn write_like(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.offload-undo.{}",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode & 0o7777)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.set_permissions(fs::Permissions::from_mode(mode & 0o7777))?;
+        drop(f);
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn new_id() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let t = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    format!(
+        "{t}-{:04x}",
+        (now.subsec_nanos() ^ std::process::id()) & 0xffff
+    )
+}
+
+/// Every undo record, newest first (unreadable ones are skipped).
+pub fn records(store: &Store) -> Vec<UndoRecord> {
+    let mut out: Vec<UndoRecord> = fs::read_dir(store.undone_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let text = fsutil::read_regular_text(&e.path().join("manifest.json"), 16 << 20)?;
+            serde_json::from_str(&text).ok()
+        })
+        .collect();
+    out.sort_by(|a, b| b.id.cmp(&a.id));
+    out
+}
+
+/// Put back what the command of record `id` wrote (`offload restore`). The current content of
+/// each file is first kept in a new record, so a restore can itself be undone.
+pub fn restore(store: &Store, id: &str) -> io::Result<(UndoRecord, Vec<String>)> {
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(io::Error::other(format!("no undo record named {id:?}")));
+    }
+    let dir = store.undone_dir().join(id);
+    let text =
+        fsutil::read_regular_text(&dir.join("manifest.json"), 16 << 20).ok_or_else(|| {
+            io::Error::other(format!(
+                "no undo record named {id:?} in {}",
+                store.undone_dir().display()
+            ))
+        })?;
+    let record: UndoRecord = serde_json::from_str(&text).map_err(io::Error::other)?;
+    let project = PathBuf::from(&record.project);
+    // Keep the current state of every file first.
+    let backup_id = new_id();
+    let backup_dir = store.undone_dir().join(&backup_id);
+    fsutil::create_private_dir(&backup_dir.join("files"))?;
+    let mut backup = UndoRecord {
+        id: backup_id,
+        ts: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        project: record.project.clone(),
+        session: record.session.clone(),
+        what: format!("the state before `offload restore {id}`"),
+        files: Vec::new(),
+    };
+    let mut done = Vec::new();
+    for (n, f) in record.files.iter().enumerate() {
+        let path = project.join(&f.path);
+        let current = fsutil::read_regular(&path, MAX_FILE_BYTES + 1)
+            .ok()
+            .flatten();
+        let kept = match &current {
+            Some(bytes) => {
+                let name = format!("{n}");
+                fsutil::write_atomic(&backup_dir.join("files").join(&name), bytes)?;
+                Some(name)
+            }
+            None => None,
+        };
+        backup.files.push(UndoneFile {
+            path: f.path.clone(),
+            change: if current.is_some() {
+                Change::Modified
+            } else {
+                Change::Deleted
+            },
+            kept,
+            undone: true,
+            problem: None,
+        });
+        match (&f.kept, f.change) {
+            (Some(k), Change::Created | Change::Modified) => {
+                let bytes =
+                    fsutil::read_regular(&dir.join("files").join(k), MAX_FILE_BYTES + 1)?
+                        .ok_or_else(|| io::Error::other("the kept file is not a regular file"))?;
+                let mode = fs::symlink_metadata(&path)
+                    .map(|m| m.mode())
+                    .unwrap_or(0o644);
+                write_like(&path, &bytes, mode)?;
+                done.push(f.path.clone());
+            }
+            (_, Change::Deleted) if current.is_some() => {
+                fs::remove_file(&path)?;
+                done.push(f.path.clone());
+            }
+            _ => {}
+        }
+    }
+    let json = serde_json::to_vec_pretty(&backup).map_err(io::Error::other)?;
+    fsutil::write_atomic(&backup_dir.join("manifest.json"), &json)?;
+    Ok((backup, done))
+}
+
+/// Remove pending snapshots older than a day (their PostToolUse never came) and shadow copies no
+/// snapshot has used for an hour. Best effort.
+pub fn prune(store: &Store) {
+    let now = SystemTime::now();
+    let older = |p: &Path, age: Duration| {
+        fs::symlink_metadata(p)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|d| d > age)
+    };
+    for (dir, age) in [
+        (store.pending_dir(), Duration::from_secs(86_400)),
+        (store.shadow(), Duration::from_secs(3600)),
+    ] {
+        for e in fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .take(10_000)
+        {
+            if older(&e.path(), age) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::GuardConfig;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+
+    struct Fx {
+        _t: tempfile::TempDir,
+        project: PathBuf,
+        store: Store,
+        scope: Scope,
+    }
+
+    fn fixture(with_git: bool) -> Fx {
+        let t = tempfile::tempdir().unwrap();
+        let root = fs::canonicalize(t.path()).unwrap();
+        let project = root.join("p");
+        fs::create_dir_all(project.join("src")).unwrap();
+        fs::create_dir_all(project.join("target/debug")).unwrap();
+        fs::write(project.join(".gitignore"), "target/\n").unwrap();
+        fs::write(project.join("src/lib.rs"), "pub fn a() {}\n").unwrap();
+        fs::write(project.join("src/main.rs"), "fn main() {}\n").unwrap();
+        fs::write(project.join("README.md"), "# r\n").unwrap();
+        fs::write(project.join("target/debug/gen.rs"), "ignored\n").unwrap();
+        if with_git {
+            git(&project, &["init", "-q"]);
+            git(&project, &["add", "-A"]);
+            git(&project, &["commit", "-qm", "init"]);
+        }
+        // An uncommitted change and an untracked file.
+        fs::write(
+            project.join("src/main.rs"),
+            "fn main() { println!(\"wip\"); }\n",
+        )
+        .unwrap();
+        fs::write(project.join("src/new.rs"), "// mine\n").unwrap();
+        let store = Store::new(&root.join("state"));
+        let scope = Scope::new(&project, &GuardConfig::default(), &[]);
+        Fx {
+            _t: t,
+            project,
+            store,
+            scope,
+        }
+    }
+
+    fn later() -> Instant {
+        Instant::now() + Duration::from_secs(30)
+    }
+
+    #[test]
+    fn a_write_is_found_undone_and_restorable() {
+        for with_git in [true, false] {
+            let f = fixture(with_git);
+            let snap = take(&f.project, &f.scope, &f.store, later()).unwrap();
+            assert_eq!(snap.len(), 3, "three code files, the ignored one left out");
+            if with_git {
+                assert!(
+                    snap.files
+                        .values()
+                        .any(|e| matches!(e.backup, Backup::Git(_))),
+                    "a clean committed file is backed by git"
+                );
+            }
+            let round = Snapshot::decode(&snap.encode()).unwrap();
+            assert_eq!(round, snap);
+            // The command: modify two files, create one, touch the README, write under target/.
+            fs::write(f.project.join("src/lib.rs"), "pub fn a() { evil() }\n").unwrap();
+            fs::write(f.project.join("src/main.rs"), "fn main() { evil() }\n").unwrap();
+            fs::write(f.project.join("src/gen.rs"), "fn gen() {}\n").unwrap();
+            fs::write(f.project.join("README.md"), "# changed\n").unwrap();
+            fs::write(f.project.join("target/debug/x.rs"), "x\n").unwrap();
+            let changes = check(&round, &f.scope, &f.store, later()).unwrap();
+            let names: Vec<(String, Change)> =
+                changes.iter().map(|c| (c.path(), c.change)).collect();
+            assert_eq!(
+                names,
+                [
+                    ("src/gen.rs".to_string(), Change::Created),
+                    ("src/lib.rs".to_string(), Change::Modified),
+                    ("src/main.rs".to_string(), Change::Modified),
+                ]
+            );
+            let rec = undo(&round, &changes, &f.store, Some("s1"), "python3 -").unwrap();
+            assert!(rec.files.iter().all(|x| x.undone), "{rec:?}");
+            assert_eq!(
+                fs::read_to_string(f.project.join("src/lib.rs")).unwrap(),
+                "pub fn a() {}\n"
+            );
+            assert_eq!(
+                fs::read_to_string(f.project.join("src/main.rs")).unwrap(),
+                "fn main() { println!(\"wip\"); }\n",
+                "the user's uncommitted work comes back, not the committed version"
+            );
+            assert!(!f.project.join("src/gen.rs").exists());
+            assert_eq!(
+                fs::read_to_string(f.project.join("src/new.rs")).unwrap(),
+                "// mine\n"
+            );
+            assert_eq!(
+                fs::read_to_string(f.project.join("README.md")).unwrap(),
+                "# changed\n"
+            );
+            // Nothing is lost: one command puts the command's writes back.
+            let (_, done) = restore(&f.store, &rec.id).unwrap();
+            assert_eq!(done.len(), 3);
+            assert_eq!(
+                fs::read_to_string(f.project.join("src/gen.rs")).unwrap(),
+                "fn gen() {}\n"
+            );
+            assert_eq!(
+                fs::read_to_string(f.project.join("src/lib.rs")).unwrap(),
+                "pub fn a() { evil() }\n"
+            );
+            assert_eq!(
+                records(&f.store).len(),
+                2,
+                "the restore kept a record of what it replaced"
+            );
+        }
+    }
+
+    #[test]
+    fn same_bytes_and_untouched_files_are_not_changes() {
+        let f = fixture(true);
+        let snap = take(&f.project, &f.scope, &f.store, later()).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        let same = fs::read(f.project.join("src/lib.rs")).unwrap();
+        fs::write(f.project.join("src/lib.rs"), same).unwrap();
+        assert!(
+            check(&snap, &f.scope, &f.store, later())
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_file_changed_again_after_the_check_is_left_alone() {
+        let f = fixture(true);
+        let snap = take(&f.project, &f.scope, &f.store, later()).unwrap();
+        fs::write(f.project.join("src/lib.rs"), "command\n").unwrap();
+        let changes = check(&snap, &f.scope, &f.store, later()).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        fs::write(f.project.join("src/lib.rs"), "the user's newer edit\n").unwrap();
+        let rec = undo(&snap, &changes, &f.store, None, "x").unwrap();
+        assert!(!rec.files[0].undone);
+        assert_eq!(
+            fs::read_to_string(f.project.join("src/lib.rs")).unwrap(),
+            "the user's newer edit\n"
+        );
+    }
+
+    #[test]
+    fn index_versions_parse() {
+        for version in ["2", "3", "4"] {
+            let f = fixture(true);
+            git(&f.project, &["update-index", "--index-version", version]);
+            git(&f.project, &["add", "src/new.rs"]);
+            let (_, gitdir) = find_repo(&f.project).unwrap();
+            let (entries, _) = read_index(&gitdir).unwrap();
+            let mut names: Vec<String> = entries
+                .keys()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .collect();
+            names.sort();
+            assert_eq!(
+                names,
+                [
+                    ".gitignore",
+                    "README.md",
+                    "src/lib.rs",
+                    "src/main.rs",
+                    "src/new.rs"
+                ],
+                "v{version}"
+            );
+        }
+    }
+}
