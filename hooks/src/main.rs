@@ -57,6 +57,7 @@ fn run() -> ExitCode {
             None
         },
         now: chrono::Utc::now(),
+        tmpdir: var("TMPDIR").map(Into::into),
         paths: paths.clone(),
     };
     let ledger = Ledger::new(paths).with_write_wait(Duration::from_secs(2));

@@ -62,6 +62,11 @@ pub enum Event {
     UserPromptSubmit,
     PreToolUse,
     PostToolUse,
+    /// A tool call that failed (Claude Code sends this instead of PostToolUse when, for
+    /// instance, a Bash command exits non-zero).
+    PostToolUseFailure,
+    /// Claude Code 2.1.332+: a skill's inline `` !`cmd` `` shell command is about to run.
+    PreSkillShellCommand,
     /// Anything else: answered with silence.
     Other,
 }
@@ -87,6 +92,8 @@ impl HookInput {
             Some("UserPromptSubmit") => Event::UserPromptSubmit,
             Some("PreToolUse") => Event::PreToolUse,
             Some("PostToolUse") => Event::PostToolUse,
+            Some("PostToolUseFailure") => Event::PostToolUseFailure,
+            Some("PreSkillShellCommand") => Event::PreSkillShellCommand,
             _ => Event::Other,
         }
     }
@@ -104,9 +111,14 @@ impl HookInput {
 
 /// The JSON that denies a tool call.
 pub fn deny_json(reason: &str) -> String {
+    deny_json_for("PreToolUse", reason)
+}
+
+/// The JSON that denies what the hook `event` is about (`PreToolUse`, `PreSkillShellCommand`).
+pub fn deny_json_for(event: &str, reason: &str) -> String {
     json!({
         "hookSpecificOutput": {
-            "hookEventName": "PreToolUse",
+            "hookEventName": event,
             "permissionDecision": "deny",
             "permissionDecisionReason": reason,
         }

@@ -104,6 +104,8 @@ impl Given {
             protected: &protected,
             runner: &runner,
             now: Utc::now(),
+            tmpdir: None,
+            deadline: None,
         };
         pre_tool_use(&hook, &ctx, || self.summary.clone())
     }
@@ -459,6 +461,7 @@ impl Hook {
                 home: Some(root.join("home")),
                 codex_found: Some("/usr/bin/codex".into()),
                 now: Utc::now(),
+                tmpdir: None,
             },
             project: root.join("proj"),
             _dir: dir,
@@ -630,8 +633,11 @@ fn bash_corpus_through_the_guard() {
         protected: &protected,
         runner: &runner,
         now: Utc::now(),
+        tmpdir: None,
+        deadline: None,
     };
     let (mut deny, mut pass, mut escapes, mut false_blocks) = (0, 0, vec![], vec![]);
+    let mut watch = 0;
     for (n, line) in include_str!("fixtures/bash-corpus.tsv").lines().enumerate() {
         let Some((verdict, command)) = line.split_once('\t').filter(|_| !line.starts_with('#'))
         else {
@@ -643,11 +649,18 @@ fn bash_corpus_through_the_guard() {
             "tool_name": "Bash", "tool_input": {"command": command}
         }))
         .unwrap();
-        let denied = matches!(pre_tool_use(&hook, &ctx, || None), Verdict::Deny(_));
+        let verdict_now = pre_tool_use(&hook, &ctx, || None);
+        // A `deny` line must be stopped: denied before it runs, or watched by its effect (the
+        // command runs, and what it did to code is undone). A `pass` line must never be denied.
+        let denied = matches!(verdict_now, Verdict::Deny(_));
+        let watched = matches!(verdict_now, Verdict::Watch(_));
+        if watched {
+            watch += 1;
+        }
         match verdict {
             "deny" => {
                 deny += 1;
-                if !denied {
+                if !denied && !watched {
                     escapes.push(format!("line {}: {command:?}", n + 1));
                 }
             }
@@ -660,7 +673,7 @@ fn bash_corpus_through_the_guard() {
         }
     }
     eprintln!(
-        "guard on the bash corpus: {deny} deny / {pass} pass; escapes {}, false blocks {}",
+        "guard on the bash corpus: {deny} deny / {pass} pass; {watch} watched by effect; escapes {}, false blocks {}",
         escapes.len(),
         false_blocks.len()
     );

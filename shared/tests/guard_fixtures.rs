@@ -34,6 +34,7 @@ impl World {
                 home: Some(root.join("home")),
                 codex_found: None,
                 now: Utc::now(),
+                tmpdir: None,
             },
             project,
             _dir: dir,

@@ -41,6 +41,23 @@ pub enum Verdict {
     Deny(Denial),
     /// Warn mode: let it through, tell Claude what enforce mode would have done.
     Warn(Denial),
+    /// Let it run, but judge it by its effect: the command runs code the analyzer cannot read
+    /// while native edits are locked, so the hook snapshots the project's code files now and
+    /// PostToolUse undoes any change to them (see [`super::effect`]).
+    Watch(Watch),
+}
+
+/// Why a command is watched, and what Claude is told if its effect is undone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Watch {
+    pub tool: String,
+    /// What the analyzer could not see into.
+    pub why: Vec<String>,
+    /// The denial this would be if the command wrote code (`route-first` or `fail-closed`),
+    /// which is the reason PostToolUse gives when it undoes something.
+    pub denial: Denial,
+    /// Warn mode: report what would be undone, undo nothing.
+    pub warn: bool,
 }
 
 /// A denial (or what would have been one).
@@ -67,6 +84,10 @@ pub struct Ctx<'a> {
     /// plans are checked against.
     pub runner: &'a RunnerConfig,
     pub now: DateTime<Utc>,
+    /// `$TMPDIR` of the session (scratch paths under it are outside the project).
+    pub tmpdir: Option<&'a Path>,
+    /// When the analysis must stop (a limit that denies), well inside the hook's timeout.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// How long an attempt unlocks native work.
@@ -112,11 +133,27 @@ pub fn pre_tool_use(
         return Verdict::Silent;
     }
     let tool = input.tool_name.as_deref().unwrap_or("");
-    let denial = judge(input, tool, ctx, session).map(|(code, reason)| Denial {
-        tool: tool.to_string(),
-        code,
-        reason,
-    });
+    let judged = judge(input, tool, ctx, session);
+    let denial = match judged {
+        Judged::Pass => None,
+        Judged::Deny(code, reason) => Some(Denial {
+            tool: tool.to_string(),
+            code,
+            reason,
+        }),
+        Judged::Watch(why, code, reason) => {
+            return Verdict::Watch(Watch {
+                tool: tool.to_string(),
+                why,
+                denial: Denial {
+                    tool: tool.to_string(),
+                    code,
+                    reason,
+                },
+                warn: ctx.mode == Mode::Warn,
+            });
+        }
+    };
     match (denial, ctx.mode) {
         (None, _) | (_, Mode::Off) => Verdict::Silent,
         (Some(d), Mode::Enforce) => Verdict::Deny(d),
@@ -127,18 +164,36 @@ pub fn pre_tool_use(
     }
 }
 
+/// What [`judge`] found.
+enum Judged {
+    Pass,
+    Deny(&'static str, String),
+    /// Watch by effect: why, and the denial it stands for.
+    Watch(Vec<String>, &'static str, String),
+}
+
+impl From<Option<(&'static str, String)>> for Judged {
+    fn from(d: Option<(&'static str, String)>) -> Judged {
+        match d {
+            Some((code, reason)) => Judged::Deny(code, reason),
+            None => Judged::Pass,
+        }
+    }
+}
+
 fn judge(
     input: &HookInput,
     tool: &str,
     ctx: &Ctx<'_>,
     session: impl FnOnce() -> Option<SessionSummary>,
-) -> Option<(&'static str, String)> {
+) -> Judged {
     let is_edit = EDIT_TOOLS.contains(&tool);
     let is_agent = AGENT_TOOLS.contains(&tool);
     if !is_edit && !is_agent && tool != "Bash" {
-        return None;
+        return Judged::Pass;
     }
     let scope = (!is_agent).then(|| Scope::new(ctx.project, ctx.config, ctx.protected));
+    let mut watch: Vec<String> = Vec::new();
     let (work, what) = if is_agent {
         let sub = input
             .input_str("subagent_type")
@@ -149,26 +204,49 @@ fn judge(
             .iter()
             .any(|t| t.eq_ignore_ascii_case(sub))
         {
-            return None;
+            return Judged::Pass;
         }
         (Work::Explore, format!("the {sub} subagent"))
     } else {
-        let scope = scope.as_ref()?;
-        // A Bash command is parsed once, for both the tamper check and eligibility.
-        let writes = match input.input_str("command") {
-            Some(command) if !is_edit => bash::writes(command, ctx.cwd, ctx.home),
-            _ => Vec::new(),
+        let Some(scope) = scope.as_ref() else {
+            return Judged::Pass;
         };
-        if let Some(what) = tamper(input, tool, &writes, scope, ctx) {
-            return Some(("tamper", messages::tamper(&what)));
+        // A Bash command is parsed once, for both the tamper check and eligibility.
+        let analysis = match input.input_str("command") {
+            Some(command) if !is_edit => {
+                bash::analyze(command, ctx.cwd, ctx.home, ctx.tmpdir, ctx.deadline)
+            }
+            _ => bash::Analysis::default(),
+        };
+        if let Some(limit) = analysis.limit {
+            return Judged::Deny("analysis-limit", messages::analysis_limit(limit));
+        }
+        if let Some(what) = tamper(input, tool, &analysis, scope, ctx) {
+            return Judged::Deny("tamper", messages::tamper(&what));
         }
         if is_edit && let Some(problems) = plan_problems(input, tool, scope, ctx) {
-            return (!problems.is_empty()).then_some(("plan-invalid", problems));
+            return if problems.is_empty() {
+                Judged::Pass
+            } else {
+                Judged::Deny("plan-invalid", problems)
+            };
         }
         let what = if is_edit {
-            edit_target(input, scope, ctx)?
+            edit_target(input, scope, ctx)
         } else {
-            bash_target(&writes, scope, ctx)?
+            let found = bash_target(&analysis.targets, scope, ctx);
+            if found.is_none() {
+                watch = watch_reasons(&analysis, scope, ctx);
+                if watch.is_empty() {
+                    return Judged::Pass;
+                }
+                Some(format!("this Bash command ({})", watch[0]))
+            } else {
+                found
+            }
+        };
+        let Some(what) = what else {
+            return Judged::Pass;
         };
         (Work::Edit, what)
     };
@@ -178,14 +256,49 @@ fn judge(
         phrase: &ctx.config.approval_phrase,
         model: &ctx.runner.model_code,
     };
-    match unlock(summary.as_ref(), ctx) {
+    let denial = match unlock(summary.as_ref(), ctx) {
         Unlock::Open => None,
         Unlock::NoAttempt => Some(("route-first", messages::route_first(work, &what, &route))),
         Unlock::Failed(last) => Some((
             "fail-closed",
             messages::fail_closed(work, &what, &last, &route),
         )),
+    };
+    match denial {
+        Some((code, reason)) if !watch.is_empty() => {
+            if input
+                .tool_input
+                .as_ref()
+                .and_then(|i| i.get("run_in_background"))
+                .and_then(|v| v.as_bool())
+                == Some(true)
+            {
+                return Judged::Deny(code, messages::background_watch(&watch[0], &reason));
+            }
+            Judged::Watch(watch, code, reason)
+        }
+        d => d.into(),
     }
+}
+
+/// Why a command that names no code file must still be judged by its effect: it runs code the
+/// analyzer cannot read, or writes files it does not name into a folder of the project.
+fn watch_reasons(analysis: &bash::Analysis, scope: &Scope, ctx: &Ctx<'_>) -> Vec<String> {
+    let mut why = analysis.opaque.clone();
+    for t in &analysis.targets {
+        if let Target::Unknown { dir, how } = t
+            && scope.contains_dir(dir, ctx.cwd)
+        {
+            let w = format!(
+                "{how} into files of {} named only at run time",
+                display(&dir.to_string_lossy(), ctx)
+            );
+            if !why.contains(&w) {
+                why.push(w);
+            }
+        }
+    }
+    why
 }
 
 enum Unlock {
@@ -195,17 +308,31 @@ enum Unlock {
 }
 
 fn unlock(summary: Option<&SessionSummary>, ctx: &Ctx<'_>) -> Unlock {
+    unlock_at(summary, ctx.config, ctx.now)
+}
+
+/// Whether native edits are allowed now for a session in this state (an approval or a
+/// successful attempt in scope).
+pub fn unlocked(
+    summary: Option<&SessionSummary>,
+    config: &GuardConfig,
+    now: DateTime<Utc>,
+) -> bool {
+    matches!(unlock_at(summary, config, now), Unlock::Open)
+}
+
+fn unlock_at(summary: Option<&SessionSummary>, config: &GuardConfig, now: DateTime<Utc>) -> Unlock {
     let Some(s) = summary else {
         return Unlock::NoAttempt;
     };
-    let scope = AttemptScope::parse(&ctx.config.attempt_scope);
+    let scope = AttemptScope::parse(&config.attempt_scope);
     if let Some(a) = &s.approval
-        && scope.covers(s, a.turn, a.ts, ctx.now)
+        && scope.covers(s, a.turn, a.ts, now)
     {
         return Unlock::Open;
     }
     match &s.last_attempt {
-        Some(l) if scope.covers(s, l.turn, l.ts, ctx.now) => {
+        Some(l) if scope.covers(s, l.turn, l.ts, now) => {
             if l.outcome.is_success() {
                 Unlock::Open
             } else {
@@ -229,7 +356,7 @@ fn plan_problems(input: &HookInput, tool: &str, scope: &Scope, ctx: &Ctx<'_>) ->
     let text = match tool {
         "Write" => input.input_str("content")?.to_owned(),
         "Edit" | "MultiEdit" => {
-            let mut text = std::fs::read_to_string(&file).ok()?;
+            let mut text = crate::fsutil::read_regular_text(&file, 4 << 20)?;
             for (old, new, all) in edits(input) {
                 if old.is_empty() || !text.contains(&old) {
                     return None;
@@ -297,16 +424,14 @@ fn edit_target(input: &HookInput, scope: &Scope, ctx: &Ctx<'_>) -> Option<String
         .then(|| format!("editing {}", display(path, ctx)))
 }
 
+/// The first code file of the project a Bash command names as a write target. Writes to files
+/// named only at run time are not denied here: they are watched (see [`watch_reasons`]).
 fn bash_target(writes: &[Target], scope: &Scope, ctx: &Ctx<'_>) -> Option<String> {
     writes.iter().find_map(|t| match t {
         Target::File(w) if scope.classify(&w.path, ctx.cwd) == PathClass::Code => Some(format!(
             "this Bash command ({} {})",
             w.how,
             display(&w.path.to_string_lossy(), ctx)
-        )),
-        Target::Unknown { dir, how } if scope.contains_dir(dir, ctx.cwd) => Some(format!(
-            "this Bash command ({how} in {})",
-            display(&dir.to_string_lossy(), ctx)
         )),
         _ => None,
     })
@@ -317,10 +442,11 @@ fn bash_target(writes: &[Target], scope: &Scope, ctx: &Ctx<'_>) -> Option<String
 fn tamper(
     input: &HookInput,
     tool: &str,
-    writes: &[Target],
+    analysis: &bash::Analysis,
     scope: &Scope,
     ctx: &Ctx<'_>,
 ) -> Option<String> {
+    let writes = &analysis.targets;
     if EDIT_TOOLS.contains(&tool) {
         let path = edit_path(input)?;
         if scope.classify(Path::new(path), ctx.cwd) == PathClass::Protected {
@@ -329,7 +455,8 @@ fn tamper(
         if ctx.config.protect_settings && is_settings_file(Path::new(path), ctx) {
             let removes_hooks = match tool {
                 "Write" => {
-                    let now = std::fs::read_to_string(ctx.cwd.join(path)).unwrap_or_default();
+                    let now = crate::fsutil::read_regular_text(&ctx.cwd.join(path), 4 << 20)
+                        .unwrap_or_default();
                     now.contains("offload")
                         && !input.input_str("content").unwrap_or("").contains("offload")
                 }
@@ -344,7 +471,7 @@ fn tamper(
         return None;
     }
     let command = input.input_str("command")?;
-    if runs_offload_approve(command) {
+    if analysis.runs_approve {
         return Some("running `offload approve` (the user's own approval command)".into());
     }
     let mut spellings = scope.protected_spellings(ctx.home);
@@ -352,13 +479,13 @@ fn tamper(
     if let Some(s) = spellings.iter().find(|s| command.contains(s.as_str())) {
         return Some(format!("a Bash command touching {s}"));
     }
-    for t in writes {
+    for t in writes.iter() {
         if let Target::File(w) = t {
             if scope.classify(&w.path, ctx.cwd) == PathClass::Protected {
                 return Some(format!("a Bash command writing {}", w.path.display()));
             }
             if ctx.config.protect_settings && is_settings_file(&w.path, ctx) {
-                let now = std::fs::read_to_string(&w.path).unwrap_or_default();
+                let now = crate::fsutil::read_regular_text(&w.path, 4 << 20).unwrap_or_default();
                 if now.contains("offload") {
                     return Some(format!("a Bash command rewriting {}", w.path.display()));
                 }

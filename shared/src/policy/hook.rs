@@ -3,13 +3,17 @@
 
 use std::path::{Path, PathBuf};
 
+use std::time::{Duration, Instant};
+
 use chrono::{DateTime, Utc};
 
 use crate::claude::{self, Event as HookEvent, HookInput};
 use crate::config::{Config, Mode};
 use crate::ledger::{Body, Event, SessionSummary};
 use crate::paths::Paths;
+use crate::policy::effect::{self, Store};
 use crate::policy::guard::{self, Ctx, Verdict};
+use crate::policy::scope::Scope;
 
 /// Where the hook runs: the environment, read once by the binary.
 pub struct Env {
@@ -24,7 +28,15 @@ pub struct Env {
     /// Whether a codex executable was found (SessionStart context).
     pub codex_found: Option<String>,
     pub now: DateTime<Utc>,
+    /// `TMPDIR`, if set.
+    pub tmpdir: Option<PathBuf>,
 }
+
+/// How long the Bash analysis may take, and the snapshot of a watched command: both well inside
+/// Claude Code's hook timeout (10 s as setup writes it), so a slow disk denies instead of letting
+/// the call through on a timeout.
+const ANALYSIS_BUDGET: Duration = Duration::from_secs(2);
+const SNAPSHOT_BUDGET: Duration = Duration::from_secs(5);
 
 /// What the binary must do.
 #[derive(Debug, Default, PartialEq)]
@@ -84,12 +96,30 @@ pub fn answer(
     let _ = config.apply_env();
     let mode = mode(env, &config);
     let sid = input.session().map(str::to_owned);
-    match input.event() {
-        HookEvent::PreToolUse => {
-            let protected = [
-                env.paths.state_dir.clone(),
-                env.paths.config_dir().to_path_buf(),
-            ];
+    let event = input.event();
+    let protected = [
+        env.paths.state_dir.clone(),
+        env.paths.config_dir().to_path_buf(),
+    ];
+    match event {
+        HookEvent::PreToolUse | HookEvent::PreSkillShellCommand => {
+            let skill = event == HookEvent::PreSkillShellCommand;
+            let event_name = if skill {
+                "PreSkillShellCommand"
+            } else {
+                "PreToolUse"
+            };
+            // A skill's inline shell command is judged as the Bash command it is.
+            let skill_input;
+            let input = if skill {
+                skill_input = HookInput {
+                    tool_name: Some("Bash".into()),
+                    ..input.clone()
+                };
+                &skill_input
+            } else {
+                &input
+            };
             let ctx = Ctx {
                 config: &config.guard,
                 mode,
@@ -99,12 +129,47 @@ pub fn answer(
                 protected: &protected,
                 runner: &config.runner,
                 now: env.now,
+                tmpdir: env.tmpdir.as_deref(),
+                deadline: Some(Instant::now() + ANALYSIS_BUDGET),
             };
-            let verdict = guard::pre_tool_use(&input, &ctx, || sid.as_deref().and_then(session));
+            let verdict = guard::pre_tool_use(input, &ctx, || sid.as_deref().and_then(session));
+            let verdict = match verdict {
+                Verdict::Watch(w) => {
+                    let store = Store::new(&env.paths.state_dir);
+                    let problem = if skill {
+                        Some(
+                            "a skill's shell command has no PostToolUse in which to check it"
+                                .to_owned(),
+                        )
+                    } else {
+                        let scope = Scope::new(&project, &config.guard, &protected);
+                        start_watch(&store, &scope, &project, sid.as_deref(), input, &w).err()
+                    };
+                    match problem {
+                        None => return Answer::default(),
+                        Some(p) => {
+                            let reason = crate::policy::messages::cannot_watch(
+                                &w.why[0],
+                                &p,
+                                &w.denial.reason,
+                            );
+                            if w.warn {
+                                Verdict::Warn(guard::Denial {
+                                    reason: crate::policy::messages::warn(&reason),
+                                    ..w.denial
+                                })
+                            } else {
+                                Verdict::Deny(guard::Denial { reason, ..w.denial })
+                            }
+                        }
+                    }
+                }
+                v => v,
+            };
             match verdict {
-                Verdict::Silent => Answer::default(),
+                Verdict::Silent | Verdict::Watch(_) => Answer::default(),
                 Verdict::Deny(d) => Answer {
-                    stdout: claude::deny_json(&d.reason),
+                    stdout: claude::deny_json_for(event_name, &d.reason),
                     record: vec![Event::now(
                         sid.as_deref(),
                         Body::GuardDenied {
@@ -116,7 +181,7 @@ pub fn answer(
                     ..Answer::default()
                 },
                 Verdict::Warn(d) => Answer {
-                    stdout: claude::context_json("PreToolUse", &d.reason),
+                    stdout: claude::context_json(event_name, &d.reason),
                     record: vec![Event::now(
                         sid.as_deref(),
                         Body::GuardDenied {
@@ -186,7 +251,217 @@ pub fn answer(
                 ..Answer::default()
             }
         }
-        HookEvent::PostToolUse | HookEvent::Other => Answer::default(),
+        HookEvent::PostToolUse | HookEvent::PostToolUseFailure => {
+            if mode == Mode::Off || input.tool_name.as_deref() != Some("Bash") {
+                return Answer::default();
+            }
+            let store = Store::new(&env.paths.state_dir);
+            let pending = store.pending(sid.as_deref(), input.tool_use_id.as_deref());
+            if std::fs::symlink_metadata(&pending).is_err() {
+                return Answer::default();
+            }
+            let scope = Scope::new(&project, &config.guard, &protected);
+            let event_name = if event == HookEvent::PostToolUse {
+                "PostToolUse"
+            } else {
+                "PostToolUseFailure"
+            };
+            finish_watch(
+                &store,
+                &pending,
+                &scope,
+                sid.as_deref(),
+                &config,
+                env,
+                event_name,
+                session,
+            )
+        }
+        HookEvent::Other => Answer::default(),
+    }
+}
+
+/// What PreToolUse keeps beside a watched command's snapshot for PostToolUse.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct WatchMeta {
+    why: String,
+    code: String,
+    reason: String,
+    warn: bool,
+    command: String,
+}
+
+/// PreToolUse of a watched command: snapshot the project's code files.
+fn start_watch(
+    store: &Store,
+    scope: &Scope,
+    project: &Path,
+    sid: Option<&str>,
+    input: &HookInput,
+    w: &guard::Watch,
+) -> Result<(), String> {
+    let snap = effect::take(project, scope, store, Instant::now() + SNAPSHOT_BUDGET)?;
+    let path = store.pending(sid, input.tool_use_id.as_deref());
+    let meta = WatchMeta {
+        why: w.why[0].clone(),
+        code: w.denial.code.into(),
+        reason: w.denial.reason.clone(),
+        warn: w.warn,
+        command: input
+            .input_str("command")
+            .unwrap_or("")
+            .chars()
+            .take(2000)
+            .collect(),
+    };
+    let save = || -> std::io::Result<()> {
+        crate::fsutil::create_private_dir(&store.pending_dir())?;
+        let meta = serde_json::to_vec(&meta).map_err(std::io::Error::other)?;
+        crate::fsutil::write_atomic(&path.with_extension("json"), &meta)?;
+        crate::fsutil::write_atomic(&path, &snap.encode())
+    };
+    save().map_err(|e| {
+        format!(
+            "cannot save the snapshot in {} ({e})",
+            store.pending_dir().display()
+        )
+    })
+}
+
+/// PostToolUse of a watched command: undo what it did to code while edits stay locked.
+#[allow(clippy::too_many_arguments)]
+fn finish_watch(
+    store: &Store,
+    pending: &Path,
+    scope: &Scope,
+    sid: Option<&str>,
+    config: &Config,
+    env: &Env,
+    event_name: &str,
+    session: impl FnOnce(&str) -> Option<SessionSummary>,
+) -> Answer {
+    let meta_path = pending.with_extension("json");
+    let snap = crate::fsutil::read_regular(pending, 1 << 30)
+        .ok()
+        .flatten()
+        .and_then(|b| effect::Snapshot::decode(&b));
+    let meta: Option<WatchMeta> = crate::fsutil::read_regular_text(&meta_path, 1 << 20)
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let _ = std::fs::remove_file(pending);
+    let _ = std::fs::remove_file(&meta_path);
+    let (Some(snap), Some(meta)) = (snap, meta) else {
+        return Answer {
+            stdout: claude::context_json(
+                event_name,
+                "offload: the snapshot taken before this Bash command could not be read back, so its effect on the code was not checked.",
+            ),
+            ..Answer::default()
+        };
+    };
+    // An attempt that succeeded (or an approval given) while the command ran unlocks its writes.
+    if guard::unlocked(sid.and_then(session).as_ref(), &config.guard, env.now) {
+        return Answer::default();
+    }
+    let deadline = Instant::now() + SNAPSHOT_BUDGET;
+    let changes = match effect::check(&snap, scope, store, deadline) {
+        Ok(c) => c,
+        Err(e) => {
+            return Answer {
+                stdout: claude::context_json(
+                    event_name,
+                    &format!(
+                        "offload: could not check this Bash command's effect on the code: {e}."
+                    ),
+                ),
+                ..Answer::default()
+            };
+        }
+    };
+    maybe_prune(store);
+    if changes.is_empty() {
+        return Answer::default();
+    }
+    let names = |list: &[&effect::Changed]| -> String {
+        let mut parts: Vec<String> = list
+            .iter()
+            .take(12)
+            .map(|c| {
+                let what = match c.change {
+                    effect::Change::Created => "created",
+                    effect::Change::Modified => "changed",
+                    effect::Change::Deleted => "deleted",
+                };
+                format!("{} {what}", c.path())
+            })
+            .collect();
+        if list.len() > 12 {
+            parts.push(format!("and {} more", list.len() - 12));
+        }
+        parts.join(", ")
+    };
+    let all: Vec<&effect::Changed> = changes.iter().collect();
+    if meta.warn {
+        return Answer {
+            stdout: claude::context_json(
+                event_name,
+                &crate::policy::messages::would_undo(&names(&all), &meta.why),
+            ),
+            record: vec![Event::now(
+                sid,
+                Body::GuardDenied {
+                    tool: "Bash".into(),
+                    reason: "effect".into(),
+                    warn: true,
+                },
+            )],
+            ..Answer::default()
+        };
+    }
+    let text = match effect::undo(&snap, &changes, store, sid, &meta.command) {
+        Ok(rec) => {
+            let failed: Vec<String> = rec
+                .files
+                .iter()
+                .filter_map(|f| f.problem.as_ref().map(|p| format!("{}: {p}", f.path)))
+                .collect();
+            let mut text =
+                crate::policy::messages::undone(&names(&all), &rec.id, &meta.why, &meta.reason);
+            if !failed.is_empty() {
+                text.push_str(&format!(" Not undone: {}.", failed.join("; ")));
+            }
+            text
+        }
+        Err(e) => format!(
+            "offload: this Bash command changed the project's code ({}) while native edits are locked, and offload could not undo it: {e}. Tell the user. {}",
+            names(&all),
+            meta.reason
+        ),
+    };
+    Answer {
+        stdout: claude::context_json(event_name, &text),
+        record: vec![Event::now(
+            sid,
+            Body::GuardDenied {
+                tool: "Bash".into(),
+                reason: "undone".into(),
+                warn: false,
+            },
+        )],
+        ..Answer::default()
+    }
+}
+
+/// Prune the effect check's store at most once an hour (one `stat` otherwise).
+fn maybe_prune(store: &Store) {
+    let marker = store.root.join("pruned");
+    let fresh = std::fs::metadata(&marker)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|m| m.elapsed().ok())
+        .is_some_and(|d| d < Duration::from_secs(3600));
+    if !fresh {
+        effect::prune(store);
+        let _ = crate::fsutil::write_atomic(&marker, b"");
     }
 }
 

@@ -149,3 +149,46 @@ mod tests {
         );
     }
 }
+
+/// The analyzer stopped at one of its limits: the command is denied rather than trusted.
+pub fn analysis_limit(limit: &str) -> String {
+    format!(
+        "offload: this Bash command was not run because offload could not analyze it completely: {limit}. \
+         offload fails closed rather than let an unchecked command through. Split it into smaller commands, \
+         or write long content to a file outside the project first."
+    )
+}
+
+/// A watched command asked to run in the background, where its effect cannot be checked.
+pub fn background_watch(why: &str, denial: &str) -> String {
+    format!(
+        "offload: this Bash command {why}, and native code edits are locked, so offload checks such a command's effect \
+         on the project's code when it ends; in the background it cannot. Run it in the foreground (without run_in_background), \
+         or route the work to Codex. {denial}"
+    )
+}
+
+/// PostToolUse: what the effect check undid, and why.
+pub fn undone(files: &str, id: &str, why: &str, denial: &str) -> String {
+    format!(
+        "offload undid what this Bash command did to the project's code ({files}), because it {why} while native code \
+         edits are locked. The code is back as it was before the command. Do not try another way around this: {denial}\n\
+         What the command wrote is kept: the user can put it back with `offload restore {id}`."
+    )
+}
+
+/// PostToolUse in warn mode: what enforce mode would have undone.
+pub fn would_undo(files: &str, why: &str) -> String {
+    format!(
+        "offload (warn mode): this Bash command changed the project's code ({files}) while it {why} and native code \
+         edits are locked; in enforce mode offload would have undone it. Route code changes to Codex with `offload run`."
+    )
+}
+
+/// PreToolUse: the snapshot a watched command needs could not be taken.
+pub fn cannot_watch(why: &str, problem: &str, denial: &str) -> String {
+    format!(
+        "offload: this Bash command {why}, so offload must check its effect on the project's code, and it cannot: \
+         {problem}. offload fails closed. {denial}"
+    )
+}
