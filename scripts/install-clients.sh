@@ -3,10 +3,13 @@
 # benchmark compares against, at pinned versions, into a project-local, git-ignored folder
 # (.tools/). Safe to re-run: a client already at its pinned version is left alone.
 #
-#   scripts/install-clients.sh [codex] [claude] [ccstatusline] [ccline]   (no argument: codex claude)
+#   scripts/install-clients.sh [codex] [claude] [claude-<version>] [ccstatusline] [ccline]
+#                                                                   (no argument: codex claude)
 #
 # Clients (see PROTOCOLS.md §1): codex, claude. Override a pin with OFFLOAD_CODEX_VERSION /
-# OFFLOAD_CLAUDE_VERSION.
+# OFFLOAD_CLAUDE_VERSION. `claude-<version>` installs another Claude Code beside the default one,
+# linked as .tools/bin/claude-<version>; the tests use claude-2.1.197 (the oldest version offload
+# supports) and claude-2.1.332 (the first with the PreSkillShellCommand hook event).
 # Peers (scripts/bench.sh statusline): ccstatusline (npm `ccstatusline`, a Node CLI) and ccline
 # (CCometixLine: the native binary from npm `@cometix/ccline-<os>-<arch>`, the file its own
 # installer copies to ~/.claude/ccline/ccline). Override a pin with OFFLOAD_CCSTATUSLINE_VERSION /

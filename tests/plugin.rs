@@ -1,6 +1,7 @@
 //! The plugin form with the real Claude Code 2.1.330: `claude plugin validate`, `claude plugin
 //! marketplace add <repo>`, `claude plugin install offload@offload`, then a headless session in
-//! which the plugin's guard denies an Edit of code.
+//! which the plugin's guard denies an Edit of code. And its hooks.json on every pinned version
+//! (2.1.197, 2.1.330, 2.1.332).
 
 mod support;
 
@@ -146,4 +147,80 @@ fn the_plugin_validates_installs_and_guards() {
         "{results:?}"
     );
     assert_eq!(std::fs::read_to_string(&lib).unwrap(), "fn a() {}\n");
+}
+
+/// Every pinned Claude Code loads the plugin's hooks. 2.1.197 rejects a whole hooks.json that
+/// names an event it does not know (`PreSkillShellCommand: Invalid key in record`, and then no
+/// hook of the plugin runs), so the plugin registers only the events every version has: those
+/// `offload setup` always registers. PreSkillShellCommand (2.1.332) comes from `offload setup`.
+#[test]
+fn the_plugin_hooks_load_on_every_pinned_claude_code() {
+    let repo = support::repo_root();
+    let text = std::fs::read_to_string(repo.join("plugin/hooks/hooks.json")).unwrap();
+    let hooks: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut events: Vec<&str> = hooks["hooks"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut always: Vec<&str> = shared::settings::EVENTS.iter().map(|(e, _)| *e).collect();
+    events.sort_unstable();
+    always.sort_unstable();
+    assert_eq!(events, always);
+    for (event, matcher) in shared::settings::EVENTS {
+        assert_eq!(
+            hooks["hooks"][event][0]["matcher"].as_str(),
+            matcher,
+            "{event}"
+        );
+    }
+
+    for version in [Some("2.1.197"), None, Some("2.1.332")] {
+        let Some(claude) = require_real_claude(version) else {
+            continue;
+        };
+        let mock = MockMessages::start().unwrap();
+        let home = ClaudeHome::new(&mock.base_url());
+        let plugin = repo.join("plugin").display().to_string();
+        let (code, text) = claude_cmd(&home, &claude, &["plugin", "validate", &plugin]);
+        assert_eq!(code, 0, "{version:?}: {text}");
+        assert!(text.contains("Validation passed"), "{version:?}: {text}");
+
+        // Loaded for a session (--plugin-dir), its guard denies an Edit of code.
+        home.settings(json!({"permissions": {"allow": ["Read", "Edit"]}}));
+        std::fs::create_dir_all(home.project().join("src")).unwrap();
+        let lib = home.project().join("src/lib.rs");
+        std::fs::write(&lib, "fn a() {}\n").unwrap();
+        mock.push(Step::tool_use("Read", json!({"file_path": lib})));
+        mock.push(Step::tool_use(
+            "Edit",
+            json!({"file_path": lib, "old_string": "fn a() {}", "new_string": "fn b() {}"}),
+        ));
+        mock.push(Step::text("ok"));
+        let bin_dir = support::workspace_bin("offload-hook")
+            .parent()
+            .unwrap()
+            .display()
+            .to_string();
+        let state = tempfile::tempdir().unwrap();
+        let run = home.run_headless_with(
+            &claude,
+            &home.project(),
+            "rename a to b",
+            &["--plugin-dir", &plugin],
+            &[
+                ("OFFLOAD_BIN_DIR".into(), bin_dir),
+                ("OFFLOAD_HOME".into(), state.path().display().to_string()),
+            ],
+            Duration::from_secs(120),
+        );
+        assert_eq!(run.code, Some(0), "{version:?}: {}", run.stderr);
+        let results = mock.tool_results();
+        assert!(
+            results[1].is_error && results[1].content.contains("route it to Codex first"),
+            "{version:?}: {results:?}"
+        );
+        assert_eq!(std::fs::read_to_string(&lib).unwrap(), "fn a() {}\n");
+    }
 }

@@ -1,11 +1,11 @@
 //! The mock Messages server against the real Claude Code (2.1.330 at `.tools/bin/claude`,
-//! 2.1.197 at `.tools/bin/claude-2.1.197`).
+//! 2.1.197 at `.tools/bin/claude-2.1.197`, 2.1.332 at `.tools/bin/claude-2.1.332`).
 //!
 //! These tests pin down that the real `claude` runs offline against
 //! [`offload_testkit::messages::MockMessages`], runs the tools the script asks for, calls hooks
 //! with the payloads offload's guard reads, obeys a hook's deny, and feeds the statusline. Without
-//! the real clients they skip (and fail on CI: run `scripts/install-clients.sh claude` and
-//! `scripts/install-clients.sh claude-2.1.197`).
+//! the real clients they skip (and fail on CI: run `scripts/install-clients.sh claude
+//! claude-2.1.197 claude-2.1.332`).
 //!
 //! `OFFLOAD_CAPTURE_FIXTURES=1 cargo test -p offload-testkit --test real_claude` also writes the
 //! captured payloads to `shared/tests/fixtures/claude/<version>/` (see the README there).
