@@ -107,6 +107,15 @@ pub struct GuardConfig {
     /// `Agent`/`Task` subagent types that count as exploration to route to Codex.
     pub subagent_types: Vec<String>,
     /// Paths (relative to the project, `/`-separated, matched case-insensitively) that are code.
+    ///
+    /// The rule: *source a person authors that a machine runs, builds or renders*. That is every
+    /// programming, shader, stylesheet, template and infrastructure language by extension, and the
+    /// build and CI files known by name (`Makefile`, `CMakeLists.txt`, `Dockerfile*`,
+    /// `Containerfile`, `Jenkinsfile`, `Justfile`, `Rakefile`, `BUILD`, `*.gradle*`, …). Not code:
+    /// prose (`*.md`, `*.txt`, `*.rst`) and data or configuration (`*.json`, `*.yaml`, `*.toml`,
+    /// `*.csv`, lock files), which Claude edits natively all day and Codex offers no saving on.
+    /// A list rather than "everything but an exempt list": a newcomer's own data files never
+    /// block, and a language offload does not know is one glob away in config.
     pub code_globs: Vec<String>,
     /// Paths never treated as code, even when a code glob matches.
     pub exempt_globs: Vec<String>,
@@ -124,9 +133,47 @@ impl Default for GuardConfig {
             mode: Mode::Enforce,
             subagent_types: vec!["Explore".into(), "general-purpose".into()],
             code_globs: vec![
-                "**/*.{rs,py,pyi,js,mjs,cjs,jsx,ts,mts,cts,tsx,go,java,kt,kts,scala,c,h,cc,cpp,cxx,hh,hpp,hxx,cs,fs,rb,php,swift,m,mm,dart,lua,pl,pm,r,jl,ex,exs,erl,hs,ml,clj,sh,bash,zsh,sql,vue,svelte,zig,sol,proto,ipynb}".into(),
+                "**/*.{rs,py,pyi,pyx,pxd,pyw,js,mjs,cjs,jsx,ts,mts,cts,tsx,go,java,kt,kts,scala,sc,groovy,gradle,clj,cljs,cljc,edn,c,h,cc,cpp,cxx,c++,hh,hpp,hxx,h++,ipp,inl,tpp,cu,cuh,m,mm,cs,csx,fs,fsi,fsx,vb,rb,rake,gemspec,php,phtml,swift,dart,lua,pl,pm,t,r,jl,ex,exs,erl,hrl,hs,lhs,ml,mli,elm,purs,nim,cr,d,v,sv,svh,vhd,vhdl,zig,odin,sol,move,cairo,proto,thrift,graphql,gql,sh,bash,zsh,fish,ksh,ps1,psm1,psd1,bat,cmd,awk,sed,sql,vue,svelte,astro,css,scss,sass,less,styl,pcss,html,htm,xhtml,jinja,j2,tmpl,ejs,hbs,mustache,twig,liquid,erb,haml,pug,slim,tf,tfvars,hcl,nix,bzl,bazel,star,cmake,mk,mak,ninja,asm,s,nasm,f,f90,f95,f03,f08,for,ada,adb,ads,pas,pp,lisp,el,scm,ss,rkt,fnl,wat,wasm,glsl,hlsl,wgsl,metal,frag,vert,ipynb}".into(),
                 "**/Makefile".into(),
+                "**/GNUmakefile".into(),
+                "**/makefile".into(),
+                "**/CMakeLists.txt".into(),
                 "**/Dockerfile".into(),
+                "**/Dockerfile.*".into(),
+                "**/*.Dockerfile".into(),
+                "**/*.dockerfile".into(),
+                "**/Containerfile".into(),
+                "**/Containerfile.*".into(),
+                "**/Jenkinsfile".into(),
+                "**/Justfile".into(),
+                "**/justfile".into(),
+                "**/.justfile".into(),
+                "**/Rakefile".into(),
+                "**/Gemfile".into(),
+                "**/Podfile".into(),
+                "**/Fastfile".into(),
+                "**/Vagrantfile".into(),
+                "**/Brewfile".into(),
+                "**/Snakefile".into(),
+                "**/Tiltfile".into(),
+                "**/Earthfile".into(),
+                "**/BUILD".into(),
+                "**/BUILD.bazel".into(),
+                "**/WORKSPACE".into(),
+                "**/WORKSPACE.bazel".into(),
+                "**/MODULE.bazel".into(),
+                "**/SConstruct".into(),
+                "**/SConscript".into(),
+                "**/meson.build".into(),
+                "**/build.gradle*".into(),
+                "**/settings.gradle*".into(),
+                "**/Procfile".into(),
+                ".git/hooks/*".into(),
+                "**/*.service".into(),
+                "**/.bashrc".into(),
+                "**/.zshrc".into(),
+                "**/.profile".into(),
+                "**/.envrc".into(),
             ],
             exempt_globs: vec![
                 "docs/plans/**".into(),

@@ -107,6 +107,8 @@ pub fn analyze(
         opaque: Vec::new(),
         limit: None,
         runs_approve: false,
+        git_replays: false,
+        git_creates: false,
         work: 0,
         patch_reads: 0,
         deadline,
@@ -116,6 +118,9 @@ pub fn analyze(
     } else {
         let mut env = Env::at(normalize(cwd));
         a.script(command, &mut env, &Ctx::default());
+    }
+    if a.git_replays && a.git_creates {
+        a.opaque("moves content made by git in the same command into the work tree".into());
     }
     Analysis {
         targets: a.out,
@@ -912,6 +917,9 @@ struct Analyzer<'h> {
     opaque: Vec<String>,
     limit: Option<&'static str>,
     runs_approve: bool,
+    /// A git command moved the work tree between repository states / made new git content.
+    git_replays: bool,
+    git_creates: bool,
     work: usize,
     patch_reads: usize,
     deadline: Option<std::time::Instant>,
@@ -1422,7 +1430,8 @@ impl Analyzer<'_> {
                 }
             }
             Handler::Patch => self.patch(rest, env, ctx, stdin),
-            Handler::Git => self.git(rest, env, stdin),
+            Handler::Git => self.git(rest, env, ctx, stdin),
+            Handler::Remove => self.remove(rest, env, ctx, "rm"),
             Handler::Shell => self.shell(name, rest, env, ctx, stdin),
             Handler::Eval => {
                 let line: Vec<&str> = rest.iter().map(|w| w.text.as_str()).collect();
@@ -1982,6 +1991,38 @@ impl Analyzer<'_> {
                     .any(|s| Path::new(basename(&s.text)).extension().is_some()))
     }
 
+    /// `rm`, `git rm`: every operand is removed; a recursive removal of a folder removes files it
+    /// does not name (watched). Removing code is changing it.
+    fn remove(&mut self, rest: &[Word], env: &Env, ctx: &Ctx, how: &'static str) {
+        let o = parse_opts(rest, "", false);
+        let recursive = o
+            .flags
+            .iter()
+            .any(|(f, _)| matches!(f.as_str(), "-r" | "-R" | "--recursive"));
+        if how == "git rm" && o.flags.iter().any(|(f, _)| f == "--cached") {
+            return;
+        }
+        for w in &o.operands {
+            if recursive {
+                let Some(words) = self.expand(w, env) else {
+                    let dir = self.literal_dir(w, env);
+                    self.unknown(&dir, how);
+                    continue;
+                };
+                for w in words {
+                    let p = self.resolve(&w, &env.cwd);
+                    if p.extension().is_some() && !p.is_dir() {
+                        self.push(Target::File(Write { path: p, how }));
+                    } else {
+                        self.unknown(&p, how);
+                    }
+                }
+            } else {
+                self.file(w, env, ctx, how);
+            }
+        }
+    }
+
     /// `SOURCE` copied (moved, linked) into the folder `dir`: `dir/<basename of SOURCE>`.
     fn land_in(&mut self, src: &Word, dir: &Word, env: &Env, ctx: &Ctx, how: &'static str) {
         if self.placeheld(dir, env, ctx, how) {
@@ -2052,7 +2093,7 @@ impl Analyzer<'_> {
         }
     }
 
-    fn git(&mut self, rest: &[Word], env: &Env, stdin: &Stdin) {
+    fn git(&mut self, rest: &[Word], env: &Env, ctx: &Ctx, stdin: &Stdin) {
         let mut cwd = env.cwd.to_path_buf();
         let mut i = 0;
         while let Some(w) = rest.get(i) {
@@ -2064,18 +2105,107 @@ impl Analyzer<'_> {
                     }
                     i += 2;
                 }
-                "-c" | "--git-dir" | "--work-tree" | "--namespace" | "--super-prefix"
-                | "--config-env" => i += 2,
+                "-c" | "--config-env" => {
+                    let v = rest
+                        .get(i + 1)
+                        .map_or("", |w| w.text.as_str())
+                        .to_ascii_lowercase();
+                    if [
+                        "alias.",
+                        "hookspath",
+                        "filter.",
+                        "editor",
+                        "fsmonitor",
+                        "external",
+                        "sshcommand",
+                        "textconv",
+                        "pager",
+                    ]
+                    .iter()
+                    .any(|k| v.contains(k))
+                    {
+                        self.opaque("runs git with configuration that runs commands (`-c`)".into());
+                    }
+                    i += 2;
+                }
+                "--git-dir" | "--work-tree" | "--namespace" | "--super-prefix" => i += 2,
                 _ if t.starts_with('-') => i += 1,
                 _ => break,
             }
         }
-        let (how, default_strip) = match rest.get(i).map(|w| w.text.as_str()) {
-            Some("apply") => ("git apply", 1),
-            Some("am") => ("git am", 1),
-            _ => return,
+        let sub = rest.get(i).map_or("", |w| w.text.as_str());
+        let args = rest.get(i + 1..).unwrap_or_default();
+        let genv = env.moved(cwd.clone());
+        let (how, default_strip) = match sub {
+            "apply" => ("git apply", 1),
+            "am" => ("git am", 1),
+            "mv" => return self.copy("mv", args, &genv, ctx),
+            "rm" => return self.remove(args, &genv, ctx, "git rm"),
+            // Reads, and commands that only move the work tree between states the repository
+            // already holds: never watched on their own (undoing a branch switch would break the
+            // work tree). A command that also makes new git content or history is watched.
+            "" | "status" | "diff" | "log" | "show" | "blame" | "grep" | "ls-files" | "ls-tree"
+            | "rev-parse" | "rev-list" | "describe" | "shortlog" | "reflog" | "cat-file"
+            | "merge-base" | "branch" | "tag" | "help" | "version" | "count-objects"
+            | "for-each-ref" | "name-rev" | "var" | "check-ignore" | "check-attr"
+            | "symbolic-ref" | "show-ref" | "fsck" | "whatchanged" | "range-diff"
+            | "format-patch" | "archive" | "bundle" | "add" | "commit" | "restore" | "checkout"
+            | "switch" | "reset" | "merge" | "rebase" | "stash" | "cherry-pick" | "revert"
+            | "clean" | "gc" | "prune" | "bisect" | "push" | "diff-tree" | "diff-files"
+            | "diff-index" | "verify-commit" | "verify-tag" | "notes" | "sparse-checkout"
+            | "maintenance" | "rerere" | "mergetool" | "difftool" | "instaweb" | "web--browse" => {
+                if matches!(sub, "mergetool" | "difftool") {
+                    self.opaque(format!("runs `git {sub}` (it runs a configured tool)"));
+                }
+                if matches!(
+                    sub,
+                    "restore"
+                        | "checkout"
+                        | "switch"
+                        | "reset"
+                        | "merge"
+                        | "rebase"
+                        | "stash"
+                        | "cherry-pick"
+                        | "revert"
+                        | "clean"
+                        | "notes"
+                        | "sparse-checkout"
+                ) {
+                    self.git_replays = true;
+                }
+                return;
+            }
+            "hash-object" | "commit-tree" | "mktree" | "mktag" | "update-index" | "fast-import"
+            | "read-tree" | "write-tree" | "checkout-index" | "update-ref" | "pull" | "fetch"
+            | "clone" | "init" | "remote" | "worktree" | "submodule" | "filter-branch"
+            | "filter-repo" | "replace" | "config" | "unpack-objects" | "index-pack"
+            | "merge-file" | "merge-tree" | "replay" | "subtree" => {
+                self.git_creates = true;
+                if matches!(
+                    sub,
+                    "checkout-index"
+                        | "merge-file"
+                        | "worktree"
+                        | "submodule"
+                        | "clone"
+                        | "pull"
+                        | "read-tree"
+                        | "filter-branch"
+                        | "filter-repo"
+                ) {
+                    self.opaque(format!(
+                        "runs `git {sub}`, which writes files from content made at run time"
+                    ));
+                }
+                return;
+            }
+            other => {
+                return self.opaque(format!(
+                    "runs `git {other}` (an alias or extension offload cannot read)"
+                ));
+            }
         };
-        let genv = Env::at(cwd.clone());
         let o = parse_opts(
             &rest[i + 1..],
             "-p -C --directory --exclude --include --whitespace --patch-format --resolvemsg",

@@ -28,8 +28,6 @@
 //!   background, `run_in_background`): what it writes afterwards. The guard denies a watched
 //!   command with `run_in_background` while edits are locked for that reason.
 //! - Files outside the project, ignored files, and files that are not code by the globs.
-//! - Deletions alone: removing code is not authoring it, so a command that only deletes code
-//!   files is left alone (a deletion next to a write is undone with it).
 //! - Who made a change: a change made by another program during the command (the user's editor)
 //!   cannot be told apart from the command's own, and is undone and kept the same way. The undo
 //!   compares before it writes: a file that changed again since the check is left alone.
@@ -317,6 +315,22 @@ fn read_index(gitdir: &Path) -> Option<(HashMap<Vec<u8>, IndexEntry>, i128)> {
     Some((out, index_mtime))
 }
 
+/// Whether git tracks `rel` (relative to `project`): its index has an entry for it.
+pub fn tracked(project: &Path, rel: &str) -> bool {
+    let Some((root, gitdir)) = find_repo(project) else {
+        return false;
+    };
+    let Some((entries, _)) = read_index(&gitdir) else {
+        return false;
+    };
+    let mut key: Vec<u8> = match project.strip_prefix(&root) {
+        Ok(p) if !p.as_os_str().is_empty() => format!("{}/", p.display()).into_bytes(),
+        _ => Vec::new(),
+    };
+    key.extend_from_slice(rel.as_bytes());
+    entries.contains_key(&key)
+}
+
 /// Whether a file with `sig` is what the index entry says (git's own "clean" test, stricter:
 /// a file modified in the same instant as the index was written counts as changed).
 fn clean(sig: &Sig, e: &IndexEntry, index_mtime: i128) -> bool {
@@ -602,7 +616,7 @@ pub fn check(
             Some(_) => {}
         }
     }
-    if !out.is_empty() {
+    {
         for rel in snap.files.keys() {
             if !now.contains_key(rel) {
                 out.push(Changed {

@@ -15,6 +15,10 @@
 //!   Exempt globs win over code globs.
 //! - A path that is not valid UTF-8 is matched on its lossy form: the extension decides, and
 //!   extensions offload knows are ASCII.
+//! - A path git ignores (`.gitignore` of the project root and of each folder on the way, and
+//!   `.git/info/exclude`) and does not track is not code: `target/`, `node_modules/` and build
+//!   output are the tools' business. A tracked file stays code even when a pattern matches it, so
+//!   a new `.gitignore` line cannot turn the project's own code into "ignored".
 
 use std::cell::OnceCell;
 use std::path::{Component, Path, PathBuf};
@@ -48,6 +52,10 @@ pub struct Scope {
     /// The compiled (code, exempt) globs, built on the first path that needs them: most Bash
     /// calls write nothing and never pay for compiling them.
     sets: OnceCell<(GlobSet, GlobSet)>,
+    /// `.gitignore` matchers by folder, built when a code path needs them.
+    ignores: std::cell::RefCell<
+        std::collections::HashMap<PathBuf, Option<ignore::gitignore::Gitignore>>,
+    >,
 }
 
 impl Scope {
@@ -76,6 +84,7 @@ impl Scope {
             code_globs: config.code_globs.clone(),
             exempt_globs: config.exempt_globs.clone(),
             sets: OnceCell::new(),
+            ignores: Default::default(),
         }
     }
 
@@ -116,10 +125,50 @@ impl Scope {
         if exempt.is_match(&rel) {
             PathClass::Exempt
         } else if code.is_match(&rel) {
-            PathClass::Code
+            if self.ignored(&rel) && !crate::policy::effect::tracked(&self.project_real, &rel) {
+                PathClass::Other
+            } else {
+                PathClass::Code
+            }
         } else {
             PathClass::Other
         }
+    }
+
+    /// Whether git would ignore `rel` (relative to the project): a `.gitignore` in the project
+    /// root or a folder on the way to it, or `.git/info/exclude`, says so.
+    fn ignored(&self, rel: &str) -> bool {
+        let parts: Vec<&str> = rel.split('/').collect();
+        let mut dir = self.project_real.clone();
+        let full = self.project_real.join(rel);
+        let mut files: Vec<(PathBuf, PathBuf)> =
+            vec![(dir.clone(), dir.join(".git").join("info").join("exclude"))];
+        for part in &parts[..parts.len().saturating_sub(1)] {
+            files.push((dir.clone(), dir.join(".gitignore")));
+            dir.push(part);
+        }
+        files.push((dir.clone(), dir.join(".gitignore")));
+        let mut cache = self.ignores.borrow_mut();
+        let mut verdict = false;
+        for (root, file) in files {
+            let key = file.clone();
+            let matcher = cache.entry(key).or_insert_with(|| {
+                std::fs::symlink_metadata(&file)
+                    .ok()
+                    .filter(|m| m.is_file())?;
+                let mut b = ignore::gitignore::GitignoreBuilder::new(&root);
+                b.add(&file);
+                b.build().ok()
+            });
+            if let Some(m) = matcher {
+                match m.matched_path_or_any_parents(&full, false) {
+                    ignore::Match::Ignore(_) => verdict = true,
+                    ignore::Match::Whitelist(_) => verdict = false,
+                    ignore::Match::None => {}
+                }
+            }
+        }
+        verdict
     }
 
     /// Whether a `/`-separated path relative to the project is code (a code glob matches and no
