@@ -32,6 +32,9 @@ fn fixtures() -> PathBuf {
 struct Case {
     id: String,
     expect_write: bool,
+    /// Harmless by effect but denied by policy (Claude running `offload approve`): counted
+    /// apart, never as a false block.
+    policy_deny: bool,
     command: String,
 }
 
@@ -48,6 +51,7 @@ fn corpus() -> Vec<Case> {
         out.push(Case {
             id: v["id"].as_str().unwrap().to_owned(),
             expect_write: v["expect"] == "write",
+            policy_deny: v["policy"] == "deny",
             command: v["command"].as_str().unwrap().to_owned(),
         });
     }
@@ -263,6 +267,7 @@ struct Tally {
     not_restorable: Vec<String>,
     harmless: usize,
     false_blocks: Vec<String>,
+    policy: usize,
 }
 
 impl Tally {
@@ -276,6 +281,7 @@ impl Tally {
         self.not_restorable.extend(o.not_restorable);
         self.harmless += o.harmless;
         self.false_blocks.extend(o.false_blocks);
+        self.policy += o.policy;
     }
 }
 
@@ -290,10 +296,12 @@ fn corpus_played_end_to_end() {
     // TMPDIR, so scratch names shared between cases cannot collide.
     std::thread::scope(|scope| {
         for _ in 0..4 {
-            scope.spawn(|| loop {
-                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(case) = cases.get(n) else { break };
-                play(&world, &original, n, case, &tally);
+            scope.spawn(|| {
+                loop {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(case) = cases.get(n) else { break };
+                    play(&world, &original, n, case, &tally);
+                }
             });
         }
     });
@@ -301,7 +309,7 @@ fn corpus_played_end_to_end() {
     let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
     eprintln!(
         "effect corpus: {} write cases ({} denied before running, {} undone, {} escaped = {:.1}%; \
-         {} undone writes restorable of {}), {} skipped as inert here; {} harmless cases, {} blocked = {:.1}%",
+         {} undone writes restorable of {}), {} skipped as inert here; {} harmless cases, {} blocked = {:.1}%; {} denied by policy as expected",
         t.writes,
         t.denied,
         t.undone,
@@ -313,6 +321,7 @@ fn corpus_played_end_to_end() {
         t.harmless,
         t.false_blocks.len(),
         pct(t.false_blocks.len(), t.harmless),
+        t.policy,
     );
     eprintln!("escaped: {:?}", t.escaped);
     eprintln!("false blocks: {:#?}", t.false_blocks);
@@ -332,73 +341,85 @@ fn corpus_played_end_to_end() {
     assert_eq!(t.restorable, t.undone);
 }
 
-
-fn play(world: &World, original: &BTreeMap<String, Vec<u8>>, n: usize, case: &Case, tally: &std::sync::Mutex<Tally>) {
+fn play(
+    world: &World,
+    original: &BTreeMap<String, Vec<u8>>,
+    n: usize,
+    case: &Case,
+    tally: &std::sync::Mutex<Tally>,
+) {
     let mut t = Tally::default();
-        if case.expect_write {
-            // Control: without the hook, does this command change code here at all?
-            let control = world.fresh(n);
-            control.run(&control.own(&case.command));
-            if code_files(&control.project) == *original {
-                t.inert.push(case.id.clone());
-                return;
-            }
+    if case.expect_write {
+        // Control: without the hook, does this command change code here at all?
+        let control = world.fresh(n);
+        control.run(&control.own(&case.command));
+        if code_files(&control.project) == *original {
+            t.inert.push(case.id.clone());
+            return;
         }
-        let sb = world.fresh(n);
-        let command = sb.own(&case.command);
-        let pre = json!({
-            "session_id": "s-corpus", "cwd": sb.project, "hook_event_name": "PreToolUse",
+    }
+    let sb = world.fresh(n);
+    let command = sb.own(&case.command);
+    let pre = json!({
+        "session_id": "s-corpus", "cwd": sb.project, "hook_event_name": "PreToolUse",
+        "tool_name": "Bash", "tool_input": {"command": command, "description": "x"},
+        "tool_use_id": format!("toolu_{n}"),
+    });
+    let (out, code) = sb.hook(&pre);
+    let denied = out.contains("\"deny\"") || code == 2;
+    let mut undone_id = None;
+    if !denied {
+        let status = sb.run(&command);
+        let event = if status == 0 {
+            "PostToolUse"
+        } else {
+            "PostToolUseFailure"
+        };
+        let post = json!({
+            "session_id": "s-corpus", "cwd": sb.project, "hook_event_name": event,
             "tool_name": "Bash", "tool_input": {"command": command, "description": "x"},
-            "tool_use_id": format!("toolu_{n}"),
+            "tool_use_id": format!("toolu_{n}"), "tool_response": {"stdout": "", "stderr": ""},
         });
-        let (out, code) = sb.hook(&pre);
-        let denied = out.contains("\"deny\"") || code == 2;
-        let mut undone_id = None;
-        if !denied {
-            let status = sb.run(&command);
-            let event = if status == 0 {
-                "PostToolUse"
-            } else {
-                "PostToolUseFailure"
-            };
-            let post = json!({
-                "session_id": "s-corpus", "cwd": sb.project, "hook_event_name": event,
-                "tool_name": "Bash", "tool_input": {"command": command, "description": "x"},
-                "tool_use_id": format!("toolu_{n}"), "tool_response": {"stdout": "", "stderr": ""},
-            });
-            let (out, _) = sb.hook(&post);
-            if let Some(i) = out.find("offload restore ") {
-                let id: String = out[i + 16..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-                    .collect();
-                undone_id = Some(id);
+        let (out, _) = sb.hook(&post);
+        if let Some(i) = out.find("offload restore ") {
+            let id: String = out[i + 16..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
+            undone_id = Some(id);
+        }
+    }
+    let after = code_files(&sb.project);
+    if case.expect_write {
+        t.writes += 1;
+        if denied {
+            t.denied += 1;
+        } else if after != *original {
+            t.escaped.push(case.id.clone());
+        } else if let Some(id) = &undone_id {
+            t.undone += 1;
+            let store = shared::policy::effect::Store::new(&sb.dir.join("state"));
+            match shared::policy::effect::restore(&store, id) {
+                Ok(_) if code_files(&sb.project) != *original => t.restorable += 1,
+                other => t.not_restorable.push(format!("{}: {other:?}", case.id)),
             }
         }
-        let after = code_files(&sb.project);
-        if case.expect_write {
-            t.writes += 1;
-            if denied {
-                t.denied += 1;
-            } else if after != *original {
-                t.escaped.push(case.id.clone());
-            } else if let Some(id) = &undone_id {
-                t.undone += 1;
-                let store = shared::policy::effect::Store::new(&sb.dir.join("state"));
-                match shared::policy::effect::restore(&store, id) {
-                    Ok(_) if code_files(&sb.project) != *original => t.restorable += 1,
-                    other => t.not_restorable.push(format!("{}: {other:?}", case.id)),
-                }
+    } else {
+        if case.policy_deny {
+            t.policy += 1;
+            if !denied {
+                t.escaped.push(format!("{} (policy)", case.id));
             }
         } else {
             t.harmless += 1;
-            if denied || undone_id.is_some() {
-                t.false_blocks
-                    .push(format!("{} ({})", case.id, out_summary(&out)));
-            }
         }
-        let _ = std::fs::remove_dir_all(&sb.dir);
-        let mut all = tally.lock().unwrap();
+        if !case.policy_deny && (denied || undone_id.is_some()) {
+            t.false_blocks
+                .push(format!("{} ({})", case.id, out_summary(&out)));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&sb.dir);
+    let mut all = tally.lock().unwrap();
     all.add(t);
 }
 

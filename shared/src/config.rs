@@ -168,7 +168,6 @@ impl Default for GuardConfig {
                 "**/build.gradle*".into(),
                 "**/settings.gradle*".into(),
                 "**/Procfile".into(),
-                ".git/hooks/*".into(),
                 "**/*.service".into(),
                 "**/.bashrc".into(),
                 "**/.zshrc".into(),

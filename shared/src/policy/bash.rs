@@ -52,6 +52,9 @@ use std::rc::Rc;
 pub struct Write {
     pub path: PathBuf,
     pub how: &'static str,
+    /// Written only if a run-time condition holds (`test … && cp …`, inside `if`/`case`/`while`,
+    /// a function body): judged by effect, not denied up front.
+    pub conditional: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -107,6 +110,8 @@ pub fn analyze(
         opaque: Vec::new(),
         limit: None,
         runs_approve: false,
+        conditional: 0,
+        made_dirs: HashSet::new(),
         git_replays: false,
         git_creates: false,
         work: 0,
@@ -214,6 +219,10 @@ struct Item {
     node: Node,
     /// Reads the previous item's output (`a | b`).
     piped: bool,
+    /// Runs only if the previous item succeeded or failed (`a && b`, `a || b`).
+    chained: bool,
+    /// The chain is `&&`.
+    and: bool,
 }
 
 #[derive(Debug, Default)]
@@ -311,6 +320,8 @@ impl Parser {
     fn list(&mut self, depth: usize, in_parens: bool) -> List {
         let mut items = Vec::new();
         let mut piped = false;
+        let mut chained = false;
+        let mut and = false;
         while let Some(c) = {
             self.skip_blanks();
             self.peek()
@@ -318,11 +329,14 @@ impl Parser {
             match c {
                 '\n' => {
                     self.pos += 1;
+                    chained = false;
                     // Substitutions in here-document bodies run with the line that opened them.
                     for sub in self.read_heredocs() {
                         items.push(Item {
                             node: Node::Subshell(sub),
                             piped: false,
+                            chained: false,
+                            and: false,
                         });
                     }
                     piped = false;
@@ -334,15 +348,20 @@ impl Parser {
                         self.pos += 1;
                     }
                     piped = false;
+                    chained = false;
                 }
                 '&' if self.peek_at(1) != Some('>') => {
                     self.pos += 1;
-                    self.eat('&');
+                    chained = self.eat('&');
+                    and = chained;
                     piped = false;
                 }
                 '|' => {
                     self.pos += 1;
-                    piped = !self.eat('|');
+                    let or = self.eat('|');
+                    piped = !or;
+                    chained |= or;
+                    and &= !or;
                     self.eat('&');
                 }
                 ')' => {
@@ -362,6 +381,8 @@ impl Parser {
                     items.push(Item {
                         node: Node::Subshell(inner),
                         piped,
+                        chained,
+                        and,
                     });
                     piped = false;
                 }
@@ -375,6 +396,8 @@ impl Parser {
                     items.push(Item {
                         node: Node::Simple(simple),
                         piped,
+                        chained,
+                        and,
                     });
                     piped = false;
                 }
@@ -917,6 +940,10 @@ struct Analyzer<'h> {
     opaque: Vec<String>,
     limit: Option<&'static str>,
     runs_approve: bool,
+    /// The command being analyzed runs only under a run-time condition.
+    conditional: usize,
+    /// Folders `mkdir` creates earlier in the command.
+    made_dirs: HashSet<PathBuf>,
     /// A git command moved the work tree between repository states / made new git content.
     git_replays: bool,
     git_creates: bool,
@@ -948,9 +975,13 @@ impl Analyzer<'_> {
             return;
         }
         let t = match t {
-            Target::File(w) => runtime_name(&w.path).map_or(Target::File(w.clone()), |dir| {
-                Target::Unknown { dir, how: w.how }
-            }),
+            Target::File(mut w) => {
+                w.conditional |= self.conditional > 0;
+                runtime_name(&w.path).map_or(Target::File(w.clone()), |dir| Target::Unknown {
+                    dir,
+                    how: w.how,
+                })
+            }
             t => t,
         };
         if self.seen.insert(t.clone()) {
@@ -991,10 +1022,27 @@ impl Analyzer<'_> {
 
     fn list(&mut self, list: &List, bodies: &[String], env: &mut Env, ctx: &Ctx) {
         let items = &list.items;
+        let outer = self.conditional;
+        // `if`/`while`/`until`/`case` blocks and function bodies open a conditional region.
+        let mut blocks: usize = 0;
         for (i, item) in items.iter().enumerate() {
             if self.done() {
-                return;
+                break;
             }
+            let first = match &item.node {
+                Node::Simple(sc) => sc.words.first().map(|w| w.text.as_str()),
+                Node::Subshell(_) => None,
+            };
+            match first {
+                Some("if" | "while" | "until" | "case" | "select" | "function") => blocks += 1,
+                // `name() { …; }`: a body that runs only when called.
+                Some(w) if w.ends_with("()") => blocks += 1,
+                _ => {}
+            }
+            // `cd x && …` runs in practice; `true || …` never does.
+            let chained = item.chained
+                && !(item.and && i.checked_sub(1).is_some_and(|p| certain(&items[p].node)));
+            self.conditional = outer + blocks + usize::from(chained);
             match &item.node {
                 Node::Subshell(inner) => self.list(inner, bodies, &mut env.clone(), ctx),
                 Node::Simple(sc) => {
@@ -1007,9 +1055,16 @@ impl Analyzer<'_> {
                     };
                     let in_pipe = item.piped || items.get(i + 1).is_some_and(|n| n.piped);
                     self.simple(sc, bodies, env, ctx, in_pipe, item.piped, prev);
+                    let last = sc.words.last().map(|w| w.text.as_str());
+                    if matches!(first, Some("fi" | "done" | "esac" | "}"))
+                        || matches!(last, Some("fi" | "done" | "esac" | "}"))
+                    {
+                        blocks = blocks.saturating_sub(1);
+                    }
                 }
             }
         }
+        self.conditional = outer;
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1071,7 +1126,7 @@ impl Analyzer<'_> {
                     None => Stdin::Opaque,
                 }
             }
-            "echo" | "printf" if args.len() == 1 && !args[0].text.contains(['$', '`']) => {
+            "echo" | "printf" if args.len() == 1 && !args[0].text.contains(['$', '`', '\\']) => {
                 Stdin::Text(&args[0].text)
             }
             _ => Stdin::Opaque,
@@ -1127,6 +1182,7 @@ impl Analyzer<'_> {
                 (_, Some(Val::Unknown)) => return None,
                 ("HOME", None) => vec![self.home?.display().to_string()],
                 ("PWD", None) => vec![env.cwd.display().to_string()],
+                ("OLDPWD", None) => vec![env.oldpwd.as_ref()?.display().to_string()],
                 ("TMPDIR", None) => vec![self.tmpdir.display().to_string()],
                 (_, None) => vec![default?.to_owned()],
             };
@@ -1165,6 +1221,12 @@ impl Analyzer<'_> {
 
     /// A simple command's words, after its redirections were seen.
     fn command(&mut self, words: &[Word], env: &mut Env, ctx: &Ctx, stdin: &Stdin, in_pipe: bool) {
+        // A function definition: its body's commands follow the `name()` header.
+        let words = match words.first() {
+            Some(w) if w.text.ends_with("()") && w.text.len() > 2 => &words[1..],
+            Some(w) if w.text == "function" => words.get(2..).unwrap_or_default(),
+            _ => words,
+        };
         let prefixed = words.len() - skip_prefix(words).len();
         let mut args = skip_prefix(words);
         if args.is_empty() {
@@ -1192,6 +1254,18 @@ impl Analyzer<'_> {
             args[0].text.as_str(),
             "export" | "local" | "declare" | "readonly" | "typeset"
         ) {
+            if args
+                .iter()
+                .any(|w| w.text.starts_with('-') && w.text.contains('n'))
+            {
+                // `declare -n ref=name`: a reference, known only at run time.
+                for w in &args[1..] {
+                    if let Some((name, _)) = w.text.split_once('=') {
+                        env.set(name, Val::Unknown);
+                    }
+                }
+                return;
+            }
             return self.assign(&args[1..], env);
         }
         if matches!(args[0].text.as_str(), "read" | "mapfile" | "readarray") {
@@ -1201,6 +1275,28 @@ impl Analyzer<'_> {
                 }
             }
             return;
+        }
+        // `GIT_EDITOR='…' git commit -e`: a command handed to a program in its environment.
+        for w in &words[..prefixed] {
+            if let Some((name, value)) = w.text.split_once('=')
+                && [
+                    "EDITOR",
+                    "VISUAL",
+                    "COMMAND",
+                    "PAGER",
+                    "DIFF",
+                    "SSH",
+                    "SHELL",
+                    "PROMPT_COMMAND",
+                    "BASH_ENV",
+                    "ENV",
+                ]
+                .iter()
+                .any(|k| name.contains(k))
+                && !value.is_empty()
+            {
+                self.opaque(format!("hands a command to a program through ${name}"));
+            }
         }
         let mut ctx = ctx.clone();
         let mut local: Option<Env> = None;
@@ -1312,9 +1408,12 @@ impl Analyzer<'_> {
                 _ => {
                     owned = Vec::with_capacity(rest.len());
                     for w in rest {
-                        match self.expand(w, env) {
-                            Some(ws) => owned.extend(ws),
-                            None => owned.push(w.clone()),
+                        let words = brace_alternatives(w).unwrap_or_else(|| vec![w.clone()]);
+                        for w in &words {
+                            match self.expand(w, env) {
+                                Some(ws) => owned.extend(ws),
+                                None => owned.push(w.clone()),
+                            }
                         }
                     }
                     break (name, &owned[..]);
@@ -1341,6 +1440,36 @@ impl Analyzer<'_> {
             }
         }
         let env: &Env = local.as_ref().unwrap_or(env);
+        if name == "mkdir" {
+            for w in rest.iter().filter(|w| !w.text.starts_with('-')) {
+                let p = self.resolve(w, &env.cwd);
+                if self.made_dirs.len() < 64 {
+                    self.made_dirs.insert(p);
+                }
+            }
+        }
+        if name == "uniq" {
+            // `uniq INPUT OUTPUT`
+            let o = parse_opts(
+                rest,
+                "-f -s -w --skip-fields --skip-chars --check-chars",
+                false,
+            );
+            if o.operands.len() >= 2 {
+                self.file(o.operands[1], env, &ctx, "uniq");
+            }
+        }
+        if name == "touch" {
+            // Touching an existing file changes only its times; a new one is created empty.
+            let o = parse_opts(rest, "-d --date -t -r --reference", false);
+            for w in o.operands {
+                let p = self.resolve(w, &env.cwd);
+                if std::fs::symlink_metadata(&p).is_err() {
+                    self.file(w, env, &ctx, "touch");
+                }
+            }
+            return;
+        }
         if name == "offload" && rest.first().is_some_and(|w| w.text == "approve") {
             self.runs_approve = true;
         }
@@ -1355,6 +1484,12 @@ impl Analyzer<'_> {
             Rule::Pure | Rule::Replays | Rule::Wrapper(..) => {}
             Rule::Runs(what) => self.opaque(format!("runs `{name}` ({what})")),
             Rule::Output(with_arg, outputs) => {
+                // Whole-word options first (`openssl … -out F`, `-o F`), then GNU clusters.
+                for pair in rest.windows(2) {
+                    if listed(outputs, &pair[0].text) && pair[1].text != "-" {
+                        self.file(&pair[1], env, &ctx, "an output option");
+                    }
+                }
                 let o = parse_opts(rest, with_arg, false);
                 for (flag, value) in &o.flags {
                     if let Some(v) = value
@@ -1608,7 +1743,11 @@ impl Analyzer<'_> {
         for w in &words {
             let path = self.resolve(w, &env.cwd);
             if !is_device(&path) {
-                self.push(Target::File(Write { path, how }));
+                self.push(Target::File(Write {
+                    path,
+                    how,
+                    conditional: false,
+                }));
             }
         }
     }
@@ -1652,7 +1791,11 @@ impl Analyzer<'_> {
         for w in &words {
             let path = self.resolve(w, &env.cwd);
             if !is_device(&path) {
-                self.push(Target::File(Write { path, how }));
+                self.push(Target::File(Write {
+                    path,
+                    how,
+                    conditional: false,
+                }));
             }
         }
     }
@@ -1932,6 +2075,34 @@ impl Analyzer<'_> {
             return;
         }
         let no_target_dir = how != "rsync" && has("-T --no-target-directory");
+        if has("-r -R -a --recursive --archive")
+            && how != "ln"
+            && let Some(dest) = o.operands.last().filter(|d| !is_remote(&d.text))
+        {
+            let d = self.resolve(dest, &env.cwd);
+            self.unknown(&d, how);
+        }
+        // A link to a code file is a way to write it: `ln -s src/lib.rs /tmp/x; echo >> /tmp/x`.
+        if how == "ln" && o.operands.len() >= 2 {
+            for src in &o.operands[..o.operands.len() - 1] {
+                let target = if has("-s --symbolic") && !src.text.starts_with('/') {
+                    let dest = self.resolve(o.operands[o.operands.len() - 1], &env.cwd);
+                    let base = if dest.is_dir() {
+                        dest
+                    } else {
+                        dest.parent().map(Path::to_path_buf).unwrap_or(dest)
+                    };
+                    self.resolve(src, &base)
+                } else {
+                    self.resolve(src, &env.cwd)
+                };
+                self.push(Target::File(Write {
+                    path: target,
+                    how: "ln",
+                    conditional: false,
+                }));
+            }
+        }
         let target_dir = o.flags.iter().find_map(|(f, v)| match f.as_str() {
             "-t" | "--target-directory" if how != "rsync" => v.clone(),
             _ => None,
@@ -1981,14 +2152,11 @@ impl Analyzer<'_> {
             return true;
         }
         let path = self.resolve(dest, &env.cwd);
-        // A real folder of that name, or a name with no extension receiving a file that has one
-        // (`cp x.rs src`): guessing "folder" costs a rare false block, guessing "file" an escape.
-        path.is_dir()
-            || (path.extension().is_none()
-                && !t.contains('$')
-                && sources
-                    .iter()
-                    .any(|s| Path::new(basename(&s.text)).extension().is_some()))
+        // A real folder of that name, or one `mkdir` makes earlier in the command. Otherwise
+        // `cp src/lib.rs lib_rs_backup` makes a file of that name (a folder made some other way
+        // at run time is caught by the effect check).
+        let _ = sources;
+        path.is_dir() || self.made_dirs.contains(&path)
     }
 
     /// `rm`, `git rm`: every operand is removed; a recursive removal of a folder removes files it
@@ -2012,7 +2180,11 @@ impl Analyzer<'_> {
                 for w in words {
                     let p = self.resolve(&w, &env.cwd);
                     if p.extension().is_some() && !p.is_dir() {
-                        self.push(Target::File(Write { path: p, how }));
+                        self.push(Target::File(Write {
+                            path: p,
+                            how,
+                            conditional: false,
+                        }));
                     } else {
                         self.unknown(&p, how);
                     }
@@ -2044,7 +2216,11 @@ impl Analyzer<'_> {
             }
         };
         if !is_device(&path) {
-            self.push(Target::File(Write { path, how }));
+            self.push(Target::File(Write {
+                path,
+                how,
+                conditional: false,
+            }));
         }
     }
 
@@ -2154,7 +2330,13 @@ impl Analyzer<'_> {
             | "clean" | "gc" | "prune" | "bisect" | "push" | "diff-tree" | "diff-files"
             | "diff-index" | "verify-commit" | "verify-tag" | "notes" | "sparse-checkout"
             | "maintenance" | "rerere" | "mergetool" | "difftool" | "instaweb" | "web--browse" => {
-                if matches!(sub, "mergetool" | "difftool") {
+                if matches!(sub, "mergetool" | "difftool")
+                    || (sub == "rebase"
+                        && args
+                            .iter()
+                            .any(|w| w.text == "-x" || w.text.starts_with("--exec")))
+                    || (matches!(sub, "bisect") && args.first().is_some_and(|w| w.text == "run"))
+                {
                     self.opaque(format!("runs `git {sub}` (it runs a configured tool)"));
                 }
                 if matches!(
@@ -2401,6 +2583,9 @@ impl Analyzer<'_> {
         if let Stdin::Text(t) = stdin {
             scripts.push(t);
         }
+        if matches!(stdin, Stdin::Opaque | Stdin::File(_)) && scripts.is_empty() {
+            self.opaque("runs editor commands read from a pipe or file".into());
+        }
         let writes = scripts.is_empty()
             || scripts.iter().any(|s| {
                 s.split(['\n', '|']).any(|line| {
@@ -2548,10 +2733,7 @@ impl Analyzer<'_> {
                 } else {
                     m
                 };
-                if !matches!(
-                    module,
-                    "json.tool" | "this" | "platform" | "sysconfig" | "site"
-                ) {
+                if !matches!(module, "this" | "platform" | "sysconfig" | "site") {
                     self.opaque(format!("runs the Python module {module}"));
                 }
                 return;
@@ -2870,6 +3052,34 @@ fn runtime_name(path: &Path) -> Option<PathBuf> {
         path.parent()
             .map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
     })
+}
+
+/// Whether a command certainly succeeds for the purpose of `a && b` (`cd`, `mkdir -p`, an
+/// assignment, `true`, `echo`): what follows it is not conditional in practice.
+fn certain(node: &Node) -> bool {
+    let Node::Simple(sc) = node else { return false };
+    let words = skip_prefix(&sc.words);
+    match words.first().map(|w| command_name(&w.text)) {
+        None => true,
+        Some(n) => matches!(
+            n,
+            "cd" | "pushd"
+                | "popd"
+                | "mkdir"
+                | "true"
+                | ":"
+                | "echo"
+                | "printf"
+                | "export"
+                | "set"
+                | "source"
+                | "."
+                | "local"
+                | "declare"
+                | "umask"
+                | "shopt"
+        ),
+    }
 }
 
 /// `$NAME…`, `${NAME}…` or `${NAME:-default}…` at the start of `t`: the name, the default, and
@@ -3239,6 +3449,75 @@ fn scan_js(code: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// Written only under a run-time condition (`~` before the path).
+    fn wc(cmd: &str) -> Vec<String> {
+        writes(cmd, Path::new("/p"), Some(Path::new("/home/u")))
+            .into_iter()
+            .map(|t| match t {
+                Target::File(w) if w.conditional => format!("~{}", w.path.display()),
+                Target::File(w) => w.path.display().to_string(),
+                Target::Unknown { dir, .. } => format!("?{}", dir.display()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn limits_are_reported_never_silent() {
+        let a = |cmd: &str| analyze(cmd, Path::new("/p"), None, None, None).limit;
+        let many: Vec<String> = (0..300).map(|i| format!("echo > f{i}.txt")).collect();
+        assert!(a(&many.join("; ")).is_some_and(|l| l.contains("256")));
+        let deep = format!("{}echo > a.rs{}", "$(".repeat(40), ")".repeat(40));
+        assert!(a(&deep).is_some_and(|l| l.contains("32 levels")));
+        let big = format!("echo '{}'", "x".repeat(17 << 20));
+        assert!(a(&big).is_some_and(|l| l.contains("16 MiB")));
+        let nested_c = "bash -c \"bash -c 'sh -c \\\"eval eval eval ls\\\"'\"";
+        let _ = a(nested_c);
+        let past = Some(std::time::Instant::now() - std::time::Duration::from_secs(1));
+        assert!(
+            analyze("ls; ls", Path::new("/p"), None, None, past)
+                .limit
+                .is_some()
+        );
+        assert_eq!(a("ls -la && git status"), None);
+    }
+
+    #[test]
+    fn opaque_code_is_reported() {
+        let o = |cmd: &str| analyze(cmd, Path::new("/p"), None, None, None).opaque;
+        assert!(o("ls; cat a | grep x; git status").is_empty());
+        assert!(o("python3 -c 'import json,sys; print(json.load(sys.stdin))'").is_empty());
+        assert!(
+            !o(
+                "python3 - <<'EOF'\nfrom pathlib import Path\nPath('src/a.rs').write_text('x')\nEOF"
+            )
+            .is_empty()
+        );
+        assert!(!o("node -e \"require('fs').writeFileSync(p, s)\"").is_empty());
+        assert!(!o("printf 'echo > a.rs\\n' | bash").is_empty());
+        assert!(!o("curl -s http://127.0.0.1/x | sh").is_empty());
+        assert!(!o("S=$(which sed); $S -i s/a/b/ x").is_empty());
+        assert!(!o("./scripts/gen.sh").is_empty());
+        assert!(!o("GIT_EDITOR='echo x >> a.rs' git commit -e").is_empty());
+        assert!(!o("git rebase --exec 'make' main").is_empty());
+    }
+
+    #[test]
+    fn writes_under_a_condition_are_marked() {
+        assert_eq!(wc("true || echo x > a.rs"), ["~/p/a.rs"]);
+        assert_eq!(wc("false && echo x > a.rs"), ["~/p/a.rs"]);
+        assert_eq!(wc("cd src && echo x > a.rs"), ["/p/src/a.rs"]);
+        assert_eq!(
+            wc("if false; then echo x >> a.rs; fi; echo > b.rs"),
+            ["~/p/a.rs", "/p/b.rs"]
+        );
+        assert_eq!(wc("case x in y) sed -i d a.rs;; esac"), ["~/p/a.rs"]);
+        assert_eq!(
+            wc("f() { echo x > a.rs; }; echo > b.rs"),
+            ["~/p/a.rs", "/p/b.rs"]
+        );
+        assert_eq!(wc("[ -f n ] && cp /dev/null a.rs; true"), ["~/p/a.rs"]);
+    }
+
     /// Targets as short strings: a file's path, or `?DIR` for unknown files in DIR.
     fn w(cmd: &str) -> Vec<String> {
         writes(cmd, Path::new("/p"), Some(Path::new("/home/u")))
@@ -3406,7 +3685,9 @@ mod tests {
     #[test]
     fn copies_land_in_folders() {
         assert_eq!(w("cp /tmp/x.rs src/"), ["/p/src/x.rs"]);
-        assert_eq!(w("cp /tmp/x.rs src"), ["/p/src/x.rs"]);
+        // Not a folder (here or made earlier in the command): a file of that name.
+        assert_eq!(w("cp /tmp/x.rs src"), ["/p/src"]);
+        assert_eq!(w("mkdir -p src && cp /tmp/x.rs src"), ["/p/src/x.rs"]);
         assert_eq!(w("cp -T /tmp/x.rs src"), ["/p/src"]);
         assert_eq!(w("cp a.rs b.rs c"), ["/p/c/a.rs", "/p/c/b.rs"]);
         assert_eq!(w("mv -t dst a.py"), ["/p/dst/a.py"]);

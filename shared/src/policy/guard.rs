@@ -286,6 +286,16 @@ fn judge(
 fn watch_reasons(analysis: &bash::Analysis, scope: &Scope, ctx: &Ctx<'_>) -> Vec<String> {
     let mut why = analysis.opaque.clone();
     for t in &analysis.targets {
+        if let Target::File(w) = t
+            && w.conditional
+            && scope.classify(&w.path, ctx.cwd) == PathClass::Code
+        {
+            why.push(format!(
+                "may write {} ({}), depending on a condition only known at run time",
+                display(&w.path.to_string_lossy(), ctx),
+                w.how
+            ));
+        }
         if let Target::Unknown { dir, how } = t
             && scope.contains_dir(dir, ctx.cwd)
         {
@@ -428,11 +438,15 @@ fn edit_target(input: &HookInput, scope: &Scope, ctx: &Ctx<'_>) -> Option<String
 /// named only at run time are not denied here: they are watched (see [`watch_reasons`]).
 fn bash_target(writes: &[Target], scope: &Scope, ctx: &Ctx<'_>) -> Option<String> {
     writes.iter().find_map(|t| match t {
-        Target::File(w) if scope.classify(&w.path, ctx.cwd) == PathClass::Code => Some(format!(
-            "this Bash command ({} {})",
-            w.how,
-            display(&w.path.to_string_lossy(), ctx)
-        )),
+        Target::File(w)
+            if !w.conditional && scope.classify(&w.path, ctx.cwd) == PathClass::Code =>
+        {
+            Some(format!(
+                "this Bash command ({} {})",
+                w.how,
+                display(&w.path.to_string_lossy(), ctx)
+            ))
+        }
         _ => None,
     })
 }

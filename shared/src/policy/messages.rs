@@ -131,25 +131,6 @@ pub fn warn(reason: &str) -> String {
     format!("offload (warn mode, not blocking): {reason}")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn commands_name_model_route_and_sandbox() {
-        let p = Path::new("/work/my proj");
-        assert_eq!(
-            Work::Edit.command(p),
-            "offload run --work-type code \"<goal and acceptance criteria; files; constraints; tests to run>\" workspace-write '/work/my proj'"
-        );
-        assert!(
-            Work::Explore
-                .command(Path::new("/w"))
-                .ends_with("read-only /w")
-        );
-    }
-}
-
 /// The analyzer stopped at one of its limits: the command is denied rather than trusted.
 pub fn analysis_limit(limit: &str) -> String {
     format!(
@@ -191,4 +172,23 @@ pub fn cannot_watch(why: &str, problem: &str, denial: &str) -> String {
         "offload: this Bash command {why}, so offload must check its effect on the project's code, and it cannot: \
          {problem}. offload fails closed. {denial}"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_name_model_route_and_sandbox() {
+        let p = Path::new("/work/my proj");
+        assert_eq!(
+            Work::Edit.command(p),
+            "offload run --work-type code \"<goal and acceptance criteria; files; constraints; tests to run>\" workspace-write '/work/my proj'"
+        );
+        assert!(
+            Work::Explore
+                .command(Path::new("/w"))
+                .ends_with("read-only /w")
+        );
+    }
 }
