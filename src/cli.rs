@@ -23,6 +23,8 @@ pub enum Command {
     Stats(StatsArgs),
     /// Approve a native fallback after a failed Codex attempt (the user's own terminal only).
     Approve(ApproveArgs),
+    /// Put back what the guard undid after a Bash command changed code (`--list` shows records).
+    Restore(RestoreArgs),
     /// Wire offload into Claude Code: hooks, statusline, skill (user or project settings).
     Setup(SetupArgs),
     /// Remove exactly what `offload setup` added, restoring the previous statusline.
@@ -158,6 +160,15 @@ pub struct StatsArgs {
     /// Only events since this: a date (2026-11-01), an RFC 3339 time, or an age (7d, 12h).
     #[arg(long)]
     pub since: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RestoreArgs {
+    /// The undo record to put back (from the guard's message or `--list`).
+    pub id: Option<String>,
+    /// List the undo records, newest first.
+    #[arg(long)]
+    pub list: bool,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -7,6 +7,7 @@ mod approve;
 mod cli;
 mod doctor;
 mod plan;
+mod restore;
 mod run;
 mod setup;
 mod stats;
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
         cli::Command::Run(args) => run::main(args),
         cli::Command::Stats(args) => stats::main(args),
         cli::Command::Approve(args) => approve::main(args),
+        cli::Command::Restore(args) => restore::main(args),
         cli::Command::Setup(args) => setup::setup(args),
         cli::Command::Uninstall(args) => setup::uninstall(args),
         cli::Command::Doctor(args) => doctor::main(args),

@@ -1470,7 +1470,11 @@ impl Analyzer<'_> {
             }
             return;
         }
-        if name == "offload" && rest.first().is_some_and(|w| w.text == "approve") {
+        if name == "offload"
+            && rest
+                .first()
+                .is_some_and(|w| w.text == "approve" || w.text == "restore")
+        {
             self.runs_approve = true;
         }
         let rule = match programs::rule(name) {

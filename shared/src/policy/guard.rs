@@ -486,7 +486,9 @@ fn tamper(
     }
     let command = input.input_str("command")?;
     if analysis.runs_approve {
-        return Some("running `offload approve` (the user's own approval command)".into());
+        return Some(
+            "running `offload approve` or `offload restore` (the user's own commands)".into(),
+        );
     }
     let mut spellings = scope.protected_spellings(ctx.home);
     spellings.push(".claude/offload.json".into());
