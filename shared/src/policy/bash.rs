@@ -2,6 +2,8 @@
 //!
 //! The guard denies native edits of code until Codex has been tried; without this module Claude
 //! could route around it with `cat > src/lib.rs <<'EOF'`, `sed -i`, `tee`, `cp` or `git apply`.
+//! What each program writes is one entry in [`super::programs`]; this module is the tokenizer,
+//! the target resolution, and the handlers of the programs too rich for a table row.
 //! [`writes`] parses the command the way a POSIX shell would (quoting, escapes, `;` `&&` `||` `|`
 //! `&`, newlines, `( … )`, `{ …; }`, redirections, here-documents, `$( … )` and backticks), follows
 //! `cd`/`pushd` within the command, and names every file the command would create or change. It
@@ -14,24 +16,24 @@
 //! at run time (`xargs sed -i`, `find … -exec sed -i … {} \;`, `patch < fix.patch` where the patch
 //! cannot be read, `sed -i … "$f"` in a loop) it reports [`Target::Unknown`] with the folder.
 //!
-//! What it deliberately does not catch, and why:
-//! - Deleting (`rm`, `git rm`): removing code is not authoring it.
-//! - Git commands other than `git apply`/`git am` (`checkout -- f`, `restore`, `stash pop`,
-//!   `merge`, `reset`, `cherry-pick`): they replay content already in the repository.
-//! - Formatters, fixers, generators and builds (`cargo fmt`, `prettier --write`, `eslint --fix`,
-//!   `cargo build`, `npm install`): they are tools run over the code, not authoring.
-//! - `offload run …`: that is the sanctioned way for Codex to write.
-//! - Programs whose writes are in a file we do not read (`bash fix.sh`, `python gen.py`, `make`),
-//!   interpreters beyond a literal `open('x', 'w')` (Python) or `writeFileSync('x', …)` (Node),
-//!   archives (`tar x`, `unzip`), clones, remote commands (`ssh`, `docker exec`), and aliases or
-//!   functions defined outside the command.
-//! - Variables set earlier stay literal (`f=a.rs; echo > $f` names `$f`); a literal with an
-//!   extension still matches the code globs (`$OUT/main.rs`). Only in-place editors (`sed -i`,
-//!   `perl -i`, …) turn an extensionless variable or glob operand into [`Target::Unknown`].
-//! - Whole-directory copies (`cp -r gen/ src/`, `rsync -a out/ src/`) report the directory
-//!   path, which no code glob matches: moving trees around is restructuring, not authoring.
-//! - Paths are normalised lexically (no symlinks, no `CDPATH`); `cd` inside `( … )`, `$( … )` or a
-//!   pipeline does not leak out, as in the shell.
+//! Beyond the files it names, [`analyze`] reports what it could not see into
+//! ([`Analysis::opaque`]: interpreters with code that may write, scripts, programs not in
+//! [`super::programs`], names computed at run time, git commands that run configured commands)
+//! and writes that happen only under a run-time condition ([`Write::conditional`]). The guard
+//! judges those by their effect instead ([`super::effect`]). Variables set earlier in the same
+//! command (`f=src/a.rs; echo > $f`, `for f in …`, `t=$(mktemp -d)`), `$HOME`, `$PWD`, `$OLDPWD`
+//! and `$TMPDIR` are followed; other variables make a name known only at run time.
+//!
+//! What it deliberately leaves alone, and why:
+//! - Git commands that only move the work tree between states the repository already holds
+//!   (`checkout`, `restore`, `reset`, `stash`, `merge`): undoing a branch switch would break the
+//!   work tree. With git plumbing that makes new content in the same command they are watched.
+//! - Formatters (`cargo fmt`, `prettier --write`, `black`): tools run over the code, not
+//!   authoring.
+//! - `offload run …`: the sanctioned way for Codex to write.
+//! - Remote commands (`ssh`) and aliases defined outside the command.
+//! - Paths are normalised lexically (no `CDPATH`); `cd` inside `( … )`, `$( … )` or a pipeline
+//!   does not leak out, as in the shell.
 //!
 //! Work is bounded whatever the input: nesting of parentheses and substitutions is capped,
 //! strings re-read as commands (`bash -c`, `eval`, `find -exec`) are followed at most four
