@@ -358,3 +358,113 @@ fn e_markdown_and_plans_are_not_blocked() {
         "only the invalid plan was denied"
     );
 }
+
+/// (f) The effect check in the real client: Claude's Edit is denied, Claude then writes the same
+/// file through Bash with a Python here-document (what the analyzer cannot read). The command
+/// runs, PostToolUse puts the code back, the reason reaches the model, and the user's one
+/// command restores what Claude wrote.
+fn python_heredoc_write_is_undone(version: Option<&str>) {
+    let Some(w) = World::new(version, Reply::message("x")) else {
+        return;
+    };
+    for step in w.read_then_edit() {
+        w.messages.push(step);
+    }
+    let script = "python3 - <<'EOF'\nfrom pathlib import Path\np = Path('src/lib.rs')\np.write_text(p.read_text().replace('fn a()', 'fn b()'))\nEOF";
+    w.messages.push(Step::tool_use(
+        "Bash",
+        json!({"command": script, "description": "rename with python"}),
+    ));
+    w.messages.push(Step::text("ok"));
+    let run = w.run("rename a to b in src/lib.rs", &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_denied(&w.result(1), "route it to Codex first");
+    assert_eq!(
+        std::fs::read_to_string(w.project().join("src/lib.rs")).unwrap(),
+        "fn a() {}\n",
+        "the code is as it was"
+    );
+    // The reason reached the model in its next request.
+    let told = w.messages.turns().iter().any(|r| {
+        r.body
+            .to_string()
+            .contains("offload undid what this Bash command did")
+    });
+    assert!(told, "{:?}", w.messages.tool_results());
+    let records =
+        shared::policy::effect::records(&shared::policy::effect::Store::new(w.state.path()));
+    assert_eq!(records.len(), 1, "one undo record");
+    assert_eq!(records[0].files[0].path, "src/lib.rs");
+    // `offload restore <id>` in the user's terminal puts Claude's version back.
+    let out = std::process::Command::new(support::offload_bin())
+        .args(["restore", &records[0].id])
+        .env("OFFLOAD_HOME", w.state.path())
+        .env_remove("CLAUDECODE")
+        .env_remove("CLAUDE_CODE_SESSION_ID")
+        .env_remove("CLAUDE_PROJECT_DIR")
+        .env_remove("CLAUDE_CODE_ENTRYPOINT")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.project().join("src/lib.rs")).unwrap(),
+        "fn b() {}\n"
+    );
+    let undone = w
+        .ledger()
+        .read_log()
+        .unwrap()
+        .events
+        .into_iter()
+        .filter(|e| matches!(&e.body, Body::GuardDenied { reason, .. } if reason == "undone"))
+        .count();
+    assert_eq!(undone, 1, "the undo is recorded");
+}
+
+#[test]
+fn f_a_python_heredoc_write_is_undone_in_2_1_330() {
+    python_heredoc_write_is_undone(None);
+}
+
+#[test]
+fn f_a_python_heredoc_write_is_undone_in_2_1_332() {
+    python_heredoc_write_is_undone(Some("2.1.332"));
+}
+
+/// (g) A skill's inline shell command that writes code is denied on 2.1.332 through its
+/// PreSkillShellCommand hook; the file is never written.
+#[test]
+fn g_a_skill_inline_write_is_denied_in_2_1_332() {
+    let Some(w) = World::new(Some("2.1.332"), Reply::message("x")) else {
+        return;
+    };
+    let hook = support::workspace_bin("offload-hook");
+    let mut settings = hooks_settings(&hook.display().to_string(), 10);
+    settings["hooks"]["PreSkillShellCommand"] = json!([{"hooks": [{"type": "command", "command": hook.display().to_string(), "timeout": 10}]}]);
+    settings["permissions"] = json!({"allow": ["Read", "Edit", "Write", "Bash", "NotebookEdit"]});
+    w.home.settings(settings);
+    let skill = w.project().join(".claude/skills/gen");
+    std::fs::create_dir_all(&skill).unwrap();
+    std::fs::write(
+        skill.join("SKILL.md"),
+        "---\nname: gen\ndescription: generate code\n---\n\nGenerated: !`python3 -c \"open('src/generated.rs','w').write('fn g() {}')\" && echo GEN-OK`\n",
+    )
+    .unwrap();
+    w.messages.push(Step::text("ok"));
+    let run = w.run("/gen", &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        !w.project().join("src/generated.rs").exists(),
+        "the skill's command did not run"
+    );
+    let told = w
+        .messages
+        .turns()
+        .iter()
+        .any(|r| r.body.to_string().contains("blocked by hook"));
+    assert!(told, "the model was told the command was blocked");
+}

@@ -73,13 +73,14 @@ pub fn require_real_claude(version: Option<&str>) -> Option<PathBuf> {
 
 /// `settings.json` hooks that register one command (a shell command line, run by Claude Code
 /// through a shell) for every event offload uses: PreToolUse (matcher [`GUARDED_TOOLS`]),
-/// PostToolUse (`Bash`), UserPromptSubmit and SessionStart (all sources).
+/// PostToolUse and PostToolUseFailure (`Bash`), UserPromptSubmit and SessionStart (all sources).
 pub fn hooks_settings(hook_command: &str, timeout_secs: u64) -> Value {
     let hook = json!([{"type": "command", "command": hook_command, "timeout": timeout_secs}]);
     json!({
         "hooks": {
             "PreToolUse": [{"matcher": GUARDED_TOOLS, "hooks": hook}],
             "PostToolUse": [{"matcher": "Bash", "hooks": hook}],
+            "PostToolUseFailure": [{"matcher": "Bash", "hooks": hook}],
             "UserPromptSubmit": [{"hooks": hook}],
             "SessionStart": [{"hooks": hook}],
         }

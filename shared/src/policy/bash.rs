@@ -2473,6 +2473,13 @@ impl Analyzer<'_> {
             return None;
         }
         self.patch_reads += 1;
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            // A FIFO would block whoever reads it, a device never ends: never trusted.
+            self.limit = Some(
+                "it reads a patch from something that is not a regular file (a FIFO, a device or a folder)",
+            );
+            return None;
+        }
         let bytes = crate::fsutil::read_regular(path, MAX_PATCH_BYTES).ok()??;
         self.work += bytes.len();
         Some(String::from_utf8_lossy(&bytes).into_owned())

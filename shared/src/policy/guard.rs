@@ -366,6 +366,12 @@ fn plan_problems(input: &HookInput, tool: &str, scope: &Scope, ctx: &Ctx<'_>) ->
     let text = match tool {
         "Write" => input.input_str("content")?.to_owned(),
         "Edit" | "MultiEdit" => {
+            if std::fs::metadata(&file).is_ok_and(|m| !m.is_file()) {
+                return Some(format!(
+                    "offload: {} is not a regular file (a FIFO, a device or a folder), so this edit of a plan cannot be checked; it is denied.",
+                    display(path, ctx)
+                ));
+            }
             let mut text = crate::fsutil::read_regular_text(&file, 4 << 20)?;
             for (old, new, all) in edits(input) {
                 if old.is_empty() || !text.contains(&old) {
