@@ -4,6 +4,8 @@
 #
 #   scripts/bench.sh runner [--runs N]       offload run overhead over a bare codex exec
 #   scripts/bench.sh hook [--runs N]         offload-hook PreToolUse latency, empty and 100k-event ledger
+#   scripts/bench.sh hook-effect [--runs N]  a Bash call's PreToolUse + PostToolUse in a 10 000-file
+#                                            repository: unlocked, locked and read, locked and watched
 #   scripts/bench.sh statusline [--runs N] [--ccstatusline-runs N]
 #                                            offload-statusline against CCometixLine (ccline) and
 #                                            ccstatusline, pinned in scripts/install-clients.sh:
@@ -17,7 +19,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 case "${1:-}" in
   runner) scripts/install-clients.sh codex >&2; build=(-p offload --bin offload) ;;
-  hook) build=(-p offload-hook --bin offload-hook) ;;
+  hook | hook-effect) build=(-p offload-hook --bin offload-hook) ;;
   statusline)
     scripts/install-clients.sh ccstatusline ccline >&2
     build=(-p offload-statusline --bin offload-statusline)

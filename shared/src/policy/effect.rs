@@ -77,6 +77,11 @@ impl Sig {
         }
     }
 
+    /// The same state with the mode left out (the listing cache does not store it).
+    fn without_mode(self) -> Sig {
+        Sig { mode: 0, ..self }
+    }
+
     fn key(&self) -> String {
         format!(
             "{:x}-{:x}-{:x}-{:x}",
@@ -85,11 +90,40 @@ impl Sig {
     }
 }
 
+/// A git object id (SHA-1 or SHA-256), raw: it is written out in hexadecimal only to fetch it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Oid {
+    bytes: [u8; 32],
+    len: u8,
+}
+
+impl Oid {
+    fn of(raw: &[u8]) -> Oid {
+        let mut bytes = [0u8; 32];
+        let len = raw.len().min(32);
+        bytes[..len].copy_from_slice(&raw[..len]);
+        Oid {
+            bytes,
+            len: len as u8,
+        }
+    }
+
+    pub fn hex(&self) -> String {
+        hex(&self.bytes[..self.len as usize])
+    }
+}
+
+impl std::fmt::Debug for Oid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.hex())
+    }
+}
+
 /// Where a file's content at snapshot time can be found again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backup {
     /// The blob with this object id in the repository.
-    Git(String),
+    Git(Oid),
     /// A copy in the shadow store, under this key.
     Shadow(String),
 }
@@ -100,12 +134,31 @@ struct Entry {
     backup: Backup,
 }
 
+impl Entry {
+    /// Whether a file now in state `now` is still as this entry recorded it. An entry backed by
+    /// git compares the way git's index stores it (inode and size as 32 bits).
+    fn same(&self, now: &Sig) -> bool {
+        match self.backup {
+            Backup::Git(_) => {
+                self.sig.mtime_ns == now.mtime_ns
+                    && self.sig.ctime_ns == now.ctime_ns
+                    && self.sig.size as u32 == now.size as u32
+                    && self.sig.ino as u32 == now.ino as u32
+            }
+            Backup::Shadow(_) => self.sig == *now,
+        }
+    }
+}
+
 /// The project's code files at one moment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {
     pub project: PathBuf,
     /// The repository holding the project, if any (its work tree root).
     pub repo: Option<PathBuf>,
+    /// The git folder, and where the path of a project file starts in the index's names.
+    gitdir: Option<PathBuf>,
+    prefix: Vec<u8>,
     files: HashMap<Vec<u8>, Entry>,
 }
 
@@ -154,51 +207,349 @@ impl Store {
     pub fn undone_dir(&self) -> PathBuf {
         self.root.join("undone")
     }
+
+    /// The saved folder listings of `project` under `scope`'s globs (a different config is a
+    /// different file, so a changed glob never reuses a stale listing).
+    fn listing_cache(&self, project: &Path, scope: &Scope) -> PathBuf {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        project.hash(&mut h);
+        scope.globs_key().hash(&mut h);
+        self.root.join(format!("listings-{:016x}", h.finish()))
+    }
 }
 
 /// The project's code files as they are now: relative path → state.
-fn scan(project: &Path, scope: &Scope, deadline: Instant) -> Result<HashMap<Vec<u8>, Sig>, String> {
+///
+/// A walk of the project as git sees it: `.git/` is skipped, and a `.gitignore` is parsed only in
+/// the folders whose listing shows one (plus `.git/info/exclude` at the root), so a folder costs
+/// one directory read. The code files are then `lstat`ed on two threads: on a virtual machine a
+/// `stat` costs microseconds, and it is the bulk of the work.
+fn scan(
+    project: &Path,
+    scope: &Scope,
+    store: &Store,
+    deadline: Instant,
+) -> Result<HashMap<Vec<u8>, Sig>, String> {
+    use ignore::gitignore::GitignoreBuilder;
     use std::os::unix::ffi::OsStrExt;
-    let mut out = HashMap::new();
-    let mut walk = ignore::WalkBuilder::new(project);
-    walk.hidden(false)
-        .parents(true)
-        .ignore(false)
-        .git_ignore(true)
-        .git_global(true)
-        .git_exclude(true)
-        .require_git(false)
-        .follow_links(false)
-        .filter_entry(|e| e.file_name() != ".git");
-    for entry in walk.build() {
-        if Instant::now() >= deadline {
-            return Err(
-                "listing the project's code files took longer than the guard's deadline".into(),
-            );
+    let late =
+        || "listing the project's code files took longer than the guard's deadline".to_string();
+    let cache_path = store.listing_cache(project, scope);
+    let old = Listings::load(&cache_path);
+    let mut new = Listings::default();
+    let now_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    let mut relisted = 0usize;
+    let mut files: Vec<(Vec<u8>, PathBuf)> = Vec::new();
+    // (folder, its path relative to the project, the ignore matchers in force there, whether
+    // an ancestor's rules changed since the cache was written)
+    let mut stack: Vec<Pending> = Vec::new();
+    let mut root_rules = Vec::new();
+    let exclude = project.join(".git/info/exclude");
+    let exclude_sig = fs::symlink_metadata(&exclude)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| Sig::of(&m).without_mode());
+    if exclude_sig.is_some() {
+        let mut b = GitignoreBuilder::new(project);
+        b.add(&exclude);
+        if let Ok(g) = b.build() {
+            root_rules.push(std::rc::Rc::new(g));
         }
-        let Ok(entry) = entry else { continue };
-        if !entry.file_type().is_some_and(|t| t.is_file()) {
-            continue;
+    }
+    new.exclude = exclude_sig;
+    stack.push((
+        project.to_path_buf(),
+        Vec::new(),
+        root_rules,
+        old.exclude != exclude_sig,
+    ));
+    let mut dirs = 0usize;
+    while let Some((dir, rel, mut rules, rules_changed)) = stack.pop() {
+        dirs += 1;
+        if dirs.is_multiple_of(64) && Instant::now() >= deadline {
+            return Err(late());
         }
-        let Ok(rel) = entry.path().strip_prefix(project) else {
+        let Ok(meta) = fs::symlink_metadata(&dir) else {
             continue;
         };
-        let rel_bytes = rel.as_os_str().as_bytes();
-        if !scope.is_code_rel(&String::from_utf8_lossy(rel_bytes)) {
-            continue;
-        }
-        let Ok(meta) = fs::symlink_metadata(entry.path()) else {
-            continue;
+        let mtime = Sig::of(&meta).mtime_ns;
+        let gitignore = dir.join(".gitignore");
+        let cached = old.dirs.get(&rel).filter(|c| {
+            // A listing is trusted when the folder has not changed since, its `.gitignore`
+            // either, and it was not changing when it was read (timestamps are coarse).
+            !rules_changed
+                && c.mtime_ns == mtime
+                && c.read_ns - mtime > 100_000_000
+                // A new `.gitignore` changes the folder's time; an edited one only its own.
+                && (c.gitignore.is_none()
+                    || c.gitignore
+                        == fs::symlink_metadata(&gitignore)
+                            .ok()
+                            .filter(|m| m.is_file())
+                            .map(|m| Sig::of(&m).without_mode()))
+        });
+        let listing = match cached {
+            Some(c) => {
+                if c.gitignore.is_some() {
+                    let mut b = GitignoreBuilder::new(&dir);
+                    b.add(&gitignore);
+                    if let Ok(g) = b.build() {
+                        rules.push(std::rc::Rc::new(g));
+                    }
+                }
+                c.clone()
+            }
+            None => {
+                relisted += 1;
+                let Ok(listing) = fs::read_dir(&dir) else {
+                    continue;
+                };
+                let entries: Vec<fs::DirEntry> = listing.flatten().collect();
+                let mut l = Listing {
+                    mtime_ns: mtime,
+                    read_ns: now_ns,
+                    gitignore: None,
+                    dirs: Vec::new(),
+                    files: Vec::new(),
+                };
+                if entries.iter().any(|e| e.file_name() == ".gitignore") {
+                    l.gitignore = fs::symlink_metadata(&gitignore)
+                        .ok()
+                        .filter(|m| m.is_file())
+                        .map(|m| Sig::of(&m).without_mode());
+                    let mut b = GitignoreBuilder::new(&dir);
+                    b.add(&gitignore);
+                    if let Ok(g) = b.build() {
+                        rules.push(std::rc::Rc::new(g));
+                    }
+                }
+                for e in entries {
+                    let name = e.file_name();
+                    let Ok(ft) = e.file_type() else { continue };
+                    if name == ".git" {
+                        continue;
+                    }
+                    let path = e.path();
+                    let is_dir = ft.is_dir();
+                    // The innermost rule that matches decides (a `!` deeper re-includes).
+                    let ignored = rules
+                        .iter()
+                        .rev()
+                        .find_map(|g| match g.matched(&path, is_dir) {
+                            ignore::Match::Ignore(_) => Some(true),
+                            ignore::Match::Whitelist(_) => Some(false),
+                            ignore::Match::None => None,
+                        });
+                    if ignored == Some(true) {
+                        continue;
+                    }
+                    let mut r = rel.clone();
+                    if !r.is_empty() {
+                        r.push(b'/');
+                    }
+                    r.extend_from_slice(name.as_bytes());
+                    if is_dir {
+                        l.dirs.push(name.as_bytes().to_vec());
+                    } else if ft.is_file() && scope.is_code_rel(&String::from_utf8_lossy(&r)) {
+                        l.files.push(name.as_bytes().to_vec());
+                    }
+                }
+                l
+            }
         };
-        if !meta.file_type().is_file() {
-            continue;
+        let changed = rules_changed
+            || old
+                .dirs
+                .get(&rel)
+                .is_none_or(|c| c.gitignore != listing.gitignore);
+        for name in &listing.files {
+            if files.len() >= MAX_FILES {
+                return Err(format!("the project has more than {MAX_FILES} code files"));
+            }
+            let mut r = rel.clone();
+            if !r.is_empty() {
+                r.push(b'/');
+            }
+            r.extend_from_slice(name);
+            files.push((r, dir.join(bytes_path(name))));
         }
-        if out.len() >= MAX_FILES {
-            return Err(format!("the project has more than {MAX_FILES} code files"));
+        for name in &listing.dirs {
+            let mut r = rel.clone();
+            if !r.is_empty() {
+                r.push(b'/');
+            }
+            r.extend_from_slice(name);
+            stack.push((dir.join(bytes_path(name)), r, rules.clone(), changed));
         }
-        out.insert(rel_bytes.to_vec(), Sig::of(&meta));
+        new.dirs.insert(rel, listing);
+    }
+    if relisted > 0 || new.dirs.len() != old.dirs.len() {
+        let _ = fsutil::create_private_dir(&store.root)
+            .and_then(|()| fsutil::write_atomic(&cache_path, &new.encode()));
+    }
+    // Two threads of lstat.
+    let half = files.len() / 2;
+    let (a, b) = files.split_at(half);
+    let stat_all = |part: &[(Vec<u8>, PathBuf)]| -> Vec<Option<Sig>> {
+        part.iter()
+            .map(|(_, p)| {
+                fs::symlink_metadata(p)
+                    .ok()
+                    .filter(|m| m.file_type().is_file())
+                    .map(|m| Sig::of(&m))
+            })
+            .collect()
+    };
+    let (sa, sb) = std::thread::scope(|sc| {
+        let h = sc.spawn(|| stat_all(b));
+        let sa = stat_all(a);
+        (sa, h.join().unwrap_or_default())
+    });
+    if Instant::now() >= deadline {
+        return Err(late());
+    }
+    let mut out = HashMap::with_capacity(files.len());
+    for ((rel, _), sig) in files.into_iter().zip(sa.into_iter().chain(sb)) {
+        if let Some(sig) = sig {
+            out.insert(rel, sig);
+        }
     }
     Ok(out)
+}
+
+/// A folder still to scan: its path, its path relative to the project, the ignore rules in
+/// force there, and whether an ancestor's rules changed since the listings were saved.
+type Pending = (
+    PathBuf,
+    Vec<u8>,
+    Vec<std::rc::Rc<ignore::gitignore::Gitignore>>,
+    bool,
+);
+
+/// One folder's listing as the last scan saw it: its subfolders and code files (after the
+/// ignore rules and the code globs), and what it depended on.
+#[derive(Clone, Debug, Default)]
+struct Listing {
+    mtime_ns: i128,
+    /// When it was read.
+    read_ns: i128,
+    gitignore: Option<Sig>,
+    dirs: Vec<Vec<u8>>,
+    files: Vec<Vec<u8>>,
+}
+
+/// Every folder's listing, kept between scans so that a folder whose modification time did not
+/// change is not read again (a directory read costs several times a `stat`).
+#[derive(Default)]
+struct Listings {
+    exclude: Option<Sig>,
+    dirs: HashMap<Vec<u8>, Listing>,
+}
+
+impl Listings {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = b"offload-listings 1\n".to_vec();
+        let sig = |out: &mut Vec<u8>, s: &Option<Sig>| match s {
+            None => out.push(b'-'),
+            Some(s) => {
+                for n in [s.size as i128, s.mtime_ns, s.ctime_ns, s.ino as i128] {
+                    push_num(out, n);
+                    out.push(b',');
+                }
+            }
+        };
+        sig(&mut out, &self.exclude);
+        out.push(b'\n');
+        for (rel, l) in &self.dirs {
+            out.extend_from_slice(b"D\t");
+            out.extend_from_slice(&escape(rel));
+            out.push(b'\t');
+            push_num(&mut out, l.mtime_ns);
+            out.push(b'\t');
+            push_num(&mut out, l.read_ns);
+            out.push(b'\t');
+            sig(&mut out, &l.gitignore);
+            out.push(b'\n');
+            for d in &l.dirs {
+                out.extend_from_slice(b"d\t");
+                out.extend_from_slice(&escape(d));
+                out.push(b'\n');
+            }
+            for f in &l.files {
+                out.extend_from_slice(b"f\t");
+                out.extend_from_slice(&escape(f));
+                out.push(b'\n');
+            }
+        }
+        out
+    }
+
+    /// The saved listings; empty when there are none or they cannot be read (then every folder
+    /// is read, which is slower and never wrong).
+    fn load(path: &Path) -> Listings {
+        let parse = || -> Option<Listings> {
+            let bytes = fsutil::read_regular(path, 256 << 20).ok()??;
+            let mut lines = bytes.split(|&b| b == b'\n');
+            if lines.next()? != b"offload-listings 1" {
+                return None;
+            }
+            let sig = |b: &[u8]| -> Option<Option<Sig>> {
+                if b == b"-" {
+                    return Some(None);
+                }
+                let mut n = b
+                    .split(|&c| c == b',')
+                    .filter(|p| !p.is_empty())
+                    .map(|p| std::str::from_utf8(p).ok()?.parse::<i128>().ok());
+                Some(Some(Sig {
+                    size: u64::try_from(n.next()??).ok()?,
+                    mtime_ns: n.next()??,
+                    ctime_ns: n.next()??,
+                    ino: u64::try_from(n.next()??).ok()?,
+                    mode: 0,
+                }))
+            };
+            let mut out = Listings {
+                exclude: sig(lines.next()?)?,
+                dirs: HashMap::new(),
+            };
+            let mut cur: Option<(Vec<u8>, Listing)> = None;
+            for line in lines {
+                let mut f = line.split(|&b| b == b'\t');
+                match f.next()? {
+                    b"D" => {
+                        if let Some((k, v)) = cur.take() {
+                            out.dirs.insert(k, v);
+                        }
+                        let rel = unescape(f.next()?);
+                        let num = |b: &[u8]| -> Option<i128> {
+                            std::str::from_utf8(b).ok()?.parse().ok()
+                        };
+                        let l = Listing {
+                            mtime_ns: num(f.next()?)?,
+                            read_ns: num(f.next()?)?,
+                            gitignore: sig(f.next()?)?,
+                            dirs: Vec::new(),
+                            files: Vec::new(),
+                        };
+                        cur = Some((rel, l));
+                    }
+                    b"d" => cur.as_mut()?.1.dirs.push(unescape(f.next()?)),
+                    b"f" => cur.as_mut()?.1.files.push(unescape(f.next()?)),
+                    b"" => {}
+                    _ => return None,
+                }
+            }
+            if let Some((k, v)) = cur {
+                out.dirs.insert(k, v);
+            }
+            Some(out)
+        };
+        parse().unwrap_or_default()
+    }
 }
 
 /// The work tree root of the git repository holding `project`, and its git folder.
@@ -229,20 +580,29 @@ struct IndexEntry {
     ctime: (u32, u32),
     mtime: (u32, u32),
     ino: u32,
+    mode: u32,
     size: u32,
-    oid: String,
+    oid: Oid,
 }
 
 /// The stage-0 entries of a git index (versions 2 to 4), by path relative to the work tree, and
 /// the index file's own modification time (for git's "racily clean" rule). `None` when the
 /// index cannot be read: then every file is copied, which is slower and never wrong.
 fn read_index(gitdir: &Path) -> Option<(HashMap<Vec<u8>, IndexEntry>, i128)> {
-    let path = gitdir.join("index");
-    let meta = fs::metadata(&path).ok()?;
+    parse_index(&gitdir.join("index"), Some(gitdir))
+}
+
+/// Parse the index file at `path`; `gitdir` (for its config) tells SHA-256 repositories apart,
+/// and without it the object id length is taken from the file's own checksum trailer.
+fn parse_index(path: &Path, gitdir: Option<&Path>) -> Option<(HashMap<Vec<u8>, IndexEntry>, i128)> {
+    let meta = fs::metadata(path).ok()?;
     let index_mtime = Sig::of(&meta).mtime_ns;
-    let data = fsutil::read_regular(&path, MAX_INDEX_BYTES).ok()??;
-    let sha256 = fsutil::read_regular_text(&gitdir.join("config"), 1 << 20)
-        .is_some_and(|c| c.to_ascii_lowercase().contains("objectformat = sha256"));
+    let data = fsutil::read_regular(path, MAX_INDEX_BYTES).ok()??;
+    let sha256 = match gitdir {
+        Some(g) => fsutil::read_regular_text(&g.join("config"), 1 << 20)
+            .is_some_and(|c| c.to_ascii_lowercase().contains("objectformat = sha256")),
+        None => sha256_index(&data),
+    };
     let oid_len = if sha256 { 32 } else { 20 };
     if data.len() < 12 || &data[..4] != b"DIRC" {
         return None;
@@ -297,22 +657,66 @@ fn read_index(gitdir: &Path) -> Option<(HashMap<Vec<u8>, IndexEntry>, i128)> {
         if stage != 0 {
             continue;
         }
-        let oid: String = e[40..40 + oid_len]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let oid = Oid::of(&e[40..40 + oid_len]);
         out.insert(
             name,
             IndexEntry {
                 ctime: (be32(e, 0)?, be32(e, 4)?),
                 mtime: (be32(e, 8)?, be32(e, 12)?),
                 ino: be32(e, 20)?,
+                mode: be32(e, 24)?,
                 size: be32(e, 36)?,
                 oid,
             },
         );
     }
     Some((out, index_mtime))
+}
+
+/// Whether an index was written by a SHA-256 repository: its first entry's fixed part is 40
+/// bytes of stat data, a 32-byte id and 2 flag bytes, so its name starts 74 bytes in, after
+/// which a SHA-1 reading would find the name 12 bytes early. Decided by which reading gives a
+/// name length (the flags' low 12 bits) that ends in a NUL.
+fn sha256_index(data: &[u8]) -> bool {
+    let fits = |oid: usize| -> bool {
+        let at = 12 + 40 + oid;
+        let Some(f) = data.get(at..at + 2) else {
+            return false;
+        };
+        let len = (u16::from_be_bytes([f[0], f[1]]) & 0x0fff) as usize;
+        len < 0x0fff && data.get(at + 2 + len) == Some(&0)
+    };
+    !fits(20) && fits(32)
+}
+
+/// Lowercase hexadecimal, without the formatting machinery (10 000 object ids per snapshot).
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+    out
+}
+
+/// Append a decimal number (the snapshot has six per file).
+fn push_num(out: &mut Vec<u8>, n: i128) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    let mut v = n.unsigned_abs();
+    let mut buf = [0u8; 40];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// Whether git tracks `rel` (relative to `project`): its index has an entry for it.
@@ -352,9 +756,13 @@ pub fn take(
     store: &Store,
     deadline: Instant,
 ) -> Result<Snapshot, String> {
-    let now = scan(project, scope, deadline)?;
+    let t0 = Instant::now();
+    let now = scan(project, scope, store, deadline)?;
+    let t1 = Instant::now();
     let repo = find_repo(project);
     let index = repo.as_ref().and_then(|(_, gitdir)| read_index(gitdir));
+    let t2 = Instant::now();
+    let trace = std::env::var_os("OFFLOAD_TRACE_EFFECT").is_some();
     let prefix: Vec<u8> = match &repo {
         Some((root, _)) => {
             use std::os::unix::ffi::OsStrExt;
@@ -371,16 +779,17 @@ pub fn take(
         None => Vec::new(),
     };
     let shadow = store.shadow();
+    let mut key = prefix.clone();
     let mut copied: u64 = 0;
     let mut files = HashMap::with_capacity(now.len());
     for (rel, sig) in now {
         let in_index = index.as_ref().and_then(|(entries, index_mtime)| {
-            let mut key = prefix.clone();
+            key.truncate(prefix.len());
             key.extend_from_slice(&rel);
             entries
                 .get(&key)
                 .filter(|e| clean(&sig, e, *index_mtime))
-                .map(|e| e.oid.clone())
+                .map(|e| e.oid)
         });
         let backup = match in_index {
             Some(oid) => Backup::Git(oid),
@@ -418,9 +827,19 @@ pub fn take(
         };
         files.insert(rel, Entry { sig, backup });
     }
+    if trace {
+        eprintln!(
+            "scan {:?} index {:?} backups {:?}",
+            t1 - t0,
+            t2 - t1,
+            t2.elapsed()
+        );
+    }
     Ok(Snapshot {
         project: project.to_path_buf(),
+        gitdir: repo.as_ref().map(|(_, g)| g.clone()),
         repo: repo.map(|(root, _)| root),
+        prefix,
         files,
     })
 }
@@ -443,38 +862,74 @@ fn copy_into_shadow(src: &Path, sig: &Sig, shadow: &Path, key: &str) -> io::Resu
 }
 
 impl Snapshot {
-    /// Serialize: a header line, then one line per file (`path<TAB>size<TAB>mtime<TAB>ctime
-    /// <TAB>inode<TAB>mode<TAB>g:oid|s:key`), the path escaped.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.files.len() * 96 + 256);
-        out.extend_from_slice(b"offload-snapshot 1\t");
+    /// Save to `path`. A file git holds clean is one short line (`path<TAB>g`): its state and
+    /// object id are in the git index, kept beside the snapshot (`<path>.index`, a hard link to
+    /// the index git had: git replaces its index by renaming, so the link keeps this one). Other
+    /// files carry their state and shadow key (`path<TAB>size<TAB>mtime<TAB>ctime<TAB>inode
+    /// <TAB>mode<TAB>s:key`).
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        let index_copy = path.with_extension("index");
+        let _ = fs::remove_file(&index_copy);
+        let mut has_git = false;
+        if let Some(gitdir) = &self.gitdir
+            && self
+                .files
+                .values()
+                .any(|e| matches!(e.backup, Backup::Git(_)))
+        {
+            let index = gitdir.join("index");
+            if fs::hard_link(&index, &index_copy).is_err() {
+                let bytes = fsutil::read_regular(&index, MAX_INDEX_BYTES)?
+                    .ok_or_else(|| io::Error::other("the git index is not a regular file"))?;
+                fsutil::write_atomic(&index_copy, &bytes)?;
+            }
+            has_git = true;
+        }
+        let mut out = Vec::with_capacity(self.files.len() * 40 + 256);
+        out.extend_from_slice(b"offload-snapshot 2\t");
         out.extend_from_slice(&escape(self.project.as_os_str().as_encoded_bytes()));
         out.push(b'\t');
         if let Some(r) = &self.repo {
             out.extend_from_slice(&escape(r.as_os_str().as_encoded_bytes()));
         }
+        out.push(b'\t');
+        if has_git && let Some(g) = &self.gitdir {
+            out.extend_from_slice(&escape(g.as_os_str().as_encoded_bytes()));
+        }
+        out.push(b'\t');
+        out.extend_from_slice(&escape(&self.prefix));
         out.push(b'\n');
         for (rel, e) in &self.files {
             out.extend_from_slice(&escape(rel));
-            let s = e.sig;
-            let backup = match &e.backup {
-                Backup::Git(oid) => format!("g:{oid}"),
-                Backup::Shadow(k) => format!("s:{k}"),
-            };
-            let _ = writeln!(
-                out,
-                "\t{}\t{}\t{}\t{}\t{}\t{backup}",
-                s.size, s.mtime_ns, s.ctime_ns, s.ino, s.mode
-            );
+            match &e.backup {
+                Backup::Git(_) => out.extend_from_slice(b"\tg\n"),
+                Backup::Shadow(k) => {
+                    let s = e.sig;
+                    for n in [
+                        s.size as i128,
+                        s.mtime_ns,
+                        s.ctime_ns,
+                        s.ino as i128,
+                        s.mode as i128,
+                    ] {
+                        out.push(b'\t');
+                        push_num(&mut out, n);
+                    }
+                    out.extend_from_slice(b"\ts:");
+                    out.extend_from_slice(k.as_bytes());
+                    out.push(b'\n');
+                }
+            }
         }
-        out
+        fsutil::write_atomic(path, &out)
     }
 
-    pub fn decode(bytes: &[u8]) -> Option<Snapshot> {
+    /// Read back what [`Snapshot::save`] wrote at `path` (with its index copy).
+    pub fn load(path: &Path) -> Option<Snapshot> {
+        let bytes = fsutil::read_regular(path, 1 << 30).ok()??;
         let mut lines = bytes.split(|&b| b == b'\n');
-        let header = lines.next()?;
-        let mut h = header.split(|&b| b == b'\t');
-        if h.next()? != b"offload-snapshot 1" {
+        let mut h = lines.next()?.split(|&b| b == b'\t');
+        if h.next()? != b"offload-snapshot 2" {
             return None;
         }
         let project = bytes_path(&unescape(h.next()?));
@@ -482,6 +937,15 @@ impl Snapshot {
             .next()
             .filter(|r| !r.is_empty())
             .map(|r| bytes_path(&unescape(r)));
+        let gitdir = h
+            .next()
+            .filter(|r| !r.is_empty())
+            .map(|r| bytes_path(&unescape(r)));
+        let prefix = unescape(h.next().unwrap_or_default());
+        let index = match &gitdir {
+            Some(_) => Some(parse_index(&path.with_extension("index"), None)?),
+            None => None,
+        };
         let mut files = HashMap::new();
         for line in lines {
             if line.is_empty() {
@@ -489,27 +953,58 @@ impl Snapshot {
             }
             let mut f = line.split(|&b| b == b'\t');
             let rel = unescape(f.next()?);
-            let mut num = || -> Option<i128> { std::str::from_utf8(f.next()?).ok()?.parse().ok() };
+            let second = f.next()?;
+            if second == b"g" {
+                let (entries, _) = index.as_ref()?;
+                let mut key = prefix.clone();
+                key.extend_from_slice(&rel);
+                let e = entries.get(&key)?;
+                let ns = |(s, n): (u32, u32)| s as i128 * 1_000_000_000 + n as i128;
+                files.insert(
+                    rel,
+                    Entry {
+                        sig: Sig {
+                            size: e.size as u64,
+                            mtime_ns: ns(e.mtime),
+                            ctime_ns: ns(e.ctime),
+                            ino: e.ino as u64,
+                            mode: e.mode,
+                        },
+                        backup: Backup::Git(e.oid),
+                    },
+                );
+                continue;
+            }
+            let num = |b: &[u8]| -> Option<i128> { std::str::from_utf8(b).ok()?.parse().ok() };
+            let size = num(second)?;
+            let mtime_ns = num(f.next()?)?;
+            let ctime_ns = num(f.next()?)?;
+            let ino = num(f.next()?)?;
+            let mode = num(f.next()?)?;
             let sig = Sig {
-                size: u64::try_from(num()?).ok()?,
-                mtime_ns: num()?,
-                ctime_ns: num()?,
-                ino: u64::try_from(num()?).ok()?,
-                mode: u32::try_from(num()?).ok()?,
+                size: u64::try_from(size).ok()?,
+                mtime_ns,
+                ctime_ns,
+                ino: u64::try_from(ino).ok()?,
+                mode: u32::try_from(mode).ok()?,
             };
             let b = std::str::from_utf8(f.next()?).ok()?;
-            let backup = if let Some(o) = b.strip_prefix("g:") {
-                Backup::Git(o.to_owned())
-            } else {
-                Backup::Shadow(b.strip_prefix("s:")?.to_owned())
-            };
+            let backup = Backup::Shadow(b.strip_prefix("s:")?.to_owned());
             files.insert(rel, Entry { sig, backup });
         }
         Some(Snapshot {
             project,
             repo,
+            gitdir,
+            prefix,
             files,
         })
+    }
+
+    /// Remove what [`Snapshot::save`] wrote.
+    pub fn discard(path: &Path) {
+        let _ = fs::remove_file(path);
+        let _ = fs::remove_file(path.with_extension("index"));
     }
 
     pub fn len(&self) -> usize {
@@ -584,7 +1079,7 @@ pub fn check(
     store: &Store,
     deadline: Instant,
 ) -> Result<Vec<Changed>, String> {
-    let now = scan(&snap.project, scope, deadline)?;
+    let now = scan(&snap.project, scope, store, deadline)?;
     let mut out = Vec::new();
     for (rel, sig) in &now {
         match snap.files.get(rel) {
@@ -593,7 +1088,7 @@ pub fn check(
                 change: Change::Created,
                 now: Some(*sig),
             }),
-            Some(e) if e.sig != *sig => {
+            Some(e) if !e.same(sig) => {
                 let same = old_content(snap, store, rel, &e.backup)
                     .ok()
                     .is_some_and(|old| {
@@ -641,7 +1136,7 @@ fn old_content(snap: &Snapshot, store: &Store, rel: &[u8], backup: &Backup) -> i
                 .repo
                 .as_deref()
                 .ok_or_else(|| io::Error::other("no repository"))?;
-            git_blob(repo, oid).map_err(|e| {
+            git_blob(repo, &oid.hex()).map_err(|e| {
                 io::Error::other(format!("{} from git: {e}", String::from_utf8_lossy(rel)))
             })
         }
@@ -1033,8 +1528,19 @@ mod tests {
                     "a clean committed file is backed by git"
                 );
             }
-            let round = Snapshot::decode(&snap.encode()).unwrap();
-            assert_eq!(round, snap);
+            let saved = f.store.pending(Some("s"), Some("t"));
+            fsutil::create_private_dir(&f.store.pending_dir()).unwrap();
+            snap.save(&saved).unwrap();
+            let round = Snapshot::load(&saved).unwrap();
+            assert_eq!(round.files.len(), snap.files.len());
+            for (k, e) in &snap.files {
+                assert!(
+                    round.files[k].same(&e.sig),
+                    "{}",
+                    String::from_utf8_lossy(k)
+                );
+                assert_eq!(round.files[k].backup, e.backup);
+            }
             // The command: modify two files, create one, touch the README, write under target/.
             fs::write(f.project.join("src/lib.rs"), "pub fn a() { evil() }\n").unwrap();
             fs::write(f.project.join("src/main.rs"), "fn main() { evil() }\n").unwrap();
@@ -1089,6 +1595,31 @@ mod tests {
                 "the restore kept a record of what it replaced"
             );
         }
+    }
+
+    #[test]
+    fn saved_listings_never_hide_a_change() {
+        let f = fixture(true);
+        std::thread::sleep(Duration::from_millis(150));
+        // The first scan saves the listings; later scans trust those of unchanged folders.
+        let snap = take(&f.project, &f.scope, &f.store, later()).unwrap();
+        assert!(take(&f.project, &f.scope, &f.store, later()).is_ok());
+        std::fs::create_dir_all(f.project.join("src/deep")).unwrap();
+        fs::write(f.project.join("src/deep/x.rs"), "x\n").unwrap();
+        fs::write(f.project.join("src/late.rs"), "y\n").unwrap();
+        let names = |c: Vec<Changed>| -> Vec<String> { c.iter().map(|c| c.path()).collect() };
+        assert_eq!(
+            names(check(&snap, &f.scope, &f.store, later()).unwrap()),
+            ["src/deep/x.rs", "src/late.rs"]
+        );
+        // An edited `.gitignore` changes what is walked, though no folder's time changed.
+        std::thread::sleep(Duration::from_millis(150));
+        let snap = take(&f.project, &f.scope, &f.store, later()).unwrap();
+        fs::write(f.project.join(".gitignore"), "# nothing ignored\n").unwrap();
+        assert_eq!(
+            names(check(&snap, &f.scope, &f.store, later()).unwrap()),
+            ["target/debug/gen.rs"]
+        );
     }
 
     #[test]

@@ -300,7 +300,9 @@ fn start_watch(
     input: &HookInput,
     w: &guard::Watch,
 ) -> Result<(), String> {
+    let t0 = Instant::now();
     let snap = effect::take(project, scope, store, Instant::now() + SNAPSHOT_BUDGET)?;
+    let t1 = Instant::now();
     let path = store.pending(sid, input.tool_use_id.as_deref());
     let meta = WatchMeta {
         why: w.why[0].clone(),
@@ -318,14 +320,18 @@ fn start_watch(
         crate::fsutil::create_private_dir(&store.pending_dir())?;
         let meta = serde_json::to_vec(&meta).map_err(std::io::Error::other)?;
         crate::fsutil::write_atomic(&path.with_extension("json"), &meta)?;
-        crate::fsutil::write_atomic(&path, &snap.encode())
+        snap.save(&path)
     };
-    save().map_err(|e| {
+    let r = save().map_err(|e| {
         format!(
             "cannot save the snapshot in {} ({e})",
             store.pending_dir().display()
         )
-    })
+    });
+    if std::env::var_os("OFFLOAD_TRACE_EFFECT").is_some() {
+        eprintln!("take {:?} save {:?}", t1 - t0, t1.elapsed());
+    }
+    r
 }
 
 /// PostToolUse of a watched command: undo what it did to code while edits stay locked.
@@ -341,13 +347,10 @@ fn finish_watch(
     session: impl FnOnce(&str) -> Option<SessionSummary>,
 ) -> Answer {
     let meta_path = pending.with_extension("json");
-    let snap = crate::fsutil::read_regular(pending, 1 << 30)
-        .ok()
-        .flatten()
-        .and_then(|b| effect::Snapshot::decode(&b));
+    let snap = effect::Snapshot::load(pending);
     let meta: Option<WatchMeta> = crate::fsutil::read_regular_text(&meta_path, 1 << 20)
         .and_then(|t| serde_json::from_str(&t).ok());
-    let _ = std::fs::remove_file(pending);
+    effect::Snapshot::discard(pending);
     let _ = std::fs::remove_file(&meta_path);
     let (Some(snap), Some(meta)) = (snap, meta) else {
         return Answer {

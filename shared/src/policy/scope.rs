@@ -52,6 +52,8 @@ pub struct Scope {
     /// The compiled (code, exempt) globs, built on the first path that needs them: most Bash
     /// calls write nothing and never pay for compiling them.
     sets: OnceCell<(GlobSet, GlobSet)>,
+    /// The same globs as sets, for [`Scope::is_code_rel`].
+    fast: OnceCell<(Fast, Fast)>,
     /// `.gitignore` matchers by folder, built when a code path needs them.
     ignores: std::cell::RefCell<
         std::collections::HashMap<PathBuf, Option<ignore::gitignore::Gitignore>>,
@@ -84,6 +86,7 @@ impl Scope {
             code_globs: config.code_globs.clone(),
             exempt_globs: config.exempt_globs.clone(),
             sets: OnceCell::new(),
+            fast: OnceCell::new(),
             ignores: Default::default(),
         }
     }
@@ -172,10 +175,31 @@ impl Scope {
     }
 
     /// Whether a `/`-separated path relative to the project is code (a code glob matches and no
-    /// exempt glob does). The effect check asks this for every file it walks.
+    /// exempt glob does). The effect check asks this for every file it walks, so the common glob
+    /// shapes (`**/*.{ext,…}`, `**/NAME`, `**/NAME.*`, `DIR/**`) are answered from sets, and only
+    /// other globs go through the compiled matcher.
     pub fn is_code_rel(&self, rel: &str) -> bool {
-        let (code, exempt) = self.sets();
-        code.is_match(rel) && !exempt.is_match(rel)
+        let fast = self
+            .fast
+            .get_or_init(|| (Fast::of(&self.code_globs), Fast::of(&self.exempt_globs)));
+        let lower = rel.to_ascii_lowercase();
+        let code = match fast.0.matches(&lower) {
+            Some(m) => m,
+            None => self.sets().0.is_match(rel),
+        };
+        if !code {
+            return false;
+        }
+        let exempt = match fast.1.matches(&lower) {
+            Some(m) => m,
+            None => self.sets().1.is_match(rel),
+        };
+        !exempt
+    }
+
+    /// The code and exempt globs, as one string (a cache key).
+    pub fn globs_key(&self) -> String {
+        format!("{:?}|{:?}", self.code_globs, self.exempt_globs)
     }
 
     /// Is `dir` inside the project (for writes whose files are not named)?
@@ -204,6 +228,86 @@ impl Scope {
         out.sort();
         out.dedup();
         out
+    }
+}
+
+/// Globs of the common shapes, as sets (all lowercase): a path matches when its extension, its
+/// name, a name prefix, or a folder prefix is listed. `other` holds globs of any other shape:
+/// when there are some, a path the sets do not match is left to the compiled matcher.
+#[derive(Default)]
+struct Fast {
+    exts: std::collections::HashSet<String>,
+    names: std::collections::HashSet<String>,
+    name_prefixes: Vec<String>,
+    name_suffixes: Vec<String>,
+    dirs: Vec<String>,
+    other: bool,
+}
+
+impl Fast {
+    fn of(globs: &[String]) -> Fast {
+        let mut f = Fast::default();
+        let plain = |s: &str| !s.contains(['*', '?', '[', ']', '{', '}', '\\']);
+        for g in globs {
+            let g = g.to_ascii_lowercase();
+            if let Some(name) = g.strip_prefix("**/") {
+                if let Some(list) = name.strip_prefix("*.{").and_then(|r| r.strip_suffix('}')) {
+                    if list.split(',').all(plain) {
+                        f.exts.extend(list.split(',').map(str::to_owned));
+                        continue;
+                    }
+                } else if let Some(ext) = name.strip_prefix("*.") {
+                    if plain(ext) {
+                        f.exts.insert(ext.to_owned());
+                        continue;
+                    }
+                    if let Some(suffix) = name.strip_prefix('*').filter(|s| plain(s)) {
+                        f.name_suffixes.push(suffix.to_owned());
+                        continue;
+                    }
+                } else if plain(name) && !name.contains('/') {
+                    f.names.insert(name.to_owned());
+                    continue;
+                } else if let Some(prefix) = name
+                    .strip_suffix('*')
+                    .filter(|p| plain(p) && !p.contains('/'))
+                {
+                    f.name_prefixes.push(prefix.to_owned());
+                    continue;
+                }
+            } else if let Some(dir) = g.strip_suffix("/**").filter(|d| plain(d)) {
+                f.dirs.push(format!("{dir}/"));
+                continue;
+            }
+            f.other = true;
+        }
+        f
+    }
+
+    /// `Some(true)`: matched; `Some(false)`: no glob of any shape matches; `None`: ask the
+    /// compiled matcher (there are globs of other shapes). `rel` is lowercase.
+    fn matches(&self, rel: &str) -> Option<bool> {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        let hit = self.dirs.iter().any(|d| rel.starts_with(d.as_str()))
+            || self.names.contains(name)
+            || name
+                .rsplit_once('.')
+                .is_some_and(|(stem, ext)| !stem.is_empty() && self.exts.contains(ext))
+            || self
+                .name_prefixes
+                .iter()
+                .any(|p| name.starts_with(p.as_str()))
+            || self
+                .name_suffixes
+                .iter()
+                .any(|s| name.ends_with(s.as_str()));
+        if hit {
+            Some(true)
+        } else if self.other {
+            None
+        } else {
+            Some(false)
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //!
 //!   offload-bench runner [--runs N] [--offload PATH] [--codex PATH]
 //!   offload-bench hook [--runs N] [--hook PATH]
+//!   offload-bench hook-effect [--runs N] [--hook PATH]
 //!   offload-bench statusline [--runs N] [--ccstatusline-runs N] [--statusline PATH]
 //!                            [--ccline PATH] [--ccstatusline PATH]
 //!
@@ -17,6 +18,15 @@
 //! answer, exit), N runs per case, median and p99, with an empty ledger and with 100 000
 //! recorded events: a denied Edit (the slowest path: it also records the denial), an allowed
 //! Edit after a successful attempt, and a Bash command that writes nothing.
+//!
+//! `hook-effect`: what the effect check costs a Bash call, in a 10 000-file git repository
+//! (8 000 code files in 400 folders, 2 000 others, a few files modified and untracked, and an
+//! ignored `target/` of 20 000 files). One Bash call is a PreToolUse process then a PostToolUse
+//! process (the command itself is not run: it writes nothing). Cases: unlocked (a successful
+//! attempt in the turn: nothing is watched, today's cost), locked with a command the analyzer
+//! reads completely (`git status`: nothing is watched), and locked with a command it cannot
+//! read (`python3 tools/report.py`: snapshot in PreToolUse, check in PostToolUse). Median and
+//! p99 of each hook and of the pair.
 //!
 //! `statusline`: `offload-statusline` against two peer statuslines installed by
 //! `scripts/install-clients.sh ccstatusline ccline` (`.tools/bin/`): CCometixLine's native
@@ -63,6 +73,13 @@ fn main() {
             let codex = flag("--codex").map(PathBuf::from).or_else(real_codex);
             runner(runs, &offload, codex.as_deref());
         }
+        Some("hook-effect") => {
+            let runs = flag("--runs").and_then(|v| v.parse().ok()).unwrap_or(200);
+            let hook = flag("--hook")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| workspace_root().join("target/release/offload-hook"));
+            effect_bench(runs, &hook);
+        }
         Some("hook") => {
             let runs = flag("--runs")
                 .and_then(|r| r.parse().ok())
@@ -97,6 +114,7 @@ fn main() {
         _ => {
             eprintln!("usage: offload-bench runner [--runs N] [--offload PATH] [--codex PATH]");
             eprintln!("       offload-bench hook [--runs N] [--hook PATH]");
+            eprintln!("       offload-bench hook-effect [--runs N] [--hook PATH]");
             eprintln!(
                 "       offload-bench statusline [--runs N] [--ccstatusline-runs N] [--statusline PATH] [--ccline PATH] [--ccstatusline PATH]"
             );
@@ -883,4 +901,190 @@ fn strip_ansi(s: &str) -> String {
         }
     }
     out
+}
+
+/// A 10 000-file git repository with an ignored `target/`, a few uncommitted changes.
+fn big_repo(root: &Path) -> PathBuf {
+    let project = root.join("repo");
+    for d in 0..400 {
+        let dir = project.join(format!("src/m{:03}/sub", d));
+        std::fs::create_dir_all(&dir).expect("folder");
+        for f in 0..20 {
+            let path = if f < 10 {
+                project.join(format!("src/m{:03}/f{f}.rs", d))
+            } else {
+                dir.join(format!("g{f}.py"))
+            };
+            std::fs::write(&path, format!("// file {d}/{f}\nfn f() {{}}\n")).expect("write");
+        }
+        for f in 0..5 {
+            std::fs::write(project.join(format!("src/m{:03}/data{f}.json", d)), "{}\n")
+                .expect("write");
+        }
+    }
+    std::fs::write(project.join(".gitignore"), "target/\n").expect("write");
+    for d in 0..200 {
+        let dir = project.join(format!("target/debug/deps/d{d}"));
+        std::fs::create_dir_all(&dir).expect("folder");
+        for f in 0..100 {
+            std::fs::write(dir.join(format!("o{f}.rs")), "x").expect("write");
+        }
+    }
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(&project)
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "b")
+            .env("GIT_AUTHOR_EMAIL", "b@b")
+            .env("GIT_COMMITTER_NAME", "b")
+            .env("GIT_COMMITTER_EMAIL", "b@b")
+            .stdout(Stdio::null())
+            .status()
+            .expect("git")
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "bench"]);
+    // Let the index age past "racily clean", then refresh it the way `git status` does.
+    std::thread::sleep(Duration::from_millis(1100));
+    git(&["status", "--short"]);
+    for i in 0..5 {
+        std::fs::write(project.join(format!("src/m{:03}/f0.rs", i)), "// edited\n").expect("write");
+    }
+    for i in 0..3 {
+        std::fs::write(project.join(format!("src/m{:03}/new{i}.rs", i)), "// new\n")
+            .expect("write");
+    }
+    project
+}
+
+fn effect_bench(runs: usize, hook: &Path) {
+    if !hook.exists() {
+        eprintln!(
+            "offload-bench: {} not found; build it: cargo build --release -p offload-hook",
+            hook.display()
+        );
+        std::process::exit(1);
+    }
+    let dir = tempfile::tempdir().expect("temp folder");
+    let project = big_repo(dir.path());
+    let home = dir.path().join("state");
+    let ledger = fill_ledger(&home, 0);
+    ledger
+        .append(&[
+            Event::now(Some("bench-ok"), Body::TurnStarted { prompt_id: None }),
+            Event::now(
+                Some("bench-ok"),
+                Body::AttemptFinished(Box::new(AttemptFinished {
+                    attempt: "ok".into(),
+                    outcome: Outcome::Success,
+                    exit_code: 0,
+                    codex_exit: Some(0),
+                    model: "m".into(),
+                    sandbox: "workspace-write".into(),
+                    work_type: None,
+                    cwd: "/w".into(),
+                    duration_ms: 1,
+                    tokens: Tokens::default(),
+                    thread_id: None,
+                    error: None,
+                })),
+            ),
+        ])
+        .expect("append");
+    println!(
+        "offload-hook effect check: {runs} Bash calls per case (PreToolUse + PostToolUse processes), {}",
+        hook.display()
+    );
+    println!(
+        "repository: 10 000 files (8 000 code) in 800 folders, 8 uncommitted code files, ignored target/ of 20 000 files"
+    );
+    println!();
+    println!(
+        "{:<44} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "case", "pre med", "post med", "pair med", "pair p99", "pair max"
+    );
+    let call = |event: &str, session: &str, command: &str, n: usize| -> (Duration, String) {
+        let payload = serde_json::json!({
+            "session_id": session, "cwd": project, "hook_event_name": event,
+            "tool_name": "Bash", "tool_use_id": format!("toolu_{n}"),
+            "tool_input": {"command": command, "description": "bench"},
+            "tool_response": {"stdout": "", "stderr": ""},
+        })
+        .to_string();
+        let start = Instant::now();
+        let mut child = Command::new(hook)
+            .current_dir(&project)
+            .env("OFFLOAD_HOME", &home)
+            .env("CLAUDE_PROJECT_DIR", &project)
+            .env_remove("OFFLOAD_MODE")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn offload-hook");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(payload.as_bytes())
+            .expect("write stdin");
+        let out = child.wait_with_output().expect("wait");
+        (
+            start.elapsed(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let cases = [
+        (
+            "unlocked, python3 tools/report.py",
+            "bench-ok",
+            "python3 tools/report.py",
+        ),
+        (
+            "locked, git status (read completely)",
+            "bench-new",
+            "git status --short",
+        ),
+        (
+            "locked, python3 tools/report.py (watched)",
+            "bench-new",
+            "python3 tools/report.py",
+        ),
+    ];
+    for (name, session, command) in cases {
+        // One warm-up call (the first watched call copies the uncommitted files once).
+        call("PreToolUse", session, command, 0);
+        call("PostToolUse", session, command, 0);
+        let mut pre = Vec::new();
+        let mut post = Vec::new();
+        let mut pair = Vec::new();
+        for n in 1..=runs {
+            let (a, out) = call("PreToolUse", session, command, n);
+            assert!(!out.contains("\"deny\""), "{name}: denied: {out}");
+            let (b, out) = call("PostToolUse", session, command, n);
+            assert!(!out.contains("undid"), "{name}: undid something: {out}");
+            pre.push(a);
+            post.push(b);
+            pair.push(a + b);
+        }
+        for v in [&mut pre, &mut post, &mut pair] {
+            v.sort();
+        }
+        let p99 = pair[(pair.len() * 99 / 100).min(pair.len() - 1)];
+        println!(
+            "{:<44} {:>8.2}ms {:>8.2}ms {:>8.2}ms {:>8.2}ms {:>8.2}ms",
+            name,
+            ms(pre[pre.len() / 2]),
+            ms(post[post.len() / 2]),
+            ms(pair[pair.len() / 2]),
+            ms(p99),
+            ms(*pair.last().expect("runs > 0"))
+        );
+    }
+    println!("targets: unlocked median ≤ 3 ms; locked Pre + Post median ≤ 15 ms, p99 ≤ 40 ms");
 }
