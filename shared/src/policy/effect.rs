@@ -756,13 +756,9 @@ pub fn take(
     store: &Store,
     deadline: Instant,
 ) -> Result<Snapshot, String> {
-    let t0 = Instant::now();
     let now = scan(project, scope, store, deadline)?;
-    let t1 = Instant::now();
     let repo = find_repo(project);
     let index = repo.as_ref().and_then(|(_, gitdir)| read_index(gitdir));
-    let t2 = Instant::now();
-    let trace = std::env::var_os("OFFLOAD_TRACE_EFFECT").is_some();
     let prefix: Vec<u8> = match &repo {
         Some((root, _)) => {
             use std::os::unix::ffi::OsStrExt;
@@ -826,14 +822,6 @@ pub fn take(
             }
         };
         files.insert(rel, Entry { sig, backup });
-    }
-    if trace {
-        eprintln!(
-            "scan {:?} index {:?} backups {:?}",
-            t1 - t0,
-            t2 - t1,
-            t2.elapsed()
-        );
     }
     Ok(Snapshot {
         project: project.to_path_buf(),

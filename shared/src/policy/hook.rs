@@ -300,9 +300,7 @@ fn start_watch(
     input: &HookInput,
     w: &guard::Watch,
 ) -> Result<(), String> {
-    let t0 = Instant::now();
     let snap = effect::take(project, scope, store, Instant::now() + SNAPSHOT_BUDGET)?;
-    let t1 = Instant::now();
     let path = store.pending(sid, input.tool_use_id.as_deref());
     let meta = WatchMeta {
         why: w.why[0].clone(),
@@ -322,16 +320,12 @@ fn start_watch(
         crate::fsutil::write_atomic(&path.with_extension("json"), &meta)?;
         snap.save(&path)
     };
-    let r = save().map_err(|e| {
+    save().map_err(|e| {
         format!(
             "cannot save the snapshot in {} ({e})",
             store.pending_dir().display()
         )
-    });
-    if std::env::var_os("OFFLOAD_TRACE_EFFECT").is_some() {
-        eprintln!("take {:?} save {:?}", t1 - t0, t1.elapsed());
-    }
-    r
+    })
 }
 
 /// PostToolUse of a watched command: undo what it did to code while edits stay locked.
