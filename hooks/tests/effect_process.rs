@@ -1,0 +1,180 @@
+//! The effect check as the real `offload-hook` process runs it, around commands run for real:
+//! what a concurrent writer sees, warn mode, and a command during which Codex succeeded.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use shared::ledger::{AttemptFinished, Body, Event, Ledger, Tokens};
+use shared::outcome::Outcome;
+use shared::paths::Paths;
+
+const HOOK: &str = env!("CARGO_BIN_EXE_offload-hook");
+
+struct Project {
+    _t: tempfile::TempDir,
+    dir: PathBuf,
+    state: PathBuf,
+}
+
+impl Project {
+    fn new() -> Project {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        let dir = root.join("p");
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(dir.join("src/lib.rs"), "fn a() {}\n").unwrap();
+        std::fs::write(dir.join("src/user.rs"), "// user\n").unwrap();
+        let git = |args: &[&str]| {
+            assert!(
+                Command::new("git")
+                    .arg("-C")
+                    .arg(&dir)
+                    .args(args)
+                    .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                    .env("GIT_AUTHOR_NAME", "t")
+                    .env("GIT_AUTHOR_EMAIL", "t@t")
+                    .env("GIT_COMMITTER_NAME", "t")
+                    .env("GIT_COMMITTER_EMAIL", "t@t")
+                    .stdout(Stdio::null())
+                    .status()
+                    .unwrap()
+                    .success()
+            )
+        };
+        git(&["init", "-q"]);
+        git(&["add", "-A"]);
+        git(&["commit", "-qm", "x"]);
+        Project {
+            _t: t,
+            state: root.join("state"),
+            dir,
+        }
+    }
+
+    fn hook(&self, event: &str, command: &str, mode: Option<&str>) -> String {
+        let payload: Value = json!({"session_id": "s1", "cwd": self.dir, "hook_event_name": event,
+            "tool_name": "Bash", "tool_input": {"command": command}, "tool_use_id": "toolu_1",
+            "tool_response": {"stdout": "", "stderr": ""}});
+        let mut cmd = Command::new(HOOK);
+        cmd.current_dir(&self.dir)
+            .env("OFFLOAD_HOME", &self.state)
+            .env("CLAUDE_PROJECT_DIR", &self.dir)
+            .env_remove("OFFLOAD_MODE")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(m) = mode {
+            cmd.env("OFFLOAD_MODE", m);
+        }
+        let mut child = cmd.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(payload.to_string().as_bytes())
+            .unwrap();
+        String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
+    }
+
+    /// Pre, the command for real with `during` run while it runs, then Post.
+    fn play(&self, command: &str, mode: Option<&str>, during: impl FnOnce()) -> (String, String) {
+        let pre = self.hook("PreToolUse", command, mode);
+        let mut child = Command::new("bash")
+            .arg("-c")
+            .arg(command)
+            .current_dir(&self.dir)
+            .spawn()
+            .unwrap();
+        during();
+        assert!(child.wait().unwrap().success());
+        let post = self.hook("PostToolUse", command, mode);
+        (pre, post)
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.dir.join(rel)).unwrap()
+    }
+}
+
+fn user_edit(p: &Path) {
+    std::thread::sleep(Duration::from_millis(150));
+    std::fs::write(p.join("src/user.rs"), "// the user's edit\n").unwrap();
+}
+
+#[test]
+fn a_user_edit_during_a_command_that_is_read_completely_is_never_touched() {
+    let p = Project::new();
+    let (pre, post) = p.play("sleep 0.4; ls src; git status --short", None, || {
+        user_edit(&p.dir)
+    });
+    assert_eq!((pre.as_str(), post.as_str()), ("", ""));
+    assert_eq!(p.read("src/user.rs"), "// the user's edit\n");
+}
+
+#[test]
+fn a_watched_command_is_undone_and_a_concurrent_edit_is_kept_restorable() {
+    let p = Project::new();
+    let cmd = "sleep 0.4; python3 -c \"import pathlib; pathlib.Path('src', 'lib.rs').write_text('fn evil() {}')\"";
+    let (pre, post) = p.play(cmd, None, || user_edit(&p.dir));
+    assert_eq!(pre, "", "watched, not denied");
+    assert!(post.contains("offload undid"), "{post}");
+    assert_eq!(p.read("src/lib.rs"), "fn a() {}\n");
+    // What no process can tell apart: an edit made by another program during a watched
+    // command is undone with it, and kept like it (README: what neither catches).
+    let records = shared::policy::effect::records(&shared::policy::effect::Store::new(&p.state));
+    let kept: Vec<&str> = records[0].files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(kept, ["src/lib.rs", "src/user.rs"]);
+    shared::policy::effect::restore(
+        &shared::policy::effect::Store::new(&p.state),
+        &records[0].id,
+    )
+    .unwrap();
+    assert_eq!(p.read("src/user.rs"), "// the user's edit\n");
+}
+
+#[test]
+fn warn_mode_reports_and_undoes_nothing() {
+    let p = Project::new();
+    let cmd =
+        "python3 -c \"import pathlib; pathlib.Path('src', 'lib.rs').write_text('fn w() {}')\"";
+    let (pre, post) = p.play(cmd, Some("warn"), || {});
+    assert_eq!(pre, "");
+    assert!(post.contains("would have undone"), "{post}");
+    assert_eq!(p.read("src/lib.rs"), "fn w() {}");
+}
+
+#[test]
+fn an_attempt_that_succeeded_during_the_command_unlocks_its_writes() {
+    let p = Project::new();
+    let cmd =
+        "python3 -c \"import pathlib; pathlib.Path('src', 'lib.rs').write_text('fn c() {}')\"";
+    let (pre, post) = p.play(cmd, None, || {
+        Ledger::new(Paths::in_folder(p.state.clone()))
+            .append(&[
+                Event::now(Some("s1"), Body::TurnStarted { prompt_id: None }),
+                Event::now(
+                    Some("s1"),
+                    Body::AttemptFinished(Box::new(AttemptFinished {
+                        attempt: "a".into(),
+                        outcome: Outcome::Success,
+                        exit_code: 0,
+                        codex_exit: Some(0),
+                        model: "m".into(),
+                        sandbox: "workspace-write".into(),
+                        work_type: None,
+                        cwd: "/w".into(),
+                        duration_ms: 1,
+                        tokens: Tokens::default(),
+                        thread_id: None,
+                        error: None,
+                    })),
+                ),
+            ])
+            .unwrap();
+    });
+    assert_eq!((pre.as_str(), post.as_str()), ("", ""));
+    assert_eq!(p.read("src/lib.rs"), "fn c() {}");
+}
