@@ -84,6 +84,9 @@ pub struct Analysis {
     pub limit: Option<&'static str>,
     /// The command runs `offload approve` (in any spelling the parser can see through).
     pub runs_approve: bool,
+    /// Part of it goes on after the command returns (`cmd &`, `setsid -f`, `at`): what that
+    /// part does comes after PostToolUse, where the effect check cannot see it.
+    pub background: bool,
 }
 
 /// Every file `command` would write when run in `cwd`, with `~` meaning `home`. Paths are
@@ -112,6 +115,7 @@ pub fn analyze(
         opaque: Vec::new(),
         limit: None,
         runs_approve: false,
+        background: false,
         conditional: 0,
         made_dirs: HashSet::new(),
         git_replays: false,
@@ -134,6 +138,7 @@ pub fn analyze(
         opaque: a.opaque,
         limit: a.limit,
         runs_approve: a.runs_approve,
+        background: a.background,
     }
 }
 
@@ -225,6 +230,8 @@ struct Item {
     chained: bool,
     /// The chain is `&&`.
     and: bool,
+    /// Run in the background (`cmd &`).
+    background: bool,
 }
 
 #[derive(Debug, Default)]
@@ -339,6 +346,7 @@ impl Parser {
                             piped: false,
                             chained: false,
                             and: false,
+                            background: false,
                         });
                     }
                     piped = false;
@@ -357,6 +365,10 @@ impl Parser {
                     chained = self.eat('&');
                     and = chained;
                     piped = false;
+                    if !chained && let Some(last) = items.last_mut() {
+                        // `cmd &`: it goes on after the command line returns.
+                        last.background = true;
+                    }
                 }
                 '|' => {
                     self.pos += 1;
@@ -385,6 +397,7 @@ impl Parser {
                         piped,
                         chained,
                         and,
+                        background: false,
                     });
                     piped = false;
                 }
@@ -400,6 +413,7 @@ impl Parser {
                         piped,
                         chained,
                         and,
+                        background: false,
                     });
                     piped = false;
                 }
@@ -942,6 +956,7 @@ struct Analyzer<'h> {
     opaque: Vec<String>,
     limit: Option<&'static str>,
     runs_approve: bool,
+    background: bool,
     /// The command being analyzed runs only under a run-time condition.
     conditional: usize,
     /// Folders `mkdir` creates earlier in the command.
@@ -1045,6 +1060,7 @@ impl Analyzer<'_> {
             let chained = item.chained
                 && !(item.and && i.checked_sub(1).is_some_and(|p| certain(&items[p].node)));
             self.conditional = outer + blocks + usize::from(chained);
+            self.background |= item.background;
             match &item.node {
                 Node::Subshell(inner) => self.list(inner, bodies, &mut env.clone(), ctx),
                 Node::Simple(sc) => {
@@ -1319,6 +1335,11 @@ impl Analyzer<'_> {
             };
             let name = command_name(&first_word.text).to_owned();
             let rest = &args[1..];
+            if matches!(name.as_str(), "setsid" | "nohup")
+                && rest.iter().any(|w| w.text == "-f" || w.text == "--fork")
+            {
+                self.background = true;
+            }
             args = match programs::rule(&name) {
                 Some(Rule::Wrapper(with_arg, skip)) => {
                     let after = skip_options(rest, with_arg);
@@ -1471,6 +1492,13 @@ impl Analyzer<'_> {
                 }
             }
             return;
+        }
+        if matches!(
+            name,
+            "at" | "batch" | "daemonize" | "disown" | "systemd-run" | "screen" | "tmux"
+        ) || (name == "setsid" && rest.iter().any(|w| w.text == "-f" || w.text == "--fork"))
+        {
+            self.background = true;
         }
         if name == "offload"
             && rest
@@ -3512,6 +3540,17 @@ mod tests {
         assert!(!o("./scripts/gen.sh").is_empty());
         assert!(!o("GIT_EDITOR='echo x >> a.rs' git commit -e").is_empty());
         assert!(!o("git rebase --exec 'make' main").is_empty());
+    }
+
+    #[test]
+    fn background_parts_are_reported() {
+        let bg = |cmd: &str| analyze(cmd, Path::new("/p"), None, None, None).background;
+        assert!(bg("(sleep 2; python3 x.py) >/dev/null 2>&1 &"));
+        assert!(bg("sleep 5 & wait"));
+        assert!(bg("setsid -f python3 x.py"));
+        assert!(bg("echo 'python3 x.py' | at now + 1 minute"));
+        assert!(!bg("a && b; c || d"));
+        assert!(!bg("echo x &> log.txt"));
     }
 
     #[test]

@@ -194,6 +194,7 @@ fn judge(
     }
     let scope = (!is_agent).then(|| Scope::new(ctx.project, ctx.config, ctx.protected));
     let mut watch: Vec<String> = Vec::new();
+    let mut analysis_background = false;
     let (work, what) = if is_agent {
         let sub = input
             .input_str("subagent_type")
@@ -218,6 +219,7 @@ fn judge(
             }
             _ => bash::Analysis::default(),
         };
+        analysis_background = analysis.background;
         if let Some(limit) = analysis.limit {
             return Judged::Deny("analysis-limit", messages::analysis_limit(limit));
         }
@@ -266,12 +268,13 @@ fn judge(
     };
     match denial {
         Some((code, reason)) if !watch.is_empty() => {
-            if input
-                .tool_input
-                .as_ref()
-                .and_then(|i| i.get("run_in_background"))
-                .and_then(|v| v.as_bool())
-                == Some(true)
+            if analysis_background
+                || input
+                    .tool_input
+                    .as_ref()
+                    .and_then(|i| i.get("run_in_background"))
+                    .and_then(|v| v.as_bool())
+                    == Some(true)
             {
                 return Judged::Deny(code, messages::background_watch(&watch[0], &reason));
             }

@@ -140,12 +140,12 @@ pub fn analysis_limit(limit: &str) -> String {
     )
 }
 
-/// A watched command asked to run in the background, where its effect cannot be checked.
+/// A watched command that would go on in the background, where its effect cannot be checked.
 pub fn background_watch(why: &str, denial: &str) -> String {
     format!(
         "offload: this Bash command {why}, and native code edits are locked, so offload checks such a command's effect \
-         on the project's code when it ends; in the background it cannot. Run it in the foreground (without run_in_background), \
-         or route the work to Codex. {denial}"
+         on the project's code when it ends; part of it would go on in the background (`&`, `run_in_background`, `setsid -f`, \
+         `at`, `tmux`), where it cannot. Run it in the foreground, or route the work to Codex. {denial}"
     )
 }
 
