@@ -168,6 +168,12 @@ impl Default for GuardConfig {
                 "**/build.gradle*".into(),
                 "**/settings.gradle*".into(),
                 "**/Procfile".into(),
+                // git configuration and hooks run programs: they are code too.
+                ".git/config".into(),
+                ".git/hooks/**".into(),
+                ".git/info/attributes".into(),
+                "**/.gitattributes".into(),
+                "**/.gitconfig".into(),
                 "**/*.service".into(),
                 "**/.bashrc".into(),
                 "**/.zshrc".into(),

@@ -386,6 +386,25 @@ fn scan(
         }
         new.dirs.insert(rel, listing);
     }
+    // git's own configuration and hooks run programs: watched like code (the walk skips `.git`).
+    let dot_git = project.join(".git");
+    if fs::symlink_metadata(&dot_git).is_ok_and(|m| m.is_dir()) {
+        for name in ["config", "info/attributes"] {
+            files.push((format!(".git/{name}").into_bytes(), dot_git.join(name)));
+        }
+        for e in fs::read_dir(dot_git.join("hooks"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = e.file_name();
+            if !name.as_bytes().ends_with(b".sample") {
+                let mut rel = b".git/hooks/".to_vec();
+                rel.extend_from_slice(name.as_bytes());
+                files.push((rel, e.path()));
+            }
+        }
+    }
     if relisted > 0 || new.dirs.len() != old.dirs.len() {
         let _ = fsutil::create_private_dir(&store.root)
             .and_then(|()| fsutil::write_atomic(&cache_path, &new.encode()));
@@ -1507,7 +1526,12 @@ mod tests {
         for with_git in [true, false] {
             let f = fixture(with_git);
             let snap = take(&f.project, &f.scope, &f.store, later()).unwrap();
-            assert_eq!(snap.len(), 3, "three code files, the ignored one left out");
+            let expected = if with_git { 4 } else { 3 };
+            assert_eq!(
+                snap.len(),
+                expected,
+                "three code files and .git/config, the ignored one left out"
+            );
             if with_git {
                 assert!(
                     snap.files

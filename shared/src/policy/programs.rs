@@ -72,6 +72,7 @@ pub enum Handler {
     Watch,
     Mktemp,
     Remove,
+    Trap,
 }
 
 use self::Handler as H;
@@ -206,6 +207,8 @@ static PROGRAMS: &[(&str, Rule)] = &[
     ("mapfile", Pure),
     ("md5sum", Pure),
     ("mkdir", Pure),
+    ("mkfifo", Operands("-m --mode -Z --context", false)),
+    ("mknod", Operands("-m --mode -Z --context", false)),
     ("mksh", Handler(H::Shell)),
     ("mktemp", Handler(H::Mktemp)),
     ("more", Pure),
@@ -302,7 +305,7 @@ static PROGRAMS: &[(&str, Rule)] = &[
     ("top", Pure),
     ("touch", Pure),
     ("tr", Pure),
-    ("trap", Runs("a trap handler")),
+    ("trap", Handler(H::Trap)),
     ("tree", Pure),
     ("true", Pure),
     ("truncate", Operands("-s --size -r --reference", false)),
