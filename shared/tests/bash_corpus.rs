@@ -14,7 +14,7 @@ const CODE: &[&str] = &[
     "rb", "php", "swift", "scala", "sh", "sql", "lua",
 ];
 
-/// Would the guard block this command: a code file, or unknown files, under the project?
+/// Would the guard stop this command: a code file, or unknown files, in or around the project?
 fn blocks(targets: &[Target]) -> bool {
     targets.iter().any(|t| match t {
         Target::File(w) => {
@@ -23,7 +23,8 @@ fn blocks(targets: &[Target]) -> bool {
                     .extension()
                     .is_some_and(|e| CODE.contains(&e.to_string_lossy().as_ref()))
         }
-        Target::Unknown { dir, .. } => dir.starts_with(CWD),
+        // Unknown files in a folder that is, or holds, the project.
+        Target::Unknown { dir, .. } => dir.starts_with(CWD) || Path::new(CWD).starts_with(dir),
     })
 }
 

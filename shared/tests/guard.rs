@@ -520,11 +520,24 @@ fn odd_but_valid_payloads_never_block_unrelated_work() {
         json!({"hook_event_name": "PreToolUse", "tool_name": "Read", "tool_input": {"file_path": big}}),
         json!({"hook_event_name": "SomeNewEvent", "session_id": "s"}),
         json!({"hook_event_name": "PostToolUse", "tool_name": "Bash", "tool_response": {"stdout": "x"}}),
-        json!({}),
-        json!({"hook_event_name": null, "tool_name": null}),
     ] {
         let a = h.run(payload);
         assert_eq!((a.exit, a.stdout.as_str()), (0, ""));
+    }
+    // JSON that is not a hook payload cannot be judged: blocked like unreadable input.
+    for payload in [
+        json!({}),
+        json!({"hook_event_name": null, "tool_name": null}),
+        json!({"hook_event_name": "PreToolUse", "tool_input": {"command": "ls"}}),
+        json!({"hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": "rm -rf src"}),
+    ] {
+        let a = h.run(payload.clone());
+        assert_eq!(a.exit, 2, "{payload}");
+        assert!(
+            a.stderr.contains("not a Claude Code hook payload"),
+            "{}",
+            a.stderr
+        );
     }
     // Missing fields on a code edit still get judged: no session means no attempt → deny.
     let a = h.run(json!({"hook_event_name": "PreToolUse", "tool_name": "Write", "tool_input": {"file_path": h.project.join("src/a.rs")}}));

@@ -1331,6 +1331,13 @@ impl Analyzer<'_> {
                 ("PWD", None) => vec![env.cwd.display().to_string()],
                 ("OLDPWD", None) => vec![env.oldpwd.as_ref()?.display().to_string()],
                 ("TMPDIR", None) => vec![self.tmpdir.display().to_string()],
+                ("CLAUDE_PROJECT_DIR", None) => {
+                    vec![
+                        std::env::var("CLAUDE_PROJECT_DIR")
+                            .ok()
+                            .filter(|p| p.starts_with('/'))?,
+                    ]
+                }
                 (_, None) => vec![default?.to_owned()],
             };
             let mut next = Vec::new();
@@ -1661,6 +1668,10 @@ impl Analyzer<'_> {
         if name == "touch" {
             // Touching an existing file changes only its times; a new one is created empty.
             let o = parse_opts(rest, "-d --date -t -r --reference", false);
+            if o.operands.is_empty() && ctx.stdin_args {
+                let cwd = env.cwd.to_path_buf();
+                self.unknown(&cwd, "touch");
+            }
             for w in o.operands {
                 let p = self.resolve(w, &env.cwd);
                 if std::fs::symlink_metadata(&p).is_err() {
@@ -1683,6 +1694,28 @@ impl Analyzer<'_> {
         {
             self.runs_approve = true;
         }
+        let runs_command_option = match name {
+            "tar" => rest.iter().any(|w| {
+                let t = w.text.as_str();
+                t.contains("checkpoint-action")
+                    || t.starts_with("--to-command")
+                    || t.starts_with("--use-compress-program")
+                    || t.starts_with("--info-script")
+                    || t.starts_with("--new-volume-script")
+                    || t == "-I"
+                    || t == "-F"
+            }),
+            "zip" => rest
+                .iter()
+                .any(|w| w.text == "-TT" || w.text.starts_with("--unzip-command")),
+            "rsync" => rest.iter().any(|w| {
+                w.text == "-e" || w.text.starts_with("--rsh") || w.text.starts_with("--rsync-path")
+            }),
+            _ => false,
+        };
+        if runs_command_option {
+            self.opaque(format!("runs a command through an option of `{name}`"));
+        }
         if let Some(r) = programs::rule(name)
             && !matches!(r, Rule::Runs(_))
             && let Some(why) = self.untrusted_program(name)
@@ -1703,9 +1736,25 @@ impl Analyzer<'_> {
             Rule::Runs(what) => self.opaque(format!("runs `{name}` ({what})")),
             Rule::Output(with_arg, outputs) => {
                 // Whole-word options first (`openssl … -out F`, `-o F`), then GNU clusters.
-                for pair in rest.windows(2) {
-                    if listed(outputs, &pair[0].text) && pair[1].text != "-" {
-                        self.file(&pair[1], env, &ctx, "an output option");
+                for (k, w) in rest.iter().enumerate() {
+                    let (flag, attached) = match w.text.split_once('=') {
+                        Some((f, v)) if f.starts_with("--") => (f, Some(v)),
+                        _ => (w.text.as_str(), None),
+                    };
+                    // GNU getopt takes any unambiguous abbreviation (`sort --outp=F`).
+                    let hit = listed(outputs, flag)
+                        || (flag.starts_with("--")
+                            && flag.len() >= 5
+                            && outputs.split_whitespace().any(|o| o.starts_with(flag)));
+                    if !hit {
+                        continue;
+                    }
+                    let value = match attached {
+                        Some(v) => Some(Word::plain(v)),
+                        None => rest.get(k + 1).cloned(),
+                    };
+                    if let Some(v) = value.filter(|v| v.text != "-") {
+                        self.file(&v, env, &ctx, "an output option");
                     }
                 }
                 let o = parse_opts(rest, with_arg, false);
@@ -2008,6 +2057,12 @@ impl Analyzer<'_> {
                 },
                 &env.cwd,
             ),
+            // `$X/a.rs`: `$X` may be any absolute folder.
+            None if k == 0
+                && var_ref(&w.text).is_some_and(|(_, _, len)| w.text[len..].starts_with('/')) =>
+            {
+                PathBuf::from("/")
+            }
             None => env.cwd.to_path_buf(),
         }
     }
@@ -2370,6 +2425,12 @@ impl Analyzer<'_> {
             n => {
                 let dest = ops[n - 1];
                 let sources = &ops[..n - 1];
+                if how == "mv" {
+                    // A moved file is gone from where it was: removing code is changing it.
+                    for src in sources {
+                        self.file(src, env, ctx, "mv (moved away)");
+                    }
+                }
                 if how == "rsync" && is_remote(&dest.text) {
                     return;
                 }
@@ -2468,6 +2529,8 @@ impl Analyzer<'_> {
     }
 
     fn patch(&mut self, rest: &[Word], env: &Env, ctx: &Ctx, stdin: &Stdin) {
+        // The patch read now may not be the one applied (the command can write it first).
+        self.opaque("applies a patch, whose content can change before it runs".into());
         let o = parse_opts(rest, PATCH_ARGS, false);
         let flag = |names: &str| {
             o.flags
@@ -2614,6 +2677,11 @@ impl Analyzer<'_> {
                 how: "git config",
                 conditional: false,
             }));
+        }
+        if matches!(sub, "apply" | "am") {
+            self.opaque(format!(
+                "runs `git {sub}`, whose patch can change before it runs"
+            ));
         }
         let (how, default_strip) = match sub {
             "apply" => ("git apply", 1),
@@ -3949,7 +4017,7 @@ mod tests {
         assert_eq!(w("echo > a/./b/../c.rs"), ["/p/a/c.rs"]);
         assert_eq!(w("echo > /../../x.rs"), ["/x.rs"]);
         // A variable the command did not set: a name known only at run time, somewhere.
-        assert_eq!(w("echo > $OUT/main.rs"), ["?/p"]);
+        assert_eq!(w("echo > $OUT/main.rs"), ["?/"], "$OUT may be any folder");
         assert_eq!(w("OUT=src; echo > $OUT/main.rs"), ["/p/src/main.rs"]);
         assert_eq!(
             w("f=src/lib.rs; S=sed; $S -i s/a/b/ \"$f\""),

@@ -231,7 +231,6 @@ fn scan(
     store: &Store,
     deadline: Instant,
 ) -> Result<HashMap<Vec<u8>, Sig>, String> {
-    use ignore::gitignore::GitignoreBuilder;
     use std::os::unix::ffi::OsStrExt;
     let late =
         || "listing the project's code files took longer than the guard's deadline".to_string();
@@ -252,12 +251,10 @@ fn scan(
         .ok()
         .filter(|m| m.is_file())
         .map(|m| Sig::of(&m).without_mode());
-    if exclude_sig.is_some() {
-        let mut b = GitignoreBuilder::new(project);
-        b.add(&exclude);
-        if let Ok(g) = b.build() {
-            root_rules.push(std::rc::Rc::new(g));
-        }
+    if exclude_sig.is_some()
+        && let Some(g) = ignore_rules(project, &exclude)
+    {
+        root_rules.push(std::rc::Rc::new(g));
     }
     new.exclude = exclude_sig;
     stack.push((
@@ -293,12 +290,10 @@ fn scan(
         });
         let listing = match cached {
             Some(c) => {
-                if c.gitignore.is_some() {
-                    let mut b = GitignoreBuilder::new(&dir);
-                    b.add(&gitignore);
-                    if let Ok(g) = b.build() {
-                        rules.push(std::rc::Rc::new(g));
-                    }
+                if c.gitignore.is_some()
+                    && let Some(g) = ignore_rules(&dir, &gitignore)
+                {
+                    rules.push(std::rc::Rc::new(g));
                 }
                 c.clone()
             }
@@ -320,9 +315,7 @@ fn scan(
                         .ok()
                         .filter(|m| m.is_file())
                         .map(|m| Sig::of(&m).without_mode());
-                    let mut b = GitignoreBuilder::new(&dir);
-                    b.add(&gitignore);
-                    if let Ok(g) = b.build() {
+                    if let Some(g) = ignore_rules(&dir, &gitignore) {
                         rules.push(std::rc::Rc::new(g));
                     }
                 }
@@ -569,6 +562,21 @@ impl Listings {
         };
         parse().unwrap_or_default()
     }
+}
+
+/// The rules of one ignore file (`.gitignore`, `.git/info/exclude`) for folder `dir`. Only a
+/// regular file is read (a FIFO there must not hang the hook), and only up to 256 KiB: the
+/// rules of a bigger one are not applied, so the walk covers more, never less.
+pub(crate) fn ignore_rules(dir: &Path, file: &Path) -> Option<ignore::gitignore::Gitignore> {
+    let text = fsutil::read_regular(file, 256 << 10).ok()??;
+    if text.len() >= 256 << 10 {
+        return None;
+    }
+    let mut b = ignore::gitignore::GitignoreBuilder::new(dir);
+    for line in String::from_utf8_lossy(&text).lines() {
+        let _ = b.add_line(Some(file.to_path_buf()), line);
+    }
+    b.build().ok()
 }
 
 /// The work tree root of the git repository holding `project`, and its git folder.

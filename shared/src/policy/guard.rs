@@ -300,7 +300,10 @@ fn watch_reasons(analysis: &bash::Analysis, scope: &Scope, ctx: &Ctx<'_>) -> Vec
             ));
         }
         if let Target::Unknown { dir, how } = t
-            && scope.contains_dir(dir, ctx.cwd)
+            && (scope.contains_dir(dir, ctx.cwd)
+                || scope
+                    .project()
+                    .starts_with(crate::policy::scope::normalize(&ctx.cwd.join(dir))))
         {
             let w = format!(
                 "{how} into files of {} named only at run time",
@@ -501,6 +504,7 @@ fn tamper(
     }
     let mut spellings = scope.protected_spellings(ctx.home);
     spellings.push(".claude/offload.json".into());
+    spellings.extend(["$OFFLOAD_HOME".into(), "${OFFLOAD_HOME".into()]);
     if let Some(s) = spellings.iter().find(|s| command.contains(s.as_str())) {
         return Some(format!("a Bash command touching {s}"));
     }

@@ -97,6 +97,23 @@ pub fn answer(
     let mode = mode(env, &config);
     let sid = input.session().map(str::to_owned);
     let event = input.event();
+    // Valid JSON that is not a hook payload is judged like unreadable input: a tool call
+    // without a tool name or with a tool input that is not an object cannot be judged.
+    let shapeless = match event {
+        HookEvent::PreToolUse | HookEvent::PreSkillShellCommand => {
+            input.tool_name.is_none() || input.tool_input.as_ref().is_some_and(|v| !v.is_object())
+        }
+        _ => input.hook_event_name.is_none(),
+    };
+    if shapeless && mode == Mode::Enforce {
+        return Answer {
+            stderr: unreadable(
+                "the hook input is JSON, but not a Claude Code hook payload (no hook_event_name, or a tool call without tool_name or with a tool_input that is not an object)",
+            ),
+            exit: 2,
+            ..Answer::default()
+        };
+    }
     let protected = [
         env.paths.state_dir.clone(),
         env.paths.config_dir().to_path_buf(),
@@ -252,20 +269,62 @@ pub fn answer(
             }
         }
         HookEvent::PostToolUse | HookEvent::PostToolUseFailure => {
-            if mode == Mode::Off || input.tool_name.as_deref() != Some("Bash") {
+            if input.tool_name.as_deref() != Some("Bash") {
                 return Answer::default();
             }
-            let store = Store::new(&env.paths.state_dir);
-            let pending = store.pending(sid.as_deref(), input.tool_use_id.as_deref());
-            if std::fs::symlink_metadata(&pending).is_err() {
-                return Answer::default();
-            }
-            let scope = Scope::new(&project, &config.guard, &protected);
             let event_name = if event == HookEvent::PostToolUse {
                 "PostToolUse"
             } else {
                 "PostToolUseFailure"
             };
+            let store = Store::new(&env.paths.state_dir);
+            let pending = store.pending(sid.as_deref(), input.tool_use_id.as_deref());
+            if std::fs::symlink_metadata(&pending).is_err() {
+                // No snapshot. Would PreToolUse have taken one? Then the command removed it
+                // (or the state folder failed): its effect cannot be checked, and Claude and
+                // the user are told. (Judged with the mode PreToolUse had, not a mode the
+                // command may have just written.)
+                if mode == Mode::Off {
+                    return Answer::default();
+                }
+                let ctx = Ctx {
+                    config: &config.guard,
+                    mode,
+                    project: &project,
+                    cwd: &cwd,
+                    home: env.home.as_deref(),
+                    protected: &protected,
+                    runner: &config.runner,
+                    now: env.now,
+                    tmpdir: env.tmpdir.as_deref(),
+                    deadline: Some(Instant::now() + ANALYSIS_BUDGET),
+                };
+                return match guard::pre_tool_use(&input, &ctx, || sid.as_deref().and_then(session))
+                {
+                    Verdict::Watch(w) => Answer {
+                        stdout: claude::context_json(
+                            event_name,
+                            &format!(
+                                "offload: this Bash command {}, so offload took a snapshot of the code before it ran to check its effect, \
+                                 and the snapshot is gone now (removed while the command ran). What it did to the code was NOT checked: \
+                                 tell the user. {}",
+                                w.why[0], w.denial.reason
+                            ),
+                        ),
+                        record: vec![Event::now(
+                            sid.as_deref(),
+                            Body::GuardDenied {
+                                tool: "Bash".into(),
+                                reason: "effect-unchecked".into(),
+                                warn: false,
+                            },
+                        )],
+                        ..Answer::default()
+                    },
+                    _ => Answer::default(),
+                };
+            }
+            let scope = Scope::new(&project, &config.guard, &protected);
             finish_watch(
                 &store,
                 &pending,

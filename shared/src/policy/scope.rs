@@ -155,14 +155,9 @@ impl Scope {
         let mut verdict = false;
         for (root, file) in files {
             let key = file.clone();
-            let matcher = cache.entry(key).or_insert_with(|| {
-                std::fs::symlink_metadata(&file)
-                    .ok()
-                    .filter(|m| m.is_file())?;
-                let mut b = ignore::gitignore::GitignoreBuilder::new(&root);
-                b.add(&file);
-                b.build().ok()
-            });
+            let matcher = cache
+                .entry(key)
+                .or_insert_with(|| crate::policy::effect::ignore_rules(&root, &file));
             if let Some(m) = matcher {
                 match m.matched_path_or_any_parents(&full, false) {
                     ignore::Match::Ignore(_) => verdict = true,
