@@ -124,10 +124,20 @@ impl Scope {
         if rel.is_empty() {
             return PathClass::Other;
         }
-        let (code, exempt) = self.sets();
-        if exempt.is_match(&rel) {
+        let lower = rel.to_ascii_lowercase();
+        let (code, exempt) = self.fast();
+        // The common glob shapes are answered from sets; only other shapes compile a matcher
+        // (compiling 400 case-insensitive globs would cost every hook call milliseconds).
+        let is_exempt = exempt
+            .matches(&lower)
+            .unwrap_or_else(|| self.sets().1.is_match(&rel));
+        let is_code = || {
+            code.matches(&lower)
+                .unwrap_or_else(|| self.sets().0.is_match(&rel))
+        };
+        if is_exempt {
             PathClass::Exempt
-        } else if code.is_match(&rel) {
+        } else if is_code() {
             if self.ignored(&rel) && !crate::policy::effect::tracked(&self.project_real, &rel) {
                 PathClass::Other
             } else {
@@ -174,9 +184,7 @@ impl Scope {
     /// shapes (`**/*.{ext,…}`, `**/NAME`, `**/NAME.*`, `DIR/**`) are answered from sets, and only
     /// other globs go through the compiled matcher.
     pub fn is_code_rel(&self, rel: &str) -> bool {
-        let fast = self
-            .fast
-            .get_or_init(|| (Fast::of(&self.code_globs), Fast::of(&self.exempt_globs)));
+        let fast = self.fast();
         let lower = rel.to_ascii_lowercase();
         let code = match fast.0.matches(&lower) {
             Some(m) => m,
@@ -190,6 +198,11 @@ impl Scope {
             None => self.sets().1.is_match(rel),
         };
         !exempt
+    }
+
+    fn fast(&self) -> &(Fast, Fast) {
+        self.fast
+            .get_or_init(|| (Fast::of(&self.code_globs), Fast::of(&self.exempt_globs)))
     }
 
     /// The code and exempt globs, as one string (a cache key).
