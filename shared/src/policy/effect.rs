@@ -822,7 +822,14 @@ pub fn take(
                 }
                 let key = sig.key();
                 let dest = shadow.join(&key);
-                if fs::symlink_metadata(&dest).is_err() {
+                if fs::symlink_metadata(&dest).is_ok() {
+                    // Reused: mark it recent, so pruning (copies unused for an hour) keeps it
+                    // while this snapshot may need it.
+                    let _ = fs::File::options()
+                        .write(true)
+                        .open(&dest)
+                        .and_then(|f| f.set_modified(SystemTime::now()));
+                } else {
                     if sig.size > MAX_FILE_BYTES {
                         return Err(format!(
                             "{} is larger than {} MiB and not committed to git, so offload could not keep a copy",
@@ -1639,6 +1646,46 @@ mod tests {
         assert_eq!(
             names(check(&snap, &f.scope, &f.store, later()).unwrap()),
             ["target/debug/gen.rs"]
+        );
+    }
+
+    #[test]
+    fn pruning_keeps_copies_a_snapshot_still_uses() {
+        let f = fixture(true);
+        take(&f.project, &f.scope, &f.store, later()).unwrap();
+        let copies: Vec<PathBuf> = fs::read_dir(f.store.shadow())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert_eq!(
+            copies.len(),
+            3,
+            "the modified file, the untracked one and .git/config are copied"
+        );
+        let old = SystemTime::now() - Duration::from_secs(7200);
+        for c in &copies {
+            fs::File::options()
+                .write(true)
+                .open(c)
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
+        // A new snapshot reuses them (nothing changed), which marks them recent.
+        let snap = take(&f.project, &f.scope, &f.store, later()).unwrap();
+        prune(&f.store);
+        assert!(
+            copies.iter().all(|c| c.exists()),
+            "reused copies survive pruning"
+        );
+        fs::write(f.project.join("src/new.rs"), "changed\n").unwrap();
+        let changes = check(&snap, &f.scope, &f.store, later()).unwrap();
+        let rec = undo(&snap, &changes, &f.store, None, "x").unwrap();
+        assert!(rec.files.iter().all(|x| x.undone), "{rec:?}");
+        assert_eq!(
+            fs::read_to_string(f.project.join("src/new.rs")).unwrap(),
+            "// mine\n"
         );
     }
 
