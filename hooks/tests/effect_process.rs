@@ -178,3 +178,37 @@ fn an_attempt_that_succeeded_during_the_command_unlocks_its_writes() {
     assert_eq!((pre.as_str(), post.as_str()), ("", ""));
     assert_eq!(p.read("src/lib.rs"), "fn c() {}");
 }
+
+#[test]
+fn a_snapshot_removed_or_spoiled_while_the_command_runs_is_reported_and_recorded() {
+    let cmd =
+        "python3 -c \"import pathlib; pathlib.Path('src', 'lib.rs').write_text('fn x() {}')\"";
+    let unchecked = |p: &Project| {
+        Ledger::new(Paths::in_folder(p.state.clone()))
+            .read_log()
+            .unwrap()
+            .events
+            .into_iter()
+            .filter(|e| matches!(&e.body, Body::GuardDenied { reason, .. } if reason == "effect-unchecked"))
+            .count()
+    };
+    let p = Project::new();
+    let pending = p.state.join("guard/pending");
+    let (_, post) = p.play(cmd, None, || {
+        std::fs::remove_dir_all(&pending).unwrap();
+    });
+    assert!(post.contains("the snapshot is gone"), "{post}");
+    assert_eq!(unchecked(&p), 1);
+
+    let p = Project::new();
+    let pending = p.state.join("guard/pending");
+    let (_, post) = p.play(cmd, None, || {
+        for e in std::fs::read_dir(&pending).unwrap().flatten() {
+            if e.path().extension().is_some_and(|x| x == "snap") {
+                std::fs::write(e.path(), b"garbage").unwrap();
+            }
+        }
+    });
+    assert!(post.contains("could not be read back"), "{post}");
+    assert_eq!(unchecked(&p), 1);
+}

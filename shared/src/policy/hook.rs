@@ -405,12 +405,23 @@ fn finish_watch(
         .and_then(|t| serde_json::from_str(&t).ok());
     effect::Snapshot::discard(pending);
     let _ = std::fs::remove_file(&meta_path);
+    let unchecked = || {
+        vec![Event::now(
+            sid,
+            Body::GuardDenied {
+                tool: "Bash".into(),
+                reason: "effect-unchecked".into(),
+                warn: false,
+            },
+        )]
+    };
     let (Some(snap), Some(meta)) = (snap, meta) else {
         return Answer {
             stdout: claude::context_json(
                 event_name,
-                "offload: the snapshot taken before this Bash command could not be read back, so its effect on the code was not checked.",
+                "offload: the snapshot taken before this Bash command could not be read back (was it changed while the command ran?), so its effect on the code was NOT checked: tell the user.",
             ),
+            record: unchecked(),
             ..Answer::default()
         };
     };
@@ -426,9 +437,10 @@ fn finish_watch(
                 stdout: claude::context_json(
                     event_name,
                     &format!(
-                        "offload: could not check this Bash command's effect on the code: {e}."
+                        "offload: could not check this Bash command's effect on the code: {e}. Tell the user."
                     ),
                 ),
+                record: unchecked(),
                 ..Answer::default()
             };
         }
