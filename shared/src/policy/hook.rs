@@ -118,6 +118,20 @@ pub fn answer(
         env.paths.state_dir.clone(),
         env.paths.config_dir().to_path_buf(),
     ];
+    // What the guard judges a tool call with (PreToolUse, and PostToolUse when it must know
+    // whether PreToolUse would have watched the command).
+    let ctx = Ctx {
+        config: &config.guard,
+        mode,
+        project: &project,
+        cwd: &cwd,
+        home: env.home.as_deref(),
+        protected: &protected,
+        runner: &config.runner,
+        now: env.now,
+        tmpdir: env.tmpdir.as_deref(),
+        deadline: Some(Instant::now() + ANALYSIS_BUDGET),
+    };
     match event {
         HookEvent::PreToolUse | HookEvent::PreSkillShellCommand => {
             let skill = event == HookEvent::PreSkillShellCommand;
@@ -136,18 +150,6 @@ pub fn answer(
                 &skill_input
             } else {
                 &input
-            };
-            let ctx = Ctx {
-                config: &config.guard,
-                mode,
-                project: &project,
-                cwd: &cwd,
-                home: env.home.as_deref(),
-                protected: &protected,
-                runner: &config.runner,
-                now: env.now,
-                tmpdir: env.tmpdir.as_deref(),
-                deadline: Some(Instant::now() + ANALYSIS_BUDGET),
             };
             let verdict = guard::pre_tool_use(input, &ctx, || sid.as_deref().and_then(session));
             let verdict = match verdict {
@@ -287,18 +289,6 @@ pub fn answer(
                 if mode == Mode::Off {
                     return Answer::default();
                 }
-                let ctx = Ctx {
-                    config: &config.guard,
-                    mode,
-                    project: &project,
-                    cwd: &cwd,
-                    home: env.home.as_deref(),
-                    protected: &protected,
-                    runner: &config.runner,
-                    now: env.now,
-                    tmpdir: env.tmpdir.as_deref(),
-                    deadline: Some(Instant::now() + ANALYSIS_BUDGET),
-                };
                 return match guard::pre_tool_use(&input, &ctx, || sid.as_deref().and_then(session))
                 {
                     Verdict::Watch(w) => Answer {

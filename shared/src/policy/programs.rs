@@ -6,8 +6,8 @@
 //! command is watched by its effect (see [`super::effect`]) instead of being trusted.
 //!
 //! The rules, from cheapest to most involved:
-//! - [`Rule::Pure`]: writes no file of its own (only where a redirection says). `rm`, `mkdir` and
-//!   `chmod` are here too: deleting or creating folders is not authoring code.
+//! - [`Rule::Pure`]: writes no file of its own (only where a redirection says). `chmod` is here
+//!   too: changing a file's mode is not authoring it (`rm`, which removes code, is a handler).
 //! - [`Rule::Output`]: writes the value of these options (`sort -o F`, `iconv -o F`).
 //! - [`Rule::Operands`]: writes every operand (`touch`, `truncate`), or only the last (`sponge`).
 //! - [`Rule::Extracts`]: writes files it does not name (archives) into the folder an option names
@@ -73,6 +73,9 @@ pub enum Handler {
     Mktemp,
     Remove,
     Trap,
+    Mkdir,
+    Touch,
+    Uniq,
 }
 
 use self::Handler as H;
@@ -206,7 +209,7 @@ static PROGRAMS: &[(&str, Rule)] = &[
     ("make", Runs("a build tool running project-defined steps")),
     ("mapfile", Pure),
     ("md5sum", Pure),
-    ("mkdir", Pure),
+    ("mkdir", Handler(H::Mkdir)),
     ("mkfifo", Operands("-m --mode -Z --context", false)),
     ("mknod", Operands("-m --mode -Z --context", false)),
     ("mksh", Handler(H::Shell)),
@@ -303,7 +306,7 @@ static PROGRAMS: &[(&str, Rule)] = &[
     ("timeout", Handler(H::Timeout)),
     ("tmux", Runs("a terminal multiplexer running commands")),
     ("top", Pure),
-    ("touch", Pure),
+    ("touch", Handler(H::Touch)),
     ("tr", Pure),
     ("trap", Handler(H::Trap)),
     ("tree", Pure),
@@ -316,7 +319,7 @@ static PROGRAMS: &[(&str, Rule)] = &[
     ("umask", Pure),
     ("uname", Pure),
     ("unbuffer", Wrapper("", 0)),
-    ("uniq", Pure),
+    ("uniq", Handler(H::Uniq)),
     ("unix2dos", Runs("an in-place converter")),
     ("unlink", Handler(H::Remove)),
     ("unset", Pure),

@@ -314,23 +314,7 @@ fn hook_bench(runs: usize, hook: &Path) {
         let ledger = fill_ledger(&home, events);
         let ok_session = "bench-ok";
         ledger
-            .append(&[Event::now(
-                Some(ok_session),
-                Body::AttemptFinished(Box::new(AttemptFinished {
-                    attempt: "ok".into(),
-                    outcome: Outcome::Success,
-                    exit_code: 0,
-                    codex_exit: Some(0),
-                    model: "m".into(),
-                    sandbox: "workspace-write".into(),
-                    work_type: None,
-                    cwd: "/w".into(),
-                    duration_ms: 1,
-                    tokens: Tokens::default(),
-                    thread_id: None,
-                    error: None,
-                })),
-            )])
+            .append(&[Event::now(Some(ok_session), ok_attempt())])
             .expect("append");
         let edit = |session: &str| {
             serde_json::json!({
@@ -903,6 +887,24 @@ fn strip_ansi(s: &str) -> String {
     out
 }
 
+/// A successful attempt: it unlocks native work for its session's turn.
+fn ok_attempt() -> Body {
+    Body::AttemptFinished(Box::new(AttemptFinished {
+        attempt: "ok".into(),
+        outcome: Outcome::Success,
+        exit_code: 0,
+        codex_exit: Some(0),
+        model: "m".into(),
+        sandbox: "workspace-write".into(),
+        work_type: None,
+        cwd: "/w".into(),
+        duration_ms: 1,
+        tokens: Tokens::default(),
+        thread_id: None,
+        error: None,
+    }))
+}
+
 /// A 10 000-file git repository with an ignored `target/`, a few uncommitted changes.
 fn big_repo(root: &Path) -> PathBuf {
     let project = root.join("repo");
@@ -977,23 +979,7 @@ fn effect_bench(runs: usize, hook: &Path) {
     ledger
         .append(&[
             Event::now(Some("bench-ok"), Body::TurnStarted { prompt_id: None }),
-            Event::now(
-                Some("bench-ok"),
-                Body::AttemptFinished(Box::new(AttemptFinished {
-                    attempt: "ok".into(),
-                    outcome: Outcome::Success,
-                    exit_code: 0,
-                    codex_exit: Some(0),
-                    model: "m".into(),
-                    sandbox: "workspace-write".into(),
-                    work_type: None,
-                    cwd: "/w".into(),
-                    duration_ms: 1,
-                    tokens: Tokens::default(),
-                    thread_id: None,
-                    error: None,
-                })),
-            ),
+            Event::now(Some("bench-ok"), ok_attempt()),
         ])
         .expect("append");
     println!(
