@@ -29,6 +29,21 @@ fn main() -> ExitCode {
 }
 
 fn run() -> ExitCode {
+    // `offload-hook --watch <project> <config> <state>`: the effect check's watcher, started by
+    // the hook itself (shared::policy::watch).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if args.first().is_some_and(|a| a == "--watch") {
+        if args.len() != 4 {
+            eprintln!("offload-hook: usage: offload-hook --watch <project> <config file> <state folder>");
+            return ExitCode::from(2);
+        }
+        let code = shared::policy::watch::serve(
+            std::path::Path::new(&args[1]),
+            std::path::Path::new(&args[2]),
+            std::path::Path::new(&args[3]),
+        );
+        return ExitCode::from(code as u8);
+    }
     let mut stdin = Vec::new();
     if let Err(e) = std::io::stdin().read_to_end(&mut stdin) {
         eprintln!("{}", hook::unreadable(&format!("cannot read stdin ({e})")));

@@ -3826,7 +3826,22 @@ mod tests {
     #[test]
     fn opaque_code_is_reported() {
         let o = |cmd: &str| analyze(cmd, Path::new("/p"), None, None, None).opaque;
-        assert!(o("ls; cat a | grep x; git status").is_empty());
+        assert!(o("ls; cat a | grep x; sort b").is_empty());
+        // git is trusted unless the git on PATH was installed or changed in the last day (as on
+        // a freshly provisioned machine: then it is watched like any new program).
+        let fresh_git = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|d| d.join("git"))
+            .find(|p| p.is_file())
+            .and_then(|p| std::fs::metadata(p).ok())
+            .is_some_and(|m| {
+                use std::os::unix::fs::MetadataExt;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs() as i64;
+                now - m.ctime() < 86_400
+            });
+        assert_eq!(o("ls; git status").is_empty(), !fresh_git);
         // Any interpreter is judged by effect: its startup files can run more than the code.
         assert!(!o("python3 -c 'import json,sys; print(json.load(sys.stdin))'").is_empty());
         assert!(o("jq .name data.json | sort | uniq -c").is_empty());

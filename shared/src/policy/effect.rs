@@ -111,6 +111,19 @@ impl Oid {
     pub fn hex(&self) -> String {
         hex(&self.bytes[..self.len as usize])
     }
+
+    /// From lowercase or uppercase hexadecimal (40 or 64 digits).
+    fn from_hex(text: &[u8]) -> Option<Oid> {
+        if text.len() != 40 && text.len() != 64 {
+            return None;
+        }
+        let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+        let mut raw = Vec::with_capacity(32);
+        for pair in text.chunks(2) {
+            raw.push(digit(pair[0])? << 4 | digit(pair[1])?);
+        }
+        Some(Oid::of(&raw))
+    }
 }
 
 impl std::fmt::Debug for Oid {
@@ -151,15 +164,22 @@ impl Entry {
 }
 
 /// The project's code files at one moment.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// A snapshot is either whole (every file in its own table) or *based*: a whole snapshot saved
+/// once in its own file (the base, never changed after), and this snapshot's own table of what
+/// differs from it (`None`: the file is gone). The watcher's checks look up a few files, and a
+/// base is found in by binary search without being parsed, so a command that touches nothing
+/// costs no parsing and no writing of the project's whole table.
+#[derive(Debug)]
 pub struct Snapshot {
     pub project: PathBuf,
     /// The repository holding the project, if any (its work tree root).
     pub repo: Option<PathBuf>,
-    /// The git folder, and where the path of a project file starts in the index's names.
-    gitdir: Option<PathBuf>,
-    prefix: Vec<u8>,
-    files: HashMap<Vec<u8>, Entry>,
+    own: HashMap<Vec<u8>, Option<Entry>>,
+    base: Option<Base>,
+    /// The watcher that saw the project since this snapshot, and its mark when it was taken:
+    /// what was touched since is asked of it instead of looking at every file.
+    pub watch: Option<(String, u64)>,
 }
 
 /// offload's folders for the effect check, under the state folder.
@@ -204,8 +224,20 @@ impl Store {
         ))
     }
 
+    /// Whole snapshots that later ones are based on.
+    fn bases(&self) -> PathBuf {
+        self.root.join("bases")
+    }
+
     pub fn undone_dir(&self) -> PathBuf {
         self.root.join("undone")
+    }
+
+    /// The last snapshot of `project` under `scope`'s globs, which the next one starts from.
+    pub fn baseline(&self, project: &Path, scope: &Scope) -> PathBuf {
+        let mut p = self.listing_cache(project, scope).into_os_string();
+        p.push(".snap");
+        PathBuf::from(p)
     }
 
     /// The saved folder listings of `project` under `scope`'s globs (a different config is a
@@ -231,6 +263,54 @@ fn scan(
     store: &Store,
     deadline: Instant,
 ) -> Result<HashMap<Vec<u8>, Sig>, String> {
+    let files = walk(project, scope, store, deadline)?.files;
+    // Two threads of lstat.
+    let half = files.len() / 2;
+    let (a, b) = files.split_at(half);
+    let stat_all = |part: &[(Vec<u8>, PathBuf)]| -> Vec<Option<Sig>> {
+        part.iter()
+            .map(|(_, p)| {
+                fs::symlink_metadata(p)
+                    .ok()
+                    .filter(|m| m.file_type().is_file())
+                    .map(|m| Sig::of(&m))
+            })
+            .collect()
+    };
+    let (sa, sb) = std::thread::scope(|sc| {
+        let h = sc.spawn(|| stat_all(b));
+        let sa = stat_all(a);
+        (sa, h.join().unwrap_or_default())
+    });
+    if Instant::now() >= deadline {
+        return Err(
+            "listing the project's code files took longer than the guard's deadline".to_string(),
+        );
+    }
+    let mut out = HashMap::with_capacity(files.len());
+    for ((rel, _), sig) in files.into_iter().zip(sa.into_iter().chain(sb)) {
+        if let Some(sig) = sig {
+            out.insert(rel, sig);
+        }
+    }
+    Ok(out)
+}
+
+/// What a walk of the project found: its folders and its code files (relative path, path).
+pub(crate) struct Walked {
+    pub dirs: Vec<(Vec<u8>, PathBuf)>,
+    pub files: Vec<(Vec<u8>, PathBuf)>,
+}
+
+/// Walk the project the way git sees it (see [`scan`]), without `stat`ing the files. The
+/// folders include the project itself (relative path empty); the files include git's
+/// configuration and hooks.
+pub(crate) fn walk(
+    project: &Path,
+    scope: &Scope,
+    store: &Store,
+    deadline: Instant,
+) -> Result<Walked, String> {
     use std::os::unix::ffi::OsStrExt;
     let late =
         || "listing the project's code files took longer than the guard's deadline".to_string();
@@ -242,6 +322,7 @@ fn scan(
         .map_or(0, |d| d.as_nanos() as i128);
     let mut relisted = 0usize;
     let mut files: Vec<(Vec<u8>, PathBuf)> = Vec::new();
+    let mut walked_dirs: Vec<(Vec<u8>, PathBuf)> = Vec::new();
     // (folder, its path relative to the project, the ignore matchers in force there, whether
     // an ancestor's rules changed since the cache was written)
     let mut stack: Vec<Pending> = Vec::new();
@@ -377,7 +458,8 @@ fn scan(
             r.extend_from_slice(name);
             stack.push((dir.join(bytes_path(name)), r, rules.clone(), changed));
         }
-        new.dirs.insert(rel, listing);
+        new.dirs.insert(rel.clone(), listing);
+        walked_dirs.push((rel, dir));
     }
     // git's own configuration and hooks run programs: watched like code (the walk skips `.git`).
     let dot_git = project.join(".git");
@@ -402,34 +484,10 @@ fn scan(
         let _ = fsutil::create_private_dir(&store.root)
             .and_then(|()| fsutil::write_atomic(&cache_path, &new.encode()));
     }
-    // Two threads of lstat.
-    let half = files.len() / 2;
-    let (a, b) = files.split_at(half);
-    let stat_all = |part: &[(Vec<u8>, PathBuf)]| -> Vec<Option<Sig>> {
-        part.iter()
-            .map(|(_, p)| {
-                fs::symlink_metadata(p)
-                    .ok()
-                    .filter(|m| m.file_type().is_file())
-                    .map(|m| Sig::of(&m))
-            })
-            .collect()
-    };
-    let (sa, sb) = std::thread::scope(|sc| {
-        let h = sc.spawn(|| stat_all(b));
-        let sa = stat_all(a);
-        (sa, h.join().unwrap_or_default())
-    });
-    if Instant::now() >= deadline {
-        return Err(late());
-    }
-    let mut out = HashMap::with_capacity(files.len());
-    for ((rel, _), sig) in files.into_iter().zip(sa.into_iter().chain(sb)) {
-        if let Some(sig) = sig {
-            out.insert(rel, sig);
-        }
-    }
-    Ok(out)
+    Ok(Walked {
+        dirs: walked_dirs,
+        files,
+    })
 }
 
 /// A folder still to scan: its path, its path relative to the project, the ignore rules in
@@ -607,7 +665,6 @@ struct IndexEntry {
     ctime: (u32, u32),
     mtime: (u32, u32),
     ino: u32,
-    mode: u32,
     size: u32,
     oid: Oid,
 }
@@ -691,7 +748,6 @@ fn parse_index(path: &Path, gitdir: Option<&Path>) -> Option<(HashMap<Vec<u8>, I
                 ctime: (be32(e, 0)?, be32(e, 4)?),
                 mtime: (be32(e, 8)?, be32(e, 12)?),
                 ino: be32(e, 20)?,
-                mode: be32(e, 24)?,
                 size: be32(e, 36)?,
                 oid,
             },
@@ -784,86 +840,200 @@ pub fn take(
     deadline: Instant,
 ) -> Result<Snapshot, String> {
     let now = scan(project, scope, store, deadline)?;
-    let repo = find_repo(project);
-    let index = repo.as_ref().and_then(|(_, gitdir)| read_index(gitdir));
-    let prefix: Vec<u8> = match &repo {
-        Some((root, _)) => {
-            use std::os::unix::ffi::OsStrExt;
-            match project.strip_prefix(root) {
-                Ok(p) if p.as_os_str().is_empty() => Vec::new(),
-                Ok(p) => {
-                    let mut v = p.as_os_str().as_bytes().to_vec();
-                    v.push(b'/');
-                    v
-                }
-                Err(_) => Vec::new(),
-            }
-        }
-        None => Vec::new(),
-    };
-    let shadow = store.shadow();
-    let mut key = prefix.clone();
-    let mut copied: u64 = 0;
+    let mut keeper = Keeper::new(project, store);
     let mut files = HashMap::with_capacity(now.len());
     for (rel, sig) in now {
-        let in_index = index.as_ref().and_then(|(entries, index_mtime)| {
-            key.truncate(prefix.len());
-            key.extend_from_slice(&rel);
-            entries
-                .get(&key)
-                .filter(|e| clean(&sig, e, *index_mtime))
-                .map(|e| e.oid)
-        });
-        let backup = match in_index {
-            Some(oid) => Backup::Git(oid),
-            None => {
-                if Instant::now() >= deadline {
-                    return Err("copying the project's changed code files took longer than the guard's deadline".into());
+        let entry = keeper.entry(&rel, sig, deadline)?;
+        files.insert(rel, entry);
+    }
+    Ok(keeper.snapshot(files))
+}
+
+/// A snapshot of `project` from an earlier one, `base`, and the files touched since it was
+/// taken (what the [`super::watch`]er saw): only those are looked at. The result is what
+/// [`take`] would give, for a small fraction of its cost.
+pub fn take_touched(
+    base: &Snapshot,
+    touched: &[Vec<u8>],
+    scope: &Scope,
+    store: &Store,
+    deadline: Instant,
+) -> Result<Snapshot, String> {
+    let mut keeper = Keeper::new(&base.project, store);
+    let mut own = base.own.clone();
+    for rel in touched {
+        let was = base
+            .get(rel)
+            .ok_or("the last snapshot's base could not be read back")?;
+        match now_code(&base.project, rel, scope, was.is_some()) {
+            Some(sig) => {
+                if was.as_ref().is_none_or(|e| e.sig != sig) {
+                    let entry = keeper.entry(rel, sig, deadline)?;
+                    own.insert(rel.clone(), Some(entry));
                 }
-                let key = sig.key();
-                let dest = shadow.join(&key);
-                if fs::symlink_metadata(&dest).is_ok() {
-                    // Reused: mark it recent, so pruning (copies unused for an hour) keeps it
-                    // while this snapshot may need it.
-                    let _ = fs::File::options()
-                        .write(true)
-                        .open(&dest)
-                        .and_then(|f| f.set_modified(SystemTime::now()));
-                } else {
-                    if sig.size > MAX_FILE_BYTES {
-                        return Err(format!(
-                            "{} is larger than {} MiB and not committed to git, so offload could not keep a copy",
-                            String::from_utf8_lossy(&rel),
-                            MAX_FILE_BYTES >> 20
-                        ));
-                    }
-                    copied += sig.size;
-                    if copied > MAX_COPY_BYTES {
-                        return Err(format!(
-                            "the project's uncommitted code files exceed {} MiB, more than offload copies for one command",
-                            MAX_COPY_BYTES >> 20
-                        ));
-                    }
-                    let src = project.join(bytes_path(&rel));
-                    copy_into_shadow(&src, &sig, &shadow, &key).map_err(|e| {
-                        format!(
-                            "could not keep a copy of {}: {e}",
-                            String::from_utf8_lossy(&rel)
-                        )
-                    })?;
-                }
-                Backup::Shadow(key)
             }
-        };
-        files.insert(rel, Entry { sig, backup });
+            None => {
+                if was.is_some() {
+                    own.insert(rel.clone(), None);
+                }
+            }
+        }
+    }
+    if own.len() > MAX_FILES {
+        return Err(format!("the project has more than {MAX_FILES} code files"));
     }
     Ok(Snapshot {
-        project: project.to_path_buf(),
-        gitdir: repo.as_ref().map(|(_, g)| g.clone()),
-        repo: repo.map(|(root, _)| root),
-        prefix,
-        files,
+        project: base.project.clone(),
+        repo: keeper.repo.map(|(root, _)| root),
+        own,
+        base: base.base.as_ref().map(|b| Base::at(b.path.clone())),
+        watch: None,
     })
+}
+
+/// The state of `rel` if it is a code file of `project` now, as a walk would find it: a
+/// regular file, not inside a `.git` folder (but git's configuration and hooks), of code by
+/// the globs and not ignored. `known` (the file is in the snapshot) skips the last two tests:
+/// a file the walk found is code.
+fn now_code(project: &Path, rel: &[u8], scope: &Scope, known: bool) -> Option<Sig> {
+    let meta = fs::symlink_metadata(project.join(bytes_path(rel))).ok()?;
+    if !meta.file_type().is_file() {
+        return None;
+    }
+    if !known {
+        let text = std::str::from_utf8(rel).ok()?;
+        let git_own = text == ".git/config"
+            || text == ".git/info/attributes"
+            || text
+                .strip_prefix(".git/hooks/")
+                .is_some_and(|h| !h.contains('/') && !h.ends_with(".sample"));
+        if !git_own {
+            if text.split('/').any(|part| part == ".git" || part.is_empty()) {
+                return None;
+            }
+            if !scope.is_code_rel(text) || scope.ignored_rel(text) {
+                return None;
+            }
+        }
+    }
+    Some(Sig::of(&meta))
+}
+
+/// Keeps the content of the files a snapshot records: git's index for the clean ones, the
+/// shadow store for the others.
+struct Keeper<'a> {
+    project: &'a Path,
+    store: &'a Store,
+    repo: Option<(PathBuf, PathBuf)>,
+    /// Read on first need.
+    index: Option<Option<(HashMap<Vec<u8>, IndexEntry>, i128)>>,
+    prefix: Vec<u8>,
+    copied: u64,
+}
+
+impl<'a> Keeper<'a> {
+    fn new(project: &'a Path, store: &'a Store) -> Keeper<'a> {
+        let repo = find_repo(project);
+        let prefix: Vec<u8> = match &repo {
+            Some((root, _)) => {
+                use std::os::unix::ffi::OsStrExt;
+                match project.strip_prefix(root) {
+                    Ok(p) if p.as_os_str().is_empty() => Vec::new(),
+                    Ok(p) => {
+                        let mut v = p.as_os_str().as_bytes().to_vec();
+                        v.push(b'/');
+                        v
+                    }
+                    Err(_) => Vec::new(),
+                }
+            }
+            None => Vec::new(),
+        };
+        Keeper {
+            project,
+            store,
+            repo,
+            index: None,
+            prefix,
+            copied: 0,
+        }
+    }
+
+    /// How file `rel`, now in state `sig`, is kept.
+    fn entry(&mut self, rel: &[u8], sig: Sig, deadline: Instant) -> Result<Entry, String> {
+        if self.index.is_none() {
+            self.index = Some(self.repo.as_ref().and_then(|(_, g)| read_index(g)));
+        }
+        let in_index = self.index.as_ref().and_then(|i| i.as_ref()).and_then(
+            |(entries, index_mtime)| {
+                let mut key = self.prefix.clone();
+                key.extend_from_slice(rel);
+                entries
+                    .get(&key)
+                    .filter(|e| clean(&sig, e, *index_mtime))
+                    .map(|e| e.oid)
+            },
+        );
+        if let Some(oid) = in_index {
+            return Ok(Entry {
+                sig,
+                backup: Backup::Git(oid),
+            });
+        }
+        if Instant::now() >= deadline {
+            return Err(
+                "copying the project's changed code files took longer than the guard's deadline"
+                    .into(),
+            );
+        }
+        let shadow = self.store.shadow();
+        let key = sig.key();
+        let dest = shadow.join(&key);
+        if fs::symlink_metadata(&dest).is_ok() {
+            // Reused: mark it recent, so pruning (copies unused for six hours) keeps it while
+            // this snapshot may need it.
+            let _ = fs::File::options()
+                .write(true)
+                .open(&dest)
+                .and_then(|f| f.set_modified(SystemTime::now()));
+        } else {
+            if sig.size > MAX_FILE_BYTES {
+                return Err(format!(
+                    "{} is larger than {} MiB and not committed to git, so offload could not keep a copy",
+                    String::from_utf8_lossy(rel),
+                    MAX_FILE_BYTES >> 20
+                ));
+            }
+            self.copied += sig.size;
+            if self.copied > MAX_COPY_BYTES {
+                return Err(format!(
+                    "the project's uncommitted code files exceed {} MiB, more than offload copies for one command",
+                    MAX_COPY_BYTES >> 20
+                ));
+            }
+            let src = self.project.join(bytes_path(rel));
+            copy_into_shadow(&src, &sig, &shadow, &key).map_err(|e| {
+                format!(
+                    "could not keep a copy of {}: {e}",
+                    String::from_utf8_lossy(rel)
+                )
+            })?;
+        }
+        Ok(Entry {
+            sig,
+            backup: Backup::Shadow(key),
+        })
+    }
+
+    fn snapshot(self, files: HashMap<Vec<u8>, Entry>) -> Snapshot {
+        Snapshot {
+            project: self.project.to_path_buf(),
+            repo: self.repo.map(|(root, _)| root),
+            own: files.into_iter().map(|(k, v)| (k, Some(v))).collect(),
+            base: None,
+            watch: None,
+        }
+    }
 }
 
 fn bytes_path(rel: &[u8]) -> PathBuf {
@@ -884,74 +1054,191 @@ fn copy_into_shadow(src: &Path, sig: &Sig, shadow: &Path, key: &str) -> io::Resu
 }
 
 impl Snapshot {
-    /// Save to `path`. A file git holds clean is one short line (`path<TAB>g`): its state and
-    /// object id are in the git index, kept beside the snapshot (`<path>.index`, a hard link to
-    /// the index git had: git replaces its index by renaming, so the link keeps this one). Other
-    /// files carry their state and shadow key (`path<TAB>size<TAB>mtime<TAB>ctime<TAB>inode
-    /// <TAB>mode<TAB>s:key`).
+    /// Save to `path` (see [`Snapshot::encode`]).
     pub fn save(&self, path: &Path) -> io::Result<()> {
-        let index_copy = path.with_extension("index");
-        let _ = fs::remove_file(&index_copy);
-        let mut has_git = false;
-        if let Some(gitdir) = &self.gitdir
-            && self
-                .files
-                .values()
-                .any(|e| matches!(e.backup, Backup::Git(_)))
-        {
-            let index = gitdir.join("index");
-            if fs::hard_link(&index, &index_copy).is_err() {
-                let bytes = fsutil::read_regular(&index, MAX_INDEX_BYTES)?
-                    .ok_or_else(|| io::Error::other("the git index is not a regular file"))?;
-                fsutil::write_atomic(&index_copy, &bytes)?;
-            }
-            has_git = true;
-        }
-        let mut out = Vec::with_capacity(self.files.len() * 40 + 256);
-        out.extend_from_slice(b"offload-snapshot 2\t");
+        fsutil::write_atomic(path, &self.encode())
+    }
+
+    /// A header line (`offload-snapshot 3`, the project, the repository, the watcher and its
+    /// mark, the base), then one line per file of its own table, sorted: its path, state, and
+    /// where its content is kept (`g:<object id>` in git, `s:<key>` in the shadow store), or
+    /// `-` for a file gone since the base.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.own.len() * 96 + 256);
+        out.extend_from_slice(b"offload-snapshot 3\t");
         out.extend_from_slice(&escape(self.project.as_os_str().as_encoded_bytes()));
         out.push(b'\t');
         if let Some(r) = &self.repo {
             out.extend_from_slice(&escape(r.as_os_str().as_encoded_bytes()));
         }
         out.push(b'\t');
-        if has_git && let Some(g) = &self.gitdir {
-            out.extend_from_slice(&escape(g.as_os_str().as_encoded_bytes()));
+        if let Some((id, mark)) = &self.watch {
+            out.extend_from_slice(&escape(id.as_bytes()));
+            out.push(b'\t');
+            push_num(&mut out, *mark as i128);
+        } else {
+            out.push(b'\t');
         }
         out.push(b'\t');
-        out.extend_from_slice(&escape(&self.prefix));
+        if let Some(b) = &self.base {
+            out.extend_from_slice(&escape(b.path.as_os_str().as_encoded_bytes()));
+        }
         out.push(b'\n');
-        for (rel, e) in &self.files {
-            out.extend_from_slice(&escape(rel));
+        let mut lines: Vec<(Vec<u8>, &Option<Entry>)> =
+            self.own.iter().map(|(k, v)| (escape(k), v)).collect();
+        lines.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (rel, e) in lines {
+            out.extend_from_slice(&rel);
+            let Some(e) = e else {
+                out.extend_from_slice(b"\t-\n");
+                continue;
+            };
+            let s = e.sig;
+            for n in [
+                s.size as i128,
+                s.mtime_ns,
+                s.ctime_ns,
+                s.ino as i128,
+                s.mode as i128,
+            ] {
+                out.push(b'\t');
+                push_num(&mut out, n);
+            }
             match &e.backup {
-                Backup::Git(_) => out.extend_from_slice(b"\tg\n"),
+                Backup::Git(oid) => {
+                    out.extend_from_slice(b"\tg:");
+                    out.extend_from_slice(oid.hex().as_bytes());
+                }
                 Backup::Shadow(k) => {
-                    let s = e.sig;
-                    for n in [
-                        s.size as i128,
-                        s.mtime_ns,
-                        s.ctime_ns,
-                        s.ino as i128,
-                        s.mode as i128,
-                    ] {
-                        out.push(b'\t');
-                        push_num(&mut out, n);
-                    }
                     out.extend_from_slice(b"\ts:");
                     out.extend_from_slice(k.as_bytes());
-                    out.push(b'\n');
                 }
             }
+            out.push(b'\n');
         }
-        fsutil::write_atomic(path, &out)
+        out
     }
 
-    /// Read back what [`Snapshot::save`] wrote at `path` (with its index copy).
+    /// Read back what [`Snapshot::save`] wrote at `path` (its base is read when needed).
     pub fn load(path: &Path) -> Option<Snapshot> {
         let bytes = fsutil::read_regular(path, 1 << 30).ok()??;
         let mut lines = bytes.split(|&b| b == b'\n');
-        let mut h = lines.next()?.split(|&b| b == b'\t');
-        if h.next()? != b"offload-snapshot 2" {
+        let head = Header::parse(lines.next()?)?;
+        let mut own = HashMap::new();
+        for line in lines {
+            if line.is_empty() {
+                continue;
+            }
+            let (rel, e) = parse_line(line)?;
+            own.insert(rel, e);
+        }
+        Some(Snapshot {
+            project: head.project,
+            repo: head.repo,
+            own,
+            base: head.base.map(Base::at),
+            watch: head.watch,
+        })
+    }
+
+    /// The entry of `rel`: `Some(None)` when the snapshot has no such file, `None` when its
+    /// base cannot be read.
+    fn get(&self, rel: &[u8]) -> Option<Option<Entry>> {
+        if let Some(e) = self.own.get(rel) {
+            return Some(e.clone());
+        }
+        match &self.base {
+            None => Some(None),
+            Some(b) => b.get(rel),
+        }
+    }
+
+    /// Every file of the snapshot (its base read whole); `None` when the base cannot be read.
+    fn all(&self) -> Option<HashMap<Vec<u8>, Entry>> {
+        let mut out = match &self.base {
+            None => HashMap::with_capacity(self.own.len()),
+            Some(b) => b.all()?,
+        };
+        for (k, v) in &self.own {
+            match v {
+                Some(e) => out.insert(k.clone(), e.clone()),
+                None => out.remove(k),
+            };
+        }
+        Some(out)
+    }
+
+    /// This snapshot as a base saved in `store` (written whole, once) and an empty own table.
+    pub fn rebase(self, store: &Store) -> io::Result<Snapshot> {
+        let all = self
+            .all()
+            .ok_or_else(|| io::Error::other("the snapshot's base could not be read"))?;
+        let whole = Snapshot {
+            project: self.project.clone(),
+            repo: self.repo.clone(),
+            own: all.into_iter().map(|(k, v)| (k, Some(v))).collect(),
+            base: None,
+            watch: None,
+        };
+        fsutil::create_private_dir(&store.bases())?;
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let path = store
+            .bases()
+            .join(format!("{nanos:x}-{}.snap", std::process::id()));
+        whole.save(&path)?;
+        Ok(Snapshot {
+            project: self.project,
+            repo: self.repo,
+            own: HashMap::new(),
+            base: Some(Base::at(path)),
+            watch: self.watch,
+        })
+    }
+
+    /// Entries of its own (what differs from its base).
+    pub fn own_len(&self) -> usize {
+        self.own.len()
+    }
+
+    /// Remove what [`Snapshot::save`] wrote (never its base: others may use it).
+    pub fn discard(path: &Path) {
+        let _ = fs::remove_file(path);
+    }
+
+    /// How many files it holds (`0` when its base cannot be read).
+    pub fn len(&self) -> usize {
+        self.all().map_or(0, |a| a.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How long ago its base was written (`None` without a base or when it cannot be read).
+    pub fn base_age(&self) -> Option<Duration> {
+        let b = self.base.as_ref()?;
+        fs::symlink_metadata(&b.path)
+            .and_then(|m| m.modified())
+            .ok()?
+            .elapsed()
+            .ok()
+    }
+}
+
+/// A snapshot file's first line.
+struct Header {
+    project: PathBuf,
+    repo: Option<PathBuf>,
+    watch: Option<(String, u64)>,
+    base: Option<PathBuf>,
+}
+
+impl Header {
+    fn parse(line: &[u8]) -> Option<Header> {
+        let mut h = line.split(|&b| b == b'\t');
+        if h.next()? != b"offload-snapshot 3" {
             return None;
         }
         let project = bytes_path(&unescape(h.next()?));
@@ -959,82 +1246,119 @@ impl Snapshot {
             .next()
             .filter(|r| !r.is_empty())
             .map(|r| bytes_path(&unescape(r)));
-        let gitdir = h
+        let id = String::from_utf8(unescape(h.next()?)).ok()?;
+        let mark = h.next()?;
+        let watch = if id.is_empty() {
+            None
+        } else {
+            Some((id, std::str::from_utf8(mark).ok()?.parse::<u64>().ok()?))
+        };
+        let base = h
             .next()
             .filter(|r| !r.is_empty())
             .map(|r| bytes_path(&unescape(r)));
-        let prefix = unescape(h.next().unwrap_or_default());
-        let index = match &gitdir {
-            Some(_) => Some(parse_index(&path.with_extension("index"), None)?),
-            None => None,
-        };
-        let mut files = HashMap::new();
-        for line in lines {
-            if line.is_empty() {
-                continue;
-            }
-            let mut f = line.split(|&b| b == b'\t');
-            let rel = unescape(f.next()?);
-            let second = f.next()?;
-            if second == b"g" {
-                let (entries, _) = index.as_ref()?;
-                let mut key = prefix.clone();
-                key.extend_from_slice(&rel);
-                let e = entries.get(&key)?;
-                let ns = |(s, n): (u32, u32)| s as i128 * 1_000_000_000 + n as i128;
-                files.insert(
-                    rel,
-                    Entry {
-                        sig: Sig {
-                            size: e.size as u64,
-                            mtime_ns: ns(e.mtime),
-                            ctime_ns: ns(e.ctime),
-                            ino: e.ino as u64,
-                            mode: e.mode,
-                        },
-                        backup: Backup::Git(e.oid),
-                    },
-                );
-                continue;
-            }
-            let num = |b: &[u8]| -> Option<i128> { std::str::from_utf8(b).ok()?.parse().ok() };
-            let size = num(second)?;
-            let mtime_ns = num(f.next()?)?;
-            let ctime_ns = num(f.next()?)?;
-            let ino = num(f.next()?)?;
-            let mode = num(f.next()?)?;
-            let sig = Sig {
-                size: u64::try_from(size).ok()?,
-                mtime_ns,
-                ctime_ns,
-                ino: u64::try_from(ino).ok()?,
-                mode: u32::try_from(mode).ok()?,
-            };
-            let b = std::str::from_utf8(f.next()?).ok()?;
-            let backup = Backup::Shadow(b.strip_prefix("s:")?.to_owned());
-            files.insert(rel, Entry { sig, backup });
-        }
-        Some(Snapshot {
+        Some(Header {
             project,
             repo,
-            gitdir,
-            prefix,
-            files,
+            watch,
+            base,
         })
     }
+}
 
-    /// Remove what [`Snapshot::save`] wrote.
-    pub fn discard(path: &Path) {
-        let _ = fs::remove_file(path);
-        let _ = fs::remove_file(path.with_extension("index"));
+/// One file's line of a snapshot: its path and entry (`None`: gone since the base).
+fn parse_line(line: &[u8]) -> Option<(Vec<u8>, Option<Entry>)> {
+    let num = |b: &[u8]| -> Option<i128> { std::str::from_utf8(b).ok()?.parse().ok() };
+    let mut f = line.split(|&b| b == b'\t');
+    let rel = unescape(f.next()?);
+    let first = f.next()?;
+    if first == b"-" {
+        return Some((rel, None));
+    }
+    let sig = Sig {
+        size: u64::try_from(num(first)?).ok()?,
+        mtime_ns: num(f.next()?)?,
+        ctime_ns: num(f.next()?)?,
+        ino: u64::try_from(num(f.next()?)?).ok()?,
+        mode: u32::try_from(num(f.next()?)?).ok()?,
+    };
+    let b = f.next()?;
+    let backup = if let Some(hex) = b.strip_prefix(b"g:") {
+        Backup::Git(Oid::from_hex(hex)?)
+    } else {
+        Backup::Shadow(std::str::from_utf8(b.strip_prefix(b"s:")?).ok()?.to_owned())
+    };
+    Some((rel, Some(Entry { sig, backup })))
+}
+
+/// A whole snapshot saved as a base, read on first need and searched without being parsed.
+#[derive(Debug)]
+struct Base {
+    path: PathBuf,
+    /// Its bytes and where each file's line starts and ends (sorted by path, as saved).
+    data: std::cell::OnceCell<Option<(Vec<u8>, Vec<(u32, u32)>)>>,
+}
+
+impl Base {
+    fn at(path: PathBuf) -> Base {
+        Base {
+            path,
+            data: std::cell::OnceCell::new(),
+        }
     }
 
-    pub fn len(&self) -> usize {
-        self.files.len()
+    fn data(&self) -> Option<&(Vec<u8>, Vec<(u32, u32)>)> {
+        self.data
+            .get_or_init(|| {
+                let bytes = fsutil::read_regular(&self.path, u32::MAX as u64).ok()??;
+                let head_end = bytes.iter().position(|&b| b == b'\n')?;
+                let head = Header::parse(&bytes[..head_end])?;
+                if head.base.is_some() {
+                    return None;
+                }
+                let mut lines = Vec::new();
+                let mut at = head_end + 1;
+                while at < bytes.len() {
+                    let end = bytes[at..]
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map_or(bytes.len(), |p| at + p);
+                    if end > at {
+                        lines.push((at as u32, end as u32));
+                    }
+                    at = end + 1;
+                }
+                Some((bytes, lines))
+            })
+            .as_ref()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
+    fn get(&self, rel: &[u8]) -> Option<Option<Entry>> {
+        let (bytes, lines) = self.data()?;
+        let key = escape(rel);
+        let field = |&(a, b): &(u32, u32)| -> &[u8] {
+            let line = &bytes[a as usize..b as usize];
+            let tab = line.iter().position(|&c| c == b'\t').unwrap_or(line.len());
+            &line[..tab]
+        };
+        match lines.binary_search_by(|l| field(l).cmp(&key[..])) {
+            Ok(i) => {
+                let (a, b) = lines[i];
+                let (_, e) = parse_line(&bytes[a as usize..b as usize])?;
+                Some(e)
+            }
+            Err(_) => Some(None),
+        }
+    }
+
+    fn all(&self) -> Option<HashMap<Vec<u8>, Entry>> {
+        let (bytes, lines) = self.data()?;
+        let mut out = HashMap::with_capacity(lines.len());
+        for &(a, b) in lines {
+            let (rel, e) = parse_line(&bytes[a as usize..b as usize])?;
+            out.insert(rel, e?);
+        }
+        Some(out)
     }
 }
 
@@ -1102,11 +1426,79 @@ pub fn check(
     deadline: Instant,
 ) -> Result<Vec<Changed>, String> {
     let now = scan(&snap.project, scope, store, deadline)?;
+    let files = snap
+        .all()
+        .ok_or("the snapshot's base could not be read back")?;
     let mut out = Vec::new();
     for (rel, sig) in &now {
-        match snap.files.get(rel) {
-            None => out.push(Changed {
+        if let Some(c) = compare(snap, files.get(rel), store, rel, sig) {
+            out.push(c);
+        }
+    }
+    {
+        for rel in files.keys() {
+            if !now.contains_key(rel) {
+                out.push(Changed {
+                    rel: rel.clone(),
+                    change: Change::Deleted,
+                    now: None,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(out)
+}
+
+/// [`check`] for the files touched since `snap` was taken (what the [`super::watch`]er saw):
+/// only those are looked at.
+pub fn check_touched(
+    snap: &Snapshot,
+    touched: &[Vec<u8>],
+    scope: &Scope,
+    store: &Store,
+    deadline: Instant,
+) -> Result<Vec<Changed>, String> {
+    let mut out = Vec::new();
+    for (i, rel) in touched.iter().enumerate() {
+        if i % 256 == 255 && Instant::now() >= deadline {
+            return Err("checking the touched files took longer than the guard's deadline".into());
+        }
+        let was = snap
+            .get(rel)
+            .ok_or("the snapshot's base could not be read back")?;
+        let known = was.is_some();
+        match now_code(&snap.project, rel, scope, known) {
+            Some(sig) => {
+                if let Some(c) = compare(snap, was.as_ref(), store, rel, &sig) {
+                    out.push(c);
+                }
+            }
+            None if known => out.push(Changed {
                 rel: rel.clone(),
+                change: Change::Deleted,
+                now: None,
+            }),
+            None => {}
+        }
+    }
+    out.sort_by(|a, b| a.rel.cmp(&b.rel));
+    out.dedup_by(|a, b| a.rel == b.rel);
+    Ok(out)
+}
+
+/// How code file `rel`, now in state `sig`, differs from the snapshot, if it does.
+fn compare(
+    snap: &Snapshot,
+    was: Option<&Entry>,
+    store: &Store,
+    rel: &[u8],
+    sig: &Sig,
+) -> Option<Changed> {
+    {
+        match was {
+            None => Some(Changed {
+                rel: rel.to_vec(),
                 change: Change::Created,
                 now: Some(*sig),
             }),
@@ -1122,30 +1514,15 @@ pub fn check(
                         .flatten()
                         .is_some_and(|cur| cur == old)
                     });
-                if !same {
-                    out.push(Changed {
-                        rel: rel.clone(),
-                        change: Change::Modified,
-                        now: Some(*sig),
-                    });
-                }
+                (!same).then(|| Changed {
+                    rel: rel.to_vec(),
+                    change: Change::Modified,
+                    now: Some(*sig),
+                })
             }
-            Some(_) => {}
+            Some(_) => None,
         }
     }
-    {
-        for rel in snap.files.keys() {
-            if !now.contains_key(rel) {
-                out.push(Changed {
-                    rel: rel.clone(),
-                    change: Change::Deleted,
-                    now: None,
-                });
-            }
-        }
-    }
-    out.sort_by(|a, b| a.rel.cmp(&b.rel));
-    Ok(out)
 }
 
 /// The content a file had when the snapshot was taken.
@@ -1282,8 +1659,8 @@ pub fn undo(
                 Change::Created => fs::remove_file(&path),
                 Change::Modified | Change::Deleted => {
                     let entry = snap
-                        .files
                         .get(&c.rel)
+                        .flatten()
                         .ok_or_else(|| io::Error::other("not in the snapshot"))?;
                     if c.change == Change::Deleted && path.symlink_metadata().is_ok() {
                         return Err(io::Error::other("it exists again; left as it is"));
@@ -1443,7 +1820,8 @@ pub fn restore(store: &Store, id: &str) -> io::Result<(UndoRecord, Vec<String>)>
 }
 
 /// Remove pending snapshots older than a day (their PostToolUse never came) and shadow copies no
-/// snapshot has used for an hour. Best effort.
+/// snapshot has used for six hours (snapshots are based on a walk at most an hour old, see
+/// the hook). Best effort.
 pub fn prune(store: &Store) {
     let now = SystemTime::now();
     let older = |p: &Path, age: Duration| {
@@ -1455,7 +1833,8 @@ pub fn prune(store: &Store) {
     };
     for (dir, age) in [
         (store.pending_dir(), Duration::from_secs(86_400)),
-        (store.shadow(), Duration::from_secs(3600)),
+        (store.bases(), Duration::from_secs(86_400)),
+        (store.shadow(), Duration::from_secs(6 * 3600)),
     ] {
         for e in fs::read_dir(&dir)
             .into_iter()
@@ -1549,7 +1928,8 @@ mod tests {
             );
             if with_git {
                 assert!(
-                    snap.files
+                    snap.all()
+                        .unwrap()
                         .values()
                         .any(|e| matches!(e.backup, Backup::Git(_))),
                     "a clean committed file is backed by git"
@@ -1559,14 +1939,10 @@ mod tests {
             fsutil::create_private_dir(&f.store.pending_dir()).unwrap();
             snap.save(&saved).unwrap();
             let round = Snapshot::load(&saved).unwrap();
-            assert_eq!(round.files.len(), snap.files.len());
-            for (k, e) in &snap.files {
-                assert!(
-                    round.files[k].same(&e.sig),
-                    "{}",
-                    String::from_utf8_lossy(k)
-                );
-                assert_eq!(round.files[k].backup, e.backup);
+            let (a, b) = (snap.all().unwrap(), round.all().unwrap());
+            assert_eq!(a, b);
+            for (k, e) in &a {
+                assert!(b[k].same(&e.sig), "{}", String::from_utf8_lossy(k));
             }
             // The command: modify two files, create one, touch the README, write under target/.
             fs::write(f.project.join("src/lib.rs"), "pub fn a() { evil() }\n").unwrap();
@@ -1717,6 +2093,63 @@ mod tests {
             fs::read_to_string(f.project.join("src/lib.rs")).unwrap(),
             "the user's newer edit\n"
         );
+    }
+
+    #[test]
+    fn a_based_snapshot_answers_like_a_whole_one() {
+        let f = fixture(true);
+        let whole = take(&f.project, &f.scope, &f.store, later()).unwrap();
+        let mut based = take(&f.project, &f.scope, &f.store, later())
+            .unwrap()
+            .rebase(&f.store)
+            .unwrap();
+        based.watch = Some(("1:2".into(), 7));
+        assert_eq!(based.own_len(), 0);
+        let saved = f.store.pending(Some("s"), Some("b"));
+        fsutil::create_private_dir(&f.store.pending_dir()).unwrap();
+        based.save(&saved).unwrap();
+        let based = Snapshot::load(&saved).unwrap();
+        assert_eq!(based.watch, Some(("1:2".to_string(), 7)));
+        assert_eq!(based.all().unwrap(), whole.all().unwrap());
+        for (k, e) in whole.all().unwrap() {
+            assert_eq!(based.get(&k), Some(Some(e)), "{}", String::from_utf8_lossy(&k));
+        }
+        assert_eq!(based.get(b"src/none.rs"), Some(None));
+        // The command: modify, create, delete, and touch files that are not code.
+        fs::write(f.project.join("src/lib.rs"), "pub fn a() { evil() }\n").unwrap();
+        fs::write(f.project.join("src/gen.rs"), "fn gen() {}\n").unwrap();
+        fs::remove_file(f.project.join("src/new.rs")).unwrap();
+        fs::write(f.project.join("README.md"), "# changed\n").unwrap();
+        fs::write(f.project.join("target/debug/x.rs"), "x\n").unwrap();
+        let touched: Vec<Vec<u8>> = [
+            "src/lib.rs",
+            "src/gen.rs",
+            "src/new.rs",
+            "README.md",
+            "target/debug/x.rs",
+            "src/main.rs",
+            "src/never.rs",
+        ]
+        .iter()
+        .map(|p| p.as_bytes().to_vec())
+        .collect();
+        let by_walk = check(&whole, &f.scope, &f.store, later()).unwrap();
+        let by_watch = check_touched(&based, &touched, &f.scope, &f.store, later()).unwrap();
+        assert_eq!(by_walk, by_watch);
+        assert_eq!(by_walk.len(), 3, "{by_walk:?}");
+        // The next snapshot starts from this one and the touched files: what a walk gives.
+        let next = take_touched(&based, &touched, &f.scope, &f.store, later()).unwrap();
+        let walked = take(&f.project, &f.scope, &f.store, later()).unwrap();
+        assert_eq!(next.all().unwrap(), walked.all().unwrap());
+        assert!(next.own_len() >= 3);
+        // A base that cannot be read is an error, never "nothing changed".
+        let bases: Vec<_> = fs::read_dir(f.store.bases()).unwrap().flatten().collect();
+        for b in bases {
+            fs::write(b.path(), "garbage").unwrap();
+        }
+        let broken = Snapshot::load(&saved).unwrap();
+        assert!(check_touched(&broken, &touched, &f.scope, &f.store, later()).is_err());
+        assert!(check(&broken, &f.scope, &f.store, later()).is_err());
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::config::{Config, Mode};
 use crate::ledger::{Body, Event, SessionSummary};
 use crate::paths::Paths;
 use crate::policy::effect::{self, Store};
+use crate::policy::watch;
 use crate::policy::guard::{self, Ctx, Verdict};
 use crate::policy::scope::Scope;
 
@@ -37,6 +38,10 @@ pub struct Env {
 /// the call through on a timeout.
 const ANALYSIS_BUDGET: Duration = Duration::from_secs(2);
 const SNAPSHOT_BUDGET: Duration = Duration::from_secs(5);
+/// A snapshot's base is built on for this long, then a walk writes a new one.
+const BASE_MAX_AGE: Duration = Duration::from_secs(3600);
+/// Files a snapshot may differ from its base by before a new base is written.
+const MAX_OWN: usize = 2048;
 
 /// What the binary must do.
 #[derive(Debug, Default, PartialEq)]
@@ -162,7 +167,8 @@ pub fn answer(
                         )
                     } else {
                         let scope = Scope::new(&project, &config.guard, &protected);
-                        start_watch(&store, &scope, &project, sid.as_deref(), input, &w).err()
+                        start_watch(&store, &scope, &project, sid.as_deref(), input, &w, &env.paths)
+                            .err()
                     };
                     match problem {
                         None => return Answer::default(),
@@ -348,8 +354,41 @@ fn start_watch(
     sid: Option<&str>,
     input: &HookInput,
     w: &guard::Watch,
+    paths: &crate::paths::Paths,
 ) -> Result<(), String> {
-    let snap = effect::take(project, scope, store, Instant::now() + SNAPSHOT_BUDGET)?;
+    let deadline = Instant::now() + SNAPSHOT_BUDGET;
+    // The project's last snapshot, and what the watcher saw touched since (shared::policy::watch).
+    let base_path = store.baseline(project, scope);
+    // A base older than an hour is not built on: a walk now and then refreshes what it keeps.
+    let base = effect::Snapshot::load(&base_path)
+        .filter(|b| b.project == project && b.base_age().is_some_and(|a| a < BASE_MAX_AGE));
+    let since = base.as_ref().and_then(|b| b.watch.as_ref().map(|w| w.1));
+    let answer = watch::ask(store, project, scope, since, ask_deadline(deadline));
+    let fail = |e: std::io::Error| format!("cannot save the snapshot in {} ({e})", store.root.display());
+    let snap = match (&base, &answer) {
+        (Some(b), Some(a))
+            if b.watch.as_ref().is_some_and(|w| w.0 == a.id) && a.touched.is_some() =>
+        {
+            let touched = a.touched.as_deref().unwrap_or_default();
+            let mut s = effect::take_touched(b, touched, scope, store, deadline)?;
+            s.watch = Some((a.id.clone(), a.mark));
+            if s.own_len() > MAX_OWN {
+                s = s.rebase(store).map_err(fail)?;
+            }
+            s
+        }
+        _ => {
+            if answer.is_none() {
+                watch::spawn(project, &paths.config_file, &paths.state_dir);
+            }
+            let mut s = effect::take(project, scope, store, deadline)?;
+            s.watch = answer.map(|a| (a.id, a.mark));
+            if s.watch.is_some() {
+                s = s.rebase(store).map_err(fail)?;
+            }
+            s
+        }
+    };
     let path = store.pending(sid, input.tool_use_id.as_deref());
     let meta = WatchMeta {
         why: w.why[0].clone(),
@@ -367,7 +406,13 @@ fn start_watch(
         crate::fsutil::create_private_dir(&store.pending_dir())?;
         let meta = serde_json::to_vec(&meta).map_err(std::io::Error::other)?;
         crate::fsutil::write_atomic(&path.with_extension("json"), &meta)?;
-        snap.save(&path)
+        let bytes = snap.encode();
+        crate::fsutil::write_atomic(&path, &bytes)?;
+        if snap.watch.is_some() {
+            // The next command starts from this one (a failure only costs it a walk).
+            let _ = crate::fsutil::write_atomic(&base_path, &bytes);
+        }
+        Ok(())
     };
     save().map_err(|e| {
         format!(
@@ -420,7 +465,17 @@ fn finish_watch(
         return Answer::default();
     }
     let deadline = Instant::now() + SNAPSHOT_BUDGET;
-    let changes = match effect::check(&snap, scope, store, deadline) {
+    // What the watcher saw touched since PreToolUse, when it is the same watcher.
+    let touched = snap.watch.as_ref().and_then(|(id, mark)| {
+        watch::ask(store, &snap.project, scope, Some(*mark), ask_deadline(deadline))
+            .filter(|a| a.id == *id)
+            .and_then(|a| a.touched)
+    });
+    let checked = match &touched {
+        Some(t) => effect::check_touched(&snap, t, scope, store, deadline),
+        None => effect::check(&snap, scope, store, deadline),
+    };
+    let changes = match checked {
         Ok(c) => c,
         Err(e) => {
             return Answer {
@@ -507,6 +562,11 @@ fn finish_watch(
         )],
         ..Answer::default()
     }
+}
+
+/// How long the hook waits for the watcher: little, since walking the project is the fallback.
+fn ask_deadline(deadline: Instant) -> Instant {
+    deadline.min(Instant::now() + Duration::from_millis(500))
 }
 
 /// Prune the effect check's store at most once an hour (one `stat` otherwise).

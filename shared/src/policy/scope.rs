@@ -151,6 +151,20 @@ impl Scope {
     /// Whether git would ignore `rel` (relative to the project): a `.gitignore` in the project
     /// root or a folder on the way to it, or `.git/info/exclude`, says so.
     fn ignored(&self, rel: &str) -> bool {
+        self.ignored_as(rel, false)
+    }
+
+    /// Whether git would ignore the file `rel` (relative to the project), tracked or not.
+    pub fn ignored_rel(&self, rel: &str) -> bool {
+        self.ignored_as(rel, false)
+    }
+
+    /// Whether git would ignore the folder `rel` (relative to the project).
+    pub fn ignored_dir(&self, rel: &str) -> bool {
+        self.ignored_as(rel, true)
+    }
+
+    fn ignored_as(&self, rel: &str, is_dir: bool) -> bool {
         let parts: Vec<&str> = rel.split('/').collect();
         let mut dir = self.project_real.clone();
         let full = self.project_real.join(rel);
@@ -169,7 +183,7 @@ impl Scope {
                 .entry(key)
                 .or_insert_with(|| crate::policy::effect::ignore_rules(&root, &file));
             if let Some(m) = matcher {
-                match m.matched_path_or_any_parents(&full, false) {
+                match m.matched_path_or_any_parents(&full, is_dir) {
                     ignore::Match::Ignore(_) => verdict = true,
                     ignore::Match::Whitelist(_) => verdict = false,
                     ignore::Match::None => {}
