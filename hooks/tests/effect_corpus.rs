@@ -209,6 +209,48 @@ impl Sandbox {
         )
     }
 
+    /// Start the project's watcher and let one watched command take its mark, as after the
+    /// first watched command of a session.
+    fn warm_watcher(&self, n: usize) -> std::process::Child {
+        let state = self.dir.join("state");
+        let child = Command::new(HOOK)
+            .arg("--watch")
+            .arg(&self.project)
+            .arg(state.join("config.json"))
+            .arg(&state)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(20);
+        let ready = || {
+            std::fs::read_dir(state.join("guard"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".pid"))
+        };
+        while !ready() {
+            assert!(Instant::now() < until, "the watcher did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // (PreToolUse takes the mark; the command itself need not run.)
+        let warm = "python3 -c pass";
+        for (event, tool) in [("PreToolUse", "a"), ("PostToolUse", "a")] {
+            let p = json!({
+                "session_id": "s-corpus", "cwd": self.project, "hook_event_name": event,
+                "tool_name": "Bash", "tool_input": {"command": warm},
+                "tool_use_id": format!("toolu_warm_{n}_{tool}"),
+                "tool_response": {"stdout": "", "stderr": ""},
+            });
+            self.hook(&p);
+        }
+        child
+    }
+
     /// Run the command as Claude Code's Bash tool would: `bash -c`, in the project, bounded.
     /// The command with its literal `/tmp/` moved into this case's own TMPDIR.
     fn own(&self, command: &str) -> String {
@@ -268,6 +310,10 @@ struct Tally {
     harmless: usize,
     false_blocks: Vec<String>,
     policy: usize,
+    /// Commands PreToolUse watched (took a snapshot for), and of those, how many through a warm
+    /// watcher.
+    watched: usize,
+    warm: usize,
 }
 
 impl Tally {
@@ -282,15 +328,23 @@ impl Tally {
         self.harmless += o.harmless;
         self.false_blocks.extend(o.false_blocks);
         self.policy += o.policy;
+        self.watched += o.watched;
+        self.warm += o.warm;
     }
 }
 
+/// Each case is played twice, each time on a fresh project:
+/// - as the first command of a session: PreToolUse finds no watcher and walks the project (and
+///   starts one), PostToolUse walks it again;
+/// - with the project's watcher warm (started, and a first watched command has taken its mark):
+///   PreToolUse and PostToolUse look only at what the watcher reports touched.
 #[test]
 fn corpus_played_end_to_end() {
     let world = World::new();
     let original = code_files(&world.template);
     let cases = corpus();
-    let tally = std::sync::Mutex::new(Tally::default());
+    let walked = std::sync::Mutex::new(Tally::default());
+    let warmed = std::sync::Mutex::new(Tally::default());
     let next = std::sync::atomic::AtomicUsize::new(0);
     // Cases run in parallel, each in its own folders; a case's literal `/tmp/` is its own
     // TMPDIR, so scratch names shared between cases cannot collide.
@@ -300,16 +354,49 @@ fn corpus_played_end_to_end() {
                 loop {
                     let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(case) = cases.get(n) else { break };
-                    play(&world, &original, n, case, &tally);
+                    if case.expect_write {
+                        // Control: without the hook, does this command change code here at all?
+                        let control = world.fresh(n);
+                        control.run(&control.own(&case.command));
+                        let inert = code_files(&control.project) == original;
+                        let _ = std::fs::remove_dir_all(&control.dir);
+                        if inert {
+                            walked.lock().unwrap().inert.push(case.id.clone());
+                            continue;
+                        }
+                    }
+                    // The watcher matters only to the commands PreToolUse watches (a denial or a
+                    // command read completely is decided before any snapshot).
+                    if play(&world, &original, n, case, &walked, false) {
+                        play(&world, &original, n, case, &warmed, true);
+                    }
                 }
             });
         }
     });
-    let t = tally.into_inner().unwrap();
+    let walked = walked.into_inner().unwrap();
+    let warmed = warmed.into_inner().unwrap();
+    eprintln!(
+        "with a warm watcher: {} of {} watched commands checked through it",
+        warmed.warm, warmed.watched
+    );
+    assert!(warmed.watched >= 300, "watched commands: {}", warmed.watched);
+    assert_eq!(
+        warmed.warm, warmed.watched,
+        "every watched command's snapshot came from the watcher"
+    );
+    let inert = walked.inert.clone();
+    report(walked, &inert, "", 200);
+    // The rates of this subset are the stricter figure: every case in it reached the check.
+    report(warmed, &inert, " (the watched cases again, with a warm watcher)", 120);
+}
+
+fn report(t: Tally, inert: &[String], label: &str, least: usize) {
     let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
     eprintln!(
-        "effect corpus: {} write cases ({} denied before running, {} undone, {} escaped = {:.1}%; \
+        "effect corpus{}: {} write cases ({} denied before running, {} undone, {} escaped = {:.1}%; \
          {} undone writes restorable of {}), {} skipped as inert here; {} harmless cases, {} blocked = {:.1}%; {} denied by policy as expected",
+        label,
         t.writes,
         t.denied,
         t.undone,
@@ -317,7 +404,7 @@ fn corpus_played_end_to_end() {
         pct(t.escaped.len(), t.writes),
         t.restorable,
         t.undone,
-        t.inert.len(),
+        inert.len(),
         t.harmless,
         t.false_blocks.len(),
         pct(t.false_blocks.len(), t.harmless),
@@ -325,8 +412,13 @@ fn corpus_played_end_to_end() {
     );
     eprintln!("escaped: {:?}", t.escaped);
     eprintln!("false blocks: {:#?}", t.false_blocks);
-    eprintln!("inert here: {:?}", t.inert);
-    assert!(t.writes >= 200 && t.harmless >= 200, "the corpus shrank");
+    eprintln!("inert here: {inert:?}");
+    assert!(
+        t.writes >= least && t.harmless >= least,
+        "the corpus shrank: {} writes, {} harmless",
+        t.writes,
+        t.harmless
+    );
     assert!(
         pct(t.escaped.len(), t.writes) <= 2.0,
         "writes that left code changed: {:?}",
@@ -347,18 +439,11 @@ fn play(
     n: usize,
     case: &Case,
     tally: &std::sync::Mutex<Tally>,
-) {
+    warm: bool,
+) -> bool {
     let mut t = Tally::default();
-    if case.expect_write {
-        // Control: without the hook, does this command change code here at all?
-        let control = world.fresh(n);
-        control.run(&control.own(&case.command));
-        if code_files(&control.project) == *original {
-            t.inert.push(case.id.clone());
-            return;
-        }
-    }
     let sb = world.fresh(n);
+    let mut watcher = warm.then(|| sb.warm_watcher(n));
     let command = sb.own(&case.command);
     let pre = json!({
         "session_id": "s-corpus", "cwd": sb.project, "hook_event_name": "PreToolUse",
@@ -367,6 +452,18 @@ fn play(
     });
     let (out, code) = sb.hook(&pre);
     let denied = out.contains("\"deny\"") || code == 2;
+    let pending = sb
+        .dir
+        .join(format!("state/guard/pending/s-corpus--toolu_{n}.snap"));
+    if let Ok(text) = std::fs::read(&pending) {
+        t.watched += 1;
+        // The header: format, project, repository, watcher id, mark, base.
+        let head = text.split(|&b| b == b'\n').next().unwrap_or_default();
+        let fields: Vec<&[u8]> = head.split(|&b| b == b'\t').collect();
+        if fields.len() == 6 && !fields[3].is_empty() && !fields[5].is_empty() {
+            t.warm += 1;
+        }
+    }
     let mut undone_id = None;
     if !denied {
         let status = sb.run(&command);
@@ -418,9 +515,16 @@ fn play(
                 .push(format!("{} ({})", case.id, out_summary(&out)));
         }
     }
+    if let Some(w) = watcher.as_mut() {
+        // Started by this test: ended by its pid.
+        let _ = w.kill();
+        let _ = w.wait();
+    }
     let _ = std::fs::remove_dir_all(&sb.dir);
+    let watched = t.watched > 0;
     let mut all = tally.lock().unwrap();
     all.add(t);
+    watched
 }
 
 fn out_summary(out: &str) -> String {

@@ -107,7 +107,9 @@ fn user_edit(p: &Path) {
 #[test]
 fn a_user_edit_during_a_command_that_is_read_completely_is_never_touched() {
     let p = Project::new();
-    let (pre, post) = p.play("sleep 0.4; ls src; git status --short", None, || {
+    // (Not git: on a freshly provisioned machine a git installed today is watched like any new
+    // program.)
+    let (pre, post) = p.play("sleep 0.4; ls src; cat src/lib.rs | wc -l", None, || {
         user_edit(&p.dir)
     });
     assert_eq!((pre.as_str(), post.as_str()), ("", ""));

@@ -2866,21 +2866,7 @@ impl Analyzer<'_> {
             let Some(text) = crate::fsutil::read_regular_text(&f, 1 << 20) else {
                 continue;
             };
-            let lower = text.to_ascii_lowercase();
-            let runs = [
-                "fsmonitor",
-                "hookspath",
-                "[filter",
-                "textconv",
-                "pager",
-                "sshcommand",
-                "[include",
-                "askpass",
-            ]
-            .iter()
-            .any(|k| lower.contains(k))
-                || (lower.contains("[alias") && lower.contains('!'));
-            if runs {
+            if git_config_runs_programs(&text) {
                 return Some(format!("{} makes git run programs", f.display()));
             }
         }
@@ -3785,6 +3771,40 @@ fn scan_js(code: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// Whether the text of a git config file makes git run programs: `core.fsmonitor`, hooks
+/// (`core.hooksPath`, `uploadpack.packObjectsHook`), a filter, a textconv, a pager, an editor, an
+/// ssh or proxy command, an include (of a file that may), an askpass, a credential helper, a
+/// diff or merge driver, an `ext::` transport, upload/receive-pack programs, or an alias to a
+/// shell command. Broad on purpose: a false match only means a command is watched.
+pub fn git_config_runs_programs(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    [
+        "fsmonitor",
+        "hookspath",
+        "[filter",
+        "textconv",
+        "pager",
+        "sshcommand",
+        "[include",
+        "askpass",
+        "editor",
+        "program",
+        "[diff",
+        "[merge",
+        "credential",
+        "proxycommand",
+        "gitproxy",
+        "hook",
+        "ext::",
+        "uploadpack",
+        "receivepack",
+        "cmd",
+    ]
+    .iter()
+    .any(|k| lower.contains(k))
+        || (lower.contains("[alias") && lower.contains('!'))
 }
 
 #[cfg(test)]

@@ -1447,7 +1447,18 @@ pub fn check(
         }
     }
     out.sort_by(|a, b| a.rel.cmp(&b.rel));
+    out.retain(|c| !benign_git_config(&snap.project, c));
     Ok(out)
+}
+
+/// Whether a change is git's own configuration rewritten into one that runs no program
+/// (`git config core.autocrlf false`): git's configuration is watched because it can make git
+/// run programs, not for its other settings.
+fn benign_git_config(project: &Path, c: &Changed) -> bool {
+    c.rel == b".git/config"
+        && c.change != Change::Deleted
+        && fsutil::read_regular_text(&project.join(".git/config"), 1 << 20)
+            .is_some_and(|t| !crate::policy::bash::git_config_runs_programs(&t))
 }
 
 /// [`check`] for the files touched since `snap` was taken (what the [`super::watch`]er saw):
@@ -1484,6 +1495,7 @@ pub fn check_touched(
     }
     out.sort_by(|a, b| a.rel.cmp(&b.rel));
     out.dedup_by(|a, b| a.rel == b.rel);
+    out.retain(|c| !benign_git_config(&snap.project, c));
     Ok(out)
 }
 

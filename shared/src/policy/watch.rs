@@ -631,6 +631,16 @@ fn unescape(b: &[u8]) -> Vec<u8> {
 /// The watcher's main loop (`offload-hook --watch <project> <config> <state>`). Returns when it
 /// stops; never panics on what it reads.
 pub fn serve(project: &Path, config_file: &Path, state_dir: &Path) -> i32 {
+    // Hold nothing of whoever started the hook: an inherited pipe kept open here would make a
+    // program waiting for its end (a CI runner, a terminal) wait for the watcher.
+    // SAFETY: closing descriptors this process does not use; nothing of its own is open yet.
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
+            for fd in 3..1024 {
+                libc::close(fd);
+            }
+        }
+    }
     if std::env::vars_os().any(|(k, _)| {
         let k = k.as_bytes();
         k.starts_with(b"LD_")
