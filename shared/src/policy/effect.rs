@@ -21,6 +21,11 @@
 //!   copied once into a shadow store keyed by its stat data, and the copy is reused by every later
 //!   snapshot while the file does not change. In a repository where the user is working on a few
 //!   files, a snapshot copies nothing after the first.
+//! - **Only what was touched**: with the project's [`super::watch`]er running, a snapshot is
+//!   the last one plus the files the watcher saw touched since ([`take_touched`]), and the check
+//!   looks at the files touched during the command ([`check_touched`]). A snapshot is *based*: a
+//!   whole table written once (a walk) and searched by binary search without being parsed,
+//!   plus its own small table of what differs. Without a watcher it can trust, the hook walks.
 //!
 //! ## What it cannot see
 //!
