@@ -34,7 +34,9 @@ fn run() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     if args.first().is_some_and(|a| a == "--watch") {
         if args.len() != 4 {
-            eprintln!("offload-hook: usage: offload-hook --watch <project> <config file> <state folder>");
+            eprintln!(
+                "offload-hook: usage: offload-hook --watch <project> <config file> <state folder>"
+            );
             return ExitCode::from(2);
         }
         let code = shared::policy::watch::serve(

@@ -380,7 +380,11 @@ fn corpus_played_end_to_end() {
         "with a warm watcher: {} of {} watched commands checked through it",
         warmed.warm, warmed.watched
     );
-    assert!(warmed.watched >= 300, "watched commands: {}", warmed.watched);
+    assert!(
+        warmed.watched >= 300,
+        "watched commands: {}",
+        warmed.watched
+    );
     assert_eq!(
         warmed.warm, warmed.watched,
         "every watched command's snapshot came from the watcher"
@@ -388,7 +392,12 @@ fn corpus_played_end_to_end() {
     let inert = walked.inert.clone();
     report(walked, &inert, "", 200);
     // The rates of this subset are the stricter figure: every case in it reached the check.
-    report(warmed, &inert, " (the watched cases again, with a warm watcher)", 120);
+    report(
+        warmed,
+        &inert,
+        " (the watched cases again, with a warm watcher)",
+        120,
+    );
 }
 
 fn report(t: Tally, inert: &[String], label: &str, least: usize) {

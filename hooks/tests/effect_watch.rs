@@ -26,7 +26,11 @@ impl Project {
         let dir = root.join("p");
         std::fs::create_dir_all(dir.join("src/deep")).unwrap();
         for i in 0..20 {
-            std::fs::write(dir.join(format!("src/f{i}.rs")), format!("fn f{i}() {{}}\n")).unwrap();
+            std::fs::write(
+                dir.join(format!("src/f{i}.rs")),
+                format!("fn f{i}() {{}}\n"),
+            )
+            .unwrap();
         }
         std::fs::write(dir.join("src/deep/d.py"), "x = 1\n").unwrap();
         std::fs::write(dir.join(".gitignore"), "target/\n").unwrap();
@@ -155,7 +159,7 @@ impl Project {
         loop {
             if let Some(p) = self.pid_file()
                 && let Ok(t) = std::fs::read_to_string(&p)
-                && let Ok(pid) = t.trim().parse()
+                && let Some(Ok(pid)) = t.trim().split(':').next().map(str::parse)
             {
                 return pid;
             }
@@ -177,8 +181,11 @@ impl Project {
 
 fn alive(pid: i32) -> bool {
     // Not a zombie either: the watcher is not our child, so it is reaped by another.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| s.rsplit(')').next().is_some_and(|r| !r.trim_start().starts_with('Z')))
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|r| !r.trim_start().starts_with('Z'))
+    })
 }
 
 /// The header of a snapshot checked through the watcher names it and a base.
@@ -205,12 +212,20 @@ fn a_warm_watcher_sees_every_kind_of_write() {
         "import os; fd=os.open('src/f0.rs', os.O_WRONLY|os.O_TRUNC); os.write(fd, b'evil')",
         // a write through a memory map, the file closed first
         "import mmap; f=open('src/f5.rs','r+b'); m=mmap.mmap(f.fileno(),0); f.close(); m[0:4]=b'evil'; m.flush()",
+        // the same by a child that keeps the file open past PostToolUse (opened during the command)
+        "import mmap,os,time\nf=open('src/f9.rs','r+b'); m=mmap.mmap(f.fileno(),0)\nif os.fork()==0:\n  m[0:4]=b'evil'; m.flush(); time.sleep(1.5); os._exit(0)\ntime.sleep(0.3)",
+        // names that are not UTF-8, a file and a folder
+        "open(b'src/\\xff.rs','w').write('evil')",
+        "import os; os.makedirs(b'src/\\xff\\xfe'); open(b'src/\\xff\\xfe/e.rs','w').write('evil')",
     ];
     for code in writes {
         let cmd = p.script(code);
         let mut header = String::new();
         let post = p.play_with(&cmd, |h| header = h.to_string());
-        assert!(through_watcher(&header), "{cmd}: not through the watcher: {header}");
+        assert!(
+            through_watcher(&header),
+            "{cmd}: not through the watcher: {header}"
+        );
         assert!(post.contains("undid"), "{cmd}: {post}");
         assert_eq!(p.code(), before, "{cmd}: the code changed");
         // The same watcher still runs: PostToolUse had its answer, not a walk.
@@ -234,7 +249,10 @@ fn a_folder_moved_away_stops_the_watcher_and_the_walk_still_undoes() {
     assert_eq!(p.code(), before);
     let until = Instant::now() + Duration::from_secs(10);
     while alive(pid) {
-        assert!(Instant::now() < until, "the watcher did not stop after losing track");
+        assert!(
+            Instant::now() < until,
+            "the watcher did not stop after losing track"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -906,14 +906,19 @@ fn now_code(project: &Path, rel: &[u8], scope: &Scope, known: bool) -> Option<Si
         return None;
     }
     if !known {
-        let text = std::str::from_utf8(rel).ok()?;
+        // A name that is not UTF-8 is judged on its lossy form, as the walk judges it.
+        let text = String::from_utf8_lossy(rel);
+        let text = text.as_ref();
         let git_own = text == ".git/config"
             || text == ".git/info/attributes"
             || text
                 .strip_prefix(".git/hooks/")
                 .is_some_and(|h| !h.contains('/') && !h.ends_with(".sample"));
         if !git_own {
-            if text.split('/').any(|part| part == ".git" || part.is_empty()) {
+            if text
+                .split('/')
+                .any(|part| part == ".git" || part.is_empty())
+            {
                 return None;
             }
             if !scope.is_code_rel(text) || scope.ignored_rel(text) {
@@ -969,16 +974,18 @@ impl<'a> Keeper<'a> {
         if self.index.is_none() {
             self.index = Some(self.repo.as_ref().and_then(|(_, g)| read_index(g)));
         }
-        let in_index = self.index.as_ref().and_then(|i| i.as_ref()).and_then(
-            |(entries, index_mtime)| {
-                let mut key = self.prefix.clone();
-                key.extend_from_slice(rel);
-                entries
-                    .get(&key)
-                    .filter(|e| clean(&sig, e, *index_mtime))
-                    .map(|e| e.oid)
-            },
-        );
+        let in_index =
+            self.index
+                .as_ref()
+                .and_then(|i| i.as_ref())
+                .and_then(|(entries, index_mtime)| {
+                    let mut key = self.prefix.clone();
+                    key.extend_from_slice(rel);
+                    entries
+                        .get(&key)
+                        .filter(|e| clean(&sig, e, *index_mtime))
+                        .map(|e| e.oid)
+                });
         if let Some(oid) = in_index {
             return Ok(Entry {
                 sig,
@@ -2129,7 +2136,12 @@ mod tests {
         assert_eq!(based.watch, Some(("1:2".to_string(), 7)));
         assert_eq!(based.all().unwrap(), whole.all().unwrap());
         for (k, e) in whole.all().unwrap() {
-            assert_eq!(based.get(&k), Some(Some(e)), "{}", String::from_utf8_lossy(&k));
+            assert_eq!(
+                based.get(&k),
+                Some(Some(e)),
+                "{}",
+                String::from_utf8_lossy(&k)
+            );
         }
         assert_eq!(based.get(b"src/none.rs"), Some(None));
         // The command: modify, create, delete, and touch files that are not code.

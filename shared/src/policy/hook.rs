@@ -12,9 +12,9 @@ use crate::config::{Config, Mode};
 use crate::ledger::{Body, Event, SessionSummary};
 use crate::paths::Paths;
 use crate::policy::effect::{self, Store};
-use crate::policy::watch;
 use crate::policy::guard::{self, Ctx, Verdict};
 use crate::policy::scope::Scope;
+use crate::policy::watch;
 
 /// Where the hook runs: the environment, read once by the binary.
 pub struct Env {
@@ -167,8 +167,16 @@ pub fn answer(
                         )
                     } else {
                         let scope = Scope::new(&project, &config.guard, &protected);
-                        start_watch(&store, &scope, &project, sid.as_deref(), input, &w, &env.paths)
-                            .err()
+                        start_watch(
+                            &store,
+                            &scope,
+                            &project,
+                            sid.as_deref(),
+                            input,
+                            &w,
+                            &env.paths,
+                        )
+                        .err()
                     };
                     match problem {
                         None => return Answer::default(),
@@ -364,22 +372,34 @@ fn start_watch(
         .filter(|b| b.project == project && b.base_age().is_some_and(|a| a < BASE_MAX_AGE));
     let since = base.as_ref().and_then(|b| b.watch.as_ref().map(|w| w.1));
     let answer = watch::ask(store, project, scope, since, ask_deadline(deadline));
-    let fail = |e: std::io::Error| format!("cannot save the snapshot in {} ({e})", store.root.display());
-    let snap = match (&base, &answer) {
+    let fail =
+        |e: std::io::Error| format!("cannot save the snapshot in {} ({e})", store.root.display());
+    let fast = match (&base, &answer) {
         (Some(b), Some(a))
             if b.watch.as_ref().is_some_and(|w| w.0 == a.id) && a.touched.is_some() =>
         {
             let touched = a.touched.as_deref().unwrap_or_default();
-            let mut s = effect::take_touched(b, touched, scope, store, deadline)?;
-            s.watch = Some((a.id.clone(), a.mark));
+            // A base that cannot be read back only costs a walk.
+            effect::take_touched(b, touched, scope, store, deadline)
+                .ok()
+                .map(|mut s| {
+                    s.watch = Some((a.id.clone(), a.mark));
+                    s
+                })
+        }
+        _ => None,
+    };
+    let snap = match fast {
+        Some(mut s) => {
             if s.own_len() > MAX_OWN {
                 s = s.rebase(store).map_err(fail)?;
             }
             s
         }
-        _ => {
+        None => {
             if answer.is_none() {
-                watch::spawn(project, &paths.config_file, &paths.state_dir);
+                let key = watch::key(store, project, scope);
+                watch::spawn(project, &paths.config_file, &paths.state_dir, &key);
             }
             let mut s = effect::take(project, scope, store, deadline)?;
             s.watch = answer.map(|a| (a.id, a.mark));
@@ -467,9 +487,15 @@ fn finish_watch(
     let deadline = Instant::now() + SNAPSHOT_BUDGET;
     // What the watcher saw touched since PreToolUse, when it is the same watcher.
     let touched = snap.watch.as_ref().and_then(|(id, mark)| {
-        watch::ask(store, &snap.project, scope, Some(*mark), ask_deadline(deadline))
-            .filter(|a| a.id == *id)
-            .and_then(|a| a.touched)
+        watch::ask(
+            store,
+            &snap.project,
+            scope,
+            Some(*mark),
+            ask_deadline(deadline),
+        )
+        .filter(|a| a.id == *id)
+        .and_then(|a| a.touched)
     });
     let checked = match &touched {
         Some(t) => effect::check_touched(&snap, t, scope, store, deadline),

@@ -34,20 +34,26 @@
 //!
 //! ## Trust
 //!
-//! The hook talks only to a watcher that is the same program as itself (`/proc/<pid>/exe`),
-//! run by the same user (the socket's peer credentials), without `LD_PRELOAD`, `LD_AUDIT` or
-//! `LD_LIBRARY_PATH` in its environment (`/proc/<pid>/environ`). A watcher is only ever started
-//! by the hook, with an environment it sets itself. Like the hook itself, it is defeated by a
-//! same-user program that injects code into it (a debugger attached to it); that is the same
-//! power as replacing the hook's own binary.
+//! The watcher makes itself undebuggable by the user's other processes (`PR_SET_DUMPABLE` 0): no
+//! attaching a debugger, reading its memory or taking its inotify descriptor (with which a
+//! program could read, and so hide, its own changes before the watcher does). It refuses to run
+//! with `LD_*` variables in its environment, and the hook starts it with an environment it sets
+//! itself. The hook talks only to the process run by the same user (the socket's peer
+//! credentials) that the watcher's pid file names (process id and start time), and, where that
+//! process can be inspected (an impostor that did not hide itself), only if it is the hook's own
+//! program without a preloaded library. Its watches are its own: a watch that ends without its
+//! file or folder being deleted (removed by someone else) makes it stop. What remains is the
+//! power to rewrite offload's state folder and run an impostor in its place, or to run the
+//! watcher with a library injected at start: the same as rewriting offload's state or replacing
+//! the hook's binary, which the effect check does not claim to stop.
 //!
 //! ## What it cannot see, beyond the snapshot's own limits
 //!
-//! - Writes through a memory mapping made before the command, by a process still running:
-//!   a program that maps a file writes it without a system call per write. (A mapping made
-//!   during the command needs the file opened for writing, which is reported.)
 //! - Filesystems whose changes inotify does not report (network and FUSE filesystems changed
-//!   from another machine).
+//!   from another machine), and mounts made over the project (which needs root).
+//! - A code file opened before the command by a process still running (the background-process
+//!   gap of the effect check): a file opened during the command is looked at after it, whatever
+//!   it was opened for, so a write through a memory mapping made then is seen.
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -125,7 +131,7 @@ pub fn ask(
     if uid != unsafe { libc::getuid() } {
         return None;
     }
-    let id = genuine(pid)?;
+    let id = genuine(store, &key(store, project, scope), pid)?;
     let left = deadline.checked_duration_since(Instant::now())?;
     s.set_read_timeout(Some(left.max(Duration::from_millis(1))))
         .ok()?;
@@ -185,26 +191,37 @@ fn peer(s: &UnixStream) -> Option<(i32, u32)> {
     (rc == 0 && cred.pid > 0).then_some((cred.pid, cred.uid))
 }
 
-/// The id of process `pid` if it is a genuine watcher: this very program, without a preloaded
-/// library.
-fn genuine(pid: i32) -> Option<String> {
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+/// The id of process `pid` if it is the project's watcher: the process its pid file names (the
+/// watcher writes it once it answers), and, where the process can be inspected, this very
+/// program without a preloaded library. (The watcher makes itself impossible to inspect or
+/// debug by the user's other processes: no reading its memory or taking its descriptors.)
+fn genuine(store: &Store, key: &str, pid: i32) -> Option<String> {
+    let id = format!("{pid}:{}", start_time(pid)?);
+    let named = crate::fsutil::read_regular_text(&ready_path(store, key), 256)?;
+    if named.trim() != id {
+        return None;
+    }
+    let exe = match std::fs::read_link(format!("/proc/{pid}/exe")) {
+        Ok(exe) => exe,
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Some(id),
+        Err(_) => return None,
+    };
     let own = std::fs::read_link("/proc/self/exe").ok()?;
     if exe != own {
         return None;
     }
-    // A process's environ reads as a regular file of size 0, to its end; unreadable means not
-    // ours to trust.
-    let environ =
-        crate::fsutil::read_regular(Path::new(&format!("/proc/{pid}/environ")), 1 << 20)
-            .ok()
-            .flatten()?;
+    // A process's environ reads as a regular file of size 0, to its end.
+    let environ = crate::fsutil::read_regular(Path::new(&format!("/proc/{pid}/environ")), 1 << 20)
+        .ok()
+        .flatten()?;
     if environ.split(|&b| b == 0).any(|v| {
-        v.starts_with(b"LD_PRELOAD=") || v.starts_with(b"LD_AUDIT=") || v.starts_with(b"LD_LIBRARY_PATH=")
+        v.starts_with(b"LD_PRELOAD=")
+            || v.starts_with(b"LD_AUDIT=")
+            || v.starts_with(b"LD_LIBRARY_PATH=")
     }) {
         return None;
     }
-    Some(format!("{pid}:{}", start_time(pid)?))
+    Some(id)
 }
 
 /// A process's start time (clock ticks since boot), field 22 of `/proc/<pid>/stat`.
@@ -217,7 +234,20 @@ fn start_time(pid: i32) -> Option<u64> {
 
 /// Start the project's watcher in the background (it does nothing if one is running). The hook
 /// does not wait for it: the first commands after are checked by walking the project.
-pub fn spawn(project: &Path, config_file: &Path, state_dir: &Path) {
+pub fn spawn(project: &Path, config_file: &Path, state_dir: &Path, key: &str) {
+    // A watcher that could not start here (the user's inotify limits) is not tried again for an
+    // hour: each try walks the whole project.
+    let failed = Store::new(state_dir)
+        .root
+        .join(format!("watch-{key}.failed"));
+    if std::fs::symlink_metadata(&failed)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|m| m.elapsed().ok())
+        .is_some_and(|age| age < Duration::from_secs(3600))
+    {
+        return;
+    }
     let Ok(exe) = std::env::current_exe() else {
         return;
     };
@@ -266,6 +296,9 @@ struct Watcher<'a> {
     touched: HashMap<Vec<u8>, u64>,
     cur: u64,
     root_wd: i32,
+    /// Watches whose folder or file was deleted: their end is expected. A watch that ends
+    /// otherwise was removed by someone else, and the watcher no longer sees everything.
+    dying: std::collections::HashSet<i32>,
 }
 
 const DIR_MASK: u32 = libc::IN_CREATE
@@ -279,7 +312,10 @@ const DIR_MASK: u32 = libc::IN_CREATE
     | libc::IN_MOVE_SELF
     | libc::IN_ONLYDIR
     | libc::IN_DONT_FOLLOW;
+// Opened at all: a file mapped into memory is written without a system call per write, so a
+// code file opened during a command is looked at after it, whatever it was opened for.
 const FILE_MASK: u32 = libc::IN_MODIFY
+    | libc::IN_OPEN
     | libc::IN_CLOSE_WRITE
     | libc::IN_ATTRIB
     | libc::IN_MOVE_SELF
@@ -299,7 +335,23 @@ fn cpath(p: &Path) -> Option<CString> {
     CString::new(p.as_os_str().as_bytes()).ok()
 }
 
-impl Watcher<'_> {
+impl<'a> Watcher<'a> {
+    fn new(fd: OwnedFd, project: &'a Path, scope: &'a Scope) -> Watcher<'a> {
+        Watcher {
+            fd,
+            project,
+            scope,
+            dirs: HashMap::new(),
+            dir_paths: Default::default(),
+            files: HashMap::new(),
+            file_wd: HashMap::new(),
+            touched: HashMap::new(),
+            cur: 1,
+            root_wd: -1,
+            dying: Default::default(),
+        }
+    }
+
     fn add(&self, path: &Path, mask: u32) -> Result<i32, Stop> {
         let c = cpath(path).ok_or(Stop::Lost("a path with a NUL byte"))?;
         // SAFETY: a valid inotify descriptor and a NUL-terminated path.
@@ -400,13 +452,7 @@ impl Watcher<'_> {
         let mut buf = vec![0u8; 64 << 10];
         loop {
             // SAFETY: reading into a buffer of its own size from an inotify descriptor.
-            let n = unsafe {
-                libc::read(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                )
-            };
+            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
             if n < 0 {
                 let e = io::Error::last_os_error();
                 match e.kind() {
@@ -438,6 +484,18 @@ impl Watcher<'_> {
     fn event(&mut self, wd: i32, mask: u32, name: &[u8]) -> Result<(), Stop> {
         if mask & libc::IN_Q_OVERFLOW != 0 {
             return Err(Stop::Lost("the kernel's queue of changes overflowed"));
+        }
+        if mask & libc::IN_UNMOUNT != 0 {
+            return Err(Stop::Lost("a filesystem was unmounted"));
+        }
+        if mask & libc::IN_DELETE_SELF != 0 {
+            self.dying.insert(wd);
+        }
+        if mask & libc::IN_IGNORED != 0
+            && !self.dying.remove(&wd)
+            && (self.dirs.contains_key(&wd) || self.files.contains_key(&wd))
+        {
+            return Err(Stop::Lost("one of its watches was removed"));
         }
         if let Some(dir) = self.dirs.get(&wd).cloned() {
             if mask & libc::IN_IGNORED != 0 {
@@ -647,6 +705,12 @@ pub fn serve(project: &Path, config_file: &Path, state_dir: &Path) -> i32 {
     }) {
         return 2;
     }
+    // No other process of the user may debug this one, read its memory or take its inotify
+    // descriptor (which would let it read, and hide, the changes before the watcher does).
+    // SAFETY: a plain prctl.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
     let loaded = crate::config::Config::load_for_project(config_file, Some(project));
     let scope = Scope::new(project, &loaded.config.guard, &[]);
     let store = Store::new(state_dir);
@@ -672,28 +736,21 @@ pub fn serve(project: &Path, config_file: &Path, state_dir: &Path) -> i32 {
         use std::os::unix::fs::MetadataExt;
         m.ino()
     });
+    let failed = store.root.join(format!("watch-{key}.failed"));
     // SAFETY: no arguments to check.
     let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
     if fd < 0 {
+        let _ = crate::fsutil::write_atomic(&failed, b"no inotify instance left\n");
         return 1;
     }
     // SAFETY: a descriptor just opened and owned from here on.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut w = Watcher {
-        fd,
-        project,
-        scope: &scope,
-        dirs: HashMap::new(),
-        dir_paths: Default::default(),
-        files: HashMap::new(),
-        file_wd: HashMap::new(),
-        touched: HashMap::new(),
-        cur: 1,
-        root_wd: -1,
-    };
-    if setup(&mut w, &store).is_err() {
+    let mut w = Watcher::new(fd, project, &scope);
+    if let Err(Stop::Lost(why)) = setup(&mut w, &store) {
+        let _ = crate::fsutil::write_atomic(&failed, format!("{why}\n").as_bytes());
         return 1;
     }
+    let _ = std::fs::remove_file(&failed);
     let Ok(addr) = address(&key) else {
         return 1;
     };
@@ -702,7 +759,13 @@ pub fn serve(project: &Path, config_file: &Path, state_dir: &Path) -> i32 {
     };
     let _ = listener.set_nonblocking(true);
     let ready = ready_path(&store, &key);
-    let _ = crate::fsutil::write_atomic(&ready, std::process::id().to_string().as_bytes());
+    let me = std::process::id() as i32;
+    let Some(start) = start_time(me) else {
+        return 1;
+    };
+    if crate::fsutil::write_atomic(&ready, format!("{me}:{start}").as_bytes()).is_err() {
+        return 1;
+    }
     let mut last = Instant::now();
     let result = loop {
         let mut fds = [
@@ -803,4 +866,84 @@ fn setup(w: &mut Watcher<'_>, store: &Store) -> Result<(), Stop> {
     }
     w.touched.clear();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::GuardConfig;
+
+    fn watcher_test(check: impl FnOnce(&mut Watcher<'_>, &Path)) {
+        let t = tempfile::tempdir().unwrap();
+        let project = std::fs::canonicalize(t.path()).unwrap().join("p");
+        std::fs::create_dir_all(project.join("src/sub")).unwrap();
+        for f in ["src/a.rs", "src/b.rs", "src/sub/c.rs", "notes.txt"] {
+            std::fs::write(project.join(f), "x\n").unwrap();
+        }
+        let scope = Scope::new(&project, &GuardConfig::default(), &[]);
+        let store = Store::new(&t.path().join("state"));
+        // SAFETY: no arguments to check.
+        let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        assert!(fd >= 0);
+        // SAFETY: just opened.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mut w = Watcher::new(fd, &project, &scope);
+        assert!(setup(&mut w, &store).is_ok());
+        assert_eq!(w.files.len(), 3, "one watch per code file");
+        check(&mut w, &project);
+    }
+
+    fn touched(w: &Watcher<'_>) -> Vec<String> {
+        let mut t: Vec<String> = w
+            .touched
+            .keys()
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .collect();
+        t.sort();
+        t
+    }
+
+    #[test]
+    fn opening_writing_creating_and_deleting_are_touches() {
+        watcher_test(|w, p| {
+            std::fs::read(p.join("src/a.rs")).unwrap();
+            std::fs::write(p.join("src/sub/c.rs"), "y\n").unwrap();
+            std::fs::remove_file(p.join("src/b.rs")).unwrap();
+            std::fs::create_dir_all(p.join("src/new/deep")).unwrap();
+            std::fs::write(p.join("src/new/deep/d.rs"), "y\n").unwrap();
+            assert!(w.drain().is_ok());
+            let t = touched(w);
+            for f in ["src/a.rs", "src/b.rs", "src/sub/c.rs", "src/new/deep/d.rs"] {
+                assert!(t.contains(&f.to_string()), "{f} in {t:?}");
+            }
+            assert!(!t.contains(&"notes.txt".to_string()));
+        });
+    }
+
+    #[test]
+    fn a_watch_removed_by_someone_else_or_a_folder_moved_away_stops_it() {
+        watcher_test(|w, p| {
+            std::fs::remove_file(p.join("src/b.rs")).unwrap();
+            assert!(w.drain().is_ok(), "a deleted file's watch ends as expected");
+            let wd = w.file_wd[&b"src/a.rs"[..]];
+            // SAFETY: the watcher's own descriptor and one of its watches.
+            unsafe { libc::inotify_rm_watch(w.fd.as_raw_fd(), wd) };
+            assert!(w.drain().is_err());
+        });
+        watcher_test(|w, p| {
+            std::fs::rename(p.join("src/sub"), p.join("moved")).unwrap();
+            assert!(w.drain().is_err());
+        });
+        watcher_test(|w, p| {
+            std::fs::write(p.join(".gitignore"), "src/\n").unwrap();
+            assert!(w.drain().is_err(), "new ignore rules change what is code");
+        });
+    }
+
+    #[test]
+    fn answers_carry_every_byte_of_a_name() {
+        let name = b"src/a\nb\\c\xff.rs".to_vec();
+        assert_eq!(unescape(&escape(&name)), name);
+        assert!(!escape(&name).contains(&b'\n'));
+    }
 }

@@ -1043,7 +1043,8 @@ fn effect_bench(runs: usize, hook: &Path) {
         ),
     ];
     let pending = home.join("guard/pending");
-    let watched = |session: &str, n: usize| pending.join(format!("{session}--toolu_{n}.snap")).exists();
+    let watched =
+        |session: &str, n: usize| pending.join(format!("{session}--toolu_{n}.snap")).exists();
     let mut first = None;
     for (name, session, command) in cases {
         // A warm-up call: the first watched call walks the project, copies its uncommitted
@@ -1101,6 +1102,8 @@ fn effect_bench(runs: usize, hook: &Path) {
             ms(f)
         );
     }
-    println!("watched: calls whose PreToolUse took a snapshot (a program changed in the last day is watched too)");
+    println!(
+        "watched: calls whose PreToolUse took a snapshot (a program changed in the last day is watched too)"
+    );
     println!("targets: unlocked median ≤ 3 ms; locked Pre + Post median ≤ 15 ms, p99 ≤ 40 ms");
 }
