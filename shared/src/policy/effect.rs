@@ -665,6 +665,12 @@ fn find_repo(project: &Path) -> Option<(PathBuf, PathBuf)> {
     None
 }
 
+/// A git index's stage-0 entries by path, and the index file's modification time.
+type Index = (HashMap<Vec<u8>, IndexEntry>, i128);
+
+/// A base's bytes, and where each of its file lines starts and ends.
+type Lines = (Vec<u8>, Vec<(u32, u32)>);
+
 /// One index entry: its stat data and object id.
 struct IndexEntry {
     ctime: (u32, u32),
@@ -936,7 +942,7 @@ struct Keeper<'a> {
     store: &'a Store,
     repo: Option<(PathBuf, PathBuf)>,
     /// Read on first need.
-    index: Option<Option<(HashMap<Vec<u8>, IndexEntry>, i128)>>,
+    index: Option<Option<Index>>,
     prefix: Vec<u8>,
     copied: u64,
 }
@@ -1308,7 +1314,7 @@ fn parse_line(line: &[u8]) -> Option<(Vec<u8>, Option<Entry>)> {
 struct Base {
     path: PathBuf,
     /// Its bytes and where each file's line starts and ends (sorted by path, as saved).
-    data: std::cell::OnceCell<Option<(Vec<u8>, Vec<(u32, u32)>)>>,
+    data: std::cell::OnceCell<Option<Lines>>,
 }
 
 impl Base {
@@ -1319,7 +1325,7 @@ impl Base {
         }
     }
 
-    fn data(&self) -> Option<&(Vec<u8>, Vec<(u32, u32)>)> {
+    fn data(&self) -> Option<&Lines> {
         self.data
             .get_or_init(|| {
                 let bytes = fsutil::read_regular(&self.path, u32::MAX as u64).ok()??;
