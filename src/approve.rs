@@ -1,11 +1,18 @@
 //! `offload approve`: the user's own approval of a native fallback, from a terminal.
 //!
-//! It refuses to run inside Claude Code (`CLAUDECODE=1` or the other variables Claude Code sets
-//! for its Bash tool, or a `claude` process among its ancestors): an approval Claude could give itself would be no approval at all. The guard also
-//! denies Bash commands that run it.
+//! It refuses to run inside Claude Code (see [`shared::claude_marker`]: Claude Code's variables
+//! in this process or in an ancestor, or a `claude` process among its ancestors) and without a
+//! real terminal (standard input a terminal whose foreground this process is in): an approval
+//! Claude could give itself would be no approval at all. The guard also denies Bash commands
+//! that run it.
+//!
+//! Which session: `--session ID`, or the session of the current project (the folder or an
+//! ancestor of it that a session's latest turn worked in) active in the last day. Never the
+//! newest session of another project: with none here, or several, it lists them and asks.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use chrono::Utc;
 use shared::ledger::{Body, Event, Ledger, SessionSummary};
 use shared::paths::Paths;
 
@@ -22,6 +29,14 @@ pub fn main(args: ApproveArgs) -> Result<u8, Error> {
             1,
         ));
     }
+    if !shared::claude_marker::on_a_terminal() {
+        return Err(Error::with_code(
+            "refusing to approve without a terminal: run `offload approve` yourself, in a terminal \
+             (its input must be the terminal, in the foreground)."
+                .to_string(),
+            1,
+        ));
+    }
     let paths = Paths::from_env().map_err(|e| Error::with_code(e.to_string(), 1))?;
     let ledger = Ledger::new(paths);
     let summary = match &args.session {
@@ -31,12 +46,11 @@ pub fn main(args: ApproveArgs) -> Result<u8, Error> {
                 1,
             )
         })?,
-        None => latest_session(&ledger.paths().sessions_dir()).ok_or_else(|| {
-            Error::with_code(
-                "no Claude Code session is recorded yet; nothing to approve".to_string(),
-                1,
-            )
-        })?,
+        None => {
+            let here = std::env::current_dir()
+                .map_err(|e| Error::with_code(format!("cannot read the current folder: {e}"), 1))?;
+            pick(&sessions(&ledger.paths().sessions_dir()), &here)?
+        }
     };
     ledger
         .append(&[Event::now(
@@ -51,64 +65,106 @@ pub fn main(args: ApproveArgs) -> Result<u8, Error> {
         .as_ref()
         .map(|a| format!("; its last Codex attempt ended {}", a.outcome))
         .unwrap_or_default();
+    let project = summary
+        .project
+        .as_deref()
+        .map(|p| format!(" in {p}"))
+        .unwrap_or_default();
     println!(
-        "approved a native fallback for session {} (turn {}){last}",
+        "approved a native fallback for session {}{project} (turn {}){last}",
         summary.session, summary.turn
     );
     Ok(0)
 }
 
-/// The session with the newest event.
-fn latest_session(dir: &Path) -> Option<SessionSummary> {
+/// Every session summary of the ledger.
+fn sessions(dir: &Path) -> Vec<SessionSummary> {
     std::fs::read_dir(dir)
-        .ok()?
+        .into_iter()
         .flatten()
+        .flatten()
+        .take(100_000)
         .filter_map(|e| {
-            serde_json::from_slice::<SessionSummary>(&std::fs::read(e.path()).ok()?).ok()
+            let bytes = shared::fsutil::read_regular(&e.path(), 16 << 20).ok()??;
+            serde_json::from_slice::<SessionSummary>(&bytes).ok()
         })
         .filter(|s| !s.session.is_empty())
-        .max_by_key(|s| s.last_event)
+        .collect()
+}
+
+/// The one session of the project `here` is in that was active in the last day.
+fn pick(all: &[SessionSummary], here: &Path) -> Result<SessionSummary, Error> {
+    let day_ago = Utc::now() - chrono::Duration::days(1);
+    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let here = real(here);
+    let mut mine: Vec<&SessionSummary> = all
+        .iter()
+        .filter(|s| s.last_event.is_some_and(|t| t >= day_ago))
+        .filter(|s| {
+            s.project
+                .as_deref()
+                .is_some_and(|p| here.starts_with(real(&PathBuf::from(p))))
+        })
+        .collect();
+    mine.sort_by_key(|s| std::cmp::Reverse(s.last_event));
+    let list = |list: &[&SessionSummary]| -> String {
+        list.iter()
+            .take(10)
+            .map(|s| {
+                let age = s.last_event.map_or_else(
+                    || "?".into(),
+                    |t| {
+                        let m = (Utc::now() - t).num_minutes().max(0);
+                        if m < 60 {
+                            format!("{m} min")
+                        } else {
+                            format!("{} h {} min", m / 60, m % 60)
+                        }
+                    },
+                );
+                format!(
+                    "\n  {}  {}  turn {}, active {age} ago",
+                    s.session,
+                    s.project.as_deref().unwrap_or("(project unknown)"),
+                    s.turn
+                )
+            })
+            .collect()
+    };
+    match mine.len() {
+        1 => Ok(mine[0].clone()),
+        0 => {
+            let mut recent: Vec<&SessionSummary> = all
+                .iter()
+                .filter(|s| s.last_event.is_some_and(|t| t >= day_ago))
+                .collect();
+            recent.sort_by_key(|s| std::cmp::Reverse(s.last_event));
+            Err(Error::with_code(
+                format!(
+                    "no Claude Code session of {} was active in the last day; run this in the \
+                     project's folder, or name the session with --session ID.{}",
+                    here.display(),
+                    if recent.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" Recent sessions:{}", list(&recent))
+                    }
+                ),
+                1,
+            ))
+        }
+        _ => Err(Error::with_code(
+            format!(
+                "several Claude Code sessions of this project were active in the last day; \
+                 name the one to approve with --session ID:{}",
+                list(&mine)
+            ),
+            1,
+        )),
+    }
 }
 
 /// Why this process looks like it runs under Claude Code, if it does.
 pub fn inside_claude_code() -> Option<String> {
-    if std::env::var("CLAUDECODE").is_ok_and(|v| v == "1") {
-        return Some("CLAUDECODE=1".into());
-    }
-    // Claude Code also sets these for the commands its Bash tool runs.
-    for var in ["CLAUDE_CODE_SESSION_ID", "CLAUDE_CODE_ENTRYPOINT"] {
-        if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {
-            return Some(format!("{var} is set"));
-        }
-    }
-    if std::env::var("AI_AGENT").is_ok_and(|v| v.starts_with("claude-code")) {
-        return Some("AI_AGENT names Claude Code".into());
-    }
-    // Walk the parent chain (Linux /proc); a stripped environment does not hide the parent.
-    let mut pid = std::process::id();
-    for _ in 0..64 {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let ppid: u32 = stat
-            .rsplit(')')
-            .next()?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()?;
-        if ppid <= 1 {
-            return None;
-        }
-        let cmdline = std::fs::read(format!("/proc/{ppid}/cmdline")).unwrap_or_default();
-        let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
-        let name = String::from_utf8_lossy(argv0);
-        let base = name.rsplit('/').next().unwrap_or_default();
-        if base == "claude"
-            || base.starts_with("claude-")
-            || name.contains("@anthropic-ai/claude-code")
-        {
-            return Some(format!("parent process {ppid} is {name}"));
-        }
-        pid = ppid;
-    }
-    None
+    shared::claude_marker::inside_claude_code()
 }

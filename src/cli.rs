@@ -173,7 +173,8 @@ pub struct RestoreArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct ApproveArgs {
-    /// The Claude Code session to approve (default: the most recently active one).
+    /// The Claude Code session to approve (default: the one session of this project active in
+    /// the last day; when there are several, they are listed to choose from).
     #[arg(long)]
     pub session: Option<String>,
 }

@@ -48,6 +48,19 @@ const SKILL_FILES: [(&str, &str, u32); 2] = [
 const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn setup(args: SetupArgs) -> Result<u8, Error> {
+    // The same check as uninstall and approve: Claude rewiring the hooks (to an older binary, a
+    // narrower matcher, another scope) is switching the guard off by other means.
+    if !args.dry_run
+        && let Some(why) = shared::claude_marker::inside_claude_code()
+    {
+        return Err(Error::with_code(
+            format!(
+                "refusing to change offload's wiring from inside Claude Code ({why}). Run \
+                 `offload setup` in your own terminal."
+            ),
+            1,
+        ));
+    }
     let scope = Scope::resolve(args.project)?;
     let (hook, statusline, missing) = binaries(args.dry_run)?;
     let claude = find_claude();
@@ -200,10 +213,14 @@ pub fn setup(args: SetupArgs) -> Result<u8, Error> {
 }
 
 pub fn uninstall(args: SetupArgs) -> Result<u8, Error> {
-    if !args.dry_run && std::env::var(env::CLAUDECODE).is_ok_and(|v| v == "1") {
+    if !args.dry_run
+        && let Some(why) = shared::claude_marker::inside_claude_code()
+    {
         return Err(Error::with_code(
-            "refusing to uninstall from inside Claude Code (CLAUDECODE=1): that would switch the \
-             guard off for Claude. Run `offload uninstall` in your own terminal.",
+            format!(
+                "refusing to uninstall from inside Claude Code ({why}): that would switch the \
+                 guard off for Claude. Run `offload uninstall` in your own terminal."
+            ),
             1,
         ));
     }

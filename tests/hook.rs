@@ -130,26 +130,96 @@ fn offload_approve_from_a_terminal_and_never_from_claude() {
     s.prompt("go").expect_code(0);
     s.offload_run("limit").expect_code(20);
     assert!(is_deny(&s.edit()).is_some());
-    let approve = || {
-        Run::new(support::offload_bin())
+    let offload = support::offload_bin();
+    // `offload approve` in a terminal (a pseudo-terminal made by `script`), in `dir`.
+    let in_terminal = |dir: &std::path::Path, extra: &str| {
+        Run::new("script")
+            .args([
+                "-qec",
+                &format!("{} approve {extra}", offload.display()),
+                "/dev/null",
+            ])
+            .env("OFFLOAD_HOME", s.sb.home())
+            .current_dir(dir)
+            .output()
+    };
+    // Claude's markers, in the command or in the shell that ran it.
+    for (var, value) in [
+        ("CLAUDECODE", "1"),
+        ("CLAUDECODE", "0"),
+        ("OFFLOAD_SESSION_ID", "x"),
+    ] {
+        let out = Run::new(&offload)
             .arg("approve")
             .env("OFFLOAD_HOME", s.sb.home())
-    };
-    let out = approve().env("CLAUDECODE", "1").output().expect_code(1);
+            .env(var, value)
+            .current_dir(&s.project)
+            .output()
+            .expect_code(1);
+        assert!(
+            out.stderr()
+                .contains("refusing to approve from inside Claude Code"),
+            "{var}={value}: {}",
+            out.stderr()
+        );
+    }
+    let out = Run::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "env -i PATH=\"$PATH\" {} approve; exit $?",
+                offload.display()
+            ),
+        ])
+        .env("CLAUDECODE", "1")
+        .env("OFFLOAD_HOME", s.sb.home())
+        .current_dir(&s.project)
+        .output()
+        .expect_code(1);
     assert!(
+        out.stderr().contains("parent process"),
+        "a cleaned environment does not hide the shell Claude Code started: {}",
         out.stderr()
-            .contains("refusing to approve from inside Claude Code"),
+    );
+    // Without a terminal (what Claude Code's Bash tool gives a command).
+    let out = Run::new(&offload)
+        .arg("approve")
+        .env("OFFLOAD_HOME", s.sb.home())
+        .current_dir(&s.project)
+        .output()
+        .expect_code(1);
+    assert!(
+        out.stderr().contains("without a terminal"),
         "{}",
         out.stderr()
     );
     assert!(is_deny(&s.edit()).is_some());
-    let out = approve().output().expect_code(0);
-    assert!(out.stdout().contains("approved a native fallback for session sess-1 (turn 1); its last Codex attempt ended limited"), "{}", out.stdout());
+    // In a terminal, but in another folder: never the newest session of another project.
+    let elsewhere = s.sb.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let out = in_terminal(&elsewhere, "").expect_code(1);
+    assert!(
+        out.stdout().contains("no Claude Code session of") && out.stdout().contains("sess-1"),
+        "{}",
+        out.stdout()
+    );
+    assert!(is_deny(&s.edit()).is_some());
+    // In the project's folder (or below it): its session.
+    let out = in_terminal(&s.project.join("src"), "").expect_code(0);
+    assert!(
+        out.stdout()
+            .contains("approved a native fallback for session sess-1"),
+        "{}",
+        out.stdout()
+    );
+    assert!(
+        out.stdout()
+            .contains("its last Codex attempt ended limited"),
+        "{}",
+        out.stdout()
+    );
     assert_eq!(s.edit().stdout(), "");
-    approve()
-        .args(["--session", "nope"])
-        .output()
-        .expect_code(1);
+    in_terminal(&s.project, "--session nope").expect_code(1);
 }
 
 #[test]

@@ -749,23 +749,37 @@ fn setup_refuses_without_the_sibling_binaries() {
 }
 
 #[test]
-fn uninstall_refuses_inside_claude_code() {
+fn setup_and_uninstall_refuse_inside_claude_code() {
     let m = Machine::new().with_claude("2.1.330");
     m.offload(&["setup"]).expect_code(0);
     let before = fs::read(m.settings_path()).unwrap();
-    let out = Run::new(offload_bin())
-        .arg("uninstall")
-        .env("HOME", m.home())
-        .env("OFFLOAD_HOME", m.state())
-        .env("CLAUDECODE", "1")
-        .output()
-        .expect_code(1);
-    assert!(
-        out.stderr().contains("your own terminal"),
-        "{}",
-        out.stderr()
-    );
-    assert_eq!(fs::read(m.settings_path()).unwrap(), before);
+    // Claude Code's variable with any value, offload's session variable, or a cleaned
+    // environment under a shell that has them.
+    for (cmd, var, value) in [
+        ("uninstall", "CLAUDECODE", "1"),
+        ("uninstall", "CLAUDECODE", "0"),
+        ("uninstall --project", "OFFLOAD_SESSION_ID", "s1"),
+        ("setup", "CLAUDECODE", "1"),
+        ("setup --project", "CLAUDE_CODE_SESSION_ID", "s1"),
+    ] {
+        let out = Run::new("bash")
+            .args([
+                "-c",
+                &format!("env -u {var} {} {cmd}; exit $?", offload_bin().display()),
+            ])
+            .env("HOME", m.home())
+            .env("OFFLOAD_HOME", m.state())
+            .env(var, value)
+            .current_dir(m.home())
+            .output()
+            .expect_code(1);
+        assert!(
+            out.stderr().contains("your own terminal") && out.stderr().contains(var),
+            "{cmd} with {var}={value}: {}",
+            out.stderr()
+        );
+        assert_eq!(fs::read(m.settings_path()).unwrap(), before);
+    }
 }
 
 #[test]

@@ -156,7 +156,13 @@ fn an_attempt_that_succeeded_during_the_command_unlocks_its_writes() {
     let (pre, post) = p.play(cmd, None, || {
         Ledger::new(Paths::in_folder(p.state.clone()))
             .append(&[
-                Event::now(Some("s1"), Body::TurnStarted { prompt_id: None }),
+                Event::now(
+                    Some("s1"),
+                    Body::TurnStarted {
+                        prompt_id: None,
+                        project: None,
+                    },
+                ),
                 Event::now(
                     Some("s1"),
                     Body::AttemptFinished(Box::new(AttemptFinished {

@@ -89,6 +89,9 @@ pub enum Body {
     TurnStarted {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         prompt_id: Option<String>,
+        /// The project folder Claude Code works in (what `offload approve` matches a session by).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        project: Option<String>,
     },
     /// `offload run` is about to spawn codex.
     #[serde(rename = "attempt.started")]
@@ -249,6 +252,9 @@ pub struct SessionSummary {
     pub approval: Option<Approval>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_event: Option<DateTime<Utc>>,
+    /// The project of its latest turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
 }
 
 impl Totals {
@@ -314,9 +320,12 @@ impl SessionSummary {
         self.events_len = end;
         self.last_event = Some(self.last_event.map_or(ev.ts, |t| t.max(ev.ts)));
         match &ev.body {
-            Body::TurnStarted { .. } => {
+            Body::TurnStarted { project, .. } => {
                 self.turn += 1;
                 self.turn_started = Some(ev.ts);
+                if project.is_some() {
+                    self.project.clone_from(project);
+                }
             }
             Body::AttemptFinished(f) => {
                 self.attempts += 1;
@@ -858,7 +867,13 @@ mod tests {
 
     #[test]
     fn event_line_shape() {
-        let ev = Event::now(Some("s1"), Body::TurnStarted { prompt_id: None });
+        let ev = Event::now(
+            Some("s1"),
+            Body::TurnStarted {
+                prompt_id: None,
+                project: None,
+            },
+        );
         let line = serde_json::to_string(&ev).unwrap();
         assert!(line.starts_with("{\"v\":1,\"ts\":\""), "{line}");
         assert!(
@@ -885,7 +900,13 @@ mod tests {
     fn append_updates_totals_and_sessions() {
         let (_d, l) = ledger();
         l.append(&[
-            Event::now(Some("s1"), Body::TurnStarted { prompt_id: None }),
+            Event::now(
+                Some("s1"),
+                Body::TurnStarted {
+                    prompt_id: None,
+                    project: None,
+                },
+            ),
             finished("s1", 1, Outcome::Success),
         ])
         .unwrap();

@@ -10,6 +10,7 @@
 //! - [`outcome`]: how an attempt ended, and the exit-code contract.
 
 pub mod claude;
+pub mod claude_marker;
 pub mod codex;
 pub mod config;
 pub mod env;

@@ -470,7 +470,10 @@ mod tests {
             ev(
                 "2026-11-01T09:00:00Z",
                 Some("s1"),
-                Body::TurnStarted { prompt_id: None },
+                Body::TurnStarted {
+                    prompt_id: None,
+                    project: None,
+                },
             ),
             denied("2026-11-01T09:00:01Z", "s1", "Edit", false),
             started("2026-11-01T09:00:02Z", Some("s1"), "a1"),

@@ -327,6 +327,49 @@ fn unlock(summary: Option<&SessionSummary>, ctx: &Ctx<'_>) -> Unlock {
     unlock_at(summary, ctx.config, ctx.now)
 }
 
+/// Whether a user prompt gives the approval `phrase` as the user's own instruction: the phrase
+/// opens a sentence of the prompt (the prompt's start, or after `.`, `!`, `?`, `;` or a line
+/// break), after nothing but words of assent (`yes`, `ok`, `sure`, `please`, `go ahead and`,
+/// `I`, …) and commas, and is not followed by a letter. So "yes, approve fallback" approves;
+/// "do not approve fallback", "why would I approve fallback?" (a question is not an instruction
+/// either, see below), a quoted "approve fallback" or a prompt that only mentions the phrase
+/// mid-sentence do not. A sentence that ends in `?` approves nothing.
+pub fn approval_in(prompt: &str, phrase: &str) -> bool {
+    const ASSENT: &[&str] = &[
+        "yes", "yeah", "yep", "ok", "okay", "sure", "fine", "alright", "right", "please", "go",
+        "ahead", "and", "then", "i", "you", "can", "may", "hereby", "so", "now", "just",
+    ];
+    let phrase = phrase.trim().to_lowercase();
+    if phrase.is_empty() {
+        return false;
+    }
+    let text = prompt.to_lowercase();
+    let mut from = 0;
+    while let Some(at) = text[from..].find(&phrase).map(|i| from + i) {
+        from = at + phrase.len();
+        let after = text[from..].chars().next();
+        if after.is_some_and(|c| c.is_alphanumeric()) {
+            continue;
+        }
+        let start = text[..at]
+            .rfind(['.', '!', '?', ';', '\n'])
+            .map_or(0, |i| i + 1);
+        let prefix = &text[start..at];
+        let assent = prefix
+            .split(|c: char| c.is_whitespace() || c == ',' || c == ':')
+            .filter(|w| !w.is_empty())
+            .all(|w| ASSENT.contains(&w));
+        let end = text[from..]
+            .find(['.', '!', '?', ';', '\n'])
+            .map_or(text.len(), |i| from + i);
+        let question = text[end..].starts_with('?');
+        if assent && !question {
+            return true;
+        }
+    }
+    false
+}
+
 /// Whether native edits are allowed now for a session in this state (an approval or a
 /// successful attempt in scope).
 pub fn unlocked(
@@ -577,4 +620,42 @@ fn display(path: &str, ctx: &Ctx<'_>) -> String {
     p.strip_prefix(ctx.project)
         .map(|r| r.display().to_string())
         .unwrap_or_else(|_| p.display().to_string())
+}
+
+#[cfg(test)]
+mod approval_tests {
+    use super::approval_in;
+
+    #[test]
+    fn the_phrase_approves_only_as_the_users_own_instruction() {
+        let p = "approve fallback";
+        for yes in [
+            "approve fallback",
+            "Approve fallback.",
+            "yes, approve fallback",
+            "ok approve fallback and carry on",
+            "Codex failed again. OK, I approve fallback!",
+            "please approve fallback\nthen fix the test",
+            "  APPROVE FALLBACK",
+        ] {
+            assert!(approval_in(yes, p), "{yes}");
+        }
+        for no in [
+            "Do NOT approve fallback, just retry codex",
+            "don't approve fallback",
+            "never approve fallback",
+            "I will not approve fallback",
+            "\"approve fallback\" is the phrase, but not yet",
+            "the phrase is `approve fallback`",
+            "should I approve fallback?",
+            "approve fallbacks are bad",
+            "we could approve fallback later",
+            "",
+            "approve",
+        ] {
+            assert!(!approval_in(no, p), "{no}");
+        }
+        assert!(!approval_in("anything", "  "));
+        assert!(approval_in("go ahead: ok go", "ok go"));
+    }
 }

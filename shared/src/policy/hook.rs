@@ -234,10 +234,12 @@ pub fn answer(
             }
             let mut record = vec![Event::now(
                 sid.as_deref(),
-                Body::TurnStarted { prompt_id: None },
+                Body::TurnStarted {
+                    prompt_id: None,
+                    project: Some(project.display().to_string()),
+                },
             )];
-            let phrase = config.guard.approval_phrase.trim().to_lowercase();
-            let approved = !phrase.is_empty() && prompt.to_lowercase().contains(&phrase);
+            let approved = guard::approval_in(prompt, &config.guard.approval_phrase);
             let mut stdout = String::new();
             if approved && sid.is_some() {
                 record.push(Event::now(

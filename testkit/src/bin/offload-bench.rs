@@ -978,7 +978,13 @@ fn effect_bench(runs: usize, hook: &Path) {
     let ledger = fill_ledger(&home, 0);
     ledger
         .append(&[
-            Event::now(Some("bench-ok"), Body::TurnStarted { prompt_id: None }),
+            Event::now(
+                Some("bench-ok"),
+                Body::TurnStarted {
+                    prompt_id: None,
+                    project: None,
+                },
+            ),
             Event::now(Some("bench-ok"), ok_attempt()),
         ])
         .expect("append");

@@ -1,0 +1,115 @@
+//! Whether this process runs under Claude Code: the one check `offload setup`, `uninstall`,
+//! `approve` and `restore` refuse on, so that Claude cannot rewire the guard, switch it off, or
+//! approve its own fallback.
+//!
+//! Markers, any of which is enough:
+//! - in this process's environment: `CLAUDECODE` (any value: Claude Code sets `1`, and a
+//!   command that sets `0` is hiding it), `CLAUDE_CODE_SESSION_ID`, `CLAUDE_CODE_ENTRYPOINT`,
+//!   offload's own `OFFLOAD_SESSION_ID` (its SessionStart hook puts it into every Bash command
+//!   of a session), `AI_AGENT` naming Claude Code;
+//! - an ancestor process that is Claude Code (its program), or whose environment (what it was
+//!   started with, `/proc/<pid>/environ`) holds one of those variables: `env -i`, `env -u` or
+//!   `VAR=… offload …` clean only the last process, not the shell Claude Code started.
+//!
+//! What it cannot see: a process detached from Claude Code's tree (`setsid -f`, a double fork,
+//! `nohup … &`, `at`) that also cleaned its environment, whose ancestors are then init. For
+//! `offload approve` a real terminal is required as well (see there), which such a process does
+//! not have unless it makes one (`script`): that remains, with a terminal multiplexer the user
+//! already runs (a window opened in the user's own `tmux`).
+
+use std::path::Path;
+
+const VARS: &[&str] = &[
+    crate::env::CLAUDECODE,
+    crate::env::CLAUDE_CODE_SESSION_ID,
+    "CLAUDE_CODE_ENTRYPOINT",
+    crate::env::OFFLOAD_SESSION_ID,
+];
+
+/// A marker in one environment (`NAME=value` entries).
+fn in_environment<'a>(vars: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Option<String> {
+    for (k, v) in vars {
+        if let Some(name) = VARS.iter().find(|n| n.as_bytes() == k) {
+            return Some(format!("{name} is set"));
+        }
+        if k == b"AI_AGENT" && v.starts_with(b"claude-code") {
+            return Some("AI_AGENT names Claude Code".into());
+        }
+    }
+    None
+}
+
+/// Why this process looks like it runs under Claude Code, if it does.
+pub fn inside_claude_code() -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let own: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os().collect();
+    if let Some(why) = in_environment(own.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes()))) {
+        return Some(why);
+    }
+    // Walk the parent chain (Linux /proc).
+    let mut pid = std::process::id();
+    for _ in 0..64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let ppid: u32 = stat
+            .rsplit(')')
+            .next()?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        if ppid <= 1 {
+            return None;
+        }
+        let cmdline = std::fs::read(format!("/proc/{ppid}/cmdline")).unwrap_or_default();
+        let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+        let name = String::from_utf8_lossy(argv0);
+        let base = name.rsplit('/').next().unwrap_or_default();
+        if base == "claude"
+            || base.starts_with("claude-")
+            || name.contains("@anthropic-ai/claude-code")
+            || cmdline
+                .split(|b| *b == 0)
+                .take(3)
+                .any(|a| String::from_utf8_lossy(a).contains("@anthropic-ai/claude-code"))
+        {
+            return Some(format!("parent process {ppid} is {name}"));
+        }
+        if let Ok(Some(environ)) =
+            crate::fsutil::read_regular(Path::new(&format!("/proc/{ppid}/environ")), 1 << 20)
+        {
+            let vars = environ.split(|b| *b == 0).filter_map(|e| {
+                let eq = e.iter().position(|b| *b == b'=')?;
+                Some((&e[..eq], &e[eq + 1..]))
+            });
+            if let Some(why) = in_environment(vars) {
+                return Some(format!("parent process {ppid} ({name}): {why}"));
+            }
+        }
+        pid = ppid;
+    }
+    None
+}
+
+/// Whether standard input is a terminal this process is in the foreground of (what a user's
+/// own shell gives a command, and Claude Code's Bash tool does not).
+pub fn on_a_terminal() -> bool {
+    // SAFETY: plain queries of descriptor 0.
+    unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_in_an_environment() {
+        let e = |pairs: &[(&str, &str)]| {
+            in_environment(pairs.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())))
+        };
+        assert!(e(&[("CLAUDECODE", "0")]).is_some(), "any value");
+        assert!(e(&[("OFFLOAD_SESSION_ID", "s")]).is_some());
+        assert!(e(&[("AI_AGENT", "claude-code/2.1")]).is_some());
+        assert!(e(&[("AI_AGENT", "other")]).is_none());
+        assert!(e(&[("PATH", "/bin"), ("HOME", "/h")]).is_none());
+    }
+}
