@@ -1133,13 +1133,15 @@ fn matcher_covers(matcher: Option<&str>, tool: &str) -> bool {
 /// plain `A|B` list is a regex, taken as covering everything; so is an empty one or `*`.
 fn matcher_gaps(matcher: Option<&str>) -> Vec<&'static str> {
     let m = matcher.unwrap_or("").trim();
-    let plain = m
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '|');
+    let names: Vec<&str> = m.split('|').collect();
+    // A matcher whose alternatives are tool names (and offload's own `mcp__.*`) is checked; any
+    // other pattern cannot be judged by name.
+    let plain = names
+        .iter()
+        .all(|n| *n == "mcp__.*" || n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
     if m.is_empty() || m == "*" || !plain {
         return Vec::new();
     }
-    let names: Vec<&str> = m.split('|').collect();
     let mut gaps = Vec::new();
     for tool in ["Edit", "Write", "Bash"] {
         if !names.contains(&tool) {
@@ -1148,6 +1150,9 @@ fn matcher_gaps(matcher: Option<&str>) -> Vec<&'static str> {
     }
     if !names.contains(&"Agent") && !names.contains(&"Task") {
         gaps.push("Agent");
+    }
+    if !names.contains(&"mcp__.*") {
+        gaps.push("mcp__.*");
     }
     gaps
 }
@@ -1313,10 +1318,17 @@ mod tests {
     #[test]
     fn matchers_must_cover_the_guarded_tools() {
         assert!(matcher_gaps(Some(PRE_TOOL_USE_MATCHER)).is_empty());
-        assert!(matcher_gaps(Some("Edit|Write|Task|Bash")).is_empty());
+        assert_eq!(
+            matcher_gaps(Some("Edit|Write|Task|Bash")),
+            ["mcp__.*"],
+            "an install from before MCP tools were guarded"
+        );
         assert!(matcher_gaps(None).is_empty());
         assert!(matcher_gaps(Some(".*")).is_empty(), "a regex is trusted");
-        assert_eq!(matcher_gaps(Some("Edit|Write")), ["Bash", "Agent"]);
+        assert_eq!(
+            matcher_gaps(Some("Edit|Write")),
+            ["Bash", "Agent", "mcp__.*"]
+        );
     }
 
     #[test]

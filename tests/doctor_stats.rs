@@ -432,7 +432,7 @@ fn wired_settings(hook: &Path, statusline: &Path) -> Value {
     json!({
         "model": "opus",
         "hooks": {
-            "PreToolUse": [entry(Some("Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Bash"))],
+            "PreToolUse": [entry(Some("Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Bash|mcp__.*"))],
             "PostToolUse": [entry(Some("Bash"))],
             "PostToolUseFailure": [entry(Some("Bash"))],
             "SessionStart": [entry(None)],

@@ -249,6 +249,9 @@ fn huge_unknown_and_partial_payloads() {
     let big = "x".repeat(10 << 20);
     let out = s.event("PreToolUse", json!({"tool_name": "Write", "tool_input": {"file_path": s.project.join("src/big.rs"), "content": big}}));
     assert!(is_deny(&out.expect_code(0)).is_some());
+    // A tool offload does not know, naming a code file: judged like Write.
+    let out = s.event("PreToolUse", json!({"tool_name": "BrandNewTool", "tool_input": {"file_path": s.project.join("src/a.rs")}}));
+    assert!(is_deny(&out.expect_code(0)).is_some());
     for (event, extra) in [
         (
             "PreToolUse",
@@ -256,7 +259,7 @@ fn huge_unknown_and_partial_payloads() {
         ),
         (
             "PreToolUse",
-            json!({"tool_name": "BrandNewTool", "tool_input": {"file_path": s.project.join("src/a.rs")}}),
+            json!({"tool_name": "BrandNewTool", "tool_input": {"note": "src/a.rs"}}),
         ),
         ("PreToolUse", json!({"tool_name": "Edit"})),
         ("NewEvent", json!({})),

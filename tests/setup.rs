@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use support::{Done, Run, offload_bin, workspace_bin};
 
-const MATCHER: &str = "Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Bash";
+const MATCHER: &str = "Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Bash|mcp__.*";
 /// The events setup registers for every Claude Code version.
 const EVENTS: [&str; 5] = [
     "PreToolUse",
@@ -33,7 +33,7 @@ const RICH: &str = r#"{
   "hooks": {
     "PreToolUse": [
       {"matcher": "Bash", "hooks": [{"type": "command", "command": "/usr/local/bin/audit-bash", "timeout": 5}]},
-      {"matcher": "Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Bash", "hooks": [{"type": "command", "command": "prettier-check"}]}
+      {"matcher": "Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Bash|mcp__.*", "hooks": [{"type": "command", "command": "prettier-check"}]}
     ],
     "SessionStart": [{"matcher": "startup", "hooks": [{"type": "command", "command": "echo welcome"}]}],
     "Stop": [{"hooks": [{"type": "command", "command": "notify-send 'Claude is done'"}]}]

@@ -36,8 +36,9 @@ pub const HOOK_BIN: &str = "offload-hook";
 pub const STATUSLINE_BIN: &str = "offload-statusline";
 
 /// The PreToolUse matcher: the tools the guard watches. `Task` is the old name of `Agent` (still
-/// an alias), `MultiEdit` a removed tool that is harmless to name.
-pub const PRE_TOOL_USE_MATCHER: &str = "Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Bash";
+/// an alias), `MultiEdit` a removed tool that is harmless to name, `mcp__.*` every MCP server's
+/// tools (a `write_file` of one is judged like Write).
+pub const PRE_TOOL_USE_MATCHER: &str = "Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Bash|mcp__.*";
 
 /// Seconds Claude Code gives one hook run.
 pub const HOOK_TIMEOUT_SECS: u64 = 10;

@@ -300,9 +300,10 @@ fn non_code_and_outside_paths_pass() {
         "no path: nothing to judge"
     );
     assert_eq!(g.call("Edit", json!({"file_path": 7})), Verdict::Silent);
-    assert_eq!(
-        g.call("SomeFutureTool", json!({"file_path": g.p("src/a.rs")})),
-        Verdict::Silent
+    // A tool offload does not know is judged by the paths it names (see below).
+    denied(
+        &g.call("SomeFutureTool", json!({"file_path": g.p("src/a.rs")})),
+        "route-first",
     );
 }
 
@@ -788,5 +789,77 @@ fn plans_are_checked_on_write_and_edit_and_valid_ones_pass() {
     let p = w.p("docs/plans/x.md");
     assert!(
         matches!(w.call("Write", json!({"file_path": p, "content": "# nope"})), Verdict::Warn(d) if d.code == "plan-invalid")
+    );
+}
+
+#[test]
+fn tools_offload_does_not_know_are_judged_by_the_paths_they_name() {
+    let g = Given::new();
+    let lib = g.p("src/lib.rs");
+    // An MCP server's write tools, and a new tool whose name says nothing: like Write.
+    for (tool, input) in [
+        (
+            "mcp__filesystem__write_file",
+            json!({"path": lib, "content": "x"}),
+        ),
+        (
+            "mcp__filesystem__edit_file",
+            json!({"path": "src/lib.rs", "edits": []}),
+        ),
+        (
+            "mcp__filesystem__move_file",
+            json!({"source": "/tmp/x.rs", "destination": lib}),
+        ),
+        (
+            "mcp__repo__apply",
+            json!({"changes": [{"file": {"path": "src/main.py"}}]}),
+        ),
+        (
+            "BrandNewTool",
+            json!({"file_path": format!("file://{lib}")}),
+        ),
+    ] {
+        let reason = denied(&g.call(tool, input), "route-first");
+        assert!(reason.contains(tool), "{reason}");
+    }
+    // Reading tools, Claude Code's own, and paths that are not code: silent.
+    for (tool, input) in [
+        ("mcp__filesystem__read_file", json!({"path": lib})),
+        (
+            "mcp__filesystem__read_multiple_files",
+            json!({"paths": [lib]}),
+        ),
+        ("mcp__filesystem__search_files", json!({"path": "src"})),
+        (
+            "mcp__filesystem__write_file",
+            json!({"path": g.p("README.md")}),
+        ),
+        ("mcp__filesystem__write_file", json!({"path": "/tmp/x.rs"})),
+        ("mcp__notes__add", json!({"text": "src/lib.rs"})),
+        (
+            "TodoWrite",
+            json!({"todos": [{"content": "edit src/lib.rs"}]}),
+        ),
+        ("Read", json!({"file_path": lib})),
+        ("WebFetch", json!({"url": "https://example.com/a.rs"})),
+        ("mcp__x__y", json!("not an object")),
+    ] {
+        assert_eq!(
+            g.call(tool, input.clone()),
+            Verdict::Silent,
+            "{tool} {input}"
+        );
+    }
+    // offload's own files: tamper, whatever the tool.
+    let events = g.state().join("events.jsonl").display().to_string();
+    denied(
+        &g.call("mcp__filesystem__write_file", json!({"path": events})),
+        "tamper",
+    );
+    // After a successful attempt, like any edit: allowed.
+    let g = Given::new().attempt(Outcome::Success, 0, 1);
+    assert_eq!(
+        g.call("mcp__filesystem__write_file", json!({"path": lib})),
+        Verdict::Silent
     );
 }

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 
 use crate::claude::HookInput;
 use crate::config::{GuardConfig, Mode, RunnerConfig, parse_duration};
@@ -189,13 +190,17 @@ fn judge(
 ) -> Judged {
     let is_edit = EDIT_TOOLS.contains(&tool);
     let is_agent = AGENT_TOOLS.contains(&tool);
-    if !is_edit && !is_agent && tool != "Bash" {
-        return Judged::Pass;
-    }
+    let unknown = !is_edit && !is_agent && tool != "Bash";
     let scope = (!is_agent).then(|| Scope::new(ctx.project, ctx.config, ctx.protected));
     let mut watch: Vec<String> = Vec::new();
     let mut analysis_background = false;
-    let (work, what) = if is_agent {
+    let (work, what) = if unknown {
+        match unknown_tool(input, tool, ctx) {
+            Unknown::Pass => return Judged::Pass,
+            Unknown::Tamper(what) => return Judged::Deny("tamper", messages::tamper(&what)),
+            Unknown::Code(what) => (Work::Edit, what),
+        }
+    } else if is_agent {
         let sub = input
             .input_str("subagent_type")
             .unwrap_or("general-purpose");
@@ -315,6 +320,133 @@ fn watch_reasons(analysis: &bash::Analysis, scope: &Scope, ctx: &Ctx<'_>) -> Vec
         }
     }
     why
+}
+
+/// What a tool offload does not know would do, judged by the paths its input names.
+enum Unknown {
+    Pass,
+    Tamper(String),
+    Code(String),
+}
+
+/// Claude Code's own tools that write no file, or whose writes are judged elsewhere.
+const NON_WRITING_TOOLS: &[&str] = &[
+    "Read",
+    "Grep",
+    "Glob",
+    "LS",
+    "WebFetch",
+    "WebSearch",
+    "TodoWrite",
+    "TodoRead",
+    "BashOutput",
+    "KillShell",
+    "KillBash",
+    "ExitPlanMode",
+    "EnterPlanMode",
+    "AskUserQuestion",
+    "Skill",
+    "SlashCommand",
+    "ListMcpResourcesTool",
+    "ReadMcpResourceTool",
+];
+
+/// Whether a tool's name says it only reads: its last part (`mcp__server__read_file` →
+/// `read_file`) names a reading verb and no writing one. A name that says neither is judged
+/// like a write.
+fn reads_by_name(tool: &str) -> bool {
+    const WRITES: &[&str] = &[
+        "write", "edit", "create", "move", "rename", "delete", "remove", "patch", "apply",
+        "replace", "update", "put", "save", "copy", "append", "insert", "set", "upload", "mkdir",
+        "touch", "modify", "change", "commit", "push", "exec", "run",
+    ];
+    const READS: &[&str] = &[
+        "read", "get", "list", "search", "find", "grep", "glob", "view", "show", "stat", "info",
+        "describe", "query", "fetch", "tree", "diff", "log", "status",
+    ];
+    let lower = tool.to_ascii_lowercase();
+    let name = lower.rsplit("__").next().unwrap_or(&lower);
+    !WRITES.iter().any(|w| name.contains(w)) && READS.iter().any(|r| name.contains(r))
+}
+
+/// Whether a field of a tool's input names a path by its key.
+fn path_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.contains("path")
+        || k.contains("file")
+        || matches!(
+            k.as_str(),
+            "target"
+                | "destination"
+                | "dest"
+                | "to"
+                | "from"
+                | "source"
+                | "src"
+                | "uri"
+                | "url"
+                | "output"
+                | "out"
+                | "notebook"
+                | "location"
+        )
+}
+
+/// The path-like strings of a tool's input (fields named like paths, in objects and arrays,
+/// bounded), `file://` stripped.
+fn input_paths(v: &Value, key: Option<&str>, depth: usize, out: &mut Vec<String>) {
+    if depth > 6 || out.len() >= 256 {
+        return;
+    }
+    match v {
+        Value::String(s) if key.is_some_and(path_key) => {
+            let p = s.strip_prefix("file://").unwrap_or(s);
+            if !p.is_empty() && p.len() < 4096 && !p.contains("://") {
+                out.push(p.to_owned());
+            }
+        }
+        Value::Array(a) => {
+            for x in a.iter().take(256) {
+                input_paths(x, key, depth + 1, out);
+            }
+        }
+        Value::Object(m) => {
+            for (k, x) in m.iter().take(256) {
+                input_paths(x, Some(k), depth + 1, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A tool offload does not know (an MCP server's `write_file`, a new Claude Code tool) whose
+/// input names a code file of the project is judged like Write; one that names offload's own
+/// files like a Write of them. Tools whose name says they only read, and Claude Code's own tools
+/// that write nothing, pass.
+fn unknown_tool(input: &HookInput, tool: &str, ctx: &Ctx<'_>) -> Unknown {
+    if tool.is_empty() || NON_WRITING_TOOLS.contains(&tool) || reads_by_name(tool) {
+        return Unknown::Pass;
+    }
+    let Some(v) = input.tool_input.as_ref() else {
+        return Unknown::Pass;
+    };
+    let mut paths = Vec::new();
+    input_paths(v, None, 0, &mut paths);
+    if paths.is_empty() {
+        return Unknown::Pass;
+    }
+    let scope = Scope::new(ctx.project, ctx.config, ctx.protected);
+    let mut code = None;
+    for p in &paths {
+        match scope.classify(Path::new(p), ctx.cwd) {
+            PathClass::Protected => return Unknown::Tamper(format!("{tool} on {p}")),
+            PathClass::Code if code.is_none() => {
+                code = Some(format!("{tool} on {}", display(p, ctx)));
+            }
+            _ => {}
+        }
+    }
+    code.map_or(Unknown::Pass, Unknown::Code)
 }
 
 enum Unlock {
