@@ -346,6 +346,7 @@ fn attempt(
     let mut events = vec![Event::now(
         session,
         Body::AttemptFinished(Box::new(AttemptFinished {
+            unconfigured_codex: unconfigured_codex(&ledger.paths().config_file, bin),
             attempt: id,
             outcome,
             exit_code: result.exit_code,
@@ -520,6 +521,27 @@ fn prune_runs(dir: &Path, keep: usize) {
     for p in &done[..done.len() - keep] {
         let _ = std::fs::remove_dir_all(p);
     }
+}
+
+/// The codex this attempt ran, when it is not the configured one (`runner.codex_bin` of the
+/// config file, or the `CODEX_BIN` Claude Code itself was started with) and was chosen by
+/// `CODEX_BIN` from inside Claude Code: such an attempt is recorded but unlocks nothing, since
+/// Claude could point it at a script that "succeeds".
+fn unconfigured_codex(config_file: &Path, bin: &Result<PathBuf, String>) -> Option<String> {
+    let from_env = env::var(env::CODEX_BIN)?;
+    let configured = Config::load_file(config_file).config.runner.codex_bin;
+    let used = bin.as_ref().ok().cloned();
+    if used.is_some() && used == shared::process::resolve_bin(&configured).ok() {
+        return None;
+    }
+    shared::claude_marker::inside_claude_code()?;
+    // Set by the user before starting Claude Code: configuration, not Claude's choice.
+    if shared::claude_marker::claude_started_with(env::CODEX_BIN)
+        .is_some_and(|v| v.as_deref() == Some(from_env.as_bytes()))
+    {
+        return None;
+    }
+    Some(used.map_or(from_env, |p| p.display().to_string()))
 }
 
 #[cfg(test)]

@@ -20,6 +20,14 @@ impl Session {
         let sb = Sandbox::new();
         let project = std::fs::canonicalize(sb.work()).unwrap();
         std::fs::create_dir_all(project.join("src")).unwrap();
+        // The user's configured codex (the fake one): `offload run` below is Claude's, with the
+        // session's variable, so only the configured codex counts.
+        std::fs::create_dir_all(sb.home()).unwrap();
+        std::fs::write(
+            sb.home().join("config.json"),
+            serde_json::to_vec(&json!({"runner": {"codex_bin": support::fake_codex()}})).unwrap(),
+        )
+        .unwrap();
         Session {
             sb,
             project,
@@ -299,4 +307,28 @@ fn session_start_exports_the_session_id_for_bash() {
         ))
         .output();
     assert_eq!(sourced.stdout(), "abc\n");
+}
+
+#[test]
+fn a_codex_chosen_from_inside_claude_code_unlocks_nothing() {
+    let s = Session::new();
+    s.prompt("go").expect_code(0);
+    // A copy of the fake codex elsewhere: a "codex" Claude could write itself.
+    let forged = s.sb.dir.path().join("forged-codex");
+    std::fs::copy(support::fake_codex(), &forged).unwrap();
+    s.sb.run()
+        .arg("fix src/lib.rs")
+        .env("CLAUDE_CODE_SESSION_ID", s.id)
+        .env("CODEX_BIN", &forged)
+        .mode("success")
+        .output()
+        .expect_code(0);
+    let reason = is_deny(&s.edit()).expect("a forged codex unlocks nothing");
+    assert!(
+        reason.contains("did not run the configured codex"),
+        "{reason}"
+    );
+    // The configured one does.
+    s.offload_run("success").expect_code(0);
+    assert_eq!(s.edit().stdout(), "");
 }

@@ -166,6 +166,7 @@ fn an_attempt_that_succeeded_during_the_command_unlocks_its_writes() {
                 Event::now(
                     Some("s1"),
                     Body::AttemptFinished(Box::new(AttemptFinished {
+                        unconfigured_codex: None,
                         attempt: "a".into(),
                         outcome: Outcome::Success,
                         exit_code: 0,

@@ -63,15 +63,7 @@ pub fn inside_claude_code() -> Option<String> {
         let cmdline = std::fs::read(format!("/proc/{ppid}/cmdline")).unwrap_or_default();
         let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
         let name = String::from_utf8_lossy(argv0);
-        let base = name.rsplit('/').next().unwrap_or_default();
-        if base == "claude"
-            || base.starts_with("claude-")
-            || name.contains("@anthropic-ai/claude-code")
-            || cmdline
-                .split(|b| *b == 0)
-                .take(3)
-                .any(|a| String::from_utf8_lossy(a).contains("@anthropic-ai/claude-code"))
-        {
+        if is_claude(&cmdline) {
             return Some(format!("parent process {ppid} is {name}"));
         }
         if let Ok(Some(environ)) =
@@ -88,6 +80,55 @@ pub fn inside_claude_code() -> Option<String> {
         pid = ppid;
     }
     None
+}
+
+/// The value of `name` in the environment the Claude Code process above this one was started
+/// with (`Some(None)`: that process has no such variable; `None`: no Claude Code process found
+/// among the ancestors, or its environment cannot be read). What the user set before starting
+/// Claude Code, as opposed to what a command inside it set.
+pub fn claude_started_with(name: &str) -> Option<Option<Vec<u8>>> {
+    let mut pid = std::process::id();
+    for _ in 0..64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let ppid: u32 = stat
+            .rsplit(')')
+            .next()?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        if ppid <= 1 {
+            return None;
+        }
+        let cmdline = std::fs::read(format!("/proc/{ppid}/cmdline")).unwrap_or_default();
+        if is_claude(&cmdline) {
+            let environ =
+                crate::fsutil::read_regular(Path::new(&format!("/proc/{ppid}/environ")), 1 << 20)
+                    .ok()??;
+            let mut key = name.as_bytes().to_vec();
+            key.push(b'=');
+            return Some(
+                environ
+                    .split(|b| *b == 0)
+                    .find_map(|e| e.strip_prefix(&key[..]).map(<[u8]>::to_vec)),
+            );
+        }
+        pid = ppid;
+    }
+    None
+}
+
+/// Whether a process's command line (NUL-separated) is Claude Code's.
+fn is_claude(cmdline: &[u8]) -> bool {
+    let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+    let name = String::from_utf8_lossy(argv0);
+    let base = name.rsplit('/').next().unwrap_or_default();
+    base == "claude"
+        || base.starts_with("claude-")
+        || cmdline
+            .split(|b| *b == 0)
+            .take(3)
+            .any(|a| String::from_utf8_lossy(a).contains("@anthropic-ai/claude-code"))
 }
 
 /// Whether standard input is a terminal this process is in the foreground of (what a user's

@@ -166,6 +166,10 @@ pub struct AttemptFinished {
     pub thread_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The codex it ran when that was not the configured one and was chosen from inside Claude
+    /// Code (`CODEX_BIN` set in Claude's command): recorded, but it unlocks nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unconfigured_codex: Option<String>,
 }
 
 impl Event {
@@ -248,6 +252,20 @@ pub struct SessionSummary {
     pub tokens: Tokens,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_attempt: Option<LastAttempt>,
+    /// The newest attempt that succeeded and counts (ran the configured codex), of any kind,
+    /// and the newest one that could write (not `read-only`): what unlocks exploration and
+    /// edits. With the newest failure, the guard's verdict is a function of all the attempts,
+    /// not of which finished last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success: Option<LastAttempt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_write_success: Option<LastAttempt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure: Option<LastAttempt>,
+    /// Set once an attempt was folded in by a version that keeps the three above; a summary
+    /// without it knows only `last_attempt`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub split_outcomes: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -335,7 +353,7 @@ impl SessionSummary {
                     self.failures += 1;
                 }
                 self.tokens.add(&f.tokens);
-                self.last_attempt = Some(LastAttempt {
+                let last = LastAttempt {
                     attempt: f.attempt.clone(),
                     ts: ev.ts,
                     turn: self.turn,
@@ -344,7 +362,19 @@ impl SessionSummary {
                     sandbox: f.sandbox.clone(),
                     work_type: f.work_type.clone(),
                     error: f.error.as_ref().map(|e| e.chars().take(300).collect()),
-                });
+                };
+                self.split_outcomes = true;
+                if f.unconfigured_codex.is_none() {
+                    if !f.outcome.is_success() {
+                        self.last_failure = Some(last.clone());
+                    } else {
+                        if f.sandbox != "read-only" {
+                            self.last_write_success = Some(last.clone());
+                        }
+                        self.last_success = Some(last.clone());
+                    }
+                }
+                self.last_attempt = Some(last);
             }
             Body::ApprovalGranted { source } => {
                 self.approval = Some(Approval {
@@ -838,6 +868,7 @@ mod tests {
         Event::now(
             Some(session),
             Body::AttemptFinished(Box::new(AttemptFinished {
+                unconfigured_codex: None,
                 attempt: format!("a{n}"),
                 outcome,
                 exit_code: outcome.exit_code(true),

@@ -408,6 +408,7 @@ mod tests {
             at,
             session,
             Body::AttemptFinished(Box::new(AttemptFinished {
+                unconfigured_codex: None,
                 attempt: id.into(),
                 outcome,
                 exit_code: outcome.exit_code(true),

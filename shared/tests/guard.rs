@@ -863,3 +863,88 @@ fn tools_offload_does_not_know_are_judged_by_the_paths_they_name() {
         Verdict::Silent
     );
 }
+
+/// A session summary folded from a turn's events, as the ledger folds them.
+fn folded(attempts: &[(&str, Outcome, &str, bool)]) -> SessionSummary {
+    use shared::ledger::{AttemptFinished, Event, Tokens};
+    let mut s = SessionSummary::new("s1");
+    let mut events = vec![Event::now(
+        Some("s1"),
+        Body::TurnStarted {
+            prompt_id: None,
+            project: None,
+        },
+    )];
+    for (id, outcome, sandbox, configured) in attempts {
+        events.push(Event::now(
+            Some("s1"),
+            Body::AttemptFinished(Box::new(AttemptFinished {
+                unconfigured_codex: (!configured).then(|| "/tmp/fake-codex".to_string()),
+                attempt: id.to_string(),
+                outcome: *outcome,
+                exit_code: outcome.exit_code(true),
+                codex_exit: Some(0),
+                model: "gpt-5.3-codex".into(),
+                sandbox: sandbox.to_string(),
+                work_type: None,
+                cwd: "/w".into(),
+                duration_ms: 10,
+                tokens: Tokens::default(),
+                thread_id: None,
+                error: None,
+            })),
+        ));
+    }
+    for (i, e) in events.iter().enumerate() {
+        s.apply(e, i as u64 + 1);
+    }
+    s
+}
+
+#[test]
+fn the_verdict_is_a_function_of_all_the_turns_attempts() {
+    let mut g = Given::new();
+    // Either order of a success and a failure (`--dual`, parallel tasks): open.
+    for order in [
+        [("ok", Outcome::Success), ("bad", Outcome::Failed)],
+        [("bad", Outcome::Failed), ("ok", Outcome::Success)],
+    ] {
+        g.summary = Some(folded(&[
+            (order[0].0, order[0].1, "workspace-write", true),
+            (order[1].0, order[1].1, "workspace-write", true),
+        ]));
+        assert_eq!(g.edit("src/lib.rs"), Verdict::Silent, "{order:?}");
+    }
+    // Only failures: closed.
+    g.summary = Some(folded(&[("bad", Outcome::Failed, "workspace-write", true)]));
+    denied(&g.edit("src/lib.rs"), "fail-closed");
+    // A read-only success unlocks exploration, not edits, and says so.
+    g.summary = Some(folded(&[("look", Outcome::Success, "read-only", true)]));
+    let reason = denied(&g.edit("src/lib.rs"), "route-first");
+    assert!(
+        reason.contains("read-only attempt unlocks exploration"),
+        "{reason}"
+    );
+    assert_eq!(
+        g.call("Agent", json!({"subagent_type": "Explore", "prompt": "x"})),
+        Verdict::Silent
+    );
+    // A success of a codex that is not the configured one counts for nothing.
+    g.summary = Some(folded(&[(
+        "fake",
+        Outcome::Success,
+        "workspace-write",
+        false,
+    )]));
+    let reason = denied(&g.edit("src/lib.rs"), "route-first");
+    assert!(
+        reason.contains("did not run the configured codex"),
+        "{reason}"
+    );
+    // ... and does not hide a real failure.
+    g.summary = Some(folded(&[
+        ("bad", Outcome::Failed, "workspace-write", true),
+        ("fake", Outcome::Success, "workspace-write", false),
+    ]));
+    denied(&g.edit("src/lib.rs"), "fail-closed");
+}

@@ -51,6 +51,7 @@ impl World {
             .append(&[Event::now(
                 session,
                 Body::AttemptFinished(Box::new(AttemptFinished {
+                    unconfigured_codex: None,
                     attempt: "a".into(),
                     outcome,
                     exit_code: 0,

@@ -263,9 +263,25 @@ fn judge(
         phrase: &ctx.config.approval_phrase,
         model: &ctx.runner.model_code,
     };
-    let denial = match unlock(summary.as_ref(), ctx) {
+    let denial = match unlock(summary.as_ref(), ctx, work) {
         Unlock::Open => None,
         Unlock::NoAttempt => Some(("route-first", messages::route_first(work, &what, &route))),
+        Unlock::ReadOnly(last) => Some((
+            "route-first",
+            format!(
+                "{} (The successful attempt {} ran read-only: a read-only attempt unlocks exploration, not code edits.)",
+                messages::route_first(work, &what, &route),
+                last.attempt
+            ),
+        )),
+        Unlock::NotCounted(last) => Some((
+            "route-first",
+            format!(
+                "{} (The successful attempt {} did not run the configured codex, so it does not count.)",
+                messages::route_first(work, &what, &route),
+                last.attempt
+            ),
+        )),
         Unlock::Failed(last) => Some((
             "fail-closed",
             messages::fail_closed(work, &what, &last, &route),
@@ -453,10 +469,14 @@ enum Unlock {
     Open,
     NoAttempt,
     Failed(LastAttempt),
+    /// Only a read-only attempt succeeded, and the work is an edit.
+    ReadOnly(LastAttempt),
+    /// The newest attempt succeeded but ran a codex that is not the configured one.
+    NotCounted(LastAttempt),
 }
 
-fn unlock(summary: Option<&SessionSummary>, ctx: &Ctx<'_>) -> Unlock {
-    unlock_at(summary, ctx.config, ctx.now)
+fn unlock(summary: Option<&SessionSummary>, ctx: &Ctx<'_>, work: Work) -> Unlock {
+    unlock_at(summary, ctx.config, ctx.now, work)
 }
 
 /// Whether a user prompt gives the approval `phrase` as the user's own instruction: the phrase
@@ -509,10 +529,20 @@ pub fn unlocked(
     config: &GuardConfig,
     now: DateTime<Utc>,
 ) -> bool {
-    matches!(unlock_at(summary, config, now), Unlock::Open)
+    matches!(unlock_at(summary, config, now, Work::Edit), Unlock::Open)
 }
 
-fn unlock_at(summary: Option<&SessionSummary>, config: &GuardConfig, now: DateTime<Utc>) -> Unlock {
+/// Whether native `work` is open for the session: an approval in scope, or a successful attempt
+/// in scope that counts and fits the work (one that could write, for an edit). A function of
+/// all the attempts, not of which finished last: a success in scope opens whatever failed
+/// before or after it (`--dual` succeeds if either model does; of parallel tasks, one success
+/// is enough). Without one, a failure in scope keeps it closed until the user approves.
+fn unlock_at(
+    summary: Option<&SessionSummary>,
+    config: &GuardConfig,
+    now: DateTime<Utc>,
+    work: Work,
+) -> Unlock {
     let Some(s) = summary else {
         return Unlock::NoAttempt;
     };
@@ -522,16 +552,39 @@ fn unlock_at(summary: Option<&SessionSummary>, config: &GuardConfig, now: DateTi
     {
         return Unlock::Open;
     }
-    match &s.last_attempt {
-        Some(l) if scope.covers(s, l.turn, l.ts, now) => {
-            if l.outcome.is_success() {
-                Unlock::Open
-            } else {
-                Unlock::Failed(l.clone())
-            }
-        }
-        _ => Unlock::NoAttempt,
+    let covers = |l: &&LastAttempt| scope.covers(s, l.turn, l.ts, now);
+    // A summary written before offload kept successes and failures apart knows only the
+    // newest attempt.
+    let legacy = !s.split_outcomes;
+    let (success, failure) = if legacy {
+        let l = s.last_attempt.as_ref();
+        (
+            l.filter(|l| l.outcome.is_success()),
+            l.filter(|l| !l.outcome.is_success()),
+        )
+    } else {
+        let success = match work {
+            Work::Edit => s.last_write_success.as_ref(),
+            Work::Explore => s.last_success.as_ref(),
+        };
+        (success, s.last_failure.as_ref())
+    };
+    if success.filter(covers).is_some() {
+        return Unlock::Open;
     }
+    if let Some(l) = failure.filter(covers) {
+        return Unlock::Failed(l.clone());
+    }
+    if let Some(l) = s.last_success.as_ref().filter(covers) {
+        return Unlock::ReadOnly(l.clone());
+    }
+    if let Some(l) = s.last_attempt.as_ref().filter(covers)
+        && l.outcome.is_success()
+        && !legacy
+    {
+        return Unlock::NotCounted(l.clone());
+    }
+    Unlock::NoAttempt
 }
 
 /// For a Write or Edit of a plan (`docs/plans/*.md` in the project): the problems of the plan

@@ -30,6 +30,7 @@ fn main() {
             })
         } else {
             Body::AttemptFinished(Box::new(AttemptFinished {
+                unconfigured_codex: None,
                 attempt,
                 outcome: Outcome::Success,
                 exit_code: 0,

@@ -396,6 +396,7 @@ fn fill_ledger(home: &Path, events: usize) -> Ledger {
         let ev = Event::now(
             Some(&format!("old-{}", i % 500)),
             Body::AttemptFinished(Box::new(AttemptFinished {
+                unconfigured_codex: None,
                 attempt: format!("a{i}"),
                 outcome: if i % 7 == 0 {
                     Outcome::Failed
@@ -473,6 +474,7 @@ impl Scene {
         let attempt = Event::now(
             Some(&session),
             Body::AttemptFinished(Box::new(AttemptFinished {
+                unconfigured_codex: None,
                 attempt: "bench".into(),
                 outcome: Outcome::Success,
                 exit_code: 0,
@@ -890,6 +892,7 @@ fn strip_ansi(s: &str) -> String {
 /// A successful attempt: it unlocks native work for its session's turn.
 fn ok_attempt() -> Body {
     Body::AttemptFinished(Box::new(AttemptFinished {
+        unconfigured_codex: None,
         attempt: "ok".into(),
         outcome: Outcome::Success,
         exit_code: 0,
