@@ -332,3 +332,36 @@ fn a_codex_chosen_from_inside_claude_code_unlocks_nothing() {
     s.offload_run("success").expect_code(0);
     assert_eq!(s.edit().stdout(), "");
 }
+
+#[test]
+fn the_installed_hook_and_statusline_are_protected_like_the_state() {
+    let s = Session::new();
+    let hook = workspace_bin("offload-hook");
+    let dir = hook.parent().unwrap();
+    for cmd in [
+        format!("cp /bin/true {}", hook.display()),
+        format!("chmod -x {}", hook.display()),
+        format!(
+            "printf '#!/bin/sh\\n' > {}/offload-statusline",
+            dir.display()
+        ),
+    ] {
+        let out = s.event(
+            "PreToolUse",
+            json!({"tool_name": "Bash", "tool_input": {"command": cmd}}),
+        );
+        let reason = is_deny(&out.expect_code(0)).unwrap_or_else(|| panic!("{cmd}: allowed"));
+        assert!(reason.contains("only the user may do"), "{cmd}: {reason}");
+    }
+    let out = s.event(
+        "PreToolUse",
+        json!({"tool_name": "Write", "tool_input": {"file_path": hook, "content": "#!/bin/sh\n"}}),
+    );
+    assert!(is_deny(&out.expect_code(0)).is_some());
+    // Reading them, or other files beside them, is the user's business.
+    let out = s.event(
+        "PreToolUse",
+        json!({"tool_name": "Bash", "tool_input": {"command": format!("ls {}", dir.display())}}),
+    );
+    assert_eq!(out.expect_code(0).stdout(), "");
+}

@@ -341,3 +341,47 @@ fn the_watcher_ends_with_its_project() {
     }
     assert!(p.pid_file().is_none(), "its pid file is removed");
 }
+
+#[test]
+fn claude_code_settings_are_watched_for_what_they_do_to_the_guard() {
+    let p = Project::new();
+    std::fs::create_dir_all(p.dir.join(".claude")).unwrap();
+    let wired = r#"{"hooks":{"PreToolUse":[{"matcher":"Edit|Write|Bash","hooks":[{"type":"command","command":"/x/offload-hook"}]}]}}"#;
+    std::fs::write(p.dir.join(".claude/settings.json"), wired).unwrap();
+    for warm in [false, true] {
+        if warm {
+            p.warm();
+        }
+        // Switching the guard off through a script: undone, whatever the file.
+        for code in [
+            "open('.claude/settings.local.json','w').write('{\"disableAllHooks\": true}')",
+            "open('.claude/settings.json','w').write('{\"permissions\": {}}')",
+            "import json; d=json.load(open('.claude/settings.json')); d['env']={'OFFLOAD_MODE':'off'}; json.dump(d, open('.claude/settings.json','w'))",
+        ] {
+            let post = p.play(&p.script(code));
+            assert!(post.contains("undid"), "warm {warm}: {code}: {post}");
+            assert_eq!(
+                std::fs::read_to_string(p.dir.join(".claude/settings.json")).unwrap(),
+                wired,
+                "{code}"
+            );
+            assert!(
+                !p.dir.join(".claude/settings.local.json").exists()
+                    || !std::fs::read_to_string(p.dir.join(".claude/settings.local.json"))
+                        .unwrap()
+                        .contains("disableAllHooks"),
+                "{code}"
+            );
+        }
+        // A change that leaves the guard as it was stays.
+        let code = "import json; d=json.load(open('.claude/settings.json')); d['permissions']={'allow':['Bash(ls:*)']}; json.dump(d, open('.claude/settings.json','w'))";
+        let post = p.play(&p.script(code));
+        assert!(!post.contains("undid"), "warm {warm}: {post}");
+        assert!(
+            std::fs::read_to_string(p.dir.join(".claude/settings.json"))
+                .unwrap()
+                .contains("Bash(ls:*)")
+        );
+        std::fs::write(p.dir.join(".claude/settings.json"), wired).unwrap();
+    }
+}

@@ -497,6 +497,71 @@ pub fn is_wired(settings: &Value) -> bool {
     hooks_ok && our_statusline(&settings["statusLine"]).is_some()
 }
 
+/// Environment variables a settings file's `env` must not set for a session: they switch the
+/// guard off or move its state (`OFFLOAD_*`), change which codex runs and how (`CODEX_*`), or
+/// feed the session's environment (`CLAUDE_ENV_FILE`, `CLAUDECODE`).
+fn guarded_env(key: &str) -> bool {
+    key.starts_with("OFFLOAD_")
+        || key.starts_with("CODEX_")
+        || key == "CLAUDE_ENV_FILE"
+        || key == "CLAUDECODE"
+}
+
+/// Per hook event, the matchers under which `settings` runs offload's hook.
+fn our_matchers(settings: &Value) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    let Some(hooks) = settings.get("hooks").and_then(Value::as_object) else {
+        return out;
+    };
+    for (event, groups) in hooks {
+        for g in groups.as_array().into_iter().flatten() {
+            if group_entries(g).any(is_our_hook) {
+                out.push((
+                    event.clone(),
+                    g.get("matcher").and_then(Value::as_str).map(str::to_owned),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// What changing a Claude Code settings file from `old` to `new` does to offload's guard, judged
+/// by the resulting JSON, not by its words: `disableAllHooks` set; an `env` entry that switches
+/// offload off or redirects it or codex; offload's hook removed from an event it was in, or
+/// moved under another matcher (a narrower one, a renamed event). `None` when it leaves the
+/// guard as it was.
+pub fn weakens(old: &Value, new: &Value) -> Option<String> {
+    if new
+        .get("disableAllHooks")
+        .is_some_and(|v| v != &Value::Bool(false))
+    {
+        return Some("sets disableAllHooks".into());
+    }
+    if let Some(env) = new.get("env").and_then(Value::as_object) {
+        for (k, v) in env {
+            if guarded_env(k) && old.get("env").and_then(|e| e.get(k)) != Some(v) {
+                return Some(format!("sets {k} in env"));
+            }
+        }
+    }
+    let after = our_matchers(new);
+    for (event, matcher) in our_matchers(old) {
+        let kept = after.iter().any(|(e, m)| {
+            *e == event
+                && (*m == matcher
+                    || matches!(m.as_deref(), None | Some("") | Some("*") | Some(".*")))
+        });
+        if !kept {
+            return Some(match matcher {
+                Some(m) => format!("removes or changes offload's {event} hook (matcher {m:?})"),
+                None => format!("removes or changes offload's {event} hook"),
+            });
+        }
+    }
+    None
+}
+
 /// Put our entry into `groups` exactly once: in place if a group with our matcher already holds
 /// one, else in a new group at the end. Other entries of ours are removed.
 fn merge_event(groups: &mut Vec<Value>, matcher: Option<&str>, wiring: &Wiring) {

@@ -948,3 +948,120 @@ fn the_verdict_is_a_function_of_all_the_turns_attempts() {
     ]));
     denied(&g.edit("src/lib.rs"), "fail-closed");
 }
+
+#[test]
+fn settings_are_judged_by_the_json_they_leave() {
+    let g = Given::new();
+    std::fs::create_dir_all(g.project.join(".claude")).unwrap();
+    let wired = json!({
+        "statusLine": {"type": "command", "command": "/bin/offload-statusline"},
+        "hooks": {
+            "PreToolUse": [{"matcher": "Edit|Write|Bash", "hooks": [{"type": "command", "command": "/bin/offload-hook"}]}],
+            "UserPromptSubmit": [{"hooks": [{"type": "command", "command": "/bin/offload-hook"}]}]
+        }
+    });
+    let settings = g.p(".claude/settings.json");
+    let local = g.p(".claude/settings.local.json");
+    std::fs::write(&settings, serde_json::to_string_pretty(&wired).unwrap()).unwrap();
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut v = wired.clone();
+        f(&mut v);
+        v.to_string()
+    };
+    // Each way of switching the guard off, as a Write of the project settings.
+    for (why, content) in [
+        (
+            "disableAllHooks",
+            with(&|v| v["disableAllHooks"] = json!(true)),
+        ),
+        (
+            "OFFLOAD_MODE",
+            with(&|v| v["env"] = json!({"OFFLOAD_MODE": "off"})),
+        ),
+        (
+            "OFFLOAD_HOME",
+            with(&|v| v["env"] = json!({"OFFLOAD_HOME": "/tmp/forged"})),
+        ),
+        (
+            "CODEX_BIN",
+            with(&|v| v["env"] = json!({"CODEX_BIN": "/tmp/fake"})),
+        ),
+        (
+            "matcher",
+            with(&|v| v["hooks"]["PreToolUse"][0]["matcher"] = json!("NoSuchTool")),
+        ),
+        (
+            "renamed",
+            with(&|v| {
+                let pre = v["hooks"]["PreToolUse"].take();
+                v["hooks"]["PreToolUseX"] = pre;
+                v["hooks"].as_object_mut().unwrap().remove("PreToolUse");
+            }),
+        ),
+        (
+            "dropped, the word kept",
+            with(&|v| {
+                v["hooks"] = json!({});
+            }),
+        ),
+        (
+            "other command",
+            with(&|v| v["hooks"]["PreToolUse"][0]["hooks"][0]["command"] = json!("/bin/true")),
+        ),
+        ("not JSON", "{ offload-hook".to_string()),
+    ] {
+        let reason = denied(
+            &g.call("Write", json!({"file_path": settings, "content": content})),
+            "tamper",
+        );
+        assert!(reason.contains("settings.json"), "{why}: {reason}");
+    }
+    // The local settings: no hooks of offload's there, but disableAllHooks or env still count.
+    for content in [
+        json!({"disableAllHooks": true}).to_string(),
+        json!({"env": {"OFFLOAD_MODE": "off"}}).to_string(),
+    ] {
+        denied(
+            &g.call("Write", json!({"file_path": local, "content": content})),
+            "tamper",
+        );
+    }
+    // An Edit is judged on the file it leaves.
+    let text = std::fs::read_to_string(&settings).unwrap();
+    assert!(text.contains("\"matcher\": \"Edit|Write|Bash\""));
+    denied(
+        &g.call(
+            "Edit",
+            json!({"file_path": settings, "old_string": "\"matcher\": \"Edit|Write|Bash\"", "new_string": "\"matcher\": \"Read\""}),
+        ),
+        "tamper",
+    );
+    // What leaves the guard as it was passes: permissions, other env, other hooks, a wider
+    // matcher.
+    for content in [
+        with(&|v| v["permissions"] = json!({"allow": ["Bash(ls:*)"]})),
+        with(&|v| v["env"] = json!({"RUST_LOG": "debug"})),
+        with(&|v| {
+            v["hooks"]["PostToolUse"] =
+                json!([{"matcher": "Edit", "hooks": [{"type": "command", "command": "cargo fmt"}]}])
+        }),
+        with(&|v| v["hooks"]["PreToolUse"][0]["matcher"] = json!("*")),
+        with(&|v| v["disableAllHooks"] = json!(false)),
+    ] {
+        assert_eq!(
+            g.call(
+                "Write",
+                json!({"file_path": settings, "content": content.clone()})
+            ),
+            Verdict::Silent,
+            "{content}"
+        );
+    }
+    assert_eq!(
+        g.call(
+            "Write",
+            json!({"file_path": local, "content": "{\"permissions\":{}}"})
+        ),
+        Verdict::Silent
+    );
+}

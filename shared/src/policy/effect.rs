@@ -51,6 +51,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::fsutil;
 use crate::policy::scope::Scope;
 
+/// Claude Code's settings files of a project, watched with its code.
+pub(crate) const SETTINGS: [&str; 2] = [".claude/settings.json", ".claude/settings.local.json"];
+
 /// The largest code file a snapshot copies; a bigger file that git does not hold makes the
 /// snapshot fail (closed).
 const MAX_FILE_BYTES: u64 = 64 << 20;
@@ -485,6 +488,11 @@ pub(crate) fn walk(
             }
         }
     }
+    // Claude Code's project settings wire offload's hooks: watched, and judged by what they do
+    // to the guard (see `benign`).
+    for rel in SETTINGS {
+        files.push((rel.as_bytes().to_vec(), project.join(rel)));
+    }
     if relisted > 0 || new.dirs.len() != old.dirs.len() {
         let _ = fsutil::create_private_dir(&store.root)
             .and_then(|()| fsutil::write_atomic(&cache_path, &new.encode()));
@@ -915,7 +923,8 @@ fn now_code(project: &Path, rel: &[u8], scope: &Scope, known: bool) -> Option<Si
         // A name that is not UTF-8 is judged on its lossy form, as the walk judges it.
         let text = String::from_utf8_lossy(rel);
         let text = text.as_ref();
-        let git_own = text == ".git/config"
+        let git_own = SETTINGS.contains(&text)
+            || text == ".git/config"
             || text == ".git/info/attributes"
             || text
                 .strip_prefix(".git/hooks/")
@@ -1465,7 +1474,7 @@ pub fn check(
         }
     }
     out.sort_by(|a, b| a.rel.cmp(&b.rel));
-    out.retain(|c| !benign_git_config(&snap.project, c));
+    out.retain(|c| !benign(snap, store, c));
     Ok(out)
 }
 
@@ -1477,6 +1486,45 @@ fn benign_git_config(project: &Path, c: &Changed) -> bool {
         && c.change != Change::Deleted
         && fsutil::read_regular_text(&project.join(".git/config"), 1 << 20)
             .is_some_and(|t| !crate::policy::bash::git_config_runs_programs(&t))
+}
+
+/// Whether a change is harmless to the guard although it touched a file watched for what it
+/// does, not for being code: git's configuration rewritten to run no program, or Claude Code's
+/// settings changed in a way that leaves offload's wiring as it was (see
+/// [`crate::settings::weakens`]).
+fn benign(snap: &Snapshot, store: &Store, c: &Changed) -> bool {
+    if benign_git_config(&snap.project, c) {
+        return true;
+    }
+    if !SETTINGS.iter().any(|s| s.as_bytes() == c.rel.as_slice()) {
+        return false;
+    }
+    let parse = |b: &[u8]| -> Option<serde_json::Value> {
+        if b.iter().all(u8::is_ascii_whitespace) {
+            Some(serde_json::Value::Object(Default::default()))
+        } else {
+            serde_json::from_slice(b).ok()
+        }
+    };
+    let old = match snap.get(&c.rel).flatten() {
+        Some(e) => match old_content(snap, store, &c.rel, &e.backup) {
+            Ok(bytes) => parse(&bytes).unwrap_or(serde_json::Value::Null),
+            Err(_) => return false,
+        },
+        None => serde_json::Value::Null,
+    };
+    let new = match c.change {
+        Change::Deleted => serde_json::Value::Null,
+        _ => match fsutil::read_regular(&snap.project.join(bytes_path(&c.rel)), 4 << 20) {
+            Ok(Some(bytes)) => match parse(&bytes) {
+                Some(v) => v,
+                // Unreadable settings: harmless only if they wired nothing of offload's.
+                None => serde_json::Value::Null,
+            },
+            _ => return false,
+        },
+    };
+    crate::settings::weakens(&old, &new).is_none()
 }
 
 /// [`check`] for the files touched since `snap` was taken (what the [`super::watch`]er saw):
@@ -1513,7 +1561,7 @@ pub fn check_touched(
     }
     out.sort_by(|a, b| a.rel.cmp(&b.rel));
     out.dedup_by(|a, b| a.rel == b.rel);
-    out.retain(|c| !benign_git_config(&snap.project, c));
+    out.retain(|c| !benign(snap, store, c));
     Ok(out)
 }
 

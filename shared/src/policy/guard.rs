@@ -707,20 +707,8 @@ fn tamper(
             return Some(format!("editing {path}"));
         }
         if ctx.config.protect_settings && is_settings_file(Path::new(path), ctx) {
-            let removes_hooks = match tool {
-                "Write" => {
-                    let now = crate::fsutil::read_regular_text(&ctx.cwd.join(path), 4 << 20)
-                        .unwrap_or_default();
-                    now.contains("offload")
-                        && !input.input_str("content").unwrap_or("").contains("offload")
-                }
-                _ => edit_old_strings(input)
-                    .iter()
-                    .any(|s| s.contains("offload")),
-            };
-            if removes_hooks {
-                return Some(format!("changing offload's hooks in {path}"));
-            }
+            return settings_change(input, tool, &ctx.cwd.join(path))
+                .map(|what| format!("a change to {path} that {what}"));
         }
         return None;
     }
@@ -752,27 +740,6 @@ fn tamper(
     None
 }
 
-fn edit_old_strings(input: &HookInput) -> Vec<String> {
-    let mut out: Vec<String> = input
-        .input_str("old_string")
-        .map(str::to_owned)
-        .into_iter()
-        .collect();
-    if let Some(edits) = input
-        .tool_input
-        .as_ref()
-        .and_then(|v| v.get("edits"))
-        .and_then(|e| e.as_array())
-    {
-        out.extend(edits.iter().filter_map(|e| {
-            e.get("old_string")
-                .and_then(|s| s.as_str())
-                .map(str::to_owned)
-        }));
-    }
-    out
-}
-
 /// Claude Code's settings files, where offload's hooks are registered.
 fn is_settings_file(path: &Path, ctx: &Ctx<'_>) -> bool {
     let p = crate::policy::scope::normalize(&ctx.cwd.join(path));
@@ -786,6 +753,46 @@ fn is_settings_file(path: &Path, ctx: &Ctx<'_>) -> bool {
     files
         .iter()
         .any(|f| crate::policy::scope::normalize(f) == p)
+}
+
+/// What an Edit/Write/MultiEdit of Claude Code settings file `file` would do to the guard,
+/// judged on the JSON it leaves (see [`crate::settings::weakens`]). An edit whose text is not
+/// found changes nothing (Claude Code fails it). A result that is not JSON, of a file that wired
+/// offload, would unwire it.
+fn settings_change(input: &HookInput, tool: &str, file: &Path) -> Option<String> {
+    let current = crate::fsutil::read_regular_text(file, 4 << 20);
+    let new_text = match tool {
+        "Write" => input.input_str("content")?.to_owned(),
+        _ => {
+            let mut text = current.clone()?;
+            for (old, new, all) in edits(input) {
+                if old.is_empty() || !text.contains(&old) {
+                    return None;
+                }
+                text = if all {
+                    text.replace(&old, &new)
+                } else {
+                    text.replacen(&old, &new, 1)
+                };
+            }
+            text
+        }
+    };
+    let parse = |t: &str| -> Option<Value> {
+        if t.trim().is_empty() {
+            Some(Value::Object(Default::default()))
+        } else {
+            serde_json::from_str(t).ok()
+        }
+    };
+    let old = current.as_deref().and_then(parse).unwrap_or(Value::Null);
+    match parse(&new_text) {
+        Some(new) => crate::settings::weakens(&old, &new),
+        None if crate::settings::weakens(&old, &Value::Null).is_some() => {
+            Some("leaves it unreadable (and offload's hooks with it)".into())
+        }
+        None => None,
+    }
 }
 
 /// `offload approve` anywhere in a command line, however the binary is spelled.

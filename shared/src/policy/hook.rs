@@ -119,10 +119,20 @@ pub fn answer(
             ..Answer::default()
         };
     }
-    let protected = [
+    // offload's state and config, and the installed hook and statusline binaries (the wiring:
+    // a `cp /bin/true` over the hook would switch the guard off).
+    let mut protected = vec![
         env.paths.state_dir.clone(),
         env.paths.config_dir().to_path_buf(),
     ];
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        for bin in [crate::settings::HOOK_BIN, crate::settings::STATUSLINE_BIN] {
+            protected.push(dir.join(bin));
+        }
+    }
     // What the guard judges a tool call with (PreToolUse, and PostToolUse when it must know
     // whether PreToolUse would have watched the command).
     let ctx = Ctx {

@@ -854,6 +854,15 @@ fn setup(w: &mut Watcher<'_>, store: &Store) -> Result<(), Stop> {
             break;
         }
     }
+    // Claude Code's project settings are in every snapshot (even where git ignores them).
+    if std::fs::symlink_metadata(w.project.join(".claude")).is_ok_and(|m| m.is_dir()) {
+        w.watch_dir(b".claude")?;
+        for rel in effect::SETTINGS {
+            if std::fs::symlink_metadata(w.project.join(rel)).is_ok_and(|m| m.is_file()) {
+                w.watch_file(rel.as_bytes())?;
+            }
+        }
+    }
     // git's configuration and hooks are in every snapshot.
     if std::fs::symlink_metadata(w.project.join(".git")).is_ok_and(|m| m.is_dir()) {
         for rel in [&b".git"[..], b".git/info", b".git/hooks"] {
