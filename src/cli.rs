@@ -143,6 +143,10 @@ pub struct RunArgs {
     /// Print a JSON result on stdout instead of Codex's answer.
     #[arg(long)]
     pub json: bool,
+    /// Run even while another `workspace-write` run works on the same project (by default
+    /// offload refuses: two codex processes writing one tree undo each other's work).
+    #[arg(long)]
+    pub parallel: bool,
     /// Claude Code session to record the attempt under
     /// [env: CLAUDE_CODE_SESSION_ID, then OFFLOAD_SESSION_ID].
     #[arg(long)]

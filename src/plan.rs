@@ -271,7 +271,7 @@ impl Dispatch<'_> {
 }
 
 fn dispatches<'a>(plan: &Plan, batch: &Batch<'a>, dir: &str) -> Vec<Dispatch<'a>> {
-    batch
+    let mut out: Vec<Dispatch<'a>> = batch
         .codex
         .iter()
         .filter_map(|task| {
@@ -279,7 +279,17 @@ fn dispatches<'a>(plan: &Plan, batch: &Batch<'a>, dir: &str) -> Vec<Dispatch<'a>
             let args = run_args(task, &prompt, dir)?;
             Some(Dispatch { task, prompt, args })
         })
-        .collect()
+        .collect();
+    // A batch's tasks run at once on one project, by design (the plan keeps their files
+    // apart): say so, or each `workspace-write` run after the first would refuse to start while
+    // the others work.
+    let writes = |d: &Dispatch<'_>| d.args.iter().any(|a| a == "workspace-write");
+    if out.iter().filter(|d| writes(d)).count() > 1 {
+        for d in out.iter_mut().filter(|d| writes(d)) {
+            d.args.insert(1, "--parallel".into());
+        }
+    }
+    out
 }
 
 fn next(file: &Path, json: bool) -> Result<u8, Error> {

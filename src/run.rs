@@ -205,6 +205,37 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
         }
     };
     let ledger = Ledger::new(paths.clone());
+    // Runs whose process died without a finish are closed as failed; a live `workspace-write`
+    // run on this project makes this one wait (two codex processes writing one tree undo each
+    // other's work), unless --parallel.
+    let mut busy = None;
+    for r in shared::running::list(&paths.state_dir) {
+        if !r.alive() {
+            let _ = ledger.append(&[r.died()]);
+            r.remove(&paths.state_dir);
+        } else if r.sandbox == "workspace-write" {
+            let theirs = Path::new(&r.cwd);
+            if theirs.starts_with(&plan.dir) || plan.dir.starts_with(theirs) {
+                busy = Some(r);
+            }
+        }
+    }
+    if let Some(r) = busy
+        && plan.sandbox.as_str() == "workspace-write"
+        && !args.parallel
+    {
+        return Err(Error::with_code(
+            format!(
+                "another Codex run is still working on {} (pid {}, since {} UTC, \"{}\"): wait for it \
+                 to finish; do not start another. To run both anyway, pass --parallel.",
+                r.cwd,
+                r.pid,
+                r.started.format("%H:%M:%S"),
+                r.prompt
+            ),
+            1,
+        ));
+    }
     let interrupts = Interrupts::install();
     let bin = shared::process::resolve_bin(&loaded.config.runner.codex_bin);
     let codex_home = codex_home();
@@ -292,6 +323,20 @@ fn attempt(
         ));
         return result;
     }
+    // While it runs, the guard tells Claude to wait for it (removed when this function returns,
+    // after the finish is recorded).
+    let _running = shared::running::Running::of_this_process(
+        &id,
+        session,
+        model,
+        &sandbox,
+        work_type.as_deref(),
+        &cwd,
+        prompt,
+    )
+    .mark(&ledger.paths().state_dir)
+    .map_err(|e| eprintln!("offload: warning: cannot mark the attempt as running: {e}"))
+    .ok();
     let finished = match bin {
         Ok(bin) => {
             let spec = ExecSpec {

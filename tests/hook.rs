@@ -365,3 +365,96 @@ fn the_installed_hook_and_statusline_are_protected_like_the_state() {
     );
     assert_eq!(out.expect_code(0).stdout(), "");
 }
+
+/// A process's start time, as offload reads it (field 22 of `/proc/<pid>/stat`).
+fn start_time(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 1..];
+    rest.split_whitespace().nth(19).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_running_attempt_holds_native_work_and_a_dead_one_is_closed_as_failed() {
+    let s = Session::new();
+    s.prompt("go").expect_code(0);
+    // A run of this session still working (a process named by a marker, as `offload run`
+    // writes it; the fake codex answers at once, so a stand-in process plays the long run).
+    let mut worker = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let running = s.sb.home().join("running");
+    std::fs::create_dir_all(&running).unwrap();
+    let marker = json!({
+        "attempt": "run-long", "session": s.id, "pid": worker.id(),
+        "pid_start": start_time(worker.id()), "started": "2026-11-29T10:00:00Z",
+        "model": "gpt-5.3-codex", "sandbox": "workspace-write", "cwd": s.project,
+        "prompt": "refactor the parser"
+    });
+    std::fs::write(running.join("run-long.json"), marker.to_string()).unwrap();
+    let reason = is_deny(&s.edit()).expect("held while Codex works");
+    assert!(
+        reason.contains("still working") && reason.contains("refactor the parser"),
+        "{reason}"
+    );
+    assert!(reason.contains(&worker.id().to_string()), "{reason}");
+    // A second workspace-write run on the project is refused; --parallel runs it anyway.
+    let out = s.offload_run("success").expect_code(1);
+    assert!(
+        out.stderr().contains("still working") && out.stderr().contains("--parallel"),
+        "{}",
+        out.stderr()
+    );
+    s.sb.run()
+        .args(["fix src/lib.rs", "--parallel"])
+        .env("CLAUDE_CODE_SESSION_ID", s.id)
+        .mode("fail500")
+        .output()
+        .expect_code(20);
+    assert!(is_deny(&s.edit()).unwrap().contains("still working"));
+    // The run's process dies without a finish: the next call closes it as failed.
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    let reason = is_deny(&s.edit()).expect("fail closed");
+    assert!(!reason.contains("still working"), "{reason}");
+    assert!(!running.join("run-long.json").exists());
+    let closed =
+        s.sb.events()
+            .into_iter()
+            .filter_map(|e| match e.body {
+                Body::AttemptFinished(f) if f.attempt == "run-long" => Some(f),
+                _ => None,
+            })
+            .collect::<Vec<_>>();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].outcome, shared::outcome::Outcome::Failed);
+    assert!(
+        closed[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("without recording a finish")
+    );
+    // offload run's own markers: none left after its runs.
+    assert_eq!(std::fs::read_dir(&running).unwrap().count(), 0);
+    // ... and one while its codex works.
+    let mut run =
+        s.sb.run()
+            .args(["fix src/lib.rs", "--parallel"])
+            .env("CLAUDE_CODE_SESSION_ID", s.id)
+            .mode("slow")
+            .command()
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+    let mut seen = false;
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while run.try_wait().unwrap().is_none() && std::time::Instant::now() < until {
+        seen |= std::fs::read_dir(&running).unwrap().count() == 1;
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(run.wait().unwrap().success());
+    assert!(seen, "a marker while codex ran");
+    assert_eq!(std::fs::read_dir(&running).unwrap().count(), 0);
+}

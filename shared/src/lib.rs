@@ -22,6 +22,7 @@ pub mod paths;
 pub mod plan;
 pub mod policy;
 pub mod process;
+pub mod running;
 pub mod settings;
 pub mod shell;
 pub mod stats;

@@ -106,6 +106,7 @@ impl Given {
             now: Utc::now(),
             tmpdir: None,
             deadline: None,
+            running: None,
         };
         pre_tool_use(&hook, &ctx, || self.summary.clone())
     }
@@ -649,6 +650,7 @@ fn bash_corpus_through_the_guard() {
         now: Utc::now(),
         tmpdir: None,
         deadline: None,
+        running: None,
     };
     let (mut deny, mut pass, mut escapes, mut false_blocks) = (0, 0, vec![], vec![]);
     let mut watch = 0;

@@ -89,6 +89,8 @@ pub struct Ctx<'a> {
     pub tmpdir: Option<&'a Path>,
     /// When the analysis must stop (a limit that denies), well inside the hook's timeout.
     pub deadline: Option<std::time::Instant>,
+    /// An attempt of this session whose process still runs (see [`crate::running`]).
+    pub running: Option<&'a crate::running::Running>,
 }
 
 /// How long an attempt unlocks native work.
@@ -257,6 +259,9 @@ fn judge(
         };
         (Work::Edit, what)
     };
+    if let Some(r) = ctx.running {
+        return Judged::Deny("codex-running", messages::still_running(&what, r));
+    }
     let summary = session();
     let route = messages::Route {
         project: ctx.project,

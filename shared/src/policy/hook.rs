@@ -133,6 +133,24 @@ pub fn answer(
             protected.push(dir.join(bin));
         }
     }
+    // Attempts running now (PreToolUse only): one of this session's that still runs holds its
+    // native work; one whose process died without a finish is closed as failed here.
+    let pre_event = matches!(
+        event,
+        HookEvent::PreToolUse | HookEvent::PreSkillShellCommand
+    );
+    let mut closed = Vec::new();
+    let mut live = None;
+    if pre_event {
+        for r in crate::running::list(&env.paths.state_dir) {
+            if !r.alive() {
+                closed.push(r.died());
+                r.remove(&env.paths.state_dir);
+            } else if sid.is_some() && r.session == sid {
+                live = Some(r);
+            }
+        }
+    }
     // What the guard judges a tool call with (PreToolUse, and PostToolUse when it must know
     // whether PreToolUse would have watched the command).
     let ctx = Ctx {
@@ -146,96 +164,101 @@ pub fn answer(
         now: env.now,
         tmpdir: env.tmpdir.as_deref(),
         deadline: Some(Instant::now() + ANALYSIS_BUDGET),
+        running: live.as_ref(),
     };
     match event {
         HookEvent::PreToolUse | HookEvent::PreSkillShellCommand => {
-            let skill = event == HookEvent::PreSkillShellCommand;
-            let event_name = if skill {
-                "PreSkillShellCommand"
-            } else {
-                "PreToolUse"
-            };
-            // A skill's inline shell command is judged as the Bash command it is.
-            let skill_input;
-            let input = if skill {
-                skill_input = HookInput {
-                    tool_name: Some("Bash".into()),
-                    ..input.clone()
+            let mut a = (|| -> Answer {
+                let skill = event == HookEvent::PreSkillShellCommand;
+                let event_name = if skill {
+                    "PreSkillShellCommand"
+                } else {
+                    "PreToolUse"
                 };
-                &skill_input
-            } else {
-                &input
-            };
-            let verdict = guard::pre_tool_use(input, &ctx, || sid.as_deref().and_then(session));
-            let verdict = match verdict {
-                Verdict::Watch(w) => {
-                    let store = Store::new(&env.paths.state_dir);
-                    let problem = if skill {
-                        Some(
-                            "a skill's shell command has no PostToolUse in which to check it"
-                                .to_owned(),
-                        )
-                    } else {
-                        let scope = Scope::new(&project, &config.guard, &protected);
-                        start_watch(
-                            &store,
-                            &scope,
-                            &project,
-                            sid.as_deref(),
-                            input,
-                            &w,
-                            &env.paths,
-                        )
-                        .err()
+                // A skill's inline shell command is judged as the Bash command it is.
+                let skill_input;
+                let input = if skill {
+                    skill_input = HookInput {
+                        tool_name: Some("Bash".into()),
+                        ..input.clone()
                     };
-                    match problem {
-                        None => return Answer::default(),
-                        Some(p) => {
-                            let reason = crate::policy::messages::cannot_watch(
-                                &w.why[0],
-                                &p,
-                                &w.denial.reason,
-                            );
-                            if w.warn {
-                                Verdict::Warn(guard::Denial {
-                                    reason: crate::policy::messages::warn(&reason),
-                                    ..w.denial
-                                })
-                            } else {
-                                Verdict::Deny(guard::Denial { reason, ..w.denial })
+                    &skill_input
+                } else {
+                    &input
+                };
+                let verdict = guard::pre_tool_use(input, &ctx, || sid.as_deref().and_then(session));
+                let verdict = match verdict {
+                    Verdict::Watch(w) => {
+                        let store = Store::new(&env.paths.state_dir);
+                        let problem = if skill {
+                            Some(
+                                "a skill's shell command has no PostToolUse in which to check it"
+                                    .to_owned(),
+                            )
+                        } else {
+                            let scope = Scope::new(&project, &config.guard, &protected);
+                            start_watch(
+                                &store,
+                                &scope,
+                                &project,
+                                sid.as_deref(),
+                                input,
+                                &w,
+                                &env.paths,
+                            )
+                            .err()
+                        };
+                        match problem {
+                            None => return Answer::default(),
+                            Some(p) => {
+                                let reason = crate::policy::messages::cannot_watch(
+                                    &w.why[0],
+                                    &p,
+                                    &w.denial.reason,
+                                );
+                                if w.warn {
+                                    Verdict::Warn(guard::Denial {
+                                        reason: crate::policy::messages::warn(&reason),
+                                        ..w.denial
+                                    })
+                                } else {
+                                    Verdict::Deny(guard::Denial { reason, ..w.denial })
+                                }
                             }
                         }
                     }
+                    v => v,
+                };
+                match verdict {
+                    Verdict::Silent | Verdict::Watch(_) => Answer::default(),
+                    Verdict::Deny(d) => Answer {
+                        stdout: claude::deny_json_for(event_name, &d.reason),
+                        record: vec![Event::now(
+                            sid.as_deref(),
+                            Body::GuardDenied {
+                                tool: d.tool,
+                                reason: d.code.into(),
+                                warn: false,
+                            },
+                        )],
+                        ..Answer::default()
+                    },
+                    Verdict::Warn(d) => Answer {
+                        stdout: claude::context_json(event_name, &d.reason),
+                        record: vec![Event::now(
+                            sid.as_deref(),
+                            Body::GuardDenied {
+                                tool: d.tool,
+                                reason: d.code.into(),
+                                warn: true,
+                            },
+                        )],
+                        ..Answer::default()
+                    },
                 }
-                v => v,
-            };
-            match verdict {
-                Verdict::Silent | Verdict::Watch(_) => Answer::default(),
-                Verdict::Deny(d) => Answer {
-                    stdout: claude::deny_json_for(event_name, &d.reason),
-                    record: vec![Event::now(
-                        sid.as_deref(),
-                        Body::GuardDenied {
-                            tool: d.tool,
-                            reason: d.code.into(),
-                            warn: false,
-                        },
-                    )],
-                    ..Answer::default()
-                },
-                Verdict::Warn(d) => Answer {
-                    stdout: claude::context_json(event_name, &d.reason),
-                    record: vec![Event::now(
-                        sid.as_deref(),
-                        Body::GuardDenied {
-                            tool: d.tool,
-                            reason: d.code.into(),
-                            warn: true,
-                        },
-                    )],
-                    ..Answer::default()
-                },
-            }
+            })();
+            a.record.splice(0..0, closed);
+            a
         }
         HookEvent::UserPromptSubmit => {
             let prompt = input.prompt.as_deref().unwrap_or("");

@@ -61,6 +61,18 @@ impl Work {
     }
 }
 
+/// An attempt of the session is still running.
+pub fn still_running(what: &str, r: &crate::running::Running) -> String {
+    format!(
+        "offload: {what} must wait: Codex is still working on it (pid {}, since {} UTC, \"{}\"). \
+         Wait for it to finish; do not start another `offload run`, and do not do the work \
+         natively meanwhile. Its result decides: a success unlocks native work for this turn.",
+        r.pid,
+        r.started.format("%H:%M:%S"),
+        r.prompt
+    )
+}
+
 /// No Codex attempt in scope yet.
 pub fn route_first(work: Work, what: &str, route: &Route<'_>) -> String {
     format!(
