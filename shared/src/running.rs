@@ -195,7 +195,7 @@ mod tests {
         assert!(r.alive());
         {
             let _m = r.mark(t.path()).unwrap();
-            assert_eq!(list(t.path()), [r.clone()]);
+            assert_eq!(list(t.path()), std::slice::from_ref(&r));
         }
         assert!(list(t.path()).is_empty(), "removed when dropped");
         let dead = Running {
