@@ -44,6 +44,16 @@ pub struct SetupArgs {
     /// Print the change without writing anything.
     #[arg(long)]
     pub dry_run: bool,
+    /// Write (or, for uninstall, remove) a drop-in in Claude Code's managed settings
+    /// (`/etc/claude-code/managed-settings.d/`; `OFFLOAD_MANAGED_DIR` names another root): a
+    /// user's or project's `disableAllHooks` then no longer switches offload's hooks off. Needs
+    /// the rights to write there (usually root).
+    #[arg(long)]
+    pub managed: bool,
+    /// With --managed: also set `allowManagedHooksOnly`, so only managed hooks run (user,
+    /// project and plugin hooks are ignored).
+    #[arg(long, requires = "managed")]
+    pub managed_only: bool,
 }
 
 #[derive(Args, Debug, Clone)]

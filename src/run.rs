@@ -210,10 +210,9 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
     // other's work), unless --parallel.
     let mut busy = None;
     for r in shared::running::list(&paths.state_dir) {
-        if !r.alive() {
+        if r.claim_if_dead(&paths.state_dir) {
             let _ = ledger.append(&[r.died()]);
-            r.remove(&paths.state_dir);
-        } else if r.sandbox == "workspace-write" {
+        } else if r.alive() && r.sandbox == "workspace-write" {
             let theirs = Path::new(&r.cwd);
             if theirs.starts_with(&plan.dir) || plan.dir.starts_with(theirs) {
                 busy = Some(r);

@@ -61,7 +61,6 @@ pub fn setup(args: SetupArgs) -> Result<u8, Error> {
             1,
         ));
     }
-    let scope = Scope::resolve(args.project)?;
     let (hook, statusline, missing) = binaries(args.dry_run)?;
     let claude = find_claude();
     let wiring = Wiring {
@@ -70,6 +69,10 @@ pub fn setup(args: SetupArgs) -> Result<u8, Error> {
         on_failure: claude.version().map(ClaudeVersion::supports_on_failure),
         claude: claude.version(),
     };
+    if args.managed {
+        return managed_setup(&args, &wiring);
+    }
+    let scope = Scope::resolve(args.project)?;
 
     let current = SettingsFile::read(&scope.settings)?;
     let state = StateFile::at_default()?;
@@ -212,6 +215,160 @@ pub fn setup(args: SetupArgs) -> Result<u8, Error> {
     Ok(0)
 }
 
+/// Claude Code's managed settings folder: `OFFLOAD_MANAGED_DIR`, else the platform's.
+fn managed_dir() -> PathBuf {
+    if let Some(d) = env::var(env::OFFLOAD_MANAGED_DIR) {
+        return PathBuf::from(d);
+    }
+    if cfg!(target_os = "macos") {
+        PathBuf::from("/Library/Application Support/ClaudeCode")
+    } else {
+        PathBuf::from("/etc/claude-code")
+    }
+}
+
+/// offload's drop-in in the managed settings.
+fn managed_file() -> PathBuf {
+    managed_dir()
+        .join("managed-settings.d")
+        .join("50-offload.json")
+}
+
+/// Whether `text` is a settings file offload wrote (it runs offload's hook).
+fn ours(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| {
+        v["hooks"].as_object().is_some_and(|h| {
+            h.values()
+                .flat_map(|g| g.as_array().into_iter().flatten())
+                .any(|g| {
+                    g["hooks"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(settings::is_our_hook)
+                })
+        })
+    })
+}
+
+/// `offload setup --managed`: offload's hooks as a drop-in of Claude Code's managed settings.
+/// A file at that path that is not offload's is left alone (and setup refuses).
+fn managed_setup(args: &SetupArgs, wiring: &Wiring) -> Result<u8, Error> {
+    let path = managed_file();
+    let merged = settings::merge(&serde_json::json!({}), wiring, None)
+        .map_err(|e| Error::with_code(format!("cannot build the hooks: {e:?}"), 1))?;
+    let mut value = serde_json::json!({"hooks": merged.settings["hooks"].clone()});
+    if args.managed_only {
+        value["allowManagedHooksOnly"] = serde_json::Value::Bool(true);
+    }
+    let text = settings::to_pretty(&value, None);
+    let existing = shared::fsutil::read_regular_text(&path, 4 << 20);
+    if let Some(old) = &existing
+        && !ours(old)
+    {
+        return Err(Error::with_code(
+            format!(
+                "{} exists and is not offload's; left as it is. Move it away or merge offload's hooks into it by hand.",
+                path.display()
+            ),
+            1,
+        ));
+    }
+    if existing.as_deref() == Some(text.as_str()) {
+        println!(
+            "offload setup --managed: already set up in {}; nothing changed.",
+            path.display()
+        );
+        return Ok(0);
+    }
+    if args.dry_run {
+        println!(
+            "offload setup --managed --dry-run: would write {}:\n{text}",
+            path.display()
+        );
+        return Ok(0);
+    }
+    let write = || -> std::io::Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        fs::create_dir_all(dir)?;
+        // Managed settings are read by every user's Claude Code: readable by all.
+        let tmp = dir.join(".50-offload.json.tmp");
+        {
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o644)
+                .open(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| {
+        Error::with_code(
+            format!(
+                "cannot write {} ({e}); managed settings need the rights to write there, usually root (sudo)",
+                path.display()
+            ),
+            1,
+        )
+    })?;
+    println!("offload setup --managed: wrote {}", path.display());
+    println!(
+        "  - Claude Code runs offload's hooks from here whatever a user or project setting says \
+         (`disableAllHooks` included){}",
+        if args.managed_only {
+            "; allowManagedHooksOnly: user, project and plugin hooks no longer run"
+        } else {
+            ""
+        }
+    );
+    println!("  - undo: offload uninstall --managed");
+    Ok(0)
+}
+
+/// `offload uninstall --managed`: remove offload's drop-in (a file there that is not offload's
+/// is left alone).
+fn managed_uninstall(args: &SetupArgs) -> Result<u8, Error> {
+    let path = managed_file();
+    match shared::fsutil::read_regular_text(&path, 4 << 20) {
+        None => {
+            println!(
+                "offload uninstall --managed: {} is not there; nothing to do.",
+                path.display()
+            );
+            Ok(0)
+        }
+        Some(text) if !ours(&text) => Err(Error::with_code(
+            format!("{} is not offload's; left as it is.", path.display()),
+            1,
+        )),
+        Some(_) if args.dry_run => {
+            println!(
+                "offload uninstall --managed --dry-run: would remove {}",
+                path.display()
+            );
+            Ok(0)
+        }
+        Some(_) => {
+            fs::remove_file(&path).map_err(|e| {
+                Error::with_code(
+                    format!(
+                        "cannot remove {} ({e}); usually root (sudo) can",
+                        path.display()
+                    ),
+                    1,
+                )
+            })?;
+            println!("offload uninstall --managed: removed {}", path.display());
+            Ok(0)
+        }
+    }
+}
+
 pub fn uninstall(args: SetupArgs) -> Result<u8, Error> {
     if !args.dry_run
         && let Some(why) = shared::claude_marker::inside_claude_code()
@@ -223,6 +380,9 @@ pub fn uninstall(args: SetupArgs) -> Result<u8, Error> {
             ),
             1,
         ));
+    }
+    if args.managed {
+        return managed_uninstall(&args);
     }
     let scope = Scope::resolve(args.project)?;
     let current = SettingsFile::read(&scope.settings)?;

@@ -57,6 +57,8 @@ fn eight_runners_and_four_readers_over_200_attempts() {
                     let mode = if i % 5 == 0 { "fail500" } else { "success" };
                     let out = sb
                         .run()
+                        // Many runs on one project at once, on purpose.
+                        .arg("--parallel")
                         .arg(format!("task {r}-{i}"))
                         .env("CLAUDE_CODE_SESSION_ID", session)
                         .mode(mode)

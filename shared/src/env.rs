@@ -17,6 +17,11 @@ pub const CLAUDE_CODE_SESSION_ID: &str = "CLAUDE_CODE_SESSION_ID";
 /// `1` inside Claude Code (hooks and Bash tool commands).
 pub const CLAUDECODE: &str = "CLAUDECODE";
 
+/// Claude Code's managed settings folder for `offload setup --managed` and `uninstall
+/// --managed`. Default: `/etc/claude-code` (Linux), `/Library/Application Support/ClaudeCode`
+/// (macOS).
+pub const OFFLOAD_MANAGED_DIR: &str = "OFFLOAD_MANAGED_DIR";
+
 /// Guard mode override: `enforce`, `warn` or `off`. Default: config `guard.mode`, else `enforce`.
 pub const OFFLOAD_MODE: &str = "OFFLOAD_MODE";
 

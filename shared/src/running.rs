@@ -134,9 +134,14 @@ impl Running {
         }
     }
 
-    /// Remove its marker.
-    pub fn remove(&self, state_dir: &Path) {
-        let _ = std::fs::remove_file(dir(state_dir).join(format!("{}.json", safe(&self.attempt))));
+    /// Whether its process died without recording a finish, claimed for closing by this
+    /// caller: the process is gone and this caller removed its marker. (A run removes its own
+    /// marker before it exits, so a marker still there after its process is gone was left by a
+    /// run that died; of several callers noticing at once, one removes it and closes it.)
+    pub fn claim_if_dead(&self, state_dir: &Path) -> bool {
+        !self.alive()
+            && std::fs::remove_file(dir(state_dir).join(format!("{}.json", safe(&self.attempt))))
+                .is_ok()
     }
 }
 
@@ -203,6 +208,14 @@ mod tests {
             ..r.clone()
         };
         assert!(!dead.alive(), "a reused pid is not the same process");
+        // Closing is claimed by removing the marker: once, by one caller; never a live run's,
+        // nor one whose run removed its marker on the way out.
+        let _kept = dead.mark(t.path()).unwrap();
+        assert!(dead.claim_if_dead(t.path()));
+        assert!(!dead.claim_if_dead(t.path()), "claimed once");
+        let _live = r.mark(t.path()).unwrap();
+        assert!(!r.claim_if_dead(t.path()));
+        assert_eq!(list(t.path()), std::slice::from_ref(&r));
         let ev = dead.died();
         assert_eq!(ev.session.as_deref(), Some("s1"));
         match ev.body {
@@ -214,6 +227,10 @@ mod tests {
         }
         std::fs::create_dir_all(dir(t.path())).unwrap();
         std::fs::write(dir(t.path()).join("bad.json"), "{").unwrap();
-        assert!(list(t.path()).is_empty(), "a broken marker is skipped");
+        assert_eq!(
+            list(t.path()),
+            std::slice::from_ref(&r),
+            "a broken marker is skipped"
+        );
     }
 }

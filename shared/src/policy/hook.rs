@@ -143,10 +143,9 @@ pub fn answer(
     let mut live = None;
     if pre_event {
         for r in crate::running::list(&env.paths.state_dir) {
-            if !r.alive() {
+            if r.claim_if_dead(&env.paths.state_dir) {
                 closed.push(r.died());
-                r.remove(&env.paths.state_dir);
-            } else if sid.is_some() && r.session == sid {
+            } else if r.alive() && sid.is_some() && r.session == sid {
                 live = Some(r);
             }
         }
