@@ -468,3 +468,107 @@ fn g_a_skill_inline_write_is_denied_in_2_1_332() {
         .any(|r| r.body.to_string().contains("blocked by hook"));
     assert!(told, "the model was told the command was blocked");
 }
+
+/// (h) `offload setup --managed`: offload's hooks in Claude Code's managed settings still deny
+/// when the user's own settings say `disableAllHooks` (which, without them, lets the Edit
+/// through: the control). Claude runs in a private mount namespace whose `/etc` is a copy with
+/// the drop-in, so the machine's `/etc` is never touched.
+fn managed_hooks_outlast_disable_all_hooks(version: Option<&str>) {
+    let namespaces = std::process::Command::new("unshare")
+        .args(["-m", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !namespaces {
+        eprintln!("skipped: no private mount namespace here (unshare -m needs root)");
+        return;
+    }
+    let Some(w) = World::new(version, Reply::message("x")) else {
+        return;
+    };
+    w.home.settings(json!({
+        "disableAllHooks": true,
+        "permissions": {"allow": ["Read", "Edit", "Write", "Bash", "NotebookEdit"]}
+    }));
+    let root = tempfile::tempdir().unwrap();
+    let etc = root.path().join("etc");
+    assert!(
+        std::process::Command::new("cp")
+            .args(["-a", "/etc"])
+            .arg(&etc)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let wrapper = root.path().join("claude-in-namespace");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec unshare -m sh -c 'mount --bind \"$0\" /etc && exec \"$@\"' '{}' '{}' \"$@\"\n",
+            etc.display(),
+            w.claude.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = |expect_denied: bool| {
+        std::fs::write(w.project().join("src/lib.rs"), "fn a() {}\n").unwrap();
+        let before = w.messages.tool_results().len();
+        w.messages.push(w.edit());
+        w.messages.push(Step::text("done"));
+        let out = w.home.run_headless_with(
+            &wrapper,
+            &w.project(),
+            "rename a to b",
+            &[],
+            &w.env(),
+            Duration::from_secs(120),
+        );
+        assert!(!out.timed_out && out.code == Some(0), "{}", out.stderr);
+        let r = w.result(before);
+        if expect_denied {
+            assert_denied(&r, "route it to Codex first");
+            assert_eq!(
+                std::fs::read_to_string(w.project().join("src/lib.rs")).unwrap(),
+                "fn a() {}\n"
+            );
+        } else {
+            assert!(!r.is_error, "{r:?}");
+        }
+    };
+    // Without the drop-in, the user's disableAllHooks switches the guard off.
+    run(false);
+    let setup = std::process::Command::new(support::offload_bin())
+        .args(["setup", "--managed"])
+        .env("OFFLOAD_MANAGED_DIR", etc.join("claude-code"))
+        .env("OFFLOAD_HOME", w.state.path())
+        .env("HOME", w.home.home())
+        .env_remove("CLAUDECODE")
+        .env_remove("CLAUDE_CODE_SESSION_ID")
+        .output()
+        .unwrap();
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let dropin = etc.join("claude-code/managed-settings.d/50-offload.json");
+    assert!(
+        std::fs::read_to_string(&dropin)
+            .unwrap()
+            .contains("offload-hook")
+    );
+    assert!(!std::path::Path::new("/etc/claude-code/managed-settings.d/50-offload.json").exists());
+    // With it, the hooks run whatever the user's settings say.
+    run(true);
+}
+
+#[test]
+fn h_managed_hooks_outlast_disable_all_hooks_in_2_1_330() {
+    managed_hooks_outlast_disable_all_hooks(None);
+}
+
+#[test]
+fn h_managed_hooks_outlast_disable_all_hooks_in_2_1_332() {
+    managed_hooks_outlast_disable_all_hooks(Some("2.1.332"));
+}

@@ -808,3 +808,52 @@ fn a_symlinked_settings_file_stays_a_symlink() {
         serde_json::from_str::<Value>(RICH).unwrap()
     );
 }
+
+#[test]
+fn managed_setup_writes_and_removes_only_its_own_drop_in() {
+    let m = Machine::new().with_claude("2.1.330");
+    let managed = m.dir.path().join("managed");
+    let dropin = managed.join("managed-settings.d/50-offload.json");
+    let run = |args: &[&str]| {
+        Run::new(offload_bin())
+            .args(args)
+            .env("HOME", m.home())
+            .env("OFFLOAD_HOME", m.state())
+            .env("OFFLOAD_MANAGED_DIR", &managed)
+            .output()
+    };
+    let out = run(&["setup", "--managed", "--managed-only"]).expect_code(0);
+    assert!(
+        out.stdout().contains("allowManagedHooksOnly"),
+        "{}",
+        out.stdout()
+    );
+    let v: Value = serde_json::from_str(&fs::read_to_string(&dropin).unwrap()).unwrap();
+    assert_eq!(v["allowManagedHooksOnly"], true);
+    assert_eq!(v["hooks"]["PreToolUse"][0]["matcher"], MATCHER);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(&dropin).unwrap().permissions().mode() & 0o777,
+        0o644,
+        "every user's Claude Code reads it"
+    );
+    assert!(
+        !m.settings_path().exists(),
+        "the user's settings are not touched"
+    );
+    let out = run(&["setup", "--managed", "--managed-only"]).expect_code(0);
+    assert!(out.stdout().contains("nothing changed"), "{}", out.stdout());
+    run(&["uninstall", "--managed"]).expect_code(0);
+    assert!(!dropin.exists());
+    // A file there that is not offload's is never replaced or removed.
+    fs::write(&dropin, "{\"env\": {\"X\": \"1\"}}").unwrap();
+    let out = run(&["setup", "--managed"]).expect_code(1);
+    assert!(out.stderr().contains("not offload's"), "{}", out.stderr());
+    run(&["uninstall", "--managed"]).expect_code(1);
+    assert_eq!(
+        fs::read_to_string(&dropin).unwrap(),
+        "{\"env\": {\"X\": \"1\"}}"
+    );
+    // --managed-only needs --managed.
+    run(&["setup", "--managed-only"]).expect_code(2);
+}
