@@ -178,7 +178,56 @@ impl Ctx {
         checks.push(config_check);
         checks.push(self.hook_self_test());
         checks.push(self.statusline_self_test());
+        checks.push(self.tamper_check());
         checks
+    }
+
+    /// What the statusline's red flag stands for (see `shared::tamper`): offload's wiring
+    /// switched off or broken where setup put it, and records offload could not have written in
+    /// the sessions of the last week.
+    fn tamper_check(&self) -> Check {
+        let name = "tamper";
+        let Ok(paths) = &self.paths else {
+            return Check::ok(name, "no state folder");
+        };
+        let mut findings = Vec::new();
+        if paths.state_dir.join("setup.json").exists() {
+            let files = shared::tamper::settings_files(
+                self.home.as_deref(),
+                Some(&self.cwd),
+                &shared::tamper::managed_dir(),
+            );
+            findings.extend(shared::tamper::wiring_findings(&files));
+        }
+        let week_ago = chrono::Utc::now() - chrono::Duration::days(7);
+        for e in std::fs::read_dir(paths.sessions_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .take(10_000)
+        {
+            let Some(Ok(s)) = shared::fsutil::read_regular(&e.path(), 16 << 20)
+                .ok()
+                .flatten()
+                .map(|b| serde_json::from_slice::<shared::ledger::SessionSummary>(&b))
+            else {
+                continue;
+            };
+            if s.last_event.is_some_and(|t| t >= week_ago) {
+                for f in shared::tamper::ledger_findings(Some(&s)) {
+                    findings.push(format!("session {}: {f}", s.session));
+                }
+            }
+        }
+        if findings.is_empty() {
+            Check::ok(name, "nothing switched off or forged")
+        } else {
+            Check::warn(
+                name,
+                findings.join("; "),
+                "undo what changed it (run `offload setup` to rewire; check who wrote the records) and tell whoever uses this machine",
+            )
+        }
     }
 
     /// `./x` for paths in the current folder and `~/x` for paths under the home folder:

@@ -488,7 +488,7 @@ fn doctor_all_green_with_codex_claude_and_wired_settings() {
     for (mark, line) in marks(&text) {
         assert_eq!(mark, '✓', "{line}\n{text}");
     }
-    assert_eq!(marks(&text).len(), 17, "{text}");
+    assert_eq!(marks(&text).len(), 18, "{text}");
     snapshot("doctor-ok.txt", &m.normalise(&text));
     // codex ran with the CODEX_HOME it was given, for both --version and exec --help.
     let homes = fs::read_to_string(&log).unwrap();
@@ -809,7 +809,8 @@ fn doctor_json_shape() {
             "state folder",
             "config",
             "hook self-test",
-            "statusline self-test"
+            "statusline self-test",
+            "tamper"
         ]
     );
     for c in checks {

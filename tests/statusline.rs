@@ -50,6 +50,13 @@ fn after_real_attempts_the_line_shows_tokens_successes_failures_and_limits() {
     mock.push(Reply::message("three").usage(usage).rate_limits(limits));
     let home = CodexHome::new(&mock.base_url());
     let sb = Sandbox::new();
+    // The user's configured codex: these runs stand for Claude's (they carry its session).
+    std::fs::create_dir_all(sb.home()).unwrap();
+    std::fs::write(
+        sb.home().join("config.json"),
+        json!({"runner": {"codex_bin": codex}}).to_string(),
+    )
+    .unwrap();
     let run = |session: &str| {
         let mut r = sb
             .run()

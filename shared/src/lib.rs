@@ -27,3 +27,4 @@ pub mod settings;
 pub mod shell;
 pub mod stats;
 pub mod statusline;
+pub mod tamper;

@@ -111,6 +111,7 @@ impl World {
                 session_env: None,
                 no_color: self.no_color,
                 now: self.now,
+                home: Some(self.dir.path().join("home")),
             },
         )
         .line
@@ -270,4 +271,46 @@ fn format_string_and_optional_segments() {
         line,
         format!("codex 300/300 {{nope}} {{ | W C:87%@{week} | RL Claude:77%@{claude} | share 73%")
     );
+}
+
+#[test]
+fn a_guard_switched_off_or_a_forged_record_shows_a_red_flag() {
+    let w = World::new();
+    let home = w.dir.path().join("home");
+    std::fs::create_dir_all(home.join(".claude")).unwrap();
+    std::fs::create_dir_all(w.state()).unwrap();
+    let hook = w.dir.path().join("offload-hook");
+    std::fs::write(&hook, "#!/bin/sh\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let wired = serde_json::json!({"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": hook.display().to_string()}]}]}});
+    let settings = home.join(".claude/settings.json");
+    std::fs::write(&settings, wired.to_string()).unwrap();
+    let stdin = br#"{"session_id": "s1"}"#;
+    let clean = w.line(stdin);
+    assert!(!clean.contains('⚠'), "{clean}");
+    // Before `offload setup` wired it, an unwired guard is not a finding.
+    let mut off = wired.clone();
+    off["disableAllHooks"] = serde_json::Value::Bool(true);
+    std::fs::write(&settings, off.to_string()).unwrap();
+    assert!(!w.line(stdin).contains('⚠'));
+    std::fs::write(w.state().join("setup.json"), "{}").unwrap();
+    let line = w.line(stdin);
+    assert!(
+        line.ends_with(" | ⚠ offload: hooks disabled (offload doctor)"),
+        "{line}"
+    );
+    // Rewired: the flag goes within one render (the cache follows the file).
+    std::fs::write(&settings, wired.to_string()).unwrap();
+    assert_eq!(w.line(stdin), clean);
+    // A record offload never writes: an approval from elsewhere.
+    w.ledger()
+        .append(&[Event::now(
+            Some("s1"),
+            Body::ApprovalGranted {
+                source: "forged".into(),
+            },
+        )])
+        .unwrap();
+    assert!(w.line(stdin).contains("⚠ offload: forged record"));
 }

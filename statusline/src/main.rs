@@ -103,6 +103,7 @@ fn compose(stdin: &[u8]) -> statusline::Composed {
         session_env: shared::env::var(shared::env::CLAUDE_CODE_SESSION_ID),
         no_color: var(shared::env::NO_COLOR).is_some(),
         now: chrono::Utc::now(),
+        home: var("HOME").map(Into::into),
         paths,
     };
     statusline::compose(stdin, &env)

@@ -13,6 +13,8 @@ pub struct Input {
     pub claude_tokens: Option<u64>,
     /// Claude's own 5-hour limit (subscription logins only).
     pub claude_five_hour: Option<ClaudeLimit>,
+    /// The project folder (`workspace.project_dir`, else `cwd`).
+    pub project_dir: Option<String>,
 }
 
 /// Claude's own rate-limit window.
@@ -49,6 +51,7 @@ impl Input {
             version: s(&v["version"]),
             claude_tokens,
             claude_five_hour,
+            project_dir: s(&v["workspace"]["project_dir"]).or_else(|| s(&v["cwd"])),
         }
     }
 }

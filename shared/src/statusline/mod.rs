@@ -146,6 +146,8 @@ pub struct Env {
     /// `NO_COLOR` is set.
     pub no_color: bool,
     pub now: DateTime<Utc>,
+    /// `HOME`: where the user's Claude Code settings are (for the tamper flag).
+    pub home: Option<std::path::PathBuf>,
 }
 
 /// A composed line and how it was made.
@@ -210,7 +212,28 @@ pub fn compose(stdin: &[u8], env: &Env) -> Composed {
         color: config.color && !env.no_color,
         now: env.now,
     };
-    let (line, segments) = render(&ctx);
+    let (mut line, segments) = render(&ctx);
+
+    // What a same-user process did to offload that the guard could not prevent: a red flag
+    // (see crate::tamper). The wiring is checked once offload was set up by `offload setup`.
+    let t = Instant::now();
+    let mut findings = crate::tamper::ledger_findings(session.as_ref());
+    if env.paths.state_dir.join("setup.json").exists() {
+        let files = crate::tamper::settings_files(
+            env.home.as_deref(),
+            input.project_dir.as_deref().map(std::path::Path::new),
+            &crate::tamper::managed_dir(),
+        );
+        findings.extend(crate::tamper::cached_wiring_findings(
+            &env.paths.state_dir,
+            &files,
+        ));
+    }
+    if let Some(flag) = crate::tamper::flag(&findings) {
+        line.push_str(" | ");
+        line.push_str(&paint(&flag, Some(Color::Red), ctx.color));
+    }
+    steps.push(("tamper", t.elapsed(), findings.join("; ")));
     Composed {
         line,
         segments,

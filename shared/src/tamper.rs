@@ -1,0 +1,319 @@
+//! What a same-user process can do to offload that the guard cannot prevent, made visible: the
+//! statusline shows a short red flag within one render, and `offload doctor` names each finding.
+//!
+//! Findings:
+//! - **unwired**: no settings file Claude Code reads (managed, user, project, local) runs
+//!   offload's PreToolUse hook, and no enabled offload plugin does;
+//! - **hooks off**: `disableAllHooks` in a user, project or local settings file, with no managed
+//!   drop-in of offload's to outlast it; or an `env` entry there switching offload off
+//!   (`OFFLOAD_MODE=off`) or moving its state (`OFFLOAD_HOME`);
+//! - **hook missing**: the hook command a settings file names is not an executable file;
+//! - **forged record**: the session's approval has a source offload never writes (only `prompt`
+//!   and `terminal`), or its newest attempt succeeded with a codex that is not the configured one.
+//!
+//! Cheap enough for the statusline's budget: the answer is cached in the state folder under a
+//! key of the settings files' sizes and modification times (a few `stat`s), and recomputed only
+//! when one of them changed.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::ledger::SessionSummary;
+
+/// The settings files Claude Code reads for a session in `project` (managed first).
+pub fn settings_files(
+    home: Option<&Path>,
+    project: Option<&Path>,
+    managed: &Path,
+) -> Vec<(PathBuf, bool)> {
+    let mut out = vec![(managed.join("managed-settings.json"), true)];
+    let mut dropins: Vec<PathBuf> = std::fs::read_dir(managed.join("managed-settings.d"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .take(64)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    dropins.sort();
+    out.extend(dropins.into_iter().map(|p| (p, true)));
+    if let Some(h) = home {
+        out.push((h.join(".claude/settings.json"), false));
+    }
+    if let Some(p) = project {
+        out.push((p.join(".claude/settings.json"), false));
+        out.push((p.join(".claude/settings.local.json"), false));
+    }
+    out
+}
+
+/// Claude Code's managed settings folder (`OFFLOAD_MANAGED_DIR`, else the platform's).
+pub fn managed_dir() -> PathBuf {
+    if let Some(d) = crate::env::var(crate::env::OFFLOAD_MANAGED_DIR) {
+        return PathBuf::from(d);
+    }
+    if cfg!(target_os = "macos") {
+        PathBuf::from("/Library/Application Support/ClaudeCode")
+    } else {
+        PathBuf::from("/etc/claude-code")
+    }
+}
+
+/// The findings about offload's wiring in these settings files.
+pub fn wiring_findings(files: &[(PathBuf, bool)]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut wired = false;
+    let mut managed_ours = false;
+    let mut disabled = None;
+    for (path, managed) in files {
+        let Some(text) = crate::fsutil::read_regular_text(path, 4 << 20) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<Value>(&text) else {
+            if !managed {
+                out.push(format!(
+                    "{} is not valid JSON: Claude Code runs none of its hooks",
+                    path.display()
+                ));
+            }
+            continue;
+        };
+        let ours = pre_tool_use_hooks(&v);
+        for cmd in &ours {
+            let bin = crate::settings::shell_words(cmd)
+                .and_then(|w| w.into_iter().next())
+                .unwrap_or_default();
+            let ok = std::fs::metadata(&bin).is_ok_and(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            });
+            if !ok {
+                out.push(format!(
+                    "the hook {bin} named in {} is missing or not executable",
+                    path.display()
+                ));
+            }
+        }
+        wired |= !ours.is_empty();
+        managed_ours |= *managed && !ours.is_empty();
+        if v.get("enabledPlugins")
+            .and_then(Value::as_object)
+            .is_some_and(|p| {
+                p.iter()
+                    .any(|(k, on)| k.starts_with("offload") && on == &Value::Bool(true))
+            })
+        {
+            wired = true;
+        }
+        if !managed {
+            if v.get("disableAllHooks") == Some(&Value::Bool(true)) {
+                disabled = Some(path.clone());
+            }
+            let env = &v["env"];
+            if env["OFFLOAD_MODE"]
+                .as_str()
+                .is_some_and(|m| m.eq_ignore_ascii_case("off"))
+            {
+                out.push(format!("{} sets OFFLOAD_MODE=off", path.display()));
+            }
+            if env.get("OFFLOAD_HOME").is_some() {
+                out.push(format!("{} sets OFFLOAD_HOME", path.display()));
+            }
+        }
+    }
+    if let Some(p) = disabled
+        && !managed_ours
+    {
+        out.push(format!("{} sets disableAllHooks", p.display()));
+    }
+    if !wired {
+        out.insert(
+            0,
+            "offload's hooks are not wired in any settings file".into(),
+        );
+    }
+    out
+}
+
+/// The hook commands of offload's in a settings file's PreToolUse groups.
+fn pre_tool_use_hooks(v: &Value) -> Vec<String> {
+    v["hooks"]["PreToolUse"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|g| g["hooks"].as_array().into_iter().flatten())
+        .filter(|e| crate::settings::is_our_hook(e))
+        .filter_map(|e| e["command"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The findings about the session's records.
+pub fn ledger_findings(session: Option<&SessionSummary>) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(s) = session else {
+        return out;
+    };
+    if let Some(a) = &s.approval
+        && a.source != "prompt"
+        && a.source != "terminal"
+    {
+        out.push(format!(
+            "an approval offload did not write (source {:?})",
+            a.source
+        ));
+    }
+    if s.split_outcomes
+        && let Some(l) = &s.last_attempt
+        && l.outcome.is_success()
+        && s.last_success
+            .as_ref()
+            .is_none_or(|w| w.attempt != l.attempt)
+    {
+        out.push(format!(
+            "attempt {} succeeded with a codex that is not the configured one",
+            l.attempt
+        ));
+    }
+    out
+}
+
+/// The statusline's flag for these findings: short, the first finding's kind and how many more.
+pub fn flag(findings: &[String]) -> Option<String> {
+    let first = findings.first()?;
+    let kind = if first.contains("not wired") {
+        "hooks unwired"
+    } else if first.contains("disableAllHooks") {
+        "hooks disabled"
+    } else if first.contains("OFFLOAD_") {
+        "switched off in settings"
+    } else if first.contains("missing or not executable") {
+        "hook missing"
+    } else if first.contains("not valid JSON") {
+        "settings unreadable"
+    } else {
+        "forged record"
+    };
+    let more = if findings.len() > 1 {
+        format!(" +{}", findings.len() - 1)
+    } else {
+        String::new()
+    };
+    Some(format!("⚠ offload: {kind}{more} (offload doctor)"))
+}
+
+/// A cache key of the files' sizes and modification times.
+fn key(files: &[(PathBuf, bool)]) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let mut k = String::new();
+    for (p, _) in files {
+        match std::fs::metadata(p) {
+            Ok(m) => k.push_str(&format!(
+                "{}:{}:{}.{};",
+                p.display(),
+                m.len(),
+                m.mtime(),
+                m.mtime_nsec()
+            )),
+            Err(_) => k.push_str(&format!("{}:-;", p.display())),
+        }
+    }
+    k
+}
+
+/// The wiring findings, from the cache in `state_dir` while the settings files are unchanged.
+pub fn cached_wiring_findings(state_dir: &Path, files: &[(PathBuf, bool)]) -> Vec<String> {
+    let cache = state_dir.join("tamper-cache.json");
+    let k = key(files);
+    if let Some(text) = crate::fsutil::read_regular_text(&cache, 1 << 20)
+        && let Ok(v) = serde_json::from_str::<Value>(&text)
+        && v["key"].as_str() == Some(k.as_str())
+        && let Some(list) = v["findings"].as_array()
+    {
+        return list
+            .iter()
+            .filter_map(|f| f.as_str().map(str::to_owned))
+            .collect();
+    }
+    let found = wiring_findings(files);
+    let _ = crate::fsutil::write_atomic(
+        &cache,
+        serde_json::json!({"key": k, "findings": found})
+            .to_string()
+            .as_bytes(),
+    );
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(dir: &Path, user: Value, managed: Option<Value>) -> Vec<(PathBuf, bool)> {
+        let home = dir.join("home");
+        std::fs::create_dir_all(home.join(".claude")).unwrap();
+        std::fs::write(home.join(".claude/settings.json"), user.to_string()).unwrap();
+        let m = dir.join("managed");
+        let _ = std::fs::remove_dir_all(&m);
+        if let Some(v) = managed {
+            std::fs::create_dir_all(m.join("managed-settings.d")).unwrap();
+            std::fs::write(m.join("managed-settings.d/50-offload.json"), v.to_string()).unwrap();
+        }
+        settings_files(Some(&home), None, &m)
+    }
+
+    #[test]
+    fn each_way_of_switching_the_guard_off_is_found() {
+        let t = tempfile::tempdir().unwrap();
+        let hook = t.path().join("offload-hook");
+        std::fs::write(&hook, "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let wired = serde_json::json!({"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": hook.display().to_string()}]}]}});
+        assert!(wiring_findings(&files(t.path(), wired.clone(), None)).is_empty());
+        let mut off = wired.clone();
+        off["disableAllHooks"] = Value::Bool(true);
+        let f = wiring_findings(&files(t.path(), off.clone(), None));
+        assert!(f.iter().any(|x| x.contains("disableAllHooks")), "{f:?}");
+        // A managed drop-in of offload's outlasts it.
+        assert!(wiring_findings(&files(t.path(), off, Some(wired.clone()))).is_empty());
+        let f = wiring_findings(&files(t.path(), serde_json::json!({}), None));
+        assert!(f[0].contains("not wired"), "{f:?}");
+        let mut env = wired.clone();
+        env["env"] = serde_json::json!({"OFFLOAD_MODE": "off"});
+        assert!(wiring_findings(&files(t.path(), env, None))[0].contains("OFFLOAD_MODE"));
+        std::fs::remove_file(&hook).unwrap();
+        let f = wiring_findings(&files(t.path(), wired, None));
+        assert!(f[0].contains("missing or not executable"), "{f:?}");
+    }
+
+    #[test]
+    fn records_offload_could_not_have_written_are_found() {
+        use crate::ledger::{Approval, LastAttempt};
+        use crate::outcome::Outcome;
+        let mut s = SessionSummary::new("s1");
+        assert!(ledger_findings(Some(&s)).is_empty());
+        s.approval = Some(Approval {
+            ts: chrono::Utc::now(),
+            turn: 1,
+            source: "hand".into(),
+        });
+        assert!(ledger_findings(Some(&s))[0].contains("did not write"));
+        s.approval = None;
+        let last = LastAttempt {
+            attempt: "a2".into(),
+            ts: chrono::Utc::now(),
+            turn: 1,
+            outcome: Outcome::Success,
+            model: "m".into(),
+            sandbox: "workspace-write".into(),
+            work_type: None,
+            error: None,
+        };
+        s.split_outcomes = true;
+        s.last_attempt = Some(last.clone());
+        assert!(ledger_findings(Some(&s))[0].contains("not the configured one"));
+        s.last_success = Some(last);
+        assert!(ledger_findings(Some(&s)).is_empty());
+    }
+}
