@@ -198,6 +198,7 @@ impl Ctx {
                 &shared::tamper::managed_dir(),
             );
             findings.extend(shared::tamper::wiring_findings(&files));
+            findings.extend(shared::tamper::binary_findings(&paths.state_dir));
         }
         let week_ago = chrono::Utc::now() - chrono::Duration::days(7);
         for e in std::fs::read_dir(paths.sessions_dir())

@@ -87,8 +87,18 @@ pub fn setup(args: SetupArgs) -> Result<u8, Error> {
     let skill = plan_skill(&scope.skill_dir, prev.as_ref());
     let skill_writes: Vec<&SkillPlan> = skill.iter().filter(|p| p.write).collect();
 
+    // The binaries as wired now (an upgrade re-runs setup, which records the new ones).
+    let before = records.binaries.clone();
+    for bin in [&hook, &statusline] {
+        if let Some(sig) = shared::tamper::bin_sig(bin) {
+            records.binaries.insert(bin.display().to_string(), sig);
+        }
+    }
     let title = format!("offload setup ({})", scope.label);
     if !settings_change && skill_writes.is_empty() {
+        if !args.dry_run && records.binaries != before {
+            let _ = state.save(&records);
+        }
         println!(
             "{title}: already set up in {}; nothing changed.",
             scope.settings.display()
@@ -680,6 +690,10 @@ struct Records {
     v: u32,
     #[serde(default)]
     settings: BTreeMap<String, Installed>,
+    /// The installed hook and statusline as setup wired them (path → size, time, inode): the
+    /// statusline and doctor flag a binary that changed since (see `shared::tamper`).
+    #[serde(default)]
+    binaries: BTreeMap<String, shared::tamper::BinSig>,
 }
 
 fn one() -> u32 {
@@ -691,6 +705,7 @@ impl Default for Records {
         Records {
             v: 1,
             settings: BTreeMap::new(),
+            binaries: BTreeMap::new(),
         }
     }
 }

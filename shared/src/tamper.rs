@@ -8,6 +8,8 @@
 //!   drop-in of offload's to outlast it; or an `env` entry there switching offload off
 //!   (`OFFLOAD_MODE=off`) or moving its state (`OFFLOAD_HOME`);
 //! - **hook missing**: the hook command a settings file names is not an executable file;
+//! - **binary replaced**: the installed hook or statusline is not the file `offload setup`
+//!   recorded (size, modification time, inode: `cp /bin/true` over it changes all three);
 //! - **forged record**: the session's approval has a source offload never writes (only `prompt`
 //!   and `terminal`), or its newest attempt succeeded with a codex that is not the configured one.
 //!
@@ -178,6 +180,49 @@ pub fn ledger_findings(session: Option<&SessionSummary>) -> Vec<String> {
     out
 }
 
+/// An installed binary's identity as setup saw it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BinSig {
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub ino: u64,
+}
+
+/// The identity of the file at `path` now.
+pub fn bin_sig(path: &Path) -> Option<BinSig> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some(BinSig {
+        size: m.len(),
+        mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+        ino: m.ino(),
+    })
+}
+
+/// The installed binaries that changed since `offload setup` recorded them (in
+/// `setup.json`).
+pub fn binary_findings(state_dir: &Path) -> Vec<String> {
+    let Some(text) = crate::fsutil::read_regular_text(&state_dir.join("setup.json"), 4 << 20)
+    else {
+        return Vec::new();
+    };
+    let Ok(v) = serde_json::from_str::<Value>(&text) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (path, sig) in v["binaries"].as_object().into_iter().flatten() {
+        let Ok(sig) = serde_json::from_value::<BinSig>(sig.clone()) else {
+            continue;
+        };
+        if bin_sig(Path::new(path)).as_ref() != Some(&sig) {
+            out.push(format!(
+                "{path} is not the binary offload setup installed (replaced or changed since; run `offload setup` after an upgrade)"
+            ));
+        }
+    }
+    out
+}
+
 /// The statusline's flag for these findings: short, the first finding's kind and how many more.
 pub fn flag(findings: &[String]) -> Option<String> {
     let first = findings.first()?;
@@ -189,6 +234,8 @@ pub fn flag(findings: &[String]) -> Option<String> {
         "switched off in settings"
     } else if first.contains("missing or not executable") {
         "hook missing"
+    } else if first.contains("not the binary offload setup installed") {
+        "binary replaced"
     } else if first.contains("not valid JSON") {
         "settings unreadable"
     } else {
@@ -285,6 +332,33 @@ mod tests {
         std::fs::remove_file(&hook).unwrap();
         let f = wiring_findings(&files(t.path(), wired, None));
         assert!(f[0].contains("missing or not executable"), "{f:?}");
+    }
+
+    #[test]
+    fn a_binary_replaced_since_setup_is_found() {
+        let t = tempfile::tempdir().unwrap();
+        let hook = t.path().join("offload-hook");
+        std::fs::write(&hook, "the real one").unwrap();
+        let record = serde_json::json!({"v": 1, "settings": {}, "binaries": {
+            hook.display().to_string(): bin_sig(&hook).unwrap()
+        }});
+        std::fs::write(t.path().join("setup.json"), record.to_string()).unwrap();
+        assert!(binary_findings(t.path()).is_empty());
+        // `cp /bin/true` over it: a new inode, size and time.
+        std::fs::remove_file(&hook).unwrap();
+        std::fs::write(&hook, "#!/bin/sh\n").unwrap();
+        let f = binary_findings(t.path());
+        assert!(
+            f[0].contains("not the binary offload setup installed"),
+            "{f:?}"
+        );
+        assert_eq!(
+            flag(&f).unwrap(),
+            "⚠ offload: binary replaced (offload doctor)"
+        );
+        // No record (an older setup, or none): nothing to compare.
+        std::fs::write(t.path().join("setup.json"), "{}").unwrap();
+        assert!(binary_findings(t.path()).is_empty());
     }
 
     #[test]

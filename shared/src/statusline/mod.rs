@@ -228,6 +228,7 @@ pub fn compose(stdin: &[u8], env: &Env) -> Composed {
             &env.paths.state_dir,
             &files,
         ));
+        findings.extend(crate::tamper::binary_findings(&env.paths.state_dir));
     }
     if let Some(flag) = crate::tamper::flag(&findings) {
         line.push_str(" | ");
