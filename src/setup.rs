@@ -225,21 +225,9 @@ pub fn setup(args: SetupArgs) -> Result<u8, Error> {
     Ok(0)
 }
 
-/// Claude Code's managed settings folder: `OFFLOAD_MANAGED_DIR`, else the platform's.
-fn managed_dir() -> PathBuf {
-    if let Some(d) = env::var(env::OFFLOAD_MANAGED_DIR) {
-        return PathBuf::from(d);
-    }
-    if cfg!(target_os = "macos") {
-        PathBuf::from("/Library/Application Support/ClaudeCode")
-    } else {
-        PathBuf::from("/etc/claude-code")
-    }
-}
-
 /// offload's drop-in in the managed settings.
 fn managed_file() -> PathBuf {
-    managed_dir()
+    shared::tamper::managed_dir()
         .join("managed-settings.d")
         .join("50-offload.json")
 }

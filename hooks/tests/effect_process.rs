@@ -1,17 +1,16 @@
 //! The effect check as the real `offload-hook` process runs it, around commands run for real:
 //! what a concurrent writer sees, warn mode, and a command during which Codex succeeded.
 
-use std::io::Write;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use shared::ledger::{AttemptFinished, Body, Event, Ledger, Tokens};
 use shared::outcome::Outcome;
 use shared::paths::Paths;
-
-const HOOK: &str = env!("CARGO_BIN_EXE_offload-hook");
 
 struct Project {
     _t: tempfile::TempDir,
@@ -27,26 +26,7 @@ impl Project {
         std::fs::create_dir_all(dir.join("src")).unwrap();
         std::fs::write(dir.join("src/lib.rs"), "fn a() {}\n").unwrap();
         std::fs::write(dir.join("src/user.rs"), "// user\n").unwrap();
-        let git = |args: &[&str]| {
-            assert!(
-                Command::new("git")
-                    .arg("-C")
-                    .arg(&dir)
-                    .args(args)
-                    .env("GIT_CONFIG_GLOBAL", "/dev/null")
-                    .env("GIT_AUTHOR_NAME", "t")
-                    .env("GIT_AUTHOR_EMAIL", "t@t")
-                    .env("GIT_COMMITTER_NAME", "t")
-                    .env("GIT_COMMITTER_EMAIL", "t@t")
-                    .stdout(Stdio::null())
-                    .status()
-                    .unwrap()
-                    .success()
-            )
-        };
-        git(&["init", "-q"]);
-        git(&["add", "-A"]);
-        git(&["commit", "-qm", "x"]);
+        common::commit_all(&dir);
         Project {
             _t: t,
             state: root.join("state"),
@@ -58,25 +38,7 @@ impl Project {
         let payload: Value = json!({"session_id": "s1", "cwd": self.dir, "hook_event_name": event,
             "tool_name": "Bash", "tool_input": {"command": command}, "tool_use_id": "toolu_1",
             "tool_response": {"stdout": "", "stderr": ""}});
-        let mut cmd = Command::new(HOOK);
-        cmd.current_dir(&self.dir)
-            .env("OFFLOAD_HOME", &self.state)
-            .env("CLAUDE_PROJECT_DIR", &self.dir)
-            .env_remove("OFFLOAD_MODE")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if let Some(m) = mode {
-            cmd.env("OFFLOAD_MODE", m);
-        }
-        let mut child = cmd.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(payload.to_string().as_bytes())
-            .unwrap();
-        String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
+        common::hook(&self.dir, &self.state, &payload, mode)
     }
 
     /// Pre, the command for real with `during` run while it runs, then Post.

@@ -2,14 +2,13 @@
 //! it around commands run for real: what the watcher must see, what happens when it is gone or
 //! replaced while a command runs, and that it ends with its project.
 
-use std::io::Write;
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-
-const HOOK: &str = env!("CARGO_BIN_EXE_offload-hook");
 
 struct Project {
     _t: tempfile::TempDir,
@@ -34,26 +33,7 @@ impl Project {
         }
         std::fs::write(dir.join("src/deep/d.py"), "x = 1\n").unwrap();
         std::fs::write(dir.join(".gitignore"), "target/\n").unwrap();
-        let git = |args: &[&str]| {
-            assert!(
-                Command::new("git")
-                    .arg("-C")
-                    .arg(&dir)
-                    .args(args)
-                    .env("GIT_CONFIG_GLOBAL", "/dev/null")
-                    .env("GIT_AUTHOR_NAME", "t")
-                    .env("GIT_AUTHOR_EMAIL", "t@t")
-                    .env("GIT_COMMITTER_NAME", "t")
-                    .env("GIT_COMMITTER_EMAIL", "t@t")
-                    .stdout(Stdio::null())
-                    .status()
-                    .unwrap()
-                    .success()
-            )
-        };
-        git(&["init", "-q"]);
-        git(&["add", "-A"]);
-        git(&["commit", "-qm", "x"]);
+        common::commit_all(&dir);
         // Uncommitted work of the user's: kept by copy, not by git.
         std::fs::write(dir.join("src/f0.rs"), "// the user's work\n").unwrap();
         Project {
@@ -70,23 +50,7 @@ impl Project {
             "tool_name": "Bash", "tool_input": {"command": command},
             "tool_use_id": format!("toolu_{}", self.n.get()),
             "tool_response": {"stdout": "", "stderr": ""}});
-        let mut child = Command::new(HOOK)
-            .current_dir(&self.dir)
-            .env("OFFLOAD_HOME", &self.state)
-            .env("CLAUDE_PROJECT_DIR", &self.dir)
-            .env_remove("OFFLOAD_MODE")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(payload.to_string().as_bytes())
-            .unwrap();
-        String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
+        common::hook(&self.dir, &self.state, &payload, None)
     }
 
     /// PreToolUse, then `between` (the pending snapshot's header in hand), the command, PostToolUse.

@@ -47,28 +47,14 @@ pub fn inside_claude_code() -> Option<String> {
         return Some(why);
     }
     // Walk the parent chain (Linux /proc).
-    let mut pid = std::process::id();
-    for _ in 0..64 {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let ppid: u32 = stat
-            .rsplit(')')
-            .next()?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()?;
-        if ppid <= 1 {
-            return None;
-        }
+    for ppid in crate::process::ancestors() {
         let cmdline = std::fs::read(format!("/proc/{ppid}/cmdline")).unwrap_or_default();
         let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
         let name = String::from_utf8_lossy(argv0);
         if is_claude(&cmdline) {
             return Some(format!("parent process {ppid} is {name}"));
         }
-        if let Ok(Some(environ)) =
-            crate::fsutil::read_regular(Path::new(&format!("/proc/{ppid}/environ")), 1 << 20)
-        {
+        if let Some(environ) = environ(ppid) {
             let vars = environ.split(|b| *b == 0).filter_map(|e| {
                 let eq = e.iter().position(|b| *b == b'=')?;
                 Some((&e[..eq], &e[eq + 1..]))
@@ -77,9 +63,13 @@ pub fn inside_claude_code() -> Option<String> {
                 return Some(format!("parent process {ppid} ({name}): {why}"));
             }
         }
-        pid = ppid;
     }
     None
+}
+
+/// The environment a process was started with, if it can be read.
+fn environ(pid: u32) -> Option<Vec<u8>> {
+    crate::fsutil::read_regular(Path::new(&format!("/proc/{pid}/environ")), 1 << 20).ok()?
 }
 
 /// The value of `name` in the environment the Claude Code process above this one was started
@@ -87,35 +77,16 @@ pub fn inside_claude_code() -> Option<String> {
 /// among the ancestors, or its environment cannot be read). What the user set before starting
 /// Claude Code, as opposed to what a command inside it set.
 pub fn claude_started_with(name: &str) -> Option<Option<Vec<u8>>> {
-    let mut pid = std::process::id();
-    for _ in 0..64 {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let ppid: u32 = stat
-            .rsplit(')')
-            .next()?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()?;
-        if ppid <= 1 {
-            return None;
-        }
-        let cmdline = std::fs::read(format!("/proc/{ppid}/cmdline")).unwrap_or_default();
-        if is_claude(&cmdline) {
-            let environ =
-                crate::fsutil::read_regular(Path::new(&format!("/proc/{ppid}/environ")), 1 << 20)
-                    .ok()??;
-            let mut key = name.as_bytes().to_vec();
-            key.push(b'=');
-            return Some(
-                environ
-                    .split(|b| *b == 0)
-                    .find_map(|e| e.strip_prefix(&key[..]).map(<[u8]>::to_vec)),
-            );
-        }
-        pid = ppid;
-    }
-    None
+    let ppid = crate::process::ancestors()
+        .find(|&p| is_claude(&std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default()))?;
+    let environ = environ(ppid)?;
+    let mut key = name.as_bytes().to_vec();
+    key.push(b'=');
+    Some(
+        environ
+            .split(|b| *b == 0)
+            .find_map(|e| e.strip_prefix(&key[..]).map(<[u8]>::to_vec)),
+    )
 }
 
 /// Whether a process's command line (NUL-separated) is Claude Code's.

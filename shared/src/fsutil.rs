@@ -45,6 +45,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
+/// `s` as a file name: ASCII letters, digits, `-` and `_` kept, anything else `_`, at most
+/// `max` characters.
+pub fn safe_name(s: &str, max: usize) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(max)
+        .collect()
+}
+
 /// Read `path` if it is a regular file, at most `max` bytes (`Ok(None)` when it is not a regular
 /// file: a FIFO, a device, a socket or a folder). Opened without blocking and without following
 /// a final symlink to something else than a regular file, so a FIFO named as a patch or a link

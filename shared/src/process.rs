@@ -138,6 +138,36 @@ fn first_line(s: &str) -> &str {
         .unwrap_or("")
 }
 
+/// Fields of `/proc/<pid>/stat` after the command name (which is in parentheses and may hold
+/// spaces, so counting starts after the last `)`): index 0 is field 3, the state.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+/// A process's start time (clock ticks since boot; field 22 of `/proc/<pid>/stat`): with its
+/// pid, what tells it apart from a later process that reused the pid.
+pub fn start_time(pid: u32) -> Option<u64> {
+    stat_fields(pid)?.get(19)?.parse().ok()
+}
+
+/// The parent of a process (field 4 of `/proc/<pid>/stat`).
+pub fn parent(pid: u32) -> Option<u32> {
+    stat_fields(pid)?.get(1)?.parse().ok()
+}
+
+/// This process's ancestors, nearest first, up to (not including) init, at most 64.
+pub fn ancestors() -> impl Iterator<Item = u32> {
+    let mut pid = std::process::id();
+    std::iter::from_fn(move || {
+        let p = parent(pid).filter(|&p| p > 1)?;
+        pid = p;
+        Some(p)
+    })
+    .take(64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +203,16 @@ mod tests {
                 .unwrap_err()
                 .contains("not on PATH")
         );
+    }
+
+    #[test]
+    fn this_process_has_a_start_time_and_ancestors() {
+        let me = std::process::id();
+        assert!(start_time(me).is_some_and(|t| t > 0));
+        assert_eq!(start_time(me), start_time(me), "stable");
+        let chain: Vec<u32> = ancestors().collect();
+        assert_eq!(chain.first().copied(), parent(me).filter(|&p| p > 1));
+        assert!(chain.iter().all(|&p| p > 1));
+        assert_eq!(start_time(u32::MAX), None);
     }
 }

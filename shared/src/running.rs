@@ -80,7 +80,7 @@ impl Running {
             attempt: attempt.to_owned(),
             session: session.map(str::to_owned),
             pid,
-            pid_start: process_start(pid).unwrap_or(0),
+            pid_start: crate::process::start_time(pid).unwrap_or(0),
             started: Utc::now(),
             model: model.to_owned(),
             sandbox: sandbox.to_owned(),
@@ -94,7 +94,10 @@ impl Running {
     pub fn mark(&self, state_dir: &Path) -> io::Result<Marker> {
         let d = dir(state_dir);
         crate::fsutil::create_private_dir(&d)?;
-        let path = d.join(format!("{}.json", safe(&self.attempt)));
+        let path = d.join(format!(
+            "{}.json",
+            crate::fsutil::safe_name(&self.attempt, 120)
+        ));
         let bytes = serde_json::to_vec(self).map_err(io::Error::other)?;
         crate::fsutil::write_atomic(&path, &bytes)?;
         Ok(Marker { path })
@@ -102,7 +105,7 @@ impl Running {
 
     /// Whether its process still runs (the same process: same pid and start time).
     pub fn alive(&self) -> bool {
-        self.pid > 0 && process_start(self.pid).is_some_and(|s| s == self.pid_start)
+        self.pid > 0 && crate::process::start_time(self.pid).is_some_and(|s| s == self.pid_start)
     }
 
     /// The finish of an attempt whose process died without recording one: failed.
@@ -140,8 +143,11 @@ impl Running {
     /// run that died; of several callers noticing at once, one removes it and closes it.)
     pub fn claim_if_dead(&self, state_dir: &Path) -> bool {
         !self.alive()
-            && std::fs::remove_file(dir(state_dir).join(format!("{}.json", safe(&self.attempt))))
-                .is_ok()
+            && std::fs::remove_file(dir(state_dir).join(format!(
+                "{}.json",
+                crate::fsutil::safe_name(&self.attempt, 120)
+            )))
+            .is_ok()
     }
 }
 
@@ -157,26 +163,6 @@ pub fn list(state_dir: &Path) -> Vec<Running> {
             let bytes = crate::fsutil::read_regular(&e.path(), 64 << 10).ok()??;
             serde_json::from_slice::<Running>(&bytes).ok()
         })
-        .collect()
-}
-
-/// A process's start time, field 22 of `/proc/<pid>/stat`.
-pub fn process_start(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
-}
-
-fn safe(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(120)
         .collect()
 }
 

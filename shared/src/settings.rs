@@ -562,6 +562,26 @@ pub fn weakens(old: &Value, new: &Value) -> Option<String> {
     None
 }
 
+/// [`weakens`] for a settings file's bytes before and after (`None`: no file). An empty file is
+/// an empty object; a result Claude Code cannot parse runs none of the file's hooks, so it
+/// weakens the guard when the file before held any of offload's.
+pub fn weakens_text(old: Option<&[u8]>, new: Option<&[u8]>) -> Option<String> {
+    let parse = |b: &[u8]| -> Option<Value> {
+        if b.iter().all(u8::is_ascii_whitespace) {
+            Some(Value::Object(Default::default()))
+        } else {
+            serde_json::from_slice(b).ok()
+        }
+    };
+    let old = old.and_then(parse).unwrap_or(Value::Null);
+    match new.map(parse) {
+        None => weakens(&old, &Value::Null),
+        Some(Some(new)) => weakens(&old, &new),
+        Some(None) => weakens(&old, &Value::Null)
+            .map(|_| "leaves it unreadable (and offload's hooks with it)".to_string()),
+    }
+}
+
 /// Put our entry into `groups` exactly once: in place if a group with our matcher already holds
 /// one, else in a new group at the end. Other entries of ours are removed.
 fn merge_event(groups: &mut Vec<Value>, matcher: Option<&str>, wiring: &Wiring) {

@@ -213,22 +213,10 @@ impl Store {
 
     /// The pending snapshot of one tool call.
     pub fn pending(&self, session: Option<&str>, tool_use_id: Option<&str>) -> PathBuf {
-        let clean = |s: &str| -> String {
-            s.chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .take(80)
-                .collect()
-        };
         self.pending_dir().join(format!(
             "{}--{}.snap",
-            clean(session.unwrap_or("none")),
-            clean(tool_use_id.unwrap_or("none"))
+            fsutil::safe_name(session.unwrap_or("none"), 80),
+            fsutil::safe_name(tool_use_id.unwrap_or("none"), 80)
         ))
     }
 
@@ -1063,7 +1051,7 @@ impl<'a> Keeper<'a> {
     }
 }
 
-fn bytes_path(rel: &[u8]) -> PathBuf {
+pub(crate) fn bytes_path(rel: &[u8]) -> PathBuf {
     use std::os::unix::ffi::OsStrExt;
     PathBuf::from(std::ffi::OsStr::from_bytes(rel))
 }
@@ -1389,7 +1377,7 @@ impl Base {
     }
 }
 
-fn escape(b: &[u8]) -> Vec<u8> {
+pub(crate) fn escape(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     for &c in b {
         match c {
@@ -1402,7 +1390,7 @@ fn escape(b: &[u8]) -> Vec<u8> {
     out
 }
 
-fn unescape(b: &[u8]) -> Vec<u8> {
+pub(crate) fn unescape(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut it = b.iter();
     while let Some(&c) = it.next() {
@@ -1499,32 +1487,21 @@ fn benign(snap: &Snapshot, store: &Store, c: &Changed) -> bool {
     if !SETTINGS.iter().any(|s| s.as_bytes() == c.rel.as_slice()) {
         return false;
     }
-    let parse = |b: &[u8]| -> Option<serde_json::Value> {
-        if b.iter().all(u8::is_ascii_whitespace) {
-            Some(serde_json::Value::Object(Default::default()))
-        } else {
-            serde_json::from_slice(b).ok()
-        }
-    };
     let old = match snap.get(&c.rel).flatten() {
         Some(e) => match old_content(snap, store, &c.rel, &e.backup) {
-            Ok(bytes) => parse(&bytes).unwrap_or(serde_json::Value::Null),
+            Ok(bytes) => Some(bytes),
             Err(_) => return false,
         },
-        None => serde_json::Value::Null,
+        None => None,
     };
     let new = match c.change {
-        Change::Deleted => serde_json::Value::Null,
+        Change::Deleted => None,
         _ => match fsutil::read_regular(&snap.project.join(bytes_path(&c.rel)), 4 << 20) {
-            Ok(Some(bytes)) => match parse(&bytes) {
-                Some(v) => v,
-                // Unreadable settings: harmless only if they wired nothing of offload's.
-                None => serde_json::Value::Null,
-            },
+            Ok(Some(bytes)) => Some(bytes),
             _ => return false,
         },
     };
-    crate::settings::weakens(&old, &new).is_none()
+    crate::settings::weakens_text(old.as_deref(), new.as_deref()).is_none()
 }
 
 /// [`check`] for the files touched since `snap` was taken (what the [`super::watch`]er saw):

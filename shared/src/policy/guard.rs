@@ -611,18 +611,7 @@ fn plan_problems(input: &HookInput, tool: &str, scope: &Scope, ctx: &Ctx<'_>) ->
                     display(path, ctx)
                 ));
             }
-            let mut text = crate::fsutil::read_regular_text(&file, 4 << 20)?;
-            for (old, new, all) in edits(input) {
-                if old.is_empty() || !text.contains(&old) {
-                    return None;
-                }
-                text = if all {
-                    text.replace(&old, &new)
-                } else {
-                    text.replacen(&old, &new, 1)
-                };
-            }
-            text
+            apply_edits(crate::fsutil::read_regular_text(&file, 4 << 20)?, input)?
         }
         _ => return None,
     };
@@ -768,36 +757,28 @@ fn settings_change(input: &HookInput, tool: &str, file: &Path) -> Option<String>
     let current = crate::fsutil::read_regular_text(file, 4 << 20);
     let new_text = match tool {
         "Write" => input.input_str("content")?.to_owned(),
-        _ => {
-            let mut text = current.clone()?;
-            for (old, new, all) in edits(input) {
-                if old.is_empty() || !text.contains(&old) {
-                    return None;
-                }
-                text = if all {
-                    text.replace(&old, &new)
-                } else {
-                    text.replacen(&old, &new, 1)
-                };
-            }
-            text
-        }
+        _ => apply_edits(current.clone()?, input)?,
     };
-    let parse = |t: &str| -> Option<Value> {
-        if t.trim().is_empty() {
-            Some(Value::Object(Default::default()))
+    crate::settings::weakens_text(
+        current.as_deref().map(str::as_bytes),
+        Some(new_text.as_bytes()),
+    )
+}
+
+/// `text` after an Edit's or MultiEdit's replacements, in order; `None` when one's old text is
+/// not there (Claude Code fails such an edit, so it changes nothing).
+fn apply_edits(mut text: String, input: &HookInput) -> Option<String> {
+    for (old, new, all) in edits(input) {
+        if old.is_empty() || !text.contains(&old) {
+            return None;
+        }
+        text = if all {
+            text.replace(&old, &new)
         } else {
-            serde_json::from_str(t).ok()
-        }
-    };
-    let old = current.as_deref().and_then(parse).unwrap_or(Value::Null);
-    match parse(&new_text) {
-        Some(new) => crate::settings::weakens(&old, &new),
-        None if crate::settings::weakens(&old, &Value::Null).is_some() => {
-            Some("leaves it unreadable (and offload's hooks with it)".into())
-        }
-        None => None,
+            text.replacen(&old, &new, 1)
+        };
     }
+    Some(text)
 }
 
 /// `offload approve` anywhere in a command line, however the binary is spelled.

@@ -405,7 +405,8 @@ fn start_watch(
     let base = effect::Snapshot::load(&base_path)
         .filter(|b| b.project == project && b.base_age().is_some_and(|a| a < BASE_MAX_AGE));
     let since = base.as_ref().and_then(|b| b.watch.as_ref().map(|w| w.1));
-    let answer = watch::ask(store, project, scope, since, ask_deadline(deadline));
+    let key = watch::key(store, project, scope);
+    let answer = watch::ask(store, &key, since, ask_deadline(deadline));
     let fail =
         |e: std::io::Error| format!("cannot save the snapshot in {} ({e})", store.root.display());
     let fast = match (&base, &answer) {
@@ -432,7 +433,6 @@ fn start_watch(
         }
         None => {
             if answer.is_none() {
-                let key = watch::key(store, project, scope);
                 watch::spawn(project, &paths.config_file, &paths.state_dir, &key);
             }
             let mut s = effect::take(project, scope, store, deadline)?;
@@ -521,15 +521,10 @@ fn finish_watch(
     let deadline = Instant::now() + SNAPSHOT_BUDGET;
     // What the watcher saw touched since PreToolUse, when it is the same watcher.
     let touched = snap.watch.as_ref().and_then(|(id, mark)| {
-        watch::ask(
-            store,
-            &snap.project,
-            scope,
-            Some(*mark),
-            ask_deadline(deadline),
-        )
-        .filter(|a| a.id == *id)
-        .and_then(|a| a.touched)
+        let key = watch::key(store, &snap.project, scope);
+        watch::ask(store, &key, Some(*mark), ask_deadline(deadline))
+            .filter(|a| a.id == *id)
+            .and_then(|a| a.touched)
     });
     let checked = match &touched {
         Some(t) => effect::check_touched(&snap, t, scope, store, deadline),

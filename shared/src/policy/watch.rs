@@ -67,7 +67,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::policy::effect::{self, Store};
+use crate::policy::effect::{self, Store, bytes_path, escape, unescape};
 use crate::policy::scope::Scope;
 
 /// A watcher with no question for this long stops.
@@ -115,23 +115,17 @@ pub fn ready_path(store: &Store, key: &str) -> PathBuf {
     store.root.join(format!("watch-{key}.pid"))
 }
 
-/// Ask the project's watcher what was touched since `since` (or only for a mark). `None` when
-/// there is no watcher, it is not genuine, or it does not answer before `deadline`.
-pub fn ask(
-    store: &Store,
-    project: &Path,
-    scope: &Scope,
-    since: Option<u64>,
-    deadline: Instant,
-) -> Option<Answer> {
-    let addr = address(&key(store, project, scope)).ok()?;
+/// Ask the watcher of `key` (see [`key`]) what was touched since `since` (or only for a mark).
+/// `None` when there is no watcher, it is not genuine, or it does not answer before `deadline`.
+pub fn ask(store: &Store, key: &str, since: Option<u64>, deadline: Instant) -> Option<Answer> {
+    let addr = address(key).ok()?;
     let mut s = UnixStream::connect_addr(&addr).ok()?;
     let (pid, uid) = peer(&s)?;
     // SAFETY: getuid cannot fail.
     if uid != unsafe { libc::getuid() } {
         return None;
     }
-    let id = genuine(store, &key(store, project, scope), pid)?;
+    let id = genuine(store, key, pid)?;
     let left = deadline.checked_duration_since(Instant::now())?;
     s.set_read_timeout(Some(left.max(Duration::from_millis(1))))
         .ok()?;
@@ -196,7 +190,7 @@ fn peer(s: &UnixStream) -> Option<(i32, u32)> {
 /// program without a preloaded library. (The watcher makes itself impossible to inspect or
 /// debug by the user's other processes: no reading its memory or taking its descriptors.)
 fn genuine(store: &Store, key: &str, pid: i32) -> Option<String> {
-    let id = format!("{pid}:{}", start_time(pid)?);
+    let id = format!("{pid}:{}", crate::process::start_time(pid as u32)?);
     let named = crate::fsutil::read_regular_text(&ready_path(store, key), 256)?;
     if named.trim() != id {
         return None;
@@ -222,14 +216,6 @@ fn genuine(store: &Store, key: &str, pid: i32) -> Option<String> {
         return None;
     }
     Some(id)
-}
-
-/// A process's start time (clock ticks since boot), field 22 of `/proc/<pid>/stat`.
-fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may hold spaces: count after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// Start the project's watcher in the background (it does nothing if one is running). The hook
@@ -653,39 +639,6 @@ impl<'a> Watcher<'a> {
     }
 }
 
-fn bytes_path(rel: &[u8]) -> PathBuf {
-    PathBuf::from(std::ffi::OsStr::from_bytes(rel))
-}
-
-fn escape(b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(b.len());
-    for &c in b {
-        match c {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn unescape(b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(b.len());
-    let mut it = b.iter();
-    while let Some(&c) = it.next() {
-        if c == b'\\' {
-            match it.next() {
-                Some(b'n') => out.push(b'\n'),
-                Some(&o) => out.push(o),
-                None => out.push(b'\\'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// The watcher's main loop (`offload-hook --watch <project> <config> <state>`). Returns when it
 /// stops; never panics on what it reads.
 pub fn serve(project: &Path, config_file: &Path, state_dir: &Path) -> i32 {
@@ -760,7 +713,7 @@ pub fn serve(project: &Path, config_file: &Path, state_dir: &Path) -> i32 {
     let _ = listener.set_nonblocking(true);
     let ready = ready_path(&store, &key);
     let me = std::process::id() as i32;
-    let Some(start) = start_time(me) else {
+    let Some(start) = crate::process::start_time(me as u32) else {
         return 1;
     };
     if crate::fsutil::write_atomic(&ready, format!("{me}:{start}").as_bytes()).is_err() {
