@@ -212,15 +212,17 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
     for r in shared::running::list(&paths.state_dir) {
         if r.claim_if_dead(&paths.state_dir) {
             let _ = ledger.append(&[r.died()]);
-        } else if r.alive() && r.sandbox == "workspace-write" {
-            let theirs = Path::new(&r.cwd);
-            if theirs.starts_with(&plan.dir) || plan.dir.starts_with(theirs) {
+        } else if r.alive() && r.sandbox != "read-only" {
+            // Compared as the real folders: a symlink to the project is the project.
+            let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+            let (theirs, ours) = (real(Path::new(&r.cwd)), real(&plan.dir));
+            if theirs.starts_with(&ours) || ours.starts_with(&theirs) {
                 busy = Some(r);
             }
         }
     }
     if let Some(r) = busy
-        && plan.sandbox.as_str() == "workspace-write"
+        && plan.sandbox.as_str() != "read-only"
         && !args.parallel
     {
         return Err(Error::with_code(
@@ -567,25 +569,31 @@ fn prune_runs(dir: &Path, keep: usize) {
     }
 }
 
-/// The codex this attempt ran, when it is not the configured one (`runner.codex_bin` of the
-/// config file, or the `CODEX_BIN` Claude Code itself was started with) and was chosen by
-/// `CODEX_BIN` from inside Claude Code: such an attempt is recorded but unlocks nothing, since
-/// Claude could point it at a script that "succeeds".
+/// The codex this attempt ran, when it is not the one the user configured and it was run from
+/// inside Claude Code: such an attempt is recorded but unlocks nothing, since Claude could point
+/// it at a script that "succeeds" (a `CODEX_BIN`, or a `codex` put first on `PATH`). The one
+/// configured is `runner.codex_bin` of the config file, or the `CODEX_BIN` Claude Code itself was
+/// started with, found on the `PATH` Claude Code was started with.
 fn unconfigured_codex(config_file: &Path, bin: &Result<PathBuf, String>) -> Option<String> {
-    let from_env = env::var(env::CODEX_BIN)?;
-    let configured = Config::load_file(config_file).config.runner.codex_bin;
-    let used = bin.as_ref().ok().cloned();
-    if used.is_some() && used == shared::process::resolve_bin(&configured).ok() {
-        return None;
-    }
     shared::claude_marker::inside_claude_code()?;
-    // Set by the user before starting Claude Code: configuration, not Claude's choice.
-    if shared::claude_marker::claude_started_with(env::CODEX_BIN)
-        .is_some_and(|v| v.as_deref() == Some(from_env.as_bytes()))
-    {
+    let used = bin.as_ref().ok().cloned();
+    let started = |name: &str| {
+        shared::claude_marker::claude_started_with(name)
+            .flatten()
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+    };
+    let configured = started(env::CODEX_BIN)
+        .unwrap_or_else(|| Config::load_file(config_file).config.runner.codex_bin);
+    let path = started("PATH").map_or_else(
+        || std::env::var_os("PATH").unwrap_or_default(),
+        std::ffi::OsString::from,
+    );
+    let expected = shared::process::resolve_bin_in(&configured, &path).ok();
+    let real = |p: &PathBuf| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+    if used.is_some() && used.as_ref().map(real) == expected.as_ref().map(real) {
         return None;
     }
-    Some(used.map_or(from_env, |p| p.display().to_string()))
+    Some(used.map_or_else(|| "(none found)".to_string(), |p| p.display().to_string()))
 }
 
 #[cfg(test)]

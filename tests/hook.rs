@@ -405,6 +405,26 @@ fn a_running_attempt_holds_native_work_and_a_dead_one_is_closed_as_failed() {
         "{}",
         out.stderr()
     );
+    // Nor through a symlink to the project, nor with a wider sandbox.
+    let link = s.sb.dir.path().join("link-to-project");
+    std::os::unix::fs::symlink(&s.project, &link).unwrap();
+    for (sandbox, dir) in [
+        ("workspace-write", &link),
+        ("danger-full-access", &s.project),
+    ] {
+        let out =
+            s.sb.run()
+                .args(["fix src/lib.rs", sandbox])
+                .arg(dir)
+                .env("CLAUDE_CODE_SESSION_ID", s.id)
+                .output()
+                .expect_code(1);
+        assert!(
+            out.stderr().contains("still working"),
+            "{sandbox}: {}",
+            out.stderr()
+        );
+    }
     s.sb.run()
         .args(["fix src/lib.rs", "--parallel"])
         .env("CLAUDE_CODE_SESSION_ID", s.id)
@@ -457,4 +477,63 @@ fn a_running_attempt_holds_native_work_and_a_dead_one_is_closed_as_failed() {
     assert!(run.wait().unwrap().success());
     assert!(seen, "a marker while codex ran");
     assert_eq!(std::fs::read_dir(&running).unwrap().count(), 0);
+}
+
+#[test]
+fn a_codex_put_first_on_path_inside_claude_code_unlocks_nothing() {
+    let s = Session::new();
+    // The user's codex is `codex`, found on the PATH Claude Code was started with.
+    std::fs::write(
+        s.sb.home().join("config.json"),
+        json!({"runner": {"codex_bin": "codex"}}).to_string(),
+    )
+    .unwrap();
+    let root = s.sb.dir.path();
+    for d in ["user-bin", "forged-bin"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+        std::fs::copy(support::fake_codex(), root.join(d).join("codex")).unwrap();
+    }
+    // A stand-in for Claude Code (its command line names @anthropic-ai/claude-code) whose Bash
+    // command puts another `codex` first on PATH, or not.
+    let cc = root.join("node_modules/@anthropic-ai/claude-code/cli.sh");
+    std::fs::create_dir_all(cc.parent().unwrap()).unwrap();
+    std::fs::write(
+        &cc,
+        "#!/bin/sh\nPATH=\"$PREPEND$PATH\" \"$OFFLOAD\" run 'fix src/lib.rs' workspace-write \"$PROJECT\"\n",
+    )
+    .unwrap();
+    let run = |prepend: &str| {
+        std::process::Command::new("sh")
+            .arg(&cc)
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin", root.join("user-bin").display()),
+            )
+            .env("PREPEND", prepend)
+            .env("OFFLOAD", support::offload_bin())
+            .env("PROJECT", &s.project)
+            .env("OFFLOAD_HOME", s.sb.home())
+            .env("CODEX_HOME", s.sb.codex_home())
+            .env("CLAUDE_CODE_SESSION_ID", s.id)
+            .env_remove("CODEX_BIN")
+            .env_remove("CLAUDECODE")
+            .output()
+            .unwrap()
+    };
+    s.prompt("go").expect_code(0);
+    let forged = format!("{}:", root.join("forged-bin").display());
+    let out = run(&forged);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reason = is_deny(&s.edit()).expect("a codex Claude put on PATH unlocks nothing");
+    assert!(
+        reason.contains("did not run the configured codex"),
+        "{reason}"
+    );
+    // The user's own codex does.
+    assert!(run("").status.success());
+    assert_eq!(s.edit().stdout(), "");
 }

@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 
 /// Find an executable: a name with a `/` is a path; a bare name is looked up on `PATH`.
 pub fn resolve_bin(name: &str) -> Result<PathBuf, String> {
+    resolve_bin_in(name, &std::env::var_os("PATH").unwrap_or_default())
+}
+
+/// [`resolve_bin`] with `path` as `PATH`.
+pub fn resolve_bin_in(name: &str, path: &std::ffi::OsStr) -> Result<PathBuf, String> {
     use std::os::unix::fs::PermissionsExt;
     let executable = |p: &Path| {
         std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -24,8 +29,7 @@ pub fn resolve_bin(name: &str) -> Result<PathBuf, String> {
             Err(format!("{name} does not exist"))
         };
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
+    std::env::split_paths(path)
         .map(|dir| dir.join(name))
         .find(|p| executable(p))
         .ok_or_else(|| format!("{name} is not on PATH"))

@@ -507,18 +507,19 @@ fn guarded_env(key: &str) -> bool {
         || key == "CLAUDECODE"
 }
 
-/// Per hook event, the matchers under which `settings` runs offload's hook.
-fn our_matchers(settings: &Value) -> Vec<(String, Option<String>)> {
+/// Per hook event, the matchers under which `settings` runs offload's hook, with the hook entry.
+fn our_matchers(settings: &Value) -> Vec<(String, Option<String>, Value)> {
     let mut out = Vec::new();
     let Some(hooks) = settings.get("hooks").and_then(Value::as_object) else {
         return out;
     };
     for (event, groups) in hooks {
         for g in groups.as_array().into_iter().flatten() {
-            if group_entries(g).any(is_our_hook) {
+            for e in group_entries(g).filter(|e| is_our_hook(e)) {
                 out.push((
                     event.clone(),
                     g.get("matcher").and_then(Value::as_str).map(str::to_owned),
+                    e.clone(),
                 ));
             }
         }
@@ -529,8 +530,9 @@ fn our_matchers(settings: &Value) -> Vec<(String, Option<String>)> {
 /// What changing a Claude Code settings file from `old` to `new` does to offload's guard, judged
 /// by the resulting JSON, not by its words: `disableAllHooks` set; an `env` entry that switches
 /// offload off or redirects it or codex; offload's hook removed from an event it was in, or
-/// moved under another matcher (a narrower one, a renamed event). `None` when it leaves the
-/// guard as it was.
+/// moved under another matcher (a narrower one, a renamed event), or its entry changed in any way
+/// (its command, timeout, type, `async`, `if`, `onFailure`…: only `offload setup` writes it).
+/// `None` when it leaves the guard as it was.
 pub fn weakens(old: &Value, new: &Value) -> Option<String> {
     if new
         .get("disableAllHooks")
@@ -546,9 +548,10 @@ pub fn weakens(old: &Value, new: &Value) -> Option<String> {
         }
     }
     let after = our_matchers(new);
-    for (event, matcher) in our_matchers(old) {
-        let kept = after.iter().any(|(e, m)| {
+    for (event, matcher, entry) in our_matchers(old) {
+        let kept = after.iter().any(|(e, m, en)| {
             *e == event
+                && *en == entry
                 && (*m == matcher
                     || matches!(m.as_deref(), None | Some("") | Some("*") | Some(".*")))
         });

@@ -837,7 +837,7 @@ fn tools_offload_does_not_know_are_judged_by_the_paths_they_name() {
             json!({"path": g.p("README.md")}),
         ),
         ("mcp__filesystem__write_file", json!({"path": "/tmp/x.rs"})),
-        ("mcp__notes__add", json!({"text": "src/lib.rs"})),
+        ("mcp__notes__add", json!({"text": "edit src/lib.rs later"})),
         (
             "TodoWrite",
             json!({"todos": [{"content": "edit src/lib.rs"}]}),
@@ -1064,6 +1064,72 @@ fn settings_are_judged_by_the_json_they_leave() {
             "Write",
             json!({"file_path": local, "content": "{\"permissions\":{}}"})
         ),
+        Verdict::Silent
+    );
+}
+
+#[test]
+fn what_a_red_team_got_past_the_settings_and_unknown_tool_checks() {
+    let g = Given::new();
+    std::fs::create_dir_all(g.project.join(".claude")).unwrap();
+    let hook = r#"{"type":"command","command":"/bin/offload-hook","timeout":10}"#;
+    let wired = format!(r#"{{"hooks":{{"PreToolUse":[{{"matcher":"Bash","hooks":[{hook}]}}]}}}}"#);
+    std::fs::write(g.project.join(".claude/settings.json"), &wired).unwrap();
+    // Through a symlink to `.claude`.
+    std::os::unix::fs::symlink(g.project.join(".claude"), g.project.join("cfg")).unwrap();
+    denied(
+        &g.call(
+            "Write",
+            json!({"file_path": g.p("cfg/settings.json"), "content": "{\"disableAllHooks\":true}"}),
+        ),
+        "tamper",
+    );
+    // offload's entry kept by name but changed: output thrown away, another binary, async,
+    // a tiny timeout, another type.
+    for (old, new) in [
+        ("\"/bin/offload-hook\"", "\"/bin/offload-hook > /dev/null\""),
+        ("\"/bin/offload-hook\"", "\"/tmp/offload-hook\""),
+        ("\"timeout\":10", "\"timeout\":10,\"async\":true"),
+        ("\"timeout\":10", "\"timeout\":0.001"),
+        ("\"type\":\"command\"", "\"type\":\"http\""),
+    ] {
+        denied(
+            &g.call(
+                "Edit",
+                json!({"file_path": g.p(".claude/settings.json"), "old_string": old, "new_string": new}),
+            ),
+            "tamper",
+        );
+    }
+    // Settings through a tool offload does not know.
+    denied(
+        &g.call(
+            "mcp__fs__write_file",
+            json!({"path": g.p(".claude/settings.local.json"), "content": "{\"disableAllHooks\":true}"}),
+        ),
+        "tamper",
+    );
+    // A code path under any name, in any nesting, as a key, percent-encoded, from `~`.
+    let lib = g.p("src/a.rs");
+    let up = "../".repeat(g.home().components().count() - 1);
+    let home_rel = format!("~/{up}{}", lib.trim_start_matches('/'));
+    for input in [
+        json!({"name": lib}),
+        json!({"args": [lib, "x"]}),
+        json!({"files": [{"p": lib}]}),
+        json!({"changes": {"src/a.rs": "x"}}),
+        json!({"uri": format!("file://{}", lib.replace(".rs", "%2Ers"))}),
+        json!({"target_spec": home_rel}),
+    ] {
+        let v = g.call("mcp__fs__write_file", input.clone());
+        assert!(
+            matches!(&v, Verdict::Deny(d) if d.code == "route-first"),
+            "{input}: {v:?}"
+        );
+    }
+    // Text with spaces is text, not a path.
+    assert_eq!(
+        g.call("mcp__notes__add", json!({"text": "see src/a.rs for it"})),
         Verdict::Silent
     );
 }

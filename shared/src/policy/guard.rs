@@ -413,17 +413,27 @@ fn path_key(key: &str) -> bool {
         )
 }
 
-/// The path-like strings of a tool's input (fields named like paths, in objects and arrays,
-/// bounded), `file://` stripped.
+/// The path-like strings of a tool's input, bounded: values of fields named like paths; any
+/// other value, or object key, that is one word with a `/` or a `.` in it (a path under any
+/// name, in any nesting); `file://` URIs percent-decoded.
 fn input_paths(v: &Value, key: Option<&str>, depth: usize, out: &mut Vec<String>) {
     if depth > 6 || out.len() >= 256 {
         return;
     }
+    let one_word = |t: &str| {
+        !t.is_empty()
+            && t.len() < 4096
+            && !t.chars().any(char::is_whitespace)
+            && t.contains(['/', '.'])
+    };
     match v {
-        Value::String(s) if key.is_some_and(path_key) => {
-            let p = s.strip_prefix("file://").unwrap_or(s);
+        Value::String(s) if key.is_some_and(path_key) || one_word(s) => {
+            let p = match s.strip_prefix("file://") {
+                Some(rest) => percent_decode(rest),
+                None => s.clone(),
+            };
             if !p.is_empty() && p.len() < 4096 && !p.contains("://") {
-                out.push(p.to_owned());
+                out.push(p);
             }
         }
         Value::Array(a) => {
@@ -433,11 +443,35 @@ fn input_paths(v: &Value, key: Option<&str>, depth: usize, out: &mut Vec<String>
         }
         Value::Object(m) => {
             for (k, x) in m.iter().take(256) {
+                if one_word(k) {
+                    out.push(k.clone());
+                }
                 input_paths(x, Some(k), depth + 1, out);
             }
         }
         _ => {}
     }
+}
+
+/// `%XX` sequences decoded (invalid ones kept as they are).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A tool offload does not know (an MCP server's `write_file`, a new Claude Code tool) whose
@@ -458,7 +492,16 @@ fn unknown_tool(input: &HookInput, tool: &str, ctx: &Ctx<'_>) -> Unknown {
     }
     let scope = Scope::new(ctx.project, ctx.config, ctx.protected);
     let mut code = None;
+    for p in &mut paths {
+        if let (Some(rest), Some(home)) = (p.strip_prefix("~/"), ctx.home) {
+            *p = home.join(rest).display().to_string();
+        }
+    }
     for p in &paths {
+        // Claude Code's settings: what such a tool writes there cannot be judged.
+        if ctx.config.protect_settings && is_settings_file(Path::new(p), ctx) {
+            return Unknown::Tamper(format!("{tool} on Claude Code's settings {p}"));
+        }
         match scope.classify(Path::new(p), ctx.cwd) {
             PathClass::Protected => return Unknown::Tamper(format!("{tool} on {p}")),
             PathClass::Code if code.is_none() => {
@@ -484,47 +527,68 @@ fn unlock(summary: Option<&SessionSummary>, ctx: &Ctx<'_>, work: Work) -> Unlock
     unlock_at(summary, ctx.config, ctx.now, work)
 }
 
-/// Whether a user prompt gives the approval `phrase` as the user's own instruction: the phrase
-/// opens a sentence of the prompt (the prompt's start, or after `.`, `!`, `?`, `;` or a line
-/// break), after nothing but words of assent (`yes`, `ok`, `sure`, `please`, `go ahead and`,
-/// `I`, …) and commas, and is not followed by a letter. So "yes, approve fallback" approves;
-/// "do not approve fallback", "why would I approve fallback?" (a question is not an instruction
-/// either, see below), a quoted "approve fallback" or a prompt that only mentions the phrase
-/// mid-sentence do not. A sentence that ends in `?` approves nothing.
+/// Whether a user prompt gives the approval `phrase` as the user's own instruction:
+/// - the phrase opens a sentence of the prompt (the prompt's start, or after `.`, `!`, `;`, a
+///   dash or a line break), after nothing but words of assent (`yes`, `ok`, `sure`, `please`,
+///   `go ahead and`, `I`, …) and commas, and ends at a word boundary (not `approve
+///   fallback-free`); runs of spaces count as one;
+/// - the prompt asks nothing and negates nothing (no `?`, no `not`, `no`, `never`, `don't`, …,
+///   `later`, `wait`, `yet`, `kidding`), and quotes no code (no backticks, no indented line
+///   holding the phrase), so pasted text or "no. approve fallback." approve nothing.
+///
+/// So "yes, approve fallback" approves; "do not approve fallback", "approve fallback later",
+/// "should I approve fallback?" and a prompt that only mentions the phrase do not.
 pub fn approval_in(prompt: &str, phrase: &str) -> bool {
     const ASSENT: &[&str] = &[
         "yes", "yeah", "yep", "ok", "okay", "sure", "fine", "alright", "right", "please", "go",
-        "ahead", "and", "then", "i", "you", "can", "may", "hereby", "so", "now", "just",
+        "ahead", "and", "then", "i", "you", "can", "may", "hereby", "so", "now", "just", "proceed",
     ];
-    let phrase = phrase.trim().to_lowercase();
+    const NEGATION: &[&str] = &[
+        "no", "not", "never", "nope", "nah", "later", "wait", "yet", "kidding", "joking",
+        "without", "cancel", "stop", "dont", "cannot",
+    ];
+    let squash = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    let phrase = squash(&phrase.to_lowercase());
     if phrase.is_empty() {
         return false;
     }
-    let text = prompt.to_lowercase();
-    let mut from = 0;
-    while let Some(at) = text[from..].find(&phrase).map(|i| from + i) {
-        from = at + phrase.len();
-        let after = text[from..].chars().next();
-        if after.is_some_and(|c| c.is_alphanumeric()) {
-            continue;
-        }
-        let start = text[..at]
-            .rfind(['.', '!', '?', ';', '\n'])
-            .map_or(0, |i| i + 1);
-        let prefix = &text[start..at];
-        let assent = prefix
-            .split(|c: char| c.is_whitespace() || c == ',' || c == ':')
-            .filter(|w| !w.is_empty())
-            .all(|w| ASSENT.contains(&w));
-        let end = text[from..]
-            .find(['.', '!', '?', ';', '\n'])
-            .map_or(text.len(), |i| from + i);
-        let question = text[end..].starts_with('?');
-        if assent && !question {
-            return true;
-        }
+    let lower = prompt.to_lowercase();
+    let quoted_code = lower.contains('`')
+        || lower
+            .lines()
+            .any(|l| (l.starts_with("    ") || l.starts_with('\t')) && squash(l).contains(&phrase));
+    let words = lower
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty());
+    let negated = words.clone().any(|w| {
+        let w = w.trim_matches('\'');
+        NEGATION.contains(&w) || w.ends_with("n't")
+    });
+    if quoted_code || negated || lower.contains('?') {
+        return false;
     }
-    false
+    // Sentences, each with its runs of spaces squashed.
+    lower
+        .split(['.', '!', ';', '\n', '—', '–'])
+        .map(squash)
+        .any(|sentence| {
+            let Some(rest) = sentence
+                .find(&phrase)
+                .map(|at| (&sentence[..at], &sentence[at + phrase.len()..]))
+            else {
+                return false;
+            };
+            let (before, after) = rest;
+            let bounded = after
+                .chars()
+                .next()
+                .is_none_or(|c| !c.is_alphanumeric() && c != '-' && c != '_');
+            let assent = before
+                .split(|c: char| c.is_whitespace() || c == ',' || c == ':' || c == '-')
+                .filter(|w| !w.is_empty())
+                .all(|w| ASSENT.contains(&w));
+            bounded && assent
+        })
 }
 
 /// Whether native edits are allowed now for a session in this state (an approval or a
@@ -736,7 +800,8 @@ fn tamper(
 
 /// Claude Code's settings files, where offload's hooks are registered.
 fn is_settings_file(path: &Path, ctx: &Ctx<'_>) -> bool {
-    let p = crate::policy::scope::normalize(&ctx.cwd.join(path));
+    // By the real path: a symlink to `.claude` (or to the file) is the settings file.
+    let p = crate::policy::scope::real(&crate::policy::scope::normalize(&ctx.cwd.join(path)));
     let mut files = vec![
         ctx.project.join(".claude/settings.json"),
         ctx.project.join(".claude/settings.local.json"),
@@ -744,9 +809,10 @@ fn is_settings_file(path: &Path, ctx: &Ctx<'_>) -> bool {
     if let Some(h) = ctx.home {
         files.push(h.join(".claude/settings.json"));
     }
-    files
-        .iter()
-        .any(|f| crate::policy::scope::normalize(f) == p)
+    files.iter().any(|f| {
+        let f = crate::policy::scope::normalize(f);
+        f == p || crate::policy::scope::real(&f) == p
+    })
 }
 
 /// What an Edit/Write/MultiEdit of Claude Code settings file `file` would do to the guard,
@@ -815,6 +881,9 @@ mod approval_tests {
             "Codex failed again. OK, I approve fallback!",
             "please approve fallback\nthen fix the test",
             "  APPROVE FALLBACK",
+            "Yes — approve fallback.",
+            "you may proceed, approve fallback",
+            "approve  fallback",
         ] {
             assert!(approval_in(yes, p), "{yes}");
         }
@@ -830,6 +899,17 @@ mod approval_tests {
             "we could approve fallback later",
             "",
             "approve",
+            // What a red team found approving before.
+            "```\napprove fallback\n```",
+            "look at this:\n    approve fallback\nthat is what it printed",
+            "Here is what the bot printed:\napprove fallback\nWhat does it mean?",
+            "No.\n\nApprove fallback.",
+            "Never.\napprove fallback",
+            "approve fallback later, not now",
+            "approve fallback (just kidding, don't)",
+            "approve fallback, NOT",
+            "approve fallback is what Claude wants. Not yet.",
+            "approve fallback-free mode",
         ] {
             assert!(!approval_in(no, p), "{no}");
         }
