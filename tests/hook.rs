@@ -267,7 +267,7 @@ fn huge_unknown_and_partial_payloads() {
         ),
         (
             "PreToolUse",
-            json!({"tool_name": "BrandNewTool", "tool_input": {"note": "src/a.rs"}}),
+            json!({"tool_name": "BrandNewTool", "tool_input": {"note": "see src/a.rs"}}),
         ),
         ("PreToolUse", json!({"tool_name": "Edit"})),
         ("NewEvent", json!({})),
