@@ -643,3 +643,100 @@ fn i_tamper_steps_are_denied_in_2_1_330() {
 fn i_tamper_steps_are_denied_in_2_1_332() {
     tamper_steps_are_denied_and_the_edit_stays_denied(Some("2.1.332"));
 }
+
+/// (j) A Codex run still working when Claude Code moves its Bash call to the background (here at
+/// the call's own 4 s `timeout`, the mechanism of the 120 s default): the next Edit is denied
+/// "Codex is still working on it", a second `offload run` is refused (by the guard, or by
+/// `offload run` itself) so no second codex starts, and
+/// once the first run has finished the Edit passes.
+fn a_running_attempt_holds_the_edit(version: Option<&str>) {
+    let Some(w) = World::new(
+        version,
+        Reply::message("renamed a to b").after(Duration::from_secs(25)),
+    ) else {
+        return;
+    };
+    let steps = [
+        // 0: read the file first, as Claude Code requires before an Edit.
+        Step::tool_use("Read", json!({"file_path": w.file("src/lib.rs")})),
+        // 1: the run, moved to the background at its timeout.
+        Step::tool_use(
+            "Bash",
+            json!({"command": OFFLOAD_RUN, "description": "route to Codex", "timeout": 4000}),
+        ),
+        // 2: the Edit while codex works.
+        w.edit(),
+        // 3: a second run of the same work.
+        Step::tool_use(
+            "Bash",
+            json!({"command": OFFLOAD_RUN, "description": "route to Codex again"}),
+        ),
+        // 4: waiting for the backgrounded run's output to show its end, as Claude Code tells
+        // the model to (the first run's codex answers 25 s after it asked).
+        Step::tool_use(
+            "Bash",
+            json!({
+                "command": format!(
+                    "until grep -qs 'offload: ✓' {}/tmp/claude-*/*/*/tasks/*.output; do sleep 1; done",
+                    w.home.root().display()
+                ),
+                "description": "wait for the run",
+                "timeout": 90000,
+            }),
+        ),
+        // 5: the Edit once the run has finished.
+        w.edit(),
+    ];
+    for s in steps {
+        w.messages.push(s);
+    }
+    w.messages.push(Step::text("done"));
+    let run = w.run("rename a to b in src/lib.rs", &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+
+    let backgrounded = w.result(1);
+    assert!(
+        backgrounded.content.contains("background"),
+        "Claude Code moved the run to the background: {backgrounded:?}"
+    );
+    assert_denied(&w.result(2), "Codex is still working on it");
+    let second = w.result(3);
+    assert!(second.is_error, "{second:?}");
+    assert!(
+        second.content.contains("still working") && second.content.contains("do not start another"),
+        "{second:?}"
+    );
+    assert!(!w.result(5).is_error, "{:?} after {:?}", w.result(5), w.result(4));
+    assert_eq!(
+        std::fs::read_to_string(w.project().join("src/lib.rs")).unwrap(),
+        "fn b() {}\n"
+    );
+    assert_eq!(
+        w._responses.responses_requests().len(),
+        1,
+        "one codex asked the model, once"
+    );
+    let events = w.ledger().read_log().unwrap().events;
+    let started = events
+        .iter()
+        .filter(|e| matches!(e.body, Body::AttemptStarted(_)))
+        .count();
+    let finished: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::AttemptFinished(f) => Some(f.outcome),
+            _ => None,
+        })
+        .collect();
+    assert_eq!((started, finished), (1, vec![Outcome::Success]));
+}
+
+#[test]
+fn j_a_running_attempt_holds_the_edit_in_2_1_330() {
+    a_running_attempt_holds_the_edit(None);
+}
+
+#[test]
+fn j_a_running_attempt_holds_the_edit_in_2_1_332() {
+    a_running_attempt_holds_the_edit(Some("2.1.332"));
+}

@@ -142,6 +142,9 @@ pub enum Reply {
     HangBeforeHeaders,
     /// Send `200` and the SSE headers, then nothing, until the server is dropped.
     HangAfterHeaders { headers: Vec<(String, String)> },
+    /// Read the request, wait this long (or until the server is dropped), then answer with the
+    /// inner reply: a model that takes its time.
+    Delayed { after: Duration, reply: Box<Reply> },
 }
 
 impl Reply {
@@ -216,10 +219,23 @@ impl Reply {
         }
     }
 
+    /// This reply, sent only after `after` (a slow model).
+    pub fn after(self, after: Duration) -> Self {
+        Reply::Delayed {
+            after,
+            reply: Box::new(self),
+        }
+    }
+
     /// The token figures for `response.completed` (streams only; ignored otherwise).
     pub fn usage(mut self, figures: Usage) -> Self {
-        if let Reply::Stream { usage, .. } = &mut self {
-            *usage = figures;
+        match &mut self {
+            Reply::Stream { usage, .. } => *usage = figures,
+            Reply::Delayed { reply, .. } => {
+                let inner = std::mem::replace(reply.as_mut(), Reply::HangBeforeHeaders);
+                **reply = inner.usage(figures);
+            }
+            _ => {}
         }
         self
     }
@@ -246,6 +262,7 @@ impl Reply {
             | Reply::Status { headers, .. }
             | Reply::HangAfterHeaders { headers } => Some(headers),
             Reply::HangBeforeHeaders => None,
+            Reply::Delayed { reply, .. } => reply.headers_mut(),
         }
     }
 }
@@ -442,7 +459,7 @@ fn serve(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
     let Some(request) = read_request(&mut reader)? else {
         return Ok(());
     };
-    let (reply, response_id) = {
+    let (mut reply, response_id) = {
         let mut state = shared.lock();
         let reply = if request.is_responses() {
             state.next_response += 1;
@@ -454,6 +471,12 @@ fn serve(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
         state.requests.push(request.clone());
         (reply, format!("resp_mock_{}", state.next_response))
     };
+    while let Some(Reply::Delayed { after, reply: inner }) = reply {
+        if !wait_until_stopped_or(shared, after) {
+            return Ok(());
+        }
+        reply = Some(*inner);
+    }
     match reply {
         None => {
             let body = json!({"error": {"message": format!("mock-responses: no route for {} {}", request.method, request.path), "type": "not_found"}});
@@ -506,6 +529,7 @@ fn serve(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
             stream.flush()?;
         }
         Some(Reply::HangBeforeHeaders) => wait_until_stopped(shared),
+        Some(Reply::Delayed { .. }) => unreachable!("unwrapped above"),
         Some(Reply::HangAfterHeaders { headers }) => {
             write_sse_head(&mut stream, &headers)?;
             wait_until_stopped(shared);
@@ -523,6 +547,24 @@ fn wait_until_stopped(shared: &Shared) {
             .wait(state)
             .unwrap_or_else(PoisonError::into_inner);
     }
+}
+
+/// Wait `after`; false when the server was dropped first.
+fn wait_until_stopped_or(shared: &Shared, after: Duration) -> bool {
+    let deadline = std::time::Instant::now() + after;
+    let mut state = shared.lock();
+    while !state.stopped {
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            return true;
+        }
+        state = shared
+            .stopped
+            .wait_timeout(state, deadline - now)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+    }
+    false
 }
 
 fn write_sse_head(stream: &mut TcpStream, extra: &[(String, String)]) -> io::Result<()> {
@@ -673,6 +715,28 @@ mod tests {
         assert_eq!(before.join().unwrap(), "");
         assert!(after.join().unwrap().starts_with("HTTP/1.1 200 OK"));
         assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+    }
+
+    #[test]
+    fn a_delayed_reply_waits_then_answers_and_drop_ends_the_wait() {
+        let mock = MockResponses::with_script(vec![
+            Reply::message("late").after(Duration::from_millis(300)),
+            Reply::message("never").after(Duration::from_secs(600)),
+        ])
+        .unwrap();
+        let started = std::time::Instant::now();
+        let reply = post(mock.port(), "{}", false);
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert!(reply.contains("late"), "{reply}");
+        let port = mock.port();
+        let waiting = thread::spawn(move || post(port, "{}", false));
+        while mock.requests().len() < 2 {
+            thread::sleep(Duration::from_millis(10));
+        }
+        let dropped = std::time::Instant::now();
+        drop(mock);
+        assert_eq!(waiting.join().unwrap(), "");
+        assert!(dropped.elapsed() < Duration::from_secs(10));
     }
 
     #[test]
