@@ -740,3 +740,63 @@ fn j_a_running_attempt_holds_the_edit_in_2_1_330() {
 fn j_a_running_attempt_holds_the_edit_in_2_1_332() {
     a_running_attempt_holds_the_edit(Some("2.1.332"));
 }
+
+/// (k) An MCP server's write tool in a real session (a filesystem-like server on stdio,
+/// `mcp__fs__write_file`): writing a code file of the project is denied before any Codex
+/// attempt and the file is untouched; writing a Markdown file passes and the server writes it
+/// (so the tool really runs in this session).
+fn an_mcp_write_tool_is_judged_like_write(version: Option<&str>) {
+    let Some(w) = World::new(version, Reply::message("x")) else {
+        return;
+    };
+    let server = support::repo_root().join("tests/fixtures/mcp-fs.py");
+    let config = w.home.root().join("mcp.json");
+    std::fs::write(
+        &config,
+        json!({"mcpServers": {"fs": {"type": "stdio", "command": "python3", "args": [server]}}})
+            .to_string(),
+    )
+    .unwrap();
+    w.messages.push(Step::tool_use(
+        "mcp__fs__write_file",
+        json!({"path": w.file("src/lib.rs"), "content": "fn hacked() {}\n"}),
+    ));
+    w.messages.push(Step::tool_use(
+        "mcp__fs__write_file",
+        json!({"path": w.file("NOTES.md"), "content": "# notes\n"}),
+    ));
+    w.messages.push(Step::text("done"));
+    let run = w.run(
+        "write the files",
+        &[
+            "--mcp-config",
+            &config.display().to_string(),
+            "--strict-mcp-config",
+            "--allowedTools",
+            "mcp__fs__write_file",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_denied(&w.result(0), "route it to Codex first");
+    assert_eq!(
+        std::fs::read_to_string(w.project().join("src/lib.rs")).unwrap(),
+        "fn a() {}\n"
+    );
+    let notes = w.result(1);
+    assert!(!notes.is_error, "{notes:?}");
+    assert_eq!(
+        std::fs::read_to_string(w.project().join("NOTES.md")).unwrap(),
+        "# notes\n",
+        "the server wrote the Markdown file"
+    );
+}
+
+#[test]
+fn k_an_mcp_write_tool_is_judged_like_write_in_2_1_330() {
+    an_mcp_write_tool_is_judged_like_write(None);
+}
+
+#[test]
+fn k_an_mcp_write_tool_is_judged_like_write_in_2_1_332() {
+    an_mcp_write_tool_is_judged_like_write(Some("2.1.332"));
+}
