@@ -6,6 +6,12 @@
 //! Claude could give itself would be no approval at all. The guard also denies Bash commands
 //! that run it.
 //!
+//! The terminal is judged too ([`shared::claude_marker::judge_terminal`]): a terminal made by a
+//! program for another program (`script`, `expect`, an interpreter's pty) or by a process under
+//! Claude Code is refused; one made during the session by processes all younger than the
+//! session (a detached tmux server a command started) is recorded but flagged in the statusline
+//! and doctor, so that an approval the user did not give does not pass silently.
+//!
 //! Which session: `--session ID`, or the session of the current project (the folder or an
 //! ancestor of it that a session's latest turn worked in) active in the last day. Never the
 //! newest session of another project: with none here, or several, it lists them and asks.
@@ -13,6 +19,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
+use shared::claude_marker::Terminal;
 use shared::ledger::{Body, Event, Ledger, SessionSummary};
 use shared::paths::Paths;
 
@@ -52,11 +59,32 @@ pub fn main(args: ApproveArgs) -> Result<u8, Error> {
             pick(&sessions(&ledger.paths().sessions_dir()), &here)?
         }
     };
+    // The terminal itself: one made for a program (or under Claude Code) is refused; one made
+    // during the session by processes detached from everything older is recorded but flagged.
+    let since = summary
+        .first_event
+        .or(summary.turn_started)
+        .map(std::time::SystemTime::from);
+    let (terminal, unverified) = match shared::claude_marker::judge_terminal(since) {
+        Terminal::Refused(why) => {
+            return Err(Error::with_code(
+                format!(
+                    "refusing to approve: {why}. Run `offload approve` yourself, in your own terminal, \
+                     or type the approval phrase in your next prompt."
+                ),
+                1,
+            ));
+        }
+        Terminal::Trusted(t) => (t, None),
+        Terminal::Unverified(t, why) => (t, Some(why)),
+    };
     ledger
         .append(&[Event::now(
             Some(&summary.session),
             Body::ApprovalGranted {
                 source: "terminal".into(),
+                terminal: Some(terminal.clone()),
+                unverified: unverified.clone(),
             },
         )])
         .map_err(|e| Error::with_code(format!("cannot record the approval: {e}"), 1))?;
@@ -74,6 +102,12 @@ pub fn main(args: ApproveArgs) -> Result<u8, Error> {
         "approved a native fallback for session {}{project} (turn {}){last}",
         summary.session, summary.turn
     );
+    if let Some(why) = unverified {
+        eprintln!(
+            "offload: recorded from {terminal}, but flagged: {why}. The statusline shows ⚠ and \
+             `offload doctor` names it until the turn ends."
+        );
+    }
     Ok(0)
 }
 

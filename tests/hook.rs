@@ -139,18 +139,39 @@ fn offload_approve_from_a_terminal_and_never_from_claude() {
     s.offload_run("limit").expect_code(20);
     assert!(is_deny(&s.edit()).is_some());
     let offload = support::offload_bin();
-    // `offload approve` in a terminal (a pseudo-terminal made by `script`), in `dir`.
+    // `offload approve` in a terminal (one this test makes and holds, like a terminal
+    // emulator), in `dir`.
     let in_terminal = |dir: &std::path::Path, extra: &str| {
-        Run::new("script")
-            .args([
-                "-qec",
-                &format!("{} approve {extra}", offload.display()),
-                "/dev/null",
-            ])
+        let mut run = Run::new(&offload)
+            .arg("approve")
             .env("OFFLOAD_HOME", s.sb.home())
-            .current_dir(dir)
-            .output()
+            .current_dir(dir);
+        if !extra.is_empty() {
+            run = run.args(extra.split(' '));
+        }
+        run.in_terminal()
     };
+    // A terminal `script` makes for a program (what a detached command would make itself):
+    // refused, with no Claude Code marker anywhere.
+    let out = Run::new("script")
+        .args([
+            "-qec",
+            &format!(
+                "env -i OFFLOAD_HOME={} {} approve",
+                s.sb.home().display(),
+                offload.display()
+            ),
+            "/dev/null",
+        ])
+        .env("OFFLOAD_HOME", s.sb.home())
+        .current_dir(&s.project)
+        .output()
+        .expect_code(1);
+    assert!(
+        out.stdout().contains("a program that makes a terminal"),
+        "{}",
+        out.stdout()
+    );
     // Claude's markers, in the command or in the shell that ran it.
     for (var, value) in [
         ("CLAUDECODE", "1"),
@@ -227,6 +248,18 @@ fn offload_approve_from_a_terminal_and_never_from_claude() {
         out.stdout()
     );
     assert_eq!(s.edit().stdout(), "");
+    // Shown in the statusline for the turn it holds.
+    let line = Run::new(workspace_bin("offload-statusline"))
+        .env("OFFLOAD_HOME", s.sb.home())
+        .env("NO_COLOR", "1")
+        .stdin(&json!({"session_id": s.id, "cwd": s.project}).to_string())
+        .output()
+        .expect_code(0);
+    assert!(
+        line.stdout().contains("fallback approved") && line.stdout().contains("(terminal)"),
+        "{}",
+        line.stdout()
+    );
     in_terminal(&s.project, "--session nope").expect_code(1);
 }
 
@@ -536,4 +569,91 @@ fn a_codex_put_first_on_path_inside_claude_code_unlocks_nothing() {
     // The user's own codex does.
     assert!(run("").status.success());
     assert_eq!(s.edit().stdout(), "");
+}
+
+/// An approval from a terminal made during the session by processes all younger than it (here
+/// a tmux server a command started, detached to init; what Claude could make with `env -i`
+/// and a double fork) is recorded, but not silently: `offload approve` says it is flagged, the
+/// statusline shows a red flag and `offload doctor` names it.
+#[test]
+fn an_approval_from_a_terminal_made_during_the_session_is_flagged() {
+    let s = Session::new();
+    s.prompt("go").expect_code(0);
+    s.offload_run("limit").expect_code(20);
+    assert!(is_deny(&s.edit()).is_some());
+    let out = s.sb.dir.path().join("approve.out");
+    let socket = format!("offload-test-{}", std::process::id());
+    Run::new("tmux")
+        .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d"])
+        .arg(format!(
+            "OFFLOAD_HOME={} {} approve > {} 2>&1; sleep 30",
+            s.sb.home().display(),
+            support::offload_bin().display(),
+            out.display()
+        ))
+        .current_dir(&s.project)
+        .output()
+        .expect_code(0);
+    let server: u32 = Run::new("tmux")
+        .args(["-L", &socket, "display", "-p", "#{pid}"])
+        .output()
+        .stdout()
+        .trim()
+        .parse()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(&out).is_ok_and(|t| t.contains("flagged") || t.contains("refus"))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let parent = std::fs::read_to_string(format!("/proc/{server}/stat"))
+        .unwrap()
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let _ = Run::new("tmux")
+        .args(["-L", &socket, "kill-server"])
+        .output();
+    let said = std::fs::read_to_string(&out).unwrap_or_default();
+    assert_eq!(parent, "1", "the tmux server is detached to init");
+    assert!(
+        said.contains("approved a native fallback for session sess-1") && said.contains("flagged"),
+        "{said}"
+    );
+    assert_eq!(s.edit().stdout(), "", "the approval holds for the turn");
+
+    let line = Run::new(workspace_bin("offload-statusline"))
+        .env("OFFLOAD_HOME", s.sb.home())
+        .env("NO_COLOR", "1")
+        .stdin(&json!({"session_id": s.id, "cwd": s.project}).to_string())
+        .output()
+        .expect_code(0);
+    assert!(
+        line.stdout().contains("⚠ offload: unverified approval"),
+        "{}",
+        line.stdout()
+    );
+    let doctor = Run::new(support::offload_bin())
+        .arg("doctor")
+        .env("OFFLOAD_HOME", s.sb.home())
+        .env("HOME", s.sb.dir.path())
+        .current_dir(&s.project)
+        .output();
+    assert!(
+        doctor.stdout().contains("cannot vouch for"),
+        "{}",
+        doctor.stdout()
+    );
+    // The next turn: the approval (and its flag) are over.
+    s.prompt("next").expect_code(0);
+    let line = Run::new(workspace_bin("offload-statusline"))
+        .env("OFFLOAD_HOME", s.sb.home())
+        .stdin(&json!({"session_id": s.id, "cwd": s.project}).to_string())
+        .output();
+    assert!(!line.stdout().contains("unverified"), "{}", line.stdout());
 }

@@ -706,7 +706,12 @@ fn a_running_attempt_holds_the_edit(version: Option<&str>) {
         second.content.contains("still working") && second.content.contains("do not start another"),
         "{second:?}"
     );
-    assert!(!w.result(5).is_error, "{:?} after {:?}", w.result(5), w.result(4));
+    assert!(
+        !w.result(5).is_error,
+        "{:?} after {:?}",
+        w.result(5),
+        w.result(4)
+    );
     assert_eq!(
         std::fs::read_to_string(w.project().join("src/lib.rs")).unwrap(),
         "fn b() {}\n"

@@ -13,9 +13,11 @@
 //!
 //! What it cannot see: a process detached from Claude Code's tree (`setsid -f`, a double fork,
 //! `nohup … &`, `at`) that also cleaned its environment, whose ancestors are then init. For
-//! `offload approve` a real terminal is required as well (see there), which such a process does
-//! not have unless it makes one (`script`): that remains, with a terminal multiplexer the user
-//! already runs (a window opened in the user's own `tmux`).
+//! `offload approve` a real terminal is required as well, and [`judge_terminal`] looks at the
+//! process holding it: a terminal made for a program (`script`) or under Claude Code is
+//! refused, one made during the session by detached processes is flagged. What remains is a
+//! terminal multiplexer the user already runs (keys sent into the user's own `tmux`), which
+//! only the statusline's "fallback approved" shows.
 
 use std::path::Path;
 
@@ -47,20 +49,141 @@ pub fn inside_claude_code() -> Option<String> {
         return Some(why);
     }
     // Walk the parent chain (Linux /proc).
-    for ppid in crate::process::ancestors() {
-        let cmdline = std::fs::read(format!("/proc/{ppid}/cmdline")).unwrap_or_default();
-        let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
-        let name = String::from_utf8_lossy(argv0);
-        if is_claude(&cmdline) {
-            return Some(format!("parent process {ppid} is {name}"));
+    crate::process::ancestors()
+        .find_map(|ppid| marker_of(ppid).map(|why| format!("parent process {ppid} {why}")))
+}
+
+/// Whether one process is Claude Code or was started with one of its variables.
+fn marker_of(pid: u32) -> Option<String> {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+    let name = String::from_utf8_lossy(argv0);
+    if is_claude(&cmdline) {
+        return Some(format!("is {name}"));
+    }
+    let environ = environ(pid)?;
+    let vars = environ.split(|b| *b == 0).filter_map(|e| {
+        let eq = e.iter().position(|b| *b == b'=')?;
+        Some((&e[..eq], &e[eq + 1..]))
+    });
+    in_environment(vars).map(|why| format!("({name}): {why}"))
+}
+
+/// What `offload approve` makes of the terminal it was given.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Terminal {
+    /// A terminal a person plausibly types in: its name for the record.
+    Trusted(String),
+    /// Recorded, but flagged to the user (statusline and doctor): its name, and why.
+    Unverified(String, String),
+    /// Refused: why.
+    Refused(String),
+}
+
+/// Programs that make a terminal for another program rather than for a person: a terminal
+/// held by one of them is not the user's.
+const TERMINAL_MAKERS: &[&str] = &[
+    "script", "expect", "unbuffer", "socat", "empty", "ptyget", "python", "perl", "ruby", "php",
+    "tclsh", "lua",
+];
+
+/// Judge the terminal on standard input: the process that holds its other side (the pty
+/// master: a terminal emulator, tmux, sshd, … or a program Claude started), and that process's
+/// ancestors. Refused: Claude Code's markers on any of them, or a terminal-making program
+/// (`script`, `expect`, an interpreter). Unverified: the holder and every ancestor of it up to
+/// init started after `session_start` (a terminal made during the session and detached from
+/// every older process, such as a tmux server started by a command), which a person can do
+/// too (a new `tmux` in another window) but is what a detached command would do. A holder
+/// offload cannot see (another user's, such as sshd's) is trusted.
+pub fn judge_terminal(session_start: Option<std::time::SystemTime>) -> Terminal {
+    let tty = std::fs::read_link("/proc/self/fd/0")
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "the terminal".into());
+    let Some(index) = tty
+        .strip_prefix("/dev/pts/")
+        .and_then(|n| n.parse::<u32>().ok())
+    else {
+        return Terminal::Trusted(tty);
+    };
+    let Some(holder) = pty_holder(index) else {
+        return Terminal::Trusted(format!("{tty} (held by a process of another user)"));
+    };
+    let comm = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map(|c| c.trim().to_string())
+            .unwrap_or_else(|_| "?".into())
+    };
+    let name = comm(holder);
+    let mut chain = vec![holder];
+    let mut pid = holder;
+    while let Some(p) = crate::process::parent(pid).filter(|&p| p > 1) {
+        if chain.len() >= 64 || chain.contains(&p) {
+            break;
         }
-        if let Some(environ) = environ(ppid) {
-            let vars = environ.split(|b| *b == 0).filter_map(|e| {
-                let eq = e.iter().position(|b| *b == b'=')?;
-                Some((&e[..eq], &e[eq + 1..]))
-            });
-            if let Some(why) = in_environment(vars) {
-                return Some(format!("parent process {ppid} ({name}): {why}"));
+        chain.push(p);
+        pid = p;
+    }
+    for &p in &chain {
+        if let Some(why) = marker_of(p) {
+            return Terminal::Refused(format!(
+                "its terminal {tty} was made by {name} (pid {holder}) under Claude Code: process {p} {why}"
+            ));
+        }
+    }
+    let lower = name.to_ascii_lowercase();
+    if TERMINAL_MAKERS.iter().any(|m| lower.starts_with(m)) {
+        return Terminal::Refused(format!(
+            "its terminal {tty} is held by `{name}` (pid {holder}), a program that makes a terminal for \
+             another program, not one a person types in"
+        ));
+    }
+    let desc = format!("{tty} of {name} (pid {holder})");
+    if let Some(start) = session_start
+        && chain
+            .iter()
+            .all(|&p| crate::process::started_at(p).is_some_and(|t| t > start))
+    {
+        let when = chrono::DateTime::<chrono::Utc>::from(
+            crate::process::started_at(holder).unwrap_or(start),
+        );
+        return Terminal::Unverified(
+            desc,
+            format!(
+                "its terminal was made by {name} (pid {holder}) at {} UTC, during the session, by \
+                 processes that are all younger than the session",
+                when.format("%H:%M:%S")
+            ),
+        );
+    }
+    Terminal::Trusted(desc)
+}
+
+/// The process of this user holding the master side of `/dev/pts/<index>`: a `/dev/ptmx`
+/// descriptor whose `fdinfo` names that index (Linux 5.x+). Bounded: 65 536 processes, 4 096
+/// descriptors each.
+fn pty_holder(index: u32) -> Option<u32> {
+    let want = format!("tty-index:\t{index}");
+    for entry in std::fs::read_dir("/proc").ok()?.flatten().take(65_536) {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        for fd in fds.flatten().take(4096) {
+            let Ok(target) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            if target != Path::new("/dev/ptmx") && target != Path::new("/dev/pts/ptmx") {
+                continue;
+            }
+            let info = format!("/proc/{pid}/fdinfo/{}", fd.file_name().to_string_lossy());
+            if std::fs::read_to_string(info).is_ok_and(|i| i.lines().any(|l| l == want)) {
+                return Some(pid);
             }
         }
     }

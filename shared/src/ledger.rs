@@ -113,7 +113,17 @@ pub enum Body {
     },
     /// The user approved a native fallback.
     #[serde(rename = "approval.granted")]
-    ApprovalGranted { source: String },
+    ApprovalGranted {
+        source: String,
+        /// The terminal `offload approve` ran in (source `terminal`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        terminal: Option<String>,
+        /// Why offload cannot vouch for that terminal (see
+        /// [`crate::claude_marker::judge_terminal`]): the approval holds, and the statusline
+        /// and doctor flag it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unverified: Option<String>,
+    },
     #[serde(other)]
     Unknown,
 }
@@ -232,6 +242,10 @@ pub struct Approval {
     pub ts: DateTime<Utc>,
     pub turn: u64,
     pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unverified: Option<String>,
 }
 
 /// Per-session summary (`sessions/<id>.json`).
@@ -270,6 +284,9 @@ pub struct SessionSummary {
     pub approval: Option<Approval>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_event: Option<DateTime<Utc>>,
+    /// Its first event folded in (summaries written before this field have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_event: Option<DateTime<Utc>>,
     /// The project of its latest turn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
@@ -337,6 +354,7 @@ impl SessionSummary {
         self.v = VERSION;
         self.events_len = end;
         self.last_event = Some(self.last_event.map_or(ev.ts, |t| t.max(ev.ts)));
+        self.first_event = Some(self.first_event.map_or(ev.ts, |t| t.min(ev.ts)));
         match &ev.body {
             Body::TurnStarted { project, .. } => {
                 self.turn += 1;
@@ -376,11 +394,17 @@ impl SessionSummary {
                 }
                 self.last_attempt = Some(last);
             }
-            Body::ApprovalGranted { source } => {
+            Body::ApprovalGranted {
+                source,
+                terminal,
+                unverified,
+            } => {
                 self.approval = Some(Approval {
                     ts: ev.ts,
                     turn: self.turn,
                     source: source.clone(),
+                    terminal: terminal.clone(),
+                    unverified: unverified.clone(),
                 });
             }
             Body::RateLimits(_)

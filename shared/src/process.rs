@@ -156,6 +156,35 @@ pub fn start_time(pid: u32) -> Option<u64> {
     stat_fields(pid)?.get(19)?.parse().ok()
 }
 
+/// When a process started, on the wall clock: now, less the time since boot (`CLOCK_BOOTTIME`,
+/// the clock `/proc/<pid>/stat` counts a start in), plus its start. To the clock tick (10 ms),
+/// unlike `/proc/stat`'s whole-second `btime`.
+pub fn started_at(pid: u32) -> Option<std::time::SystemTime> {
+    let ticks = start_time(pid)?;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: plain queries filling a local.
+    let (rc, hz) = unsafe {
+        (
+            libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts),
+            libc::sysconf(libc::_SC_CLK_TCK),
+        )
+    };
+    let hz = u64::try_from(hz).ok().filter(|&h| h > 0)?;
+    if rc != 0 {
+        return None;
+    }
+    let since_boot = std::time::Duration::new(
+        u64::try_from(ts.tv_sec).ok()?,
+        u32::try_from(ts.tv_nsec).ok()?,
+    );
+    let boot = std::time::SystemTime::now().checked_sub(since_boot)?;
+    let start = std::time::Duration::from_millis(ticks.checked_mul(1000)? / hz);
+    boot.checked_add(start)
+}
+
 /// The parent of a process (field 4 of `/proc/<pid>/stat`).
 pub fn parent(pid: u32) -> Option<u32> {
     stat_fields(pid)?.get(1)?.parse().ok()
@@ -218,5 +247,12 @@ mod tests {
         assert_eq!(chain.first().copied(), parent(me).filter(|&p| p > 1));
         assert!(chain.iter().all(|&p| p > 1));
         assert_eq!(start_time(u32::MAX), None);
+        let started = started_at(me).unwrap();
+        let now = std::time::SystemTime::now();
+        assert!(started <= now, "started before now");
+        assert!(
+            now.duration_since(started).unwrap() < Duration::from_secs(3600),
+            "a test process started within the hour"
+        );
     }
 }

@@ -505,6 +505,8 @@ mod tests {
                 Some("s2"),
                 Body::ApprovalGranted {
                     source: "prompt".into(),
+                    terminal: None,
+                    unverified: None,
                 },
             ),
             finished(

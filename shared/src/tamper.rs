@@ -165,6 +165,16 @@ pub fn ledger_findings(session: Option<&SessionSummary>) -> Vec<String> {
             a.source
         ));
     }
+    if let Some(a) = &s.approval
+        && a.turn == s.turn
+        && let Some(why) = &a.unverified
+    {
+        out.push(format!(
+            "an approval from a terminal offload cannot vouch for, at {} UTC ({why}); if you did not \
+             give it, it holds only for this turn: end the turn (Esc) and tell Claude",
+            a.ts.format("%H:%M:%S")
+        ));
+    }
     if s.split_outcomes
         && let Some(l) = &s.last_attempt
         && l.outcome.is_success()
@@ -238,6 +248,8 @@ pub fn flag(findings: &[String]) -> Option<String> {
         "binary replaced"
     } else if first.contains("not valid JSON") {
         "settings unreadable"
+    } else if first.contains("cannot vouch for") {
+        "unverified approval"
     } else {
         "forged record"
     };
@@ -371,8 +383,27 @@ mod tests {
             ts: chrono::Utc::now(),
             turn: 1,
             source: "hand".into(),
+            terminal: None,
+            unverified: None,
         });
         assert!(ledger_findings(Some(&s))[0].contains("did not write"));
+        // From a terminal offload cannot vouch for: named while its turn lasts.
+        s.turn = 1;
+        s.approval = Some(Approval {
+            ts: chrono::Utc::now(),
+            turn: 1,
+            source: "terminal".into(),
+            terminal: Some("/dev/pts/9 of tmux: server (pid 9)".into()),
+            unverified: Some("made during the session".into()),
+        });
+        let found = ledger_findings(Some(&s));
+        assert!(found[0].contains("cannot vouch for"), "{found:?}");
+        assert_eq!(
+            flag(&found).unwrap(),
+            "⚠ offload: unverified approval (offload doctor)"
+        );
+        s.turn = 2;
+        assert!(ledger_findings(Some(&s)).is_empty(), "its turn is over");
         s.approval = None;
         let last = LastAttempt {
             attempt: "a2".into(),

@@ -211,7 +211,7 @@ fn prompts_and_task_notifications() {
             None,
         );
         assert!(
-            matches!(&a.record[1].body, Body::ApprovalGranted { source } if source == "prompt")
+            matches!(&a.record[1].body, Body::ApprovalGranted { source, .. } if source == "prompt")
         );
     }
 }

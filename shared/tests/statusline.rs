@@ -309,6 +309,8 @@ fn a_guard_switched_off_or_a_forged_record_shows_a_red_flag() {
             Some("s1"),
             Body::ApprovalGranted {
                 source: "forged".into(),
+                terminal: None,
+                unverified: None,
             },
         )])
         .unwrap();

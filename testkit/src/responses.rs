@@ -471,7 +471,11 @@ fn serve(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
         state.requests.push(request.clone());
         (reply, format!("resp_mock_{}", state.next_response))
     };
-    while let Some(Reply::Delayed { after, reply: inner }) = reply {
+    while let Some(Reply::Delayed {
+        after,
+        reply: inner,
+    }) = reply
+    {
         if !wait_until_stopped_or(shared, after) {
             return Ok(());
         }

@@ -137,6 +137,69 @@ impl Run {
     pub fn command(self) -> Command {
         self.cmd
     }
+    /// Run it in a terminal this test process makes and holds (a pseudo-terminal from
+    /// `openpty`, the child its session leader in the foreground): what a user's terminal
+    /// emulator gives a command. Standard output and error both land in `stdout`. At most 60 s.
+    pub fn in_terminal(mut self) -> Done {
+        use std::io::Read;
+        use std::os::fd::{FromRawFd, OwnedFd};
+        use std::os::unix::process::CommandExt;
+        let (mut master, mut slave) = (-1, -1);
+        // SAFETY: openpty fills two fresh descriptors, owned below.
+        let rc = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        // SAFETY: both descriptors are ours alone.
+        let (master, slave) =
+            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        let stdio = || Stdio::from(slave.try_clone().unwrap());
+        self.cmd.stdin(stdio()).stdout(stdio()).stderr(stdio());
+        // SAFETY: async-signal-safe calls between fork and exec.
+        unsafe {
+            self.cmd.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = self.cmd.spawn().expect("spawn in a terminal");
+        drop(self.cmd);
+        drop(slave);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            // Reading the master ends with EIO once every copy of the other side is closed.
+            let _ = std::fs::File::from(master).read_to_end(&mut out);
+            let _ = tx.send(out);
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let status = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break st;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                break child.wait().unwrap();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let stdout = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap_or_default();
+        Done(Output {
+            status,
+            stdout,
+            stderr: Vec::new(),
+        })
+    }
     pub fn output(mut self) -> Done {
         use std::io::Write;
         self.cmd

@@ -278,6 +278,8 @@ pub fn answer(
                     sid.as_deref(),
                     Body::ApprovalGranted {
                         source: "prompt".into(),
+                        terminal: None,
+                        unverified: None,
                     },
                 ));
                 if mode != Mode::Off {

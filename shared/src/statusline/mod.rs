@@ -233,6 +233,22 @@ pub fn compose(stdin: &[u8], env: &Env) -> Composed {
     if let Some(flag) = crate::tamper::flag(&findings) {
         line.push_str(" | ");
         line.push_str(&paint(&flag, Some(Color::Red), ctx.color));
+    } else if let Some(s) = session.as_ref()
+        && let Some(a) = &s.approval
+        && a.turn == s.turn
+        && a.source == "terminal"
+    {
+        // An approval from a terminal holds for this turn: shown, so that one the user did not
+        // give (keys sent into a terminal of theirs) cannot pass unseen.
+        line.push_str(" | ");
+        line.push_str(&paint(
+            &format!(
+                "fallback approved {} (terminal)",
+                a.ts.with_timezone(&chrono::Local).format("%H:%M")
+            ),
+            Some(Color::Yellow),
+            ctx.color,
+        ));
     }
     steps.push(("tamper", t.elapsed(), findings.join("; ")));
     Composed {
