@@ -4,6 +4,9 @@
 #
 #   scripts/bench.sh runner [--runs N]       offload run overhead over a bare codex exec
 #   scripts/bench.sh hook [--runs N]         offload-hook PreToolUse latency, empty and 100k-event ledger
+#   scripts/bench.sh ledger [--events 100000,1000000]
+#                                            the ledger at scale: stats, --rebuild, doctor, a run,
+#                                            a hook denial and the statusline; time and peak memory
 #   scripts/bench.sh hook-effect [--runs N]  a Bash call's PreToolUse + PostToolUse in a 10 000-file
 #                                            repository: unlocked, locked and read, locked and watched
 #   scripts/bench.sh statusline [--runs N] [--ccstatusline-runs N]
@@ -20,6 +23,7 @@ cd "$root"
 case "${1:-}" in
   runner) scripts/install-clients.sh codex >&2; build=(-p offload --bin offload) ;;
   hook | hook-effect) build=(-p offload-hook --bin offload-hook) ;;
+  ledger) build=(-p offload --bin offload -p offload-hook --bin offload-hook -p offload-statusline --bin offload-statusline) ;;
   statusline)
     scripts/install-clients.sh ccstatusline ccline >&2
     build=(-p offload-statusline --bin offload-statusline)

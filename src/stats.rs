@@ -17,7 +17,7 @@
 use chrono::{DateTime, Local, Utc};
 use serde::Serialize;
 use shared::format::{millis, tokens};
-use shared::ledger::{Ledger, RebuildReport};
+use shared::ledger::{Ledger, Line, RebuildReport};
 use shared::paths::Paths;
 use shared::stats::{self, Group, Report};
 
@@ -49,10 +49,16 @@ pub fn main(args: StatsArgs) -> Result<u8, Error> {
     } else {
         None
     };
-    let log = ledger
-        .read_log()
+    // One streaming pass over the log as long as it is now, without holding the lock.
+    let mut folder = stats::Folder::new(since, Local);
+    let mut skipped = 0u64;
+    let (_, torn) = ledger
+        .for_each_line(|line| match line {
+            Line::Event(ev, _) => folder.add(ev),
+            Line::Bad(_) => skipped += 1,
+        })
         .map_err(|e| Error::with_code(format!("cannot read the ledger: {e}"), 1))?;
-    let report = stats::report(&log, since, &Local);
+    let report = folder.finish(skipped, torn);
     let events_file = ledger.paths().events().display().to_string();
     if args.json {
         let out = JsonOut {

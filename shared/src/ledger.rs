@@ -69,7 +69,12 @@ impl Tokens {
 }
 
 /// One line of `events.jsonl`.
+///
+/// Read through [`RawEvent`]: one flat struct with every kind's fields, which serde parses in
+/// one pass, where the derived form (`flatten` over an internally tagged enum) buffers every
+/// line into an intermediate tree first and was three to four times slower on a large log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawEvent")]
 pub struct Event {
     pub v: u32,
     pub ts: DateTime<Utc>,
@@ -126,6 +131,127 @@ pub enum Body {
     },
     #[serde(other)]
     Unknown,
+}
+
+/// Every field of every kind of event, as a line holds them (see [`Event`]).
+#[derive(Deserialize)]
+struct RawEvent {
+    v: u32,
+    ts: DateTime<Utc>,
+    #[serde(default)]
+    session: Option<String>,
+    kind: String,
+    #[serde(default)]
+    prompt_id: Option<String>,
+    #[serde(default)]
+    project: Option<String>,
+    #[serde(default)]
+    attempt: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    sandbox: Option<String>,
+    #[serde(default)]
+    work_type: Option<String>,
+    #[serde(default)]
+    cwd: Option<String>,
+    #[serde(default)]
+    pid: Option<u32>,
+    #[serde(default)]
+    outcome: Option<Outcome>,
+    #[serde(default)]
+    exit_code: Option<u8>,
+    #[serde(default)]
+    codex_exit: Option<i32>,
+    #[serde(default)]
+    duration_ms: Option<u64>,
+    #[serde(default)]
+    tokens: Option<Tokens>,
+    #[serde(default)]
+    thread_id: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    unconfigured_codex: Option<String>,
+    #[serde(default)]
+    tool: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    warn: Option<bool>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    terminal: Option<String>,
+    #[serde(default)]
+    unverified: Option<String>,
+    #[serde(default)]
+    captured_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    windows: Option<Vec<crate::codex::rollout::RateWindow>>,
+    #[serde(default)]
+    plan_type: Option<String>,
+}
+
+impl TryFrom<RawEvent> for Event {
+    type Error = String;
+
+    fn try_from(r: RawEvent) -> Result<Event, String> {
+        fn need<T>(v: Option<T>, name: &str) -> Result<T, String> {
+            v.ok_or_else(|| format!("missing field `{name}`"))
+        }
+        let body = match r.kind.as_str() {
+            "turn.started" => Body::TurnStarted {
+                prompt_id: r.prompt_id,
+                project: r.project,
+            },
+            "attempt.started" => Body::AttemptStarted(AttemptStarted {
+                attempt: need(r.attempt, "attempt")?,
+                model: need(r.model, "model")?,
+                sandbox: need(r.sandbox, "sandbox")?,
+                work_type: r.work_type,
+                cwd: need(r.cwd, "cwd")?,
+                pid: r.pid.unwrap_or_default(),
+            }),
+            "attempt.finished" => Body::AttemptFinished(Box::new(AttemptFinished {
+                attempt: need(r.attempt, "attempt")?,
+                outcome: need(r.outcome, "outcome")?,
+                exit_code: need(r.exit_code, "exit_code")?,
+                codex_exit: r.codex_exit,
+                model: need(r.model, "model")?,
+                sandbox: need(r.sandbox, "sandbox")?,
+                work_type: r.work_type,
+                cwd: need(r.cwd, "cwd")?,
+                duration_ms: need(r.duration_ms, "duration_ms")?,
+                tokens: r.tokens.unwrap_or_default(),
+                thread_id: r.thread_id,
+                error: r.error,
+                unconfigured_codex: r.unconfigured_codex,
+            })),
+            "rate_limits" => Body::RateLimits(RateLimitSnapshot {
+                captured_at: r.captured_at,
+                windows: r.windows.unwrap_or_default(),
+                plan_type: r.plan_type,
+            }),
+            "guard.denied" => Body::GuardDenied {
+                tool: need(r.tool, "tool")?,
+                reason: need(r.reason, "reason")?,
+                warn: r.warn.unwrap_or_default(),
+            },
+            "approval.granted" => Body::ApprovalGranted {
+                source: need(r.source, "source")?,
+                terminal: r.terminal,
+                unverified: r.unverified,
+            },
+            _ => Body::Unknown,
+        };
+        Ok(Event {
+            v: r.v,
+            ts: r.ts,
+            session: r.session,
+            body,
+        })
+    }
 }
 
 impl Body {
@@ -298,7 +424,7 @@ impl Totals {
         self.lines += 1;
         match line {
             Line::Event(ev, _) => self.apply(ev),
-            Line::Bad => self.skipped_lines += 1,
+            Line::Bad(_) => self.skipped_lines += 1,
         }
     }
 
@@ -605,11 +731,16 @@ impl Ledger {
     /// Fold the whole log and write every summary, removing orphaned session files.
     fn write_full(&self, log: &mut File) -> Result<Folded, LedgerError> {
         let events_path = self.paths.events();
-        let mut bytes = Vec::new();
-        log.seek(SeekFrom::Start(0))
-            .and_then(|_| log.read_to_end(&mut bytes))
-            .map_err(io_err(&events_path))?;
-        let folded = fold_bytes(&bytes);
+        let len = log.metadata().map_err(io_err(&events_path))?.len();
+        let folded = scan_file(log, len, None)
+            .map_err(io_err(&events_path))?
+            .folded;
+        self.write_folded(&folded)?;
+        Ok(folded)
+    }
+
+    /// Write every summary of a fold, removing orphaned session files (the lock must be held).
+    fn write_folded(&self, folded: &Folded) -> Result<(), LedgerError> {
         let dir = self.paths.sessions_dir();
         create_private_dir(&dir).map_err(io_err(&dir))?;
         for (id, s) in &folded.sessions {
@@ -628,8 +759,7 @@ impl Ledger {
                 }
             }
         }
-        write_json(&self.paths.totals(), &folded.totals)?;
-        Ok(folded)
+        write_json(&self.paths.totals(), &folded.totals)
     }
 
     /// Recompute every summary from `events.jsonl` (`offload stats --rebuild`).
@@ -639,12 +769,12 @@ impl Ledger {
         let mut log = open_log(&events_path)?;
         let repaired_tail = repair_tail(&mut log).map_err(io_err(&events_path))?;
         let before = self.on_disk_summaries();
-        let mut bytes = Vec::new();
-        log.seek(SeekFrom::Start(0))
-            .and_then(|_| log.read_to_end(&mut bytes))
-            .map_err(io_err(&events_path))?;
-        let changed = fold_as_summarised(&bytes, &before) != before;
-        let folded = self.write_full(&mut log)?;
+        let len = log.metadata().map_err(io_err(&events_path))?.len();
+        let scan =
+            scan_file(&log, len, Some(before.totals.events_len)).map_err(io_err(&events_path))?;
+        let changed = *scan.expected() != before;
+        let folded = scan.folded;
+        self.write_folded(&folded)?;
         Ok(RebuildReport {
             events: folded.totals.lines - folded.totals.skipped_lines,
             skipped_lines: folded.totals.skipped_lines,
@@ -673,48 +803,74 @@ impl Ledger {
     /// Read every event under a shared lock (waiting at most the read wait, then reading what is
     /// there). A torn last line is skipped and reported.
     pub fn read_log(&self) -> Result<LogRead, LedgerError> {
-        let _lock = self.lock(false, self.read_wait).ok();
-        let path = self.paths.events();
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(LedgerError::Io { path, source: e }),
-        };
-        let mut read = LogRead {
-            len: bytes.len() as u64,
-            torn_tail: !bytes.is_empty() && bytes.last() != Some(&b'\n'),
-            ..LogRead::default()
-        };
-        fold_lines(&bytes, 0, |line| match line {
+        let mut read = LogRead::default();
+        let (len, torn) = self.for_each_line(|line| match line {
             Line::Event(ev, _) => {
                 read.lines += 1;
                 read.events.push(ev.clone());
             }
-            Line::Bad => {
+            Line::Bad(_) => {
                 read.lines += 1;
                 read.skipped += 1;
             }
-        });
+        })?;
+        read.len = len;
+        read.torn_tail = torn;
         Ok(read)
+    }
+
+    /// The log's length now, taken under a shared lock held only for that (so that no append
+    /// is half-way); without the lock, after the read wait, the length as it is.
+    fn settled_len(&self) -> Result<Option<(File, u64)>, LedgerError> {
+        let path = self.paths.events();
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(LedgerError::Io { path, source: e }),
+        };
+        let len = {
+            let _lock = self.lock(false, self.read_wait).ok();
+            file.metadata().map_err(io_err(&path))?.len()
+        };
+        Ok(Some((file, len)))
+    }
+
+    /// Walk every complete line of the log as long as it is now, streaming, without holding
+    /// the lock while parsing: appends that land meanwhile are past the length taken and are
+    /// left for the next reader. Returns the length read and whether it ends in a partial line.
+    pub fn for_each_line(&self, f: impl FnMut(Line<'_>)) -> Result<(u64, bool), LedgerError> {
+        let Some((file, len)) = self.settled_len()? else {
+            return Ok((0, false));
+        };
+        let torn = stream_lines(&file, len, f).map_err(io_err(&self.paths.events()))?;
+        Ok((len, torn))
+    }
+
+    /// One streaming fold of the log as it is now, and the summaries on disk: what
+    /// [`Ledger::verify`] compares, with the counts `offload doctor` shows.
+    pub fn scan(&self) -> Result<(Scan, Folded), LedgerError> {
+        let disk = self.on_disk_summaries();
+        let Some((file, len)) = self.settled_len()? else {
+            return Ok((
+                Scan {
+                    at_checkpoint: (disk.totals.events_len == 0).then(Folded::default),
+                    folded: fold_bytes(b""),
+                    ..Scan::default()
+                },
+                disk,
+            ));
+        };
+        let scan = scan_file(&file, len, Some(disk.totals.events_len))
+            .map_err(io_err(&self.paths.events()))?;
+        Ok((scan, disk))
     }
 
     /// Fold the log as it is (read-only), for comparison with the summaries on disk (the second
     /// value): equal when the summaries are right. Log-only lines after the summaries' offset
     /// are not yet folded in, and rightly so (see [`Body::is_log_only`]).
     pub fn verify(&self) -> Result<(Folded, Folded), LedgerError> {
-        let _lock = self.lock(false, self.read_wait).ok();
-        let bytes = match fs::read(self.paths.events()) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => {
-                return Err(LedgerError::Io {
-                    path: self.paths.events(),
-                    source: e,
-                });
-            }
-        };
-        let disk = self.on_disk_summaries();
-        Ok((fold_as_summarised(&bytes, &disk), disk))
+        let (scan, disk) = self.scan()?;
+        Ok((scan.expected().clone(), disk))
     }
 
     fn lock(&self, exclusive: bool, wait: Duration) -> Result<LockGuard, LedgerError> {
@@ -818,29 +974,13 @@ pub fn fold_bytes(bytes: &[u8]) -> Folded {
     f
 }
 
-/// What the summaries on disk should be for this log: the fold of the prefix they claim to
-/// cover when everything after it is log-only, else the fold of the whole log.
-fn fold_as_summarised(bytes: &[u8], disk: &Folded) -> Folded {
-    let upto = (disk.totals.events_len as usize).min(bytes.len());
-    let mut tail_matters = false;
-    fold_lines(&bytes[upto..], upto as u64, |line| match line {
-        Line::Event(ev, _) => tail_matters |= !ev.body.is_log_only(),
-        Line::Bad => tail_matters = true,
-    });
-    let on_a_line_boundary = upto == 0 || bytes[upto - 1] == b'\n';
-    if tail_matters || !on_a_line_boundary {
-        fold_bytes(bytes)
-    } else {
-        fold_bytes(&bytes[..upto])
-    }
-}
-
 /// One complete, non-blank line of the log.
 pub enum Line<'a> {
     /// A valid event and the log offset just past its newline.
     Event(&'a Event, u64),
-    /// Not a valid event (torn by a crash, corrupted, or not JSON).
-    Bad,
+    /// Not a valid event (torn by a crash, corrupted, or not JSON), and the log offset just
+    /// past its newline (0 for an overlong line skipped unread).
+    Bad(u64),
 }
 
 /// Walk the complete lines of `bytes` (which starts at log offset `base`). A final segment
@@ -856,9 +996,167 @@ fn fold_lines(bytes: &[u8], base: u64, mut f: impl FnMut(Line<'_>)) {
         }
         match serde_json::from_slice::<Event>(line) {
             Ok(ev) => f(Line::Event(&ev, end)),
-            Err(_) => f(Line::Bad),
+            Err(_) => f(Line::Bad(end)),
         }
     }
+}
+
+/// How much of the log a streaming read holds in memory at once.
+const CHUNK: usize = 8 << 20;
+/// A line longer than this is not an event offload wrote: it is skipped as a bad line without
+/// being held in memory.
+const MAX_LINE: usize = 64 << 20;
+
+/// Walk the complete lines of the first `upto` bytes of `file`, in chunks (memory bounded by
+/// [`CHUNK`] plus the longest line, at most [`MAX_LINE`]). Returns whether the range ends in a
+/// partial line (a torn tail, or an append in progress).
+fn stream_lines(file: &File, upto: u64, mut f: impl FnMut(Line<'_>)) -> io::Result<bool> {
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK.min(upto as usize) + 1);
+    let mut pos = 0u64; // file offset of buf[0]
+    let mut read_to = 0u64; // file offset just past what buf holds
+    let mut skipping = false; // inside an overlong line: drop bytes up to its newline
+    while read_to < upto {
+        let want = (CHUNK as u64).min(upto - read_to) as usize;
+        let old = buf.len();
+        buf.resize(old + want, 0);
+        let n = file.read_at(&mut buf[old..], read_to)?;
+        buf.truncate(old + n);
+        if n == 0 {
+            break;
+        }
+        read_to += n as u64;
+        if skipping {
+            match buf.iter().position(|b| *b == b'\n') {
+                Some(i) => {
+                    f(Line::Bad(0));
+                    buf.drain(..=i);
+                    pos += i as u64 + 1;
+                    skipping = false;
+                }
+                None => {
+                    pos += buf.len() as u64;
+                    buf.clear();
+                    continue;
+                }
+            }
+        }
+        if let Some(last) = buf.iter().rposition(|b| *b == b'\n') {
+            fold_lines(&buf[..=last], pos, &mut f);
+            buf.drain(..=last);
+            pos += last as u64 + 1;
+        }
+        if buf.len() > MAX_LINE {
+            pos += buf.len() as u64;
+            buf.clear();
+            skipping = true;
+        }
+    }
+    Ok(skipping || !buf.is_empty())
+}
+
+/// A fold of the log in one streaming pass: the whole of it, and (when asked) the fold of the
+/// prefix that ends at a given offset, which is what summaries claiming that offset should be.
+#[derive(Clone, Debug, Default)]
+pub struct Scan {
+    pub folded: Folded,
+    /// The fold at the checkpoint, when the checkpoint fell on a line boundary.
+    pub at_checkpoint: Option<Folded>,
+    /// A line after the checkpoint that a summary holds (or a bad one).
+    pub tail_matters: bool,
+    /// Bytes scanned.
+    pub len: u64,
+    /// The scanned range ends in a partial line.
+    pub torn_tail: bool,
+    /// Valid events seen.
+    pub events: u64,
+}
+
+impl Scan {
+    /// What the summaries on disk should be if they claim the checkpoint (see
+    /// [`Ledger::verify`]).
+    pub fn expected(&self) -> &Folded {
+        match &self.at_checkpoint {
+            Some(f) if !self.tail_matters => f,
+            _ => &self.folded,
+        }
+    }
+}
+
+/// Fold `upto` bytes of `file` into summaries, one streaming pass; `checkpoint` as in [`Scan`].
+fn scan_file(file: &File, upto: u64, checkpoint: Option<u64>) -> io::Result<Scan> {
+    let mut scan = Scan {
+        at_checkpoint: (checkpoint == Some(0)).then(Folded::default),
+        ..Scan::default()
+    };
+    let mut complete = 0u64;
+    let torn = {
+        let Scan {
+            folded,
+            at_checkpoint,
+            tail_matters,
+            events,
+            ..
+        } = &mut scan;
+        stream_lines(file, upto, |line| {
+            let end = match &line {
+                Line::Event(_, end) => Some(*end),
+                Line::Bad(end) => (*end > 0).then_some(*end),
+            };
+            let past = checkpoint.is_some_and(|c| complete >= c);
+            if past {
+                *tail_matters |= match &line {
+                    Line::Event(ev, _) => !ev.body.is_log_only(),
+                    Line::Bad(_) => true,
+                };
+            }
+            folded.totals.count(&line);
+            if let Line::Event(ev, end) = line {
+                *events += 1;
+                if !ev.body.is_log_only()
+                    && let Some(id) = ev.session.as_deref()
+                {
+                    folded
+                        .sessions
+                        .entry(id.to_owned())
+                        .or_insert_with(|| SessionSummary::new(id))
+                        .apply(ev, end);
+                }
+            }
+            if let Some(e) = end {
+                complete = e;
+                if checkpoint == Some(e) {
+                    let mut snap = folded.clone();
+                    snap.totals.v = VERSION;
+                    snap.totals.events_len = e;
+                    *at_checkpoint = Some(snap);
+                }
+            }
+        })?
+    };
+    scan.len = upto;
+    scan.torn_tail = torn;
+    scan.folded.totals.v = VERSION;
+    scan.folded.totals.events_len = complete_len(file, upto, torn)?;
+    Ok(scan)
+}
+
+/// The offset just past the last newline within `upto` bytes.
+fn complete_len(file: &File, upto: u64, torn: bool) -> io::Result<u64> {
+    if !torn {
+        return Ok(upto);
+    }
+    let mut end = upto;
+    let mut buf = vec![0u8; 64 << 10];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let n = (end - start) as usize;
+        file.read_exact_at(&mut buf[..n], start)?;
+        if let Some(i) = buf[..n].iter().rposition(|b| *b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, ()> {
@@ -881,6 +1179,86 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), LedgerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_of_event_reads_back_as_written() {
+        use crate::codex::rollout::RateWindow;
+        let bodies = vec![
+            Body::TurnStarted {
+                prompt_id: Some("p".into()),
+                project: Some("/w".into()),
+            },
+            Body::TurnStarted {
+                prompt_id: None,
+                project: None,
+            },
+            Body::AttemptStarted(AttemptStarted {
+                attempt: "a".into(),
+                model: "m".into(),
+                sandbox: "read-only".into(),
+                work_type: Some("explore".into()),
+                cwd: "/w".into(),
+                pid: 7,
+            }),
+            Body::AttemptFinished(Box::new(AttemptFinished {
+                attempt: "a".into(),
+                outcome: Outcome::Timeout,
+                exit_code: 12,
+                codex_exit: Some(-1),
+                model: "m".into(),
+                sandbox: "workspace-write".into(),
+                work_type: None,
+                cwd: "/w".into(),
+                duration_ms: 5,
+                tokens: Tokens {
+                    input: 1,
+                    cached_input: 2,
+                    output: 3,
+                    reasoning: 4,
+                    total: 5,
+                },
+                thread_id: Some("t".into()),
+                error: Some("e".into()),
+                unconfigured_codex: Some("/tmp/c".into()),
+            })),
+            Body::RateLimits(RateLimitSnapshot {
+                captured_at: Some(Utc::now()),
+                windows: vec![RateWindow {
+                    used_percent: 12.5,
+                    window_minutes: 300,
+                    resets_at: Some(1_795_000_000),
+                }],
+                plan_type: Some("plus".into()),
+            }),
+            Body::GuardDenied {
+                tool: "Edit".into(),
+                reason: "r".into(),
+                warn: true,
+            },
+            Body::ApprovalGranted {
+                source: "terminal".into(),
+                terminal: Some("/dev/pts/1".into()),
+                unverified: Some("why".into()),
+            },
+        ];
+        for body in bodies {
+            let ev = Event::now(Some("s"), body);
+            let line = serde_json::to_string(&ev).unwrap();
+            assert_eq!(serde_json::from_str::<Event>(&line).unwrap(), ev, "{line}");
+        }
+        // A kind from a newer offload reads as Unknown; a known kind missing a field is bad.
+        let unknown: Event =
+            serde_json::from_str(r#"{"v":1,"ts":"2026-11-01T00:00:00Z","kind":"x.y","z":1}"#)
+                .unwrap();
+        assert_eq!(unknown.body, Body::Unknown);
+        assert!(
+            serde_json::from_str::<Event>(
+                r#"{"v":1,"ts":"2026-11-01T00:00:00Z","kind":"guard.denied","tool":"Edit"}"#
+            )
+            .is_err()
+        );
+        assert!(serde_json::from_str::<Event>(r#"{"v":1,"kind":"turn.started"}"#).is_err());
+    }
 
     fn ledger() -> (tempfile::TempDir, Ledger) {
         let dir = tempfile::tempdir().unwrap();

@@ -176,73 +176,121 @@ pub struct Report {
 
 /// Fold a read of the log into a report. `since` leaves out older events; `tz` decides days.
 pub fn report<Tz: TimeZone>(log: &LogRead, since: Option<DateTime<Utc>>, tz: &Tz) -> Report {
-    let finished: HashSet<&str> = log
-        .events
-        .iter()
-        .filter_map(|e| match &e.body {
-            Body::AttemptFinished(f) => Some(f.attempt.as_str()),
-            _ => None,
-        })
-        .collect();
-    let mut r = Report {
-        schema: SCHEMA,
-        since,
-        skipped_lines: log.skipped,
-        torn_tail: log.torn_tail,
-        ..Report::default()
-    };
-    let mut days: BTreeMap<NaiveDate, Group> = BTreeMap::new();
-    let mut sessions: HashMap<Option<&str>, Group> = HashMap::new();
-    let mut models: HashMap<&str, Group> = HashMap::new();
-    for ev in log
-        .events
-        .iter()
-        .filter(|e| since.is_none_or(|s| e.ts >= s))
-    {
-        r.events += 1;
-        if let Body::AttemptStarted(s) = &ev.body
-            && !finished.contains(s.attempt.as_str())
-        {
-            r.unfinished += 1;
+    let mut f = Folder::new(since, tz.clone());
+    for ev in &log.events {
+        f.add(ev);
+    }
+    f.finish(log.skipped, log.torn_tail)
+}
+
+/// A report folded one event at a time, holding only the groups (and the attempts started
+/// and not yet finished): what `offload stats` streams the log through.
+pub struct Folder<Tz: TimeZone> {
+    since: Option<DateTime<Utc>>,
+    tz: Tz,
+    r: Report,
+    days: BTreeMap<NaiveDate, Group>,
+    sessions: HashMap<Option<String>, Group>,
+    models: HashMap<String, Group>,
+    /// Attempts started and not finished so far, and whether each was counted (after `since`).
+    pending: HashMap<String, bool>,
+    /// Finishes seen before (or without) their start.
+    finished_early: HashSet<String>,
+}
+
+impl<Tz: TimeZone> Folder<Tz> {
+    pub fn new(since: Option<DateTime<Utc>>, tz: Tz) -> Self {
+        Folder {
+            since,
+            tz,
+            r: Report {
+                schema: SCHEMA,
+                since,
+                ..Report::default()
+            },
+            days: BTreeMap::new(),
+            sessions: HashMap::new(),
+            models: HashMap::new(),
+            pending: HashMap::new(),
+            finished_early: HashSet::new(),
         }
+    }
+
+    /// Fold one event in.
+    pub fn add(&mut self, ev: &Event) {
+        let counted = self.since.is_none_or(|s| ev.ts >= s);
+        match &ev.body {
+            Body::AttemptStarted(s) => {
+                if !self.finished_early.remove(&s.attempt) {
+                    self.pending.insert(s.attempt.clone(), counted);
+                }
+            }
+            Body::AttemptFinished(f) => {
+                if self.pending.remove(&f.attempt).is_none() {
+                    self.finished_early.insert(f.attempt.clone());
+                }
+            }
+            _ => {}
+        }
+        if !counted {
+            return;
+        }
+        self.r.events += 1;
         if !counts(&ev.body) {
-            continue;
+            return;
         }
-        r.total.apply(ev);
-        let day = ev.ts.with_timezone(tz).date_naive();
-        days.entry(day)
+        self.r.total.apply(ev);
+        let day = ev.ts.with_timezone(&self.tz).date_naive();
+        self.days
+            .entry(day)
             .or_insert_with(|| Group::keyed(Some(day.format("%Y-%m-%d").to_string())))
             .apply(ev);
-        let session = ev.session.as_deref();
-        sessions
-            .entry(session)
-            .or_insert_with(|| Group::keyed(session.map(str::to_owned)))
-            .apply(ev);
+        let session = ev.session.clone();
+        match self.sessions.get_mut(&session) {
+            Some(g) => g.apply(ev),
+            None => {
+                let mut g = Group::keyed(session.clone());
+                g.apply(ev);
+                self.sessions.insert(session, g);
+            }
+        }
         if let Body::AttemptFinished(f) = &ev.body {
-            models
-                .entry(f.model.as_str())
-                .or_insert_with(|| Group::keyed(Some(f.model.clone())))
-                .apply(ev);
+            match self.models.get_mut(&f.model) {
+                Some(g) => g.apply(ev),
+                None => {
+                    let mut g = Group::keyed(Some(f.model.clone()));
+                    g.apply(ev);
+                    self.models.insert(f.model.clone(), g);
+                }
+            }
         }
     }
-    r.total.finish();
-    r.by_day = days.into_values().collect();
-    r.by_session = sessions.into_values().collect();
-    r.by_session.sort_by(|a, b| {
-        (a.key.is_none(), a.first, &a.key).cmp(&(b.key.is_none(), b.first, &b.key))
-    });
-    r.by_model = models.into_values().collect();
-    r.by_model
-        .sort_by(|a, b| b.attempts.cmp(&a.attempts).then_with(|| a.key.cmp(&b.key)));
-    for g in r
-        .by_day
-        .iter_mut()
-        .chain(r.by_session.iter_mut())
-        .chain(r.by_model.iter_mut())
-    {
-        g.finish();
+
+    /// The report, given what the read found about the log's lines.
+    pub fn finish(self, skipped: u64, torn_tail: bool) -> Report {
+        let mut r = self.r;
+        r.skipped_lines = skipped;
+        r.torn_tail = torn_tail;
+        r.unfinished = self.pending.values().filter(|c| **c).count() as u64;
+        r.total.finish();
+        r.by_day = self.days.into_values().collect();
+        r.by_session = self.sessions.into_values().collect();
+        r.by_session.sort_by(|a, b| {
+            (a.key.is_none(), a.first, &a.key).cmp(&(b.key.is_none(), b.first, &b.key))
+        });
+        r.by_model = self.models.into_values().collect();
+        r.by_model
+            .sort_by(|a, b| b.attempts.cmp(&a.attempts).then_with(|| a.key.cmp(&b.key)));
+        for g in r
+            .by_day
+            .iter_mut()
+            .chain(r.by_session.iter_mut())
+            .chain(r.by_model.iter_mut())
+        {
+            g.finish();
+        }
+        r
     }
-    r
 }
 
 /// Events that make a group exist (rate-limit snapshots and unknown kinds do not; a started

@@ -80,6 +80,15 @@ fn main() {
                 .unwrap_or_else(|| workspace_root().join("target/release/offload-hook"));
             effect_bench(runs, &hook);
         }
+        Some("ledger") => {
+            let offload = flag("--offload")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| workspace_root().join("target/release/offload"));
+            let sizes: Vec<usize> = flag("--events")
+                .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
+                .unwrap_or_else(|| vec![100_000, 1_000_000]);
+            ledger_bench(&offload, &sizes);
+        }
         Some("hook") => {
             let runs = flag("--runs")
                 .and_then(|r| r.parse().ok())
@@ -114,6 +123,7 @@ fn main() {
         _ => {
             eprintln!("usage: offload-bench runner [--runs N] [--offload PATH] [--codex PATH]");
             eprintln!("       offload-bench hook [--runs N] [--hook PATH]");
+            eprintln!("       offload-bench ledger [--events 100000,1000000] [--offload PATH]");
             eprintln!("       offload-bench hook-effect [--runs N] [--hook PATH]");
             eprintln!(
                 "       offload-bench statusline [--runs N] [--ccstatusline-runs N] [--statusline PATH] [--ccline PATH] [--ccstatusline PATH]"
@@ -1115,4 +1125,243 @@ fn effect_bench(runs: usize, hook: &Path) {
         "watched: calls whose PreToolUse took a snapshot (a program changed in the last day is watched too)"
     );
     println!("targets: unlocked median ≤ 3 ms; locked Pre + Post median ≤ 15 ms, p99 ≤ 40 ms");
+}
+
+/// A ledger of `events` events as real use makes them (per 10: a turn, two attempts started
+/// and finished, three denials, a rate-limit snapshot, an approval every 50), spread over 2 000
+/// sessions and 60 days. Written directly, without summaries.
+fn fill_mixed_ledger(home: &Path, events: usize) {
+    use shared::ledger::AttemptStarted;
+    std::fs::create_dir_all(home).expect("state folder");
+    let mut log =
+        std::io::BufWriter::new(std::fs::File::create(home.join("events.jsonl")).expect("log"));
+    let start = chrono::Utc::now() - chrono::Duration::days(60);
+    let step = chrono::Duration::days(60) / events.max(1) as i32;
+    for i in 0..events {
+        let session = format!("0b7c3f52-1d2e-4a8b-9c3d-{:012}", (i / 10) % 2000);
+        let attempt = format!("att-{}", i / 10 * 2 + usize::from(i % 10 >= 3));
+        let body = match i % 10 {
+            0 => Body::TurnStarted {
+                prompt_id: None,
+                project: Some("/home/dev/projects/service".into()),
+            },
+            1 | 3 => Body::AttemptStarted(AttemptStarted {
+                attempt,
+                model: "gpt-5.3-codex".into(),
+                sandbox: "workspace-write".into(),
+                work_type: Some("code".into()),
+                cwd: "/home/dev/projects/service".into(),
+                pid: 4242,
+            }),
+            2 | 4 => Body::AttemptFinished(Box::new(AttemptFinished {
+                unconfigured_codex: None,
+                attempt,
+                outcome: if i % 70 == 2 {
+                    Outcome::Failed
+                } else {
+                    Outcome::Success
+                },
+                exit_code: 0,
+                codex_exit: Some(0),
+                model: if i % 20 == 2 {
+                    "gpt-5.4"
+                } else {
+                    "gpt-5.3-codex"
+                }
+                .into(),
+                sandbox: "workspace-write".into(),
+                work_type: Some("code".into()),
+                cwd: "/home/dev/projects/service".into(),
+                duration_ms: 30_000 + (i as u64 % 997) * 100,
+                tokens: Tokens {
+                    input: 50_000,
+                    cached_input: 40_000,
+                    output: 900,
+                    reasoning: 300,
+                    total: 50_900,
+                },
+                thread_id: Some("01a20c4a-a5ff-7792-8016-3e1e51903e20".into()),
+                error: None,
+            })),
+            5..=7 => Body::GuardDenied {
+                tool: if i % 10 == 5 { "Agent" } else { "Edit" }.into(),
+                reason: "route-first".into(),
+                warn: false,
+            },
+            8 if i % 50 == 8 => Body::ApprovalGranted {
+                source: "prompt".into(),
+                terminal: None,
+                unverified: None,
+            },
+            _ => Body::TurnStarted {
+                prompt_id: None,
+                project: Some("/home/dev/projects/service".into()),
+            },
+        };
+        let mut ev = Event::now(Some(&session), body);
+        ev.ts = start + step * i as i32;
+        serde_json::to_writer(&mut log, &ev).expect("serialize");
+        log.write_all(b"\n").expect("write");
+    }
+    log.flush().expect("flush");
+    log.get_ref().sync_all().expect("sync the log");
+}
+
+/// Run a command to its end: wall time and peak memory (max RSS of the child, KiB).
+fn timed(cmd: &mut Command) -> (Duration, u64, bool) {
+    let start = Instant::now();
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut status = 0;
+    // SAFETY: waiting for our own child, with a zeroed rusage to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(rc, pid, "wait4");
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    (start.elapsed(), usage.ru_maxrss as u64, ok)
+}
+
+fn ledger_bench(offload: &Path, sizes: &[usize]) {
+    if !offload.exists() {
+        eprintln!(
+            "offload-bench: {} not found; build it: cargo build --release -p offload",
+            offload.display()
+        );
+        std::process::exit(1);
+    }
+    let hook = offload.with_file_name("offload-hook");
+    let statusline = offload.with_file_name("offload-statusline");
+    let fake = workspace_root().join("tests/fixtures/fake-codex.sh");
+    println!("the ledger at scale: {}", offload.display());
+    println!();
+    println!(
+        "{:<10} {:>8} {:<28} {:>10} {:>10} {:>6}",
+        "events", "log", "case", "time", "peak", "runs"
+    );
+    for &events in sizes {
+        let dir = tempfile::tempdir().expect("temp folder");
+        let home = dir.path().join("state");
+        let project = dir.path().join("proj");
+        std::fs::create_dir_all(project.join("src")).expect("project");
+        fill_mixed_ledger(&home, events);
+        let log_mb = std::fs::metadata(home.join("events.jsonl")).map_or(0, |m| m.len()) >> 20;
+        let offload_cmd = |args: &[&str]| {
+            let mut c = Command::new(offload);
+            c.args(args)
+                .env("OFFLOAD_HOME", &home)
+                .env("HOME", dir.path())
+                .env("CODEX_BIN", &fake)
+                .env("CODEX_HOME", dir.path().join("codex"))
+                .env_remove("OFFLOAD_MODE")
+                .current_dir(&project);
+            c
+        };
+        let payload = serde_json::json!({
+            "session_id": "bench-new", "cwd": project, "hook_event_name": "PreToolUse",
+            "tool_name": "Edit", "tool_use_id": "toolu_1",
+            "tool_input": {"file_path": project.join("src/lib.rs"), "old_string": "a", "new_string": "b"}
+        })
+        .to_string();
+        let piped = |program: &Path, input: &str| -> (Duration, u64) {
+            let start = Instant::now();
+            let mut child = Command::new(program)
+                .env("OFFLOAD_HOME", &home)
+                .env("CLAUDE_PROJECT_DIR", &project)
+                .env_remove("OFFLOAD_MODE")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("stdin");
+            let mut status = 0;
+            // SAFETY: as in `timed`.
+            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+            let pid = child.id() as libc::pid_t;
+            unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+            (start.elapsed(), usage.ru_maxrss as u64)
+        };
+        let row =
+            |case: &str, runs: usize, mut f: Box<dyn FnMut() -> (Duration, u64, bool) + '_>| {
+                let mut times = Vec::new();
+                let mut peak = 0;
+                for _ in 0..runs {
+                    let (t, kb, ok) = f();
+                    if !ok {
+                        println!("{:<10} {:>6}MB {:<28} failed", events, log_mb, case);
+                        return;
+                    }
+                    times.push(t);
+                    peak = peak.max(kb);
+                }
+                times.sort();
+                println!(
+                    "{:<10} {:>6}MB {:<28} {:>8.1}ms {:>8}MB {:>6}",
+                    events,
+                    log_mb,
+                    case,
+                    ms(times[times.len() / 2]),
+                    peak >> 10,
+                    runs
+                );
+            };
+        // The first command finds no summaries: it is the rebuild a missing totals.json costs.
+        row(
+            "stats --rebuild (cold)",
+            1,
+            Box::new(|| timed(&mut offload_cmd(&["stats", "--rebuild"]))),
+        );
+        row(
+            "stats --rebuild",
+            3,
+            Box::new(|| timed(&mut offload_cmd(&["stats", "--rebuild"]))),
+        );
+        row("stats", 5, Box::new(|| timed(&mut offload_cmd(&["stats"]))));
+        row(
+            "stats --json",
+            5,
+            Box::new(|| timed(&mut offload_cmd(&["stats", "--json"]))),
+        );
+        row(
+            "doctor",
+            5,
+            Box::new(|| timed(&mut offload_cmd(&["doctor"]))),
+        );
+        row(
+            "run (fake codex)",
+            5,
+            Box::new(|| timed(&mut offload_cmd(&["run", "x", "read-only", "."]))),
+        );
+        row(
+            "hook: Edit denied (append)",
+            20,
+            Box::new(|| {
+                let (t, k) = piped(&hook, &payload);
+                (t, k, true)
+            }),
+        );
+        let line = serde_json::json!({"session_id": "bench-new", "cwd": project}).to_string();
+        row(
+            "statusline",
+            20,
+            Box::new(|| {
+                let (t, k) = piped(&statusline, &line);
+                (t, k, true)
+            }),
+        );
+    }
+    println!();
+    println!(
+        "targets (1 000 000 events): stats ≤ 1 s and ≤ 100 MB; --rebuild ≤ 5 s and ≤ 150 MB; doctor ≤ 1 s; run never rebuilds on its hot path"
+    );
 }
