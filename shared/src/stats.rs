@@ -219,18 +219,15 @@ impl<Tz: TimeZone> Folder<Tz> {
     /// Fold one event in.
     pub fn add(&mut self, ev: &Event) {
         let counted = self.since.is_none_or(|s| ev.ts >= s);
-        match &ev.body {
-            Body::AttemptStarted(s) => {
-                if !self.finished_early.remove(&s.attempt) {
-                    self.pending.insert(s.attempt.clone(), counted);
-                }
-            }
-            Body::AttemptFinished(f) => {
-                if self.pending.remove(&f.attempt).is_none() {
-                    self.finished_early.insert(f.attempt.clone());
-                }
-            }
-            _ => {}
+        if let Body::AttemptStarted(s) = &ev.body
+            && !self.finished_early.remove(&s.attempt)
+        {
+            self.pending.insert(s.attempt.clone(), counted);
+        }
+        if let Body::AttemptFinished(f) = &ev.body
+            && self.pending.remove(&f.attempt).is_none()
+        {
+            self.finished_early.insert(f.attempt.clone());
         }
         if !counted {
             return;
