@@ -64,6 +64,44 @@ impl Session {
         self.event("UserPromptSubmit", json!({"prompt": text}))
     }
 
+    /// A prompt as Claude Code sends it: through a stand-in Claude Code process (a script
+    /// whose path is Claude Code's package) that made the socket pair the hook reads; started
+    /// by a shell with `env` (so `CLAUDECODE=1` puts the stand-in under a Claude Code shell).
+    fn prompt_from_claude(&self, text: &str, env: &[(&str, &str)]) -> Done {
+        let dir = self
+            .sb
+            .dir
+            .path()
+            .join("node_modules/@anthropic-ai/claude-code");
+        std::fs::create_dir_all(&dir).unwrap();
+        let cli = dir.join("cli.js");
+        std::fs::write(
+            &cli,
+            // As Claude Code (libuv) does: the hook's input is one end of a socket pair.
+            "import socket, subprocess, sys\n\
+             mine, theirs = socket.socketpair()\n\
+             p = subprocess.Popen([sys.argv[1]], stdin=theirs.fileno(), stdout=subprocess.PIPE)\n\
+             theirs.close()\n\
+             mine.sendall(sys.stdin.buffer.read())\nmine.shutdown(socket.SHUT_WR)\n\
+             sys.stdout.buffer.write(p.communicate()[0])\nsys.exit(p.returncode)\n",
+        )
+        .unwrap();
+        let payload = json!({"session_id": self.id, "cwd": self.project, "hook_event_name": "UserPromptSubmit", "prompt": text});
+        let mut run = Run::new("sh")
+            .args(["-c", "python3 \"$0\" \"$1\"; exit $?"])
+            .arg(&cli)
+            .arg(workspace_bin("offload-hook"))
+            .env("OFFLOAD_HOME", self.sb.home())
+            .env("CLAUDE_PROJECT_DIR", &self.project)
+            .env("HOME", self.sb.dir.path())
+            .current_dir(&self.project)
+            .stdin(&payload.to_string());
+        for (k, v) in env {
+            run = run.env(k, v);
+        }
+        run.output()
+    }
+
     fn offload_run(&self, mode: &str) -> Done {
         self.sb
             .run()
@@ -116,8 +154,30 @@ fn route_first_then_unlocked_by_a_real_attempt_then_fail_closed_then_approved() 
         "a task notification approves nothing"
     );
 
+    // The hook run by a command (Claude's Bash tool running `offload-hook` with a forged
+    // prompt), not by Claude Code: nothing recorded.
     let out = s.prompt("ok, approve fallback").expect_code(0);
-    assert!(out.stdout().contains("approved a native fallback"));
+    assert!(
+        out.stdout().contains("approval was not recorded"),
+        "{}",
+        out.stdout()
+    );
+    assert!(is_deny(&s.edit()).is_some());
+    // A stand-in Claude Code that a command of a Claude Code session started: refused too.
+    let out = s
+        .prompt_from_claude("ok, approve fallback", &[("CLAUDECODE", "1")])
+        .expect_code(0);
+    assert!(out.stdout().contains("stand-in"), "{}", out.stdout());
+    assert!(is_deny(&s.edit()).is_some());
+
+    let out = s
+        .prompt_from_claude("ok, approve fallback", &[])
+        .expect_code(0);
+    assert!(
+        out.stdout().contains("approved a native fallback"),
+        "{}",
+        out.stdout()
+    );
     assert_eq!(s.edit().stdout(), "");
 
     let events = s.sb.events();
@@ -125,9 +185,9 @@ fn route_first_then_unlocked_by_a_real_attempt_then_fail_closed_then_approved() 
         .iter()
         .filter(|e| matches!(e.body, Body::GuardDenied { .. }))
         .count();
-    assert_eq!(denials, 4);
+    assert_eq!(denials, 6);
     let summary = s.sb.ledger().session(s.id).unwrap();
-    assert_eq!((summary.turn, summary.attempts), (3, 2));
+    assert_eq!((summary.turn, summary.attempts), (5, 2));
     let (folded, on_disk) = s.sb.ledger().verify().unwrap();
     assert_eq!(folded, on_disk);
 }

@@ -69,6 +69,96 @@ fn marker_of(pid: u32) -> Option<String> {
     in_environment(vars).map(|why| format!("({name}): {why}"))
 }
 
+/// Whether this hook's input was written by Claude Code itself, for a prompt that approves a
+/// fallback: standard input must be the socket pair a Claude Code process made (its peer's
+/// credentials, `SO_PEERCRED`) or a pipe whose writing end it holds, that
+/// process one of the hook's three nearest ancestors (Claude Code runs a hook's command itself
+/// or through a shell), and not itself under another Claude Code process or a process with
+/// its markers (which a stand-in named `claude` that a command started would be). `Err`: why
+/// not, and the approval is not recorded. `Ok(Some(why))`: recorded but flagged, because that
+/// Claude Code process is detached from everything (its parent is init), which a real one
+/// started from a terminal is not.
+pub fn prompt_sender() -> Result<Option<String>, String> {
+    let stdin = std::fs::read_link("/proc/self/fd/0")
+        .map_err(|e| format!("cannot read what standard input is: {e}"))?;
+    let stdin = stdin.to_string_lossy().into_owned();
+    // Claude Code (libuv) gives a hook a socket pair: the process that made it is the peer's
+    // credentials; with a pipe, the process holding its other end.
+    let peer = if stdin.starts_with("socket:[") {
+        let mut cred = libc::ucred {
+            pid: 0,
+            uid: 0,
+            gid: 0,
+        };
+        let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+        // SAFETY: fills a local of the size given.
+        let rc = unsafe {
+            libc::getsockopt(
+                0,
+                libc::SOL_SOCKET,
+                libc::SO_PEERCRED,
+                (&raw mut cred).cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 || cred.pid <= 0 {
+            return Err("its input is a socket with no peer process".into());
+        }
+        Some(cred.pid as u32)
+    } else if stdin.starts_with("pipe:[") {
+        None
+    } else {
+        return Err(format!(
+            "its input is {stdin}, not what Claude Code gives a hook (a command ran the hook itself)"
+        ));
+    };
+    let nearest: Vec<u32> = crate::process::ancestors().take(3).collect();
+    for &pid in &nearest {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let wrote = match peer {
+            Some(p) => p == pid,
+            None => holds(pid, &stdin),
+        };
+        if !is_claude(&cmdline) || !wrote {
+            continue;
+        }
+        let mut p = pid;
+        let mut depth = 0;
+        while let Some(up) = crate::process::parent(p).filter(|&u| u > 1) {
+            if let Some(why) = marker_of(up) {
+                return Err(format!(
+                    "the Claude Code process {pid} that wrote it runs under process {up} {why} (a stand-in a command started)"
+                ));
+            }
+            p = up;
+            depth += 1;
+            if depth > 64 {
+                break;
+            }
+        }
+        if crate::process::parent(pid) == Some(1) {
+            return Ok(Some(format!(
+                "the Claude Code process {pid} that wrote the prompt is detached from any terminal (its parent is init)"
+            )));
+        }
+        return Ok(None);
+    }
+    Err(
+        "its input did not come from a Claude Code process above the hook (a command ran the hook itself)"
+            .into(),
+    )
+}
+
+/// Whether process `pid` has a descriptor open on `target` (a `pipe:[N]` name).
+fn holds(pid: u32, target: &str) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten()
+        .take(65_536)
+        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t.as_os_str() == target))
+}
+
 /// What `offload approve` makes of the terminal it was given.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Terminal {

@@ -498,13 +498,35 @@ pub fn is_wired(settings: &Value) -> bool {
 }
 
 /// Environment variables a settings file's `env` must not set for a session: they switch the
-/// guard off or move its state (`OFFLOAD_*`), change which codex runs and how (`CODEX_*`), or
-/// feed the session's environment (`CLAUDE_ENV_FILE`, `CLAUDECODE`).
-fn guarded_env(key: &str) -> bool {
+/// guard off or move its state (`OFFLOAD_*`), change which codex runs and how (`CODEX_*`), feed
+/// the session's environment (`CLAUDE_ENV_FILE`, `CLAUDECODE`), load code into the hook or into
+/// codex's launcher before either runs ([`loads_code_env`]), move where offload finds its
+/// config and state (`HOME`, `XDG_CONFIG_HOME`, `XDG_STATE_HOME`, `XDG_DATA_HOME`), or where a
+/// bare `codex` is found (`PATH`).
+pub fn guarded_env(key: &str) -> bool {
     key.starts_with("OFFLOAD_")
         || key.starts_with("CODEX_")
         || key == "CLAUDE_ENV_FILE"
         || key == "CLAUDECODE"
+        || loads_code_env(key)
+        || moves_home_env(key)
+        || key == "PATH"
+}
+
+/// Variables that make a program load code before its own (the dynamic loader's, a shell's
+/// startup file for `sh -c`, Node's options for codex's launcher).
+pub fn loads_code_env(key: &str) -> bool {
+    key.starts_with("LD_")
+        || key.starts_with("DYLD_")
+        || matches!(key, "BASH_ENV" | "ENV" | "NODE_OPTIONS" | "NODE_PATH")
+}
+
+/// Variables that move where offload looks for its config and state.
+pub fn moves_home_env(key: &str) -> bool {
+    matches!(
+        key,
+        "HOME" | "XDG_CONFIG_HOME" | "XDG_STATE_HOME" | "XDG_DATA_HOME"
+    )
 }
 
 /// Per hook event, the matchers under which `settings` runs offload's hook, with the hook entry.

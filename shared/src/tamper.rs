@@ -122,6 +122,19 @@ pub fn wiring_findings(files: &[(PathBuf, bool)]) -> Vec<String> {
             if env.get("OFFLOAD_HOME").is_some() {
                 out.push(format!("{} sets OFFLOAD_HOME", path.display()));
             }
+            for key in env.as_object().into_iter().flatten().map(|(k, _)| k) {
+                if crate::settings::loads_code_env(key) {
+                    out.push(format!(
+                        "{} sets {key} for the session (loads code into offload's hook)",
+                        path.display()
+                    ));
+                } else if crate::settings::moves_home_env(key) {
+                    out.push(format!(
+                        "{} sets {key} for the session (moves offload's config and state)",
+                        path.display()
+                    ));
+                }
+            }
         }
     }
     if let Some(p) = disabled
@@ -240,7 +253,7 @@ pub fn flag(findings: &[String]) -> Option<String> {
         "hooks unwired"
     } else if first.contains("disableAllHooks") {
         "hooks disabled"
-    } else if first.contains("OFFLOAD_") {
+    } else if first.contains("OFFLOAD_") || first.contains("for the session (") {
         "switched off in settings"
     } else if first.contains("missing or not executable") {
         "hook missing"
@@ -341,6 +354,16 @@ mod tests {
         let mut env = wired.clone();
         env["env"] = serde_json::json!({"OFFLOAD_MODE": "off"});
         assert!(wiring_findings(&files(t.path(), env, None))[0].contains("OFFLOAD_MODE"));
+        for key in ["LD_PRELOAD", "HOME", "XDG_CONFIG_HOME", "BASH_ENV"] {
+            let mut env = wired.clone();
+            env["env"] = serde_json::json!({key: "/tmp/x"});
+            let found = wiring_findings(&files(t.path(), env, None));
+            assert!(found[0].contains(key), "{key}: {found:?}");
+            assert_eq!(
+                flag(&found).unwrap(),
+                "⚠ offload: switched off in settings (offload doctor)"
+            );
+        }
         std::fs::remove_file(&hook).unwrap();
         let f = wiring_findings(&files(t.path(), wired, None));
         assert!(f[0].contains("missing or not executable"), "{f:?}");

@@ -466,6 +466,7 @@ impl Hook {
                 codex_found: Some("/usr/bin/codex".into()),
                 now: Utc::now(),
                 tmpdir: None,
+                prompt_sender: || Ok(None),
             },
             project: root.join("proj"),
             _dir: dir,
@@ -991,6 +992,22 @@ fn settings_are_judged_by_the_json_they_leave() {
         (
             "CODEX_BIN",
             with(&|v| v["env"] = json!({"CODEX_BIN": "/tmp/fake"})),
+        ),
+        (
+            "LD_PRELOAD",
+            with(&|v| v["env"] = json!({"LD_PRELOAD": "/tmp/exit.so"})),
+        ),
+        (
+            "HOME",
+            with(&|v| v["env"] = json!({"HOME": "/tmp/forged-home"})),
+        ),
+        (
+            "XDG_CONFIG_HOME",
+            with(&|v| v["env"] = json!({"XDG_CONFIG_HOME": "/tmp/forged"})),
+        ),
+        (
+            "NODE_OPTIONS",
+            with(&|v| v["env"] = json!({"NODE_OPTIONS": "--require /tmp/x.js"})),
         ),
         (
             "matcher",

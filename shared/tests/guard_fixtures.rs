@@ -35,6 +35,7 @@ impl World {
                 codex_found: None,
                 now: Utc::now(),
                 tmpdir: None,
+                prompt_sender: || Ok(None),
             },
             project,
             _dir: dir,

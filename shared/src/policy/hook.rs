@@ -31,6 +31,9 @@ pub struct Env {
     pub now: DateTime<Utc>,
     /// `TMPDIR`, if set.
     pub tmpdir: Option<PathBuf>,
+    /// Who wrote the hook's input, asked only for a prompt that approves a fallback (see
+    /// [`crate::claude_marker::prompt_sender`]; tests pass their own).
+    pub prompt_sender: fn() -> Result<Option<String>, String>,
 }
 
 /// How long the Bash analysis may take, and the snapshot of a watched command: both well inside
@@ -274,16 +277,25 @@ pub fn answer(
             let approved = guard::approval_in(prompt, &config.guard.approval_phrase);
             let mut stdout = String::new();
             if approved && sid.is_some() {
-                record.push(Event::now(
-                    sid.as_deref(),
-                    Body::ApprovalGranted {
-                        source: "prompt".into(),
-                        terminal: None,
-                        unverified: None,
-                    },
-                ));
-                if mode != Mode::Off {
-                    stdout = "offload: the user approved a native fallback for this turn; native tools may be used for the work Codex could not do.".into();
+                match (env.prompt_sender)() {
+                    Ok(unverified) => {
+                        record.push(Event::now(
+                            sid.as_deref(),
+                            Body::ApprovalGranted {
+                                source: "prompt".into(),
+                                terminal: None,
+                                unverified,
+                            },
+                        ));
+                        if mode != Mode::Off {
+                            stdout = "offload: the user approved a native fallback for this turn; native tools may be used for the work Codex could not do.".into();
+                        }
+                    }
+                    Err(why) => {
+                        stdout = format!(
+                            "offload: this prompt's approval was not recorded: {why}. The user can approve with `offload approve` in their own terminal."
+                        );
+                    }
                 }
             }
             Answer {
