@@ -200,6 +200,11 @@ impl Ctx {
             findings.extend(shared::tamper::wiring_findings(&files));
             findings.extend(shared::tamper::binary_findings(&paths.state_dir));
         }
+        findings.extend(shared::tamper::config_findings(
+            &shared::config::Config::load_file(&paths.config_file)
+                .config
+                .guard,
+        ));
         let week_ago = chrono::Utc::now() - chrono::Duration::days(7);
         for e in std::fs::read_dir(paths.sessions_dir())
             .into_iter()

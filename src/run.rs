@@ -591,6 +591,25 @@ fn unconfigured_codex(config_file: &Path, bin: &Result<PathBuf, String>) -> Opti
     let expected = shared::process::resolve_bin_in(&configured, &path).ok();
     let real = |p: &PathBuf| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
     if used.is_some() && used.as_ref().map(real) == expected.as_ref().map(real) {
+        // The configured codex, unless its file changed after Claude Code started: a command
+        // may have copied another program over it.
+        let file = used.as_ref().map(real)?;
+        let changed = std::fs::metadata(&file).ok().map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            std::time::UNIX_EPOCH
+                + std::time::Duration::new(
+                    m.ctime().max(0) as u64,
+                    m.ctime_nsec().clamp(0, 999_999_999) as u32,
+                )
+        })?;
+        let claude_start =
+            shared::claude_marker::claude_ancestor().and_then(shared::process::started_at)?;
+        if changed > claude_start {
+            return Some(format!(
+                "{} (changed after this Claude Code session started: start a new session after upgrading codex)",
+                file.display()
+            ));
+        }
         return None;
     }
     Some(used.map_or_else(|| "(none found)".to_string(), |p| p.display().to_string()))

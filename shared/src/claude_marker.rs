@@ -302,6 +302,12 @@ pub fn claude_started_with(name: &str) -> Option<Option<Vec<u8>>> {
     )
 }
 
+/// The nearest Claude Code process among this process's ancestors.
+pub fn claude_ancestor() -> Option<u32> {
+    crate::process::ancestors()
+        .find(|&p| is_claude(&std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default()))
+}
+
 /// Whether a process's command line (NUL-separated) is Claude Code's.
 fn is_claude(cmdline: &[u8]) -> bool {
     let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();

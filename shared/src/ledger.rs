@@ -129,6 +129,10 @@ pub enum Body {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         unverified: Option<String>,
     },
+    /// A Bash command Claude ran changed offload's own records or config behind the guard
+    /// (found by the hook's check around it, see `policy::hook`): the turn stays locked.
+    #[serde(rename = "guard.tamper")]
+    Tamper { what: String },
     #[serde(other)]
     Unknown,
 }
@@ -191,6 +195,8 @@ struct RawEvent {
     windows: Option<Vec<crate::codex::rollout::RateWindow>>,
     #[serde(default)]
     plan_type: Option<String>,
+    #[serde(default)]
+    what: Option<String>,
 }
 
 impl TryFrom<RawEvent> for Event {
@@ -237,6 +243,9 @@ impl TryFrom<RawEvent> for Event {
                 tool: need(r.tool, "tool")?,
                 reason: need(r.reason, "reason")?,
                 warn: r.warn.unwrap_or_default(),
+            },
+            "guard.tamper" => Body::Tamper {
+                what: need(r.what, "what")?,
             },
             "approval.granted" => Body::ApprovalGranted {
                 source: need(r.source, "source")?,
@@ -408,6 +417,9 @@ pub struct SessionSummary {
     pub split_outcomes: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
+    /// The newest tampering the hook found in this session: (turn, when, what).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tamper: Option<(u64, DateTime<Utc>, String)>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_event: Option<DateTime<Utc>>,
     /// Its first event folded in (summaries written before this field have none).
@@ -456,6 +468,7 @@ impl Totals {
                 }
             }
             Body::ApprovalGranted { .. } => self.approvals += 1,
+            Body::Tamper { .. } => {}
             Body::AttemptStarted(_) | Body::GuardDenied { .. } | Body::Unknown => {}
         }
     }
@@ -532,6 +545,9 @@ impl SessionSummary {
                     terminal: terminal.clone(),
                     unverified: unverified.clone(),
                 });
+            }
+            Body::Tamper { what } => {
+                self.tamper = Some((self.turn, ev.ts, what.clone()));
             }
             Body::RateLimits(_)
             | Body::AttemptStarted(_)

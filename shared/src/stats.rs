@@ -131,7 +131,9 @@ impl Group {
                 }
             }
             Body::ApprovalGranted { .. } => self.approvals += 1,
-            Body::AttemptStarted(_) | Body::RateLimits(_) | Body::Unknown => return,
+            Body::AttemptStarted(_) | Body::RateLimits(_) | Body::Tamper { .. } | Body::Unknown => {
+                return;
+            }
         }
         self.touch(ev.ts);
     }

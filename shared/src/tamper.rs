@@ -178,6 +178,12 @@ pub fn ledger_findings(session: Option<&SessionSummary>) -> Vec<String> {
             a.source
         ));
     }
+    if let Some((turn, ts, what)) = &s.tamper {
+        out.push(format!(
+            "in turn {turn}, at {} UTC, a command Claude ran changed offload's own records or config: {what}",
+            ts.format("%H:%M:%S")
+        ));
+    }
     if let Some(a) = &s.approval
         && a.turn == s.turn
         && let Some(why) = &a.unverified
@@ -199,6 +205,37 @@ pub fn ledger_findings(session: Option<&SessionSummary>) -> Vec<String> {
             "attempt {} succeeded with a codex that is not the configured one",
             l.attempt
         ));
+    }
+    out
+}
+
+/// The findings about offload's own config: the guard switched off (`mode: off`), or code no
+/// longer guarded (`exempt_globs` that exempt, or `code_globs` that leave out, common code
+/// files). Visible, whoever wrote it: the user who chose it knows why the flag is there.
+pub fn config_findings(guard: &crate::config::GuardConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    if guard.mode == crate::config::Mode::Off {
+        out.push("offload's config turns the guard off (guard.mode \"off\")".to_string());
+    }
+    let defaults = crate::config::GuardConfig::default();
+    if guard.exempt_globs != defaults.exempt_globs || guard.code_globs != defaults.code_globs {
+        let project = Path::new("/offload-probe");
+        let scope = crate::policy::scope::Scope::new(project, guard, &[]);
+        let unguarded: Vec<&str> = ["src/lib.rs", "main.py", "app/index.ts", "cmd/x/main.go"]
+            .into_iter()
+            .filter(|f| {
+                !matches!(
+                    scope.classify(Path::new(f), project),
+                    crate::policy::scope::PathClass::Code
+                )
+            })
+            .collect();
+        if !unguarded.is_empty() {
+            out.push(format!(
+                "offload's config leaves code unguarded (guard.exempt_globs / code_globs: {} not guarded)",
+                unguarded.join(", ")
+            ));
+        }
     }
     out
 }
@@ -261,6 +298,12 @@ pub fn flag(findings: &[String]) -> Option<String> {
         "binary replaced"
     } else if first.contains("not valid JSON") {
         "settings unreadable"
+    } else if first.contains("offload's config turns the guard off") {
+        "guard off (config)"
+    } else if first.contains("offload's config leaves code unguarded") {
+        "code unguarded (config)"
+    } else if first.contains("a command Claude ran changed offload") {
+        "records tampered"
     } else if first.contains("cannot vouch for") {
         "unverified approval"
     } else {
@@ -367,6 +410,30 @@ mod tests {
         std::fs::remove_file(&hook).unwrap();
         let f = wiring_findings(&files(t.path(), wired, None));
         assert!(f[0].contains("missing or not executable"), "{f:?}");
+    }
+
+    #[test]
+    fn config_that_switches_the_guard_off_or_exempts_code_is_found() {
+        use crate::config::{GuardConfig, Mode};
+        assert!(config_findings(&GuardConfig::default()).is_empty());
+        let off = GuardConfig {
+            mode: Mode::Off,
+            ..GuardConfig::default()
+        };
+        assert_eq!(
+            flag(&config_findings(&off)).unwrap(),
+            "⚠ offload: guard off (config) (offload doctor)"
+        );
+        let mut exempt = GuardConfig::default();
+        exempt.exempt_globs.push("**".into());
+        let found = config_findings(&exempt);
+        assert!(found[0].contains("src/lib.rs"), "{found:?}");
+        let mut narrow = GuardConfig::default();
+        narrow.exempt_globs.push("docs/**".into());
+        assert!(
+            config_findings(&narrow).is_empty(),
+            "exempting docs leaves code guarded"
+        );
     }
 
     #[test]

@@ -1141,6 +1141,9 @@ fn what_a_red_team_got_past_the_settings_and_unknown_tool_checks() {
         json!({"changes": {"src/a.rs": "x"}}),
         json!({"uri": format!("file://{}", lib.replace(".rs", "%2Ers"))}),
         json!({"target_spec": home_rel}),
+        json!({"path": home_rel.replacen('~', "${HOME}", 1)}),
+        json!({"path": home_rel.replacen('~', "$HOME", 1)}),
+        json!({"path": "${CLAUDE_PROJECT_DIR}/src/a.rs"}),
     ] {
         let v = g.call("mcp__fs__write_file", input.clone());
         assert!(

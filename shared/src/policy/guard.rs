@@ -291,6 +291,12 @@ fn judge(
             "fail-closed",
             messages::fail_closed(work, &what, &last, &route),
         )),
+        Unlock::Tampered(found) => Some((
+            "tamper",
+            format!(
+                "offload: {what} is denied: a command in this turn changed offload's own records or config behind the guard ({found}), so nothing in this turn unlocks native work, neither an attempt nor an approval. Tell the user what happened; the next prompt starts a new turn."
+            ),
+        )),
     };
     match denial {
         Some((code, reason)) if !watch.is_empty() => {
@@ -493,8 +499,19 @@ fn unknown_tool(input: &HookInput, tool: &str, ctx: &Ctx<'_>) -> Unknown {
     let scope = Scope::new(ctx.project, ctx.config, ctx.protected);
     let mut code = None;
     for p in &mut paths {
-        if let (Some(rest), Some(home)) = (p.strip_prefix("~/"), ctx.home) {
-            *p = home.join(rest).display().to_string();
+        // What a server may expand: `~`, `$HOME`, `${HOME}`, and the project's variable.
+        let expanded = ["~/", "$HOME/", "${HOME}/"]
+            .iter()
+            .find_map(|pre| Some((p.strip_prefix(pre)?, ctx.home?)))
+            .map(|(rest, home)| home.join(rest))
+            .or_else(|| {
+                ["$CLAUDE_PROJECT_DIR/", "${CLAUDE_PROJECT_DIR}/"]
+                    .iter()
+                    .find_map(|pre| p.strip_prefix(pre))
+                    .map(|rest| ctx.project.join(rest))
+            });
+        if let Some(full) = expanded {
+            *p = full.display().to_string();
         }
     }
     for p in &paths {
@@ -521,6 +538,8 @@ enum Unlock {
     ReadOnly(LastAttempt),
     /// The newest attempt succeeded but ran a codex that is not the configured one.
     NotCounted(LastAttempt),
+    /// A command in this turn changed offload's records or config behind the guard.
+    Tampered(String),
 }
 
 fn unlock(summary: Option<&SessionSummary>, ctx: &Ctx<'_>, work: Work) -> Unlock {
@@ -543,16 +562,46 @@ pub fn approval_in(prompt: &str, phrase: &str) -> bool {
         "yes", "yeah", "yep", "ok", "okay", "sure", "fine", "alright", "right", "please", "go",
         "ahead", "and", "then", "i", "you", "can", "may", "hereby", "so", "now", "just", "proceed",
     ];
+    // Words that negate, postpone, take back or put a condition on it.
     const NEGATION: &[&str] = &[
-        "no", "not", "never", "nope", "nah", "later", "wait", "yet", "kidding", "joking",
-        "without", "cancel", "stop", "dont", "cannot",
+        "no",
+        "not",
+        "never",
+        "nope",
+        "nah",
+        "later",
+        "wait",
+        "yet",
+        "kidding",
+        "joking",
+        "without",
+        "cancel",
+        "stop",
+        "dont",
+        "cannot",
+        "hold",
+        "scratch",
+        "nvm",
+        "nevermind",
+        "revoke",
+        "undo",
+        "unless",
+        "if",
+        "until",
+        "only",
+        "instead",
+        "wants",
+        "suggests",
     ];
     let squash = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
     let phrase = squash(&phrase.to_lowercase());
     if phrase.is_empty() {
         return false;
     }
-    let lower = prompt.to_lowercase();
+    // Typographic apostrophes and quotes read as plain ones (`don’t` is `don't`).
+    let lower = prompt
+        .to_lowercase()
+        .replace(['\u{2018}', '\u{2019}', '\u{02bc}', '\u{ff07}'], "'");
     let quoted_code = lower.contains('`')
         || lower
             .lines()
@@ -615,6 +664,11 @@ fn unlock_at(
     let Some(s) = summary else {
         return Unlock::NoAttempt;
     };
+    if let Some((turn, _, what)) = &s.tamper
+        && *turn == s.turn
+    {
+        return Unlock::Tampered(what.clone());
+    }
     let scope = AttemptScope::parse(&config.attempt_scope);
     if let Some(a) = &s.approval
         && scope.covers(s, a.turn, a.ts, now)
@@ -910,6 +964,15 @@ mod approval_tests {
             "approve fallback, NOT",
             "approve fallback is what Claude wants. Not yet.",
             "approve fallback-free mode",
+            // And a second red team.
+            "approve fallback. Don\u{2019}t.",
+            "approve fallback. Hold on.",
+            "approve fallback. Scratch that.",
+            "approve fallback. Nvm",
+            "approve fallback. Revoke.",
+            "approve fallback unless tests fail",
+            "approve fallback if you must",
+            "approve fallback is what Claude wants",
         ] {
             assert!(!approval_in(no, p), "{no}");
         }

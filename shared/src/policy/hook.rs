@@ -109,14 +109,14 @@ pub fn answer(
     // without a tool name or with a tool input that is not an object cannot be judged.
     let shapeless = match event {
         HookEvent::PreToolUse | HookEvent::PreSkillShellCommand => {
-            input.tool_name.is_none() || input.tool_input.as_ref().is_some_and(|v| !v.is_object())
+            input.tool_name.is_none() || !input.tool_input.as_ref().is_some_and(|v| v.is_object())
         }
         _ => input.hook_event_name.is_none(),
     };
     if shapeless && mode == Mode::Enforce {
         return Answer {
             stderr: unreadable(
-                "the hook input is JSON, but not a Claude Code hook payload (no hook_event_name, or a tool call without tool_name or with a tool_input that is not an object)",
+                "the hook input is JSON, but not a Claude Code hook payload (no hook_event_name, or a tool call without tool_name or without a tool_input object)",
             ),
             exit: 2,
             ..Answer::default()
@@ -199,16 +199,8 @@ pub fn answer(
                             )
                         } else {
                             let scope = Scope::new(&project, &config.guard, &protected);
-                            start_watch(
-                                &store,
-                                &scope,
-                                &project,
-                                sid.as_deref(),
-                                input,
-                                &w,
-                                &env.paths,
-                            )
-                            .err()
+                            start_watch(&store, &scope, &project, sid.as_deref(), input, &w, env)
+                                .err()
                         };
                         match problem {
                             None => return Answer::default(),
@@ -400,6 +392,125 @@ struct WatchMeta {
     reason: String,
     warn: bool,
     command: String,
+    /// The ledger's length before the command, and offload's config files and the user's
+    /// Claude Code settings as they were (see [`Guarded`]).
+    #[serde(default)]
+    guarded: Option<Guarded>,
+}
+
+/// What PreToolUse of a watched command keeps of offload's own records and config, so that
+/// PostToolUse can tell what code it cannot read did to them (the effect check itself covers
+/// the project's code): lines appended to the ledger that only offload itself may write (an
+/// approval, an attempt's end) and rewritten config (put back) or settings that now switch
+/// offload off (put back).
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct Guarded {
+    ledger: PathBuf,
+    ledger_len: u64,
+    /// Path, and its bytes before (`None`: absent, or too big to keep and judge).
+    files: Vec<(PathBuf, Option<String>, bool)>,
+}
+
+/// Offload's config files and the user's Claude Code settings, with their text now, and
+/// whether each is settings (judged by meaning) or offload's config (any change put back).
+fn guarded_now(paths: &crate::paths::Paths, project: &Path, home: Option<&Path>) -> Guarded {
+    let mut files: Vec<(PathBuf, bool)> = vec![
+        (paths.config_file.clone(), false),
+        (project.join(".claude/offload.json"), false),
+    ];
+    if let Some(h) = home {
+        files.push((h.join(".claude/settings.json"), true));
+        files.push((h.join(".claude/settings.local.json"), true));
+    }
+    Guarded {
+        ledger: paths.events(),
+        ledger_len: std::fs::metadata(paths.events()).map_or(0, |m| m.len()),
+        files: files
+            .into_iter()
+            .map(|(p, settings)| {
+                let text = crate::fsutil::read_regular_text(&p, 1 << 20);
+                (p, text, settings)
+            })
+            .collect(),
+    }
+}
+
+/// What a watched command did behind the guard to what [`Guarded`] kept: each finding, after
+/// putting back rewritten config (the new text kept in the undo store).
+fn guarded_findings(g: &Guarded, store: &Store, sid: Option<&str>, command: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    // Lines appended while the command ran that only offload writes, for this session.
+    let len = std::fs::metadata(&g.ledger).map_or(0, |m| m.len());
+    if len > g.ledger_len
+        && let Ok(f) = std::fs::File::open(&g.ledger)
+    {
+        use std::os::unix::fs::FileExt;
+        let n = (len - g.ledger_len).min(4 << 20) as usize;
+        let mut buf = vec![0u8; n];
+        if f.read_exact_at(&mut buf, g.ledger_len).is_ok() {
+            let runs_offload = command.contains("offload") && command.contains("run");
+            for line in buf.split(|b| *b == b'\n') {
+                let Ok(ev) = serde_json::from_slice::<Event>(line) else {
+                    continue;
+                };
+                if ev.session.as_deref() != sid {
+                    continue;
+                }
+                match &ev.body {
+                    Body::ApprovalGranted { source, .. } => found.push(format!(
+                        "an approval (source {source:?}) was recorded while the command ran"
+                    )),
+                    Body::AttemptFinished(a) if !runs_offload && a.outcome.is_success() => {
+                        found.push(format!(
+                            "a successful attempt ({}) was recorded by a command that runs no `offload run`",
+                            a.attempt
+                        ))
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    for (path, before, settings) in &g.files {
+        let after = crate::fsutil::read_regular_text(path, 1 << 20);
+        if after == *before {
+            continue;
+        }
+        let changed = if *settings {
+            crate::settings::weakens_text(
+                before.as_deref().map(str::as_bytes),
+                after.as_deref().map(str::as_bytes),
+            )
+        } else {
+            Some("offload's config, which only the user changes".to_string())
+        };
+        let Some(why) = changed else { continue };
+        let kept = store.undone_dir().join(format!(
+            "{}-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"),
+            crate::fsutil::safe_name(&path.display().to_string(), 120)
+        ));
+        let _ = crate::fsutil::create_private_dir(&store.undone_dir());
+        if let Some(a) = &after {
+            let _ = crate::fsutil::write_atomic(&kept, a.as_bytes());
+        }
+        let put_back = match before {
+            Some(b) => crate::fsutil::write_atomic(path, b.as_bytes()),
+            None => std::fs::remove_file(path),
+        };
+        found.push(match put_back {
+            Ok(()) => format!(
+                "{} was rewritten ({why}); put back, the new text kept in {}",
+                path.display(),
+                kept.display()
+            ),
+            Err(e) => format!(
+                "{} was rewritten ({why}) and could not be put back: {e}",
+                path.display()
+            ),
+        });
+    }
+    found
 }
 
 /// PreToolUse of a watched command: snapshot the project's code files.
@@ -410,8 +521,9 @@ fn start_watch(
     sid: Option<&str>,
     input: &HookInput,
     w: &guard::Watch,
-    paths: &crate::paths::Paths,
+    env: &Env,
 ) -> Result<(), String> {
+    let paths = &env.paths;
     let deadline = Instant::now() + SNAPSHOT_BUDGET;
     // The project's last snapshot, and what the watcher saw touched since (shared::policy::watch).
     let base_path = store.baseline(project, scope);
@@ -469,6 +581,7 @@ fn start_watch(
             .chars()
             .take(2000)
             .collect(),
+        guarded: Some(guarded_now(paths, project, env.home.as_deref())),
     };
     let save = || -> std::io::Result<()> {
         crate::fsutil::create_private_dir(&store.pending_dir())?;
@@ -528,10 +641,51 @@ fn finish_watch(
             ..Answer::default()
         };
     };
+    // What it did to offload's own records and config comes first: a forged approval or
+    // success must not unlock the command's own writes.
+    let tampered = meta
+        .guarded
+        .as_ref()
+        .map(|g| guarded_findings(g, store, sid, &meta.command))
+        .unwrap_or_default();
+    if !tampered.is_empty() {
+        let what = tampered.join("; ");
+        let mut answer = finish_watch_checked(store, &snap, scope, sid, &meta, event_name);
+        answer
+            .record
+            .push(Event::now(sid, Body::Tamper { what: what.clone() }));
+        let text = format!(
+            "offload: this Bash command changed offload's own records or config behind the guard: {what}. Nothing in this turn unlocks native work now. Tell the user."
+        );
+        answer.stdout = claude::context_json(event_name, &text);
+        return answer;
+    }
     // An attempt that succeeded (or an approval given) while the command ran unlocks its writes.
     if guard::unlocked(sid.and_then(session).as_ref(), &config.guard, env.now) {
         return Answer::default();
     }
+    finish_watch_checked(store, &snap, scope, sid, &meta, event_name)
+}
+
+/// The effect check proper of a watched command: undo what it did to code.
+fn finish_watch_checked(
+    store: &Store,
+    snap: &effect::Snapshot,
+    scope: &Scope,
+    sid: Option<&str>,
+    meta: &WatchMeta,
+    event_name: &str,
+) -> Answer {
+    let unchecked = || {
+        vec![Event::now(
+            sid,
+            Body::GuardDenied {
+                tool: "Bash".into(),
+                reason: "effect-unchecked".into(),
+                warn: false,
+            },
+        )]
+    };
     let deadline = Instant::now() + SNAPSHOT_BUDGET;
     // What the watcher saw touched since PreToolUse, when it is the same watcher.
     let touched = snap.watch.as_ref().and_then(|(id, mark)| {
@@ -541,8 +695,8 @@ fn finish_watch(
             .and_then(|a| a.touched)
     });
     let checked = match &touched {
-        Some(t) => effect::check_touched(&snap, t, scope, store, deadline),
-        None => effect::check(&snap, scope, store, deadline),
+        Some(t) => effect::check_touched(snap, t, scope, store, deadline),
+        None => effect::check(snap, scope, store, deadline),
     };
     let changes = match checked {
         Ok(c) => c,
@@ -599,7 +753,7 @@ fn finish_watch(
             ..Answer::default()
         };
     }
-    let text = match effect::undo(&snap, &changes, store, sid, &meta.command) {
+    let text = match effect::undo(snap, &changes, store, sid, &meta.command) {
         Ok(rec) => {
             let failed: Vec<String> = rec
                 .files

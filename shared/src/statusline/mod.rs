@@ -169,6 +169,7 @@ pub fn compose(stdin: &[u8], env: &Env) -> Composed {
 
     let t = Instant::now();
     let loaded = crate::config::Config::load_file(&env.paths.config_file);
+    let guard_config = loaded.config.guard;
     let config = loaded.config.statusline;
     let config_note = match (&loaded.source, loaded.warnings.first()) {
         (_, Some(w)) => w.0.clone(),
@@ -218,6 +219,7 @@ pub fn compose(stdin: &[u8], env: &Env) -> Composed {
     // (see crate::tamper). The wiring is checked once offload was set up by `offload setup`.
     let t = Instant::now();
     let mut findings = crate::tamper::ledger_findings(session.as_ref());
+    findings.extend(crate::tamper::config_findings(&guard_config));
     if env.paths.state_dir.join("setup.json").exists() {
         let files = crate::tamper::settings_files(
             env.home.as_deref(),
