@@ -110,44 +110,59 @@ fn warn_mode_reports_and_undoes_nothing() {
     assert_eq!(p.read("src/lib.rs"), "fn w() {}");
 }
 
+/// The records an attempt that succeeded while the command ran leaves (its start and its end).
+fn a_success(state: &Path) {
+    Ledger::new(Paths::in_folder(state.to_path_buf()))
+        .append(&[
+            Event::now(
+                Some("s1"),
+                Body::TurnStarted {
+                    prompt_id: None,
+                    project: None,
+                },
+            ),
+            Event::now(
+                Some("s1"),
+                Body::AttemptFinished(Box::new(AttemptFinished {
+                    unconfigured_codex: None,
+                    attempt: "a".into(),
+                    outcome: Outcome::Success,
+                    exit_code: 0,
+                    codex_exit: Some(0),
+                    model: "m".into(),
+                    sandbox: "workspace-write".into(),
+                    work_type: None,
+                    cwd: "/w".into(),
+                    duration_ms: 1,
+                    tokens: Tokens::default(),
+                    thread_id: None,
+                    error: None,
+                })),
+            ),
+        ])
+        .unwrap();
+}
+
 #[test]
 fn an_attempt_that_succeeded_during_the_command_unlocks_its_writes() {
     let p = Project::new();
-    let cmd =
-        "python3 -c \"import pathlib; pathlib.Path('src', 'lib.rs').write_text('fn c() {}')\"";
-    let (pre, post) = p.play(cmd, None, || {
-        Ledger::new(Paths::in_folder(p.state.clone()))
-            .append(&[
-                Event::now(
-                    Some("s1"),
-                    Body::TurnStarted {
-                        prompt_id: None,
-                        project: None,
-                    },
-                ),
-                Event::now(
-                    Some("s1"),
-                    Body::AttemptFinished(Box::new(AttemptFinished {
-                        unconfigured_codex: None,
-                        attempt: "a".into(),
-                        outcome: Outcome::Success,
-                        exit_code: 0,
-                        codex_exit: Some(0),
-                        model: "m".into(),
-                        sandbox: "workspace-write".into(),
-                        work_type: None,
-                        cwd: "/w".into(),
-                        duration_ms: 1,
-                        tokens: Tokens::default(),
-                        thread_id: None,
-                        error: None,
-                    })),
-                ),
-            ])
-            .unwrap();
-    });
+    // A command that runs `offload run` (here it is not installed: the words are what counts).
+    let cmd = "offload run 'x' >/dev/null 2>&1; \
+               python3 -c \"import pathlib; pathlib.Path('src', 'lib.rs').write_text('fn c() {}')\"";
+    let (pre, post) = p.play(cmd, None, || a_success(&p.state));
     assert_eq!((pre.as_str(), post.as_str()), ("", ""));
     assert_eq!(p.read("src/lib.rs"), "fn c() {}");
+}
+
+#[test]
+fn a_success_recorded_by_a_command_that_runs_no_offload_is_tampering() {
+    let p = Project::new();
+    let cmd =
+        "python3 -c \"import pathlib; pathlib.Path('src', 'lib.rs').write_text('fn c() {}')\"";
+    let (pre, post) = p.play(cmd, None, || a_success(&p.state));
+    assert_eq!(pre, "");
+    assert!(post.contains("behind the guard"), "{post}");
+    assert_eq!(p.read("src/lib.rs"), "fn a() {}\n", "its write is undone");
 }
 
 #[test]
