@@ -7,6 +7,7 @@ mod approve;
 mod cli;
 mod doctor;
 mod plan;
+mod reaper;
 mod restore;
 mod run;
 mod setup;
@@ -18,6 +19,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // The process between `offload run` and codex (not a command for people: see reaper.rs).
+    let mut args = std::env::args_os();
+    if args.nth(1).is_some_and(|a| a == "__reap") {
+        reaper::main(args.collect());
+    }
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Run(args) => run::main(args),

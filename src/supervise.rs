@@ -93,7 +93,7 @@ pub struct Finished {
 /// [`Ending`].
 pub fn run(job: &Job<'_>, interrupts: &Interrupts) -> Finished {
     let start = Instant::now();
-    let mut cmd = Command::new(job.bin);
+    let mut cmd = reaped(job.bin).unwrap_or_else(|| Command::new(job.bin));
     cmd.args(job.spec.args())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -183,6 +183,30 @@ pub fn run(job: &Job<'_>, interrupts: &Interrupts) -> Finished {
     }
 }
 
+/// `offload __reap BIN` (see `reaper.rs`), with SIGTERM to it when the thread starting it ends
+/// (offload killed): so codex never outlives offload. `None` (start codex directly) where that
+/// cannot work: not Linux, this program cannot be found, or `bin` is not an executable file (its
+/// spawn error is then codex's own).
+fn reaped(bin: &Path) -> Option<Command> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    shared::process::resolve_bin(&bin.display().to_string()).ok()?;
+    let me = std::env::current_exe().ok().filter(|p| p.is_file())?;
+    let mut cmd = Command::new(me);
+    cmd.arg("__reap").arg(bin);
+    // SAFETY: one async-signal-safe call between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Some(cmd)
+}
+
 /// SIGTERM the group, wait up to `grace` for codex to exit, then SIGKILL it. A second signal
 /// to offload during the grace skips the rest of it.
 fn terminate(pgid: u32, rx: &Receiver<Msg>, grace: Duration) -> std::io::Result<ExitStatus> {
@@ -194,6 +218,15 @@ fn terminate(pgid: u32, rx: &Receiver<Msg>, grace: Duration) -> std::io::Result<
             return Err(std::io::Error::other("lost track of codex"));
         }
     }
+    // The reaper (the group's leader) ends codex and what left its group, then the group goes.
+    // SAFETY: signalling the process this run started, by its pid.
+    unsafe {
+        libc::kill(pgid as libc::pid_t, libc::SIGUSR1);
+    }
+    if let Ok(Msg::Exited(st)) = rx.recv_timeout(Duration::from_secs(1)) {
+        kill_group(pgid, libc::SIGKILL);
+        return st;
+    }
     kill_group(pgid, libc::SIGKILL);
     loop {
         match rx.recv() {
@@ -204,21 +237,74 @@ fn terminate(pgid: u32, rx: &Receiver<Msg>, grace: Duration) -> std::io::Result<
     }
 }
 
-/// Copy codex's stdout to the run folder line by line, fold each event, print progress.
+/// How much of codex's stdout is kept in the run folder (`OFFLOAD_MAX_OUTPUT_MB`, 1 to 4096,
+/// default 64): past it, lines are still read and folded but no longer written, and a last
+/// line says how much was left out.
+fn output_cap() -> u64 {
+    shared::env::var("OFFLOAD_MAX_OUTPUT_MB")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|m| (1..=4096).contains(m))
+        .unwrap_or(64)
+        << 20
+}
+
+/// The longest line of codex's output that is read whole (an event is a few KiB; a turn's
+/// final message can be long). A longer one is skipped to its newline, never held.
+const MAX_EVENT_LINE: usize = 16 << 20;
+
+/// Read one line into `line` (without bounding the stream): `Some(true)` when the line was
+/// longer than `max` and only its first `max` bytes were kept; `None` at the end.
+fn read_line_bounded(reader: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> Option<bool> {
+    line.clear();
+    let mut over = false;
+    let mut any = false;
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return any.then_some(over),
+        };
+        if buf.is_empty() {
+            return any.then_some(over);
+        }
+        any = true;
+        let (take, done) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        let room = max.saturating_sub(line.len());
+        if take > room {
+            over = true;
+        }
+        line.extend_from_slice(&buf[..take.min(room)]);
+        reader.consume(take);
+        if done {
+            return Some(over);
+        }
+    }
+}
+
+/// Copy codex's stdout to the run folder line by line (capped), fold each event, print progress.
 fn read_events(stdout: impl Read, file: &Path, label: Option<&str>) -> Observation {
     let mut obs = Observation::default();
     let mut out = File::create(file).ok().map(std::io::BufWriter::new);
     let mut reader = BufReader::new(stdout);
     let mut line = Vec::new();
     let prefix = label.map(|l| format!("[{l}] ")).unwrap_or_default();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
+    let cap = output_cap();
+    let (mut written, mut dropped, mut long_lines) = (0u64, 0u64, 0u64);
+    while let Some(over) = read_line_bounded(&mut reader, &mut line, MAX_EVENT_LINE) {
+        if over {
+            long_lines += 1;
+            continue;
         }
-        if let Some(f) = out.as_mut() {
-            let _ = f.write_all(&line);
+        if written + line.len() as u64 <= cap {
+            if let Some(f) = out.as_mut() {
+                let _ = f.write_all(&line);
+            }
+            written += line.len() as u64;
+        } else {
+            dropped += line.len() as u64;
         }
         let text = String::from_utf8_lossy(&line);
         if let Some(ev) = obs.feed(&text)
@@ -228,6 +314,14 @@ fn read_events(stdout: impl Read, file: &Path, label: Option<&str>) -> Observati
         }
     }
     if let Some(mut f) = out {
+        if dropped > 0 || long_lines > 0 {
+            let _ = writeln!(
+                f,
+                "{}",
+                serde_json::json!({"type": "offload.output_capped", "bytes_not_kept": dropped,
+                    "cap_bytes": cap, "lines_over_16mib_skipped": long_lines})
+            );
+        }
         let _ = f.flush();
     }
     obs

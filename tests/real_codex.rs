@@ -898,3 +898,55 @@ fn a_tool_call_round_trip_sums_the_tokens_of_the_turn() {
         .expect("a function_call_output for call_1");
     assert!(output.to_string().contains("offload-tool-ok"), "{output}");
 }
+
+/// `kill -9` of `offload run` while the real codex works (its server silent): codex and
+/// everything it started are gone within the grace, and the next writer closes the attempt as
+/// failed.
+#[test]
+fn a_sigkilled_offload_leaves_no_real_codex_behind() {
+    let Some(codex) = require_real_codex() else {
+        return;
+    };
+    let w = World::new(&codex, vec![Reply::hang_before_headers()]);
+    let mut cmd = w.offload();
+    cmd.args(["hello", "read-only", "."])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("spawn offload");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while w.mock().responses_requests().is_empty() {
+        assert!(Instant::now() < deadline, "codex never asked the model");
+        thread::sleep(Duration::from_millis(50));
+    }
+    let before = processes_mentioning(&w.marker());
+    assert!(!before.is_empty(), "codex runs");
+    child.kill().expect("SIGKILL offload");
+    child.wait().expect("reap offload");
+    let gone_by = Instant::now() + GRACE + Duration::from_secs(5);
+    let mut left = processes_mentioning(&w.marker());
+    while !left.is_empty() && Instant::now() < gone_by {
+        thread::sleep(Duration::from_millis(100));
+        left = processes_mentioning(&w.marker());
+    }
+    assert!(
+        left.is_empty(),
+        "still running after offload was killed: {left:?}"
+    );
+    // The next writer notices the runner died and closes its attempt, once.
+    w.offload()
+        .args(["again", "read-only", "."])
+        .env("CODEX_TIMEOUT", "1")
+        .output()
+        .expect("run offload again");
+    let closed: Vec<AttemptFinished> = w
+        .finished()
+        .into_iter()
+        .filter(|f| {
+            f.error
+                .as_deref()
+                .is_some_and(|e| e.contains("ended without recording a finish"))
+        })
+        .collect();
+    assert_eq!(closed.len(), 1, "{:?}", w.finished());
+}

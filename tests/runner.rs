@@ -231,6 +231,125 @@ fn a_codex_that_ignores_sigterm_is_killed_after_the_grace() {
     }
 }
 
+/// Peak memory (KiB) of a finished child, and its exit code.
+fn peak_of(mut cmd: std::process::Command) -> (Option<i32>, u64) {
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let child = cmd.spawn().unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: waiting for the child this test spawned, with a zeroed rusage to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    std::mem::forget(child);
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    (code, usage.ru_maxrss as u64)
+}
+
+/// Output without bounds: 100 MB without a newline, or 300 000 lines (24 MB). Memory stays small,
+/// the run folder keeps at most the cap and says what it left out, and the answer still counts.
+#[test]
+fn unbounded_codex_output_costs_bounded_memory_and_disk() {
+    let sb = Sandbox::new();
+    let (code, peak_kib) = peak_of(sb.run().arg("x").mode("zero").command());
+    assert_eq!(code, Some(0));
+    assert!(peak_kib < 64 << 10, "peak {} MiB", peak_kib >> 10);
+    assert_eq!(sb.finished()[0].outcome, Outcome::Success);
+
+    let sb = Sandbox::new();
+    let (code, peak_kib) = peak_of(
+        sb.run()
+            .arg("x")
+            .mode("flood")
+            .env("OFFLOAD_MAX_OUTPUT_MB", "1")
+            .command(),
+    );
+    assert_eq!(code, Some(0));
+    assert!(peak_kib < 64 << 10, "peak {} MiB", peak_kib >> 10);
+    let f = &sb.finished()[0];
+    assert_eq!((f.outcome, f.tokens.input), (Outcome::Success, 1234));
+    let kept = walk(&sb.home().join("runs"))
+        .into_iter()
+        .find(|p| p.ends_with("stdout.jsonl"))
+        .unwrap();
+    let text = std::fs::read_to_string(&kept).unwrap();
+    assert!(text.len() < (1 << 20) + 4096, "{} bytes kept", text.len());
+    assert!(text.trim_end().ends_with('}') && text.contains("offload.output_capped"));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// SIGKILL leaves offload no chance to end codex: codex and what it started still go, and
+/// the attempt is closed as failed by the next reader or writer that notices.
+#[test]
+fn a_sigkilled_offload_leaves_no_codex_behind() {
+    let sb = Sandbox::new();
+    let pids = sb.file("pids");
+    let mut cmd = sb
+        .run()
+        .arg("x")
+        .mode("hang")
+        .env("OFFLOAD_KILL_GRACE", "0.5")
+        .env("FAKE_CODEX_PIDS", &pids)
+        .command();
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(&pids).map_or(true, |s| s.lines().count() < 2) {
+        assert!(Instant::now() < deadline, "fake codex never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for pid in std::fs::read_to_string(&pids).unwrap().lines() {
+        assert!(
+            !alive_after(pid.parse().unwrap(), 3000),
+            "process {pid} outlived a SIGKILLed offload"
+        );
+    }
+}
+
+/// A process codex started that left its group (`setsid … &`) and holds its output open: the
+/// run still ends when codex does, with what codex reported, and that process is ended.
+#[test]
+fn a_process_that_left_codexs_group_is_ended_and_the_answer_kept() {
+    let sb = Sandbox::new();
+    let pids = sb.file("pids");
+    let start = Instant::now();
+    sb.run()
+        .arg("x")
+        .mode("escape")
+        .env("FAKE_CODEX_PIDS", &pids)
+        .output()
+        .expect_code(0);
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    let f = &sb.finished()[0];
+    assert_eq!((f.outcome, f.tokens.input), (Outcome::Success, 1234));
+    for pid in std::fs::read_to_string(&pids).unwrap().lines() {
+        assert!(
+            !alive_after(pid.parse().unwrap(), 2000),
+            "process {pid} outlived the attempt"
+        );
+    }
+}
+
 #[test]
 fn ctrl_c_and_sigterm_record_a_failed_attempt_and_end_codex() {
     for sig in [libc::SIGINT, libc::SIGTERM] {

@@ -336,6 +336,9 @@ pub struct Totals {
     pub v: u32,
     /// Bytes of `events.jsonl` folded into this summary.
     pub events_len: u64,
+    /// The checksum of the log's line that ends at `events_len` (see [`line_sum`]; 0 for an
+    /// empty log): how a reader tells the summary still matches the log.
+    pub tail_sum: u64,
     /// Event lines read (valid or not).
     pub lines: u64,
     /// Lines that were not valid events (torn by a crash, or corrupted).
@@ -391,6 +394,8 @@ pub struct SessionSummary {
     pub session: String,
     /// End offset in `events.jsonl` of the last event folded in.
     pub events_len: u64,
+    /// The checksum of that event's line (see [`line_sum`]).
+    pub tail_sum: u64,
     /// Number of real user turns so far (0 before the first).
     pub turn: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -433,10 +438,10 @@ pub struct SessionSummary {
 impl Totals {
     /// Fold one line of the log in: count it, and apply it if it is an event.
     pub fn count(&mut self, line: &Line<'_>) {
-        self.lines += 1;
+        self.lines = self.lines.saturating_add(1);
         match line {
             Line::Event(ev, _) => self.apply(ev),
-            Line::Bad(_) => self.skipped_lines += 1,
+            Line::Bad(_) => self.skipped_lines = self.skipped_lines.saturating_add(1),
         }
     }
 
@@ -448,15 +453,15 @@ impl Totals {
         }
         self.last_event = Some(self.last_event.map_or(ev.ts, |t| t.max(ev.ts)));
         match &ev.body {
-            Body::TurnStarted { .. } => self.turns += 1,
+            Body::TurnStarted { .. } => self.turns = self.turns.saturating_add(1),
             Body::AttemptFinished(f) => {
-                self.attempts += 1;
+                self.attempts = self.attempts.saturating_add(1);
                 if f.outcome.is_success() {
-                    self.successes += 1;
+                    self.successes = self.successes.saturating_add(1);
                 } else {
-                    self.failures += 1;
+                    self.failures = self.failures.saturating_add(1);
                 }
-                self.tokens.add(&f.tokens);
+                self.tokens.add(&f.tokens.capped());
             }
             Body::RateLimits(s) => {
                 let newer = match (&self.rate_limits, s.captured_at) {
@@ -467,7 +472,7 @@ impl Totals {
                     self.rate_limits = Some(s.clone());
                 }
             }
-            Body::ApprovalGranted { .. } => self.approvals += 1,
+            Body::ApprovalGranted { .. } => self.approvals = self.approvals.saturating_add(1),
             Body::Tamper { .. } => {}
             Body::AttemptStarted(_) | Body::GuardDenied { .. } | Body::Unknown => {}
         }
@@ -496,20 +501,20 @@ impl SessionSummary {
         self.first_event = Some(self.first_event.map_or(ev.ts, |t| t.min(ev.ts)));
         match &ev.body {
             Body::TurnStarted { project, .. } => {
-                self.turn += 1;
+                self.turn = self.turn.saturating_add(1);
                 self.turn_started = Some(ev.ts);
                 if project.is_some() {
                     self.project.clone_from(project);
                 }
             }
             Body::AttemptFinished(f) => {
-                self.attempts += 1;
+                self.attempts = self.attempts.saturating_add(1);
                 if f.outcome.is_success() {
-                    self.successes += 1;
+                    self.successes = self.successes.saturating_add(1);
                 } else {
-                    self.failures += 1;
+                    self.failures = self.failures.saturating_add(1);
                 }
-                self.tokens.add(&f.tokens);
+                self.tokens.add(&f.tokens.capped());
                 let last = LastAttempt {
                     attempt: f.attempt.clone(),
                     ts: ev.ts,
@@ -653,12 +658,28 @@ impl Ledger {
     /// The all-time summary, without any lock (it is replaced atomically). `None` when absent
     /// or unreadable.
     pub fn totals(&self) -> Option<Totals> {
-        read_json(&self.paths.totals()).ok().flatten()
+        let t: Totals = read_json(&self.paths.totals()).ok().flatten()?;
+        let log = File::open(self.paths.events()).ok();
+        t.matches(log.as_ref()).then_some(t)
     }
 
-    /// A session's summary, without any lock. `None` when absent or unreadable.
+    /// A session's summary, without any lock, once it is checked against the log (see
+    /// [`SessionSummary::matches`]). One that does not match (the log lost its tail, was
+    /// truncated or replaced; the summary is `{}`, of the wrong shape or absurd) heals: the
+    /// summaries are rebuilt from the log under the lock, and the rebuilt one is returned.
+    /// `None` when there is none.
     pub fn session(&self, id: &str) -> Option<SessionSummary> {
-        read_json(&self.paths.session(id)).ok().flatten()
+        let path = self.paths.session(id);
+        let read = read_json::<SessionSummary>(&path);
+        let log = File::open(self.paths.events()).ok();
+        match read {
+            Ok(Some(s)) if s.matches(id, log.as_ref()) => return Some(s),
+            Ok(None) if !path.exists() => return None,
+            _ => {}
+        }
+        // Heal (a failure leaves it unknown: the guard then fails closed).
+        self.rebuild().ok()?;
+        read_json::<SessionSummary>(&path).ok().flatten()
     }
 
     /// Append events and update the summaries, all inside the exclusive lock.
@@ -693,7 +714,7 @@ impl Ledger {
     fn update_summaries(&self, log: &mut File, len: u64) -> Result<(), LedgerError> {
         let events_path = self.paths.events();
         let totals = match read_json::<Totals>(&self.paths.totals()) {
-            Ok(Some(t)) if t.v == VERSION && t.events_len <= len => Some(t),
+            Ok(Some(t)) if t.events_len <= len && t.matches(Some(log)) => Some(t),
             _ => None,
         };
         let Some(mut totals) = totals else {
@@ -716,11 +737,13 @@ impl Ledger {
             };
             if !sessions.contains_key(id) {
                 match read_json::<SessionSummary>(&self.paths.session(id)) {
-                    Ok(s) => {
-                        let s = s.unwrap_or_else(|| SessionSummary::new(id));
+                    Ok(None) => {
+                        sessions.insert(id.to_owned(), SessionSummary::new(id));
+                    }
+                    Ok(Some(s)) if s.matches(id, Some(&*log)) => {
                         sessions.insert(id.to_owned(), s);
                     }
-                    Err(()) => {
+                    _ => {
                         full = true;
                         return;
                     }
@@ -736,6 +759,10 @@ impl Ledger {
             return self.write_full(log).map(|_| ());
         }
         totals.events_len = len;
+        totals.tail_sum = sum_at(log, len).unwrap_or_default();
+        for s in sessions.values_mut() {
+            s.tail_sum = sum_at(log, s.events_len).unwrap_or_default();
+        }
         create_private_dir(&self.paths.sessions_dir())
             .map_err(io_err(&self.paths.sessions_dir()))?;
         for (id, s) in &sessions {
@@ -987,6 +1014,22 @@ pub fn fold_bytes(bytes: &[u8]) -> Folded {
     });
     f.totals.v = VERSION;
     f.totals.events_len = complete.len() as u64;
+    let sum = |end: u64| {
+        let end = end as usize;
+        let start = complete[..end.saturating_sub(1)]
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
+        if end == 0 {
+            0
+        } else {
+            line_sum(&complete[start..end])
+        }
+    };
+    f.totals.tail_sum = sum(f.totals.events_len);
+    for s in f.sessions.values_mut() {
+        s.tail_sum = sum(s.events_len);
+    }
     f
 }
 
@@ -1153,6 +1196,10 @@ fn scan_file(file: &File, upto: u64, checkpoint: Option<u64>) -> io::Result<Scan
     scan.torn_tail = torn;
     scan.folded.totals.v = VERSION;
     scan.folded.totals.events_len = complete_len(file, upto, torn)?;
+    seal(&mut scan.folded, file);
+    if let Some(at) = &mut scan.at_checkpoint {
+        seal(at, file);
+    }
     Ok(scan)
 }
 
@@ -1175,6 +1222,139 @@ fn complete_len(file: &File, upto: u64, torn: bool) -> io::Result<u64> {
     Ok(0)
 }
 
+/// The checksum a summary keeps of the last line it folded in: FNV-1a (64 bits) of the line's
+/// bytes, its newline included. Not a defence against a forger (that is the hook's business),
+/// a check that the log under the summary is still the log it was folded from.
+pub fn line_sum(line: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in line {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The checksum of the log's line that ends at offset `end` (0 for `end` 0); `None` when no
+/// line ends there (the log is shorter, or `end` falls inside a line) or it cannot be read.
+/// One read of at most 1 MiB before `end`.
+fn sum_at(file: &File, end: u64) -> Option<u64> {
+    if end == 0 {
+        return Some(0);
+    }
+    let len = file.metadata().ok()?.len();
+    if end > len {
+        return None;
+    }
+    let mut last = [0u8; 1];
+    file.read_exact_at(&mut last, end - 1).ok()?;
+    if last[0] != b'\n' {
+        return None;
+    }
+    let mut window = 4096u64;
+    loop {
+        let start = end.saturating_sub(window);
+        let mut buf = vec![0u8; (end - start) as usize];
+        file.read_exact_at(&mut buf, start).ok()?;
+        // The newline ending the line before, if it is in the window.
+        let body = &buf[..buf.len() - 1];
+        if let Some(i) = body.iter().rposition(|b| *b == b'\n') {
+            return Some(line_sum(&buf[i + 1..]));
+        }
+        if start == 0 {
+            return Some(line_sum(&buf));
+        }
+        if window >= 1 << 20 {
+            return None;
+        }
+        window *= 16;
+    }
+}
+
+/// Set the checksums of a fold's summaries from the log they were folded from.
+fn seal(folded: &mut Folded, file: &File) {
+    folded.totals.tail_sum = sum_at(file, folded.totals.events_len).unwrap_or_default();
+    for s in folded.sessions.values_mut() {
+        s.tail_sum = sum_at(file, s.events_len).unwrap_or_default();
+    }
+}
+
+/// A cap on any one attempt's tokens (a thousand billion): no codex reports more, and a
+/// summary's token sums cannot exceed it per attempt.
+pub const MAX_ATTEMPT_TOKENS: u64 = 1_000_000_000_000;
+
+impl Tokens {
+    /// Each figure capped at [`MAX_ATTEMPT_TOKENS`].
+    pub fn capped(self) -> Tokens {
+        let c = |v: u64| v.min(MAX_ATTEMPT_TOKENS);
+        Tokens {
+            input: c(self.input),
+            cached_input: c(self.cached_input),
+            output: c(self.output),
+            reasoning: c(self.reasoning),
+            total: c(self.total),
+        }
+    }
+
+    /// Whether sums of `attempts` attempts can be these figures.
+    fn plausible(&self, attempts: u64) -> bool {
+        let max = attempts.saturating_mul(MAX_ATTEMPT_TOKENS);
+        [
+            self.input,
+            self.cached_input,
+            self.output,
+            self.reasoning,
+            self.total,
+        ]
+        .iter()
+        .all(|v| *v <= max)
+    }
+}
+
+impl Totals {
+    /// Whether this summary can be true of some log (versions, and counters no larger than
+    /// the lines it claims: every line is at least two bytes).
+    pub fn plausible(&self) -> bool {
+        self.v == VERSION
+            && self.lines <= self.events_len / 2
+            && self.skipped_lines <= self.lines
+            && self.attempts <= self.lines
+            && self.turns <= self.lines
+            && self.approvals <= self.lines
+            && self.successes.checked_add(self.failures) == Some(self.attempts)
+            && self.tokens.plausible(self.attempts)
+    }
+
+    /// Whether it is plausible and still matches `log` (the line at its offset is the one it
+    /// folded last). Without a log, only an empty summary matches.
+    pub fn matches(&self, log: Option<&File>) -> bool {
+        self.plausible()
+            && match log {
+                Some(f) => sum_at(f, self.events_len) == Some(self.tail_sum),
+                None => self.events_len == 0,
+            }
+    }
+}
+
+impl SessionSummary {
+    /// Whether this summary can be the session `id`'s, of some log.
+    pub fn plausible(&self, id: &str) -> bool {
+        let lines = self.events_len / 2;
+        self.v == VERSION
+            && self.session == id
+            && self.events_len > 0
+            && self.turn <= lines
+            && self.attempts <= lines
+            && self.successes.checked_add(self.failures) == Some(self.attempts)
+            && self.tokens.plausible(self.attempts)
+            && self.approval.as_ref().is_none_or(|a| a.turn <= self.turn)
+    }
+
+    /// Whether it is plausible and still matches `log`.
+    pub fn matches(&self, id: &str, log: Option<&File>) -> bool {
+        self.plausible(id) && log.is_some_and(|f| sum_at(f, self.events_len) == Some(self.tail_sum))
+    }
+}
+
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, ()> {
     match fs::read(path) {
         Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|_| ()),
@@ -1189,6 +1369,14 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), LedgerError> {
         source: e.into(),
     })?;
     bytes.push(b'\n');
+    if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        // Something put a folder where a summary goes: kept aside (nothing is lost), replaced.
+        let aside = path.with_extension(format!(
+            "json.aside-{}",
+            Utc::now().format("%Y%m%dT%H%M%S%.3f")
+        ));
+        fs::rename(path, &aside).map_err(io_err(path))?;
+    }
     write_atomic(path, &bytes).map_err(io_err(path))
 }
 
@@ -1312,6 +1500,165 @@ mod tests {
     fn assert_consistent(l: &Ledger) {
         let (folded, disk) = l.verify().unwrap();
         assert_eq!(folded, disk, "summaries on disk equal a fold of the log");
+    }
+
+    fn denied(session: &str) -> Event {
+        Event::now(
+            Some(session),
+            Body::GuardDenied {
+                tool: "Edit".into(),
+                reason: "route-first".into(),
+                warn: false,
+            },
+        )
+    }
+
+    /// Every way a summary can disagree with the log heals on the next read or write, and the
+    /// numbers are the log's again.
+    #[test]
+    fn summaries_that_no_longer_match_the_log_heal() {
+        type Harm = Box<dyn Fn(&Ledger)>;
+        let damage: Vec<(&str, Harm)> = vec![
+            // An append lost to a crash: the last two lines gone.
+            (
+                "lost tail",
+                Box::new(|l: &Ledger| {
+                    let text = std::fs::read_to_string(l.paths.events()).unwrap();
+                    let lines: Vec<&str> = text.lines().collect();
+                    let kept = lines[..lines.len() - 2].join("\n") + "\n";
+                    std::fs::write(l.paths.events(), kept).unwrap();
+                }),
+            ),
+            (
+                "zero-filled tail",
+                Box::new(|l: &Ledger| {
+                    let len = std::fs::metadata(l.paths.events()).unwrap().len();
+                    let f = OpenOptions::new()
+                        .write(true)
+                        .open(l.paths.events())
+                        .unwrap();
+                    f.write_all_at(&vec![0u8; 300], len - 300).unwrap();
+                }),
+            ),
+            (
+                "truncated",
+                Box::new(|l: &Ledger| {
+                    let f = OpenOptions::new()
+                        .write(true)
+                        .open(l.paths.events())
+                        .unwrap();
+                    f.set_len(0).unwrap();
+                }),
+            ),
+            (
+                "session {}",
+                Box::new(|l: &Ledger| std::fs::write(l.paths.session("s1"), "{}").unwrap()),
+            ),
+            (
+                "session []",
+                Box::new(|l: &Ledger| std::fs::write(l.paths.session("s1"), "[]").unwrap()),
+            ),
+            (
+                "session of another id",
+                Box::new(|l: &Ledger| {
+                    let mut s = l.session("s1").unwrap();
+                    s.session = "s2".into();
+                    std::fs::write(l.paths.session("s1"), serde_json::to_vec(&s).unwrap()).unwrap();
+                }),
+            ),
+            (
+                "absurd counters",
+                Box::new(|l: &Ledger| {
+                    let mut t: Totals = read_json(&l.paths.totals()).unwrap().unwrap();
+                    t.attempts = u64::MAX;
+                    t.tokens.total = u64::MAX;
+                    std::fs::write(l.paths.totals(), serde_json::to_vec(&t).unwrap()).unwrap();
+                    let mut s: SessionSummary = read_json(&l.paths.session("s1")).unwrap().unwrap();
+                    s.successes = u64::MAX;
+                    std::fs::write(l.paths.session("s1"), serde_json::to_vec(&s).unwrap()).unwrap();
+                }),
+            ),
+            (
+                "events_len 0",
+                Box::new(|l: &Ledger| {
+                    let mut t: Totals = read_json(&l.paths.totals()).unwrap().unwrap();
+                    t.events_len = 0;
+                    t.tail_sum = 0;
+                    std::fs::write(l.paths.totals(), serde_json::to_vec(&t).unwrap()).unwrap();
+                }),
+            ),
+            (
+                "a folder in place",
+                Box::new(|l: &Ledger| {
+                    std::fs::remove_file(l.paths.totals()).unwrap();
+                    std::fs::create_dir(l.paths.totals()).unwrap();
+                    std::fs::remove_file(l.paths.session("s1")).unwrap();
+                    std::fs::create_dir(l.paths.session("s1")).unwrap();
+                }),
+            ),
+            (
+                "rotated",
+                Box::new(|l: &Ledger| {
+                    std::fs::rename(l.paths.events(), l.paths.events().with_extension("old"))
+                        .unwrap();
+                    let ev = serde_json::to_string(&finished("s9", 9, Outcome::Success)).unwrap();
+                    std::fs::write(l.paths.events(), ev + "\n").unwrap();
+                }),
+            ),
+        ];
+        for (what, harm) in damage {
+            let (_d, l) = ledger();
+            for n in 1..=4 {
+                l.append(&[finished("s1", n, Outcome::Success)]).unwrap();
+            }
+            harm(&l);
+            // The next writers: six denials (log-only) and one attempt.
+            for _ in 0..6 {
+                l.append(&[denied("s1")]).unwrap();
+            }
+            l.append(&[finished("s1", 5, Outcome::Failed)]).unwrap();
+            assert_consistent(&l);
+            let t = l.totals().expect(what);
+            let read = l.read_log().unwrap();
+            let attempts = read
+                .events
+                .iter()
+                .filter(|e| matches!(e.body, Body::AttemptFinished(_)))
+                .count() as u64;
+            assert_eq!(t.attempts, attempts, "{what}: totals equal the log");
+            assert!(t.tokens.total < 10_000, "{what}: {:?}", t.tokens);
+            let s = l.session("s1").expect(what);
+            let mine = read
+                .events
+                .iter()
+                .filter(|e| e.session.as_deref() == Some("s1"))
+                .filter(|e| matches!(e.body, Body::AttemptFinished(_)))
+                .count() as u64;
+            assert_eq!(s.attempts, mine, "{what}: the session equals the log");
+        }
+    }
+
+    /// A reader heals too: a session summary that no longer matches is rebuilt when read.
+    #[test]
+    fn a_reader_heals_a_summary_that_no_longer_matches() {
+        let (_d, l) = ledger();
+        for n in 1..=3 {
+            l.append(&[finished("s1", n, Outcome::Success)]).unwrap();
+        }
+        let text = std::fs::read_to_string(l.paths.events()).unwrap();
+        let first_two: String = text.lines().take(2).map(|x| format!("{x}\n")).collect();
+        std::fs::write(l.paths.events(), first_two).unwrap();
+        assert_eq!(l.totals(), None, "an unchecked total is not shown");
+        assert_eq!(l.session("s1").unwrap().attempts, 2, "healed on read");
+        assert_eq!(l.totals().unwrap().attempts, 2);
+        // Counters saturate instead of wrapping.
+        let mut t = Totals {
+            v: VERSION,
+            lines: u64::MAX,
+            ..Totals::default()
+        };
+        t.count(&Line::Bad(1));
+        assert_eq!(t.lines, u64::MAX);
     }
 
     #[test]
