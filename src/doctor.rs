@@ -859,11 +859,25 @@ impl Ctx {
         };
         let mut checks = Vec::new();
         let mode = meta.permissions().mode() & 0o777;
+        // Whether offload can record here at all (read-only, or full: every run would fail).
+        let probe = dir.join(format!(".doctor-probe-{}", std::process::id()));
+        let writable = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, &[0u8; 4096]));
+        let _ = std::fs::remove_file(&probe);
         checks.push(if !meta.is_dir() {
             Check::fail(
                 "state folder",
                 format!("{shown} is not a folder"),
                 format!("move it away, or point {} elsewhere", env::OFFLOAD_HOME),
+            )
+        } else if let Err(e) = writable {
+            Check::fail(
+                "state folder",
+                format!("{shown} cannot be written ({e}): no attempt can be recorded, so every `offload run` fails closed"),
+                "free space on its disk, or make it writable (it must be yours, mode 700)",
             )
         } else if mode != 0o700 {
             Check::warn(
@@ -881,6 +895,13 @@ impl Ctx {
         let events = paths.events();
         if !events.exists() {
             checks.push(Check::ok("ledger", "no events recorded yet"));
+            return checks;
+        }
+        // A large log is not folded here (that is `offload stats --rebuild`): each summary is
+        // checked against the line at its offset, which is what every reader checks.
+        let log_len = std::fs::metadata(&events).map_or(0, |m| m.len());
+        if log_len > QUICK_CHECK_ABOVE {
+            checks.extend(quick_ledger_checks(&ledger, log_len));
             return checks;
         }
         // One streaming pass: the counts shown here, and the fold the summaries must equal.
@@ -1337,9 +1358,138 @@ fn render(checks: &[Check], color: bool) -> String {
     out
 }
 
+/// Logs larger than this (64 MiB, about 250 000 events) get [`quick_ledger_checks`].
+const QUICK_CHECK_ABOVE: u64 = 64 << 20;
+
+/// The ledger and summaries checks without folding the log: the totals and every session
+/// summary against the log line at their offset (see `shared::ledger`).
+fn quick_ledger_checks(ledger: &Ledger, log_len: u64) -> Vec<Check> {
+    let mut out = Vec::new();
+    let torn = std::fs::File::open(ledger.paths().events())
+        .ok()
+        .and_then(|f| {
+            use std::os::unix::fs::FileExt;
+            let mut last = [0u8; 1];
+            f.read_exact_at(&mut last, log_len.checked_sub(1)?).ok()?;
+            Some(last[0] != b'\n')
+        })
+        .unwrap_or(false);
+    let totals = ledger.totals();
+    let mut detail = match &totals {
+        Some(t) => format!(
+            "{} events · {} skipped line{} · {} MiB",
+            t.lines - t.skipped_lines,
+            t.skipped_lines,
+            if t.skipped_lines == 1 { "" } else { "s" },
+            log_len >> 20
+        ),
+        None => format!("{} MiB", log_len >> 20),
+    };
+    out.push(if torn {
+        detail.push_str(" · its last line is torn");
+        Check::warn(
+            "ledger",
+            detail,
+            "a write in progress, or a writer that died mid-line: the next write terminates it (so does `offload stats --rebuild`)",
+        )
+    } else {
+        Check::ok("ledger", detail)
+    });
+    let log = std::fs::File::open(ledger.paths().events()).ok();
+    let mut sessions = 0usize;
+    let mut bad = 0usize;
+    for e in std::fs::read_dir(ledger.paths().sessions_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .take(1_000_000)
+    {
+        let p = e.path();
+        let Some(id) = p.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        sessions += 1;
+        let ok = shared::fsutil::read_regular(&p, 16 << 20)
+            .ok()
+            .flatten()
+            .and_then(|b| serde_json::from_slice::<shared::ledger::SessionSummary>(&b).ok())
+            .is_some_and(|s| s.matches(&id, log.as_ref()));
+        if !ok {
+            bad += 1;
+        }
+    }
+    out.push(match (totals.is_some(), bad) {
+        (true, 0) => Check::ok(
+            "summaries",
+            format!(
+                "totals.json and {sessions} session summar{} match the log (each checked by the line at its offset; `offload stats --rebuild` folds it all)",
+                if sessions == 1 { "y" } else { "ies" }
+            ),
+        ),
+        (totals_ok, bad) => {
+            let mut diffs = Vec::new();
+            if !totals_ok {
+                diffs.push("totals.json is missing or does not match".to_owned());
+            }
+            if bad > 0 {
+                diffs.push(format!(
+                    "{bad} session summar{} not match",
+                    if bad == 1 { "y does" } else { "ies do" }
+                ));
+            }
+            Check::fail(
+                "summaries",
+                format!("not the log's: {}", diffs.join(", ")),
+                "run `offload stats --rebuild` (readers and writers also heal them as they go)",
+            )
+        }
+    });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_quick_ledger_check_finds_a_summary_that_no_longer_matches() {
+        use shared::ledger::{Body, Event};
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::new(shared::paths::Paths::in_folder(dir.path().join("state")));
+        for n in 0..3 {
+            ledger
+                .append(&[Event::now(
+                    Some(&format!("s{n}")),
+                    Body::TurnStarted {
+                        prompt_id: None,
+                        project: None,
+                    },
+                )])
+                .unwrap();
+        }
+        let len = std::fs::metadata(ledger.paths().events()).unwrap().len();
+        let checks = quick_ledger_checks(&ledger, len);
+        assert!(
+            checks.iter().all(|c| c.status == Status::Ok),
+            "{:?}",
+            checks.iter().map(|c| &c.detail).collect::<Vec<_>>()
+        );
+        assert!(
+            checks[0].detail.starts_with("3 events"),
+            "{}",
+            checks[0].detail
+        );
+        std::fs::write(ledger.paths().session("s1"), "{}").unwrap();
+        let checks = quick_ledger_checks(&ledger, len);
+        assert_eq!(checks[1].status, Status::Fail);
+        assert!(
+            checks[1]
+                .detail
+                .contains("1 session summary does not match"),
+            "{}",
+            checks[1].detail
+        );
+    }
 
     #[test]
     fn claude_features_by_version() {

@@ -411,7 +411,11 @@ fn attempt(
         events.push(Event::now(session, Body::RateLimits(snap.clone())));
     }
     if let Err(e) = ledger.append(&events) {
-        result.record_error = Some(format!("the attempt ran but could not be recorded: {e}"));
+        if e.recorded() {
+            eprintln!("offload: warning: the attempt is {e}");
+        } else {
+            result.record_error = Some(format!("the attempt ran but could not be recorded: {e}"));
+        }
     }
     let _ = std::fs::write(
         run_dir.join("result.json"),

@@ -49,15 +49,27 @@ pub fn main(args: StatsArgs) -> Result<u8, Error> {
     } else {
         None
     };
-    // One streaming pass over the log as long as it is now, without holding the lock.
-    let mut folder = stats::Folder::new(since, Local);
-    let mut skipped = 0u64;
-    let (_, torn) = ledger
-        .for_each_line(|line| match line {
-            Line::Event(ev, _) => folder.add(ev),
-            Line::Bad(_) => skipped += 1,
-        })
+    // The log as long as it is now, folded in parallel parts (one per core, at most 4),
+    // streaming, without holding the lock.
+    let parts = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let (folds, torn) = ledger
+        .fold_parts(
+            parts,
+            || (stats::Folder::new(since, Local), 0u64),
+            |(folder, skipped), line| match line {
+                Line::Event(ev, _) => folder.add(ev),
+                Line::Bad(_) => *skipped += 1,
+            },
+        )
         .map_err(|e| Error::with_code(format!("cannot read the ledger: {e}"), 1))?;
+    let mut folds = folds.into_iter();
+    let (mut folder, mut skipped) = folds
+        .next()
+        .unwrap_or_else(|| (stats::Folder::new(since, Local), 0));
+    for (later, s) in folds {
+        folder.merge(later);
+        skipped += s;
+    }
     let report = folder.finish(skipped, torn);
     let events_file = ledger.paths().events().display().to_string();
     if args.json {

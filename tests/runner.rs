@@ -744,3 +744,86 @@ fn run_folders_are_kept_to_the_retention_limit() {
         );
     }
 }
+
+/// A full disk under the state folder (a 2 MiB tmpfs in a private mount namespace: root only):
+/// `offload run` exits 20 with a clear message and runs no codex, doctor says the folder
+/// cannot be written, `--rebuild` fails without damage, and once space returns the next run is
+/// recorded and the summaries equal the log.
+#[test]
+fn a_full_disk_is_a_clear_fail_closed_and_heals_when_space_returns() {
+    // SAFETY: a plain query.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    let sb = Sandbox::new();
+    let disk = sb.file("disk");
+    std::fs::create_dir_all(&disk).unwrap();
+    let out_dir = sb.file("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let codex_log = sb.file("codex.log");
+    let script = r#"
+set -u
+mount -t tmpfs -o size=2m tmpfs "$DISK" || exit 97
+export OFFLOAD_HOME="$DISK/state"
+"$OFFLOAD" run first >/dev/null 2>"$OUT/first.err"; echo $? > "$OUT/first.code"
+head -c 4m /dev/zero > "$DISK/fill" 2>/dev/null
+: > "$CODEX_LOG"
+"$OFFLOAD" run full >/dev/null 2>"$OUT/full.err"; echo $? > "$OUT/full.code"
+cp "$CODEX_LOG" "$OUT/codex-during-full.log"
+"$OFFLOAD" doctor > "$OUT/doctor.txt" 2>&1
+"$OFFLOAD" stats --rebuild > "$OUT/rebuild.txt" 2>&1; echo $? > "$OUT/rebuild.code"
+rm -f "$DISK/fill"
+"$OFFLOAD" run after >/dev/null 2>"$OUT/after.err"; echo $? > "$OUT/after.code"
+"$OFFLOAD" stats --json > "$OUT/stats.json" 2>&1
+cp -r "$OFFLOAD_HOME" "$OUT/state"
+"#;
+    let ran = support::Run::new("unshare")
+        .args(["-m", "sh", "-c", script])
+        .env("DISK", &disk)
+        .env("OUT", &out_dir)
+        .env("OFFLOAD", support::offload_bin())
+        .env("CODEX_BIN", support::fake_codex())
+        .env("CODEX_HOME", sb.codex_home())
+        .env("FAKE_CODEX_LOG", &codex_log)
+        .env("CODEX_LOG", &codex_log)
+        .output();
+    if ran.0.status.code() == Some(97) {
+        eprintln!("skipped: cannot mount a tmpfs here: {}", ran.stderr());
+        return;
+    }
+    let read = |f: &str| std::fs::read_to_string(out_dir.join(f)).unwrap_or_default();
+    assert_eq!(read("first.code").trim(), "0", "{}", read("first.err"));
+    // On a full disk a run either could not record its start (exit 20, no codex) or recorded
+    // it in the log and says the summaries lag (its own exit code); never a silent loss.
+    let full = read("full.code").trim().to_string();
+    let full_err = read("full.err");
+    assert!(full_err.contains("No space left on device"), "{full_err}");
+    match full.as_str() {
+        "20" => assert!(
+            full_err.contains("could not be recorded") || full_err.contains("cannot"),
+            "{full_err}"
+        ),
+        "0" => assert!(full_err.contains("recorded in the log"), "{full_err}"),
+        other => panic!("exit {other}: {full_err}"),
+    }
+    assert!(
+        read("doctor.txt").contains("cannot be written"),
+        "{}",
+        read("doctor.txt")
+    );
+    assert!(
+        read("rebuild.txt").contains("No space left on device"),
+        "{}",
+        read("rebuild.txt")
+    );
+    assert_eq!(read("after.code").trim(), "0", "{}", read("after.err"));
+    let stats: serde_json::Value = serde_json::from_str(&read("stats.json")).unwrap();
+    let recorded = if full == "0" { 3 } else { 2 };
+    assert_eq!(stats["total"]["successes"], recorded, "{stats}");
+    assert_eq!(stats["skipped_lines"], 0, "no torn line was left: {stats}");
+    let ledger =
+        shared::ledger::Ledger::new(shared::paths::Paths::in_folder(out_dir.join("state")));
+    let (folded, disk_summaries) = ledger.verify().unwrap();
+    assert_eq!(folded, disk_summaries);
+}

@@ -26,7 +26,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -565,23 +565,48 @@ impl SessionSummary {
 /// Why a ledger operation failed.
 #[derive(Debug)]
 pub enum LedgerError {
-    /// The lock stayed held by someone else longer than the bounded wait.
-    LockTimeout { path: PathBuf, waited: Duration },
+    /// The lock stayed held by someone else longer than the bounded wait; `holder` says who,
+    /// when it can be seen.
+    LockTimeout {
+        path: PathBuf,
+        waited: Duration,
+        holder: Option<String>,
+    },
     /// An I/O error on a named path.
     Io { path: PathBuf, source: io::Error },
+    /// The events are in `events.jsonl` (durably, for those that must be), but the summaries
+    /// could not be brought up to date (a full disk): the next write does it.
+    SummariesBehind(Box<LedgerError>),
+}
+
+impl LedgerError {
+    /// Whether the events were recorded all the same (only the summaries lag behind).
+    pub fn recorded(&self) -> bool {
+        matches!(self, LedgerError::SummariesBehind(_))
+    }
 }
 
 impl std::fmt::Display for LedgerError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LedgerError::LockTimeout { path, waited } => write!(
+            LedgerError::LockTimeout {
+                path,
+                waited,
+                holder,
+            } => write!(
                 f,
-                "the ledger lock {} stayed held for {:.1}s; another offload process is stuck holding it \
-                 (end it, or check `offload doctor`)",
+                "the ledger lock {} stayed held for the {:.1}s this process waited, by {}",
                 path.display(),
-                waited.as_secs_f64()
+                waited.as_secs_f64(),
+                holder
+                    .as_deref()
+                    .unwrap_or("another process (not visible here)")
             ),
             LedgerError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            LedgerError::SummariesBehind(e) => write!(
+                f,
+                "recorded in the log, but its summaries could not be updated ({e}); the next write updates them"
+            ),
         }
     }
 }
@@ -700,7 +725,34 @@ impl Ledger {
         let mut log = open_log(&events_path)?;
         repair_tail(&mut log).map_err(io_err(&events_path))?;
         let before = log.metadata().map_err(io_err(&events_path))?.len();
-        log.write_all(&buf).map_err(io_err(&events_path))?;
+        if let Err(e) = log.write_all(&buf) {
+            // A full disk (or any failed write) leaves no part of the events behind.
+            let _ = log.set_len(before);
+            return Err(LedgerError::Io {
+                path: events_path,
+                source: e,
+            });
+        }
+        // What decides the guard and the numbers is on disk before the writer says so: an
+        // attempt's start and end, an approval, tampering (about 1 ms on an SSD). A denial is
+        // not synced: a crash can lose the last ones, which only count in `offload stats`.
+        if events.iter().any(|e| {
+            matches!(
+                e.body,
+                Body::AttemptStarted(_)
+                    | Body::AttemptFinished(_)
+                    | Body::ApprovalGranted { .. }
+                    | Body::Tamper { .. }
+            )
+        }) {
+            log.sync_data().map_err(io_err(&events_path))?;
+            if before == 0 {
+                // A new log: its folder entry too.
+                if let Some(dir) = events_path.parent().and_then(|d| File::open(d).ok()) {
+                    let _ = dir.sync_all();
+                }
+            }
+        }
         if events.iter().all(|e| e.body.is_log_only()) && self.paths.totals().exists() {
             // Nothing a summary holds changed: the next writer folds these lines in (as the
             // no-ops they are) when it brings the summaries forward.
@@ -708,6 +760,7 @@ impl Ledger {
         }
         let after = before + buf.len() as u64;
         self.update_summaries(&mut log, after)
+            .map_err(|e| LedgerError::SummariesBehind(Box::new(e)))
     }
 
     /// Bring the summaries up to `len` bytes of the log (the lock must be held).
@@ -807,14 +860,38 @@ impl Ledger {
 
     /// Recompute every summary from `events.jsonl` (`offload stats --rebuild`).
     pub fn rebuild(&self) -> Result<RebuildReport, LedgerError> {
-        let _lock = self.lock(true, self.write_wait)?;
         let events_path = self.paths.events();
-        let mut log = open_log(&events_path)?;
-        let repaired_tail = repair_tail(&mut log).map_err(io_err(&events_path))?;
         let before = self.on_disk_summaries();
-        let len = log.metadata().map_err(io_err(&events_path))?.len();
-        let scan =
-            scan_file(&log, len, Some(before.totals.events_len)).map_err(io_err(&events_path))?;
+        let checkpoint = Some(before.totals.events_len);
+        // Fold what the log holds now without the lock (writers go on appending), then take
+        // the lock only to fold what they appended meanwhile and to write the summaries.
+        let early = match self.settled_len()? {
+            Some((file, len)) => {
+                let ino = file.metadata().map_err(io_err(&events_path))?.ino();
+                Some((
+                    scan_file(&file, len, checkpoint).map_err(io_err(&events_path))?,
+                    ino,
+                ))
+            }
+            None => None,
+        };
+        let _lock = self.lock(true, self.write_wait)?;
+        let mut log = open_log(&events_path)?;
+        // A torn tail is terminated when the disk allows; a full disk leaves it torn (and
+        // left out), and the rebuild goes on.
+        let repaired_tail = repair_tail(&mut log).unwrap_or(false);
+        let meta = log.metadata().map_err(io_err(&events_path))?;
+        let len = meta.len();
+        let scan = match early {
+            // The same file, only grown: go on from where the unlocked fold stopped.
+            Some((scan, ino)) if ino == meta.ino() && scan.folded.totals.events_len <= len => {
+                let mut scan =
+                    scan_on(&log, scan, len, checkpoint).map_err(io_err(&events_path))?;
+                seal(&mut scan.folded, &log);
+                scan
+            }
+            _ => scan_file(&log, len, checkpoint).map_err(io_err(&events_path))?,
+        };
         let changed = *scan.expected() != before;
         let folded = scan.folded;
         self.write_folded(&folded)?;
@@ -889,6 +966,74 @@ impl Ledger {
         Ok((len, torn))
     }
 
+    /// Fold the log as long as it is now in `parts` parallel parts (split at line starts),
+    /// each into its own `T`, in the log's order; and whether the log ends in a partial line.
+    /// Like [`Ledger::for_each_line`], without holding the lock while parsing.
+    pub fn fold_parts<T: Send>(
+        &self,
+        parts: usize,
+        init: impl Fn() -> T + Sync,
+        step: impl Fn(&mut T, Line<'_>) + Sync,
+    ) -> Result<(Vec<T>, bool), LedgerError> {
+        let path = self.paths.events();
+        let Some((file, len)) = self.settled_len()? else {
+            return Ok((vec![init()], false));
+        };
+        // Line starts near len·i/parts.
+        let mut cuts = vec![0u64];
+        for i in 1..parts.max(1) {
+            let at = (len / parts as u64)
+                .saturating_mul(i as u64)
+                .max(*cuts.last().unwrap_or(&0));
+            let mut buf = vec![0u8; 64 << 10];
+            let mut pos = at;
+            let cut = loop {
+                if pos >= len {
+                    break len;
+                }
+                let n = file.read_at(&mut buf, pos).map_err(io_err(&path))?;
+                if n == 0 {
+                    break len;
+                }
+                if let Some(i) = buf[..n].iter().position(|b| *b == b'\n') {
+                    break pos + i as u64 + 1;
+                }
+                pos += n as u64;
+            };
+            cuts.push(cut);
+        }
+        cuts.push(len);
+        let results: Vec<io::Result<(T, bool)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = cuts
+                .windows(2)
+                .map(|w| {
+                    let (from, to) = (w[0], w[1]);
+                    let (file, init, step) = (&file, &init, &step);
+                    scope.spawn(move || {
+                        let mut t = init();
+                        let torn = stream_range(file, from, to, |line| step(&mut t, line))?;
+                        Ok((t, torn))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(io::Error::other("a fold panicked")))
+                })
+                .collect()
+        });
+        let mut out = Vec::new();
+        let mut torn = false;
+        for r in results {
+            let (t, tn) = r.map_err(io_err(&path))?;
+            out.push(t);
+            torn = tn;
+        }
+        Ok((out, torn))
+    }
+
     /// One streaming fold of the log as it is now, and the summaries on disk: what
     /// [`Ledger::verify`] compares, with the counts `offload doctor` shows.
     pub fn scan(&self) -> Result<(Scan, Folded), LedgerError> {
@@ -941,6 +1086,7 @@ impl Ledger {
                 Err(std::fs::TryLockError::WouldBlock) => {
                     if start.elapsed() >= wait {
                         return Err(LedgerError::LockTimeout {
+                            holder: lock_holder(&file),
                             path,
                             waited: start.elapsed(),
                         });
@@ -954,6 +1100,33 @@ impl Ledger {
             }
         }
     }
+}
+
+/// Who holds the `flock` on `file`, from `/proc/locks` (Linux): its program, pid and age.
+fn lock_holder(file: &File) -> Option<String> {
+    let ino = file.metadata().ok()?.ino();
+    let locks = fs::read_to_string("/proc/locks").ok()?;
+    let pid: u32 = locks.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let at = f.iter().position(|w| *w == "FLOCK")?;
+        let pid = f.get(at + 3)?;
+        let dev_ino = f.get(at + 4)?;
+        (dev_ino.rsplit(':').next()?.parse::<u64>().ok()? == ino)
+            .then(|| pid.parse().ok())
+            .flatten()
+    })?;
+    let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let cmd: Vec<String> = cmd
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .take(4)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let age = crate::process::started_at(pid)
+        .and_then(|t| t.elapsed().ok())
+        .map(|d| format!(", running for {:.1}s", d.as_secs_f64()))
+        .unwrap_or_default();
+    Some(format!("`{}` (pid {pid}{age})", cmd.join(" ")))
 }
 
 /// Holds a lock until dropped.
@@ -1069,10 +1242,20 @@ const MAX_LINE: usize = 64 << 20;
 /// Walk the complete lines of the first `upto` bytes of `file`, in chunks (memory bounded by
 /// [`CHUNK`] plus the longest line, at most [`MAX_LINE`]). Returns whether the range ends in a
 /// partial line (a torn tail, or an append in progress).
-fn stream_lines(file: &File, upto: u64, mut f: impl FnMut(Line<'_>)) -> io::Result<bool> {
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK.min(upto as usize) + 1);
-    let mut pos = 0u64; // file offset of buf[0]
-    let mut read_to = 0u64; // file offset just past what buf holds
+fn stream_lines(file: &File, upto: u64, f: impl FnMut(Line<'_>)) -> io::Result<bool> {
+    stream_range(file, 0, upto, f)
+}
+
+/// [`stream_lines`] from offset `from` (the start of a line) to `upto`.
+fn stream_range(
+    file: &File,
+    from: u64,
+    upto: u64,
+    mut f: impl FnMut(Line<'_>),
+) -> io::Result<bool> {
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK.min(upto.saturating_sub(from) as usize) + 1);
+    let mut pos = from; // file offset of buf[0]
+    let mut read_to = from; // file offset just past what buf holds
     let mut skipping = false; // inside an overlong line: drop bytes up to its newline
     while read_to < upto {
         let want = (CHUNK as u64).min(upto - read_to) as usize;
@@ -1143,11 +1326,17 @@ impl Scan {
 
 /// Fold `upto` bytes of `file` into summaries, one streaming pass; `checkpoint` as in [`Scan`].
 fn scan_file(file: &File, upto: u64, checkpoint: Option<u64>) -> io::Result<Scan> {
-    let mut scan = Scan {
+    let scan = Scan {
         at_checkpoint: (checkpoint == Some(0)).then(Folded::default),
         ..Scan::default()
     };
-    let mut complete = 0u64;
+    scan_on(file, scan, upto, checkpoint)
+}
+
+/// Go on folding `scan` (which covers the log up to its totals' `events_len`) up to `upto`.
+fn scan_on(file: &File, mut scan: Scan, upto: u64, checkpoint: Option<u64>) -> io::Result<Scan> {
+    let from = scan.folded.totals.events_len;
+    let mut complete = from;
     let torn = {
         let Scan {
             folded,
@@ -1156,7 +1345,7 @@ fn scan_file(file: &File, upto: u64, checkpoint: Option<u64>) -> io::Result<Scan
             events,
             ..
         } = &mut scan;
-        stream_lines(file, upto, |line| {
+        stream_range(file, from, upto, |line| {
             let end = match &line {
                 Line::Event(_, end) => Some(*end),
                 Line::Bad(end) => (*end > 0).then_some(*end),
@@ -1636,6 +1825,33 @@ mod tests {
                 .count() as u64;
             assert_eq!(s.attempts, mine, "{what}: the session equals the log");
         }
+    }
+
+    /// Readers never hold the lock while they parse: a writer appends while a reader is in
+    /// the middle of the log. A writer that does time out says who holds the lock.
+    #[test]
+    fn readers_do_not_block_writers_and_a_stuck_lock_is_named() {
+        let (_d, l) = ledger();
+        for n in 1..=3 {
+            l.append(&[finished("s1", n, Outcome::Success)]).unwrap();
+        }
+        let mut appended_while_reading = None;
+        l.for_each_line(|_| {
+            if appended_while_reading.is_none() {
+                let w = l.clone().with_write_wait(Duration::from_millis(200));
+                let t = Instant::now();
+                w.append(&[finished("s1", 9, Outcome::Success)]).unwrap();
+                appended_while_reading = Some(t.elapsed());
+            }
+        })
+        .unwrap();
+        assert!(appended_while_reading.unwrap() < Duration::from_millis(200));
+        let held = l.lock(true, Duration::from_secs(1)).unwrap();
+        let w = l.clone().with_write_wait(Duration::from_millis(100));
+        let e = w.append(&[denied("s1")]).unwrap_err().to_string();
+        assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
+        drop(held);
+        w.append(&[denied("s1")]).unwrap();
     }
 
     /// A reader heals too: a session summary that no longer matches is rebuilt when read.

@@ -46,6 +46,13 @@ impl Denials {
         *self.by_tool.entry(tool.to_owned()).or_default() += 1;
     }
 
+    fn merge(&mut self, o: Denials) {
+        self.total += o.total;
+        for (t, n) in o.by_tool {
+            *self.by_tool.entry(t).or_default() += n;
+        }
+    }
+
     /// `Edit 4, Agent 2`: tools by count (most first), then by name.
     pub fn describe(&self) -> String {
         let mut tools: Vec<(&String, &u64)> = self.by_tool.iter().collect();
@@ -136,6 +143,30 @@ impl Group {
             }
         }
         self.touch(ev.ts);
+    }
+
+    /// Add a group of the same key folded from a later part of the log.
+    fn merge(&mut self, o: Group) {
+        self.first = match (self.first, o.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last = match (self.last, o.last) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.turns += o.turns;
+        self.attempts += o.attempts;
+        self.successes += o.successes;
+        self.failures += o.failures;
+        for (k, n) in o.outcomes {
+            *self.outcomes.entry(k).or_default() += n;
+        }
+        self.tokens.add(&o.tokens);
+        self.approvals += o.approvals;
+        self.denied.merge(o.denied);
+        self.would_deny.merge(o.would_deny);
+        self.durations.extend(o.durations);
     }
 
     fn finish(&mut self) {
@@ -263,6 +294,43 @@ impl<Tz: TimeZone> Folder<Tz> {
                 }
             }
         }
+    }
+
+    /// Add what a fold of the next part of the log found (the parts folded in parallel).
+    pub fn merge(&mut self, later: Folder<Tz>) {
+        self.r.events += later.r.events;
+        self.r.total.merge(later.r.total);
+        for (k, g) in later.days {
+            match self.days.get_mut(&k) {
+                Some(mine) => mine.merge(g),
+                None => {
+                    self.days.insert(k, g);
+                }
+            }
+        }
+        for (k, g) in later.sessions {
+            match self.sessions.get_mut(&k) {
+                Some(mine) => mine.merge(g),
+                None => {
+                    self.sessions.insert(k, g);
+                }
+            }
+        }
+        for (k, g) in later.models {
+            match self.models.get_mut(&k) {
+                Some(mine) => mine.merge(g),
+                None => {
+                    self.models.insert(k, g);
+                }
+            }
+        }
+        // Attempts the later part finished that started in this one.
+        for a in later.finished_early {
+            if self.pending.remove(&a).is_none() {
+                self.finished_early.insert(a);
+            }
+        }
+        self.pending.extend(later.pending);
     }
 
     /// The report, given what the read found about the log's lines.
@@ -510,6 +578,41 @@ mod tests {
             lines: events.len() as u64,
             events,
             ..LogRead::default()
+        }
+    }
+
+    /// Folding the log in parallel parts and merging them gives the report one pass gives.
+    #[test]
+    fn parts_folded_in_parallel_merge_into_the_same_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger =
+            crate::ledger::Ledger::new(crate::paths::Paths::in_folder(dir.path().join("state")));
+        let events = sample().events;
+        // Many copies, so that every split falls between a start and its finish somewhere.
+        let mut all = Vec::new();
+        for _ in 0..40 {
+            all.extend(events.iter().cloned());
+        }
+        ledger.append(&all).unwrap();
+        let one = report(&ledger.read_log().unwrap(), None, &Utc);
+        for parts in [2, 3, 7] {
+            let (folds, torn) = ledger
+                .fold_parts(
+                    parts,
+                    || (Folder::new(None, Utc), 0u64),
+                    |(f, skipped), line| match line {
+                        crate::ledger::Line::Event(ev, _) => f.add(ev),
+                        crate::ledger::Line::Bad(_) => *skipped += 1,
+                    },
+                )
+                .unwrap();
+            let mut folds = folds.into_iter();
+            let (mut f, mut skipped) = folds.next().unwrap();
+            for (later, s) in folds {
+                f.merge(later);
+                skipped += s;
+            }
+            assert_eq!(f.finish(skipped, torn), one, "{parts} parts");
         }
     }
 

@@ -198,6 +198,14 @@ fn an_attempt_in_an_earlier_turn_does_not_count_by_default() {
     let mut g = Given::new().attempt(Outcome::Success, -1, 1);
     g.config.attempt_scope = "whenever".into();
     denied(&g.edit("src/main.rs"), "route-first");
+    // A success stamped a day ahead (a writer whose clock is wrong) opens nothing under a
+    // duration: skew cannot extend it.
+    let mut g = Given::new().attempt(Outcome::Success, -1, -24 * 60);
+    g.config.attempt_scope = "30m".into();
+    denied(&g.edit("src/main.rs"), "route-first");
+    // Within the turn it still counts (the turn, not the clock, decides).
+    let g = Given::new().attempt(Outcome::Success, 0, -24 * 60);
+    assert_eq!(g.edit("src/main.rs"), Verdict::Silent);
 }
 
 #[test]

@@ -121,7 +121,15 @@ impl AttemptScope {
         match self {
             AttemptScope::Turn => turn == summary.turn,
             AttemptScope::Session => true,
-            AttemptScope::Within(d) => chrono::Duration::from_std(d).is_ok_and(|d| ts + d >= now),
+            // A record from the future (a writer whose clock is ahead) cannot be placed in
+            // time: it opens nothing under a duration, which skew therefore cannot extend.
+            AttemptScope::Within(d) => {
+                ts <= now + chrono::Duration::minutes(1)
+                    && chrono::Duration::from_std(d)
+                        .ok()
+                        .and_then(|d| ts.checked_add_signed(d))
+                        .is_some_and(|end| end >= now)
+            }
         }
     }
 }

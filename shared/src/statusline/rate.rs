@@ -82,6 +82,10 @@ pub fn freshest(
     now: DateTime<Utc>,
 ) -> Source {
     let from_rollout = codex_home.and_then(|home| newest_rollout_snapshot(home, cache_file, now));
+    // A snapshot from the future (a writer whose clock is ahead) cannot be placed in time: a
+    // rollout with a real time wins over it, so it cannot hide fresh ones while its clock is off.
+    let soon = now + chrono::Duration::minutes(1);
+    let at = |s: &RateLimitSnapshot| s.captured_at.filter(|t| *t <= soon);
     match (recorded, from_rollout) {
         (None, None) => Source {
             snapshot: None,
@@ -96,7 +100,7 @@ pub fn freshest(
             from: format!("rollout {}", path.display()),
         },
         (Some(r), Some((s, path))) => {
-            if s.captured_at.is_some() && s.captured_at > r.captured_at {
+            if s.captured_at.is_some() && at(&s) >= at(r) {
                 Source {
                     snapshot: Some(s),
                     from: format!("rollout {} (newer than totals.json)", path.display()),
@@ -219,6 +223,12 @@ mod tests {
         text.push_str(&(line("2026-11-24T09:00:00Z", 70.0) + "\n"));
         std::fs::write(&a, text).unwrap();
         let s = freshest(Some(&newer), Some(home.path()), &cache, now);
+        assert_eq!(s.snapshot.unwrap().windows[0].used_percent, 70.0);
+
+        // A record from a clock a day ahead does not hide the rollout.
+        let future = (now + chrono::Duration::days(1)).to_rfc3339();
+        let ahead = snap(&future, 10.0);
+        let s = freshest(Some(&ahead), Some(home.path()), &cache, now);
         assert_eq!(s.snapshot.unwrap().windows[0].used_percent, 70.0);
 
         // A corrupt cache is ignored and replaced.
