@@ -756,7 +756,8 @@ fn statusline_in_the_tui(version: Option<&str>) {
         "statusline.sh",
         &format!(
             "payload=$(cat)\nprintf '%s\\n' \"$payload\" >> '{}'\n\
-             env | cut -d= -f1 | grep -E '^[A-Za-z_][A-Za-z0-9_]*$' | sort -u > '{}'\n\
+             env | cut -d= -f1 | grep -E '^[A-Za-z_][A-Za-z0-9_]*$' | sort -u > '{1}.'$$\n\
+             mv '{1}.'$$ '{1}'\n\
              echo SL-MARK\n",
             log.display(),
             env_log.display(),
