@@ -3,8 +3,10 @@
 //!
 //! Precedence: flag > environment (applied by [`Config::apply_env`]) > file > default.
 //! A file that cannot be read or parsed never stops offload: it yields a [`Warning`] naming
-//! the file and the defaults are used. An environment variable with an unusable value likewise
-//! yields a warning and is ignored.
+//! the file and the defaults are used. A number (or duration) out of its range (see [`limits`])
+//! costs that setting only: a warning names the file, the field, the value and the range, and
+//! the default is used. An environment variable with an unusable value likewise yields a
+//! warning and is ignored.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -43,11 +45,11 @@ pub struct StatuslineConfig {
     pub share: bool,
     /// ANSI colours (also off when `NO_COLOR` is set).
     pub color: bool,
-    /// Remaining percent at or below which the limit shows red.
+    /// Remaining percent at or below which the limit shows red (0 to 100).
     pub low_remaining: f64,
-    /// Remaining percent at or below which the limit shows yellow.
+    /// Remaining percent at or below which the limit shows yellow (0 to 100).
     pub warn_remaining: f64,
-    /// How long `--wrap`'s command may take, in milliseconds.
+    /// How long `--wrap`'s command may take, in milliseconds (1 to 10 000).
     pub wrap_timeout_ms: u64,
 }
 
@@ -121,7 +123,8 @@ pub struct GuardConfig {
     pub exempt_globs: Vec<String>,
     /// Words in a user's prompt that approve a native fallback (case-insensitive).
     pub approval_phrase: String,
-    /// How long a Codex attempt unlocks native work: `turn`, `session`, or a duration (`30m`).
+    /// How long a Codex attempt unlocks native work: `turn`, `session`, or a duration (`30m`) of
+    /// 1 s to 30 days.
     pub attempt_scope: String,
     /// Deny edits that would remove offload's hooks from Claude Code's settings files.
     pub protect_settings: bool,
@@ -250,15 +253,15 @@ pub struct RunnerConfig {
     pub model_logic: String,
     /// Reasoning effort (`CODEX_EFFORT`).
     pub effort: String,
-    /// Wall-clock limit per attempt: seconds or humantime (`CODEX_TIMEOUT`).
+    /// Wall-clock limit per attempt: seconds or humantime, 100 ms to 24 h (`CODEX_TIMEOUT`).
     pub timeout: String,
     /// Every non-success exits 20 when true (`CODEX_FAIL_CLOSED`).
     pub fail_closed: bool,
     /// The codex executable, a path or a name on `PATH` (`CODEX_BIN`).
     pub codex_bin: String,
-    /// Grace between SIGTERM and SIGKILL when ending codex (`OFFLOAD_KILL_GRACE`).
+    /// Grace between SIGTERM and SIGKILL when ending codex, 0 to 60 s (`OFFLOAD_KILL_GRACE`).
     pub kill_grace: String,
-    /// Per-run folders kept under `runs/` (`OFFLOAD_RUNS_KEEP`).
+    /// Per-run folders kept under `runs/`, 0 to 1 000 000 (`OFFLOAD_RUNS_KEEP`).
     pub runs_keep: usize,
     /// Sandbox for `--dual` when none is given.
     pub dual_sandbox: String,
@@ -579,7 +582,11 @@ impl Numeric {
             (Numeric::Duration(range, _), Value::String(s)) => range.parse(s).map(|_| None),
             (Numeric::Duration(range, _), Value::Number(n)) => {
                 let text = n.to_string();
-                range.parse(&text).map(|_| Some(Value::String(text)))
+                match range.parse(&text) {
+                    Ok(_) => Ok(Some(Value::String(text))),
+                    // Shown as written: a number, not a string.
+                    Err(e) => Err(e.replacen(&format!("{text:?}"), &text, 1)),
+                }
             }
             (Numeric::Duration(range, _), v) => {
                 Err(format!("{v} is not a duration (allowed: {})", range.text))
