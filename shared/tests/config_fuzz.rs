@@ -18,7 +18,15 @@ use shared::paths::Paths;
 use shared::policy::guard::{AttemptScope, unlocked};
 use shared::statusline::{Env, compose};
 
+/// Documents per run; `CONFIG_FUZZ_ITERATIONS` asks for more (or fewer) by hand.
 const ITERATIONS: u64 = 2000;
+
+fn iterations() -> u64 {
+    std::env::var("CONFIG_FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ITERATIONS)
+}
 const SEED: u64 = 0x0FF1_0AD5_EED5_0001;
 
 /// xorshift64*: small, deterministic, no dependency.
@@ -426,7 +434,8 @@ fn no_config_document_makes_offload_panic() {
     std::fs::create_dir_all(project.join(".claude")).unwrap();
     let over = project.join(".claude/offload.json");
     let mut failures = Vec::new();
-    for i in 0..ITERATIONS {
+    let iterations = iterations();
+    for i in 0..iterations {
         let mut rng = Rng::new(i);
         let doc = document(&mut rng, &schema);
         let over_doc = if rng.chance(30) {
@@ -457,7 +466,7 @@ fn no_config_document_makes_offload_panic() {
     }
     assert!(
         failures.is_empty(),
-        "{} of {ITERATIONS} config documents panicked; the first ones:\n{}",
+        "{} of {iterations} config documents panicked; the first ones:\n{}",
         failures.len(),
         failures[..failures.len().min(5)].join("\n")
     );
