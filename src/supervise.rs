@@ -246,11 +246,24 @@ fn terminate(pgid: u32, rx: &Receiver<Msg>, grace: Duration) -> std::io::Result<
 /// default 64): past it, lines are still read and folded but no longer written, and a last
 /// line says how much was left out.
 fn output_cap() -> u64 {
-    shared::env::var("OFFLOAD_MAX_OUTPUT_MB")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .filter(|m| (1..=4096).contains(m))
-        .unwrap_or(64)
-        << 20
+    const DEFAULT: u64 = 64;
+    let range = limits::MAX_OUTPUT_MB;
+    let mb = shared::env::var(shared::env::OFFLOAD_MAX_OUTPUT_MB).map_or(DEFAULT, |v| {
+        match v.trim().parse::<u64>().ok().filter(|m| range.contains(m)) {
+            Some(mb) => mb,
+            None => {
+                eprintln!(
+                    "offload: warning: {}: {:?} is not a whole number of {} to {}; ignored, using {DEFAULT}",
+                    shared::env::OFFLOAD_MAX_OUTPUT_MB,
+                    v.trim(),
+                    range.start(),
+                    range.end()
+                );
+                DEFAULT
+            }
+        }
+    });
+    mb << 20
 }
 
 /// The longest line of codex's output that is read whole (an event is a few KiB; a turn's

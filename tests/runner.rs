@@ -521,6 +521,7 @@ fn numbers_out_of_range_in_config_and_environment_warn_and_the_run_goes_on() {
         .env("CODEX_TIMEOUT", "NaN")
         .env("OFFLOAD_KILL_GRACE", "1e20")
         .env("OFFLOAD_RUNS_KEEP", "18446744073709551616")
+        .env("OFFLOAD_MAX_OUTPUT_MB", "0")
         .output()
         .expect_code(0);
     let err = out.stderr();
@@ -537,6 +538,7 @@ fn numbers_out_of_range_in_config_and_environment_warn_and_the_run_goes_on() {
             .into(),
         "OFFLOAD_KILL_GRACE: \"1e20\" is too large".into(),
         "OFFLOAD_RUNS_KEEP: \"18446744073709551616\" is not a whole number of 0 to 1000000".into(),
+        "OFFLOAD_MAX_OUTPUT_MB: \"0\" is not a whole number of 1 to 4096; ignored, using 64".into(),
     ] {
         assert!(err.contains(&part), "{part:?} in {err}");
     }

@@ -758,6 +758,8 @@ pub mod limits {
     };
     /// `statusline.wrap_timeout_ms`.
     pub const WRAP_TIMEOUT_MS: RangeInclusive<u64> = 1..=10_000;
+    /// `OFFLOAD_MAX_OUTPUT_MB`: codex's output kept in a run folder, in MiB.
+    pub const MAX_OUTPUT_MB: RangeInclusive<u64> = 1..=4096;
     /// `runner.runs_keep`, `OFFLOAD_RUNS_KEEP`.
     pub const RUNS_KEEP: RangeInclusive<u64> = 0..=1_000_000;
     /// `statusline.low_remaining`, `statusline.warn_remaining` (percent).

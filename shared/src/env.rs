@@ -54,6 +54,10 @@ pub const CODEX_HOME: &str = "CODEX_HOME";
 /// Default 3 s. Out of range: ignored with a warning.
 pub const OFFLOAD_KILL_GRACE: &str = "OFFLOAD_KILL_GRACE";
 
+/// How much of codex's output a run folder keeps, in MiB, 1 to 4096. Default 64. Out of range:
+/// ignored with a warning.
+pub const OFFLOAD_MAX_OUTPUT_MB: &str = "OFFLOAD_MAX_OUTPUT_MB";
+
 /// How many per-run folders under `runs/` to keep, 0 to 1 000 000. Default 50.
 pub const OFFLOAD_RUNS_KEEP: &str = "OFFLOAD_RUNS_KEEP";
 
