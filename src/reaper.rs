@@ -74,10 +74,11 @@ pub fn main(args: Vec<OsString>) -> ! {
         }
     };
     let codex = child.id() as libc::pid_t;
-    let grace = shared::env::var("OFFLOAD_KILL_GRACE")
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|g| g.is_finite() && (0.0..=60.0).contains(g))
-        .map_or(Duration::from_secs(5), Duration::from_secs_f64);
+    // Read as `offload run` reads it (seconds or humantime, 0 to 60 s); `offload run` already
+    // warned about a value out of range.
+    let grace = shared::env::var(shared::env::OFFLOAD_KILL_GRACE)
+        .and_then(|v| shared::config::limits::KILL_GRACE.parse(&v).ok())
+        .unwrap_or(Duration::from_secs(5));
     let mut status: Option<libc::c_int> = None;
     let mut orphaned = false;
     loop {
