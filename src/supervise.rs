@@ -94,7 +94,7 @@ pub struct Finished {
 /// [`Ending`].
 pub fn run(job: &Job<'_>, interrupts: &Interrupts) -> Finished {
     let start = Instant::now();
-    let mut cmd = reaped(job.bin).unwrap_or_else(|| Command::new(job.bin));
+    let mut cmd = reaped(job.bin, job.grace).unwrap_or_else(|| Command::new(job.bin));
     cmd.args(job.spec.args())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -192,14 +192,17 @@ pub fn run(job: &Job<'_>, interrupts: &Interrupts) -> Finished {
 /// (offload killed): so codex never outlives offload. `None` (start codex directly) where that
 /// cannot work: not Linux, this program cannot be found, or `bin` is not an executable file (its
 /// spawn error is then codex's own).
-fn reaped(bin: &Path) -> Option<Command> {
+fn reaped(bin: &Path, grace: Duration) -> Option<Command> {
     if !cfg!(target_os = "linux") {
         return None;
     }
     shared::process::resolve_bin(&bin.display().to_string()).ok()?;
     let me = std::env::current_exe().ok().filter(|p| p.is_file())?;
     let mut cmd = Command::new(me);
-    cmd.arg("__reap").arg(bin);
+    cmd.arg("__reap")
+        .arg("--grace-ms")
+        .arg(grace.as_millis().min(60_000).to_string())
+        .arg(bin);
     // SAFETY: one async-signal-safe call between fork and exec.
     unsafe {
         cmd.pre_exec(|| {

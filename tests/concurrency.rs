@@ -137,7 +137,8 @@ fn a_large_log_is_rebuilt_in_the_background_not_by_the_run() {
     use std::io::Write;
     let sb = Sandbox::new();
     std::fs::create_dir_all(sb.home()).unwrap();
-    let mut log = std::io::BufWriter::new(std::fs::File::create(sb.home().join("events.jsonl")).unwrap());
+    let mut log =
+        std::io::BufWriter::new(std::fs::File::create(sb.home().join("events.jsonl")).unwrap());
     let mut n = 0u64;
     while log.get_ref().metadata().unwrap().len() + log.buffer().len() as u64
         <= shared::ledger::INLINE_REBUILD_MAX + (1 << 20)
@@ -169,10 +170,17 @@ fn a_large_log_is_rebuilt_in_the_background_not_by_the_run() {
         {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no background rebuild");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no background rebuild"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let (folded, disk) = sb.ledger().verify().unwrap();
     assert_eq!(folded, disk);
-    assert_eq!(disk.totals.lines, n + 2, "every line: the denials, the run's start and end");
+    assert_eq!(
+        disk.totals.lines,
+        n + 2,
+        "every line: the denials, the run's start and end"
+    );
 }

@@ -704,7 +704,10 @@ impl Ledger {
         }
         // Heal (a failure leaves it unknown: the guard then fails closed). A large log is
         // rebuilt in the background, and the summary is unknown until then.
-        let len = log.as_ref().and_then(|f| f.metadata().ok()).map_or(0, |m| m.len());
+        let len = log
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| m.len());
         if len > INLINE_REBUILD_MAX && self.spawn_rebuild() {
             return None;
         }
