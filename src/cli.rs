@@ -139,7 +139,8 @@ pub struct RunArgs {
     /// Reasoning effort [env: CODEX_EFFORT] (default xhigh).
     #[arg(long)]
     pub effort: Option<String>,
-    /// Wall-clock limit: seconds or a duration like 10m [env: CODEX_TIMEOUT] (default 600).
+    /// Wall-clock limit: seconds or a duration like 10m, 100ms to 24h [env: CODEX_TIMEOUT]
+    /// (default 600).
     #[arg(long)]
     pub timeout: Option<String>,
     /// Exit 20 on any non-success (1, the default) or distinct codes (0)

@@ -40,7 +40,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Value, json};
 use shared::codex::command::Sandbox;
-use shared::config::{Config, Mode, parse_duration};
+use shared::config::{Config, Mode, limits};
 use shared::env;
 use shared::ledger::Ledger;
 use shared::paths::Paths;
@@ -269,12 +269,14 @@ impl Ctx {
         let mut config = loaded.config;
         let mut problems: Vec<String> = loaded.warnings.iter().map(|w| w.0.clone()).collect();
         problems.extend(config.apply_env().into_iter().map(|w| w.0));
+        // Numbers out of range were reported (and their defaults used) by the load and by
+        // apply_env; a check here catches one that got past them.
         let r = &config.runner;
-        for (key, value) in [
-            ("runner.timeout", &r.timeout),
-            ("runner.kill_grace", &r.kill_grace),
+        for (key, value, range) in [
+            ("runner.timeout", &r.timeout, limits::TIMEOUT),
+            ("runner.kill_grace", &r.kill_grace, limits::KILL_GRACE),
         ] {
-            if let Err(e) = parse_duration(value) {
+            if let Err(e) = range.parse(value) {
                 problems.push(format!("{key}: {e}"));
             }
         }
@@ -285,10 +287,10 @@ impl Ctx {
             ));
         }
         let scope = config.guard.attempt_scope.trim();
-        if !matches!(scope, "turn" | "session" | "") && parse_duration(scope).is_err() {
-            problems.push(format!(
-                "guard.attempt_scope {scope:?} reads as \"turn\": use turn, session, or a duration like 30m"
-            ));
+        if !matches!(scope, "turn" | "session" | "")
+            && let Err(e) = limits::ATTEMPT_SCOPE.parse(scope)
+        {
+            problems.push(format!("guard.attempt_scope: {e}; it reads as \"turn\""));
         }
         if let Err(e) = shared::policy::scope::check_globs(&config.guard) {
             problems.push(format!("guard globs: {e}"));

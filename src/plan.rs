@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use chrono::Local;
 use serde_json::{Value, json};
 
-use shared::config::{Config, RunnerConfig, parse_duration};
+use shared::config::{Config, RunnerConfig, limits};
 use shared::format::millis;
 use shared::paths::Paths;
 use shared::plan::{
@@ -517,7 +517,10 @@ fn run(file: &Path) -> Result<u8, Error> {
     let stop = Stop::install();
     let exe = std::env::current_exe()
         .map_err(|e| Error::with_code(format!("cannot find the offload executable: {e}"), 1))?;
-    let check_timeout = parse_duration(&ctx.runner.timeout).unwrap_or(Duration::from_secs(600));
+    // The config was checked when it was loaded; a value out of range still cannot get through.
+    let check_timeout = limits::TIMEOUT
+        .parse(&ctx.runner.timeout)
+        .unwrap_or(Duration::from_secs(600));
     let dir = ctx.root.display().to_string();
     let mut batch_no = 0;
     loop {
@@ -755,7 +758,7 @@ fn run_check(
     );
     let group = -(child.id() as i32);
     stop.track(group);
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now() + timeout.min(limits::TIMEOUT.max);
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) if !status.success() && stop.is_stopped() => {

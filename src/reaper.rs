@@ -11,7 +11,7 @@
 //!   own ending and its pipes close at once;
 //! - offload goes away (the parent-death signal, or the reaper's parent changes, checked every
 //!   second): the reaper SIGTERMs codex's group and every process under it, waits the grace
-//!   (`OFFLOAD_KILL_GRACE`, 5 s by default), SIGKILLs what is left and exits;
+//!   (`offload run`'s, passed as `--grace-ms`), SIGKILLs what is left and exits;
 //! - SIGTERM/SIGINT/SIGHUP while offload lives: offload is ending the group itself, and the
 //!   reaper waits for codex like any other time; SIGUSR1 (offload's grace is over): it kills
 //!   codex and everything under it at once and exits.
@@ -25,7 +25,15 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Run the reaper; never returns.
-pub fn main(args: Vec<OsString>) -> ! {
+pub fn main(mut args: Vec<OsString>) -> ! {
+    // `--grace-ms N` first: the grace `offload run` uses (config and environment resolved).
+    let mut grace = Duration::from_secs(5);
+    if args.first().is_some_and(|a| a == "--grace-ms") && args.len() >= 2 {
+        if let Some(ms) = args[1].to_str().and_then(|v| v.parse::<u64>().ok()) {
+            grace = Duration::from_millis(ms.min(60_000));
+        }
+        args.drain(..2);
+    }
     let Some((bin, rest)) = args.split_first() else {
         eprintln!("offload __reap: no program given");
         std::process::exit(2);
@@ -74,10 +82,8 @@ pub fn main(args: Vec<OsString>) -> ! {
         }
     };
     let codex = child.id() as libc::pid_t;
-    let grace = shared::env::var("OFFLOAD_KILL_GRACE")
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|g| g.is_finite() && (0.0..=60.0).contains(g))
-        .map_or(Duration::from_secs(5), Duration::from_secs_f64);
+    // Read as `offload run` reads it (seconds or humantime, 0 to 60 s); `offload run` already
+    // warned about a value out of range.
     let mut status: Option<libc::c_int> = None;
     let mut orphaned = false;
     loop {

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use shared::codex::command::{ExecSpec, Sandbox};
 use shared::codex::rollout;
-use shared::config::{Config, RunnerConfig, parse_bool, parse_duration};
+use shared::config::{Config, RunnerConfig, limits, parse_bool};
 use shared::env;
 use shared::fsutil::create_private_dir;
 use shared::ledger::{AttemptFinished, AttemptStarted, Body, Event, Ledger, Tokens};
@@ -121,10 +121,19 @@ pub fn resolve(
             .unwrap_or_else(|| cfg.model.clone());
         vec![(None, model)]
     };
-    let timeout_text = args.timeout.as_deref().unwrap_or(&cfg.timeout);
-    let timeout =
-        parse_duration(timeout_text).map_err(|e| Error::usage(format!("bad timeout: {e}")))?;
-    let grace = parse_duration(&cfg.kill_grace).unwrap_or(Duration::from_secs(3));
+    // The flag is checked here; the config and the environment were checked when loaded (a
+    // value out of range there was reported and its default used), and are checked again.
+    let timeout = match args.timeout.as_deref() {
+        Some(flag) => limits::TIMEOUT
+            .parse(flag)
+            .map_err(|e| Error::usage(format!("--timeout: {e}")))?,
+        None => limits::TIMEOUT
+            .parse(&cfg.timeout)
+            .unwrap_or(Duration::from_secs(600)),
+    };
+    let grace = limits::KILL_GRACE
+        .parse(&cfg.kill_grace)
+        .unwrap_or(Duration::from_secs(3));
     let fail_closed = match &args.fail_closed {
         Some(v) => {
             parse_bool(v).ok_or_else(|| Error::usage(format!("--fail-closed={v:?}: use 1 or 0")))?

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use shared::codex::command::ExecSpec;
 use shared::codex::events::{Item, Observation, ThreadEvent};
+use shared::config::limits;
 use shared::outcome::Ending;
 use shared::process::kill_group;
 
@@ -93,7 +94,7 @@ pub struct Finished {
 /// [`Ending`].
 pub fn run(job: &Job<'_>, interrupts: &Interrupts) -> Finished {
     let start = Instant::now();
-    let mut cmd = reaped(job.bin).unwrap_or_else(|| Command::new(job.bin));
+    let mut cmd = reaped(job.bin, job.grace).unwrap_or_else(|| Command::new(job.bin));
     cmd.args(job.spec.args())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -143,18 +144,22 @@ pub fn run(job: &Job<'_>, interrupts: &Interrupts) -> Finished {
         let _ = tx.send(Msg::Exited(child.wait()));
     });
 
-    let deadline = start + job.timeout;
+    // Bounded and checked: no limit, however it was made, can overflow the clock.
+    let timeout = job.timeout.min(limits::TIMEOUT.max);
+    let grace = job.grace.min(limits::KILL_GRACE.max);
     let mut ending = Ending::default();
-    let left = deadline.saturating_duration_since(Instant::now());
+    let left = start.checked_add(timeout).map_or(timeout, |deadline| {
+        deadline.saturating_duration_since(Instant::now())
+    });
     let status = match rx.recv_timeout(left) {
         Ok(Msg::Exited(st)) => st,
         Ok(Msg::Signal(sig)) => {
             ending.interrupted = Some(sig);
-            terminate(pgid, &rx, job.grace)
+            terminate(pgid, &rx, grace)
         }
         Err(RecvTimeoutError::Timeout) => {
-            ending.timed_out = Some(job.timeout);
-            terminate(pgid, &rx, job.grace)
+            ending.timed_out = Some(timeout);
+            terminate(pgid, &rx, grace)
         }
         Err(RecvTimeoutError::Disconnected) => Err(std::io::Error::other("lost track of codex")),
     };
@@ -187,14 +192,17 @@ pub fn run(job: &Job<'_>, interrupts: &Interrupts) -> Finished {
 /// (offload killed): so codex never outlives offload. `None` (start codex directly) where that
 /// cannot work: not Linux, this program cannot be found, or `bin` is not an executable file (its
 /// spawn error is then codex's own).
-fn reaped(bin: &Path) -> Option<Command> {
+fn reaped(bin: &Path, grace: Duration) -> Option<Command> {
     if !cfg!(target_os = "linux") {
         return None;
     }
     shared::process::resolve_bin(&bin.display().to_string()).ok()?;
     let me = std::env::current_exe().ok().filter(|p| p.is_file())?;
     let mut cmd = Command::new(me);
-    cmd.arg("__reap").arg(bin);
+    cmd.arg("__reap")
+        .arg("--grace-ms")
+        .arg(grace.as_millis().min(60_000).to_string())
+        .arg(bin);
     // SAFETY: one async-signal-safe call between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
@@ -241,11 +249,24 @@ fn terminate(pgid: u32, rx: &Receiver<Msg>, grace: Duration) -> std::io::Result<
 /// default 64): past it, lines are still read and folded but no longer written, and a last
 /// line says how much was left out.
 fn output_cap() -> u64 {
-    shared::env::var("OFFLOAD_MAX_OUTPUT_MB")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .filter(|m| (1..=4096).contains(m))
-        .unwrap_or(64)
-        << 20
+    const DEFAULT: u64 = 64;
+    let range = limits::MAX_OUTPUT_MB;
+    let mb = shared::env::var(shared::env::OFFLOAD_MAX_OUTPUT_MB).map_or(DEFAULT, |v| {
+        match v.trim().parse::<u64>().ok().filter(|m| range.contains(m)) {
+            Some(mb) => mb,
+            None => {
+                eprintln!(
+                    "offload: warning: {}: {:?} is not a whole number of {} to {}; ignored, using {DEFAULT}",
+                    shared::env::OFFLOAD_MAX_OUTPUT_MB,
+                    v.trim(),
+                    range.start(),
+                    range.end()
+                );
+                DEFAULT
+            }
+        }
+    });
+    mb << 20
 }
 
 /// The longest line of codex's output that is read whole (an event is a few KiB; a turn's

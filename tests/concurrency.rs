@@ -129,3 +129,58 @@ fn eight_runners_and_four_readers_over_200_attempts() {
         out.stdout()
     );
 }
+
+/// A large log whose totals are gone: `offload run` does not fold it on its own path but
+/// starts a background rebuild, which brings every summary back to the log's.
+#[test]
+fn a_large_log_is_rebuilt_in_the_background_not_by_the_run() {
+    use std::io::Write;
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.home()).unwrap();
+    let mut log =
+        std::io::BufWriter::new(std::fs::File::create(sb.home().join("events.jsonl")).unwrap());
+    let mut n = 0u64;
+    while log.get_ref().metadata().unwrap().len() + log.buffer().len() as u64
+        <= shared::ledger::INLINE_REBUILD_MAX + (1 << 20)
+    {
+        let ev = shared::ledger::Event::now(
+            Some(&format!("old-{}", n % 50)),
+            Body::GuardDenied {
+                tool: "Edit".into(),
+                reason: "route-first: a reason long enough to make the log grow quickly".into(),
+                warn: false,
+            },
+        );
+        serde_json::to_writer(&mut log, &ev).unwrap();
+        log.write_all(b"\n").unwrap();
+        n += 1;
+    }
+    log.flush().unwrap();
+    drop(log);
+    assert!(sb.ledger().totals().is_none(), "no summaries yet");
+    sb.run().arg("x").output().expect_code(0);
+    assert!(
+        sb.home().join("rebuild.pid").exists(),
+        "the run left the fold to a background rebuild"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(t) = sb.ledger().totals()
+            && t.attempts == 1
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no background rebuild"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (folded, disk) = sb.ledger().verify().unwrap();
+    assert_eq!(folded, disk);
+    assert_eq!(
+        disk.totals.lines,
+        n + 2,
+        "every line: the denials, the run's start and end"
+    );
+}

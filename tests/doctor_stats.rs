@@ -625,6 +625,59 @@ fn doctor_catches_clients_too_old_for_offload() {
     assert_eq!(skill["status"], "warn", "{skill}");
 }
 
+#[test]
+fn doctor_reports_numbers_out_of_range_and_never_panics() {
+    let m = Machine::new();
+    fs::create_dir_all(m.sb.home()).unwrap();
+    let cfg = m.sb.home().join("config.json");
+    fs::write(
+        &cfg,
+        json!({
+            "runner": {"timeout": "1e20", "kill_grace": "1e20"},
+            "guard": {"attempt_scope": "1e15"},
+            "statusline": {"wrap_timeout_ms": u64::MAX},
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = m
+        .doctor(&["--json"])
+        .env("CODEX_TIMEOUT", "1e20")
+        .env("OFFLOAD_KILL_GRACE", "-1")
+        .output();
+    let code = out.0.status.code();
+    assert!(matches!(code, Some(0 | 1)), "{code:?}: {}", out.stderr());
+    let v: Value = serde_json::from_str(&out.stdout()).unwrap();
+    let c = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "config")
+        .unwrap();
+    assert_eq!(c["status"], "warn", "{c}");
+    let detail = c["detail"].as_str().unwrap();
+    for part in [
+        "runner.timeout: \"1e20\" is too large (allowed: 100ms to 24h)",
+        "runner.kill_grace: \"1e20\" is too large (allowed: 0s to 60s)",
+        "guard.attempt_scope: \"1e15\" is too long (allowed: turn, session, or a duration of 1s to 30d)",
+        "statusline.wrap_timeout_ms: 18446744073709551615 is out of range (allowed: a whole number, 1 to 10000)",
+        "CODEX_TIMEOUT: \"1e20\"",
+        "OFFLOAD_KILL_GRACE: \"-1\" is negative",
+    ] {
+        assert!(detail.contains(part), "{part:?} in {detail}");
+    }
+    assert!(detail.contains(&cfg.display().to_string()), "{detail}");
+    // Plain output too.
+    let code = m
+        .doctor(&[])
+        .env("CODEX_TIMEOUT", "1e20")
+        .output()
+        .0
+        .status
+        .code();
+    assert!(matches!(code, Some(0 | 1)), "{code:?}");
+}
+
 /// The `doctor --json` check named `name` on this machine, and the exit code.
 fn doctor_check(m: &Machine, name: &str) -> (Value, Option<i32>) {
     let out = m.doctor(&["--json"]).output();

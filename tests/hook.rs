@@ -36,13 +36,28 @@ impl Session {
     }
 
     fn hook(&self, payload: &[u8]) -> Done {
-        Run::new(workspace_bin("offload-hook"))
+        self.hook_with(payload, &[])
+    }
+
+    fn hook_with(&self, payload: &[u8], env: &[(&str, &str)]) -> Done {
+        let mut run = Run::new(workspace_bin("offload-hook"))
             .env("OFFLOAD_HOME", self.sb.home())
             .env("CLAUDE_PROJECT_DIR", &self.project)
             .env("HOME", self.sb.dir.path())
             .current_dir(&self.project)
-            .stdin_bytes(payload)
-            .output()
+            .stdin_bytes(payload);
+        for (k, v) in env {
+            run = run.env(k, v);
+        }
+        run.output()
+    }
+
+    fn payload(&self, event: &str, extra: Value) -> Vec<u8> {
+        let mut v = json!({"session_id": self.id, "cwd": self.project, "hook_event_name": event});
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        v.to_string().into_bytes()
     }
 
     fn event(&self, event: &str, extra: Value) -> Done {
@@ -321,6 +336,67 @@ fn offload_approve_from_a_terminal_and_never_from_claude() {
         line.stdout()
     );
     in_terminal(&s.project, "--session nope").expect_code(1);
+}
+
+/// Numbers out of range for `offload run` (environment and config) are nothing to the hook: it
+/// answers every call as usual. An attempt scope out of range reads as `turn`, and a success
+/// opens the turn (the time arithmetic once overflowed there).
+#[test]
+fn numbers_out_of_range_never_stop_the_hook() {
+    let s = Session::new();
+    std::fs::write(
+        s.sb.home().join("config.json"),
+        json!({
+            "runner": {"codex_bin": support::fake_codex(), "timeout": "1e20", "kill_grace": "1e20", "runs_keep": -1},
+            "guard": {"attempt_scope": "1e15"},
+            "statusline": {"wrap_timeout_ms": u64::MAX},
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let env = [
+        ("CODEX_TIMEOUT", "1e20"),
+        ("OFFLOAD_KILL_GRACE", "1e20"),
+        ("OFFLOAD_RUNS_KEEP", "-1"),
+    ];
+    let ls = s.payload(
+        "PreToolUse",
+        json!({"tool_name": "Bash", "tool_input": {"command": "ls"}}),
+    );
+    let out = s.hook_with(&ls, &env).expect_code(0);
+    assert_eq!(out.stdout(), "");
+    assert!(!out.stderr().contains("internal error"), "{}", out.stderr());
+    s.hook_with(
+        &s.payload("UserPromptSubmit", json!({"prompt": "add a function"})),
+        &env,
+    )
+    .expect_code(0);
+    let edit = s.payload(
+        "PreToolUse",
+        json!({"tool_name": "Edit", "tool_input": {"file_path": s.project.join("src/lib.rs"), "old_string": "a", "new_string": "b"}}),
+    );
+    assert!(is_deny(&s.hook_with(&edit, &env).expect_code(0)).is_some());
+    let mut run =
+        s.sb.run()
+            .arg("fix src/lib.rs")
+            .env("CLAUDE_CODE_SESSION_ID", s.id)
+            .mode("success");
+    for (k, v) in env {
+        run = run.env(k, v);
+    }
+    let out = run.output().expect_code(0);
+    for part in [
+        "CODEX_TIMEOUT: \"1e20\" is too large (allowed: 100ms to 24h)",
+        "OFFLOAD_KILL_GRACE: \"1e20\" is too large (allowed: 0s to 60s)",
+        "OFFLOAD_RUNS_KEEP: \"-1\"",
+        "runner.timeout: \"1e20\"",
+        "guard.attempt_scope: \"1e15\" is too long",
+    ] {
+        assert!(out.stderr().contains(part), "{part:?} in {}", out.stderr());
+    }
+    let out = s.hook_with(&edit, &env).expect_code(0);
+    assert_eq!(out.stdout(), "", "the success opens the turn");
+    assert_eq!(s.hook_with(&ls, &env).expect_code(0).stdout(), "");
 }
 
 #[test]

@@ -472,6 +472,81 @@ fn bad_arguments_exit_2_and_record_nothing() {
 }
 
 #[test]
+fn a_timeout_flag_out_of_range_is_a_usage_error_naming_it() {
+    let sb = Sandbox::new();
+    for (bad, why) in [
+        ("1e20", "is too large"),
+        ("-1", "is negative"),
+        ("NaN", "is not a number"),
+        ("", "is empty"),
+        ("0", "is too short"),
+        ("18446744073709551615", "is too large"),
+        ("99999999999999999999999999", "is too large"),
+        ("25h", "is too long"),
+        ("soon", "is neither seconds nor a duration"),
+    ] {
+        let out = sb
+            .run()
+            .args(["x", &format!("--timeout={bad}")])
+            .output()
+            .expect_code(2);
+        let want = format!("offload: --timeout: {bad:?} {why}");
+        assert!(
+            out.stderr().starts_with(&want),
+            "{want:?}: {}",
+            out.stderr()
+        );
+        assert!(
+            out.stderr().contains("(allowed: 100ms to 24h)"),
+            "{}",
+            out.stderr()
+        );
+    }
+    assert!(sb.events().is_empty());
+}
+
+#[test]
+fn numbers_out_of_range_in_config_and_environment_warn_and_the_run_goes_on() {
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.home()).unwrap();
+    let cfg = sb.home().join("config.json");
+    std::fs::write(
+        &cfg,
+        r#"{"runner": {"timeout": "1e20", "kill_grace": -1, "runs_keep": 1e20, "model": "cfg-model"}}"#,
+    )
+    .unwrap();
+    let out = sb
+        .run()
+        .args(["x", "--json"])
+        .env("CODEX_TIMEOUT", "NaN")
+        .env("OFFLOAD_KILL_GRACE", "1e20")
+        .env("OFFLOAD_RUNS_KEEP", "18446744073709551616")
+        .env("OFFLOAD_MAX_OUTPUT_MB", "0")
+        .output()
+        .expect_code(0);
+    let err = out.stderr();
+    let file = cfg.display().to_string();
+    for part in [
+        format!(
+            "config {file}: runner.timeout: \"1e20\" is too large (allowed: 100ms to 24h); using the default \"600\""
+        ),
+        format!(
+            "config {file}: runner.kill_grace: -1 is negative (allowed: 0s to 60s); using the default \"3s\""
+        ),
+        format!("config {file}: runner.runs_keep: 1e+20 is out of range"),
+        "CODEX_TIMEOUT: \"NaN\" is not a number (allowed: 100ms to 24h); ignored, using \"600\""
+            .into(),
+        "OFFLOAD_KILL_GRACE: \"1e20\" is too large".into(),
+        "OFFLOAD_RUNS_KEEP: \"18446744073709551616\" is not a whole number of 0 to 1000000".into(),
+        "OFFLOAD_MAX_OUTPUT_MB: \"0\" is not a whole number of 1 to 4096; ignored, using 64".into(),
+    ] {
+        assert!(err.contains(&part), "{part:?} in {err}");
+    }
+    let v: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(v["model"], "cfg-model", "the rest of the config applies");
+}
+
+#[test]
 fn the_shim_accepts_the_same_forms() {
     let sb = Sandbox::new();
     let log = sb.file("codex.log");

@@ -181,4 +181,16 @@ fn wrap_shows_the_users_line_and_survives_it_failing_or_hanging() {
         !support::alive_after(pid, 2000),
         "the hung command was ended"
     );
+    // A limit out of range (1 to 10000 ms) is the default 1 s, never a wait without end.
+    for bad in [u64::MAX.to_string(), "0".into(), "-1".into(), "1e20".into()] {
+        std::fs::write(
+            sb.home().join("config.json"),
+            format!(r#"{{"statusline":{{"wrap_timeout_ms":{bad}}}}}"#),
+        )
+        .unwrap();
+        let start = Instant::now();
+        let out = statusline(&sb, stdin, &["--wrap", "sleep 30; echo late"]);
+        assert_eq!(out.stdout(), "Offload C:0 Σ:0 | S/F C:0/0 | RL C:--\n");
+        assert!(start.elapsed() < Duration::from_secs(5), "{bad}");
+    }
 }

@@ -3,8 +3,10 @@
 //!
 //! Precedence: flag > environment (applied by [`Config::apply_env`]) > file > default.
 //! A file that cannot be read or parsed never stops offload: it yields a [`Warning`] naming
-//! the file and the defaults are used. An environment variable with an unusable value likewise
-//! yields a warning and is ignored.
+//! the file and the defaults are used. A number (or duration) out of its range (see [`limits`])
+//! costs that setting only: a warning names the file, the field, the value and the range, and
+//! the default is used. An environment variable with an unusable value likewise yields a
+//! warning and is ignored.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -43,11 +45,11 @@ pub struct StatuslineConfig {
     pub share: bool,
     /// ANSI colours (also off when `NO_COLOR` is set).
     pub color: bool,
-    /// Remaining percent at or below which the limit shows red.
+    /// Remaining percent at or below which the limit shows red (0 to 100).
     pub low_remaining: f64,
-    /// Remaining percent at or below which the limit shows yellow.
+    /// Remaining percent at or below which the limit shows yellow (0 to 100).
     pub warn_remaining: f64,
-    /// How long `--wrap`'s command may take, in milliseconds.
+    /// How long `--wrap`'s command may take, in milliseconds (1 to 10 000).
     pub wrap_timeout_ms: u64,
 }
 
@@ -121,7 +123,8 @@ pub struct GuardConfig {
     pub exempt_globs: Vec<String>,
     /// Words in a user's prompt that approve a native fallback (case-insensitive).
     pub approval_phrase: String,
-    /// How long a Codex attempt unlocks native work: `turn`, `session`, or a duration (`30m`).
+    /// How long a Codex attempt unlocks native work: `turn`, `session`, or a duration (`30m`) of
+    /// 1 s to 30 days.
     pub attempt_scope: String,
     /// Deny edits that would remove offload's hooks from Claude Code's settings files.
     pub protect_settings: bool,
@@ -250,15 +253,15 @@ pub struct RunnerConfig {
     pub model_logic: String,
     /// Reasoning effort (`CODEX_EFFORT`).
     pub effort: String,
-    /// Wall-clock limit per attempt: seconds or humantime (`CODEX_TIMEOUT`).
+    /// Wall-clock limit per attempt: seconds or humantime, 100 ms to 24 h (`CODEX_TIMEOUT`).
     pub timeout: String,
     /// Every non-success exits 20 when true (`CODEX_FAIL_CLOSED`).
     pub fail_closed: bool,
     /// The codex executable, a path or a name on `PATH` (`CODEX_BIN`).
     pub codex_bin: String,
-    /// Grace between SIGTERM and SIGKILL when ending codex (`OFFLOAD_KILL_GRACE`).
+    /// Grace between SIGTERM and SIGKILL when ending codex, 0 to 60 s (`OFFLOAD_KILL_GRACE`).
     pub kill_grace: String,
-    /// Per-run folders kept under `runs/` (`OFFLOAD_RUNS_KEEP`).
+    /// Per-run folders kept under `runs/`, 0 to 1 000 000 (`OFFLOAD_RUNS_KEEP`).
     pub runs_keep: usize,
     /// Sandbox for `--dual` when none is given.
     pub dual_sandbox: String,
@@ -314,11 +317,11 @@ impl Config {
     /// and that file is ignored. The environment is not applied (see [`Config::apply_env`]).
     pub fn load_for_project(path: &Path, project: Option<&Path>) -> Loaded {
         let mut warnings = Vec::new();
-        let mut value = read_value(path, &mut warnings).unwrap_or(serde_json::Value::Null);
+        let mut value = read_value(path, false, &mut warnings).unwrap_or(serde_json::Value::Null);
         let mut source = (!value.is_null()).then(|| path.to_path_buf());
         if let Some(project) = project {
             let over_path = project.join(".claude").join("offload.json");
-            if let Some(over) = read_value(&over_path, &mut warnings) {
+            if let Some(over) = read_value(&over_path, true, &mut warnings) {
                 merge(&mut value, over);
                 source = Some(over_path);
             }
@@ -366,24 +369,37 @@ impl Config {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Loaded::default();
         }
-        match serde_json::from_slice::<Config>(&bytes) {
+        let invalid = |e: serde_json::Error| Loaded {
+            warnings: vec![Warning(format!(
+                "config {} is not valid ({e}); using defaults until it is fixed (`offload doctor` checks it)",
+                path.display()
+            ))],
+            ..Loaded::default()
+        };
+        let mut value = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(v) => v,
+            Err(e) => return invalid(e),
+        };
+        // A number out of range costs that setting only (its default, with a warning).
+        let warnings = check_numbers(&mut value, path, false);
+        match serde_json::from_value::<Config>(value) {
             Ok(config) => Loaded {
                 config,
-                warnings: vec![],
+                warnings,
                 source: Some(path.to_path_buf()),
             },
-            Err(e) => Loaded {
-                warnings: vec![Warning(format!(
-                    "config {} is not valid ({e}); using defaults until it is fixed (`offload doctor` checks it)",
-                    path.display()
-                ))],
-                ..Loaded::default()
-            },
+            Err(e) => invalid(e),
         }
     }
 
     /// Override fields from the environment; unusable values are ignored with a warning.
     pub fn apply_env(&mut self) -> Vec<Warning> {
+        self.apply_env_from(env::var)
+    }
+
+    /// [`Config::apply_env`] with the variables read by `var` (unset, empty and non-UTF-8 as
+    /// `None`, like [`env::var`]).
+    pub fn apply_env_from(&mut self, var: impl Fn(&str) -> Option<String>) -> Vec<Warning> {
         let mut warnings = Vec::new();
         let r = &mut self.runner;
         for (name, field) in [
@@ -393,22 +409,29 @@ impl Config {
             (env::CODEX_EFFORT, &mut r.effort),
             (env::CODEX_BIN, &mut r.codex_bin),
         ] {
-            if let Some(v) = env::var(name) {
+            if let Some(v) = var(name) {
                 *field = v.trim().to_string();
             }
         }
-        for (name, field) in [
-            (env::CODEX_TIMEOUT, &mut r.timeout),
-            (env::OFFLOAD_KILL_GRACE, &mut r.kill_grace),
+        for (name, field, range) in [
+            (env::CODEX_TIMEOUT, &mut r.timeout, limits::TIMEOUT),
+            (
+                env::OFFLOAD_KILL_GRACE,
+                &mut r.kill_grace,
+                limits::KILL_GRACE,
+            ),
         ] {
-            if let Some(v) = env::var(name) {
-                match parse_duration(&v) {
+            if let Some(v) = var(name) {
+                match range.parse(&v) {
                     Ok(_) => *field = v.trim().to_string(),
-                    Err(e) => warnings.push(Warning(format!("{name}={v:?} ignored: {e}"))),
+                    Err(e) => warnings.push(Warning(format!(
+                        "{name}: {e}; ignored, using {:?}",
+                        field.as_str()
+                    ))),
                 }
             }
         }
-        if let Some(v) = env::var(env::CODEX_FAIL_CLOSED) {
+        if let Some(v) = var(env::CODEX_FAIL_CLOSED) {
             match parse_bool(&v) {
                 Some(b) => r.fail_closed = b,
                 None => warnings.push(Warning(format!(
@@ -417,12 +440,23 @@ impl Config {
                 ))),
             }
         }
-        if let Some(v) = env::var(env::OFFLOAD_RUNS_KEEP) {
-            match v.trim().parse() {
-                Ok(n) => r.runs_keep = n,
-                Err(_) => warnings.push(Warning(format!(
-                    "{}={v:?} ignored: use a whole number",
-                    env::OFFLOAD_RUNS_KEEP
+        if let Some(v) = var(env::OFFLOAD_RUNS_KEEP) {
+            let range = limits::RUNS_KEEP;
+            match v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .and_then(|n| usize::try_from(n).ok())
+            {
+                Some(n) => r.runs_keep = n,
+                None => warnings.push(Warning(format!(
+                    "{}: {:?} is not a whole number of {} to {}; ignored, using {}",
+                    env::OFFLOAD_RUNS_KEEP,
+                    v.trim(),
+                    range.start(),
+                    range.end(),
+                    r.runs_keep
                 ))),
             }
         }
@@ -431,7 +465,7 @@ impl Config {
 }
 
 /// A JSON object from `path`: `None` when absent, or (with a warning) unreadable or not an object.
-fn read_value(path: &Path, warnings: &mut Vec<Warning>) -> Option<serde_json::Value> {
+fn read_value(path: &Path, over: bool, warnings: &mut Vec<Warning>) -> Option<serde_json::Value> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
@@ -447,7 +481,10 @@ fn read_value(path: &Path, warnings: &mut Vec<Warning>) -> Option<serde_json::Va
         return None;
     }
     match serde_json::from_slice::<serde_json::Value>(&bytes) {
-        Ok(v) if v.is_object() => Some(v),
+        Ok(mut v) if v.is_object() => {
+            warnings.extend(check_numbers(&mut v, path, over));
+            Some(v)
+        }
         Ok(_) => {
             warnings.push(Warning(format!(
                 "config {} is not a JSON object; ignoring it",
@@ -477,6 +514,153 @@ fn merge(base: &mut serde_json::Value, over: serde_json::Value) {
     }
 }
 
+/// How a number (or duration) of the config file is checked.
+#[derive(Clone, Copy)]
+enum Numeric {
+    /// A duration: a string of seconds or humantime, or a JSON number of seconds; the words
+    /// listed are allowed as they are.
+    Duration(DurationRange, &'static [&'static str]),
+    /// A whole number, from..=to.
+    Whole(u64, u64),
+    /// A number, from..=to.
+    Real(f64, f64),
+}
+
+/// Every number (or duration) of the config file: section, key, and its check.
+const NUMERIC_FIELDS: [(&str, &str, Numeric); 7] = [
+    ("runner", "timeout", Numeric::Duration(limits::TIMEOUT, &[])),
+    (
+        "runner",
+        "kill_grace",
+        Numeric::Duration(limits::KILL_GRACE, &[]),
+    ),
+    (
+        "runner",
+        "runs_keep",
+        Numeric::Whole(*limits::RUNS_KEEP.start(), *limits::RUNS_KEEP.end()),
+    ),
+    (
+        "guard",
+        "attempt_scope",
+        Numeric::Duration(limits::ATTEMPT_SCOPE, &["turn", "session", ""]),
+    ),
+    (
+        "statusline",
+        "wrap_timeout_ms",
+        Numeric::Whole(
+            *limits::WRAP_TIMEOUT_MS.start(),
+            *limits::WRAP_TIMEOUT_MS.end(),
+        ),
+    ),
+    (
+        "statusline",
+        "low_remaining",
+        Numeric::Real(
+            *limits::REMAINING_PERCENT.start(),
+            *limits::REMAINING_PERCENT.end(),
+        ),
+    ),
+    (
+        "statusline",
+        "warn_remaining",
+        Numeric::Real(
+            *limits::REMAINING_PERCENT.start(),
+            *limits::REMAINING_PERCENT.end(),
+        ),
+    ),
+];
+
+impl Numeric {
+    /// `Ok(None)`: fine as it is; `Ok(Some(v))`: fine, read as `v` (a duration given as a JSON
+    /// number becomes its string); `Err`: what is wrong, with the allowed range.
+    fn check(self, v: &serde_json::Value) -> Result<Option<serde_json::Value>, String> {
+        use serde_json::Value;
+        match (self, v) {
+            (Numeric::Duration(_, words), Value::String(s)) if words.contains(&s.trim()) => {
+                Ok(None)
+            }
+            (Numeric::Duration(range, _), Value::String(s)) => range.parse(s).map(|_| None),
+            (Numeric::Duration(range, _), Value::Number(n)) => {
+                let text = n.to_string();
+                match range.parse(&text) {
+                    Ok(_) => Ok(Some(Value::String(text))),
+                    // Shown as written: a number, not a string.
+                    Err(e) => Err(e.replacen(&format!("{text:?}"), &text, 1)),
+                }
+            }
+            (Numeric::Duration(range, _), v) => {
+                Err(format!("{v} is not a duration (allowed: {})", range.text))
+            }
+            (Numeric::Whole(from, to), v) => {
+                let allowed = format!("(allowed: a whole number, {from} to {to})");
+                let n = match v {
+                    Value::Number(n) => n,
+                    v => return Err(format!("{v} is not a number {allowed}")),
+                };
+                let whole = n.as_u64().or_else(|| {
+                    // 1000.0 reads as 1000; a fraction, a negative or a huge number does not.
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= to as f64)
+                        .map(|f| f as u64)
+                });
+                match whole {
+                    Some(w) if (from..=to).contains(&w) => {
+                        Ok((!n.is_u64()).then(|| Value::from(w)))
+                    }
+                    _ => Err(format!("{n} is out of range {allowed}")),
+                }
+            }
+            (Numeric::Real(from, to), v) => {
+                let allowed = format!("(allowed: {from} to {to})");
+                match v.as_f64() {
+                    Some(f) if (from..=to).contains(&f) => Ok(None),
+                    Some(_) => Err(format!("{v} is out of range {allowed}")),
+                    None => Err(format!("{v} is not a number {allowed}")),
+                }
+            }
+        }
+    }
+}
+
+/// Check every number (or duration) of a config document read from `path`: one out of range
+/// or unreadable is removed (so its default, or the user config under a project override,
+/// applies) with a warning naming the file, the field, the value and the allowed range.
+/// `over`: `path` is a project override, under which the user config's value applies.
+pub fn check_numbers(value: &mut serde_json::Value, path: &Path, over: bool) -> Vec<Warning> {
+    let mut warnings = Vec::new();
+    for (section, key, numeric) in NUMERIC_FIELDS {
+        let Some(fields) = value.get_mut(section).and_then(|s| s.as_object_mut()) else {
+            continue;
+        };
+        let Some(v) = fields.get(key) else {
+            continue;
+        };
+        match numeric.check(v) {
+            Ok(None) => {}
+            Ok(Some(read)) => {
+                fields.insert(key.to_owned(), read);
+            }
+            Err(why) => {
+                fields.remove(key);
+                let default = serde_json::to_value(Config::default())
+                    .ok()
+                    .and_then(|d| d.get(section)?.get(key).cloned())
+                    .unwrap_or_default();
+                let instead = if over {
+                    format!("using the user config's value, else the default {default}")
+                } else {
+                    format!("using the default {default}")
+                };
+                warnings.push(Warning(format!(
+                    "config {}: {section}.{key}: {why}; {instead}",
+                    path.display()
+                )));
+            }
+        }
+    }
+    warnings
+}
+
 /// `1/true/yes/on` and `0/false/no/off`, any case.
 pub fn parse_bool(s: &str) -> Option<bool> {
     match s.trim().to_ascii_lowercase().as_str() {
@@ -487,22 +671,99 @@ pub fn parse_bool(s: &str) -> Option<bool> {
 }
 
 /// A duration as plain seconds (`600`, `2.5`) or humantime (`10m`, `1h 30m`, `500ms`).
-/// Zero is refused: a zero limit would end every attempt before it starts.
+/// Zero is refused: a zero limit would end every attempt before it starts. Never panics; a
+/// setting should use its [`DurationRange`] instead, which also bounds it.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let d = if let Ok(secs) = s.parse::<f64>() {
-        if !secs.is_finite() || secs < 0.0 {
-            return Err(format!("{s:?} is not a positive number of seconds"));
-        }
-        Duration::from_secs_f64(secs)
-    } else {
-        humantime::parse_duration(s)
-            .map_err(|e| format!("{s:?} is neither seconds nor a duration like 10m ({e})"))?
-    };
+    let d = parse_any_duration(s)?;
     if d.is_zero() {
-        return Err(format!("{s:?} is zero"));
+        return Err(format!("{:?} is zero", s.trim()));
     }
     Ok(d)
+}
+
+/// A duration as plain seconds or humantime, zero included; any text (`1e20`, `NaN`, `-1`, a
+/// number of seconds past `u64`) is an error, never a panic.
+fn parse_any_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("\"\" is empty".into());
+    }
+    match s.parse::<f64>() {
+        Ok(secs) if secs.is_nan() => Err(format!("{s:?} is not a number")),
+        Ok(secs) if secs < 0.0 => Err(format!("{s:?} is negative")),
+        Ok(secs) => Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?} is too large")),
+        Err(_) => humantime::parse_duration(s)
+            .map_err(|e| format!("{s:?} is neither seconds nor a duration like 10m ({e})")),
+    }
+}
+
+/// The values a duration setting allows, and how a message shows them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DurationRange {
+    pub min: Duration,
+    pub max: Duration,
+    /// The range in words, e.g. `100ms to 24h`.
+    pub text: &'static str,
+}
+
+impl DurationRange {
+    /// Parse `s` (seconds or humantime) and check it is in range. The error names the value,
+    /// what is wrong with it and the range; the caller adds where it came from.
+    pub fn parse(&self, s: &str) -> Result<Duration, String> {
+        let d = parse_any_duration(s).map_err(|e| self.explain(e))?;
+        if d < self.min {
+            return Err(self.explain(format!("{:?} is too short", s.trim())));
+        }
+        if d > self.max {
+            return Err(self.explain(format!("{:?} is too long", s.trim())));
+        }
+        Ok(d)
+    }
+
+    /// `d` brought into range: for arithmetic on a value that did not come through
+    /// [`DurationRange::parse`].
+    pub fn clamp(&self, d: Duration) -> Duration {
+        d.clamp(self.min, self.max)
+    }
+
+    fn explain(&self, why: String) -> String {
+        format!("{why} (allowed: {})", self.text)
+    }
+}
+
+/// The allowed range of every number offload reads from a flag, the environment or the config.
+pub mod limits {
+    use std::ops::RangeInclusive;
+    use std::time::Duration;
+
+    use super::DurationRange;
+
+    /// `runner.timeout`, `CODEX_TIMEOUT`, `offload run --timeout`: one Codex attempt.
+    pub const TIMEOUT: DurationRange = DurationRange {
+        min: Duration::from_millis(100),
+        max: Duration::from_secs(24 * 3600),
+        text: "100ms to 24h",
+    };
+    /// `runner.kill_grace`, `OFFLOAD_KILL_GRACE`: SIGTERM to SIGKILL.
+    pub const KILL_GRACE: DurationRange = DurationRange {
+        min: Duration::ZERO,
+        max: Duration::from_secs(60),
+        text: "0s to 60s",
+    };
+    /// `guard.attempt_scope` when it is a duration (it may also be `turn` or `session`).
+    pub const ATTEMPT_SCOPE: DurationRange = DurationRange {
+        min: Duration::from_secs(1),
+        max: Duration::from_secs(30 * 24 * 3600),
+        text: "turn, session, or a duration of 1s to 30d",
+    };
+    /// `statusline.wrap_timeout_ms`.
+    pub const WRAP_TIMEOUT_MS: RangeInclusive<u64> = 1..=10_000;
+    /// `OFFLOAD_MAX_OUTPUT_MB`: codex's output kept in a run folder, in MiB.
+    pub const MAX_OUTPUT_MB: RangeInclusive<u64> = 1..=4096;
+    /// `runner.runs_keep`, `OFFLOAD_RUNS_KEEP`.
+    pub const RUNS_KEEP: RangeInclusive<u64> = 0..=1_000_000;
+    /// `statusline.low_remaining`, `statusline.warn_remaining` (percent).
+    pub const REMAINING_PERCENT: RangeInclusive<f64> = 0.0..=100.0;
 }
 
 #[cfg(test)]
@@ -599,6 +860,257 @@ mod tests {
         let l = Config::load_for_project(&user, Some(&project));
         assert_eq!(l.config, Config::default());
         assert_eq!(l.warnings.len(), 1);
+    }
+
+    /// Values no setting takes, and what the message says about them.
+    const BAD: [(&str, &str); 10] = [
+        ("1e20", "is too large"),
+        ("1e15", "is too long"),
+        ("-1", "is negative"),
+        ("NaN", "is not a number"),
+        ("inf", "is too large"),
+        ("", "is empty"),
+        ("18446744073709551615", "is too large"),
+        ("99999999999999999999999999", "is too large"),
+        (
+            "99999999999999999999999999d",
+            "neither seconds nor a duration",
+        ),
+        ("soon", "neither seconds nor a duration"),
+    ];
+
+    #[test]
+    fn durations_in_range_or_a_message_with_the_range() {
+        for range in [limits::TIMEOUT, limits::KILL_GRACE, limits::ATTEMPT_SCOPE] {
+            for (bad, why) in BAD {
+                let e = range.parse(bad).unwrap_err();
+                assert!(e.contains(why), "{bad:?}: {e}");
+                assert!(e.contains(&format!("{:?}", bad.trim())), "{bad:?}: {e}");
+                assert!(e.contains(range.text), "{bad:?}: {e}");
+            }
+            assert_eq!(range.parse("1s").unwrap(), Duration::from_secs(1));
+            assert_eq!(range.parse(" 60 ").unwrap(), Duration::from_secs(60));
+            assert_eq!(range.clamp(Duration::MAX), range.max);
+        }
+        assert_eq!(limits::TIMEOUT.parse("24h").unwrap(), limits::TIMEOUT.max);
+        assert_eq!(
+            limits::TIMEOUT.parse("500ms").unwrap(),
+            Duration::from_millis(500)
+        );
+        assert!(
+            limits::TIMEOUT
+                .parse("0")
+                .unwrap_err()
+                .contains("too short")
+        );
+        assert!(
+            limits::TIMEOUT
+                .parse("25h")
+                .unwrap_err()
+                .contains("too long")
+        );
+        assert_eq!(limits::KILL_GRACE.parse("0").unwrap(), Duration::ZERO);
+        assert!(limits::KILL_GRACE.parse("61").is_err());
+        assert!(limits::ATTEMPT_SCOPE.parse("0.5").is_err());
+        assert_eq!(
+            limits::ATTEMPT_SCOPE.parse("30d").unwrap(),
+            limits::ATTEMPT_SCOPE.max
+        );
+        assert!(limits::ATTEMPT_SCOPE.parse("31d").is_err());
+        // The unbounded parser never panics either (and takes what is merely long).
+        for (bad, _) in BAD {
+            assert_eq!(parse_duration(bad).is_ok(), bad == "1e15", "{bad}");
+        }
+    }
+
+    fn load(text: &str) -> (tempfile::TempDir, PathBuf, Loaded) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.json");
+        std::fs::write(&p, text).unwrap();
+        let l = Config::load_file(&p);
+        (dir, p, l)
+    }
+
+    #[test]
+    fn a_number_out_of_range_costs_that_setting_only() {
+        let d = Config::default();
+        let cases: Vec<(&str, &str, serde_json::Value, &str)> = vec![
+            ("runner", "timeout", "1e20".into(), "100ms to 24h"),
+            ("runner", "timeout", (-1).into(), "100ms to 24h"),
+            ("runner", "timeout", "".into(), "100ms to 24h"),
+            ("runner", "timeout", "NaN".into(), "100ms to 24h"),
+            ("runner", "timeout", 0.into(), "100ms to 24h"),
+            ("runner", "timeout", u64::MAX.into(), "100ms to 24h"),
+            ("runner", "timeout", serde_json::Value::Null, "100ms to 24h"),
+            ("runner", "kill_grace", "1e20".into(), "0s to 60s"),
+            ("runner", "kill_grace", serde_json::json!([1]), "0s to 60s"),
+            ("runner", "runs_keep", (-1).into(), "0 to 1000000"),
+            ("runner", "runs_keep", u64::MAX.into(), "0 to 1000000"),
+            ("runner", "runs_keep", 1e20.into(), "0 to 1000000"),
+            ("runner", "runs_keep", 2.5.into(), "0 to 1000000"),
+            ("runner", "runs_keep", "7".into(), "0 to 1000000"),
+            ("guard", "attempt_scope", "1e15".into(), "1s to 30d"),
+            ("guard", "attempt_scope", "-1".into(), "1s to 30d"),
+            ("guard", "attempt_scope", "0".into(), "1s to 30d"),
+            ("guard", "attempt_scope", "forever".into(), "1s to 30d"),
+            (
+                "statusline",
+                "wrap_timeout_ms",
+                u64::MAX.into(),
+                "1 to 10000",
+            ),
+            ("statusline", "wrap_timeout_ms", 0.into(), "1 to 10000"),
+            ("statusline", "wrap_timeout_ms", (-1).into(), "1 to 10000"),
+            ("statusline", "wrap_timeout_ms", 1e20.into(), "1 to 10000"),
+            ("statusline", "wrap_timeout_ms", "NaN".into(), "1 to 10000"),
+            ("statusline", "low_remaining", 1e300.into(), "0 to 100"),
+            ("statusline", "warn_remaining", (-1).into(), "0 to 100"),
+            ("statusline", "warn_remaining", "40".into(), "0 to 100"),
+        ];
+        for (section, key, value, range) in cases {
+            let doc = serde_json::json!({
+                section: {key: value},
+                "runner": {"model": "kept"},
+                "guard": {"approval_phrase": "kept"},
+                "statusline": {"format": "kept"},
+            });
+            // The one setting under test, beside one other setting of each section.
+            let mut doc = doc;
+            doc[section][key] = value.clone();
+            let (_dir, p, l) = load(&doc.to_string());
+            assert_eq!(
+                l.warnings.len(),
+                1,
+                "{section}.{key}={value}: {:?}",
+                l.warnings
+            );
+            let w = &l.warnings[0].0;
+            for part in [
+                p.display().to_string(),
+                format!("{section}.{key}"),
+                range.to_string(),
+                "using the default".to_string(),
+            ] {
+                assert!(w.contains(&part), "{part:?} missing from: {w}");
+            }
+            let shown = match &value {
+                serde_json::Value::String(s) => format!("{s:?}"),
+                v => v.to_string(),
+            };
+            assert!(w.contains(&shown), "{shown} missing from: {w}");
+            let c = &l.config;
+            assert_eq!(c.runner.model, "kept");
+            assert_eq!(c.guard.approval_phrase, "kept");
+            assert_eq!(c.statusline.format, "kept");
+            assert_eq!(c.runner.timeout, d.runner.timeout);
+            assert_eq!(c.runner.kill_grace, d.runner.kill_grace);
+            assert_eq!(c.runner.runs_keep, d.runner.runs_keep);
+            assert_eq!(c.guard.attempt_scope, d.guard.attempt_scope);
+            assert_eq!(c.statusline.wrap_timeout_ms, d.statusline.wrap_timeout_ms);
+            assert_eq!(c.statusline.low_remaining, d.statusline.low_remaining);
+            assert_eq!(c.statusline.warn_remaining, d.statusline.warn_remaining);
+        }
+    }
+
+    #[test]
+    fn numbers_in_range_are_kept_and_durations_may_be_json_numbers() {
+        let (_dir, _p, l) = load(
+            r#"{"runner": {"timeout": 90, "kill_grace": 0, "runs_keep": 7.0},
+                "guard": {"attempt_scope": "30m"},
+                "statusline": {"wrap_timeout_ms": 10000, "low_remaining": 0, "warn_remaining": 100}}"#,
+        );
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let c = l.config;
+        assert_eq!(c.runner.timeout, "90");
+        assert_eq!(c.runner.kill_grace, "0");
+        assert_eq!(c.runner.runs_keep, 7);
+        assert_eq!(c.guard.attempt_scope, "30m");
+        assert_eq!(c.statusline.wrap_timeout_ms, 10000);
+        assert_eq!(c.statusline.low_remaining, 0.0);
+        for scope in ["turn", "session", " turn "] {
+            let (_dir, _p, l) = load(&format!(r#"{{"guard": {{"attempt_scope": "{scope}"}}}}"#));
+            assert!(l.warnings.is_empty(), "{scope}: {:?}", l.warnings);
+        }
+    }
+
+    #[test]
+    fn a_project_override_out_of_range_leaves_the_user_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let user = dir.path().join("config.json");
+        std::fs::write(&user, r#"{"guard":{"attempt_scope":"10m"}}"#).unwrap();
+        let project = dir.path().join("proj");
+        std::fs::create_dir_all(project.join(".claude")).unwrap();
+        std::fs::write(
+            project.join(".claude/offload.json"),
+            r#"{"guard":{"attempt_scope":"1e15","mode":"warn"}}"#,
+        )
+        .unwrap();
+        let l = Config::load_for_project(&user, Some(&project));
+        assert_eq!(l.config.guard.attempt_scope, "10m");
+        assert_eq!(l.config.guard.mode, Mode::Warn);
+        assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+        let w = &l.warnings[0].0;
+        assert!(w.contains(".claude/offload.json"), "{w}");
+        assert!(
+            w.contains("guard.attempt_scope: \"1e15\" is too long"),
+            "{w}"
+        );
+        assert!(w.contains("user config's value"), "{w}");
+        // The user file's own bad number falls back to the default.
+        std::fs::write(&user, r#"{"runner":{"timeout":"1e20"}}"#).unwrap();
+        let l = Config::load_for_project(&user, None);
+        assert_eq!(l.config.runner.timeout, "600");
+        assert!(
+            l.warnings[0].0.contains("runner.timeout"),
+            "{:?}",
+            l.warnings
+        );
+    }
+
+    #[test]
+    fn environment_numbers_out_of_range_are_ignored_with_the_range() {
+        let cases = [
+            ("CODEX_TIMEOUT", "100ms to 24h"),
+            ("OFFLOAD_KILL_GRACE", "0s to 60s"),
+            ("OFFLOAD_RUNS_KEEP", "0 to 1000000"),
+        ];
+        for (name, range) in cases {
+            for bad in [
+                "1e20",
+                "-1",
+                "NaN",
+                "",
+                "18446744073709551615",
+                "99999999999999999999999999",
+                "soon",
+            ] {
+                let mut c = Config::default();
+                let w = c.apply_env_from(|k| (k == name).then(|| bad.to_string()));
+                assert_eq!(c, Config::default(), "{name}={bad}");
+                assert_eq!(w.len(), 1, "{name}={bad}: {w:?}");
+                let w = &w[0].0;
+                assert!(w.starts_with(&format!("{name}: ")), "{w}");
+                assert!(w.contains(range), "{w}");
+                assert!(w.contains(&format!("{:?}", bad)), "{w}");
+                assert!(w.contains("ignored, using"), "{w}");
+            }
+        }
+        let mut c = Config::default();
+        let w = c.apply_env_from(|k| (k == "CODEX_TIMEOUT").then(|| "0".to_string()));
+        assert!(w[0].0.contains("too short"), "{w:?}");
+        assert_eq!(c.runner.timeout, "600");
+        let w = c.apply_env_from(|k| match k {
+            "CODEX_TIMEOUT" => Some("10m".into()),
+            "OFFLOAD_KILL_GRACE" => Some("0".into()),
+            "OFFLOAD_RUNS_KEEP" => Some("0".into()),
+            _ => None,
+        });
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            (c.runner.timeout.as_str(), c.runner.kill_grace.as_str()),
+            ("10m", "0")
+        );
+        assert_eq!(c.runner.runs_keep, 0);
     }
 
     #[test]

@@ -37,7 +37,8 @@ pub const CODEX_MODEL_LOGIC: &str = "CODEX_MODEL_LOGIC";
 /// Reasoning effort passed as `-c model_reasoning_effort=...`. Default `xhigh`.
 pub const CODEX_EFFORT: &str = "CODEX_EFFORT";
 
-/// Wall-clock limit of one Codex attempt: seconds (`600`) or a humantime (`10m`). Default 600 s.
+/// Wall-clock limit of one Codex attempt: seconds (`600`) or a humantime (`10m`), 100 ms to 24 h.
+/// Default 600 s. Out of range: ignored with a warning.
 pub const CODEX_TIMEOUT: &str = "CODEX_TIMEOUT";
 
 /// `1` (default): every non-success exits 20. `0`: distinct exit codes 10/11/12/13/1.
@@ -49,10 +50,15 @@ pub const CODEX_BIN: &str = "CODEX_BIN";
 /// Codex's own home (config, sessions, rollouts). Default `~/.codex`.
 pub const CODEX_HOME: &str = "CODEX_HOME";
 
-/// Grace between SIGTERM and SIGKILL when offload ends codex: seconds or humantime. Default 3 s.
+/// Grace between SIGTERM and SIGKILL when offload ends codex: seconds or humantime, 0 to 60 s.
+/// Default 3 s. Out of range: ignored with a warning.
 pub const OFFLOAD_KILL_GRACE: &str = "OFFLOAD_KILL_GRACE";
 
-/// How many per-run folders under `runs/` to keep. Default 50.
+/// How much of codex's output a run folder keeps, in MiB, 1 to 4096. Default 64. Out of range:
+/// ignored with a warning.
+pub const OFFLOAD_MAX_OUTPUT_MB: &str = "OFFLOAD_MAX_OUTPUT_MB";
+
+/// How many per-run folders under `runs/` to keep, 0 to 1 000 000. Default 50.
 pub const OFFLOAD_RUNS_KEEP: &str = "OFFLOAD_RUNS_KEEP";
 
 /// Set by `NO_COLOR` convention: no ANSI colours in any output.

@@ -702,7 +702,15 @@ impl Ledger {
             Ok(None) if !path.exists() => return None,
             _ => {}
         }
-        // Heal (a failure leaves it unknown: the guard then fails closed).
+        // Heal (a failure leaves it unknown: the guard then fails closed). A large log is
+        // rebuilt in the background, and the summary is unknown until then.
+        let len = log
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| m.len());
+        if len > INLINE_REBUILD_MAX && self.spawn_rebuild() {
+            return None;
+        }
         self.rebuild().ok()?;
         read_json::<SessionSummary>(&path).ok().flatten()
     }
@@ -771,7 +779,7 @@ impl Ledger {
             _ => None,
         };
         let Some(mut totals) = totals else {
-            return self.write_full(log).map(|_| ());
+            return self.rebuild_soon(log, len);
         };
         let mut range = Vec::with_capacity((len - totals.events_len) as usize);
         log.seek(SeekFrom::Start(totals.events_len))
@@ -809,7 +817,7 @@ impl Ledger {
             }
         });
         if full {
-            return self.write_full(log).map(|_| ());
+            return self.rebuild_soon(log, len);
         }
         totals.events_len = len;
         totals.tail_sum = sum_at(log, len).unwrap_or_default();
@@ -822,6 +830,63 @@ impl Ledger {
             write_json(&self.paths.session(id), s)?;
         }
         write_json(&self.paths.totals(), &totals)
+    }
+
+    /// Bring every summary up to `len` bytes of the log from scratch (the lock must be held):
+    /// here when the log is small; for a large one, by a background `offload __rebuild`, so that
+    /// no writer (the hook, `offload run`) folds a large log on its own path; meanwhile the
+    /// summaries stay as they are (readers check them, and the guard fails closed on one that
+    /// does not match).
+    fn rebuild_soon(&self, log: &mut File, len: u64) -> Result<(), LedgerError> {
+        if len > INLINE_REBUILD_MAX && self.spawn_rebuild() {
+            return Ok(());
+        }
+        self.write_full(log).map(|_| ())
+    }
+
+    /// Start `offload __rebuild` for this state folder in the background, unless one runs
+    /// already. False when it cannot be started (no `offload` beside this program).
+    fn spawn_rebuild(&self) -> bool {
+        use std::os::unix::process::CommandExt;
+        let marker = self.paths.state_dir.join("rebuild.pid");
+        let running = fs::read_to_string(&marker).ok().and_then(|t| {
+            let (pid, start) = t.trim().split_once(':')?;
+            let pid: u32 = pid.parse().ok()?;
+            (crate::process::start_time(pid)? == start.parse::<u64>().ok()?).then_some(())
+        });
+        if running.is_some() {
+            return true;
+        }
+        let Some(bin) = std::env::current_exe()
+            .ok()
+            .and_then(|e| Some(e.parent()?.join("offload")))
+            .filter(|b| b.is_file())
+        else {
+            return false;
+        };
+        let mut cmd = std::process::Command::new(bin);
+        cmd.arg("__rebuild")
+            .env(crate::env::OFFLOAD_HOME, &self.paths.state_dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // SAFETY: one async-signal-safe call between fork and exec: its own session, so that
+        // it outlives a hook or a run that ends meanwhile.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        match cmd.spawn() {
+            Ok(child) => {
+                let pid = child.id();
+                let start = crate::process::start_time(pid).unwrap_or(0);
+                let _ = write_atomic(&marker, format!("{pid}:{start}\n").as_bytes());
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// Fold the whole log and write every summary, removing orphaned session files.
@@ -1232,6 +1297,10 @@ fn fold_lines(bytes: &[u8], base: u64, mut f: impl FnMut(Line<'_>)) {
         }
     }
 }
+
+/// Logs larger than this (8 MiB, some 35 000 events) are not rebuilt on a writer's or a
+/// reader's own path (see [`Ledger::rebuild_soon`]).
+pub const INLINE_REBUILD_MAX: u64 = 8 << 20;
 
 /// How much of the log a streaming read holds in memory at once.
 const CHUNK: usize = 8 << 20;

@@ -406,7 +406,8 @@ pub fn parse_since<Tz: TimeZone>(
             .map(|t| t.with_timezone(&Utc))
             .or_else(|| {
                 (1..=4).find_map(|h| {
-                    tz.from_local_datetime(&(midnight + chrono::Duration::hours(h)))
+                    let later = midnight.checked_add_signed(chrono::Duration::hours(h))?;
+                    tz.from_local_datetime(&later)
                         .earliest()
                         .map(|t| t.with_timezone(&Utc))
                 })
@@ -861,7 +862,19 @@ mod tests {
             parse_since(" 12h ", now, &Utc).unwrap(),
             ts("2026-11-24T00:00:00Z")
         );
-        for bad in ["", "yesterday", "2026-13-01", "7 parsecs", "-3d"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01",
+            "7 parsecs",
+            "-3d",
+            "1e20",
+            "NaN",
+            "-1",
+            "18446744073709551615s",
+            "99999999999999999999999d",
+            "300000y",
+        ] {
             let e = parse_since(bad, now, &Utc).unwrap_err();
             assert!(e.contains("7d"), "{bad}: {e}");
         }

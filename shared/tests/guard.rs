@@ -209,6 +209,52 @@ fn an_attempt_in_an_earlier_turn_does_not_count_by_default() {
 }
 
 #[test]
+fn an_attempt_scope_out_of_range_reads_as_turn_and_never_panics() {
+    use shared::policy::guard::{AttemptScope, unlocked};
+    for scope in [
+        "1e15",
+        "1e20",
+        "-1",
+        "NaN",
+        "inf",
+        "",
+        "0",
+        "18446744073709551615",
+        "99999999999999999999999999d",
+        "31d",
+    ] {
+        assert_eq!(AttemptScope::parse(scope), AttemptScope::Turn, "{scope}");
+        // A success of an earlier turn counts for nothing; one of this turn opens.
+        let mut g = Given::new().attempt(Outcome::Success, -1, 1);
+        g.config.attempt_scope = scope.into();
+        denied(&g.edit("src/main.rs"), "route-first");
+        let mut g = Given::new().attempt(Outcome::Success, 0, 1);
+        g.config.attempt_scope = scope.into();
+        assert_eq!(g.edit("src/main.rs"), Verdict::Silent, "{scope}");
+    }
+    assert_eq!(
+        AttemptScope::parse("30d"),
+        AttemptScope::Within(std::time::Duration::from_secs(30 * 86_400))
+    );
+    // Checked arithmetic: a success stamped at the end of time, with the longest scope.
+    let mut s = folded(&[("ok", Outcome::Success, "workspace-write", true)]);
+    for a in [&mut s.last_write_success, &mut s.last_success] {
+        a.as_mut().unwrap().ts = chrono::DateTime::<Utc>::MAX_UTC;
+    }
+    s.turn += 1;
+    let config = GuardConfig {
+        attempt_scope: "30d".into(),
+        ..GuardConfig::default()
+    };
+    assert!(!unlocked(Some(&s), &config, Utc::now()));
+    assert!(!unlocked(
+        Some(&s),
+        &config,
+        chrono::DateTime::<Utc>::MIN_UTC
+    ));
+}
+
+#[test]
 fn a_failed_attempt_fails_closed_until_the_user_approves() {
     for outcome in [
         Outcome::Failed,

@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::claude::HookInput;
-use crate::config::{GuardConfig, Mode, RunnerConfig, parse_duration};
+use crate::config::{GuardConfig, Mode, RunnerConfig, limits};
 use crate::ledger::{LastAttempt, SessionSummary};
 use crate::policy::bash::{self, Target};
 use crate::policy::messages::{self, Work};
@@ -102,12 +102,15 @@ pub enum AttemptScope {
 }
 
 impl AttemptScope {
-    /// `turn`, `session`, or a duration; anything else reads as `turn` (the strictest useful).
+    /// `turn`, `session`, or a duration of 1 s to 30 days; anything else reads as `turn` (the
+    /// strictest useful).
     pub fn parse(s: &str) -> AttemptScope {
         match s.trim() {
             "session" => AttemptScope::Session,
             "turn" | "" => AttemptScope::Turn,
-            d => parse_duration(d).map_or(AttemptScope::Turn, AttemptScope::Within),
+            d => limits::ATTEMPT_SCOPE
+                .parse(d)
+                .map_or(AttemptScope::Turn, AttemptScope::Within),
         }
     }
 
@@ -123,8 +126,12 @@ impl AttemptScope {
             AttemptScope::Session => true,
             // A record from the future (a writer whose clock is ahead) cannot be placed in
             // time: it opens nothing under a duration, which skew therefore cannot extend.
+            // Checked: an end past what a date can hold covers nothing (fail closed).
             AttemptScope::Within(d) => {
-                ts <= now + chrono::Duration::minutes(1)
+                let skew = now
+                    .checked_add_signed(chrono::Duration::minutes(1))
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC);
+                ts <= skew
                     && chrono::Duration::from_std(d)
                         .ok()
                         .and_then(|d| ts.checked_add_signed(d))

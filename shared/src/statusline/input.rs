@@ -39,7 +39,7 @@ impl Input {
         let cw = &v["context_window"];
         let claude_tokens = match (n(&cw["total_input_tokens"]), n(&cw["total_output_tokens"])) {
             (None, None) => None,
-            (i, o) => Some(i.unwrap_or(0) + o.unwrap_or(0)),
+            (i, o) => Some(i.unwrap_or(0).saturating_add(o.unwrap_or(0))),
         };
         let five = &v["rate_limits"]["five_hour"];
         let claude_five_hour = five["used_percentage"].as_f64().map(|used| ClaudeLimit {

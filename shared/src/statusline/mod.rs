@@ -257,6 +257,11 @@ pub fn compose(stdin: &[u8], env: &Env) -> Composed {
         line,
         segments,
         steps,
-        wrap_timeout: Duration::from_millis(config.wrap_timeout_ms),
+        // Bounded even if a value got past the config check: `recv_timeout` with a limit past
+        // the clock's end waits forever.
+        wrap_timeout: Duration::from_millis(config.wrap_timeout_ms.clamp(
+            *crate::config::limits::WRAP_TIMEOUT_MS.start(),
+            *crate::config::limits::WRAP_TIMEOUT_MS.end(),
+        )),
     }
 }
