@@ -1,5 +1,7 @@
 //! Many writers at once are normal (parallel Claude sessions, `--dual`, batches): 8 runner
-//! processes make 200 attempts while 4 readers read the summaries the whole time.
+//! processes make 200 attempts while 4 readers read the summaries the whole time; 16 writers
+//! of 300 attempts each with 8 real hooks and 4 real statuslines at once; a large log rebuilt
+//! in the background.
 
 mod support;
 
@@ -183,4 +185,155 @@ fn a_large_log_is_rebuilt_in_the_background_not_by_the_run() {
         n + 2,
         "every line: the denials, the run's start and end"
     );
+}
+
+/// The ledger at team scale on one machine: 16 writers of 300 attempts each (start and finish
+/// appended separately, as `offload run` does), 8 real hooks recording denials and 4 real
+/// statuslines reading, all at once. No attempt is lost or doubled, every denial is there, and
+/// the summaries equal a rebuild from the log.
+#[test]
+fn sixteen_writers_of_300_attempts_with_hooks_and_statuslines() {
+    use shared::ledger::{AttemptFinished, AttemptStarted, Event, Ledger, Tokens};
+    use shared::outcome::Outcome;
+    const WRITERS: usize = 16;
+    const ATTEMPTS: usize = 300;
+    let sb = Arc::new(Sandbox::new());
+    let project = sb.work();
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let hook = support::workspace_bin("offload-hook");
+    let statusline = support::workspace_bin("offload-statusline");
+
+    let hooks: Vec<_> = (0..8)
+        .map(|h| {
+            let (sb, stop, hook, project) = (sb.clone(), stop.clone(), hook.clone(), project.clone());
+            std::thread::spawn(move || {
+                let mut denied = 0u64;
+                let payload = serde_json::json!({
+                    "session_id": format!("hook-{h}"), "cwd": project, "hook_event_name": "PreToolUse",
+                    "tool_name": "Edit", "tool_use_id": "t",
+                    "tool_input": {"file_path": project.join("src/lib.rs"), "old_string": "a", "new_string": "b"}
+                })
+                .to_string();
+                while !stop.load(Ordering::Relaxed) {
+                    let out = support::Run::new(&hook)
+                        .env("OFFLOAD_HOME", sb.home())
+                        .env("CLAUDE_PROJECT_DIR", &project)
+                        .stdin(&payload)
+                        .output();
+                    assert_eq!(out.code(), 0, "{}", out.stderr());
+                    assert!(out.stdout().contains("\"deny\""), "{}", out.stdout());
+                    assert!(
+                        !out.stderr().contains("could not record"),
+                        "a denial was dropped: {}",
+                        out.stderr()
+                    );
+                    denied += 1;
+                }
+                denied
+            })
+        })
+        .collect();
+    let readers: Vec<_> = (0..4)
+        .map(|i| {
+            let (sb, stop, statusline) = (sb.clone(), stop.clone(), statusline.clone());
+            std::thread::spawn(move || {
+                let mut renders = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let out = support::Run::new(&statusline)
+                        .env("OFFLOAD_HOME", sb.home())
+                        .stdin(&format!("{{\"session_id\":\"w-{i}\"}}"))
+                        .output();
+                    assert_eq!(out.code(), 0, "{}", out.stderr());
+                    assert!(out.stdout().starts_with("Offload"), "{}", out.stdout());
+                    renders += 1;
+                }
+                renders
+            })
+        })
+        .collect();
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let sb = sb.clone();
+            std::thread::spawn(move || {
+                let ledger = Ledger::new(sb.ledger().paths().clone());
+                for i in 0..ATTEMPTS {
+                    let attempt = format!("w{w}-{i}");
+                    let session = format!("w-{}", w % 4);
+                    let start = Event::now(
+                        Some(&session),
+                        Body::AttemptStarted(AttemptStarted {
+                            attempt: attempt.clone(),
+                            model: "m".into(),
+                            sandbox: "workspace-write".into(),
+                            work_type: None,
+                            cwd: "/w".into(),
+                            pid: std::process::id(),
+                        }),
+                    );
+                    ledger.append(&[start]).unwrap();
+                    let outcome = if i % 7 == 0 {
+                        Outcome::Failed
+                    } else {
+                        Outcome::Success
+                    };
+                    let end = Event::now(
+                        Some(&session),
+                        Body::AttemptFinished(Box::new(AttemptFinished {
+                            unconfigured_codex: None,
+                            attempt,
+                            outcome,
+                            exit_code: outcome.exit_code(true),
+                            codex_exit: Some(0),
+                            model: "m".into(),
+                            sandbox: "workspace-write".into(),
+                            work_type: None,
+                            cwd: "/w".into(),
+                            duration_ms: 1,
+                            tokens: Tokens {
+                                input: 10,
+                                cached_input: 0,
+                                output: 1,
+                                reasoning: 0,
+                                total: 11,
+                            },
+                            thread_id: None,
+                            error: None,
+                        })),
+                    );
+                    ledger.append(&[end]).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let denied: u64 = hooks.into_iter().map(|h| h.join().unwrap()).sum();
+    let renders: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    assert!(
+        denied > 50 && renders > 50,
+        "hooks {denied}, statuslines {renders}"
+    );
+
+    let ledger = sb.ledger();
+    let log = ledger.read_log().unwrap();
+    assert_eq!((log.skipped, log.torn_tail), (0, false));
+    let mut finished = HashSet::new();
+    let mut denials = 0u64;
+    for e in &log.events {
+        match &e.body {
+            Body::AttemptFinished(f) => {
+                assert!(finished.insert(f.attempt.clone()), "twice: {}", f.attempt)
+            }
+            Body::GuardDenied { .. } => denials += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(finished.len(), WRITERS * ATTEMPTS);
+    assert_eq!(denials, denied, "every denial the hooks gave is in the log");
+    let (folded, on_disk) = ledger.verify().unwrap();
+    assert_eq!(folded, on_disk, "summaries equal a rebuild from the log");
+    assert_eq!(on_disk.totals.attempts as usize, WRITERS * ATTEMPTS);
 }
