@@ -229,6 +229,9 @@ pub struct Folder<Tz: TimeZone> {
     pending: HashMap<String, bool>,
     /// Finishes seen before (or without) their start.
     finished_early: HashSet<String>,
+    /// The local day of the last hour seen (events come in time order: one time-zone lookup
+    /// per hour instead of one per event).
+    day_of_hour: Option<(i64, NaiveDate)>,
 }
 
 impl<Tz: TimeZone> Folder<Tz> {
@@ -246,6 +249,7 @@ impl<Tz: TimeZone> Folder<Tz> {
             models: HashMap::new(),
             pending: HashMap::new(),
             finished_early: HashSet::new(),
+            day_of_hour: None,
         }
     }
 
@@ -270,18 +274,26 @@ impl<Tz: TimeZone> Folder<Tz> {
             return;
         }
         self.r.total.apply(ev);
-        let day = ev.ts.with_timezone(&self.tz).date_naive();
+        // Time zones change on whole hours (or half and quarter hours: 15 minutes then).
+        let quarter = ev.ts.timestamp().div_euclid(900);
+        let day = match self.day_of_hour {
+            Some((q, d)) if q == quarter => d,
+            _ => {
+                let d = ev.ts.with_timezone(&self.tz).date_naive();
+                self.day_of_hour = Some((quarter, d));
+                d
+            }
+        };
         self.days
             .entry(day)
             .or_insert_with(|| Group::keyed(Some(day.format("%Y-%m-%d").to_string())))
             .apply(ev);
-        let session = ev.session.clone();
-        match self.sessions.get_mut(&session) {
+        match self.sessions.get_mut(&ev.session) {
             Some(g) => g.apply(ev),
             None => {
-                let mut g = Group::keyed(session.clone());
+                let mut g = Group::keyed(ev.session.clone());
                 g.apply(ev);
-                self.sessions.insert(session, g);
+                self.sessions.insert(ev.session.clone(), g);
             }
         }
         if let Body::AttemptFinished(f) = &ev.body {
