@@ -401,7 +401,13 @@ fn attempt(
     let mut events = vec![Event::now(
         session,
         Body::AttemptFinished(Box::new(AttemptFinished {
-            unconfigured_codex: unconfigured_codex(&ledger.paths().config_file, bin),
+            unconfigured_codex: unconfigured_codex(
+                &ledger.paths().config_file,
+                bin,
+                session
+                    .and_then(|id| ledger.session(id))
+                    .and_then(|s| s.first_event),
+            ),
             attempt: id,
             outcome,
             exit_code: result.exit_code,
@@ -568,10 +574,20 @@ fn prune_runs(dir: &Path, keep: usize) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
+    // A finished run has its result; a run folder without one whose run is over (unchanged for
+    // longer than the longest timeout) belongs to a run that was killed: it goes too.
+    let over = std::time::Duration::from_secs(25 * 3600);
     let mut done: Vec<PathBuf> = entries
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.join("result.json").exists())
+        .filter(|p| {
+            p.join("result.json").exists()
+                || std::fs::metadata(p)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > over)
+        })
         .collect();
     if done.len() <= keep {
         return;
@@ -587,7 +603,11 @@ fn prune_runs(dir: &Path, keep: usize) {
 /// it at a script that "succeeds" (a `CODEX_BIN`, or a `codex` put first on `PATH`). The one
 /// configured is `runner.codex_bin` of the config file, or the `CODEX_BIN` Claude Code itself was
 /// started with, found on the `PATH` Claude Code was started with.
-fn unconfigured_codex(config_file: &Path, bin: &Result<PathBuf, String>) -> Option<String> {
+fn unconfigured_codex(
+    config_file: &Path,
+    bin: &Result<PathBuf, String>,
+    session_start: Option<chrono::DateTime<chrono::Utc>>,
+) -> Option<String> {
     shared::claude_marker::inside_claude_code()?;
     let used = bin.as_ref().ok().cloned();
     let started = |name: &str| {
@@ -615,8 +635,11 @@ fn unconfigured_codex(config_file: &Path, bin: &Result<PathBuf, String>) -> Opti
                     m.ctime_nsec().clamp(0, 999_999_999) as u32,
                 )
         })?;
-        let claude_start =
-            shared::claude_marker::claude_ancestor().and_then(shared::process::started_at)?;
+        // Since the Claude Code process above started, or (a run detached from it) since
+        // the session's first record.
+        let claude_start = shared::claude_marker::claude_ancestor()
+            .and_then(shared::process::started_at)
+            .or_else(|| session_start.map(std::time::SystemTime::from))?;
         if changed > claude_start {
             return Some(format!(
                 "{} (changed after this Claude Code session started: start a new session after upgrading codex)",

@@ -331,6 +331,13 @@ fn damage(r: &Report) -> Option<String> {
             "a torn last line left out (a write in progress, or a writer that died)".to_string(),
         );
     }
+    if r.future_events > 0 {
+        parts.push(format!(
+            "{} event{} stamped in the future (written by a clock that was ahead: counted, but they open no time window)",
+            r.future_events,
+            if r.future_events == 1 { "" } else { "s" }
+        ));
+    }
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 

@@ -955,4 +955,18 @@ fn a_codex_changed_during_the_session_counts_for_nothing() {
         last.as_deref().is_some_and(|c| c.contains("changed after")),
         "{last:?}"
     );
+    // A run detached from Claude Code's tree (no Claude Code process above it, its markers
+    // still set): the session's first record is the mark.
+    s.prompt("once more").expect_code(0);
+    std::fs::copy(support::fake_codex(), &codex).unwrap();
+    Run::new(support::offload_bin())
+        .args(["run", "fix src/lib.rs", "workspace-write", "."])
+        .env("OFFLOAD_HOME", s.sb.home())
+        .env("CODEX_HOME", s.sb.codex_home())
+        .env("CLAUDE_CODE_SESSION_ID", s.id)
+        .env("CLAUDECODE", "1")
+        .current_dir(&s.project)
+        .output()
+        .expect_code(0);
+    assert!(is_deny(&s.edit()).is_some(), "still counts for nothing");
 }

@@ -818,6 +818,35 @@ fn run_folders_are_kept_to_the_retention_limit() {
             "newest kept: {id}"
         );
     }
+    // A killed run's folder (no result) is kept while its run could still be going, and goes
+    // once it cannot (older than the longest timeout).
+    let runs = sb.home().join("runs");
+    for (name, hours) in [
+        ("20261101T000000.000Z-1", 30u64),
+        ("20991231T000000.000Z-2", 0),
+    ] {
+        let dir = runs.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("stdout.jsonl"), "").unwrap();
+        let when = std::time::SystemTime::now() - Duration::from_secs(hours * 3600);
+        std::fs::File::open(&dir)
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
+    }
+    sb.run()
+        .arg("x")
+        .env("OFFLOAD_RUNS_KEEP", "3")
+        .output()
+        .expect_code(0);
+    assert!(
+        !runs.join("20261101T000000.000Z-1").exists(),
+        "a killed run's folder goes"
+    );
+    assert!(
+        runs.join("20991231T000000.000Z-2").exists(),
+        "one that may still run stays"
+    );
 }
 
 /// A full disk under the state folder (a 2 MiB tmpfs in a private mount namespace: root only):

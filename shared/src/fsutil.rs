@@ -17,6 +17,35 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
 /// Write `bytes` to `path` so that a reader sees either the old content or the new, never a
 /// mix: write a temporary file beside it (mode 0600), then rename over. No fsync: what this
 /// writes are caches that can be rebuilt, and the hot paths cannot pay for a disk flush.
+/// Remove the temp files [`write_atomic`] leaves in `dir` when its writer is killed between
+/// writing and renaming (`.<name>.<pid>.<n>.tmp`), once they are older than `age`.
+pub fn sweep_temp_files(dir: &Path, age: std::time::Duration) -> usize {
+    let mut removed = 0;
+    for e in fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .take(100_000)
+    {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with('.') && name.ends_with(".tmp")) {
+            continue;
+        }
+        let old = e
+            .metadata()
+            .ok()
+            .filter(fs::Metadata::is_file)
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|a| a > age);
+        if old && fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -91,6 +120,31 @@ pub fn read_regular_text(path: &Path, max: u64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_old_temp_files_are_swept() {
+        let d = tempfile::tempdir().unwrap();
+        let old = d.path().join(".totals.json.123.0.tmp");
+        let fresh = d.path().join(".totals.json.124.0.tmp");
+        let kept = d.path().join("totals.json");
+        for p in [&old, &fresh, &kept] {
+            fs::write(p, "x").unwrap();
+        }
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        for p in [&old, &kept] {
+            fs::File::options()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_modified(two_hours_ago)
+                .unwrap();
+        }
+        assert_eq!(
+            sweep_temp_files(d.path(), std::time::Duration::from_secs(3600)),
+            1
+        );
+        assert!(!old.exists() && fresh.exists() && kept.exists());
+    }
     use std::os::unix::fs::PermissionsExt;
 
     #[test]

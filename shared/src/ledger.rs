@@ -947,8 +947,12 @@ impl Ledger {
         Ok(folded)
     }
 
-    /// Write every summary of a fold, removing orphaned session files (the lock must be held).
+    /// Write every summary of a fold, removing orphaned session files and the temp files of
+    /// writers killed mid-write (the lock must be held).
     fn write_folded(&self, folded: &Folded) -> Result<(), LedgerError> {
+        for d in [&self.paths.state_dir, &self.paths.sessions_dir()] {
+            crate::fsutil::sweep_temp_files(d, Duration::from_secs(3600));
+        }
         let dir = self.paths.sessions_dir();
         create_private_dir(&dir).map_err(io_err(&dir))?;
         for (id, s) in &folded.sessions {

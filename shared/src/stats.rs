@@ -197,6 +197,11 @@ pub struct Report {
     pub torn_tail: bool,
     /// `attempt.started` with no `attempt.finished` anywhere in the log: running now, or lost.
     pub unfinished: u64,
+    /// Events stamped more than five minutes after the time of this report (written by a
+    /// clock that was ahead): counted like the others, but they open no time window (see the
+    /// guard's `attempt_scope`).
+    #[serde(default)]
+    pub future_events: u64,
     /// Everything (key `null`).
     pub total: Group,
     /// Local days, oldest first; only days with events.
@@ -232,6 +237,8 @@ pub struct Folder<Tz: TimeZone> {
     /// The local day of the last hour seen (events come in time order: one time-zone lookup
     /// per hour instead of one per event).
     day_of_hour: Option<(i64, NaiveDate)>,
+    /// Past this, an event is from the future.
+    future_after: DateTime<Utc>,
 }
 
 impl<Tz: TimeZone> Folder<Tz> {
@@ -250,6 +257,7 @@ impl<Tz: TimeZone> Folder<Tz> {
             pending: HashMap::new(),
             finished_early: HashSet::new(),
             day_of_hour: None,
+            future_after: Utc::now() + chrono::Duration::minutes(5),
         }
     }
 
@@ -270,6 +278,9 @@ impl<Tz: TimeZone> Folder<Tz> {
             return;
         }
         self.r.events += 1;
+        if ev.ts > self.future_after {
+            self.r.future_events += 1;
+        }
         if !counts(&ev.body) {
             return;
         }
@@ -311,6 +322,7 @@ impl<Tz: TimeZone> Folder<Tz> {
     /// Add what a fold of the next part of the log found (the parts folded in parallel).
     pub fn merge(&mut self, later: Folder<Tz>) {
         self.r.events += later.r.events;
+        self.r.future_events += later.r.future_events;
         self.r.total.merge(later.r.total);
         for (k, g) in later.days {
             match self.days.get_mut(&k) {
@@ -629,6 +641,17 @@ mod tests {
         }
     }
 
+    #[test]
+    fn events_from_a_clock_ahead_are_counted_and_named() {
+        let mut f = Folder::new(None, Utc);
+        let mut ahead = denied("2026-11-01T09:00:00Z", "s1", "Edit", false);
+        ahead.ts = Utc::now() + chrono::Duration::days(1);
+        f.add(&ahead);
+        f.add(&denied("2026-11-01T09:00:00Z", "s1", "Edit", false));
+        let r = f.finish(0, false);
+        assert_eq!((r.events, r.future_events), (2, 1));
+    }
+
     fn sample() -> LogRead {
         log(vec![
             ev(
@@ -804,6 +827,7 @@ mod tests {
                 "skipped_lines",
                 "torn_tail",
                 "unfinished",
+                "future_events",
                 "total",
                 "by_day",
                 "by_session",
