@@ -1367,7 +1367,7 @@ const QUICK_CHECK_ABOVE: u64 = 64 << 20;
 /// summary against the log line at their offset (see `shared::ledger`).
 fn quick_ledger_checks(ledger: &Ledger, log_len: u64) -> Vec<Check> {
     let mut out = Vec::new();
-    let torn = std::fs::File::open(ledger.paths().events())
+    let torn = shared::ledger::open_log_read(&ledger.paths().events())
         .ok()
         .and_then(|f| {
             use std::os::unix::fs::FileExt;
@@ -1397,7 +1397,7 @@ fn quick_ledger_checks(ledger: &Ledger, log_len: u64) -> Vec<Check> {
     } else {
         Check::ok("ledger", detail)
     });
-    let log = std::fs::File::open(ledger.paths().events()).ok();
+    let log = shared::ledger::open_log_read(&ledger.paths().events()).ok();
     let mut sessions = 0usize;
     let mut bad = 0usize;
     for e in std::fs::read_dir(ledger.paths().sessions_dir())

@@ -714,7 +714,7 @@ impl Ledger {
     /// or unreadable.
     pub fn totals(&self) -> Option<Totals> {
         let t: Totals = read_json(&self.paths.totals()).ok().flatten()?;
-        let log = File::open(self.paths.events()).ok();
+        let log = open_log_read(&self.paths.events()).ok();
         t.matches(log.as_ref()).then_some(t)
     }
 
@@ -726,7 +726,7 @@ impl Ledger {
     pub fn session(&self, id: &str) -> Option<SessionSummary> {
         let path = self.paths.session(id);
         let read = read_json::<SessionSummary>(&path);
-        let log = File::open(self.paths.events()).ok();
+        let log = open_log_read(&self.paths.events()).ok();
         match read {
             Ok(Some(s)) if s.matches(id, log.as_ref()) => return Some(s),
             Ok(None) if !path.exists() => return None,
@@ -1059,7 +1059,7 @@ impl Ledger {
     /// is half-way); without the lock, after the read wait, the length as it is.
     fn settled_len(&self) -> Result<Option<(File, u64)>, LedgerError> {
         let path = self.paths.events();
-        let file = match File::open(&path) {
+        let file = match open_log_read(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(LedgerError::Io { path, source: e }),
@@ -1255,13 +1255,35 @@ impl Drop for LockGuard {
 }
 
 fn open_log(path: &Path) -> Result<File, LedgerError> {
-    OpenOptions::new()
+    let f = OpenOptions::new()
         .read(true)
         .append(true)
         .create(true)
         .mode(0o600)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
-        .map_err(io_err(path))
+        .map_err(io_err(path))?;
+    regular(f).map_err(io_err(path))
+}
+
+/// The log opened for reading, never blocking (a FIFO or a device put in its place is an
+/// error, not a hang).
+pub fn open_log_read(path: &Path) -> io::Result<File> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    regular(f)
+}
+
+fn regular(f: File) -> io::Result<File> {
+    if f.metadata()?.file_type().is_file() {
+        Ok(f)
+    } else {
+        Err(io::Error::other(
+            "not a regular file (something was put in the ledger's place: move it away)",
+        ))
+    }
 }
 
 /// If the log ends in a partial line, terminate it so the next append starts clean.
@@ -1665,8 +1687,11 @@ impl SessionSummary {
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, ()> {
-    match fs::read(path) {
-        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|_| ()),
+    // Never blocks (a FIFO in a summary's place) and never reads without bound: anything but
+    // a regular file of at most 64 MiB is a summary to heal.
+    match crate::fsutil::read_regular(path, 64 << 20) {
+        Ok(Some(b)) => serde_json::from_slice(&b).map(Some).map_err(|_| ()),
+        Ok(None) => Err(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(_) => Err(()),
     }
@@ -1678,8 +1703,9 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), LedgerError> {
         source: e.into(),
     })?;
     bytes.push(b'\n');
-    if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
-        // Something put a folder where a summary goes: kept aside (nothing is lost), replaced.
+    if fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
+        // Something put a folder (or a FIFO, a link) where a summary goes: kept aside
+        // (nothing is lost), replaced.
         let aside = path.with_extension(format!(
             "json.aside-{}",
             Utc::now().format("%Y%m%dT%H%M%S%.3f")
@@ -1903,6 +1929,17 @@ mod tests {
                     std::fs::create_dir(l.paths.totals()).unwrap();
                     std::fs::remove_file(l.paths.session("s1")).unwrap();
                     std::fs::create_dir(l.paths.session("s1")).unwrap();
+                }),
+            ),
+            (
+                "a FIFO in place",
+                Box::new(|l: &Ledger| {
+                    for p in [l.paths.totals(), l.paths.session("s1")] {
+                        std::fs::remove_file(&p).unwrap();
+                        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+                        // SAFETY: a plain call with a valid path.
+                        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+                    }
                 }),
             ),
             (

@@ -141,6 +141,9 @@ impl Running {
     /// caller: the process is gone and this caller removed its marker. (A run removes its own
     /// marker before it exits, so a marker still there after its process is gone was left by a
     /// run that died; of several callers noticing at once, one removes it and closes it.)
+    ///
+    /// A run killed after it recorded its finish but before it removed its marker is not closed
+    /// again: the end of the log (its last 4 MiB, where such a finish is) is searched for it.
     pub fn claim_if_dead(&self, state_dir: &Path) -> bool {
         !self.alive()
             && std::fs::remove_file(dir(state_dir).join(format!(
@@ -148,7 +151,27 @@ impl Running {
                 crate::fsutil::safe_name(&self.attempt, 120)
             )))
             .is_ok()
+            && !finished_in_log_tail(&state_dir.join("events.jsonl"), &self.attempt)
     }
+}
+
+/// Whether the last 4 MiB of the log hold the finish of `attempt`.
+fn finished_in_log_tail(log: &Path, attempt: &str) -> bool {
+    use std::os::unix::fs::FileExt;
+    let Ok(f) = crate::ledger::open_log_read(log) else {
+        return false;
+    };
+    let len = f.metadata().map_or(0, |m| m.len());
+    let start = len.saturating_sub(4 << 20);
+    let mut buf = vec![0u8; (len - start) as usize];
+    if f.read_exact_at(&mut buf, start).is_err() {
+        return false;
+    }
+    let id = format!("\"attempt\":{}", serde_json::Value::from(attempt));
+    buf.split(|b| *b == b'\n').any(|line| {
+        let text = String::from_utf8_lossy(line);
+        text.contains("\"kind\":\"attempt.finished\"") && text.contains(&id)
+    })
 }
 
 /// Every marker (at most 1000, each a regular file of at most 64 KiB; unreadable ones are
@@ -202,6 +225,25 @@ mod tests {
         let _live = r.mark(t.path()).unwrap();
         assert!(!r.claim_if_dead(t.path()));
         assert_eq!(list(t.path()), std::slice::from_ref(&r));
+        // A run killed after it recorded its finish, before it removed its marker: not
+        // closed a second time.
+        let finished_first = Running {
+            attempt: "a2".into(),
+            ..dead.clone()
+        };
+        let _left = finished_first.mark(t.path()).unwrap();
+        let mut fin = dead.died();
+        if let Body::AttemptFinished(f) = &mut fin.body {
+            f.attempt = "a2".into();
+            f.outcome = Outcome::Success;
+        }
+        crate::ledger::Ledger::new(crate::paths::Paths::in_folder(t.path().to_path_buf()))
+            .append(&[fin])
+            .unwrap();
+        assert!(
+            !finished_first.claim_if_dead(t.path()),
+            "its finish is in the log"
+        );
         let ev = dead.died();
         assert_eq!(ev.session.as_deref(), Some("s1"));
         match ev.body {

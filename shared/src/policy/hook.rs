@@ -442,7 +442,7 @@ fn guarded_findings(g: &Guarded, store: &Store, sid: Option<&str>, command: &str
     // Lines appended while the command ran that only offload writes, for this session.
     let len = std::fs::metadata(&g.ledger).map_or(0, |m| m.len());
     if len > g.ledger_len
-        && let Ok(f) = std::fs::File::open(&g.ledger)
+        && let Ok(f) = crate::ledger::open_log_read(&g.ledger)
     {
         use std::os::unix::fs::FileExt;
         let n = (len - g.ledger_len).min(4 << 20) as usize;
