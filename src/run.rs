@@ -610,6 +610,27 @@ fn unconfigured_codex(
 ) -> Option<String> {
     shared::claude_marker::inside_claude_code()?;
     let used = bin.as_ref().ok().cloned();
+    // codex's own home (its provider, its server) chosen from inside Claude Code: a real codex
+    // talking to a server Claude runs would "succeed" at anything.
+    if let Some(started) = shared::claude_marker::claude_started_with("CODEX_HOME") {
+        use std::os::unix::ffi::OsStrExt;
+        let now = std::env::var_os("CODEX_HOME").map(|v| v.as_bytes().to_vec());
+        if now != started {
+            return Some(format!(
+                "{} with CODEX_HOME={} (Claude Code started with {})",
+                used.as_ref()
+                    .map_or_else(|| "codex".into(), |p| p.display().to_string()),
+                now.map_or_else(
+                    || "(unset)".into(),
+                    |v| String::from_utf8_lossy(&v).into_owned()
+                ),
+                started.map_or_else(
+                    || "none".into(),
+                    |v| String::from_utf8_lossy(&v).into_owned()
+                )
+            ));
+        }
+    }
     let started = |name: &str| {
         shared::claude_marker::claude_started_with(name)
             .flatten()

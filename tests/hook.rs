@@ -970,3 +970,49 @@ fn a_codex_changed_during_the_session_counts_for_nothing() {
         .expect_code(0);
     assert!(is_deny(&s.edit()).is_some(), "still counts for nothing");
 }
+
+/// codex's home (its provider and server) changed by Claude's command: the attempt is recorded
+/// but counts for nothing; the home Claude Code was started with counts.
+#[test]
+fn a_codex_home_chosen_inside_claude_code_counts_for_nothing() {
+    let s = Session::new();
+    let dir =
+        s.sb.dir
+            .path()
+            .join("node_modules/@anthropic-ai/claude-code");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cli = dir.join("cli.js");
+    std::fs::write(
+        &cli,
+        "import subprocess, sys\nsys.exit(subprocess.call(['sh', '-c', sys.argv[1]]))\n",
+    )
+    .unwrap();
+    let claude_runs = |command: &str| {
+        Run::new("python3")
+            .arg(&cli)
+            .arg(command)
+            .env("OFFLOAD_HOME", s.sb.home())
+            .env("CODEX_HOME", s.sb.codex_home())
+            .env("CLAUDE_CODE_SESSION_ID", s.id)
+            .env("CLAUDECODE", "1")
+            .current_dir(&s.project)
+            .output()
+    };
+    let run = format!(
+        "{} run 'fix src/lib.rs' workspace-write .",
+        support::offload_bin().display()
+    );
+    s.prompt("go").expect_code(0);
+    claude_runs(&run).expect_code(0);
+    assert_eq!(
+        s.edit().stdout(),
+        "",
+        "the home Claude Code started with counts"
+    );
+    s.prompt("again").expect_code(0);
+    let other = s.sb.dir.path().join("other-codex-home");
+    std::fs::create_dir_all(&other).unwrap();
+    claude_runs(&format!("CODEX_HOME={} {run}", other.display())).expect_code(0);
+    let reason = is_deny(&s.edit()).expect("a codex home chosen by Claude counts for nothing");
+    assert!(reason.contains("does not count"), "{reason}");
+}

@@ -402,6 +402,9 @@ pub struct LastAttempt {
     /// Why it did not succeed (first 300 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The folder codex worked in (a success unlocks edits of the project it worked on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
 }
 
 /// An approval of a native fallback.
@@ -554,6 +557,7 @@ impl SessionSummary {
                     sandbox: f.sandbox.clone(),
                     work_type: f.work_type.clone(),
                     error: f.error.as_ref().map(|e| e.chars().take(300).collect()),
+                    cwd: Some(f.cwd.clone()),
                 };
                 self.split_outcomes = true;
                 if f.unconfigured_codex.is_none() {

@@ -504,6 +504,7 @@ mod tests {
             sandbox: "workspace-write".into(),
             work_type: None,
             error: None,
+            cwd: None,
         };
         s.split_outcomes = true;
         s.last_attempt = Some(last.clone());

@@ -319,6 +319,7 @@ fn summary(ts: DateTime<Utc>, this_turn: bool) -> SessionSummary {
         sandbox: "workspace-write".into(),
         work_type: None,
         error: None,
+        cwd: None,
     };
     SessionSummary {
         turn: 3,

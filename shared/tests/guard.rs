@@ -58,6 +58,7 @@ impl Given {
             sandbox: "workspace-write".into(),
             work_type: Some("code".into()),
             error: (!outcome.is_success()).then(|| "codex exited 1: boom".to_string()),
+            cwd: None,
         });
         self
     }
@@ -180,6 +181,27 @@ fn a_successful_attempt_in_the_turn_unlocks_native_work() {
         g.call("Agent", json!({"subagent_type": "Explore", "prompt": "x"})),
         Verdict::Silent
     );
+}
+
+#[test]
+fn a_success_opens_edits_of_the_project_it_worked_on_only() {
+    let with_cwd = |cwd: &dyn Fn(&Given) -> PathBuf| {
+        let mut g = Given::new().attempt(Outcome::Success, 0, 1);
+        let c = cwd(&g).display().to_string();
+        g.summary().last_attempt.as_mut().unwrap().cwd = Some(c);
+        g
+    };
+    let elsewhere = with_cwd(&|g| g.root.join("elsewhere"));
+    let v = elsewhere.edit("src/main.rs");
+    denied(&v, "route-first");
+    assert!(format!("{v:?}").contains("not in this project"), "{v:?}");
+    for inside in [
+        with_cwd(&|g| g.project.clone()),
+        with_cwd(&|g| g.project.join("src")),
+        with_cwd(&|g| g.root.clone()),
+    ] {
+        assert_eq!(inside.edit("src/main.rs"), Verdict::Silent);
+    }
 }
 
 #[test]
@@ -948,7 +970,8 @@ fn folded(attempts: &[(&str, Outcome, &str, bool)]) -> SessionSummary {
                 model: "gpt-5.3-codex".into(),
                 sandbox: sandbox.to_string(),
                 work_type: None,
-                cwd: "/w".into(),
+                // Any folder holding the project.
+                cwd: "/".into(),
                 duration_ms: 10,
                 tokens: Tokens::default(),
                 thread_id: None,

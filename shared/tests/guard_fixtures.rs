@@ -166,6 +166,7 @@ fn a_successful_attempt_in_the_turn_lets_the_same_calls_through() {
             sandbox: "workspace-write".into(),
             work_type: None,
             error: None,
+            cwd: None,
         });
         assert_eq!(w.answer(&stdin, Some(s.clone())).stdout, "");
         let explore = w.payload(version, "pre-tool-use-agent-explore.json", |_| {});

@@ -306,6 +306,15 @@ fn judge(
             "fail-closed",
             messages::fail_closed(work, &what, &last, &route),
         )),
+        Unlock::Elsewhere(last) => Some((
+            "route-first",
+            format!(
+                "{} (The successful attempt {} worked in {}, not in this project.)",
+                messages::route_first(work, &what, &route),
+                last.attempt,
+                last.cwd.as_deref().unwrap_or("another folder")
+            ),
+        )),
         Unlock::Tampered(found) => Some((
             "tamper",
             format!(
@@ -555,10 +564,12 @@ enum Unlock {
     NotCounted(LastAttempt),
     /// A command in this turn changed offload's records or config behind the guard.
     Tampered(String),
+    /// The success in scope worked on another folder than this project.
+    Elsewhere(LastAttempt),
 }
 
 fn unlock(summary: Option<&SessionSummary>, ctx: &Ctx<'_>, work: Work) -> Unlock {
-    unlock_at(summary, ctx.config, ctx.now, work)
+    unlock_at(summary, ctx.config, ctx.now, work, Some(ctx.project))
 }
 
 /// Whether a user prompt gives the approval `phrase` as the user's own instruction:
@@ -662,7 +673,10 @@ pub fn unlocked(
     config: &GuardConfig,
     now: DateTime<Utc>,
 ) -> bool {
-    matches!(unlock_at(summary, config, now, Work::Edit), Unlock::Open)
+    matches!(
+        unlock_at(summary, config, now, Work::Edit, None),
+        Unlock::Open
+    )
 }
 
 /// Whether native `work` is open for the session: an approval in scope, or a successful attempt
@@ -675,6 +689,7 @@ fn unlock_at(
     config: &GuardConfig,
     now: DateTime<Utc>,
     work: Work,
+    project: Option<&Path>,
 ) -> Unlock {
     let Some(s) = summary else {
         return Unlock::NoAttempt;
@@ -707,8 +722,25 @@ fn unlock_at(
         };
         (success, s.last_failure.as_ref())
     };
-    if success.filter(covers).is_some() {
-        return Unlock::Open;
+    // A success opens edits of the project it worked on (its folder inside the project, or
+    // the project inside its folder), not of another one (`offload run … /tmp`).
+    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let elsewhere = |l: &LastAttempt| -> bool {
+        match (work, project, l.cwd.as_deref()) {
+            (Work::Edit, Some(p), Some(cwd)) => {
+                let (p, c) = (real(p), real(Path::new(cwd)));
+                !(p.starts_with(&c) || c.starts_with(&p))
+            }
+            _ => false,
+        }
+    };
+    if let Some(l) = success.filter(covers) {
+        if !elsewhere(l) {
+            return Unlock::Open;
+        }
+        if failure.filter(covers).is_none() {
+            return Unlock::Elsewhere(l.clone());
+        }
     }
     if let Some(l) = failure.filter(covers) {
         return Unlock::Failed(l.clone());
