@@ -717,9 +717,19 @@ impl Ledger {
     /// The all-time summary, without any lock (it is replaced atomically). `None` when absent
     /// or unreadable.
     pub fn totals(&self) -> Option<Totals> {
-        let t: Totals = read_json(&self.paths.totals()).ok().flatten()?;
+        let mut t: Totals = read_json(&self.paths.totals()).ok().flatten()?;
         let log = open_log_read(&self.paths.events()).ok();
-        t.matches(log.as_ref()).then_some(t)
+        if !t.matches(log.as_ref()) {
+            return None;
+        }
+        // Lines past the summary (appended by a writer that died before its summary update,
+        // or could not write it) are folded in here too, without writing anything.
+        if let Some(log) = &log
+            && let Some(tail) = unfolded(log, t.events_len)
+        {
+            fold_lines(&tail, t.events_len, |line| t.count(&line));
+        }
+        Some(t)
     }
 
     /// A session's summary, without any lock, once it is checked against the log (see
@@ -732,7 +742,22 @@ impl Ledger {
         let read = read_json::<SessionSummary>(&path);
         let log = open_log_read(&self.paths.events()).ok();
         match read {
-            Ok(Some(s)) if s.matches(id, log.as_ref()) => return Some(s),
+            Ok(Some(mut s)) if s.matches(id, log.as_ref()) => {
+                // This session's events past its summary (see `totals`), folded in here.
+                if let Some(log) = &log
+                    && let Some(tail) = unfolded(log, s.events_len)
+                {
+                    fold_lines(&tail, s.events_len, |line| {
+                        if let Line::Event(ev, end) = line
+                            && !ev.body.is_log_only()
+                            && ev.session.as_deref() == Some(id)
+                        {
+                            s.apply(ev, end);
+                        }
+                    });
+                }
+                return Some(s);
+            }
             Ok(None) if !path.exists() => return None,
             _ => {}
         }
@@ -1035,7 +1060,10 @@ impl Ledger {
             }
         }
         Folded {
-            totals: self.totals().unwrap_or_default(),
+            totals: read_json(&self.paths.totals())
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
             sessions,
         }
     }
@@ -1557,6 +1585,20 @@ fn complete_len(file: &File, upto: u64, torn: bool) -> io::Result<u64> {
     Ok(0)
 }
 
+/// The log's complete lines past `from` (a line start), when there are some and they are at
+/// most 4 MiB (more is left to the next writer, which folds it under the lock).
+fn unfolded(log: &File, from: u64) -> Option<Vec<u8>> {
+    let len = log.metadata().ok()?.len();
+    if len <= from || len - from > 4 << 20 {
+        return None;
+    }
+    let mut buf = vec![0u8; (len - from) as usize];
+    log.read_exact_at(&mut buf, from).ok()?;
+    let end = buf.iter().rposition(|b| *b == b'\n')? + 1;
+    buf.truncate(end);
+    Some(buf)
+}
+
 /// The checksum a summary keeps of the last line it folded in: FNV-1a (64 bits) of the line's
 /// bytes, its newline included. Not a defence against a forger (that is the hook's business),
 /// a check that the log under the summary is still the log it was folded from.
@@ -2026,6 +2068,31 @@ mod tests {
             .count();
         assert_eq!((denials, read.skipped), (1, 0));
         assert_consistent(&l);
+    }
+
+    /// An attempt that reached the log but not the summaries (its writer died between the
+    /// two, or the disk was full for the summaries) counts at once for readers, and the next
+    /// writer folds it in for good.
+    #[test]
+    fn lines_past_the_summaries_count_for_readers_at_once() {
+        let (_d, l) = ledger();
+        for n in 1..=2 {
+            l.append(&[finished("s1", n, Outcome::Success)]).unwrap();
+        }
+        let mut line = serde_json::to_vec(&finished("s1", 3, Outcome::Success)).unwrap();
+        line.push(b'\n');
+        OpenOptions::new()
+            .append(true)
+            .open(l.paths.events())
+            .unwrap()
+            .write_all(&line)
+            .unwrap();
+        assert_eq!(l.session("s1").unwrap().attempts, 3);
+        assert_eq!(l.totals().unwrap().attempts, 3);
+        l.append(&[denied("s1")]).unwrap();
+        l.append(&[finished("s1", 4, Outcome::Success)]).unwrap();
+        assert_consistent(&l);
+        assert_eq!(l.session("s1").unwrap().attempts, 4);
     }
 
     /// A reader heals too: a session summary that no longer matches is rebuilt when read.
