@@ -326,16 +326,10 @@ fn attempt(
         result.error = Some(format!("cannot create {}: {e}", run_dir.display()));
         return result;
     }
-    if let Err(e) = ledger.append(&[started]) {
-        // Without a record the attempt would prove nothing and unlock nothing: do not run it.
-        result.error = Some(format!(
-            "cannot record the attempt, so codex was not run: {e}"
-        ));
-        return result;
-    }
     // While it runs, the guard tells Claude to wait for it (removed when this function returns,
-    // after the finish is recorded).
-    let _running = shared::running::Running::of_this_process(
+    // after the finish is recorded). Without the mark no one could tell it is running, nor close
+    // it if this process is killed: then codex is not run.
+    let _running = match shared::running::Running::of_this_process(
         &id,
         session,
         model,
@@ -345,8 +339,24 @@ fn attempt(
         prompt,
     )
     .mark(&ledger.paths().state_dir)
-    .map_err(|e| eprintln!("offload: warning: cannot mark the attempt as running: {e}"))
-    .ok();
+    {
+        Ok(m) => m,
+        Err(e) => {
+            result.error = Some(format!(
+                "cannot mark the attempt as running, so codex was not run: {e}"
+            ));
+            return result;
+        }
+    };
+    if let Err(e) = ledger.append(&[started])
+        && !e.recorded()
+    {
+        // Without a record the attempt would prove nothing and unlock nothing: do not run it.
+        result.error = Some(format!(
+            "cannot record the attempt, so codex was not run: {e}"
+        ));
+        return result;
+    }
     let finished = match bin {
         Ok(bin) => {
             let spec = ExecSpec {
@@ -390,8 +400,8 @@ fn attempt(
     result.tokens = finished.obs.usage.map(|u| u.tokens()).unwrap_or_default();
     result.thread_id = finished.obs.thread_id.clone();
     result.duration_ms = finished.duration.as_millis() as u64;
-    result.answer = std::fs::read_to_string(run_dir.join("last.txt"))
-        .ok()
+    // codex's last message, bounded (16 MiB) and never from anything but a regular file.
+    result.answer = shared::fsutil::read_regular_text(&run_dir.join("last.txt"), 16 << 20)
         .filter(|s| !s.trim().is_empty())
         .or_else(|| finished.obs.last_message.clone());
     if let (Some(home), Some(tid)) = (codex_home, result.thread_id.as_deref()) {

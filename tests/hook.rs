@@ -1016,3 +1016,55 @@ fn a_codex_home_chosen_inside_claude_code_counts_for_nothing() {
     let reason = is_deny(&s.edit()).expect("a codex home chosen by Claude counts for nothing");
     assert!(reason.contains("does not count"), "{reason}");
 }
+
+/// A FIFO, or a link to `/dev/zero`, in place of offload's config, the project's
+/// `.claude/offload.json`, a summary or the log: the hook still answers a harmless call at
+/// once (a hook that hangs is a hook Claude Code gives up on, which lets the call through).
+#[test]
+fn nothing_put_in_place_of_offloads_files_makes_the_hook_hang() {
+    let s = Session::new();
+    s.prompt("go").expect_code(0);
+    s.offload_run("success").expect_code(0);
+    let mkfifo = |p: &std::path::Path| {
+        let _ = std::fs::remove_file(p);
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: a plain call with a valid path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    };
+    std::fs::create_dir_all(s.project.join(".claude")).unwrap();
+    mkfifo(&s.sb.home().join("config.json"));
+    let _ = std::fs::remove_file(s.project.join(".claude/offload.json"));
+    std::os::unix::fs::symlink("/dev/zero", s.project.join(".claude/offload.json")).unwrap();
+    mkfifo(&s.sb.home().join("totals.json"));
+    mkfifo(&s.sb.home().join("sessions/sess-1.json"));
+    let ls = json!({"session_id": s.id, "cwd": s.project, "hook_event_name": "PreToolUse",
+        "tool_name": "Bash", "tool_input": {"command": "ls"}})
+    .to_string();
+    let edit = json!({"session_id": s.id, "cwd": s.project, "hook_event_name": "PreToolUse",
+        "tool_name": "Edit", "tool_input": {"file_path": s.project.join("src/lib.rs"), "old_string": "a", "new_string": "b"}})
+    .to_string();
+    for payload in [&ls, &edit] {
+        let out = Run::new("timeout")
+            .args(["20"])
+            .arg(workspace_bin("offload-hook"))
+            .env("OFFLOAD_HOME", s.sb.home())
+            .env("CLAUDE_PROJECT_DIR", &s.project)
+            .current_dir(&s.project)
+            .stdin(payload)
+            .output();
+        assert_eq!(
+            out.code(),
+            0,
+            "answered (not 124, a hang): {}",
+            out.stderr()
+        );
+    }
+    let line = Run::new("timeout")
+        .args(["20"])
+        .arg(workspace_bin("offload-statusline"))
+        .env("OFFLOAD_HOME", s.sb.home())
+        .stdin(&json!({"session_id": s.id}).to_string())
+        .output();
+    assert_eq!(line.code(), 0);
+    assert!(line.stdout().starts_with("Offload"), "{}", line.stdout());
+}

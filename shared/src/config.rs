@@ -353,7 +353,7 @@ impl Config {
 
     /// Load `path` only: absent → defaults, silently; unreadable or invalid → defaults and a warning.
     pub fn load_file(path: &Path) -> Loaded {
-        let bytes = match std::fs::read(path) {
+        let bytes = match read_config_bytes(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Loaded::default(),
             Err(e) => {
@@ -464,9 +464,20 @@ impl Config {
     }
 }
 
+/// A config file's bytes: never blocking (a FIFO, a device or a link to one is refused, not
+/// opened for reading), at most 4 MiB (a config is a few hundred bytes; more is refused).
+fn read_config_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+    const MAX: u64 = 4 << 20;
+    match crate::fsutil::read_regular(path, MAX + 1)? {
+        Some(b) if b.len() as u64 > MAX => Err(std::io::Error::other("larger than 4 MiB")),
+        Some(b) => Ok(b),
+        None => Err(std::io::Error::other("not a regular file")),
+    }
+}
+
 /// A JSON object from `path`: `None` when absent, or (with a warning) unreadable or not an object.
 fn read_value(path: &Path, over: bool, warnings: &mut Vec<Warning>) -> Option<serde_json::Value> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match read_config_bytes(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(e) => {

@@ -160,6 +160,10 @@ fn session_and_all_time_numbers() {
         w.line(&fixture("2.1.197", "statusline-later.json")),
         format!("Offload C:0 Σ:1.3M | S/F C:0/0 | RL C:58%@{reset}")
     );
+    // totals.json gone (or not the log's, while a rebuild runs): the total is unknown, not 0.
+    std::fs::remove_file(w.ledger().paths().totals()).unwrap();
+    let line = w.line(&stdin);
+    assert!(line.starts_with("Offload C:12.4k Σ:-- |"), "{line}");
 }
 
 #[test]
@@ -169,9 +173,9 @@ fn bad_stdin_still_prints_what_can_be_known() {
     for bad in [&b""[..], b"{", b"\xff\xfe", b"[]", b"{\"session_id\": 7}"] {
         assert_eq!(w.line(bad), "Offload C:-- Σ:500 | S/F C:--/-- | RL C:--");
     }
-    // Corrupt summaries read as absent.
+    // A corrupt summary over a log with events: the total is unknown until it heals, not 0.
     std::fs::write(w.state().join("totals.json"), "{torn").unwrap();
-    assert_eq!(w.line(b"{}"), "Offload C:-- Σ:0 | S/F C:--/-- | RL C:--");
+    assert_eq!(w.line(b"{}"), "Offload C:-- Σ:-- | S/F C:--/-- | RL C:--");
     // A state folder that does not exist at all.
     let w2 = World::new();
     assert_eq!(w2.line(b"{}"), "Offload C:-- Σ:0 | S/F C:--/-- | RL C:--");

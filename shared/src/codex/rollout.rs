@@ -8,7 +8,6 @@
 //! `resets_at` is epoch seconds; `info` may be null. Files are read from the tail: the snapshot
 //! wanted is the last one, and a rollout can grow large in a long session.
 
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -144,7 +143,7 @@ pub fn snapshot_from_line(line: &str) -> Option<RateLimitSnapshot> {
 /// The last `codex` snapshot among the last `max_bytes` of `path`. A torn last line (codex
 /// still writing) is skipped.
 pub fn last_snapshot(path: &Path, max_bytes: u64) -> io::Result<Option<RateLimitSnapshot>> {
-    let mut f = File::open(path)?;
+    let mut f = crate::ledger::open_log_read(path)?;
     let len = f.metadata()?.len();
     let start = len.saturating_sub(max_bytes);
     f.seek(SeekFrom::Start(start))?;

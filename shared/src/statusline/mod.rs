@@ -28,6 +28,8 @@ pub struct Ctx<'a> {
     pub input: &'a Input,
     pub session: Option<&'a SessionSummary>,
     pub totals: Option<&'a Totals>,
+    /// The ledger has events (so no totals means they are unknown now, not zero).
+    pub ledger_has_events: bool,
     /// The freshest Codex rate-limit snapshot, and where it came from.
     pub rate: Option<&'a RateLimitSnapshot>,
     pub config: &'a StatuslineConfig,
@@ -204,7 +206,10 @@ pub fn compose(stdin: &[u8], env: &Env) -> Composed {
     );
     steps.push(("rate limits", t.elapsed(), source.from.clone()));
 
+    let ledger_has_events = totals.is_none()
+        && std::fs::symlink_metadata(env.paths.events()).is_ok_and(|m| m.len() > 0);
     let ctx = Ctx {
+        ledger_has_events,
         input: &input,
         session: session.as_ref(),
         totals: totals.as_ref(),

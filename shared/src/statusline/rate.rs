@@ -120,8 +120,9 @@ fn newest_rollout_snapshot(
     cache_file: &Path,
     now: DateTime<Utc>,
 ) -> Option<(RateLimitSnapshot, PathBuf)> {
-    let cached: Cache = std::fs::read(cache_file)
+    let cached: Cache = crate::fsutil::read_regular(cache_file, 4 << 20)
         .ok()
+        .flatten()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
     let mut cache = cached.clone();

@@ -28,6 +28,10 @@ pub fn total(ctx: &Ctx<'_>) -> Segment {
             text: tokens(t.tokens.total),
             source: "totals.json".into(),
         },
+        None if ctx.ledger_has_events => Segment {
+            text: UNKNOWN.into(),
+            source: "totals.json missing or not the log's (being rebuilt)".into(),
+        },
         None => Segment {
             text: "0".into(),
             source: "no totals.json yet".into(),
