@@ -220,7 +220,7 @@ mod tests {
     fn takes_the_last_codex_snapshot_skipping_other_families_and_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("rollout.jsonl");
-        let mut f = File::create(&p).unwrap();
+        let mut f = std::fs::File::create(&p).unwrap();
         writeln!(f, r#"{{"type":"session_meta","payload":{{"id":"x"}}}}"#).unwrap();
         writeln!(f, "{CODEX_LINE}").unwrap();
         writeln!(f, "{OTHER_FAMILY}").unwrap();
