@@ -240,7 +240,7 @@ mod tests {
     fn tail_window_smaller_than_file_still_finds_it() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("rollout.jsonl");
-        let mut f = File::create(&p).unwrap();
+        let mut f = std::fs::File::create(&p).unwrap();
         for _ in 0..200 {
             writeln!(
                 f,
