@@ -381,7 +381,11 @@ impl Config {
             Err(e) => return invalid(e),
         };
         // A number out of range costs that setting only (its default, with a warning).
-        let warnings = check_numbers(&mut value, path, false);
+        let mut warnings = check_numbers(&mut value, path, false);
+        // So does any other field of the wrong type (`"format": 5`).
+        if serde_json::from_value::<Config>(value.clone()).is_err() {
+            warnings.extend(drop_bad_fields(&mut value, path));
+        }
         match serde_json::from_value::<Config>(value) {
             Ok(config) => Loaded {
                 config,
@@ -462,6 +466,34 @@ impl Config {
         }
         warnings
     }
+}
+
+/// Remove each field the config cannot take (tried one at a time against the defaults), with a
+/// warning naming the file, the field and why: the rest of the file still applies.
+fn drop_bad_fields(value: &mut serde_json::Value, path: &Path) -> Vec<Warning> {
+    let mut warnings = Vec::new();
+    let Some(sections) = value.as_object_mut() else {
+        return warnings;
+    };
+    for (section, fields) in sections.iter_mut() {
+        let Some(fields) = fields.as_object_mut() else {
+            continue;
+        };
+        let keys: Vec<String> = fields.keys().cloned().collect();
+        for key in keys {
+            let probe =
+                serde_json::json!({ section.as_str(): { key.as_str(): fields[&key].clone() } });
+            if let Err(e) = serde_json::from_value::<Config>(probe) {
+                let bad = fields.remove(&key).unwrap_or_default();
+                let shown: String = bad.to_string().chars().take(60).collect();
+                warnings.push(Warning(format!(
+                    "config {}: {section}.{key} = {shown} is not valid ({e}); using its default",
+                    path.display()
+                )));
+            }
+        }
+    }
+    warnings
 }
 
 /// A config file's bytes: never blocking (a FIFO, a device or a link to one is refused, not
@@ -1021,6 +1053,27 @@ mod tests {
             assert_eq!(c.statusline.low_remaining, d.statusline.low_remaining);
             assert_eq!(c.statusline.warn_remaining, d.statusline.warn_remaining);
         }
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_costs_that_field_only() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("config.json");
+        std::fs::write(
+            &p,
+            r#"{"statusline": {"format": 5}, "runner": {"timeout": "7s"}, "guard": {"mode": "sometimes"}}"#,
+        )
+        .unwrap();
+        let loaded = Config::load_file(&p);
+        assert_eq!(loaded.config.runner.timeout, "7s", "{:?}", loaded.warnings);
+        assert_eq!(
+            loaded.config.statusline.format,
+            Config::default().statusline.format
+        );
+        assert_eq!(loaded.config.guard.mode, Config::default().guard.mode);
+        let w: Vec<&str> = loaded.warnings.iter().map(|w| w.0.as_str()).collect();
+        assert!(w.iter().any(|w| w.contains("statusline.format")), "{w:?}");
+        assert!(w.iter().any(|w| w.contains("guard.mode")), "{w:?}");
     }
 
     #[test]
