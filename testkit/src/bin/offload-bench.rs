@@ -910,7 +910,9 @@ fn ok_attempt() -> Body {
         model: "m".into(),
         sandbox: "workspace-write".into(),
         work_type: None,
-        cwd: "/w".into(),
+        // A folder holding the bench projects (a success opens edits of the project it
+        // worked on only).
+        cwd: "/".into(),
         duration_ms: 1,
         tokens: Tokens::default(),
         thread_id: None,
