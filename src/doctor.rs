@@ -919,23 +919,10 @@ impl Ctx {
                 return checks;
             }
         };
-        let skipped = scan.folded.totals.skipped_lines;
-        let mut detail = format!(
-            "{} events · {} skipped line{}",
-            scan.events,
-            skipped,
-            if skipped == 1 { "" } else { "s" }
-        );
-        checks.push(if scan.torn_tail {
-            detail.push_str(" · its last line is torn");
-            Check::warn(
-                "ledger",
-                detail,
-                "a write in progress, or a writer that died mid-line: the next write terminates it (so does `offload stats --rebuild`)",
-            )
-        } else {
-            Check::ok("ledger", detail)
-        });
+        checks.push(ledger_line(
+            events_and_skipped(scan.events, scan.folded.totals.skipped_lines),
+            scan.torn_tail,
+        ));
         let folded = scan.expected();
         checks.push(if *folded == disk {
             Check::ok(
@@ -1360,6 +1347,27 @@ fn render(checks: &[Check], color: bool) -> String {
     out
 }
 
+/// `12 events · 1 skipped line`.
+fn events_and_skipped(events: u64, skipped: u64) -> String {
+    format!(
+        "{events} events · {skipped} skipped line{}",
+        if skipped == 1 { "" } else { "s" }
+    )
+}
+
+/// The `ledger` check: its figures, and a warning when its last line is torn.
+fn ledger_line(mut detail: String, torn: bool) -> Check {
+    if !torn {
+        return Check::ok("ledger", detail);
+    }
+    detail.push_str(" · its last line is torn");
+    Check::warn(
+        "ledger",
+        detail,
+        "a write in progress, or a writer that died mid-line: the next write terminates it (so does `offload stats --rebuild`)",
+    )
+}
+
 /// Logs larger than this (64 MiB, about 250 000 events) get [`quick_ledger_checks`].
 const QUICK_CHECK_ABOVE: u64 = 64 << 20;
 
@@ -1377,26 +1385,15 @@ fn quick_ledger_checks(ledger: &Ledger, log_len: u64) -> Vec<Check> {
         })
         .unwrap_or(false);
     let totals = ledger.totals();
-    let mut detail = match &totals {
+    let detail = match &totals {
         Some(t) => format!(
-            "{} events · {} skipped line{} · {} MiB",
-            t.lines - t.skipped_lines,
-            t.skipped_lines,
-            if t.skipped_lines == 1 { "" } else { "s" },
+            "{} · {} MiB",
+            events_and_skipped(t.lines - t.skipped_lines, t.skipped_lines),
             log_len >> 20
         ),
         None => format!("{} MiB", log_len >> 20),
     };
-    out.push(if torn {
-        detail.push_str(" · its last line is torn");
-        Check::warn(
-            "ledger",
-            detail,
-            "a write in progress, or a writer that died mid-line: the next write terminates it (so does `offload stats --rebuild`)",
-        )
-    } else {
-        Check::ok("ledger", detail)
-    });
+    out.push(ledger_line(detail, torn));
     let log = shared::ledger::open_log_read(&ledger.paths().events()).ok();
     let mut sessions = 0usize;
     let mut bad = 0usize;

@@ -79,19 +79,45 @@ impl Session {
         self.event("UserPromptSubmit", json!({"prompt": text}))
     }
 
-    /// A prompt as Claude Code sends it: through a stand-in Claude Code process (a script
-    /// whose path is Claude Code's package) that made the socket pair the hook reads; started
-    /// by a shell with `env` (so `CLAUDECODE=1` puts the stand-in under a Claude Code shell).
-    fn prompt_from_claude(&self, text: &str, env: &[(&str, &str)]) -> Done {
+    /// A script at a path of Claude Code's package (what the marker checks take for Claude
+    /// Code), run by `python3`: a stand-in Claude Code process.
+    fn stand_in(&self, name: &str, body: &str) -> PathBuf {
         let dir = self
             .sb
             .dir
             .path()
             .join("node_modules/@anthropic-ai/claude-code");
         std::fs::create_dir_all(&dir).unwrap();
-        let cli = dir.join("cli.js");
-        std::fs::write(
-            &cli,
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        path
+    }
+
+    /// `command` run (`sh -c`) by a stand-in Claude Code process of this session, with its
+    /// variables; the stand-in waits 0.1 s first, so that what the command changes is younger
+    /// than it.
+    fn claude_runs(&self, command: &str) -> Done {
+        let cli = self.stand_in(
+            "run-cli.js",
+            "import subprocess, sys, time\ntime.sleep(0.1)\nsys.exit(subprocess.call(['sh', '-c', sys.argv[1]]))\n",
+        );
+        Run::new("python3")
+            .arg(&cli)
+            .arg(command)
+            .env("OFFLOAD_HOME", self.sb.home())
+            .env("CODEX_HOME", self.sb.codex_home())
+            .env("CLAUDE_CODE_SESSION_ID", self.id)
+            .env("CLAUDECODE", "1")
+            .current_dir(&self.project)
+            .output()
+    }
+
+    /// A prompt as Claude Code sends it: through a stand-in Claude Code process (a script
+    /// whose path is Claude Code's package) that made the socket pair the hook reads; started
+    /// by a shell with `env` (so `CLAUDECODE=1` puts the stand-in under a Claude Code shell).
+    fn prompt_from_claude(&self, text: &str, env: &[(&str, &str)]) -> Done {
+        let cli = self.stand_in(
+            "hook-cli.js",
             // As Claude Code (libuv) does: the hook's input is one end of a socket pair.
             "import socket, subprocess, sys\n\
              mine, theirs = socket.socketpair()\n\
@@ -99,8 +125,7 @@ impl Session {
              theirs.close()\n\
              mine.sendall(sys.stdin.buffer.read())\nmine.shutdown(socket.SHUT_WR)\n\
              sys.stdout.buffer.write(p.communicate()[0])\nsys.exit(p.returncode)\n",
-        )
-        .unwrap();
+        );
         let payload = json!({"session_id": self.id, "cwd": self.project, "hook_event_name": "UserPromptSubmit", "prompt": text});
         let mut run = Run::new("sh")
             .args(["-c", "python3 \"$0\" \"$1\"; exit $?"])
@@ -903,29 +928,7 @@ fn a_codex_changed_during_the_session_counts_for_nothing() {
     )
     .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(100));
-    // A stand-in Claude Code process (its path is Claude Code's package) running a command.
-    let dir =
-        s.sb.dir
-            .path()
-            .join("node_modules/@anthropic-ai/claude-code");
-    std::fs::create_dir_all(&dir).unwrap();
-    let cli = dir.join("cli.js");
-    std::fs::write(
-        &cli,
-        "import subprocess, sys, time\ntime.sleep(0.1)\nsys.exit(subprocess.call(['sh', '-c', sys.argv[1]]))\n",
-    )
-    .unwrap();
-    let claude_runs = |command: &str| {
-        Run::new("python3")
-            .arg(&cli)
-            .arg(command)
-            .env("OFFLOAD_HOME", s.sb.home())
-            .env("CODEX_HOME", s.sb.codex_home())
-            .env("CLAUDE_CODE_SESSION_ID", s.id)
-            .env("CLAUDECODE", "1")
-            .current_dir(&s.project)
-            .output()
-    };
+    let claude_runs = |command: &str| s.claude_runs(command);
     let run = format!(
         "{} run 'fix src/lib.rs' workspace-write .",
         support::offload_bin().display()
@@ -976,28 +979,7 @@ fn a_codex_changed_during_the_session_counts_for_nothing() {
 #[test]
 fn a_codex_home_chosen_inside_claude_code_counts_for_nothing() {
     let s = Session::new();
-    let dir =
-        s.sb.dir
-            .path()
-            .join("node_modules/@anthropic-ai/claude-code");
-    std::fs::create_dir_all(&dir).unwrap();
-    let cli = dir.join("cli.js");
-    std::fs::write(
-        &cli,
-        "import subprocess, sys\nsys.exit(subprocess.call(['sh', '-c', sys.argv[1]]))\n",
-    )
-    .unwrap();
-    let claude_runs = |command: &str| {
-        Run::new("python3")
-            .arg(&cli)
-            .arg(command)
-            .env("OFFLOAD_HOME", s.sb.home())
-            .env("CODEX_HOME", s.sb.codex_home())
-            .env("CLAUDE_CODE_SESSION_ID", s.id)
-            .env("CLAUDECODE", "1")
-            .current_dir(&s.project)
-            .output()
-    };
+    let claude_runs = |command: &str| s.claude_runs(command);
     let run = format!(
         "{} run 'fix src/lib.rs' workspace-write .",
         support::offload_bin().display()

@@ -85,26 +85,10 @@ pub fn prompt_sender() -> Result<Option<String>, String> {
     // Claude Code (libuv) gives a hook a socket pair: the process that made it is the peer's
     // credentials; with a pipe, the process holding its other end.
     let peer = if stdin.starts_with("socket:[") {
-        let mut cred = libc::ucred {
-            pid: 0,
-            uid: 0,
-            gid: 0,
-        };
-        let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-        // SAFETY: fills a local of the size given.
-        let rc = unsafe {
-            libc::getsockopt(
-                0,
-                libc::SOL_SOCKET,
-                libc::SO_PEERCRED,
-                (&raw mut cred).cast(),
-                &mut len,
-            )
-        };
-        if rc != 0 || cred.pid <= 0 {
+        let Some((pid, _)) = crate::process::socket_peer(0) else {
             return Err("its input is a socket with no peer process".into());
-        }
-        Some(cred.pid as u32)
+        };
+        Some(pid as u32)
     } else if stdin.starts_with("pipe:[") {
         None
     } else {

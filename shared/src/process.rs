@@ -185,6 +185,28 @@ pub fn started_at(pid: u32) -> Option<std::time::SystemTime> {
     boot.checked_add(start)
 }
 
+/// The process at the other end of a Unix socket, as the kernel recorded it (`SO_PEERCRED`: for
+/// a socket pair, the process that made it): its pid and uid.
+pub fn socket_peer(fd: std::os::fd::RawFd) -> Option<(i32, u32)> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: a descriptor and a buffer of the size given.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0 && cred.pid > 0).then_some((cred.pid, cred.uid))
+}
+
 /// The parent of a process (field 4 of `/proc/<pid>/stat`).
 pub fn parent(pid: u32) -> Option<u32> {
     stat_fields(pid)?.get(1)?.parse().ok()

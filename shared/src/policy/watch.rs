@@ -166,23 +166,7 @@ pub fn ask(store: &Store, key: &str, since: Option<u64>, deadline: Instant) -> O
 
 /// The peer of a Unix socket: process id and user id.
 fn peer(s: &UnixStream) -> Option<(i32, u32)> {
-    let mut cred = libc::ucred {
-        pid: 0,
-        uid: 0,
-        gid: 0,
-    };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: a valid socket and a buffer of the size given.
-    let rc = unsafe {
-        libc::getsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&mut cred as *mut libc::ucred).cast(),
-            &mut len,
-        )
-    };
-    (rc == 0 && cred.pid > 0).then_some((cred.pid, cred.uid))
+    crate::process::socket_peer(s.as_raw_fd())
 }
 
 /// The id of process `pid` if it is the project's watcher: the process its pid file names (the
