@@ -9,7 +9,8 @@
 # Clients (see PROTOCOLS.md §1): codex, claude. Override a pin with OFFLOAD_CODEX_VERSION /
 # OFFLOAD_CLAUDE_VERSION. `claude-<version>` installs another Claude Code beside the default one,
 # linked as .tools/bin/claude-<version>; the tests use claude-2.1.197 (the oldest version offload
-# supports) and claude-2.1.332 (the first with the PreSkillShellCommand hook event).
+# supports) and claude-2.1.330 (the last without the PreSkillShellCommand hook event, which the
+# default 2.1.332 fires).
 # Peers (scripts/bench.sh statusline): ccstatusline (npm `ccstatusline`, a Node CLI) and ccline
 # (CCometixLine: the native binary from npm `@cometix/ccline-<os>-<arch>`, the file its own
 # installer copies to ~/.claude/ccline/ccline). Override a pin with OFFLOAD_CCSTATUSLINE_VERSION /
@@ -18,8 +19,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools="$root/.tools"
-codex_version=${OFFLOAD_CODEX_VERSION:-0.169.0}
-claude_version=${OFFLOAD_CLAUDE_VERSION:-2.1.330}
+codex_version=${OFFLOAD_CODEX_VERSION:-0.171.0}
+claude_version=${OFFLOAD_CLAUDE_VERSION:-2.1.332}
 ccstatusline_version=${OFFLOAD_CCSTATUSLINE_VERSION:-2.2.30}
 ccline_version=${OFFLOAD_CCLINE_VERSION:-1.1.2}
 

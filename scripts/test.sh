@@ -3,8 +3,8 @@
 #
 #   scripts/test.sh
 #
-# 1. installs the pinned real clients (Codex CLI 0.169.0, Claude Code 2.1.330, 2.1.197 and
-#    2.1.332) into .tools/ (npm) and shellcheck (PyPI) when absent;
+# 1. installs the pinned real clients (Codex CLI 0.171.0, Claude Code 2.1.332, 2.1.330 and
+#    2.1.197) into .tools/ (npm) and shellcheck (PyPI) when absent;
 # 2. shellcheck on every shell script; cargo fmt --check; cargo clippy -D warnings;
 # 3. cargo test --workspace: unit tests, process tests, and the end-to-end suite that drives the
 #    real Codex CLI and the real Claude Code against the project's loopback mock servers. With
@@ -22,7 +22,7 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 step "real clients (pinned, into .tools/)"
-scripts/install-clients.sh codex claude claude-2.1.197 claude-2.1.332
+scripts/install-clients.sh codex claude claude-2.1.330 claude-2.1.197
 
 step "shellcheck"
 shellcheck_bin=$(command -v shellcheck || true)

@@ -7,9 +7,9 @@
 //!
 //! | check | ✗ when (essential) | ! when |
 //! |---|---|---|
-//! | codex | not found (CODEX_BIN, config `runner.codex_bin`, PATH), or no `--version` answer: every attempt would fail closed | |
+//! | codex | not found (CODEX_BIN, config `runner.codex_bin`, PATH), or no `--version` answer: every attempt would fail closed | older than every tested version (`shared::pins`) |
 //! | codex flags | `codex exec --help` lacks a flag the runner passes | |
-//! | claude code | | not found (OFFLOAD_CLAUDE_BIN, PATH), or older than 2.1.63 |
+//! | claude code | | not found (OFFLOAD_CLAUDE_BIN, PATH), older than 2.1.63, or older than every tested version |
 //! | settings | a settings file is not valid JSON | none found |
 //! | hook <event> | no `offload-hook` for PreToolUse / SessionStart / UserPromptSubmit, its file is missing, or it uses `onFailure` on a Claude Code older than 2.1.295 | the PreToolUse matcher leaves out a tool the guard needs; no `offload-hook` for PostToolUse / PostToolUseFailure, or their matcher leaves out Bash |
 //! | hook PreSkillShellCommand | Claude Code 2.1.332 or later and no `offload-hook` for it (skills' inline `` !`cmd` `` commands run unchecked) | Claude Code older than 2.1.332, or of unknown version: those commands fire no hook at all (ok when `"disableSkillShellExecution": true` stops them) |
@@ -82,6 +82,38 @@ const PROGRAM_WAIT: Duration = Duration::from_secs(15);
 const SELF_TEST_WAIT: Duration = Duration::from_secs(10);
 /// Runs per self-test (the median is reported).
 const SELF_TEST_RUNS: usize = 5;
+
+/// A client's check with its version judged against the tested ones: older than any tested
+/// version is a warning (with the command that installs the newest tested one), anything else
+/// ok, the detail saying where it stands.
+fn tested_check(
+    name: &str,
+    detail: String,
+    version: Option<ClaudeVersion>,
+    tested: &[ClaudeVersion],
+    install: &str,
+) -> Check {
+    use shared::pins::{Tested, judge};
+    let Some(v) = version else {
+        return Check::ok(
+            name,
+            format!("{detail} · version not recognised, so not compared with the tested ones"),
+        );
+    };
+    let judged = judge(v, tested);
+    let detail = format!("{detail} · {judged}");
+    match judged {
+        Tested::Older(_) => {
+            let newest = tested.last().map(ToString::to_string).unwrap_or_default();
+            Check::warn(
+                name,
+                detail,
+                format!("offload is not tested with this version; upgrade: {install}{newest}"),
+            )
+        }
+        _ => Check::ok(name, detail),
+    }
+}
 
 /// Ordered from good to bad.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -402,9 +434,12 @@ impl Ctx {
                 )];
             }
         };
-        let mut checks = vec![Check::ok(
+        let mut checks = vec![tested_check(
             "codex",
             format!("{version} · {shown} (from {source})"),
+            ClaudeVersion::parse(&version),
+            shared::pins::CODEX,
+            "npm install -g @openai/codex@",
         )];
         let help = match run(&["exec", "--help"]) {
             Ok(r) if r.code == Some(0) => r.stdout,
@@ -512,7 +547,13 @@ impl Ctx {
                 "upgrade Claude Code; this version calls the subagent tool Task (the guard still matches it)",
             )
         } else {
-            Check::ok(name, detail)
+            tested_check(
+                name,
+                detail,
+                Some(v),
+                shared::pins::CLAUDE,
+                "npm install -g @anthropic-ai/claude-code@",
+            )
         };
         (check, Some(v))
     }

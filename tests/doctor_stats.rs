@@ -608,8 +608,32 @@ fn doctor_catches_clients_too_old_for_offload() {
     let flags = check("codex flags");
     assert_eq!(flags["status"], "fail");
     assert_eq!(flags["detail"], "`codex exec` lacks --skip-git-repo-check");
+    // Older than every tested codex: a warning with the command that installs the tested one.
+    let codex = check("codex");
+    assert_eq!(codex["status"], "warn", "{codex}");
+    assert!(
+        codex["detail"]
+            .as_str()
+            .unwrap()
+            .contains("older than any tested version (0.169.0 and later)"),
+        "{codex}"
+    );
+    assert!(
+        codex["hint"]
+            .as_str()
+            .unwrap()
+            .ends_with("npm install -g @openai/codex@0.171.0"),
+        "{codex}"
+    );
     let claude = check("claude code");
     assert_eq!(claude["status"], "ok");
+    assert!(
+        claude["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("· a tested version"),
+        "{claude}"
+    );
     assert!(
         claude["detail"]
             .as_str()
@@ -828,6 +852,26 @@ fn doctor_warns_when_the_post_tool_use_hooks_are_missing() {
         "{failure}"
     );
     assert!(failure["hint"].as_str().unwrap().contains("offload setup"));
+}
+
+#[test]
+fn doctor_says_a_newer_claude_code_is_newer_than_tested() {
+    let m = Machine::new();
+    script(&m.sb.file("bin/codex"), FAKE_CODEX);
+    script(&m.sb.file("bin/claude"), &claude_script("2.1.400"));
+    m.user_settings(&wired_settings(
+        &workspace_bin("offload-hook"),
+        &workspace_bin("offload-statusline"),
+    ));
+    let (claude, _) = doctor_check(&m, "claude code");
+    assert_eq!(claude["status"], "ok", "newer is not a problem: {claude}");
+    assert!(
+        claude["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("· newer than the newest tested (2.1.332)"),
+        "{claude}"
+    );
 }
 
 #[test]

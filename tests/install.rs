@@ -137,7 +137,7 @@ fn install_from_a_clean_clone_guards_a_real_claude_session_and_uninstall_restore
     assert_eq!(
         settings["hooks"]["PreToolUse"][0]["hooks"][0],
         json!({"type": "command", "command": hook, "timeout": 10, "onFailure": "block"}),
-        "Claude Code 2.1.330 gets onFailure"
+        "the pinned Claude Code gets onFailure"
     );
     assert_eq!(settings["permissions"], original["permissions"]);
     assert_eq!(settings["env"], original["env"]);

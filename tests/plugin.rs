@@ -1,4 +1,4 @@
-//! The plugin form with the real Claude Code 2.1.330: `claude plugin validate`, `claude plugin
+//! The plugin form with the real Claude Code 2.1.332: `claude plugin validate`, `claude plugin
 //! marketplace add <repo>`, `claude plugin install offload@offload`, then a headless session in
 //! which the plugin's guard denies an Edit of code. And its hooks.json on every pinned version
 //! (2.1.197, 2.1.330, 2.1.332).
@@ -176,7 +176,7 @@ fn the_plugin_hooks_load_on_every_pinned_claude_code() {
         );
     }
 
-    for version in [Some("2.1.197"), None, Some("2.1.332")] {
+    for version in [Some("2.1.197"), Some("2.1.330"), None] {
         let Some(claude) = require_real_claude(version) else {
             continue;
         };

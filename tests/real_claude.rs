@@ -1,5 +1,5 @@
-//! The guard in real Claude Code sessions: headless `claude -p` (2.1.330, and 2.1.197 for the
-//! main scenario) against the project's mock Messages API, with `offload-hook` registered in a
+//! The guard in real Claude Code sessions: headless `claude -p` (2.1.332 and 2.1.330, and 2.1.197 for
+//! the main scenario) against the project's mock Messages API, with `offload-hook` registered in a
 //! temporary HOME, and `offload run` driving the real Codex CLI against the mock Responses API
 //! from Claude's own Bash tool.
 
@@ -186,7 +186,7 @@ fn route_first_then_edit(version: Option<&str>) {
 }
 
 #[test]
-fn a_route_first_edit_in_2_1_330() {
+fn a_route_first_edit_in_2_1_332() {
     route_first_then_edit(None);
 }
 
@@ -427,12 +427,12 @@ fn python_heredoc_write_is_undone(version: Option<&str>) {
 
 #[test]
 fn f_a_python_heredoc_write_is_undone_in_2_1_330() {
-    python_heredoc_write_is_undone(None);
+    python_heredoc_write_is_undone(Some("2.1.330"));
 }
 
 #[test]
 fn f_a_python_heredoc_write_is_undone_in_2_1_332() {
-    python_heredoc_write_is_undone(Some("2.1.332"));
+    python_heredoc_write_is_undone(None);
 }
 
 /// (g) A skill's inline shell command that writes code is denied on 2.1.332 through its
@@ -565,12 +565,12 @@ fn managed_hooks_outlast_disable_all_hooks(version: Option<&str>) {
 
 #[test]
 fn h_managed_hooks_outlast_disable_all_hooks_in_2_1_330() {
-    managed_hooks_outlast_disable_all_hooks(None);
+    managed_hooks_outlast_disable_all_hooks(Some("2.1.330"));
 }
 
 #[test]
 fn h_managed_hooks_outlast_disable_all_hooks_in_2_1_332() {
-    managed_hooks_outlast_disable_all_hooks(Some("2.1.332"));
+    managed_hooks_outlast_disable_all_hooks(None);
 }
 
 /// (i) Claude's ways of switching the guard off or approving its own fallback, each one tool
@@ -636,12 +636,12 @@ fn tamper_steps_are_denied_and_the_edit_stays_denied(version: Option<&str>) {
 
 #[test]
 fn i_tamper_steps_are_denied_in_2_1_330() {
-    tamper_steps_are_denied_and_the_edit_stays_denied(None);
+    tamper_steps_are_denied_and_the_edit_stays_denied(Some("2.1.330"));
 }
 
 #[test]
 fn i_tamper_steps_are_denied_in_2_1_332() {
-    tamper_steps_are_denied_and_the_edit_stays_denied(Some("2.1.332"));
+    tamper_steps_are_denied_and_the_edit_stays_denied(None);
 }
 
 /// (j) A Codex run still working when Claude Code moves its Bash call to the background (here at
@@ -738,12 +738,12 @@ fn a_running_attempt_holds_the_edit(version: Option<&str>) {
 
 #[test]
 fn j_a_running_attempt_holds_the_edit_in_2_1_330() {
-    a_running_attempt_holds_the_edit(None);
+    a_running_attempt_holds_the_edit(Some("2.1.330"));
 }
 
 #[test]
 fn j_a_running_attempt_holds_the_edit_in_2_1_332() {
-    a_running_attempt_holds_the_edit(Some("2.1.332"));
+    a_running_attempt_holds_the_edit(None);
 }
 
 /// (k) An MCP server's write tool in a real session (a filesystem-like server on stdio,
@@ -798,10 +798,10 @@ fn an_mcp_write_tool_is_judged_like_write(version: Option<&str>) {
 
 #[test]
 fn k_an_mcp_write_tool_is_judged_like_write_in_2_1_330() {
-    an_mcp_write_tool_is_judged_like_write(None);
+    an_mcp_write_tool_is_judged_like_write(Some("2.1.330"));
 }
 
 #[test]
 fn k_an_mcp_write_tool_is_judged_like_write_in_2_1_332() {
-    an_mcp_write_tool_is_judged_like_write(Some("2.1.332"));
+    an_mcp_write_tool_is_judged_like_write(None);
 }

@@ -1,4 +1,4 @@
-//! `offload run` end to end against the REAL Codex CLI (`.tools/bin/codex`, 0.169.0), which
+//! `offload run` end to end against the REAL Codex CLI (`.tools/bin/codex`, 0.171.0), which
 //! talks to a scripted mock Responses API on 127.0.0.1 ([`offload_testkit::responses`]).
 //! The same behaviours against a fake codex, faster and with every ending on demand, are in
 //! `runner.rs`. Without the real codex these tests skip (and fail on CI: run

@@ -1,4 +1,4 @@
-//! The statusline as a user sees it: the real Claude Code 2.1.330 TUI in tmux, with
+//! The statusline as a user sees it: the real Claude Code 2.1.332 TUI in tmux, with
 //! `offload-statusline` as its `statusLine` command, read back from the screen. Claude's own
 //! Bash tool runs `offload run` (real Codex CLI against the mock Responses API), and the row
 //! under the prompt must then show that session's Codex tokens, successes/failures and the

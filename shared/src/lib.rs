@@ -19,6 +19,7 @@ pub mod fsutil;
 pub mod ledger;
 pub mod outcome;
 pub mod paths;
+pub mod pins;
 pub mod plan;
 pub mod policy;
 pub mod process;

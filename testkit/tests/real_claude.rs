@@ -1,11 +1,11 @@
-//! The mock Messages server against the real Claude Code (2.1.330 at `.tools/bin/claude`,
-//! 2.1.197 at `.tools/bin/claude-2.1.197`, 2.1.332 at `.tools/bin/claude-2.1.332`).
+//! The mock Messages server against the real Claude Code (2.1.332 at `.tools/bin/claude`,
+//! 2.1.330 at `.tools/bin/claude-2.1.330`, 2.1.197 at `.tools/bin/claude-2.1.197`).
 //!
 //! These tests pin down that the real `claude` runs offline against
 //! [`offload_testkit::messages::MockMessages`], runs the tools the script asks for, calls hooks
 //! with the payloads offload's guard reads, obeys a hook's deny, and feeds the statusline. Without
 //! the real clients they skip (and fail on CI: run `scripts/install-clients.sh claude
-//! claude-2.1.197 claude-2.1.332`).
+//! claude-2.1.330 claude-2.1.197`).
 //!
 //! `OFFLOAD_CAPTURE_FIXTURES=1 cargo test -p offload-testkit --test real_claude` also writes the
 //! captured payloads to `shared/tests/fixtures/claude/<version>/` (see the README there).
@@ -29,8 +29,9 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 const SCREEN_TIMEOUT: Duration = Duration::from_secs(20);
 /// The older pin, the first version offload supports.
 const OLD: &str = "2.1.197";
-/// The newer pin: the first version with the `PreSkillShellCommand` hook event.
-const NEW: &str = "2.1.332";
+/// The last version without the `PreSkillShellCommand` hook event (the default pin, 2.1.332, is
+/// the first with it).
+const MID: &str = "2.1.330";
 
 /// Lets the tools of these tests run without prompts in the `default` permission mode (which
 /// the captured payloads then report).
@@ -241,7 +242,7 @@ fn recorder_sees_every_event(version: Option<&str>) {
             "NotebookEdit",
             json!({"notebook_path": notebook, "cell_id": "cell-1", "new_source": "print(2)"}),
         ),
-        // Background explicitly: 2.1.330 backgrounds agents by default, 2.1.197 does not.
+        // Background explicitly: 2.1.330 and later background agents by default, 2.1.197 does not.
         Step::tool_use(
             "Agent",
             json!({"description": "Explore the project", "prompt": format!("{SUBAGENT}: list the files"), "subagent_type": "Explore", "run_in_background": true}),
@@ -462,8 +463,8 @@ fn recorder_hook_sees_every_event_2_1_197() {
 }
 
 #[test]
-fn recorder_hook_sees_every_event_2_1_332() {
-    recorder_sees_every_event(Some(NEW));
+fn recorder_hook_sees_every_event_2_1_330() {
+    recorder_sees_every_event(Some(MID));
 }
 
 /// A Bash command that exits non-zero fires `PostToolUseFailure` (with `error`), not
@@ -561,8 +562,8 @@ fn bash_failure_and_background_hooks_2_1_197() {
 }
 
 #[test]
-fn bash_failure_and_background_hooks_2_1_332() {
-    bash_failure_and_background(Some(NEW));
+fn bash_failure_and_background_hooks_2_1_330() {
+    bash_failure_and_background(Some(MID));
 }
 
 /// A project skill `probe` whose body runs `` !`cmd` `` (touching `marker`), and hooks: the
@@ -608,7 +609,7 @@ fn skill_text(mock: &MockMessages) -> String {
 /// `[not run: blocked by hook: R]` in its place.
 #[test]
 fn a_skill_inline_command_fires_pre_skill_shell_command_2_1_332() {
-    let Some(claude) = require_real_claude(Some(NEW)) else {
+    let Some(claude) = require_real_claude(None) else {
         return;
     };
     let mock = MockMessages::start().unwrap();
@@ -666,7 +667,7 @@ fn before_2_1_332_skill_inline_commands_run_unchecked() {
         (json!({}), true),
         (json!({"disableSkillShellExecution": true}), false),
     ] {
-        let Some(claude) = require_real_claude(None) else {
+        let Some(claude) = require_real_claude(Some(MID)) else {
             return;
         };
         let mock = MockMessages::start().unwrap();

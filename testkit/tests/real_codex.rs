@@ -1,4 +1,4 @@
-//! The mock Responses server against the real Codex CLI (0.169.0, `.tools/bin/codex`).
+//! The mock Responses server against the real Codex CLI (0.171.0, `.tools/bin/codex`).
 //!
 //! These tests pin down how the real `codex exec` reacts to each kind of server reply, so the
 //! rest of offload can rely on [`offload_testkit`] to stand in for the real service. Without the
