@@ -82,6 +82,8 @@ pub enum PlanCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print the plan format (plan-format.md, installed beside the plan-and-execute skill).
+    Format,
     /// Dispatch the ready batch to Codex (at most 3 at once), verify each task, mark it done.
     Run { file: std::path::PathBuf },
 }

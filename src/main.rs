@@ -3,9 +3,28 @@
 //! wire it into Claude Code; `doctor` checks it; `plan` handles routed plans. Errors are
 //! printed once, prefixed `offload: `.
 
+// Every `println!`/`eprintln!` below goes through `out`: a closed pipe stops the output, never
+// the command (see out.rs).
+macro_rules! println {
+    () => { $crate::out::stdout(format_args!(""), true) };
+    ($($arg:tt)*) => { $crate::out::stdout(format_args!($($arg)*), true) };
+}
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::out::stdout(format_args!($($arg)*), false) };
+}
+macro_rules! eprintln {
+    () => { $crate::out::stderr(format_args!(""), true) };
+    ($($arg:tt)*) => { $crate::out::stderr(format_args!($($arg)*), true) };
+}
+#[allow(unused_macros)]
+macro_rules! eprint {
+    ($($arg:tt)*) => { $crate::out::stderr(format_args!($($arg)*), false) };
+}
+
 mod approve;
 mod cli;
 mod doctor;
+mod out;
 mod plan;
 mod reaper;
 mod restore;

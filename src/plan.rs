@@ -50,6 +50,10 @@ pub fn main(cmd: PlanCommand) -> Result<u8, Error> {
         PlanCommand::Check { file, json } => check(&file, json),
         PlanCommand::Next { file, json } => next(&file, json),
         PlanCommand::Run { file } => run(&file),
+        PlanCommand::Format => {
+            crate::out::print(PLAN_FORMAT);
+            Ok(0)
+        }
     }
 }
 
@@ -256,6 +260,9 @@ fn load(file: &Path, ctx: &Ctx) -> Result<Result<Plan, u8>, Error> {
 // ---------------------------------------------------------------------------------------------
 // next
 
+/// The plan format, as installed beside the skill.
+pub const PLAN_FORMAT: &str = include_str!("../skills/plan-and-execute/plan-format.md");
+
 /// The `offload run` invocation of one Codex task.
 struct Dispatch<'a> {
     task: &'a Task,
@@ -266,7 +273,11 @@ struct Dispatch<'a> {
 
 impl Dispatch<'_> {
     fn command(&self) -> String {
-        format!("offload {}", command_line(&self.args))
+        format!(
+            "{} {}",
+            shared::shell::this_offload(),
+            command_line(&self.args)
+        )
     }
 }
 

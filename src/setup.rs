@@ -31,7 +31,7 @@ use crate::cli::SetupArgs;
 
 /// The skill setup installs, embedded at build time: (file name, content, mode).
 const SKILL_DIR: &str = "plan-and-execute";
-const SKILL_FILES: [(&str, &str, u32); 2] = [
+const SKILL_FILES: [(&str, &str, u32); 3] = [
     (
         "SKILL.md",
         include_str!("../skills/plan-and-execute/SKILL.md"),
@@ -42,6 +42,7 @@ const SKILL_FILES: [(&str, &str, u32); 2] = [
         include_str!("../skills/plan-and-execute/codex-runner.sh"),
         0o755,
     ),
+    ("plan-format.md", crate::plan::PLAN_FORMAT, 0o644),
 ];
 
 /// How long `claude --version` may take.
@@ -518,12 +519,56 @@ pub fn uninstall(args: SetupArgs) -> Result<u8, Error> {
             );
         }
     }
+    let kept = kept_after_uninstall(&scope.settings, state.path.parent());
+    if !kept.is_empty() {
+        println!("\nKept (nothing of yours is deleted):");
+        for k in kept {
+            println!("  {k}");
+        }
+    }
     println!(
         "\nStart a new Claude Code session for it to take effect. The binaries stay where they \
          are (other projects' settings may still run them); ./install.sh --uninstall explains \
          how to delete them."
     );
     Ok(0)
+}
+
+/// What uninstall leaves in place, each with the command that removes it: the backups setup
+/// and uninstall wrote beside `settings`, and offload's state folder (the ledger, run folders,
+/// what the guard undid).
+fn kept_after_uninstall(settings: &Path, state_dir: Option<&Path>) -> Vec<String> {
+    let mut kept = Vec::new();
+    if let (Some(dir), Some(name)) = (settings.parent(), settings.file_name()) {
+        let prefix = format!("{}.offload-backup-", name.to_string_lossy());
+        let backups = fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                    .count()
+            })
+            .unwrap_or(0);
+        if backups > 0 {
+            let pattern = format!(
+                "{}*",
+                shared::shell::quote(&dir.join(&prefix).display().to_string())
+            );
+            kept.push(format!(
+                "{backups} backup{} of {}: remove with `rm {pattern}`",
+                if backups == 1 { "" } else { "s" },
+                settings.display()
+            ));
+        }
+    }
+    if let Some(dir) = state_dir.filter(|d| d.is_dir()) {
+        kept.push(format!(
+            "offload's records (the ledger of attempts and denials, run folders, what the guard \
+             undid), shared by every project: {} — remove with `rm -rf {}`",
+            dir.display(),
+            shared::shell::quote(&dir.display().to_string())
+        ));
+    }
+    kept
 }
 
 /// Which settings file and skill folder a run works on.

@@ -20,13 +20,23 @@ use support::{Done, Run, Sandbox, fake_codex, offload_bin};
 const BASIC: &str = include_str!("../shared/tests/fixtures/plans/valid/basic.md");
 
 /// `offload plan …` in the sandbox's work folder, with the fake codex.
+/// `offload plan …` with the offload under test first on `PATH`, as after `./install.sh`.
 fn plan(sb: &Sandbox) -> Run {
     Run::new(offload_bin())
         .arg("plan")
+        .env("PATH", path_with_offload())
         .env("OFFLOAD_HOME", sb.home())
         .env("CODEX_HOME", sb.codex_home())
         .env("CODEX_BIN", fake_codex())
         .current_dir(sb.work())
+}
+
+fn path_with_offload() -> String {
+    format!(
+        "{}:{}",
+        offload_bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
 }
 
 /// Write `text` as `docs/plans/<name>` in the work folder; the path relative to it.
@@ -892,4 +902,36 @@ fn plan_run_interrupted_ends_the_running_check_and_marks_nothing_more() {
         "the check outlived plan run"
     );
     assert_eq!(statuses(&sb.work().join(&rel)), pairs(&[("T1", "todo")]));
+}
+
+/// Without `offload` on `PATH`, the commands `plan next` prints name the binary by its path, so
+/// that Claude's Bash tool can run them as printed.
+#[test]
+fn plan_next_commands_run_without_offload_on_path() {
+    let sb = Sandbox::new();
+    let rel = write_plan(&sb, "2026-01-01-e2e.md", &nasty_plan());
+    let done = plan(&sb)
+        .args(["next", &rel, "--json"])
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&done.stdout()).unwrap();
+    let command = v["batch"][0]["command"].as_str().unwrap();
+    let bin = shared::plan::shell_quote(&offload_bin().display().to_string()).into_owned();
+    assert!(command.starts_with(&format!("{bin} run ")), "{command}");
+    let log = sb.file("codex.log");
+    let ran = Done(
+        Run::new("bash")
+            .args(["-c", command])
+            .env("PATH", "/usr/bin:/bin")
+            .env("OFFLOAD_HOME", sb.home())
+            .env("CODEX_HOME", sb.codex_home())
+            .env("CODEX_BIN", fake_codex())
+            .env("FAKE_CODEX_LOG", &log)
+            .current_dir(sb.work())
+            .output()
+            .0,
+    );
+    assert_eq!(ran.code(), 0, "{}", ran.stderr());
+    assert!(log.is_file(), "codex ran");
 }

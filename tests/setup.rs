@@ -98,6 +98,15 @@ impl Machine {
     /// `offload <args>` with this machine's HOME and OFFLOAD_HOME, in the project folder, with
     /// a PATH that holds no claude.
     fn offload(&self, args: &[&str]) -> Done {
+        self.run(args).output()
+    }
+
+    /// [`Machine::offload`] with stdout a pipe nobody reads any more (`| head -1`).
+    fn offload_into_closed_pipe(&self, args: &[&str]) -> Done {
+        self.run(args).closed_stdout().output()
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
         let claude = self
             .claude
             .as_ref()
@@ -111,7 +120,6 @@ impl Machine {
             .env("OFFLOAD_BIN_DIR", "")
             .env("PATH", self.dir.path().join("empty"))
             .current_dir(self.project())
-            .output()
     }
 
     fn write_settings(&self, text: &str) {
@@ -856,4 +864,103 @@ fn managed_setup_writes_and_removes_only_its_own_drop_in() {
     );
     // --managed-only needs --managed.
     run(&["setup", "--managed-only"]).expect_code(2);
+}
+
+/// `offload setup | head -1` and `offload uninstall | head -1`: the reader goes away after
+/// one line, so every later write to stdout fails (EPIPE). Each command still finishes its
+/// change, never panics, and leaves a state the next command reads as consistent: uninstall
+/// gives back the user's settings and removes the skill and setup's record, so a second
+/// uninstall has nothing to do.
+#[test]
+fn setup_and_uninstall_into_a_closed_pipe_finish_their_change() {
+    let m = Machine::new().with_claude("2.1.332");
+    m.write_settings(RICH);
+    let original: Value = serde_json::from_str(RICH).unwrap();
+
+    let setup = m.offload_into_closed_pipe(&["setup"]).expect_code(0);
+    assert!(!setup.stderr().contains("panicked"), "{}", setup.stderr());
+    assert_eq!(
+        m.settings()["hooks"]["PreToolUse"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g.to_string().contains("offload-hook"))
+            .count(),
+        1,
+        "setup wired the hook"
+    );
+    assert!(
+        m.skill_dir().join("plan-format.md").is_file(),
+        "the skill is whole"
+    );
+    m.offload(&["setup"])
+        .expect_code(0)
+        .stdout()
+        .contains("nothing changed")
+        .then_some(())
+        .expect("a second setup finds it set up");
+
+    let un = m.offload_into_closed_pipe(&["uninstall"]).expect_code(0);
+    assert!(!un.stderr().contains("panicked"), "{}", un.stderr());
+    assert_eq!(m.settings(), original, "settings given back");
+    assert!(!m.skill_dir().exists(), "skill removed");
+    let again = m.offload(&["uninstall"]).expect_code(0);
+    assert!(
+        again.stdout().contains("nothing to remove"),
+        "{}",
+        again.stdout()
+    );
+    assert!(
+        !again.stdout().contains("changed since setup"),
+        "{}",
+        again.stdout()
+    );
+}
+
+/// Every read-only command into a closed pipe: no panic, its usual exit code.
+#[test]
+fn reports_into_a_closed_pipe_stop_quietly() {
+    let m = Machine::new().with_claude("2.1.332");
+    for (args, code) in [
+        (&["--help"][..], 0),
+        (&["stats"][..], 0),
+        (&["stats", "--json"][..], 0),
+        (&["plan", "format"][..], 0),
+        (&["setup", "--dry-run"][..], 0),
+        (&["doctor"][..], 1),
+    ] {
+        let done = m.offload_into_closed_pipe(args);
+        assert!(
+            !done.stderr().contains("panicked") && !done.stderr().contains("Broken pipe"),
+            "{args:?}: {}",
+            done.stderr()
+        );
+        assert_eq!(done.code(), code, "{args:?}: {}", done.stderr());
+    }
+}
+
+/// Uninstall says what it keeps (the backups of the settings file, offload's records) and the
+/// command that removes each.
+#[test]
+fn uninstall_names_what_it_keeps() {
+    let m = Machine::new().with_claude("2.1.332");
+    m.write_settings(RICH);
+    m.offload(&["setup"]).expect_code(0);
+    fs::write(m.state().join("events.jsonl"), "").unwrap();
+    let out = m.offload(&["uninstall"]).expect_code(0).stdout();
+    let backups = m.backups();
+    assert_eq!(backups.len(), 2, "one from setup, one from uninstall");
+    assert!(out.contains("Kept (nothing of yours is deleted):"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "2 backups of {}: remove with `rm {}.offload-backup-*`",
+            m.settings_path().display(),
+            m.settings_path().display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("remove with `rm -rf {}`", m.state().display())),
+        "{out}"
+    );
 }

@@ -12,14 +12,22 @@ use shared::ledger::Ledger;
 use shared::paths::Paths;
 use shared::policy::hook::{self, Env};
 
+/// `eprintln!` that cannot panic: a closed stderr loses the words, never the exit code (2 is
+/// what blocks a tool call).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("offload-hook: internal error: {info}");
+        say!("offload-hook: internal error: {info}");
     }));
     match std::panic::catch_unwind(run) {
         Ok(code) => code,
         Err(_) => {
-            eprintln!(
+            say!(
                 "{}",
                 hook::unreadable("offload-hook hit an internal error (please report it)")
             );
@@ -34,7 +42,7 @@ fn run() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     if args.first().is_some_and(|a| a == "--watch") {
         if args.len() != 4 {
-            eprintln!(
+            say!(
                 "offload-hook: usage: offload-hook --watch <project> <config file> <state folder>"
             );
             return ExitCode::from(2);
@@ -48,13 +56,13 @@ fn run() -> ExitCode {
     }
     let mut stdin = Vec::new();
     if let Err(e) = std::io::stdin().read_to_end(&mut stdin) {
-        eprintln!("{}", hook::unreadable(&format!("cannot read stdin ({e})")));
+        say!("{}", hook::unreadable(&format!("cannot read stdin ({e})")));
         return ExitCode::from(2);
     }
     let paths = match Paths::from_env() {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("{}", hook::unreadable(&e.to_string()));
+            say!("{}", hook::unreadable(&e.to_string()));
             return ExitCode::from(2);
         }
     };
@@ -83,7 +91,7 @@ fn run() -> ExitCode {
     if !answer.record.is_empty()
         && let Err(e) = ledger.append(&answer.record)
     {
-        eprintln!("offload-hook: could not record to the ledger: {e}");
+        say!("offload-hook: could not record to the ledger: {e}");
     }
     if let Some((file, line)) = &answer.env_line {
         let appended = std::fs::OpenOptions::new()
@@ -92,7 +100,7 @@ fn run() -> ExitCode {
             .open(file)
             .and_then(|mut f| f.write_all(line.as_bytes()));
         if let Err(e) = appended {
-            eprintln!("offload-hook: cannot write {}: {e}", file.display());
+            say!("offload-hook: cannot write {}: {e}", file.display());
         }
     }
     if !answer.stdout.is_empty() {
@@ -101,7 +109,7 @@ fn run() -> ExitCode {
         let _ = out.flush();
     }
     if !answer.stderr.is_empty() {
-        eprintln!("{}", answer.stderr);
+        say!("{}", answer.stderr);
     }
     ExitCode::from(answer.exit)
 }

@@ -110,6 +110,7 @@ impl Given {
             tmpdir: None,
             deadline: None,
             running: None,
+            offload: "offload",
         };
         pre_tool_use(&hook, &ctx, || self.summary.clone())
     }
@@ -144,7 +145,7 @@ fn an_edit_of_code_is_denied_until_a_codex_attempt_and_told_what_to_run() {
     assert!(reason.contains("editing src/main.rs"), "{reason}");
     assert!(
         reason.contains(&format!(
-            "offload run --work-type code \"<goal and acceptance criteria; files; constraints; tests to run>\" workspace-write {}",
+            "offload run --work-type code '<goal and acceptance criteria; files; constraints; tests to run>' workspace-write {}",
             g.project.display()
         )),
         "{reason}"
@@ -732,6 +733,7 @@ fn bash_corpus_through_the_guard() {
         tmpdir: None,
         deadline: None,
         running: None,
+        offload: "offload",
     };
     let (mut deny, mut pass, mut escapes, mut false_blocks) = (0, 0, vec![], vec![]);
     let mut watch = 0;

@@ -25,7 +25,8 @@ fn main() {
             "--wrap" => wrap = args.next(),
             "--explain" => explain = true,
             "--help" | "-h" => {
-                println!(
+                let _ = writeln!(
+                    std::io::stdout().lock(),
                     "usage: offload-statusline [--wrap '<command>'] [--explain]  (statusline JSON on stdin)"
                 );
                 return;

@@ -97,6 +97,7 @@ impl Sandbox {
 pub struct Run {
     cmd: Command,
     stdin: Option<Vec<u8>>,
+    closed_stdout: bool,
 }
 
 impl Run {
@@ -106,7 +107,11 @@ impl Run {
             cmd.env_remove(v);
         }
         cmd.env_remove("FAKE_CODEX_MODE");
-        Run { cmd, stdin: None }
+        Run {
+            cmd,
+            stdin: None,
+            closed_stdout: false,
+        }
     }
     pub fn arg(mut self, a: impl AsRef<std::ffi::OsStr>) -> Run {
         self.cmd.arg(a);
@@ -132,6 +137,12 @@ impl Run {
     }
     pub fn stdin_bytes(mut self, s: &[u8]) -> Run {
         self.stdin = Some(s.to_vec());
+        self
+    }
+    /// Standard output a pipe whose reader is gone before the program starts, as after
+    /// `… | head -1` has read its line: every write to it fails (EPIPE). `stdout()` is empty.
+    pub fn closed_stdout(mut self) -> Run {
+        self.closed_stdout = true;
         self
     }
     pub fn command(self) -> Command {
@@ -208,9 +219,16 @@ impl Run {
             } else {
                 Stdio::null()
             })
-            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if self.closed_stdout {
+            let (reader, writer) = std::io::pipe().expect("pipe");
+            drop(reader);
+            self.cmd.stdout(writer);
+        } else {
+            self.cmd.stdout(Stdio::piped());
+        }
         let mut child = self.cmd.spawn().expect("spawn offload");
+        // The parent's copy of the pipe's writer went with the spawn; only the child's is left.
         if let Some(input) = self.stdin.take() {
             child.stdin.take().unwrap().write_all(&input).unwrap();
         }

@@ -9,7 +9,8 @@
 //!
 //! # The format
 //!
-//! Line-oriented Markdown. `docs/plan-format.md` is the user-facing copy of this section.
+//! Line-oriented Markdown. `skills/plan-and-execute/plan-format.md` (installed beside the skill, printed by
+//! `offload plan format`) is the user-facing copy of this section.
 //!
 //! ```markdown
 //! # Plan: Add a --verbose flag

@@ -46,7 +46,7 @@ pub fn template(feature: &str, policy: &RoutingPolicy) -> String {
 Goal: {{{{what this plan achieves, in one paragraph, and how to tell that it worked}}}}
 
 <!--
-Format: docs/plan-format.md. Fill in every placeholder in double braces; add or remove
+Format: `offload plan format` prints it. Fill in every placeholder in double braces; add or remove
 tasks (2-5 minutes each) and keep the routing summary in step; then run
 `offload plan check <this file>`. Backends:
   code:               codex {code} workspace-write

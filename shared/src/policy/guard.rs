@@ -91,6 +91,9 @@ pub struct Ctx<'a> {
     pub deadline: Option<std::time::Instant>,
     /// An attempt of this session whose process still runs (see [`crate::running`]).
     pub running: Option<&'a crate::running::Running>,
+    /// How the commands in deny reasons run offload's CLI (see
+    /// [`crate::shell::offload_command`]).
+    pub offload: &'a str,
 }
 
 /// How long an attempt unlocks native work.
@@ -282,6 +285,7 @@ fn judge(
         project: ctx.project,
         phrase: &ctx.config.approval_phrase,
         model: &ctx.runner.model_code,
+        offload: ctx.offload,
     };
     let denial = match unlock(summary.as_ref(), ctx, work) {
         Unlock::Open => None,
@@ -781,7 +785,11 @@ fn plan_problems(input: &HookInput, tool: &str, scope: &Scope, ctx: &Ctx<'_>) ->
         _ => return None,
     };
     let problems = crate::plan::check_text(&text, &crate::plan::RoutingPolicy::from(ctx.runner));
-    Some(messages::plan_invalid(&display(path, ctx), &problems))
+    Some(messages::plan_invalid(
+        &display(path, ctx),
+        &problems,
+        ctx.offload,
+    ))
 }
 
 /// `docs/plans/*.md` directly under the project root.

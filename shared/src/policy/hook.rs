@@ -153,6 +153,8 @@ pub fn answer(
             }
         }
     }
+    // How the commands Claude is given run the CLI: its full path when `PATH` does not find it.
+    let offload = crate::shell::this_offload();
     // What the guard judges a tool call with (PreToolUse, and PostToolUse when it must know
     // whether PreToolUse would have watched the command).
     let ctx = Ctx {
@@ -167,6 +169,7 @@ pub fn answer(
         tmpdir: env.tmpdir.as_deref(),
         deadline: Some(Instant::now() + ANALYSIS_BUDGET),
         running: live.as_ref(),
+        offload: &offload,
     };
     match event {
         HookEvent::PreToolUse | HookEvent::PreSkillShellCommand => {
@@ -285,7 +288,7 @@ pub fn answer(
                     }
                     Err(why) => {
                         stdout = format!(
-                            "offload: this prompt's approval was not recorded: {why}. The user can approve with `offload approve` in their own terminal."
+                            "offload: this prompt's approval was not recorded: {why}. The user can approve with `{offload} approve` in their own terminal."
                         );
                     }
                 }
@@ -316,6 +319,7 @@ pub fn answer(
                     env.codex_found.as_deref(),
                     &config.guard.approval_phrase,
                     &project,
+                    &offload,
                 )
             };
             Answer {
@@ -760,8 +764,13 @@ fn finish_watch_checked(
                 .iter()
                 .filter_map(|f| f.problem.as_ref().map(|p| format!("{}: {p}", f.path)))
                 .collect();
-            let mut text =
-                crate::policy::messages::undone(&names(&all), &rec.id, &meta.why, &meta.reason);
+            let mut text = crate::policy::messages::undone(
+                &names(&all),
+                &rec.id,
+                &meta.why,
+                &meta.reason,
+                &crate::shell::this_offload(),
+            );
             if !failed.is_empty() {
                 text.push_str(&format!(" Not undone: {}.", failed.join("; ")));
             }
@@ -813,7 +822,13 @@ fn mode(env: &Env, config: &Config) -> Mode {
         .unwrap_or(config.guard.mode)
 }
 
-fn session_context(mode: Mode, codex: Option<&str>, phrase: &str, project: &Path) -> String {
+fn session_context(
+    mode: Mode,
+    codex: Option<&str>,
+    phrase: &str,
+    project: &Path,
+    offload: &str,
+) -> String {
     let codex = match codex {
         Some(p) => format!("codex is ready ({p})"),
         None => {
@@ -823,10 +838,18 @@ fn session_context(mode: Mode, codex: Option<&str>, phrase: &str, project: &Path
     };
     let dir = crate::shell::quote(&project.display().to_string()).into_owned();
     format!(
-        "offload ({}): route work to Codex first; {codex}. Exploration: `offload run --work-type explore \"<question>\" read-only {dir}`. \
-         Code changes: `offload run --work-type code \"<task>\" workspace-write {dir}`. Analysis: `--work-type analysis`. \
-         Native Explore/general-purpose subagents and native code edits are blocked until a Codex attempt succeeds in the turn; \
-         after a failed attempt, ask the user to approve a fallback (\"{phrase}\").",
-        mode.as_str()
+        "offload ({}): route work to Codex first; {codex}. Exploration: `{offload} run --work-type explore '<question>' read-only {dir}`. \
+         Code changes: `{offload} run --work-type code '<task>' workspace-write {dir}`. Analysis: `--work-type analysis`. \
+         {} Native Explore/general-purpose subagents and native code edits are blocked until a Codex attempt succeeds in the turn; \
+         after a failed attempt, ask the user to approve a fallback (\"{phrase}\").{}",
+        mode.as_str(),
+        crate::policy::messages::QUOTING,
+        if offload == "offload" {
+            String::new()
+        } else {
+            format!(
+                " `offload` is not on PATH here: run it as `{offload}` wherever the plan-and-execute skill says `offload`."
+            )
+        }
     )
 }

@@ -16,15 +16,17 @@ pub enum Work {
 }
 
 impl Work {
-    /// The `offload run` command for this kind of work in `project`.
-    pub fn command(self, project: &Path) -> String {
+    /// The `offload run` command for this kind of work in `project`, `offload` being how the
+    /// CLI is run (see [`crate::shell::offload_command`]). The prompt is single-quoted: inside
+    /// double quotes a shell would run `` `calc.py` `` and expand `$VAR`.
+    pub fn command(self, project: &Path, offload: &str) -> String {
         let dir = crate::shell::quote(&project.display().to_string()).into_owned();
         match self {
             Work::Explore => format!(
-                "offload run --work-type explore \"<the question, what to look at, what to report>\" read-only {dir}"
+                "{offload} run --work-type explore '<the question, what to look at, what to report>' read-only {dir}"
             ),
             Work::Edit => format!(
-                "offload run --work-type code \"<goal and acceptance criteria; files; constraints; tests to run>\" workspace-write {dir}"
+                "{offload} run --work-type code '<goal and acceptance criteria; files; constraints; tests to run>' workspace-write {dir}"
             ),
         }
     }
@@ -38,11 +40,14 @@ impl Work {
 }
 
 /// How the user approves a fallback.
-pub fn approval_path(phrase: &str) -> String {
+pub fn approval_path(phrase: &str, offload: &str) -> String {
     format!(
-        "ask the user for explicit approval to fall back to native tools: they approve by including \"{phrase}\" in their next message, or by running `offload approve` in a terminal"
+        "ask the user for explicit approval to fall back to native tools: they approve by including \"{phrase}\" in their next message, or by running `{offload} approve` in a terminal"
     )
 }
+
+/// The prompt rule every printed command follows.
+pub const QUOTING: &str = "Put the prompt in single quotes ('\\'' for a quote inside), or pass it on stdin with `-` as the prompt and a quoted heredoc (<<'EOF'): in double quotes the shell runs backticks and expands $.";
 
 /// Where and how to route: the project, the approval phrase, and the code model that
 /// `--work-type code|explore` selects.
@@ -50,6 +55,8 @@ pub struct Route<'a> {
     pub project: &'a Path,
     pub phrase: &'a str,
     pub model: &'a str,
+    /// How the CLI is run (see [`crate::shell::offload_command`]).
+    pub offload: &'a str,
 }
 
 impl Work {
@@ -77,13 +84,13 @@ pub fn still_running(what: &str, r: &crate::running::Running) -> String {
 pub fn route_first(work: Work, what: &str, route: &Route<'_>) -> String {
     format!(
         "offload: {what} is Codex-eligible work; route it to Codex first. Run this with your Bash tool (fill in the prompt; it runs {} in a {} sandbox):\n  {}\n\
-         When it succeeds, check its result; native {} are then allowed for the rest of this turn. \
+         {QUOTING} When it succeeds, check its result; native {} are then allowed for the rest of this turn. \
          If it fails, do not work around this block: {}.",
         route.model,
         work.sandbox(),
-        work.command(route.project),
+        work.command(route.project, route.offload),
         work.noun(),
-        approval_path(route.phrase)
+        approval_path(route.phrase, route.offload)
     )
 }
 
@@ -104,19 +111,19 @@ pub fn fail_closed(work: Work, what: &str, last: &LastAttempt, route: &Route<'_>
     };
     format!(
         "{head} Do not fall back to native tools on your own: {}. You may instead retry Codex:\n  {}",
-        approval_path(route.phrase),
-        work.command(route.project)
+        approval_path(route.phrase, route.offload),
+        work.command(route.project, route.offload)
     )
 }
 
 /// A plan write that would leave a plan failing `offload plan check`.
-pub fn plan_invalid(path: &str, problems: &[crate::plan::Problem]) -> String {
+pub fn plan_invalid(path: &str, problems: &[crate::plan::Problem], offload: &str) -> String {
     if problems.is_empty() {
         return String::new();
     }
     const SHOWN: usize = 20;
     let mut out = format!(
-        "offload: {path} would not pass `offload plan check` ({} problem{}); fix them and write it again (docs/plan-format.md describes the format):",
+        "offload: {path} would not pass `{offload} plan check` ({} problem{}); fix them and write it again (`{offload} plan format` prints the format):",
         problems.len(),
         if problems.len() == 1 { "" } else { "s" }
     );
@@ -162,11 +169,11 @@ pub fn background_watch(why: &str, denial: &str) -> String {
 }
 
 /// PostToolUse: what the effect check undid, and why.
-pub fn undone(files: &str, id: &str, why: &str, denial: &str) -> String {
+pub fn undone(files: &str, id: &str, why: &str, denial: &str, offload: &str) -> String {
     format!(
         "offload undid what this Bash command did to the project's code ({files}), because it {why} while native code \
          edits are locked. The code is back as it was before the command. Do not try another way around this: {denial}\n\
-         What the command wrote is kept: the user can put it back with `offload restore {id}`."
+         What the command wrote is kept: the user can put it back with `{offload} restore {id}`."
     )
 }
 
@@ -194,12 +201,12 @@ mod tests {
     fn commands_name_model_route_and_sandbox() {
         let p = Path::new("/work/my proj");
         assert_eq!(
-            Work::Edit.command(p),
-            "offload run --work-type code \"<goal and acceptance criteria; files; constraints; tests to run>\" workspace-write '/work/my proj'"
+            Work::Edit.command(p, "~/.local/bin/offload"),
+            "~/.local/bin/offload run --work-type code '<goal and acceptance criteria; files; constraints; tests to run>' workspace-write '/work/my proj'"
         );
         assert!(
             Work::Explore
-                .command(Path::new("/w"))
+                .command(Path::new("/w"), "offload")
                 .ends_with("read-only /w")
         );
     }
