@@ -950,3 +950,87 @@ fn a_sigkilled_offload_leaves_no_real_codex_behind() {
         .collect();
     assert_eq!(closed.len(), 1, "{:?}", w.finished());
 }
+
+/// The command the guard gives Claude, filled in as Claude fills it (the prompt inside the
+/// single quotes, a quote inside written `'\''`), run by bash as Claude's Bash tool runs it,
+/// with `offload` off `PATH`: the prompt reaches the real codex intact, backticks, `$VAR`,
+/// `$(…)`, double and single quotes included, and the attempt succeeds.
+#[test]
+fn the_guards_command_carries_a_backtick_prompt_intact_to_codex() {
+    let Some(codex) = require_real_codex() else {
+        return;
+    };
+    let w = World::new(&codex, vec![Reply::message("done")]);
+    let path = "/usr/bin:/bin";
+    // The deny reason of an Edit of code, from the real hook.
+    let mut hook = w.command(offload_bin().with_file_name("offload-hook"));
+    hook.env("PATH", path)
+        .env("CLAUDE_PROJECT_DIR", w.sb.work())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = hook.spawn().unwrap();
+    {
+        use std::io::Write;
+        let input = json!({
+            "session_id": "s-quote", "hook_event_name": "PreToolUse", "tool_name": "Edit",
+            "cwd": w.sb.work(), "permission_mode": "default",
+            "tool_input": {"file_path": w.sb.work().join("calc.py"), "old_string": "a", "new_string": "b"}
+        });
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.to_string().as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap_or_default();
+    let reason = v["hookSpecificOutput"]["permissionDecisionReason"]
+        .as_str()
+        .map_or(text.clone(), str::to_owned);
+    let placeholder = "'<goal and acceptance criteria; files; constraints; tests to run>'";
+    let line = reason
+        .lines()
+        .map(str::trim)
+        .find(|l| l.contains(placeholder))
+        .unwrap_or_else(|| panic!("no command in the deny reason: {reason}"));
+    let bin = offload_bin().display().to_string();
+    assert!(
+        line.starts_with(&format!("{bin} run --work-type code ")),
+        "offload is off PATH, so the command names it by path: {line}"
+    );
+    let prompt =
+        r#"Make `calc.py` add() return a+b; keep "$HOME", $(touch pwned) and it's literal."#;
+    let filled = line.replace(placeholder, &shared::shell::single_quote(prompt));
+    let mut cmd = w.command("bash");
+    cmd.args(["-c", &filled]).env("PATH", path);
+    let done = run(cmd).expect_code(0);
+    assert!(
+        !w.sb.work().join("pwned").exists(),
+        "nothing in the prompt ran"
+    );
+    fn holds(v: &Value, needle: &str) -> bool {
+        match v {
+            Value::String(s) => s.contains(needle),
+            Value::Array(a) => a.iter().any(|x| holds(x, needle)),
+            Value::Object(o) => o.values().any(|x| holds(x, needle)),
+            _ => false,
+        }
+    }
+    let requests = w.mock().responses_requests();
+    assert!(
+        requests.iter().any(|r| holds(&r.body, prompt)),
+        "the prompt arrived intact: {:?}\n{}",
+        w.request_texts(),
+        done.stderr()
+    );
+    let f = w.only_finished();
+    assert_eq!(f.outcome, Outcome::Success);
+    assert_eq!(f.sandbox, "workspace-write");
+}
