@@ -7,6 +7,7 @@
 #
 #   ./install.sh                 build, install, wire into ~/.claude/settings.json
 #   ./install.sh --project       ... into ./.claude/settings.json of the current folder instead
+#   ./install.sh --statusline-only  ... only the statusline (the offload plugin brings the rest)
 #   ./install.sh --dry-run       build, then show what would be installed and changed
 #   ./install.sh --uninstall     take offload out of Claude Code again (binaries are kept)
 #   PREFIX=/opt/offload ./install.sh
@@ -22,7 +23,7 @@ fail() { printf 'offload install: %s\n' "$*" >&2; exit 1; }
 
 usage() {
   cat <<EOF
-Usage: ./install.sh [--project] [--dry-run] [--uninstall]
+Usage: ./install.sh [--project] [--statusline-only] [--dry-run] [--uninstall]
 
 Builds offload in release mode (needs cargo), installs offload, offload-hook and
 offload-statusline into \${PREFIX:-\$HOME/.local}/bin (now: $bindir), and runs
@@ -32,6 +33,10 @@ offload-statusline into \${PREFIX:-\$HOME/.local}/bin (now: $bindir), and runs
 Options:
   --project     wire the project in the current folder (.claude/settings.json) instead of
                 your user settings (~/.claude/settings.json)
+  --statusline-only
+                for the offload Claude Code plugin, which brings the hooks and the skill: wire
+                only what a plugin cannot (the statusline, and the PreSkillShellCommand hook on
+                Claude Code 2.1.332+). Automatic when the plugin is already enabled.
   --dry-run     build, then print what would be installed and the settings change; write nothing
   --uninstall   run \`offload uninstall\`: remove exactly what setup added and restore your
                 previous statusline (with --project: the current folder's project). The
@@ -53,6 +58,7 @@ uninstall=0
 for arg in "$@"; do
   case "$arg" in
     --project) setup_args+=(--project) ;;
+    --statusline-only) setup_args+=(--statusline-only) ;;
     --dry-run) dry_run=1; setup_args+=(--dry-run) ;;
     --uninstall) uninstall=1 ;;
     -h | --help) usage; exit 0 ;;

@@ -54,6 +54,11 @@ pub struct SetupArgs {
     /// project and plugin hooks are ignored).
     #[arg(long, requires = "managed")]
     pub managed_only: bool,
+    /// Setup: wire only what the offload plugin cannot (the statusline, and the
+    /// PreSkillShellCommand hook on Claude Code 2.1.332+), and take out setup's own hooks and
+    /// skill, which the plugin brings. Automatic when the plugin is enabled.
+    #[arg(long, conflicts_with = "managed")]
+    pub statusline_only: bool,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -614,11 +614,7 @@ impl Ctx {
         });
 
         let plugin = read.iter().find_map(|(shown, v)| {
-            v.get("enabledPlugins")?
-                .as_object()?
-                .iter()
-                .find(|(k, on)| k.starts_with("offload@") && on.as_bool() == Some(true))
-                .map(|(k, _)| format!("plugin {k} (enabled in {shown})"))
+            crate::setup::offload_plugin(v).map(|k| format!("plugin {k} (enabled in {shown})"))
         });
         for (event, essential) in HOOK_EVENTS {
             checks.push(self.hook_check(event, essential, &read, plugin.as_deref(), claude));
@@ -653,6 +649,9 @@ impl Ctx {
                 None if essential => Check::fail(&name, detail, SETUP_HINT),
                 None => Check::warn(&name, detail, SETUP_HINT),
             };
+        }
+        if let Some(twice) = runs_twice(&name, event, &found, plugin) {
+            return twice;
         }
         // Claude Code runs every registered hook: one that works is enough.
         let mut judged: Vec<Check> = found
@@ -713,6 +712,9 @@ impl Ctx {
                     close_gap,
                 ),
             },
+            (_, _) if found.len() > 1 => {
+                runs_twice(&name, event, &found, None).expect("two or more")
+            }
             (claude, _) => {
                 let mut judged: Vec<Check> = found
                     .iter()
@@ -796,7 +798,7 @@ impl Ctx {
 
     fn statusline_check(&self, read: &[(String, Value)]) -> Check {
         let name = "statusline";
-        let setup = "run `offload setup`: it installs offload-statusline and keeps an existing statusline beside it (--wrap)";
+        let setup = "run `offload setup`: it installs offload-statusline and keeps an existing statusline beside it (--wrap); with the offload plugin enabled it adds nothing else";
         // The most specific file wins: local, then project, then user.
         let lines: Vec<(&String, String, bool)> = read
             .iter()
@@ -1223,6 +1225,40 @@ fn found_hooks(read: &[(String, Value)], event: &str) -> Vec<(String, HookEntry)
                 .map(move |h| (shown.clone(), h))
         })
         .collect()
+}
+
+/// offload-hook registered more than once for `event` (in several settings files, or in one
+/// and by the plugin): Claude Code runs each, so every event is recorded twice and the numbers
+/// double. A warning naming where, and how to keep one.
+fn runs_twice(
+    name: &str,
+    event: &str,
+    found: &[(String, HookEntry)],
+    plugin: Option<&str>,
+) -> Option<Check> {
+    let mut wheres: Vec<String> = found.iter().map(|(shown, _)| shown.clone()).collect();
+    wheres.extend(plugin.map(str::to_owned));
+    if wheres.len() < 2 {
+        return None;
+    }
+    let hint = if plugin.is_some() {
+        "keep the plugin's: run `offload setup --statusline-only` (add --project for a project's \
+         settings), which takes setup's hooks out and keeps the statusline; or disable the plugin \
+         (`claude plugin disable offload@offload`)"
+    } else {
+        "keep one: `offload uninstall --project` removes the project's, `offload uninstall` the \
+         user's"
+    };
+    Some(Check::warn(
+        name,
+        format!(
+            "offload-hook runs {} times for each {event} ({}): every event is recorded as often, \
+             and stats count it as often",
+            wheres.len(),
+            wheres.join(", ")
+        ),
+        hint,
+    ))
 }
 
 /// Whether a matcher lets `tool` through: a plain `A|B` list naming it, or anything else (a

@@ -64,11 +64,12 @@ pub fn setup(args: SetupArgs) -> Result<u8, Error> {
     }
     let (hook, statusline, missing) = binaries(args.dry_run)?;
     let claude = find_claude();
-    let wiring = Wiring {
+    let mut wiring = Wiring {
         hook: hook.display().to_string(),
         statusline: statusline.display().to_string(),
         on_failure: claude.version().map(ClaudeVersion::supports_on_failure),
         claude: claude.version(),
+        plugin: None,
     };
     if args.managed {
         return managed_setup(&args, &wiring);
@@ -76,6 +77,10 @@ pub fn setup(args: SetupArgs) -> Result<u8, Error> {
     let scope = Scope::resolve(args.project)?;
 
     let current = SettingsFile::read(&scope.settings)?;
+    wiring.plugin = enabled_plugin(&scope, &current.value).or_else(|| {
+        args.statusline_only
+            .then(|| "the offload plugin (--statusline-only)".to_owned())
+    });
     let state = StateFile::at_default()?;
     let mut records = state.load();
     let key = scope.key();
@@ -85,8 +90,18 @@ pub fn setup(args: SetupArgs) -> Result<u8, Error> {
         .map_err(|e| shape_error(&scope.settings, &e, "setup"))?;
     let settings_change = current.value != merged.settings || current.text.is_none();
     let new_text = settings::to_pretty(&merged.settings, current.text.as_deref());
-    let skill = plan_skill(&scope.skill_dir, prev.as_ref());
+    // The plugin brings the skill: setup's copy would be a second one.
+    let (skill, skill_removal) = if wiring.plugin.is_some() {
+        let removal = prev
+            .as_ref()
+            .map(|p| plan_skill_removal(&scope.skill_dir, Some(p)))
+            .unwrap_or_default();
+        (Vec::new(), removal)
+    } else {
+        (plan_skill(&scope.skill_dir, prev.as_ref()), Vec::new())
+    };
     let skill_writes: Vec<&SkillPlan> = skill.iter().filter(|p| p.write).collect();
+    let skill_removes = skill_removal.iter().any(|s| s.remove);
 
     // The binaries as wired now (an upgrade re-runs setup, which records the new ones).
     let before = records.binaries.clone();
@@ -96,7 +111,7 @@ pub fn setup(args: SetupArgs) -> Result<u8, Error> {
         }
     }
     let title = format!("offload setup ({})", scope.label);
-    if !settings_change && skill_writes.is_empty() {
+    if !settings_change && skill_writes.is_empty() && !skill_removes {
         if !args.dry_run && records.binaries != before {
             let _ = state.save(&records);
         }
@@ -104,6 +119,7 @@ pub fn setup(args: SetupArgs) -> Result<u8, Error> {
             "{title}: already set up in {}; nothing changed.",
             scope.settings.display()
         );
+        print_plugin_note(wiring.plugin.as_deref());
         print_claude_note(&claude);
         return Ok(0);
     }
@@ -131,6 +147,13 @@ pub fn setup(args: SetupArgs) -> Result<u8, Error> {
         for p in &skill_writes {
             println!("  would write {}", p.describe());
         }
+        for s in skill_removal.iter().filter(|s| s.remove) {
+            println!(
+                "  would remove {} (the plugin brings the skill)",
+                s.path.display()
+            );
+        }
+        print_plugin_note(wiring.plugin.as_deref());
         print_claude_note(&claude);
         return Ok(0);
     }
@@ -180,6 +203,10 @@ pub fn setup(args: SetupArgs) -> Result<u8, Error> {
             backup,
         });
     }
+    remove_skill(&skill_removal)?;
+    if skill_removes {
+        remove_empty_dirs(prev.as_ref().map(|p| p.created_dirs.as_slice()), &scope);
+    }
 
     let installed = Installed {
         settings: merged.record,
@@ -205,6 +232,7 @@ pub fn setup(args: SetupArgs) -> Result<u8, Error> {
     for m in &missing {
         println!("  note: {m}");
     }
+    print_plugin_note(wiring.plugin.as_deref());
     print_claude_note(&claude);
     println!("\nNext:");
     println!(
@@ -482,34 +510,8 @@ pub fn uninstall(args: SetupArgs) -> Result<u8, Error> {
     for note in unmerged.iter().flat_map(|u| &u.notes) {
         println!("  note: {note}");
     }
-    for s in &skill {
-        if s.remove {
-            fs::remove_file(&s.path).map_err(|e| io_error("remove", &s.path, &e))?;
-            println!("  skill: removed {}", s.path.display());
-            if let Some(b) = &s.restore {
-                fs::rename(b, &s.path).map_err(|e| io_error("restore", b, &e))?;
-                println!(
-                    "  skill: restored your {} from {}",
-                    s.path.display(),
-                    b.display()
-                );
-            }
-        }
-        if let Some(kept) = &s.kept {
-            println!("  note: {kept}");
-        }
-    }
-    let mut dirs: Vec<PathBuf> = prev
-        .as_ref()
-        .map(|p| p.created_dirs.clone())
-        .unwrap_or_else(|| vec![scope.skill_dir.clone()]);
-    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-    for d in dirs {
-        // Only folders that are empty now: anything the user put there stays.
-        if fs::remove_dir(&d).is_ok() {
-            println!("  removed the empty folder {}", d.display());
-        }
-    }
+    remove_skill(&skill)?;
+    remove_empty_dirs(prev.as_ref().map(|p| p.created_dirs.as_slice()), &scope);
     if prev.is_some() {
         records.settings.remove(&key);
         if let Err(e) = state.save(&records) {
@@ -1106,17 +1108,83 @@ fn setting_notes(settings: &Value) -> Vec<String> {
                 .to_string(),
         );
     }
-    if let Some(plugins) = settings["enabledPlugins"].as_object() {
-        for (name, on) in plugins {
-            if name.starts_with("offload@") && on == &Value::Bool(true) {
-                notes.push(format!(
-                    "the offload plugin ({name}) is enabled too, so its hooks would run twice; \
-                     use one: `claude plugin disable {name}` or `offload uninstall`"
-                ));
+    notes
+}
+
+/// The offload plugin enabled where this settings file applies: in the file itself, and for a
+/// project also in its local settings and the user's. As `plugin NAME (enabled in FILE)`.
+fn enabled_plugin(scope: &Scope, settings: &Value) -> Option<String> {
+    let mut files = vec![(scope.settings.display().to_string(), settings.clone())];
+    if scope.label == "project" {
+        let local = scope.claude_dir.join("settings.local.json");
+        let user = directories::BaseDirs::new().map(|b| b.home_dir().join(".claude/settings.json"));
+        for f in std::iter::once(local).chain(user) {
+            if let Ok(Some(bytes)) = shared::fsutil::read_regular(&f, 4 << 20)
+                && let Ok(v) = serde_json::from_slice::<Value>(&bytes)
+            {
+                files.push((f.display().to_string(), v));
             }
         }
     }
-    notes
+    files.iter().find_map(|(shown, v)| {
+        let name = offload_plugin(v)?;
+        Some(format!("plugin {name} (enabled in {shown})"))
+    })
+}
+
+/// The name (`offload@<marketplace>`) of the offload plugin if `settings` enables it.
+pub fn offload_plugin(settings: &Value) -> Option<&str> {
+    settings
+        .get("enabledPlugins")?
+        .as_object()?
+        .iter()
+        .find(|(k, on)| k.starts_with("offload@") && on.as_bool() == Some(true))
+        .map(|(k, _)| k.as_str())
+}
+
+fn print_plugin_note(plugin: Option<&str>) {
+    if let Some(p) = plugin {
+        println!(
+            "  note: {p} runs offload's hooks and brings the skill; setup adds only what a plugin \
+             cannot: the statusline, and the PreSkillShellCommand hook on Claude Code 2.1.332 or later"
+        );
+    }
+}
+
+/// Remove the skill files `removal` says are setup's, restoring what they had replaced.
+fn remove_skill(removal: &[SkillRemoval]) -> Result<(), Error> {
+    for s in removal {
+        if s.remove {
+            fs::remove_file(&s.path).map_err(|e| io_error("remove", &s.path, &e))?;
+            println!("  skill: removed {}", s.path.display());
+            if let Some(b) = &s.restore {
+                fs::rename(b, &s.path).map_err(|e| io_error("restore", b, &e))?;
+                println!(
+                    "  skill: restored your {} from {}",
+                    s.path.display(),
+                    b.display()
+                );
+            }
+        }
+        if let Some(kept) = &s.kept {
+            println!("  note: {kept}");
+        }
+    }
+    Ok(())
+}
+
+/// Remove the folders setup created (deepest first) that are empty now: anything the user put
+/// there stays.
+fn remove_empty_dirs(created: Option<&[PathBuf]>, scope: &Scope) {
+    let mut dirs: Vec<PathBuf> = created
+        .map(<[PathBuf]>::to_vec)
+        .unwrap_or_else(|| vec![scope.skill_dir.clone()]);
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    for d in dirs {
+        if fs::remove_dir(&d).is_ok() {
+            println!("  removed the empty folder {}", d.display());
+        }
+    }
 }
 
 fn shape_error(path: &Path, e: &settings::ShapeError, what: &str) -> Error {

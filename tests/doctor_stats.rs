@@ -969,3 +969,70 @@ fn doctor_accepts_hooks_from_the_enabled_plugin() {
     m.user_settings(&json!({"enabledPlugins": {"offload@offload": false}}));
     m.doctor(&[]).output().expect_code(1);
 }
+
+/// offload-hook wired twice, by setup and by the plugin, or in the user's and the project's
+/// settings: a warning per event naming both places and how to keep one.
+#[test]
+fn doctor_flags_hooks_wired_twice() {
+    let m = Machine::new();
+    script(&m.sb.file("bin/codex"), FAKE_CODEX);
+    script(&m.sb.file("bin/claude"), &claude_script("2.1.332"));
+    let mut wired = wired_settings(
+        &workspace_bin("offload-hook"),
+        &workspace_bin("offload-statusline"),
+    );
+    let (pre, _) = doctor_check(&m, "hook PreToolUse");
+    assert_eq!(pre["status"], "fail", "nothing wired yet: {pre}");
+
+    // Setup's hooks, and the plugin enabled too.
+    wired["enabledPlugins"] = json!({"offload@offload": true});
+    m.user_settings(&wired);
+    for event in [
+        "PreToolUse",
+        "SessionStart",
+        "UserPromptSubmit",
+        "PostToolUse",
+    ] {
+        let (c, _) = doctor_check(&m, &format!("hook {event}"));
+        assert_eq!(c["status"], "warn", "{event}: {c}");
+        let detail = c["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with(&format!("offload-hook runs 2 times for each {event}"))
+                && detail.contains("plugin offload@offload"),
+            "{c}"
+        );
+        assert!(
+            c["hint"]
+                .as_str()
+                .unwrap()
+                .contains("offload setup --statusline-only"),
+            "{c}"
+        );
+    }
+    // The plugin alone: one hook per event, all fine.
+    let mut plugin_only = json!({"enabledPlugins": {"offload@offload": true}});
+    plugin_only["statusLine"] = wired["statusLine"].clone();
+    plugin_only["hooks"] =
+        json!({"PreSkillShellCommand": wired["hooks"]["PreSkillShellCommand"].clone()});
+    m.user_settings(&plugin_only);
+    let (pre, _) = doctor_check(&m, "hook PreToolUse");
+    assert_eq!(pre["status"], "ok", "{pre}");
+    let (skill, _) = doctor_check(&m, "hook PreSkillShellCommand");
+    assert_eq!(skill["status"], "ok", "{skill}");
+
+    // The user's settings and the project's both wired.
+    wired.as_object_mut().unwrap().remove("enabledPlugins");
+    m.user_settings(&wired);
+    m.settings(&m.sb.work().join(".claude/settings.json"), &wired);
+    for event in ["PreToolUse", "PreSkillShellCommand"] {
+        let (c, _) = doctor_check(&m, &format!("hook {event}"));
+        assert_eq!(c["status"], "warn", "{event}: {c}");
+        assert!(
+            c["hint"]
+                .as_str()
+                .unwrap()
+                .contains("offload uninstall --project"),
+            "{c}"
+        );
+    }
+}

@@ -964,3 +964,102 @@ fn uninstall_names_what_it_keeps() {
         "{out}"
     );
 }
+
+/// offload-hook entries under `hooks[event]`.
+fn hooks_of_ours(settings: &Value, event: &str) -> usize {
+    settings["hooks"][event]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|g| g["hooks"].as_array().cloned().unwrap_or_default())
+        .filter(|e| e["command"] == bin("offload-hook"))
+        .count()
+}
+
+/// With the offload plugin enabled, setup wires only what the plugin cannot (the statusline,
+/// PreSkillShellCommand on 2.1.332), installs no second skill, and a setup made before the
+/// plugin was enabled is narrowed to that on the next run: each event ends with one
+/// offload-hook, the plugin's.
+#[test]
+fn with_the_plugin_enabled_setup_wires_only_what_the_plugin_cannot() {
+    let m = Machine::new().with_claude("2.1.332");
+    let mut rich: Value = serde_json::from_str(RICH).unwrap();
+    // Setup first, the plugin after (the README's old order).
+    m.write_settings(RICH);
+    m.offload(&["setup"]).expect_code(0);
+    assert!(m.skill_dir().join("SKILL.md").is_file());
+    let mut now = m.settings();
+    now["enabledPlugins"]["offload@offload"] = json!(true);
+    fs::write(
+        m.settings_path(),
+        serde_json::to_string_pretty(&now).unwrap(),
+    )
+    .unwrap();
+    let out = m.offload(&["setup"]).expect_code(0).stdout();
+    assert!(
+        out.contains("plugin offload@offload (enabled in")
+            && out.contains("hooks.PreToolUse: removed offload-hook (plugin offload@offload"),
+        "{out}"
+    );
+    let s = m.settings();
+    for event in EVENTS {
+        assert_eq!(
+            hooks_of_ours(&s, event),
+            0,
+            "{event}: the plugin runs it\n{s:#}"
+        );
+    }
+    assert_eq!(
+        hooks_of_ours(&s, SKILL_EVENT),
+        1,
+        "the plugin cannot register it"
+    );
+    assert!(
+        s["statusLine"]["command"]
+            .as_str()
+            .unwrap()
+            .starts_with(&bin("offload-statusline")),
+        "{s:#}"
+    );
+    assert!(!m.skill_dir().exists(), "the plugin brings the skill");
+    // The user's own hooks stay, and a second run changes nothing.
+    assert_eq!(s["hooks"]["Stop"], rich["hooks"]["Stop"]);
+    assert!(
+        m.offload(&["setup"])
+            .expect_code(0)
+            .stdout()
+            .contains("nothing changed")
+    );
+    // Uninstall gives back the settings as they were before setup, plus the plugin the user
+    // enabled.
+    m.offload(&["uninstall"]).expect_code(0);
+    rich["enabledPlugins"]["offload@offload"] = json!(true);
+    assert_eq!(m.settings(), rich);
+}
+
+/// `--statusline-only` before the plugin is installed: the same narrowed wiring.
+#[test]
+fn statusline_only_wires_the_statusline_and_the_skill_shell_hook() {
+    let m = Machine::new().with_claude("2.1.332");
+    let out = m
+        .offload(&["setup", "--statusline-only"])
+        .expect_code(0)
+        .stdout();
+    assert!(out.contains("setup adds only what a plugin"), "{out}");
+    let s = m.settings();
+    for event in EVENTS {
+        assert_eq!(hooks_of_ours(&s, event), 0, "{event}\n{s:#}");
+    }
+    assert_eq!(hooks_of_ours(&s, SKILL_EVENT), 1);
+    assert!(s["statusLine"]["command"].is_string());
+    assert!(!m.skill_dir().exists());
+    // A project setup sees the plugin the user enabled in their own settings.
+    let mut user = m.settings();
+    user["enabledPlugins"] = json!({"offload@offload": true});
+    fs::write(m.settings_path(), user.to_string()).unwrap();
+    m.offload(&["setup", "--project"]).expect_code(0);
+    let project = read_json(&m.project().join(".claude/settings.json"));
+    for event in EVENTS {
+        assert_eq!(hooks_of_ours(&project, event), 0, "{event}\n{project:#}");
+    }
+}

@@ -134,6 +134,11 @@ pub struct Wiring {
     /// for its version and later, and taken out for an older one; `None` (unknown): none is
     /// added, one of ours already there is kept (and updated).
     pub claude: Option<ClaudeVersion>,
+    /// Where the offload plugin is enabled for this settings file (it registers the [`EVENTS`]
+    /// hooks itself): setup then adds only what the plugin cannot (the statusline and the
+    /// [`VERSIONED_EVENTS`]) and takes its own [`EVENTS`] hooks out, since two would run every
+    /// hook twice. `None`: no plugin.
+    pub plugin: Option<String>,
 }
 
 impl Wiring {
@@ -251,31 +256,29 @@ pub fn merge(
     let versioned = VERSIONED_EVENTS
         .iter()
         .map(|&(event, matcher, since)| (event, matcher, wiring.claude.map(|v| v >= since)));
+    let plugin = wiring.plugin.is_some();
     let all = EVENTS
         .iter()
-        .map(|&(event, matcher)| (event, matcher, Some(true)))
+        .map(|&(event, matcher)| (event, matcher, Some(!plugin)))
         .chain(versioned);
     for (event, matcher, wanted) in all {
         match wanted {
             Some(true) => {}
             Some(false) => {
-                // This Claude Code has no such event: take ours out (it was set up for a newer one).
-                let Some(groups) = hooks.get_mut(event).and_then(Value::as_array_mut) else {
-                    continue;
-                };
-                if remove_ours(groups, None) > 0 {
-                    let created = match prev {
-                        Some(_) => record.created_events.iter().any(|e| e == event),
-                        None => true,
-                    };
-                    if groups.is_empty() && created {
-                        hooks.remove(event);
-                        record.created_events.retain(|e| e != event);
-                    }
-                    let version = wiring.claude.map(|v| v.to_string()).unwrap_or_default();
-                    changes.push(format!(
-                        "hooks.{event}: removed offload-hook (Claude Code {version} has no {event} event)"
-                    ));
+                // This Claude Code has no such event (it was set up for a newer one), or the
+                // plugin runs it: take ours out.
+                if take_ours_out(hooks, event, prev, &mut record) {
+                    changes.push(if plugin && EVENTS.iter().any(|(e, _)| *e == event) {
+                        format!(
+                            "hooks.{event}: removed offload-hook ({} runs it; both would run every hook twice)",
+                            wiring.plugin.as_deref().unwrap_or("the offload plugin")
+                        )
+                    } else {
+                        let version = wiring.claude.map(|v| v.to_string()).unwrap_or_default();
+                        format!(
+                            "hooks.{event}: removed offload-hook (Claude Code {version} has no {event} event)"
+                        )
+                    });
                 }
                 continue;
             }
@@ -382,6 +385,31 @@ pub fn merge(
         record,
         changes,
     })
+}
+
+/// Remove our entries from `hooks[event]`, and the event's array when it is left empty and
+/// setup had created it. Whether anything was removed.
+fn take_ours_out(
+    hooks: &mut Map<String, Value>,
+    event: &str,
+    prev: Option<&Record>,
+    record: &mut Record,
+) -> bool {
+    let Some(groups) = hooks.get_mut(event).and_then(Value::as_array_mut) else {
+        return false;
+    };
+    if remove_ours(groups, None) == 0 {
+        return false;
+    }
+    let created = match prev {
+        Some(_) => record.created_events.iter().any(|e| e == event),
+        None => true,
+    };
+    if groups.is_empty() && created {
+        hooks.remove(event);
+        record.created_events.retain(|e| e != event);
+    }
+    true
 }
 
 /// Remove what [`merge`] added: our hook entries in the events setup manages (and the groups and
@@ -992,6 +1020,7 @@ mod tests {
             statusline: "/opt/bin/offload-statusline".into(),
             on_failure,
             claude: None,
+            plugin: None,
         }
     }
 
@@ -1278,6 +1307,52 @@ mod tests {
         );
     }
 
+    /// With the offload plugin enabled, setup adds only what the plugin cannot register (the
+    /// statusline, PreSkillShellCommand), takes out the hooks an earlier setup added for the
+    /// events the plugin runs, and uninstall still gives back the original.
+    #[test]
+    fn with_the_plugin_setup_adds_only_what_the_plugin_cannot() {
+        let original = rich();
+        let v = ClaudeVersion(2, 1, 332);
+        let full = merge(&original, &wiring_for(Some(v)), None).unwrap();
+        let plugin = Wiring {
+            plugin: Some("plugin offload@offload".into()),
+            ..wiring_for(Some(v))
+        };
+        let ours = |settings: &Value, event: &str| {
+            settings["hooks"][event].as_array().map_or(0, |gs| {
+                gs.iter()
+                    .flat_map(group_entries)
+                    .filter(|e| is_our_hook(e))
+                    .count()
+            })
+        };
+        for (start, prev) in [(&original, None), (&full.settings, Some(&full.record))] {
+            let m = merge(start, &plugin, prev).unwrap();
+            for (event, _) in EVENTS {
+                assert_eq!(ours(&m.settings, event), 0, "{event}: the plugin runs it");
+            }
+            assert_eq!(ours(&m.settings, PRE_SKILL_SHELL_COMMAND), 1);
+            assert!(our_statusline(&m.settings["statusLine"]).is_some());
+            // The user's own hooks on those events stay.
+            assert_eq!(
+                m.settings["hooks"]["PreToolUse"],
+                original["hooks"]["PreToolUse"]
+            );
+            if prev.is_some() {
+                assert!(
+                    m.changes.iter().any(|c| c.starts_with(
+                        "hooks.PreToolUse: removed offload-hook (plugin offload@offload runs it"
+                    )),
+                    "{:?}",
+                    m.changes
+                );
+            }
+            let u = unmerge(&m.settings, Some(&m.record)).unwrap();
+            assert_eq!(u.settings, original);
+        }
+    }
+
     #[test]
     fn a_reinstall_elsewhere_moves_the_paths_in_place() {
         let first = merge(&rich(), &wiring(Some(true)), None).unwrap();
@@ -1286,6 +1361,7 @@ mod tests {
             statusline: "/home/u/my bin/offload-statusline".into(),
             on_failure: Some(true),
             claude: None,
+            plugin: None,
         };
         let second = merge(&first.settings, &moved, Some(&first.record)).unwrap();
         assert_eq!(
