@@ -183,13 +183,19 @@ fn render(r: &Report, events_file: &str) -> String {
     let failures: Vec<String> = t
         .outcomes
         .iter()
-        .filter(|(o, _)| o.as_str() != "success")
+        .filter(|(o, _)| !matches!(o.as_str(), "success" | "interrupted"))
         .map(|(o, n)| format!("{o} {n}"))
         .collect();
     if !failures.is_empty() {
         attempts.push_str(&format!(": {}", failures.join(", ")));
     }
     attempts.push(')');
+    if t.interrupted > 0 {
+        attempts.push_str(&format!(
+            " · {} interrupted (stopped by the user; not counted as failed)",
+            t.interrupted
+        ));
+    }
     if r.unfinished > 0 {
         attempts.push_str(&format!(
             " · {} unfinished (running, or lost)",
@@ -200,7 +206,7 @@ fn render(r: &Report, events_file: &str) -> String {
     if let Some(rate) = t.success_rate {
         block.push(("success", format!("{} {}", stats::bar(rate, 10), pct(rate))));
     }
-    if t.attempts > 0 {
+    if t.attempts + t.interrupted > 0 {
         block.push((
             "tokens",
             format!(
@@ -356,7 +362,7 @@ fn table(lead: &[&str], lead_cells: Vec<Vec<String>>, groups: &[Group], denials:
         .zip(groups)
         .map(|(mut row, g)| {
             let none = || "-".to_string();
-            let has = g.attempts > 0;
+            let has = g.attempts + g.interrupted > 0;
             row.push(g.attempts.to_string());
             row.push(g.success_rate.map_or_else(none, |rate| {
                 format!("{} {:>4}", stats::bar(rate, BAR), pct(rate))

@@ -13,6 +13,9 @@
 //! - an attempt is an `attempt.finished` event (tokens, outcome, duration and model come from
 //!   it); an `attempt.started` without its `attempt.finished` anywhere in the log is
 //!   *unfinished* (running now, or its runner was killed);
+//! - an attempt the user interrupted (outcome `interrupted`) is counted apart: not in
+//!   `attempts`, `successes` or `failures`, so not in the success rate nor in the median
+//!   duration; its tokens count;
 //! - a denial is a `guard.denied` event, counted by tool; those recorded in warn mode
 //!   (`warn: true`) are *would deny*, kept apart;
 //! - turns are `turn.started` events, approvals `approval.granted`;
@@ -76,18 +79,22 @@ pub struct Group {
     pub last: Option<DateTime<Utc>>,
     /// Real user turns (`turn.started`); always 0 per model.
     pub turns: u64,
-    /// Finished attempts.
+    /// Finished attempts that succeeded or failed: `successes + failures` (interrupted ones
+    /// are counted apart, in `interrupted`).
     pub attempts: u64,
     pub successes: u64,
     pub failures: u64,
+    /// Attempts the user interrupted (outcome `interrupted`): neither successes nor failures.
+    pub interrupted: u64,
     /// successes / attempts, rounded to 4 decimals; `null` without attempts.
     pub success_rate: Option<f64>,
-    /// Outcome name (`success`, `failed`, `timeout`, `limited`, `missing`, `error`) → count.
+    /// Outcome name (`success`, `failed`, `timeout`, `limited`, `missing`, `error`,
+    /// `interrupted`; `unknown` for one from a newer offload) → count.
     pub outcomes: BTreeMap<String, u64>,
-    /// Tokens of the finished attempts: `input` (of which `cached_input`), `output` (of which
-    /// `reasoning`), and `total` = input + output.
+    /// Tokens of the finished attempts, interrupted ones included: `input` (of which
+    /// `cached_input`), `output` (of which `reasoning`), and `total` = input + output.
     pub tokens: Tokens,
-    /// Median `duration_ms` of the finished attempts; `null` without attempts.
+    /// Median `duration_ms` of the attempts that succeeded or failed; `null` without.
     pub median_duration_ms: Option<u64>,
     /// Fallback approvals (`approval.granted`); always 0 per model.
     pub approvals: u64,
@@ -117,18 +124,22 @@ impl Group {
         match &ev.body {
             Body::TurnStarted { .. } => self.turns += 1,
             Body::AttemptFinished(f) => {
-                self.attempts += 1;
-                if f.outcome.is_success() {
-                    self.successes += 1;
+                if f.outcome.is_interrupted() {
+                    self.interrupted += 1;
                 } else {
-                    self.failures += 1;
+                    self.attempts += 1;
+                    if f.outcome.is_success() {
+                        self.successes += 1;
+                    } else {
+                        self.failures += 1;
+                    }
+                    self.durations.push(f.duration_ms);
                 }
                 *self
                     .outcomes
                     .entry(f.outcome.as_str().to_owned())
                     .or_default() += 1;
                 self.tokens.add(&f.tokens);
-                self.durations.push(f.duration_ms);
             }
             Body::GuardDenied { tool, warn, .. } => {
                 if *warn {
@@ -159,6 +170,7 @@ impl Group {
         self.attempts += o.attempts;
         self.successes += o.successes;
         self.failures += o.failures;
+        self.interrupted += o.interrupted;
         for (k, n) in o.outcomes {
             *self.outcomes.entry(k).or_default() += n;
         }
@@ -735,6 +747,39 @@ mod tests {
         );
     }
 
+    /// The user's stops are counted apart: not attempts, not failures, not in the success
+    /// rate nor the median; their tokens count.
+    #[test]
+    fn interrupted_attempts_are_counted_apart() {
+        let mut l = sample();
+        l.events.push(finished(
+            "2026-11-04T09:00:00Z",
+            Some("s1"),
+            "a9",
+            "gpt-5.4",
+            Outcome::Interrupted,
+            900_000,
+            70,
+        ));
+        let r = report(&l, None, &Utc);
+        let t = &r.total;
+        assert_eq!(
+            (t.attempts, t.successes, t.failures, t.interrupted),
+            (3, 2, 1, 1)
+        );
+        assert_eq!(t.success_rate, Some(0.6667));
+        assert_eq!(t.median_duration_ms, Some(38_000));
+        assert_eq!(t.outcomes["interrupted"], 1);
+        assert_eq!(t.tokens.input, 4570);
+        let model = r
+            .by_model
+            .iter()
+            .find(|g| g.key.as_deref() == Some("gpt-5.4"))
+            .unwrap();
+        assert_eq!((model.attempts, model.interrupted), (1, 1));
+        assert_eq!(r.by_session[0].interrupted, 1);
+    }
+
     #[test]
     fn groups_by_day_session_and_model() {
         let r = report(&sample(), None, &Utc);
@@ -844,6 +889,7 @@ mod tests {
                 "attempts",
                 "successes",
                 "failures",
+                "interrupted",
                 "success_rate",
                 "outcomes",
                 "tokens",
