@@ -237,6 +237,16 @@ fn render(r: &Report, events_file: &str) -> String {
         guard.push_str(&format!(" · fallbacks approved {}", t.approvals));
     }
     block.push(("guard", guard));
+    let mut reasons = Vec::new();
+    if t.denied.total > 0 {
+        reasons.push(t.denied.describe_reasons());
+    }
+    if t.would_deny.total > 0 {
+        reasons.push(format!("in warn mode: {}", t.would_deny.describe_reasons()));
+    }
+    if !reasons.is_empty() {
+        block.push(("reasons", reasons.join(" · ")));
+    }
     let series = stats::daily_attempts(&r.by_day, SPARK_DAYS);
     if series.len() > 1 {
         let values: Vec<u64> = series.iter().map(|d| d.1).collect();

@@ -127,11 +127,15 @@ fn stats_json_field_by_field() {
     assert_eq!(t["approvals"], 1);
     assert_eq!(
         t["denied"],
-        json!({"total": 6, "by_tool": {"Edit": 4, "Agent": 1, "Bash": 1}})
+        json!({
+            "total": 6,
+            "by_tool": {"Edit": 4, "Agent": 1, "Bash": 1},
+            "by_reason": {"fail-closed": 4, "route-first": 2}
+        })
     );
     assert_eq!(
         t["would_deny"],
-        json!({"total": 1, "by_tool": {"Write": 1}})
+        json!({"total": 1, "by_tool": {"Write": 1}, "by_reason": {"route-first": 1}})
     );
 
     let days: Vec<(&str, u64)> = v["by_day"]
@@ -163,7 +167,10 @@ fn stats_json_field_by_field() {
     );
     let a = group(&v["by_session"], Some(SESSION_A));
     assert_eq!((&a["attempts"], &a["turns"]), (&json!(3), &json!(3)));
-    assert_eq!(a["denied"], json!({"total": 3, "by_tool": {"Edit": 3}}));
+    assert_eq!(
+        a["denied"],
+        json!({"total": 3, "by_tool": {"Edit": 3}, "by_reason": {"fail-closed": 2, "route-first": 1}})
+    );
     assert_eq!(a["last"], "2026-11-04T07:00:40Z", "a session across days");
     let b = group(&v["by_session"], Some(SESSION_B));
     assert_eq!(

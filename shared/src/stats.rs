@@ -16,8 +16,8 @@
 //! - an attempt the user interrupted (outcome `interrupted`) is counted apart: not in
 //!   `attempts`, `successes` or `failures`, so not in the success rate nor in the median
 //!   duration; its tokens count;
-//! - a denial is a `guard.denied` event, counted by tool; those recorded in warn mode
-//!   (`warn: true`) are *would deny*, kept apart;
+//! - a denial is a `guard.denied` event, counted by tool and by reason code ([`reason_key`]);
+//!   those recorded in warn mode (`warn: true`) are *would deny*, kept apart;
 //! - turns are `turn.started` events, approvals `approval.granted`;
 //! - an event belongs to the local day of its timestamp; session-less attempts group under
 //!   the session key `null`; models group attempts only.
@@ -35,18 +35,41 @@ use crate::ledger::{Body, Event, LogRead, Tokens};
 /// Version of the `offload stats --json` shape.
 pub const SCHEMA: u32 = 1;
 
-/// Guard denials, in total and by tool name.
+/// Guard denials, in total, by tool name and by reason.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Denials {
     pub total: u64,
     /// Tool name → count, sorted by name.
     pub by_tool: BTreeMap<String, u64>,
+    /// Reason code → count, sorted by code (see [`reason_key`]).
+    pub by_reason: BTreeMap<String, u64>,
+}
+
+/// What a denial's recorded reason counts under: its code as the guard and the hook record it
+/// (`route-first`: no Codex attempt yet; `fail-closed`: after a failed attempt; `tamper`:
+/// offload's own records, config or wiring; `codex-running`: an attempt still runs;
+/// `plan-invalid`: a plan that fails its check; `analysis-limit`: a command past the
+/// analyzer's limits; `undone`: a Bash command's change to code undone; `effect-unchecked`:
+/// its effect could not be checked; `effect`: what warn mode would have undone). Anything
+/// that is not a short code (blank, a sentence, from a damaged or foreign line) is `unknown`.
+pub fn reason_key(reason: &str) -> &str {
+    let r = reason.trim();
+    let code = !r.is_empty()
+        && r.len() <= 40
+        && r.starts_with(|c: char| c.is_ascii_lowercase())
+        && r.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
+    if code { r } else { "unknown" }
 }
 
 impl Denials {
-    fn add(&mut self, tool: &str) {
+    fn add(&mut self, tool: &str, reason: &str) {
         self.total += 1;
         *self.by_tool.entry(tool.to_owned()).or_default() += 1;
+        *self
+            .by_reason
+            .entry(reason_key(reason).to_owned())
+            .or_default() += 1;
     }
 
     fn merge(&mut self, o: Denials) {
@@ -54,18 +77,29 @@ impl Denials {
         for (t, n) in o.by_tool {
             *self.by_tool.entry(t).or_default() += n;
         }
+        for (r, n) in o.by_reason {
+            *self.by_reason.entry(r).or_default() += n;
+        }
     }
 
     /// `Edit 4, Agent 2`: tools by count (most first), then by name.
     pub fn describe(&self) -> String {
-        let mut tools: Vec<(&String, &u64)> = self.by_tool.iter().collect();
-        tools.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        tools
-            .iter()
-            .map(|(t, n)| format!("{t} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        most_first(&self.by_tool)
     }
+
+    /// `fail-closed 3, route-first 2`: reasons by count (most first), then by code.
+    pub fn describe_reasons(&self) -> String {
+        most_first(&self.by_reason)
+    }
+}
+
+fn most_first(counts: &BTreeMap<String, u64>) -> String {
+    let mut all: Vec<(&String, &u64)> = counts.iter().collect();
+    all.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    all.iter()
+        .map(|(t, n)| format!("{t} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The figures of one row: a day, a session, a model, or everything.
@@ -141,11 +175,11 @@ impl Group {
                     .or_default() += 1;
                 self.tokens.add(&f.tokens);
             }
-            Body::GuardDenied { tool, warn, .. } => {
+            Body::GuardDenied { tool, reason, warn } => {
                 if *warn {
-                    self.would_deny.add(tool);
+                    self.would_deny.add(tool, reason);
                 } else {
-                    self.denied.add(tool);
+                    self.denied.add(tool, reason);
                 }
             }
             Body::ApprovalGranted { .. } => self.approvals += 1,
@@ -780,6 +814,50 @@ mod tests {
         assert_eq!(r.by_session[0].interrupted, 1);
     }
 
+    /// Denials count by reason code as well as by tool; a reason that is not a code counts as
+    /// `unknown`.
+    #[test]
+    fn denials_by_reason() {
+        let why = |at: &str, tool: &str, reason: &str, warn: bool| {
+            ev(
+                at,
+                Some("s1"),
+                Body::GuardDenied {
+                    tool: tool.into(),
+                    reason: reason.into(),
+                    warn,
+                },
+            )
+        };
+        let r = report(
+            &log(vec![
+                why("2026-11-01T09:00:00Z", "Edit", "route-first", false),
+                why("2026-11-01T09:00:01Z", "Edit", "fail-closed", false),
+                why("2026-11-01T09:00:02Z", "Bash", "fail-closed", false),
+                why("2026-11-01T09:00:03Z", "Bash", "tamper", false),
+                why("2026-11-01T09:00:04Z", "Bash", "codex-running", false),
+                why("2026-11-01T09:00:05Z", "Write", "plan-invalid", false),
+                why("2026-11-01T09:00:06Z", "Bash", "analysis-limit", false),
+                why("2026-11-01T09:00:07Z", "Edit", "", false),
+                why("2026-11-01T09:00:08Z", "Edit", "Denied: see above", false),
+                why("2026-11-01T09:00:09Z", "Bash", "effect", true),
+            ]),
+            None,
+            &Utc,
+        );
+        let d = &r.total.denied;
+        assert_eq!(d.total, 9);
+        assert_eq!(
+            d.describe_reasons(),
+            "fail-closed 2, unknown 2, analysis-limit 1, codex-running 1, plan-invalid 1, route-first 1, tamper 1"
+        );
+        assert_eq!(d.describe(), "Bash 4, Edit 4, Write 1");
+        assert_eq!(r.total.would_deny.describe_reasons(), "effect 1");
+        assert_eq!(r.by_session[0].denied.by_reason["fail-closed"], 2);
+        assert_eq!(reason_key("  route-first "), "route-first");
+        assert_eq!(reason_key(&"x".repeat(41)), "unknown");
+    }
+
     #[test]
     fn groups_by_day_session_and_model() {
         let r = report(&sample(), None, &Utc);
@@ -903,7 +981,7 @@ mod tests {
             &v["total"]["tokens"],
             &["input", "cached_input", "output", "reasoning", "total"],
         );
-        keys(&v["total"]["denied"], &["total", "by_tool"]);
+        keys(&v["total"]["denied"], &["total", "by_tool", "by_reason"]);
         let text = serde_json::to_string(&r).unwrap();
         assert!(text.starts_with("{\"schema\":1,\"since\":null,"), "{text}");
         assert_eq!(v["by_session"][2]["key"], serde_json::Value::Null);
