@@ -289,8 +289,9 @@ fn render(r: &Report, events_file: &str) -> String {
         .filter(|(i, g)| g.key.is_none() || *i >= hidden)
         .map(|(_, g)| g.clone())
         .collect();
+    let home = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf());
     out.push_str(&table(
-        &["session", "started"],
+        &["session", "started", "project"],
         shown
             .iter()
             .map(|g| {
@@ -299,6 +300,9 @@ fn render(r: &Report, events_file: &str) -> String {
                         .as_deref()
                         .map_or("(no session)".into(), short_session),
                     g.first.map(stamp).unwrap_or_default(),
+                    g.project
+                        .as_deref()
+                        .map_or_else(|| "-".into(), |p| short_project(p, home.as_deref())),
                 ]
             })
             .collect(),
@@ -436,6 +440,36 @@ fn short_session(id: &str) -> String {
     }
 }
 
+/// Cells a project takes in the sessions table.
+const PROJECT_WIDTH: usize = 24;
+
+/// A project folder as the sessions table shows it: `~` for the home folder, and a path too
+/// long for [`PROJECT_WIDTH`] cut to its last component (`…/name`, itself cut with `…`).
+/// `--json` has the full path.
+fn short_project(path: &str, home: Option<&std::path::Path>) -> String {
+    let p = std::path::Path::new(path);
+    let shown = match home.and_then(|h| p.strip_prefix(h).ok()) {
+        Some(rest) if rest.as_os_str().is_empty() => "~".to_owned(),
+        Some(rest) if home.is_some_and(|h| h.parent().is_some()) => {
+            format!("~/{}", rest.display())
+        }
+        _ => path.to_owned(),
+    };
+    if shown.chars().count() <= PROJECT_WIDTH {
+        return shown;
+    }
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let keep = PROJECT_WIDTH - 2;
+    if name.chars().count() <= keep {
+        format!("…/{name}")
+    } else {
+        format!("…/{}…", name.chars().take(keep - 1).collect::<String>())
+    }
+}
+
 fn pct(rate: f64) -> String {
     format!("{:.0}%", rate * 100.0)
 }
@@ -462,6 +496,34 @@ mod tests {
         assert_eq!(
             short_session("3f2c1a9e-7b7d-4c39-9a1e-0d6f5b2c8e11"),
             "3f2c1a9e…"
+        );
+    }
+
+    #[test]
+    fn projects_shorten_to_home_and_their_last_component() {
+        let home = Some(std::path::Path::new("/home/dev"));
+        assert_eq!(short_project("/home/dev/proj", home), "~/proj");
+        assert_eq!(short_project("/home/dev", home), "~");
+        assert_eq!(
+            short_project("/home/developer/x", home),
+            "/home/developer/x"
+        );
+        assert_eq!(short_project("/srv/proj", None), "/srv/proj");
+        assert_eq!(
+            short_project("/home/dev/src/clients/offload-plugin", home),
+            "…/offload-plugin"
+        );
+        let long = format!("/w/{}", "n".repeat(40));
+        let shown = short_project(&long, home);
+        assert_eq!(shown.chars().count(), PROJECT_WIDTH, "{shown}");
+        assert!(
+            shown.starts_with("…/nnn") && shown.ends_with('…'),
+            "{shown}"
+        );
+        // A home of `/` does not make every path `~/…`.
+        assert_eq!(
+            short_project("/srv/p", Some(std::path::Path::new("/"))),
+            "/srv/p"
         );
     }
 

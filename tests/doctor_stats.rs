@@ -178,6 +178,16 @@ fn stats_json_field_by_field() {
         (&json!(0.0), &json!(1))
     );
     assert_eq!(b["outcomes"], json!({"failed": 1}));
+    let c = group(&v["by_session"], Some(SESSION_C));
+    assert_eq!(
+        (&a["project"], &c["project"]),
+        (
+            &json!("/home/dev/proj"),
+            &json!("/home/dev/src/clients/offload-plugin")
+        ),
+        "the turn's project, else the attempts' folder; the full path"
+    );
+    assert_eq!(t["project"], Value::Null);
     let none = group(&v["by_session"], None);
     assert_eq!((&none["attempts"], &none["turns"]), (&json!(1), &json!(0)));
 

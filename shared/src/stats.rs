@@ -136,8 +136,28 @@ pub struct Group {
     pub denied: Denials,
     /// Tool calls the guard would have denied, recorded in warn mode; always empty per model.
     pub would_deny: Denials,
+    /// Per session: its project, the folder of its latest turn (`turn.started`), else the
+    /// folder of its latest attempt. `null` for days, models and the total, and for a session
+    /// that recorded neither.
+    pub project: Option<String>,
+    /// The newest turn's project and the newest attempt's folder, with their times.
+    #[serde(skip)]
+    turn_project: Option<(DateTime<Utc>, String)>,
+    #[serde(skip)]
+    attempt_cwd: Option<(DateTime<Utc>, String)>,
     #[serde(skip)]
     durations: Vec<u64>,
+}
+
+/// The newer of two stamped values (the second on a tie: it was folded later).
+fn newer(
+    a: Option<(DateTime<Utc>, String)>,
+    b: Option<(DateTime<Utc>, String)>,
+) -> Option<(DateTime<Utc>, String)> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if b.0 >= a.0 { b } else { a }),
+        (a, b) => a.or(b),
+    }
 }
 
 impl Group {
@@ -190,8 +210,26 @@ impl Group {
         self.touch(ev.ts);
     }
 
+    /// Note the folder an event of this session names (its project, for a session's group): a
+    /// turn's project, a finished attempt's folder (a running attempt's shows when it ends).
+    fn note_project(&mut self, ev: &Event) {
+        let (slot, folder) = match &ev.body {
+            Body::TurnStarted {
+                project: Some(p), ..
+            } => (&mut self.turn_project, p),
+            Body::AttemptFinished(f) => (&mut self.attempt_cwd, &f.cwd),
+            _ => return,
+        };
+        if folder.trim().is_empty() {
+            return;
+        }
+        *slot = newer(slot.take(), Some((ev.ts, folder.clone())));
+    }
+
     /// Add a group of the same key folded from a later part of the log.
     fn merge(&mut self, o: Group) {
+        self.turn_project = newer(self.turn_project.take(), o.turn_project);
+        self.attempt_cwd = newer(self.attempt_cwd.take(), o.attempt_cwd);
         self.first = match (self.first, o.first) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -216,6 +254,11 @@ impl Group {
     }
 
     fn finish(&mut self) {
+        self.project = self
+            .turn_project
+            .as_ref()
+            .or(self.attempt_cwd.as_ref())
+            .map(|(_, p)| p.clone());
         self.success_rate = (self.attempts > 0)
             .then(|| (self.successes as f64 / self.attempts as f64 * 10_000.0).round() / 10_000.0);
         self.median_duration_ms = median(&mut self.durations);
@@ -346,10 +389,14 @@ impl<Tz: TimeZone> Folder<Tz> {
             .or_insert_with(|| Group::keyed(Some(day.format("%Y-%m-%d").to_string())))
             .apply(ev);
         match self.sessions.get_mut(&ev.session) {
-            Some(g) => g.apply(ev),
+            Some(g) => {
+                g.apply(ev);
+                g.note_project(ev);
+            }
             None => {
                 let mut g = Group::keyed(ev.session.clone());
                 g.apply(ev);
+                g.note_project(ev);
                 self.sessions.insert(ev.session.clone(), g);
             }
         }
@@ -858,6 +905,52 @@ mod tests {
         assert_eq!(reason_key(&"x".repeat(41)), "unknown");
     }
 
+    /// A session's project: its newest turn's, else its newest attempt's folder; the same
+    /// when the log is folded in parts.
+    #[test]
+    fn sessions_name_their_project() {
+        let turn = |at: &str, s: &str, project: Option<&str>| {
+            ev(
+                at,
+                Some(s),
+                Body::TurnStarted {
+                    prompt_id: None,
+                    project: project.map(str::to_owned),
+                },
+            )
+        };
+        let mut l = sample();
+        l.events
+            .push(turn("2026-11-05T09:00:00Z", "s2", Some("/p/new")));
+        l.events.push(turn("2026-11-05T09:01:00Z", "s2", None));
+        let r = report(&l, None, &Utc);
+        let project = |key: Option<&str>| {
+            r.by_session
+                .iter()
+                .find(|g| g.key.as_deref() == key)
+                .unwrap()
+                .project
+                .clone()
+        };
+        assert_eq!(
+            project(Some("s1")).as_deref(),
+            Some("/w"),
+            "from its attempts"
+        );
+        assert_eq!(project(Some("s2")).as_deref(), Some("/p/new"), "its turn's");
+        assert_eq!(project(None).as_deref(), Some("/w"));
+        assert_eq!(r.total.project, None);
+        assert!(r.by_day.iter().all(|g| g.project.is_none()));
+        // Folded in two parts, the later part's newer turn wins.
+        let (a, b) = l.events.split_at(8);
+        let mut first = Folder::new(None, Utc);
+        a.iter().for_each(|e| first.add(e));
+        let mut second = Folder::new(None, Utc);
+        b.iter().for_each(|e| second.add(e));
+        first.merge(second);
+        assert_eq!(first.finish(0, false), r);
+    }
+
     #[test]
     fn groups_by_day_session_and_model() {
         let r = report(&sample(), None, &Utc);
@@ -975,6 +1068,7 @@ mod tests {
                 "approvals",
                 "denied",
                 "would_deny",
+                "project",
             ],
         );
         keys(
