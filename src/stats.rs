@@ -247,19 +247,8 @@ fn render(r: &Report, events_file: &str) -> String {
     if !reasons.is_empty() {
         block.push(("reasons", reasons.join(" · ")));
     }
-    let series = stats::daily_attempts(&r.by_day, SPARK_DAYS);
-    if series.len() > 1 {
-        let values: Vec<u64> = series.iter().map(|d| d.1).collect();
-        block.push((
-            "per day",
-            format!(
-                "{}  attempts {} → {}, at most {}",
-                stats::sparkline(&values),
-                series[0].0.format("%m-%d"),
-                series[series.len() - 1].0.format("%m-%d"),
-                values.iter().max().copied().unwrap_or(0)
-            ),
-        ));
+    if let Some(l) = per_day(&r.by_day) {
+        block.push(("per day", l));
     }
     if let Some(d) = damage(r) {
         block.push(("log", d));
@@ -329,6 +318,28 @@ fn render(r: &Report, events_file: &str) -> String {
         ));
     }
     out
+}
+
+/// The attempts-per-day sparkline of the last [`SPARK_DAYS`] days, one bar a day (a single
+/// day is one bar); none without any attempt to chart.
+fn per_day(by_day: &[Group]) -> Option<String> {
+    let series = stats::daily_attempts(by_day, SPARK_DAYS);
+    let values: Vec<u64> = series.iter().map(|d| d.1).collect();
+    let most = values.iter().max().copied().unwrap_or(0);
+    let (first, last) = (series.first()?.0, series.last()?.0);
+    if most == 0 {
+        return None;
+    }
+    let spark = stats::sparkline(&values);
+    Some(if first == last {
+        format!("{spark}  attempts on {}: {most}", first.format("%m-%d"))
+    } else {
+        format!(
+            "{spark}  attempts {} → {}, at most {most}",
+            first.format("%m-%d"),
+            last.format("%m-%d"),
+        )
+    })
 }
 
 fn line(out: &mut String, s: &str) {
@@ -525,6 +536,26 @@ mod tests {
             short_project("/srv/p", Some(std::path::Path::new("/"))),
             "/srv/p"
         );
+    }
+
+    #[test]
+    fn the_per_day_sparkline_shows_from_one_day() {
+        let day = |key: &str, attempts: u64| {
+            let mut g = Group::default();
+            g.key = Some(key.into());
+            g.attempts = attempts;
+            g
+        };
+        assert_eq!(
+            per_day(&[day("2026-11-24", 3)]).as_deref(),
+            Some("█  attempts on 11-24: 3")
+        );
+        assert_eq!(
+            per_day(&[day("2026-11-23", 1), day("2026-11-25", 2)]).as_deref(),
+            Some("▄ █  attempts 11-23 → 11-25, at most 2")
+        );
+        assert_eq!(per_day(&[day("2026-11-24", 0)]), None, "nothing to chart");
+        assert_eq!(per_day(&[]), None);
     }
 
     #[test]

@@ -231,6 +231,15 @@ fn since_takes_a_date_a_time_or_an_age() {
         "session B ended on the 1st"
     );
 
+    // One day of data still has its sparkline: one bar.
+    let one_day = stats(&sb, &["--since", "2026-11-04"])
+        .expect_code(0)
+        .stdout();
+    assert!(
+        one_day.contains("\n  per day   █  attempts on 11-04: 1\n"),
+        "{one_day}"
+    );
+
     let v = stats_json(&sb, &["--since", "2026-11-04T07:00:06+00:00"]);
     assert_eq!(v["total"]["attempts"], 0);
     assert_eq!(v["total"]["denied"]["total"], 2);
