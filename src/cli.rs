@@ -89,8 +89,14 @@ pub enum PlanCommand {
     },
     /// Print the plan format (plan-format.md, installed beside the plan-and-execute skill).
     Format,
-    /// Dispatch the ready batch to Codex (at most 3 at once), verify each task, mark it done.
-    Run { file: std::path::PathBuf },
+    /// Dispatch the next ready batch to Codex (at most 3 at once), check each task, mark it
+    /// done, and stop, printing the command that continues (after you verified the batch).
+    Run {
+        file: std::path::PathBuf,
+        /// Run batch after batch until nothing is ready (no stop to verify between batches).
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 const RUN_AFTER_HELP: &str = "\

@@ -6,11 +6,13 @@
 //! - `check <file>` prints every problem as `file:line: message (hint)`; exit 1 if any.
 //! - `next <file>` prints the next batch: at most 3 ready Codex tasks with the exact
 //!   `offload run` command of each, and the ready tasks that are Claude's.
-//! - `run <file>` does `next` until nothing is ready: it runs the batch's commands at once (as
-//!   child `offload run --json` processes, so every attempt is recorded like any other), then
-//!   each task's `Commands` as its done check (`bash -c`, in the project root, one after
-//!   another), marks the tasks whose checks pass `done` in the file (atomically), and stops
-//!   after the first batch with a failure (exit 1).
+//! - `run <file>` runs the next batch: the batch's commands at once (as child
+//!   `offload run --json` processes, so every attempt is recorded like any other), then each
+//!   task's `Commands` as its done check (`bash -c`, in the project root, one after another);
+//!   it marks the tasks whose checks pass `done` in the file (atomically), and stops: with the
+//!   exact command that runs the next batch, once the batch is verified (the skill's loop
+//!   verifies between batches), or with exit 1 when a task failed. `run --all` goes on batch
+//!   after batch until nothing is ready, stopping after the first batch with a failure.
 //!
 //! The project root is the folder holding the plan's `docs/plans/`, else the current directory.
 //! The routing policy is the runner's models after config, project override and environment.
@@ -49,7 +51,7 @@ pub fn main(cmd: PlanCommand) -> Result<u8, Error> {
         PlanCommand::New { feature } => new(&feature),
         PlanCommand::Check { file, json } => check(&file, json),
         PlanCommand::Next { file, json } => next(&file, json),
-        PlanCommand::Run { file } => run(&file),
+        PlanCommand::Run { file, all } => run(&file, all),
         PlanCommand::Format => {
             crate::out::print(PLAN_FORMAT);
             Ok(0)
@@ -417,7 +419,7 @@ fn next(file: &Path, json: bool) -> Result<u8, Error> {
         let _ = writeln!(
             out,
             "\nWhen a task's commands pass, set its `- Status: done` \
-             (`offload plan run {shown}` does all of this for the Codex tasks)."
+             (`offload plan run {shown}` does this for the batch's Codex tasks, then stops for you to verify)."
         );
     }
     print!("{out}");
@@ -523,7 +525,7 @@ impl Stop {
     }
 }
 
-fn run(file: &Path) -> Result<u8, Error> {
+fn run(file: &Path, all: bool) -> Result<u8, Error> {
     let ctx = Ctx::new(Some(file))?;
     let stop = Stop::install();
     let exe = std::env::current_exe()
@@ -604,7 +606,21 @@ fn run(file: &Path) -> Result<u8, Error> {
             ));
         }
         if failed.is_empty() {
-            continue;
+            if all {
+                continue;
+            }
+            // One batch: stop so that it can be verified, and say how to go on.
+            let plan = match load(file, &ctx)? {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
+            let next = next_batch(&plan, MAX_BATCH);
+            if dispatches(&plan, &next, &dir).is_empty() {
+                println!("{}", run_end(file, &next));
+            } else {
+                println!("{}", run_next(file, &next));
+            }
+            return Ok(0);
         }
         println!();
         for r in &failed {
@@ -911,6 +927,22 @@ fn failure_detail(r: &TaskResult) -> String {
         }
     }
     s
+}
+
+/// What `plan run` says after a batch when another is ready: how far the plan is, and the
+/// exact command that runs the next batch once this one is verified.
+fn run_next(file: &Path, batch: &Batch<'_>) -> String {
+    let command = format!(
+        "{} {}",
+        shared::shell::this_offload(),
+        shared::shell::command_line(&["plan", "run", &file.display().to_string()])
+    );
+    format!(
+        "{}: {} of {} tasks done. Verify this batch (read the diff, run the tests), then run the next one:\n  {command}\n(`{command} --all` runs every batch without stopping.)",
+        file.display(),
+        batch.done,
+        batch.total
+    )
 }
 
 /// What `plan run` says when nothing more is ready for Codex.

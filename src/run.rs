@@ -498,7 +498,11 @@ fn report(plan: &Plan, results: &[Result1]) -> u8 {
 
 fn summary_line(plan: &Plan, r: &Result1) -> String {
     use shared::format::{millis, tokens};
-    let mark = if r.outcome.is_success() { "✓" } else { "✗" };
+    let mark = match r.outcome {
+        Outcome::Success => "✓",
+        Outcome::Interrupted => "■",
+        _ => "✗",
+    };
     let t = &r.tokens;
     let mut line = format!(
         "offload: {mark} {} · {} · {} · {} · tokens {} (in {}, cached {}, out {}, reasoning {})",
@@ -544,14 +548,15 @@ fn result_json(plan: &Plan, r: &Result1) -> serde_json::Value {
     })
 }
 
-/// One outcome for the whole run: success if any attempt succeeded; otherwise the most telling
-/// failure (limits first: they say when to try again).
+/// One outcome for the whole run: success if any attempt succeeded; interrupted if the user
+/// stopped it; otherwise the most telling failure (limits first: they say when to try again).
 fn combined(results: &[Result1]) -> Outcome {
     let has = |o: Outcome| results.iter().any(|r| r.outcome == o);
     if has(Outcome::Success) {
         return Outcome::Success;
     }
     [
+        Outcome::Interrupted,
         Outcome::Limited,
         Outcome::Missing,
         Outcome::Timeout,

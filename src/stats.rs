@@ -183,13 +183,19 @@ fn render(r: &Report, events_file: &str) -> String {
     let failures: Vec<String> = t
         .outcomes
         .iter()
-        .filter(|(o, _)| o.as_str() != "success")
+        .filter(|(o, _)| !matches!(o.as_str(), "success" | "interrupted"))
         .map(|(o, n)| format!("{o} {n}"))
         .collect();
     if !failures.is_empty() {
         attempts.push_str(&format!(": {}", failures.join(", ")));
     }
     attempts.push(')');
+    if t.interrupted > 0 {
+        attempts.push_str(&format!(
+            " · {} interrupted (stopped by the user; not counted as failed)",
+            t.interrupted
+        ));
+    }
     if r.unfinished > 0 {
         attempts.push_str(&format!(
             " · {} unfinished (running, or lost)",
@@ -200,7 +206,7 @@ fn render(r: &Report, events_file: &str) -> String {
     if let Some(rate) = t.success_rate {
         block.push(("success", format!("{} {}", stats::bar(rate, 10), pct(rate))));
     }
-    if t.attempts > 0 {
+    if t.attempts + t.interrupted > 0 {
         block.push((
             "tokens",
             format!(
@@ -231,19 +237,18 @@ fn render(r: &Report, events_file: &str) -> String {
         guard.push_str(&format!(" · fallbacks approved {}", t.approvals));
     }
     block.push(("guard", guard));
-    let series = stats::daily_attempts(&r.by_day, SPARK_DAYS);
-    if series.len() > 1 {
-        let values: Vec<u64> = series.iter().map(|d| d.1).collect();
-        block.push((
-            "per day",
-            format!(
-                "{}  attempts {} → {}, at most {}",
-                stats::sparkline(&values),
-                series[0].0.format("%m-%d"),
-                series[series.len() - 1].0.format("%m-%d"),
-                values.iter().max().copied().unwrap_or(0)
-            ),
-        ));
+    let mut reasons = Vec::new();
+    if t.denied.total > 0 {
+        reasons.push(t.denied.describe_reasons());
+    }
+    if t.would_deny.total > 0 {
+        reasons.push(format!("in warn mode: {}", t.would_deny.describe_reasons()));
+    }
+    if !reasons.is_empty() {
+        block.push(("reasons", reasons.join(" · ")));
+    }
+    if let Some(l) = per_day(&r.by_day) {
+        block.push(("per day", l));
     }
     if let Some(d) = damage(r) {
         block.push(("log", d));
@@ -273,8 +278,9 @@ fn render(r: &Report, events_file: &str) -> String {
         .filter(|(i, g)| g.key.is_none() || *i >= hidden)
         .map(|(_, g)| g.clone())
         .collect();
+    let home = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf());
     out.push_str(&table(
-        &["session", "started"],
+        &["session", "started", "project"],
         shown
             .iter()
             .map(|g| {
@@ -283,6 +289,9 @@ fn render(r: &Report, events_file: &str) -> String {
                         .as_deref()
                         .map_or("(no session)".into(), short_session),
                     g.first.map(stamp).unwrap_or_default(),
+                    g.project
+                        .as_deref()
+                        .map_or_else(|| "-".into(), |p| short_project(p, home.as_deref())),
                 ]
             })
             .collect(),
@@ -309,6 +318,28 @@ fn render(r: &Report, events_file: &str) -> String {
         ));
     }
     out
+}
+
+/// The attempts-per-day sparkline of the last [`SPARK_DAYS`] days, one bar a day (a single
+/// day is one bar); none without any attempt to chart.
+fn per_day(by_day: &[Group]) -> Option<String> {
+    let series = stats::daily_attempts(by_day, SPARK_DAYS);
+    let values: Vec<u64> = series.iter().map(|d| d.1).collect();
+    let most = values.iter().max().copied().unwrap_or(0);
+    let (first, last) = (series.first()?.0, series.last()?.0);
+    if most == 0 {
+        return None;
+    }
+    let spark = stats::sparkline(&values);
+    Some(if first == last {
+        format!("{spark}  attempts on {}: {most}", first.format("%m-%d"))
+    } else {
+        format!(
+            "{spark}  attempts {} → {}, at most {most}",
+            first.format("%m-%d"),
+            last.format("%m-%d"),
+        )
+    })
 }
 
 fn line(out: &mut String, s: &str) {
@@ -356,7 +387,7 @@ fn table(lead: &[&str], lead_cells: Vec<Vec<String>>, groups: &[Group], denials:
         .zip(groups)
         .map(|(mut row, g)| {
             let none = || "-".to_string();
-            let has = g.attempts > 0;
+            let has = g.attempts + g.interrupted > 0;
             row.push(g.attempts.to_string());
             row.push(g.success_rate.map_or_else(none, |rate| {
                 format!("{} {:>4}", stats::bar(rate, BAR), pct(rate))
@@ -420,6 +451,36 @@ fn short_session(id: &str) -> String {
     }
 }
 
+/// Cells a project takes in the sessions table.
+const PROJECT_WIDTH: usize = 24;
+
+/// A project folder as the sessions table shows it: `~` for the home folder, and a path too
+/// long for [`PROJECT_WIDTH`] cut to its last component (`…/name`, itself cut with `…`).
+/// `--json` has the full path.
+fn short_project(path: &str, home: Option<&std::path::Path>) -> String {
+    let p = std::path::Path::new(path);
+    let shown = match home.and_then(|h| p.strip_prefix(h).ok()) {
+        Some(rest) if rest.as_os_str().is_empty() => "~".to_owned(),
+        Some(rest) if home.is_some_and(|h| h.parent().is_some()) => {
+            format!("~/{}", rest.display())
+        }
+        _ => path.to_owned(),
+    };
+    if shown.chars().count() <= PROJECT_WIDTH {
+        return shown;
+    }
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let keep = PROJECT_WIDTH - 2;
+    if name.chars().count() <= keep {
+        format!("…/{name}")
+    } else {
+        format!("…/{}…", name.chars().take(keep - 1).collect::<String>())
+    }
+}
+
 fn pct(rate: f64) -> String {
     format!("{:.0}%", rate * 100.0)
 }
@@ -447,6 +508,54 @@ mod tests {
             short_session("3f2c1a9e-7b7d-4c39-9a1e-0d6f5b2c8e11"),
             "3f2c1a9e…"
         );
+    }
+
+    #[test]
+    fn projects_shorten_to_home_and_their_last_component() {
+        let home = Some(std::path::Path::new("/home/dev"));
+        assert_eq!(short_project("/home/dev/proj", home), "~/proj");
+        assert_eq!(short_project("/home/dev", home), "~");
+        assert_eq!(
+            short_project("/home/developer/x", home),
+            "/home/developer/x"
+        );
+        assert_eq!(short_project("/srv/proj", None), "/srv/proj");
+        assert_eq!(
+            short_project("/home/dev/src/clients/offload-plugin", home),
+            "…/offload-plugin"
+        );
+        let long = format!("/w/{}", "n".repeat(40));
+        let shown = short_project(&long, home);
+        assert_eq!(shown.chars().count(), PROJECT_WIDTH, "{shown}");
+        assert!(
+            shown.starts_with("…/nnn") && shown.ends_with('…'),
+            "{shown}"
+        );
+        // A home of `/` does not make every path `~/…`.
+        assert_eq!(
+            short_project("/srv/p", Some(std::path::Path::new("/"))),
+            "/srv/p"
+        );
+    }
+
+    #[test]
+    fn the_per_day_sparkline_shows_from_one_day() {
+        let day = |key: &str, attempts: u64| {
+            let mut g = Group::default();
+            g.key = Some(key.into());
+            g.attempts = attempts;
+            g
+        };
+        assert_eq!(
+            per_day(&[day("2026-11-24", 3)]).as_deref(),
+            Some("█  attempts on 11-24: 3")
+        );
+        assert_eq!(
+            per_day(&[day("2026-11-23", 1), day("2026-11-25", 2)]).as_deref(),
+            Some("▄ █  attempts 11-23 → 11-25, at most 2")
+        );
+        assert_eq!(per_day(&[day("2026-11-24", 0)]), None, "nothing to chart");
+        assert_eq!(per_day(&[]), None);
     }
 
     #[test]

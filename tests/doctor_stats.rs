@@ -127,11 +127,15 @@ fn stats_json_field_by_field() {
     assert_eq!(t["approvals"], 1);
     assert_eq!(
         t["denied"],
-        json!({"total": 6, "by_tool": {"Edit": 4, "Agent": 1, "Bash": 1}})
+        json!({
+            "total": 6,
+            "by_tool": {"Edit": 4, "Agent": 1, "Bash": 1},
+            "by_reason": {"fail-closed": 4, "route-first": 2}
+        })
     );
     assert_eq!(
         t["would_deny"],
-        json!({"total": 1, "by_tool": {"Write": 1}})
+        json!({"total": 1, "by_tool": {"Write": 1}, "by_reason": {"route-first": 1}})
     );
 
     let days: Vec<(&str, u64)> = v["by_day"]
@@ -163,7 +167,10 @@ fn stats_json_field_by_field() {
     );
     let a = group(&v["by_session"], Some(SESSION_A));
     assert_eq!((&a["attempts"], &a["turns"]), (&json!(3), &json!(3)));
-    assert_eq!(a["denied"], json!({"total": 3, "by_tool": {"Edit": 3}}));
+    assert_eq!(
+        a["denied"],
+        json!({"total": 3, "by_tool": {"Edit": 3}, "by_reason": {"fail-closed": 2, "route-first": 1}})
+    );
     assert_eq!(a["last"], "2026-11-04T07:00:40Z", "a session across days");
     let b = group(&v["by_session"], Some(SESSION_B));
     assert_eq!(
@@ -171,6 +178,16 @@ fn stats_json_field_by_field() {
         (&json!(0.0), &json!(1))
     );
     assert_eq!(b["outcomes"], json!({"failed": 1}));
+    let c = group(&v["by_session"], Some(SESSION_C));
+    assert_eq!(
+        (&a["project"], &c["project"]),
+        (
+            &json!("/home/dev/proj"),
+            &json!("/home/dev/src/clients/offload-plugin")
+        ),
+        "the turn's project, else the attempts' folder; the full path"
+    );
+    assert_eq!(t["project"], Value::Null);
     let none = group(&v["by_session"], None);
     assert_eq!((&none["attempts"], &none["turns"]), (&json!(1), &json!(0)));
 
@@ -212,6 +229,15 @@ fn since_takes_a_date_a_time_or_an_age() {
             .iter()
             .all(|g| g["key"] != SESSION_B),
         "session B ended on the 1st"
+    );
+
+    // One day of data still has its sparkline: one bar.
+    let one_day = stats(&sb, &["--since", "2026-11-04"])
+        .expect_code(0)
+        .stdout();
+    assert!(
+        one_day.contains("\n  per day   █  attempts on 11-04: 1\n"),
+        "{one_day}"
     );
 
     let v = stats_json(&sb, &["--since", "2026-11-04T07:00:06+00:00"]);

@@ -370,7 +370,7 @@ T3: Task T3 (2 min); files: README.md; check: `true`
 
 Waiting: T4 on T1, T3
 
-When a task's commands pass, set its `- Status: done` (`offload plan run {rel}` does all of this for the Codex tasks).
+When a task's commands pass, set its `- Status: done` (`offload plan run {rel}` does this for the batch's Codex tasks, then stops for you to verify).
 ",
             q(&p1),
             q(&p2)
@@ -691,6 +691,80 @@ fn plan_run_with_the_real_codex_dispatches_checks_marks_and_stops_at_a_failed_ch
     assert_eq!(statuses(&path)[2], ("T3".to_owned(), "done".to_owned()));
 }
 
+/// Without `--all`, `plan run` runs one batch and stops, printing the exact command that runs
+/// the next one: the batch is verified before the next starts.
+#[test]
+fn plan_run_runs_one_batch_and_says_how_to_go_on() {
+    let sb = Sandbox::new();
+    let (rel, path) = e2e_work(&sb);
+    let log = sb.file("codex.log");
+    let execs = || {
+        fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches(" exec --json ")
+            .count()
+    };
+    let done = plan(&sb)
+        .env("FAKE_CODEX_LOG", &log)
+        .args(["run", &rel])
+        .output()
+        .expect_code(0);
+    let out = done.stdout();
+    assert!(
+        out.contains("\nBatch 1\n") && !out.contains("Batch 2"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(&format!(
+            "Marked done: T1, T2\n{rel}: 2 of 4 tasks done. Verify this batch (read the diff, run the tests), then run the next one:\n  offload plan run {rel}\n(`offload plan run {rel} --all` runs every batch without stopping.)\n"
+        )),
+        "{out}"
+    );
+    assert_eq!(execs(), 2, "T3 waits for the next run");
+    assert_eq!(
+        statuses(&path),
+        pairs(&[
+            ("T1", "done"),
+            ("T2", "done"),
+            ("T3", "todo"),
+            ("T4", "todo")
+        ])
+    );
+    // The printed command, run in bash as Claude would, runs the next batch: T3, whose check
+    // fails until three.txt exists.
+    let next = out.lines().rev().nth(1).unwrap().trim().to_owned();
+    let path = format!(
+        "{}:{}",
+        offload_bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let in_bash = || {
+        Done(
+            Run::new("bash")
+                .args(["-c", &next])
+                .env("PATH", &path)
+                .env("OFFLOAD_HOME", sb.home())
+                .env("CODEX_HOME", sb.codex_home())
+                .env("CODEX_BIN", fake_codex())
+                .env("FAKE_CODEX_LOG", &log)
+                .current_dir(sb.work())
+                .output()
+                .0,
+        )
+    };
+    in_bash().expect_code(1);
+    assert_eq!(execs(), 3);
+    fs::write(sb.work().join("three.txt"), "three\n").unwrap();
+    let done = in_bash().expect_code(0);
+    assert!(
+        done.stdout().ends_with(&format!(
+            "Marked done: T3\n{rel}: 3 of 4 tasks done; nothing more is ready for Codex. For Claude: T4.\n"
+        )),
+        "{}",
+        done.stdout()
+    );
+}
+
 #[test]
 fn plan_run_stops_when_codex_fails_and_marks_nothing_for_it() {
     let sb = Sandbox::new();
@@ -761,7 +835,7 @@ fn plan_run_dispatches_at_most_three_at_once_and_keeps_the_file_mode() {
     let done = plan(&sb)
         .env("FAKE_CODEX_MODE", "slow")
         .env("FAKE_CODEX_PIDS", &pids)
-        .args(["run", &rel])
+        .args(["run", &rel, "--all"])
         .output()
         .expect_code(0);
     let out = done.stdout();
@@ -806,7 +880,7 @@ fn real_plan_run(home: &CodexHome, sb: &Sandbox, codex: &Path, rel: &str) -> Com
         .env("CODEX_BIN", codex)
         .env("CODEX_TIMEOUT", "60")
         .current_dir(sb.work())
-        .args(["plan", "run", rel]);
+        .args(["plan", "run", "--all", rel]);
     cmd
 }
 

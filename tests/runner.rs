@@ -350,15 +350,24 @@ fn a_process_that_left_codexs_group_is_ended_and_the_answer_kept() {
     }
 }
 
+/// The user's stop (Claude Code's Esc, Ctrl-C): offload ends codex and records the attempt as
+/// `interrupted`, apart from failures, with the exit code of the contract (20, or 1 with
+/// fail-closed off).
 #[test]
-fn ctrl_c_and_sigterm_record_a_failed_attempt_and_end_codex() {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
+fn ctrl_c_sigterm_and_sighup_record_an_interrupted_attempt_and_end_codex() {
+    for (sig, name, fail_closed, code) in [
+        (libc::SIGINT, "SIGINT", "1", 20),
+        (libc::SIGTERM, "SIGTERM", "1", 20),
+        (libc::SIGTERM, "SIGTERM", "0", 1),
+        (libc::SIGHUP, "SIGHUP", "1", 20),
+    ] {
         let sb = Sandbox::new();
         let pids = sb.file("pids");
         let mut cmd = sb
             .run()
-            .arg("x")
+            .args(["x", "--session", "s1"])
             .mode("hang")
+            .env("CODEX_FAIL_CLOSED", fail_closed)
             .env("FAKE_CODEX_PIDS", &pids)
             .command();
         cmd.stdout(std::process::Stdio::null())
@@ -374,19 +383,18 @@ fn ctrl_c_and_sigterm_record_a_failed_attempt_and_end_codex() {
             libc::kill(child.id() as i32, sig);
         }
         let out = child.wait_with_output().unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(20),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{name}: {err}");
+        assert!(
+            err.lines()
+                .last()
+                .unwrap()
+                .starts_with("offload: ■ interrupted · "),
+            "{name}: {err}"
         );
         let f = &sb.finished()[0];
-        assert_eq!(f.outcome, Outcome::Failed);
-        let name = if sig == libc::SIGINT {
-            "SIGINT"
-        } else {
-            "SIGTERM"
-        };
+        assert_eq!(f.outcome, Outcome::Interrupted, "{name}");
+        assert_eq!(f.exit_code as i32, code);
         assert!(f.error.as_deref().unwrap().contains(name), "{:?}", f.error);
         for pid in std::fs::read_to_string(&pids).unwrap().lines() {
             assert!(
@@ -394,6 +402,43 @@ fn ctrl_c_and_sigterm_record_a_failed_attempt_and_end_codex() {
                 "process {pid} outlived offload"
             );
         }
+        // Counted apart: not a failure in the session's S/F nor in `offload stats`.
+        let s = sb.ledger().session("s1").unwrap();
+        assert_eq!((s.successes, s.failures, s.interrupted), (0, 0, 1));
+        assert!(s.last_attempt.is_none(), "the guard passes over it");
+        let stats = support::Run::new(support::offload_bin())
+            .args(["stats", "--json"])
+            .env("OFFLOAD_HOME", sb.home())
+            .output()
+            .expect_code(0);
+        let v: serde_json::Value = serde_json::from_str(&stats.stdout()).unwrap();
+        let t = &v["total"];
+        assert_eq!(
+            (
+                &t["attempts"],
+                &t["failures"],
+                &t["interrupted"],
+                &t["success_rate"]
+            ),
+            (
+                &serde_json::json!(0),
+                &serde_json::json!(0),
+                &serde_json::json!(1),
+                &serde_json::Value::Null
+            ),
+            "{v}"
+        );
+        assert_eq!(t["outcomes"], serde_json::json!({"interrupted": 1}));
+        let text = support::Run::new(support::offload_bin())
+            .arg("stats")
+            .env("OFFLOAD_HOME", sb.home())
+            .output()
+            .expect_code(0)
+            .stdout();
+        assert!(
+            text.contains("attempts  0 (✓ 0 ✗ 0) · 1 interrupted (stopped by the user"),
+            "{text}"
+        );
     }
 }
 

@@ -373,10 +373,15 @@ pub struct Totals {
     pub lines: u64,
     /// Lines that were not valid events (torn by a crash, or corrupted).
     pub skipped_lines: u64,
-    /// Finished attempts.
+    /// Finished attempts that succeeded or failed: `successes + failures`.
     pub attempts: u64,
     pub successes: u64,
     pub failures: u64,
+    /// Attempts the user interrupted, counted apart from the three above (so a summary that
+    /// holds them reads the same to a version that does not know them).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub interrupted: u64,
+    /// Tokens of every finished attempt, interrupted ones included.
     pub tokens: Tokens,
     pub turns: u64,
     pub approvals: u64,
@@ -433,10 +438,17 @@ pub struct SessionSummary {
     pub turn: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub turn_started: Option<DateTime<Utc>>,
+    /// Finished attempts that succeeded or failed: `successes + failures`.
     pub attempts: u64,
     pub successes: u64,
     pub failures: u64,
+    /// Attempts the user interrupted, counted apart (see [`Totals::interrupted`]).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub interrupted: u64,
+    /// Tokens of every finished attempt, interrupted ones included.
     pub tokens: Tokens,
+    /// The newest attempt that succeeded or failed. An interrupted attempt is never here nor
+    /// in the three below: it unlocks nothing and locks nothing, so the guard passes over it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_attempt: Option<LastAttempt>,
     /// The newest attempt that succeeded and counts (ran the configured codex), of any kind,
@@ -488,11 +500,15 @@ impl Totals {
         match &ev.body {
             Body::TurnStarted { .. } => self.turns = self.turns.saturating_add(1),
             Body::AttemptFinished(f) => {
-                self.attempts = self.attempts.saturating_add(1);
-                if f.outcome.is_success() {
-                    self.successes = self.successes.saturating_add(1);
+                if f.outcome.is_interrupted() {
+                    self.interrupted = self.interrupted.saturating_add(1);
                 } else {
-                    self.failures = self.failures.saturating_add(1);
+                    self.attempts = self.attempts.saturating_add(1);
+                    if f.outcome.is_success() {
+                        self.successes = self.successes.saturating_add(1);
+                    } else {
+                        self.failures = self.failures.saturating_add(1);
+                    }
                 }
                 self.tokens.add(&f.tokens.capped());
             }
@@ -541,13 +557,18 @@ impl SessionSummary {
                 }
             }
             Body::AttemptFinished(f) => {
+                self.tokens.add(&f.tokens.capped());
+                if f.outcome.is_interrupted() {
+                    // Counted, and passed over by the guard (see `last_attempt`).
+                    self.interrupted = self.interrupted.saturating_add(1);
+                    return;
+                }
                 self.attempts = self.attempts.saturating_add(1);
                 if f.outcome.is_success() {
                     self.successes = self.successes.saturating_add(1);
                 } else {
                     self.failures = self.failures.saturating_add(1);
                 }
-                self.tokens.add(&f.tokens.capped());
                 let last = LastAttempt {
                     attempt: f.attempt.clone(),
                     ts: ev.ts,
@@ -1697,8 +1718,11 @@ impl Totals {
             && self.attempts <= self.lines
             && self.turns <= self.lines
             && self.approvals <= self.lines
+            && self.interrupted <= self.lines
             && self.successes.checked_add(self.failures) == Some(self.attempts)
-            && self.tokens.plausible(self.attempts)
+            && self
+                .tokens
+                .plausible(self.attempts.saturating_add(self.interrupted))
     }
 
     /// Whether it is plausible and still matches `log` (the line at its offset is the one it
@@ -1721,8 +1745,11 @@ impl SessionSummary {
             && self.events_len > 0
             && self.turn <= lines
             && self.attempts <= lines
+            && self.interrupted <= lines
             && self.successes.checked_add(self.failures) == Some(self.attempts)
-            && self.tokens.plausible(self.attempts)
+            && self
+                .tokens
+                .plausible(self.attempts.saturating_add(self.interrupted))
             && self.approval.as_ref().is_none_or(|a| a.turn <= self.turn)
     }
 
@@ -1730,6 +1757,10 @@ impl SessionSummary {
     pub fn matches(&self, id: &str, log: Option<&File>) -> bool {
         self.plausible(id) && log.is_some_and(|f| sum_at(f, self.events_len) == Some(self.tail_sum))
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, ()> {
@@ -2196,6 +2227,67 @@ mod tests {
         assert_eq!(l.session("s2").unwrap().failures, 1);
         assert!(l.session("nobody").is_none());
         assert_consistent(&l);
+    }
+
+    /// An interrupted attempt is counted apart: not in S/F, never the last attempt, its
+    /// tokens counted; the summaries stay what an older reader expects (`successes +
+    /// failures == attempts`). An outcome from a newer offload reads, as a failure.
+    #[test]
+    fn interrupted_attempts_are_counted_apart_and_unknown_outcomes_read() {
+        let (_d, l) = ledger();
+        l.append(&[finished("s1", 1, Outcome::Failed)]).unwrap();
+        l.append(&[finished("s1", 2, Outcome::Interrupted)])
+            .unwrap();
+        let s = l.session("s1").unwrap();
+        assert_eq!(
+            (s.attempts, s.successes, s.failures, s.interrupted),
+            (1, 0, 1, 1)
+        );
+        assert_eq!(s.tokens.input, 300, "an interrupted attempt's tokens count");
+        assert_eq!(s.last_attempt.as_ref().unwrap().attempt, "a1");
+        assert_eq!(s.last_failure.as_ref().unwrap().attempt, "a1");
+        assert!(s.last_success.is_none() && s.last_write_success.is_none());
+        l.append(&[finished("s1", 3, Outcome::Success)]).unwrap();
+        l.append(&[finished("s1", 4, Outcome::Interrupted)])
+            .unwrap();
+        let s = l.session("s1").unwrap();
+        assert_eq!(s.last_attempt.as_ref().unwrap().attempt, "a3");
+        assert_eq!(s.last_success.as_ref().unwrap().attempt, "a3");
+        let t = l.totals().unwrap();
+        assert_eq!(
+            (t.attempts, t.successes, t.failures, t.interrupted),
+            (2, 1, 1, 2)
+        );
+        let on_disk: serde_json::Value =
+            serde_json::from_slice(&fs::read(l.paths().totals()).unwrap()).unwrap();
+        assert_eq!(
+            (&on_disk["attempts"], &on_disk["interrupted"]),
+            (&serde_json::json!(2), &serde_json::json!(2))
+        );
+        // A line from a newer offload with an outcome this one does not know.
+        let line = serde_json::to_string(&finished("s1", 5, Outcome::Failed))
+            .unwrap()
+            .replace("\"outcome\":\"failed\"", "\"outcome\":\"cancelled\"");
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(l.paths().events())
+            .unwrap();
+        f.write_all(format!("{line}\n").as_bytes()).unwrap();
+        drop(f);
+        let read = l.read_log().unwrap();
+        assert_eq!(read.skipped, 0, "the line reads");
+        assert!(matches!(
+            &read.events.last().unwrap().body,
+            Body::AttemptFinished(f) if f.outcome == Outcome::Unknown
+        ));
+        l.append(&[denied("s1")]).unwrap();
+        l.append(&[finished("s1", 6, Outcome::Interrupted)])
+            .unwrap();
+        let s = l.session("s1").unwrap();
+        assert_eq!((s.failures, s.interrupted), (2, 3));
+        assert_eq!(s.last_failure.as_ref().unwrap().attempt, "a5");
+        assert_consistent(&l);
+        assert!(!l.rebuild().unwrap().changed);
     }
 
     #[test]

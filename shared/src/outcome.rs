@@ -8,8 +8,21 @@
 //! | failed  | 20 | 12 |
 //! | limited | 20 | 13 |
 //! | error   | 20 | 1  |
+//! | interrupted | 20 | 1 |
 //!
 //! Bad arguments to offload itself exit 2 (clap's usage error), before any attempt exists.
+//!
+//! `interrupted` is the user's stop (Claude Code's Esc, Ctrl-C: offload got SIGINT, SIGTERM or
+//! SIGHUP and ended codex). It is neither a success nor a failure: it is counted apart (not in
+//! S/F, not in a success rate), it never unlocks native work, and the guard passes over it
+//! when it looks for the last attempt in scope (a failure before it still fails closed, a
+//! success before it still counts). So a process that ends its own run gains nothing: an
+//! interrupted attempt opens nothing that not running would have left closed. It keeps the
+//! exit codes of the contract: 20 fail-closed, else 1 ("anything else").
+//!
+//! An outcome this version does not know (written by a newer offload) reads as
+//! [`Outcome::Unknown`] rather than making its line unreadable; it counts as a failure (the
+//! guard fails closed on it).
 
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +40,8 @@ pub mod exit {
     pub const FAILED: u8 = 12;
     /// Usage or rate limit, quota, or credentials refused (fail-closed off).
     pub const LIMITED: u8 = 13;
-    /// Anything else, including offload's own I/O failures (fail-closed off).
+    /// Anything else, including offload's own I/O failures and a run the user interrupted
+    /// (fail-closed off).
     pub const ERROR: u8 = 1;
     /// Bad arguments to offload itself.
     pub const USAGE: u8 = 2;
@@ -49,17 +63,23 @@ pub enum Outcome {
     Limited,
     /// Anything else.
     Error,
+    /// The user stopped the run (offload got SIGINT, SIGTERM or SIGHUP and ended codex).
+    Interrupted,
+    /// An outcome this version does not know (from a newer offload): a failure here.
+    #[serde(other)]
+    Unknown,
 }
 
 impl Outcome {
-    /// Every outcome, in table order.
-    pub const ALL: [Outcome; 6] = [
+    /// Every outcome the runner decides, in table order ([`Outcome::Unknown`] is only read).
+    pub const ALL: [Outcome; 7] = [
         Outcome::Success,
         Outcome::Missing,
         Outcome::Timeout,
         Outcome::Failed,
         Outcome::Limited,
         Outcome::Error,
+        Outcome::Interrupted,
     ];
 
     /// The lowercase name used in the ledger and in messages.
@@ -71,12 +91,25 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::Limited => "limited",
             Outcome::Error => "error",
+            Outcome::Interrupted => "interrupted",
+            Outcome::Unknown => "unknown",
         }
     }
 
     /// True only for [`Outcome::Success`].
     pub fn is_success(self) -> bool {
         self == Outcome::Success
+    }
+
+    /// True only for [`Outcome::Interrupted`]: the user's stop, neither success nor failure.
+    pub fn is_interrupted(self) -> bool {
+        self == Outcome::Interrupted
+    }
+
+    /// A failure: anything but a success or an interruption (an unknown outcome included).
+    /// What the S/F counts and what fails the guard closed.
+    pub fn is_failure(self) -> bool {
+        !self.is_success() && !self.is_interrupted()
     }
 
     /// The exit code for this outcome under the fail-closed setting.
@@ -88,7 +121,7 @@ impl Outcome {
             (Outcome::Timeout, false) => exit::TIMEOUT,
             (Outcome::Failed, false) => exit::FAILED,
             (Outcome::Limited, false) => exit::LIMITED,
-            (Outcome::Error, false) => exit::ERROR,
+            (Outcome::Error | Outcome::Interrupted | Outcome::Unknown, false) => exit::ERROR,
         }
     }
 }
@@ -118,8 +151,24 @@ mod tests {
                 (Outcome::Failed, 20, 12),
                 (Outcome::Limited, 20, 13),
                 (Outcome::Error, 20, 1),
+                (Outcome::Interrupted, 20, 1),
             ]
         );
+        assert_eq!(Outcome::Unknown.exit_code(false), 1);
+    }
+
+    #[test]
+    fn interrupted_is_neither_success_nor_failure_and_unknown_is_a_failure() {
+        let i = Outcome::Interrupted;
+        assert!(i.is_interrupted() && !i.is_success() && !i.is_failure());
+        assert!(Outcome::Failed.is_failure() && Outcome::Unknown.is_failure());
+        assert!(!Outcome::Success.is_failure());
+        assert_eq!(serde_json::to_string(&i).unwrap(), "\"interrupted\"");
+        let back: Outcome = serde_json::from_str("\"interrupted\"").unwrap();
+        assert_eq!(back, i);
+        // A newer offload's outcome reads, as unknown.
+        let later: Outcome = serde_json::from_str("\"cancelled\"").unwrap();
+        assert_eq!(later, Outcome::Unknown);
     }
 
     #[test]
@@ -175,7 +224,7 @@ pub fn classify(
     }
     if let Some(sig) = end.interrupted {
         return (
-            Outcome::Failed,
+            Outcome::Interrupted,
             Some(format!(
                 "offload was interrupted ({}); codex was ended",
                 signal_name(sig)
@@ -308,8 +357,10 @@ mod classify_tests {
             ..Ending::default()
         };
         let (o, m) = classify(&obs(&[]), &i, "");
-        assert_eq!(o, Outcome::Failed);
+        assert_eq!(o, Outcome::Interrupted);
         assert!(m.unwrap().contains("SIGINT"));
+        // Interrupted even after the turn completed: the user stopped the run.
+        assert_eq!(classify(&obs(&[DONE]), &i, "").0, Outcome::Interrupted);
         let m = Ending {
             missing: true,
             spawn_error: Some("codex not found".into()),

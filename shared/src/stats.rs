@@ -13,8 +13,11 @@
 //! - an attempt is an `attempt.finished` event (tokens, outcome, duration and model come from
 //!   it); an `attempt.started` without its `attempt.finished` anywhere in the log is
 //!   *unfinished* (running now, or its runner was killed);
-//! - a denial is a `guard.denied` event, counted by tool; those recorded in warn mode
-//!   (`warn: true`) are *would deny*, kept apart;
+//! - an attempt the user interrupted (outcome `interrupted`) is counted apart: not in
+//!   `attempts`, `successes` or `failures`, so not in the success rate nor in the median
+//!   duration; its tokens count;
+//! - a denial is a `guard.denied` event, counted by tool and by reason code ([`reason_key`]);
+//!   those recorded in warn mode (`warn: true`) are *would deny*, kept apart;
 //! - turns are `turn.started` events, approvals `approval.granted`;
 //! - an event belongs to the local day of its timestamp; session-less attempts group under
 //!   the session key `null`; models group attempts only.
@@ -32,18 +35,41 @@ use crate::ledger::{Body, Event, LogRead, Tokens};
 /// Version of the `offload stats --json` shape.
 pub const SCHEMA: u32 = 1;
 
-/// Guard denials, in total and by tool name.
+/// Guard denials, in total, by tool name and by reason.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Denials {
     pub total: u64,
     /// Tool name → count, sorted by name.
     pub by_tool: BTreeMap<String, u64>,
+    /// Reason code → count, sorted by code (see [`reason_key`]).
+    pub by_reason: BTreeMap<String, u64>,
+}
+
+/// What a denial's recorded reason counts under: its code as the guard and the hook record it
+/// (`route-first`: no Codex attempt yet; `fail-closed`: after a failed attempt; `tamper`:
+/// offload's own records, config or wiring; `codex-running`: an attempt still runs;
+/// `plan-invalid`: a plan that fails its check; `analysis-limit`: a command past the
+/// analyzer's limits; `undone`: a Bash command's change to code undone; `effect-unchecked`:
+/// its effect could not be checked; `effect`: what warn mode would have undone). Anything
+/// that is not a short code (blank, a sentence, from a damaged or foreign line) is `unknown`.
+pub fn reason_key(reason: &str) -> &str {
+    let r = reason.trim();
+    let code = !r.is_empty()
+        && r.len() <= 40
+        && r.starts_with(|c: char| c.is_ascii_lowercase())
+        && r.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
+    if code { r } else { "unknown" }
 }
 
 impl Denials {
-    fn add(&mut self, tool: &str) {
+    fn add(&mut self, tool: &str, reason: &str) {
         self.total += 1;
         *self.by_tool.entry(tool.to_owned()).or_default() += 1;
+        *self
+            .by_reason
+            .entry(reason_key(reason).to_owned())
+            .or_default() += 1;
     }
 
     fn merge(&mut self, o: Denials) {
@@ -51,18 +77,29 @@ impl Denials {
         for (t, n) in o.by_tool {
             *self.by_tool.entry(t).or_default() += n;
         }
+        for (r, n) in o.by_reason {
+            *self.by_reason.entry(r).or_default() += n;
+        }
     }
 
     /// `Edit 4, Agent 2`: tools by count (most first), then by name.
     pub fn describe(&self) -> String {
-        let mut tools: Vec<(&String, &u64)> = self.by_tool.iter().collect();
-        tools.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        tools
-            .iter()
-            .map(|(t, n)| format!("{t} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        most_first(&self.by_tool)
     }
+
+    /// `fail-closed 3, route-first 2`: reasons by count (most first), then by code.
+    pub fn describe_reasons(&self) -> String {
+        most_first(&self.by_reason)
+    }
+}
+
+fn most_first(counts: &BTreeMap<String, u64>) -> String {
+    let mut all: Vec<(&String, &u64)> = counts.iter().collect();
+    all.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    all.iter()
+        .map(|(t, n)| format!("{t} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The figures of one row: a day, a session, a model, or everything.
@@ -76,18 +113,22 @@ pub struct Group {
     pub last: Option<DateTime<Utc>>,
     /// Real user turns (`turn.started`); always 0 per model.
     pub turns: u64,
-    /// Finished attempts.
+    /// Finished attempts that succeeded or failed: `successes + failures` (interrupted ones
+    /// are counted apart, in `interrupted`).
     pub attempts: u64,
     pub successes: u64,
     pub failures: u64,
+    /// Attempts the user interrupted (outcome `interrupted`): neither successes nor failures.
+    pub interrupted: u64,
     /// successes / attempts, rounded to 4 decimals; `null` without attempts.
     pub success_rate: Option<f64>,
-    /// Outcome name (`success`, `failed`, `timeout`, `limited`, `missing`, `error`) → count.
+    /// Outcome name (`success`, `failed`, `timeout`, `limited`, `missing`, `error`,
+    /// `interrupted`; `unknown` for one from a newer offload) → count.
     pub outcomes: BTreeMap<String, u64>,
-    /// Tokens of the finished attempts: `input` (of which `cached_input`), `output` (of which
-    /// `reasoning`), and `total` = input + output.
+    /// Tokens of the finished attempts, interrupted ones included: `input` (of which
+    /// `cached_input`), `output` (of which `reasoning`), and `total` = input + output.
     pub tokens: Tokens,
-    /// Median `duration_ms` of the finished attempts; `null` without attempts.
+    /// Median `duration_ms` of the attempts that succeeded or failed; `null` without.
     pub median_duration_ms: Option<u64>,
     /// Fallback approvals (`approval.granted`); always 0 per model.
     pub approvals: u64,
@@ -95,8 +136,28 @@ pub struct Group {
     pub denied: Denials,
     /// Tool calls the guard would have denied, recorded in warn mode; always empty per model.
     pub would_deny: Denials,
+    /// Per session: its project, the folder of its latest turn (`turn.started`), else the
+    /// folder of its latest attempt. `null` for days, models and the total, and for a session
+    /// that recorded neither.
+    pub project: Option<String>,
+    /// The newest turn's project and the newest attempt's folder, with their times.
+    #[serde(skip)]
+    turn_project: Option<(DateTime<Utc>, String)>,
+    #[serde(skip)]
+    attempt_cwd: Option<(DateTime<Utc>, String)>,
     #[serde(skip)]
     durations: Vec<u64>,
+}
+
+/// The newer of two stamped values (the second on a tie: it was folded later).
+fn newer(
+    a: Option<(DateTime<Utc>, String)>,
+    b: Option<(DateTime<Utc>, String)>,
+) -> Option<(DateTime<Utc>, String)> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if b.0 >= a.0 { b } else { a }),
+        (a, b) => a.or(b),
+    }
 }
 
 impl Group {
@@ -117,24 +178,28 @@ impl Group {
         match &ev.body {
             Body::TurnStarted { .. } => self.turns += 1,
             Body::AttemptFinished(f) => {
-                self.attempts += 1;
-                if f.outcome.is_success() {
-                    self.successes += 1;
+                if f.outcome.is_interrupted() {
+                    self.interrupted += 1;
                 } else {
-                    self.failures += 1;
+                    self.attempts += 1;
+                    if f.outcome.is_success() {
+                        self.successes += 1;
+                    } else {
+                        self.failures += 1;
+                    }
+                    self.durations.push(f.duration_ms);
                 }
                 *self
                     .outcomes
                     .entry(f.outcome.as_str().to_owned())
                     .or_default() += 1;
                 self.tokens.add(&f.tokens);
-                self.durations.push(f.duration_ms);
             }
-            Body::GuardDenied { tool, warn, .. } => {
+            Body::GuardDenied { tool, reason, warn } => {
                 if *warn {
-                    self.would_deny.add(tool);
+                    self.would_deny.add(tool, reason);
                 } else {
-                    self.denied.add(tool);
+                    self.denied.add(tool, reason);
                 }
             }
             Body::ApprovalGranted { .. } => self.approvals += 1,
@@ -145,8 +210,26 @@ impl Group {
         self.touch(ev.ts);
     }
 
+    /// Note the folder an event of this session names (its project, for a session's group): a
+    /// turn's project, a finished attempt's folder (a running attempt's shows when it ends).
+    fn note_project(&mut self, ev: &Event) {
+        let (slot, folder) = match &ev.body {
+            Body::TurnStarted {
+                project: Some(p), ..
+            } => (&mut self.turn_project, p),
+            Body::AttemptFinished(f) => (&mut self.attempt_cwd, &f.cwd),
+            _ => return,
+        };
+        if folder.trim().is_empty() {
+            return;
+        }
+        *slot = newer(slot.take(), Some((ev.ts, folder.clone())));
+    }
+
     /// Add a group of the same key folded from a later part of the log.
     fn merge(&mut self, o: Group) {
+        self.turn_project = newer(self.turn_project.take(), o.turn_project);
+        self.attempt_cwd = newer(self.attempt_cwd.take(), o.attempt_cwd);
         self.first = match (self.first, o.first) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -159,6 +242,7 @@ impl Group {
         self.attempts += o.attempts;
         self.successes += o.successes;
         self.failures += o.failures;
+        self.interrupted += o.interrupted;
         for (k, n) in o.outcomes {
             *self.outcomes.entry(k).or_default() += n;
         }
@@ -170,6 +254,11 @@ impl Group {
     }
 
     fn finish(&mut self) {
+        self.project = self
+            .turn_project
+            .as_ref()
+            .or(self.attempt_cwd.as_ref())
+            .map(|(_, p)| p.clone());
         self.success_rate = (self.attempts > 0)
             .then(|| (self.successes as f64 / self.attempts as f64 * 10_000.0).round() / 10_000.0);
         self.median_duration_ms = median(&mut self.durations);
@@ -300,10 +389,14 @@ impl<Tz: TimeZone> Folder<Tz> {
             .or_insert_with(|| Group::keyed(Some(day.format("%Y-%m-%d").to_string())))
             .apply(ev);
         match self.sessions.get_mut(&ev.session) {
-            Some(g) => g.apply(ev),
+            Some(g) => {
+                g.apply(ev);
+                g.note_project(ev);
+            }
             None => {
                 let mut g = Group::keyed(ev.session.clone());
                 g.apply(ev);
+                g.note_project(ev);
                 self.sessions.insert(ev.session.clone(), g);
             }
         }
@@ -735,6 +828,129 @@ mod tests {
         );
     }
 
+    /// The user's stops are counted apart: not attempts, not failures, not in the success
+    /// rate nor the median; their tokens count.
+    #[test]
+    fn interrupted_attempts_are_counted_apart() {
+        let mut l = sample();
+        l.events.push(finished(
+            "2026-11-04T09:00:00Z",
+            Some("s1"),
+            "a9",
+            "gpt-5.4",
+            Outcome::Interrupted,
+            900_000,
+            70,
+        ));
+        let r = report(&l, None, &Utc);
+        let t = &r.total;
+        assert_eq!(
+            (t.attempts, t.successes, t.failures, t.interrupted),
+            (3, 2, 1, 1)
+        );
+        assert_eq!(t.success_rate, Some(0.6667));
+        assert_eq!(t.median_duration_ms, Some(38_000));
+        assert_eq!(t.outcomes["interrupted"], 1);
+        assert_eq!(t.tokens.input, 4570);
+        let model = r
+            .by_model
+            .iter()
+            .find(|g| g.key.as_deref() == Some("gpt-5.4"))
+            .unwrap();
+        assert_eq!((model.attempts, model.interrupted), (1, 1));
+        assert_eq!(r.by_session[0].interrupted, 1);
+    }
+
+    /// Denials count by reason code as well as by tool; a reason that is not a code counts as
+    /// `unknown`.
+    #[test]
+    fn denials_by_reason() {
+        let why = |at: &str, tool: &str, reason: &str, warn: bool| {
+            ev(
+                at,
+                Some("s1"),
+                Body::GuardDenied {
+                    tool: tool.into(),
+                    reason: reason.into(),
+                    warn,
+                },
+            )
+        };
+        let r = report(
+            &log(vec![
+                why("2026-11-01T09:00:00Z", "Edit", "route-first", false),
+                why("2026-11-01T09:00:01Z", "Edit", "fail-closed", false),
+                why("2026-11-01T09:00:02Z", "Bash", "fail-closed", false),
+                why("2026-11-01T09:00:03Z", "Bash", "tamper", false),
+                why("2026-11-01T09:00:04Z", "Bash", "codex-running", false),
+                why("2026-11-01T09:00:05Z", "Write", "plan-invalid", false),
+                why("2026-11-01T09:00:06Z", "Bash", "analysis-limit", false),
+                why("2026-11-01T09:00:07Z", "Edit", "", false),
+                why("2026-11-01T09:00:08Z", "Edit", "Denied: see above", false),
+                why("2026-11-01T09:00:09Z", "Bash", "effect", true),
+            ]),
+            None,
+            &Utc,
+        );
+        let d = &r.total.denied;
+        assert_eq!(d.total, 9);
+        assert_eq!(
+            d.describe_reasons(),
+            "fail-closed 2, unknown 2, analysis-limit 1, codex-running 1, plan-invalid 1, route-first 1, tamper 1"
+        );
+        assert_eq!(d.describe(), "Bash 4, Edit 4, Write 1");
+        assert_eq!(r.total.would_deny.describe_reasons(), "effect 1");
+        assert_eq!(r.by_session[0].denied.by_reason["fail-closed"], 2);
+        assert_eq!(reason_key("  route-first "), "route-first");
+        assert_eq!(reason_key(&"x".repeat(41)), "unknown");
+    }
+
+    /// A session's project: its newest turn's, else its newest attempt's folder; the same
+    /// when the log is folded in parts.
+    #[test]
+    fn sessions_name_their_project() {
+        let turn = |at: &str, s: &str, project: Option<&str>| {
+            ev(
+                at,
+                Some(s),
+                Body::TurnStarted {
+                    prompt_id: None,
+                    project: project.map(str::to_owned),
+                },
+            )
+        };
+        let mut l = sample();
+        l.events
+            .push(turn("2026-11-05T09:00:00Z", "s2", Some("/p/new")));
+        l.events.push(turn("2026-11-05T09:01:00Z", "s2", None));
+        let r = report(&l, None, &Utc);
+        let project = |key: Option<&str>| {
+            r.by_session
+                .iter()
+                .find(|g| g.key.as_deref() == key)
+                .unwrap()
+                .project
+                .clone()
+        };
+        assert_eq!(
+            project(Some("s1")).as_deref(),
+            Some("/w"),
+            "from its attempts"
+        );
+        assert_eq!(project(Some("s2")).as_deref(), Some("/p/new"), "its turn's");
+        assert_eq!(project(None).as_deref(), Some("/w"));
+        assert_eq!(r.total.project, None);
+        assert!(r.by_day.iter().all(|g| g.project.is_none()));
+        // Folded in two parts, the later part's newer turn wins.
+        let (a, b) = l.events.split_at(8);
+        let mut first = Folder::new(None, Utc);
+        a.iter().for_each(|e| first.add(e));
+        let mut second = Folder::new(None, Utc);
+        b.iter().for_each(|e| second.add(e));
+        first.merge(second);
+        assert_eq!(first.finish(0, false), r);
+    }
+
     #[test]
     fn groups_by_day_session_and_model() {
         let r = report(&sample(), None, &Utc);
@@ -844,6 +1060,7 @@ mod tests {
                 "attempts",
                 "successes",
                 "failures",
+                "interrupted",
                 "success_rate",
                 "outcomes",
                 "tokens",
@@ -851,13 +1068,14 @@ mod tests {
                 "approvals",
                 "denied",
                 "would_deny",
+                "project",
             ],
         );
         keys(
             &v["total"]["tokens"],
             &["input", "cached_input", "output", "reasoning", "total"],
         );
-        keys(&v["total"]["denied"], &["total", "by_tool"]);
+        keys(&v["total"]["denied"], &["total", "by_tool", "by_reason"]);
         let text = serde_json::to_string(&r).unwrap();
         assert!(text.starts_with("{\"schema\":1,\"since\":null,"), "{text}");
         assert_eq!(v["by_session"][2]["key"], serde_json::Value::Null);

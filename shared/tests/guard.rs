@@ -1035,6 +1035,37 @@ fn the_verdict_is_a_function_of_all_the_turns_attempts() {
     denied(&g.edit("src/lib.rs"), "fail-closed");
 }
 
+/// An attempt the user interrupted is passed over: it never unlocks, and it does not lock like
+/// a failure. What came before it in scope decides.
+#[test]
+fn an_interrupted_attempt_neither_unlocks_nor_locks() {
+    let mut g = Given::new();
+    let run = |id, outcome| (id, outcome, "workspace-write", true);
+    // Alone: route first, as if it had not run.
+    g.summary = Some(folded(&[run("stop", Outcome::Interrupted)]));
+    denied(&g.edit("src/lib.rs"), "route-first");
+    denied(
+        &g.call("Agent", json!({"subagent_type": "Explore", "prompt": "x"})),
+        "route-first",
+    );
+    // After a failure: still fail closed, naming the failure.
+    g.summary = Some(folded(&[
+        run("bad", Outcome::Failed),
+        run("stop", Outcome::Interrupted),
+    ]));
+    let reason = denied(&g.edit("src/lib.rs"), "fail-closed");
+    assert!(reason.contains("ended `failed`"), "{reason}");
+    // After a success: still open.
+    g.summary = Some(folded(&[
+        run("ok", Outcome::Success),
+        run("stop", Outcome::Interrupted),
+    ]));
+    assert_eq!(g.edit("src/lib.rs"), Verdict::Silent);
+    // A summary that knows only its newest attempt, and that one interrupted: route first.
+    let g = Given::new().attempt(Outcome::Interrupted, 0, 1);
+    denied(&g.edit("src/main.rs"), "route-first");
+}
+
 #[test]
 fn settings_are_judged_by_the_json_they_leave() {
     let g = Given::new();

@@ -166,6 +166,19 @@ fn session_and_all_time_numbers() {
     assert!(line.starts_with("Offload C:12.4k Σ:-- |"), "{line}");
 }
 
+/// An attempt the user interrupted is neither an S nor an F; its tokens count.
+#[test]
+fn an_interrupted_attempt_is_not_a_failure() {
+    let w = World::new();
+    w.attempt(Some(SID_330), Outcome::Success, 1_000, 0);
+    w.attempt(Some(SID_330), Outcome::Interrupted, 500, 0);
+    w.attempt(Some(SID_330), Outcome::Interrupted, 0, 0);
+    assert_eq!(
+        w.line(&fixture("2.1.330", "statusline-later.json")),
+        "Offload C:1.5k Σ:1.5k | S/F C:1/0 | RL C:--"
+    );
+}
+
 #[test]
 fn bad_stdin_still_prints_what_can_be_known() {
     let w = World::new();

@@ -13,7 +13,11 @@
 //!    that writes one. Anything else → silent;
 //! 5. the session's state in the attempt scope (the turn by default): approval → silent; last
 //!    attempt succeeded → silent; last attempt failed or codex missing → deny (fail closed);
-//!    no attempt → deny (route first).
+//!    no attempt → deny (route first). An attempt the user interrupted is passed over, as if
+//!    it had not run: it never unlocks anything and does not lock like a failure (a failure
+//!    before it still fails closed, a success before it still counts, and with neither Claude
+//!    is told to route first). The user stopped it, Codex did not fail; and since it opens
+//!    nothing, a process that interrupts its own run gains nothing by it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -711,13 +715,14 @@ fn unlock_at(
     }
     let covers = |l: &&LastAttempt| scope.covers(s, l.turn, l.ts, now);
     // A summary written before offload kept successes and failures apart knows only the
-    // newest attempt.
+    // newest attempt. Interrupted attempts are never recorded as one (see
+    // `SessionSummary::last_attempt`); one that is anyway is passed over here too.
     let legacy = !s.split_outcomes;
     let (success, failure) = if legacy {
         let l = s.last_attempt.as_ref();
         (
             l.filter(|l| l.outcome.is_success()),
-            l.filter(|l| !l.outcome.is_success()),
+            l.filter(|l| l.outcome.is_failure()),
         )
     } else {
         let success = match work {
