@@ -8,11 +8,14 @@
 //! | check | ✗ when (essential) | ! when |
 //! |---|---|---|
 //! | codex | not found (CODEX_BIN, config `runner.codex_bin`, PATH), or no `--version` answer: every attempt would fail closed | older than every tested version (`shared::pins`) |
+//! | codex login | `codex login status` says not logged in (and no `CODEX_API_KEY`, no `model_provider` of its own in config.toml) | it could not be run |
 //! | codex flags | `codex exec --help` lacks a flag the runner passes | |
 //! | claude code | | not found (OFFLOAD_CLAUDE_BIN, PATH), older than 2.1.63, or older than every tested version |
+//! | offload on PATH | | `offload` is not on PATH, or another one is first on it (Claude is given the full path either way) |
 //! | settings | a settings file is not valid JSON | none found |
 //! | hook <event> | no `offload-hook` for PreToolUse / SessionStart / UserPromptSubmit, its file is missing, or it uses `onFailure` on a Claude Code older than 2.1.295 | the PreToolUse matcher leaves out a tool the guard needs; no `offload-hook` for PostToolUse / PostToolUseFailure, or their matcher leaves out Bash |
 //! | hook PreSkillShellCommand | Claude Code 2.1.332 or later and no `offload-hook` for it (skills' inline `` !`cmd` `` commands run unchecked) | Claude Code older than 2.1.332, or of unknown version: those commands fire no hook at all (ok when `"disableSkillShellExecution": true` stops them) |
+//! | hook <event>, twice | | offload-hook runs more than once for an event (setup and the plugin, or user and project settings): every event is recorded twice |
 //! | statusline | | none, another command in effect, or its file is missing |
 //! | state folder | | mode is not 0700 |
 //! | ledger | events.jsonl unreadable | its last line is torn |
@@ -205,6 +208,7 @@ impl Ctx {
         let mut checks = self.codex(&config);
         let (claude_check, claude_version) = self.claude();
         checks.push(claude_check);
+        checks.push(self.offload_on_path());
         checks.extend(self.settings(claude_version));
         checks.extend(self.state());
         checks.push(config_check);
@@ -460,6 +464,7 @@ impl Ctx {
                 return checks;
             }
         };
+        checks.push(self.codex_login(&bin));
         let flags = help_flags(&help);
         let missing: Vec<&str> = CODEX_FLAGS
             .iter()
@@ -484,6 +489,128 @@ impl Ctx {
             )
         });
         checks
+    }
+
+    /// Whether codex can authenticate: `codex login status` with the user's own `CODEX_HOME`
+    /// (it only reads). Not logged in, a run only says "Reconnecting…" until its timeout. A
+    /// `config.toml` whose `model_provider` is not OpenAI's needs no login (its own key), and
+    /// `CODEX_API_KEY` in the environment is what `codex exec` uses without one.
+    fn codex_login(&self, bin: &Path) -> Check {
+        let name = "codex login";
+        let home = env::var(env::CODEX_HOME)
+            .map(PathBuf::from)
+            .or_else(|| self.home.as_ref().map(|h| h.join(".codex")));
+        if let Some(provider) = home
+            .as_deref()
+            .and_then(|h| shared::fsutil::read_regular_text(&h.join("config.toml"), 1 << 20))
+            .and_then(|t| model_provider(&t))
+            .filter(|p| p != "openai")
+        {
+            return Check::ok(
+                name,
+                format!("model provider `{provider}` (config.toml): no OpenAI login needed"),
+            );
+        }
+        let fix = "run `codex login` (a ChatGPT account), or `printenv OPENAI_API_KEY | codex login --with-api-key`";
+        let api_key = env::var("CODEX_API_KEY").is_some();
+        if let Some(h) = home.as_deref().filter(|h| !h.exists()) {
+            // Never logged in (and nothing is created there by asking).
+            return if api_key {
+                Check::ok(
+                    name,
+                    "not logged in, but CODEX_API_KEY is set (codex exec uses it)",
+                )
+            } else {
+                Check::fail(
+                    name,
+                    format!(
+                        "codex was never logged in ({} does not exist): every offload run would only retry until its timeout",
+                        self.show(h)
+                    ),
+                    fix,
+                )
+            };
+        }
+        let mut cmd = Command::new(bin);
+        cmd.args(["login", "status"])
+            .current_dir(&self.scratch.path)
+            .stdin(std::process::Stdio::null());
+        match run_bounded(cmd, None, PROGRAM_WAIT) {
+            Ok(r) if r.code == Some(0) => {
+                let said = format!("{}\n{}", r.stdout, r.stderr);
+                Check::ok(name, first_line(said.trim()).to_owned())
+            }
+            Ok(r) => {
+                if api_key {
+                    return Check::ok(
+                        name,
+                        "not logged in, but CODEX_API_KEY is set (codex exec uses it)",
+                    );
+                }
+                let said = format!("{}\n{}", r.stdout, r.stderr);
+                let said = said
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty() && !l.starts_with("WARNING"))
+                    .unwrap_or("no answer")
+                    .to_owned();
+                Check::fail(
+                    name,
+                    format!(
+                        "`codex login status`: {said} — every offload run would only retry \
+                         (\"Reconnecting…\") until its timeout"
+                    ),
+                    fix,
+                )
+            }
+            Err(e) => Check::warn(
+                name,
+                format!("`codex login status` could not be run: {e}"),
+                fix,
+            ),
+        }
+    }
+
+    /// `offload` on `PATH` is this one. When it is not, the commands the guard gives Claude name
+    /// it by its full path (so routing works), but the user's own terminal needs the path too.
+    fn offload_on_path(&self) -> Check {
+        let name = "offload on PATH";
+        let this = std::env::current_exe()
+            .ok()
+            .map(|e| e.with_file_name("offload"))
+            .filter(|b| b.is_file());
+        let Some(this) = this else {
+            return Check::ok(name, "not checked (this executable's folder is unknown)");
+        };
+        let command = shared::shell::this_offload();
+        let dir = this.parent().map(|d| self.show(d)).unwrap_or_default();
+        if command == "offload" {
+            return Check::ok(name, self.show(&this));
+        }
+        let add = format!(
+            "add {dir} to PATH in your shell's startup file (export PATH=\"{}:$PATH\"), then open a new terminal",
+            this.parent()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default()
+        );
+        match resolve_bin("offload") {
+            Ok(other) => Check::warn(
+                name,
+                format!(
+                    "`offload` on PATH is {}, not this one ({}): an older install? Claude is given this one by its path ({command})",
+                    self.show(&other),
+                    self.show(&this)
+                ),
+                format!("remove the other one, or {add}"),
+            ),
+            Err(_) => Check::warn(
+                name,
+                format!(
+                    "`offload` is not on PATH: Claude is given it by its path ({command}), so routing works; in your terminal it needs the path too"
+                ),
+                add,
+            ),
+        }
     }
 
     /// Claude Code's version and which hook features it has.
@@ -1227,6 +1354,26 @@ fn found_hooks(read: &[(String, Value)], event: &str) -> Vec<(String, HookEntry)
         .collect()
 }
 
+/// The top-level `model_provider = "…"` of a codex `config.toml` (before the first table).
+fn model_provider(toml: &str) -> Option<String> {
+    for line in toml.lines().map(str::trim) {
+        if line.starts_with('[') {
+            return None;
+        }
+        let Some(rest) = line.strip_prefix("model_provider") else {
+            continue;
+        };
+        let value = rest.trim_start().strip_prefix('=')?.trim();
+        let value = value.split('#').next()?.trim();
+        let unquoted = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))?;
+        return Some(unquoted.to_owned());
+    }
+    None
+}
+
 /// offload-hook registered more than once for `event` (in several settings files, or in one
 /// and by the plugin): Claude Code runs each, so every event is recorded twice and the numbers
 /// double. A warning naming where, and how to keep one.
@@ -1526,6 +1673,24 @@ fn quick_ledger_checks(ledger: &Ledger, log_len: u64) -> Vec<Check> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn model_provider_is_read_from_the_top_level_only() {
+        assert_eq!(
+            model_provider("model_provider = \"mock\"\n"),
+            Some("mock".into())
+        );
+        assert_eq!(
+            model_provider("# c\nmodel = 'x'\nmodel_provider='azure' # mine\n[a]\n"),
+            Some("azure".into())
+        );
+        assert_eq!(
+            model_provider("[profiles.x]\nmodel_provider = \"oss\"\n"),
+            None
+        );
+        assert_eq!(model_provider("model_provider = oss\n"), None);
+        assert_eq!(model_provider(""), None);
+    }
 
     #[test]
     fn the_quick_ledger_check_finds_a_summary_that_no_longer_matches() {

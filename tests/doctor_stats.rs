@@ -329,12 +329,17 @@ fn stats_on_an_empty_ledger() {
 // ---------------------------------------------------------------------------------------------
 // offload doctor
 
-/// `codex --version` and `codex exec --help` as Codex CLI 0.169.0 answers them (help trimmed to
-/// the flags), recording the CODEX_HOME it was given.
+/// `codex --version`, `codex exec --help` and `codex login status` as Codex CLI 0.169.0 answers
+/// them (help trimmed to the flags), recording the CODEX_HOME it was given. Logged out when
+/// `$CODEX_HOME/logged-out` exists (as the real one says it, on stderr, exit 1).
 const FAKE_CODEX: &str = r#"#!/bin/sh
 [ -n "${FAKE_CODEX_HOME_LOG:-}" ] && echo "${CODEX_HOME:-unset}" >> "$FAKE_CODEX_HOME_LOG"
 case "$1 $2" in
   "--version ") echo "codex-cli 0.169.0" ;;
+  "login status")
+    if [ -e "${CODEX_HOME:-$HOME/.codex}/logged-out" ]; then echo "Not logged in" >&2; exit 1; fi
+    echo "API key configured - sk-test-***56789"
+    echo "Authentication is checked when you send a request." ;;
   "exec --help")
     cat <<'EOF'
 Run Codex non-interactively
@@ -385,6 +390,8 @@ impl Machine {
         let sb = Sandbox::new();
         fs::create_dir_all(sb.file("home")).unwrap();
         fs::create_dir_all(sb.file("bin")).unwrap();
+        // `offload` on PATH, as after ./install.sh with ~/.local/bin on PATH.
+        std::os::unix::fs::symlink(offload_bin(), sb.file("bin/offload")).unwrap();
         Machine { sb }
     }
 
@@ -514,11 +521,14 @@ fn doctor_all_green_with_codex_claude_and_wired_settings() {
     for (mark, line) in marks(&text) {
         assert_eq!(mark, '✓', "{line}\n{text}");
     }
-    assert_eq!(marks(&text).len(), 18, "{text}");
+    assert_eq!(marks(&text).len(), 20, "{text}");
     snapshot("doctor-ok.txt", &m.normalise(&text));
-    // codex ran with the CODEX_HOME it was given, for both --version and exec --help.
+    // codex ran with the CODEX_HOME it was given, for --version, exec --help and login status.
     let homes = fs::read_to_string(&log).unwrap();
-    assert_eq!(homes, format!("{0}\n{0}\n", m.sb.codex_home().display()));
+    assert_eq!(
+        homes,
+        format!("{0}\n{0}\n{0}\n", m.sb.codex_home().display())
+    );
     // The self-tests left the user's ledger alone.
     let (folded, disk) = m.sb.ledger().verify().unwrap();
     assert_eq!(folded, disk);
@@ -546,6 +556,8 @@ fn doctor_without_codex_home_gives_codex_a_temporary_one() {
         !Path::new(homes[0]).exists(),
         "the temporary CODEX_HOME is removed afterwards"
     );
+    // Without CODEX_HOME, `login status` is asked of ~/.codex only where it exists: nothing is
+    // created there.
     assert!(!m.home().join(".codex").exists());
 }
 
@@ -919,8 +931,10 @@ fn doctor_json_shape() {
         names,
         [
             "codex",
+            "codex login",
             "codex flags",
             "claude code",
+            "offload on PATH",
             "settings",
             "hook PreToolUse",
             "hook SessionStart",
@@ -953,9 +967,10 @@ fn doctor_json_shape() {
         assert!(keys.is_empty(), "{c}");
     }
     // Claude Code missing is only a warning.
-    assert_eq!(checks[2]["status"], "warn");
+    let claude = checks.iter().find(|c| c["check"] == "claude code").unwrap();
+    assert_eq!(claude["status"], "warn");
     assert!(
-        checks[2]["hint"]
+        claude["hint"]
             .as_str()
             .unwrap()
             .contains("OFFLOAD_CLAUDE_BIN")
@@ -1061,4 +1076,86 @@ fn doctor_flags_hooks_wired_twice() {
             "{c}"
         );
     }
+}
+
+/// codex not logged in: every run would only retry until its timeout, so a problem with the
+/// command that fixes it; unless codex uses a provider of its own or `CODEX_API_KEY`.
+#[test]
+fn doctor_checks_that_codex_is_logged_in() {
+    let m = Machine::new();
+    script(&m.sb.file("bin/codex"), FAKE_CODEX);
+    script(&m.sb.file("bin/claude"), &claude_script("2.1.332"));
+    let (c, _) = doctor_check(&m, "codex login");
+    assert_eq!(c["status"], "ok", "{c}");
+    assert_eq!(c["detail"], "API key configured - sk-test-***56789");
+
+    fs::create_dir_all(m.sb.codex_home()).unwrap();
+    fs::write(m.sb.codex_home().join("logged-out"), "").unwrap();
+    let (c, code) = doctor_check(&m, "codex login");
+    assert_eq!((c["status"].as_str(), code), (Some("fail"), Some(1)), "{c}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("`codex login status`: Not logged in"),
+        "{c}"
+    );
+    assert!(c["hint"].as_str().unwrap().contains("codex login"), "{c}");
+
+    let out = m.doctor(&["--json"]).env("CODEX_API_KEY", "sk-x").output();
+    let v: Value = serde_json::from_str(&out.stdout()).unwrap();
+    let c = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "codex login")
+        .unwrap();
+    assert_eq!(c["status"], "ok", "{c}");
+
+    fs::write(
+        m.sb.codex_home().join("config.toml"),
+        "# mine\nmodel_provider = \"ollama\" # local\n\n[model_providers.ollama]\nname = \"x\"\n",
+    )
+    .unwrap();
+    let (c, _) = doctor_check(&m, "codex login");
+    assert_eq!(c["status"], "ok", "{c}");
+    assert!(c["detail"].as_str().unwrap().contains("`ollama`"), "{c}");
+}
+
+/// `offload` off PATH (or another one first on it): a warning, since Claude is given the full
+/// path; the fix line says what to add to PATH.
+#[test]
+fn doctor_says_when_offload_is_not_on_path() {
+    let m = Machine::new();
+    script(&m.sb.file("bin/codex"), FAKE_CODEX);
+    let (c, _) = doctor_check(&m, "offload on PATH");
+    assert_eq!(c["status"], "ok", "{c}");
+
+    fs::remove_file(m.sb.file("bin/offload")).unwrap();
+    let (c, code) = doctor_check(&m, "offload on PATH");
+    assert_eq!(c["status"], "warn", "{c}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("`offload` is not on PATH: Claude is given it by its path"),
+        "{c}"
+    );
+    let dir = offload_bin().parent().unwrap().display().to_string();
+    assert!(
+        c["hint"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("export PATH=\"{dir}:$PATH\"")),
+        "{c}"
+    );
+    assert_ne!(code, None);
+
+    script(&m.sb.file("bin/offload"), "#!/bin/sh\necho old\n");
+    let (c, _) = doctor_check(&m, "offload on PATH");
+    assert_eq!(c["status"], "warn", "{c}");
+    assert!(
+        c["detail"].as_str().unwrap().contains("an older install?"),
+        "{c}"
+    );
 }
