@@ -224,3 +224,128 @@ fn the_plugin_hooks_load_on_every_pinned_claude_code() {
         assert_eq!(std::fs::read_to_string(&lib).unwrap(), "fn a() {}\n");
     }
 }
+
+/// The README's way with the plugin, in the real Claude Code: `offload setup` (here before the
+/// plugin, as older instructions had it), `claude plugin install`, `offload setup` again. Wired
+/// twice, every hook runs twice (two `turn.started`, two denials of one Edit); after the second
+/// setup each event runs exactly one offload-hook (the plugin's), and the statusline and the
+/// PreSkillShellCommand hook stay from setup.
+#[test]
+fn setup_and_the_plugin_run_one_hook_per_event() {
+    let Some(claude) = require_real_claude(None) else {
+        return;
+    };
+    let repo = support::repo_root();
+    let mock = MockMessages::start().unwrap();
+    let home = ClaudeHome::new(&mock.base_url());
+    let state = tempfile::tempdir().unwrap();
+    let offload = |args: &[&str]| {
+        let out = Command::new(support::offload_bin())
+            .args(args)
+            .env("HOME", home.home())
+            .env("OFFLOAD_HOME", state.path())
+            .env("OFFLOAD_CLAUDE_BIN", &claude)
+            .env_remove("CLAUDECODE")
+            .env_remove("CLAUDE_CODE_ENTRYPOINT")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "offload {args:?}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    // The test's own settings (the mock's key, permissions) stay beside what setup adds.
+    home.settings(json!({"permissions": {"allow": ["Read", "Edit"]}}));
+    offload(&["setup"]);
+    for args in [
+        &["plugin", "marketplace", "add", &repo.display().to_string()][..],
+        &["plugin", "install", "offload@offload"][..],
+    ] {
+        let (code, text) = claude_cmd(&home, &claude, args);
+        assert_eq!(code, 0, "{text}");
+    }
+    std::fs::create_dir_all(home.project().join("src")).unwrap();
+    let lib = home.project().join("src/lib.rs");
+    std::fs::write(&lib, "fn a() {}\n").unwrap();
+    let bin_dir = support::offload_bin()
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let session = |prompt: &str| {
+        mock.push(Step::tool_use(
+            "Edit",
+            json!({"file_path": lib, "old_string": "fn a() {}", "new_string": "fn b() {}"}),
+        ));
+        mock.push(Step::text("ok"));
+        let run = home.run_headless_with(
+            &claude,
+            &home.project(),
+            prompt,
+            &[],
+            &[
+                ("OFFLOAD_BIN_DIR".into(), bin_dir.clone()),
+                ("OFFLOAD_HOME".into(), state.path().display().to_string()),
+            ],
+            Duration::from_secs(120),
+        );
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        let id = run.session_id.clone().expect("session id");
+        let events: Vec<serde_json::Value> =
+            std::fs::read_to_string(state.path().join("events.jsonl"))
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .filter(|e: &serde_json::Value| e["session"] == id.as_str())
+                .collect();
+        let count = |kind: &str| events.iter().filter(|e| e["kind"] == kind).count();
+        (count("turn.started"), count("guard.denied"))
+    };
+    // Wired twice: the proof that the double wiring is real, and what doctor must flag.
+    assert_eq!(
+        session("rename a to b"),
+        (2, 2),
+        "setup's hooks and the plugin's both ran"
+    );
+    let doctor = Command::new(support::offload_bin())
+        .args(["doctor", "--json"])
+        .env("HOME", home.home())
+        .env("OFFLOAD_HOME", state.path())
+        .env("OFFLOAD_CLAUDE_BIN", &claude)
+        .current_dir(home.project())
+        .output()
+        .unwrap();
+    let checks: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    let pre = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "hook PreToolUse")
+        .unwrap();
+    assert_eq!(pre["status"], "warn", "{pre}");
+
+    let out = offload(&["setup"]);
+    assert!(
+        out.contains("runs it; both would run every hook twice"),
+        "{out}"
+    );
+    assert_eq!(session("rename a to b, once"), (1, 1), "one hook per event");
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), "fn a() {}\n");
+    let settings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(home.settings_path()).unwrap()).unwrap();
+    assert!(
+        settings["statusLine"]["command"]
+            .as_str()
+            .unwrap()
+            .contains("offload-statusline"),
+        "{settings}"
+    );
+    assert_eq!(settings["enabledPlugins"]["offload@offload"], true);
+    assert!(
+        settings["hooks"]["PreSkillShellCommand"].is_array(),
+        "{settings}"
+    );
+}
