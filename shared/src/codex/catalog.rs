@@ -232,6 +232,16 @@ pub fn fallback_model(message: &str) -> Option<&str> {
 /// Ask `bin` for its catalog and its version, each within `wait`. `codex_home`: the
 /// `CODEX_HOME` to give it (else it inherits this process's).
 pub fn fetch(bin: &Path, codex_home: Option<&Path>, wait: Duration) -> Result<Catalog, String> {
+    fetch_with(bin, codex_home, wait, None)
+}
+
+/// [`fetch`], with codex's version when the caller knows it already.
+fn fetch_with(
+    bin: &Path,
+    codex_home: Option<&Path>,
+    wait: Duration,
+    version: Option<String>,
+) -> Result<Catalog, String> {
     let command = |args: &[&str]| {
         let mut cmd = Command::new(bin);
         cmd.args(args);
@@ -246,10 +256,12 @@ pub fn fetch(bin: &Path, codex_home: Option<&Path>, wait: Duration) -> Result<Ca
         return Err(format!("`codex debug models --bundled`: {why}"));
     }
     let models = parse(&ran.stdout)?;
-    let version = run_captured(command(&["--version"]), wait, 4096)
-        .ok()
-        .filter(|r| r.failure(4096).is_none())
-        .and_then(|r| version_of(&String::from_utf8_lossy(&r.stdout)));
+    let version = version.or_else(|| {
+        run_captured(command(&["--version"]), wait, 4096)
+            .ok()
+            .filter(|r| r.failure(4096).is_none())
+            .and_then(|r| version_of(&String::from_utf8_lossy(&r.stdout)))
+    });
     Ok(Catalog { version, models })
 }
 
@@ -290,14 +302,15 @@ pub fn cached(
 }
 
 /// [`fetch`], and the answer cached in `state_dir` when given (for `offload doctor`, which
-/// always asks codex itself).
+/// always asks codex itself, and knows its version already when `version` is given).
 pub fn refresh(
     state_dir: Option<&Path>,
     bin: &Path,
     codex_home: Option<&Path>,
     wait: Duration,
+    version: Option<&str>,
 ) -> Result<Catalog, String> {
-    let fetched = fetch(bin, codex_home, wait);
+    let fetched = fetch_with(bin, codex_home, wait, version.map(str::to_owned));
     if let (Some(dir), Some(key)) = (state_dir, identity(bin)) {
         store(dir, &key, &fetched);
     }
@@ -599,7 +612,7 @@ mod tests {
         assert!(cached(&state, &bin, None, wait).is_err());
         assert_eq!(calls(dir.path()), 4);
         // doctor's refresh always asks.
-        assert!(refresh(Some(&state), &bin, None, wait).is_err());
+        assert!(refresh(Some(&state), &bin, None, wait, Some("1.0.0")).is_err());
         assert_eq!(calls(dir.path()), 5);
     }
 
