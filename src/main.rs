@@ -6,6 +6,7 @@
 mod approve;
 mod cli;
 mod doctor;
+mod models;
 mod plan;
 mod reaper;
 mod restore;

@@ -756,6 +756,30 @@ fn doctor_flags_routed_models_codex_does_not_know_with_its_models_and_the_fix() 
         c["hint"],
         "offload setup --code-model gpt-6.2-sol --logic-model gpt-6.2-sol"
     );
+    // The hint, run as it is, fixes it.
+    let hint = c["hint"].as_str().unwrap().to_owned();
+    Run::new(offload_bin())
+        .args(hint.split_whitespace().skip(1))
+        .env("HOME", m.home())
+        .env("OFFLOAD_HOME", m.sb.home())
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", m.sb.file("bin").display()),
+        )
+        .env("FAKE_CODEX_CATALOG", &catalog)
+        .output()
+        .expect_code(0);
+    let c = models_check(&m, &[("FAKE_CODEX_CATALOG", &catalog)]);
+    assert_eq!(
+        (c["status"].as_str(), c["detail"].as_str()),
+        (
+            Some("ok"),
+            Some(
+                "gpt-6.2-sol (code, explore, review, analysis, default): in codex 0.169.0's catalog"
+            )
+        ),
+        "{c}"
+    );
 
     // A role whose model comes from the environment is fixed there; a known one is left alone.
     fs::create_dir_all(m.sb.home()).unwrap();
