@@ -541,15 +541,15 @@ impl Ctx {
         }
         // The default model follows the logic model when it is the same; else it is its own.
         if !c.knows(&r.model) && r.model != r.model_logic {
-            parts.push(match env::var(env::CODEX_MODEL) {
-                Some(_) => format!("{}={pick}", env::CODEX_MODEL),
-                None => format!(
+            match env::var(env::CODEX_MODEL) {
+                Some(_) => vars.push(format!("{}={pick}", env::CODEX_MODEL)),
+                None => parts.push(format!(
                     "set \"model\" under \"runner\" in {} to one of them",
                     self.paths
                         .as_ref()
                         .map_or_else(|_| "the config".into(), |p| self.show(&p.config_file))
-                ),
-            });
+                )),
+            }
         }
         if !vars.is_empty() {
             parts.push(format!(

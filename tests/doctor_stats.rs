@@ -810,6 +810,39 @@ fn doctor_flags_routed_models_codex_does_not_know_with_its_models_and_the_fix() 
         "set CODEX_MODEL_CODE=gpt-6.2-sol (the environment overrides the config)"
     );
 
+    // A default model of its own (not the logic model) is named, and fixed where it is set.
+    fs::write(
+        m.sb.home().join("config.json"),
+        r#"{"runner":{"model_code":"gpt-6.2-sol","model_logic":"gpt-6.2-astra","model":"o3"}}"#,
+    )
+    .unwrap();
+    let c = models_check(&m, &[("FAKE_CODEX_CATALOG", &catalog)]);
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("o3 (default) is not in codex 0.169.0's catalog"),
+        "{c}"
+    );
+    assert_eq!(
+        c["hint"],
+        format!(
+            "set \"model\" under \"runner\" in {} to one of them",
+            m.sb.home().join("config.json").display()
+        )
+    );
+    let c = models_check(
+        &m,
+        &[
+            ("FAKE_CODEX_CATALOG", &catalog),
+            ("CODEX_MODEL", Path::new("o3")),
+        ],
+    );
+    assert_eq!(
+        c["hint"],
+        "set CODEX_MODEL=gpt-6.2-sol (the environment overrides the config)"
+    );
+
     // Models it knows: ok, with codex's own suggestion for a model it has a successor for.
     fs::write(
         m.sb.home().join("config.json"),
