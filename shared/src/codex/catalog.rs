@@ -99,9 +99,14 @@ impl Catalog {
         out
     }
 
-    /// `codex 0.171.0`, or `codex` when the version is not known.
+    /// `codex 0.171.0`, or `codex` when the version is not known (or not one: a version read
+    /// back from the cache is shown only as printable ASCII).
     pub fn codex(&self) -> String {
-        match &self.version {
+        match self
+            .version
+            .as_deref()
+            .filter(|v| !v.is_empty() && v.len() <= 40 && v.chars().all(|c| c.is_ascii_graphic()))
+        {
             Some(v) => format!("codex {v}"),
             None => "codex".into(),
         }
@@ -461,6 +466,11 @@ mod tests {
         // offload's default names are not in it: codex runs them on fallback metadata.
         assert!(!c.knows("gpt-5.4") && !c.knows("gpt-5.3-codex"));
         assert_eq!(c.codex(), "codex 0.171.0");
+        let odd = Catalog {
+            version: Some("1.0\u{1b}[2J".into()),
+            models: Vec::new(),
+        };
+        assert_eq!(odd.codex(), "codex");
     }
 
     #[test]
