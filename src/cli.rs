@@ -25,8 +25,9 @@ pub enum Command {
     Approve(ApproveArgs),
     /// Put back what the guard undid after a Bash command changed code (`--list` shows records).
     Restore(RestoreArgs),
-    /// Wire offload into Claude Code: hooks, statusline, skill (user or project settings).
-    Setup(SetupArgs),
+    /// Wire offload into Claude Code: hooks, statusline, skill (user or project settings); or,
+    /// with --code-model/--logic-model, switch the models offload routes to.
+    Setup(SetupCmd),
     /// Remove exactly what `offload setup` added, restoring the previous statusline.
     Uninstall(SetupArgs),
     /// Check codex, Claude Code, settings, state and config; self-test the hook and statusline.
@@ -59,6 +60,22 @@ pub struct SetupArgs {
     /// skill, which the plugin brings. Automatic when the plugin is enabled.
     #[arg(long, conflicts_with = "managed")]
     pub statusline_only: bool,
+}
+
+/// `offload setup`: the wiring, or the routed models.
+#[derive(Args, Debug, Clone)]
+pub struct SetupCmd {
+    #[command(flatten)]
+    pub wiring: SetupArgs,
+    /// Route code, explore and review work to this model (`runner.model_code` in offload's
+    /// config). With it or --logic-model, setup switches the models only: Claude Code's settings
+    /// are left as they are. A model codex's catalog does not know is warned about, not refused.
+    #[arg(long, value_name = "MODEL", conflicts_with_all = ["project", "managed"])]
+    pub code_model: Option<String>,
+    /// Route analysis work to this model (`runner.model_logic`; also `runner.model`, the model of
+    /// runs without --work-type, while that is the logic model).
+    #[arg(long, value_name = "MODEL", conflicts_with_all = ["project", "managed"])]
+    pub logic_model: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -146,7 +163,8 @@ pub struct RunArgs {
     #[arg(long, short = 'm')]
     pub model: Option<String>,
     /// Pick the model from the routing policy: code/explore/review → CODEX_MODEL_CODE
-    /// (gpt-5.3-codex), analysis → CODEX_MODEL_LOGIC (gpt-5.4).
+    /// (gpt-5.3-codex), analysis → CODEX_MODEL_LOGIC (gpt-5.4); switch them with
+    /// `offload setup --code-model M --logic-model M`.
     #[arg(long, value_enum)]
     pub work_type: Option<WorkType>,
     /// Reasoning effort [env: CODEX_EFFORT] (default xhigh).

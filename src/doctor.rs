@@ -10,6 +10,7 @@
 //! | codex | not found (CODEX_BIN, config `runner.codex_bin`, PATH), or no `--version` answer: every attempt would fail closed | older than every tested version (`shared::pins`) |
 //! | codex login | `codex login status` says not logged in (and no `CODEX_API_KEY`, no `model_provider` of its own in config.toml) | it could not be run |
 //! | codex flags | `codex exec --help` lacks a flag the runner passes | |
+//! | models | | a routed model (code, logic, default) is not in codex's catalog (`codex debug models --bundled`): codex runs it on fallback metadata, which can degrade its work; or the catalog cannot be read |
 //! | claude code | | not found (OFFLOAD_CLAUDE_BIN, PATH), older than 2.1.63, or older than every tested version |
 //! | offload on PATH | | `offload` is not on PATH, or another one is first on it (Claude is given the full path either way) |
 //! | settings | a settings file is not valid JSON | none found |
@@ -42,6 +43,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Value, json};
+use shared::codex::catalog::{self, Catalog};
 use shared::codex::command::Sandbox;
 use shared::config::{Config, Mode, limits};
 use shared::env;
@@ -438,34 +440,172 @@ impl Ctx {
                 )];
             }
         };
-        let mut checks = vec![tested_check(
-            "codex",
-            format!("{version} · {shown} (from {source})"),
-            ClaudeVersion::parse(&version),
-            shared::pins::CODEX,
-            "npm install -g @openai/codex@",
-        )];
-        let help = match run(&["exec", "--help"]) {
-            Ok(r) if r.code == Some(0) => r.stdout,
-            Ok(r) => {
-                checks.push(Check::fail(
-                    "codex flags",
-                    format!("`codex exec --help` failed: {}", r.why()),
-                    "upgrade Codex CLI: npm install -g @openai/codex@latest",
-                ));
-                return checks;
-            }
-            Err(e) => {
-                checks.push(Check::fail(
-                    "codex flags",
-                    format!("`codex exec --help` could not be run: {e}"),
-                    "upgrade Codex CLI: npm install -g @openai/codex@latest",
-                ));
-                return checks;
+        let flags = match run(&["exec", "--help"]) {
+            Ok(r) if r.code == Some(0) => Self::flags_check(&r.stdout),
+            Ok(r) => Check::fail(
+                "codex flags",
+                format!("`codex exec --help` failed: {}", r.why()),
+                "upgrade Codex CLI: npm install -g @openai/codex@latest",
+            ),
+            Err(e) => Check::fail(
+                "codex flags",
+                format!("`codex exec --help` could not be run: {e}"),
+                "upgrade Codex CLI: npm install -g @openai/codex@latest",
+            ),
+        };
+        let state_dir = self
+            .paths
+            .as_ref()
+            .ok()
+            .map(|p| p.state_dir.as_path())
+            .filter(|d| d.is_dir());
+        let known = catalog::refresh(
+            state_dir,
+            &bin,
+            Some(&codex_home),
+            PROGRAM_WAIT,
+            catalog::version_of(&version).as_deref(),
+        );
+        vec![
+            tested_check(
+                "codex",
+                format!("{version} · {shown} (from {source})"),
+                ClaudeVersion::parse(&version),
+                shared::pins::CODEX,
+                "npm install -g @openai/codex@",
+            ),
+            self.codex_login(&bin),
+            flags,
+            self.models_check(config, known),
+        ]
+    }
+
+    /// Whether codex knows the models offload routes to: one it does not know runs on fallback
+    /// metadata. A warning names them, what codex offers instead (its listed models, in its
+    /// order) and the command that switches to them.
+    fn models_check(&self, config: &Config, known: Result<Catalog, String>) -> Check {
+        let name = "models";
+        let r = &config.runner;
+        let routed = shared::plan::RoutingPolicy::from(r);
+        let roles: Vec<String> = routed
+            .models()
+            .iter()
+            .map(|(m, uses)| format!("{m} ({})", uses.join(", ")))
+            .collect();
+        let roles_text = and_list(&roles);
+        let c = match known {
+            Ok(c) => c,
+            Err(why) => {
+                return Check::warn(
+                    name,
+                    format!("{roles_text}: could not check them against codex's catalog ({why})"),
+                    "upgrade Codex CLI (npm install -g @openai/codex@latest): `codex debug models --bundled` lists the models it knows",
+                );
             }
         };
-        checks.push(self.codex_login(&bin));
-        let flags = help_flags(&help);
+        let unknown: Vec<String> = routed
+            .models()
+            .iter()
+            .filter(|(m, _)| !c.knows(m))
+            .map(|(m, uses)| format!("{m} ({})", uses.join(", ")))
+            .collect();
+        if unknown.is_empty() {
+            let upgrades: Vec<String> = routed
+                .models()
+                .iter()
+                .filter_map(|(m, _)| {
+                    let to = c.get(m)?.upgrade.as_deref()?;
+                    Some(format!("{to} over {m}"))
+                })
+                .collect();
+            let mut detail = format!("{roles_text}: in {}'s catalog", c.codex());
+            if !upgrades.is_empty() {
+                detail.push_str(&format!(" (codex suggests {})", upgrades.join(", ")));
+            }
+            return Check::ok(name, detail);
+        }
+        let offered: Vec<String> = c
+            .candidates()
+            .iter()
+            .take(12)
+            .map(|m| {
+                let d = m.description.trim_end_matches('.');
+                if d.is_empty() {
+                    m.slug.clone()
+                } else {
+                    format!("{} ({d})", m.slug)
+                }
+            })
+            .collect();
+        let more = c.candidates().len().saturating_sub(offered.len());
+        let verb = if unknown.len() == 1 { "is" } else { "are" };
+        let mut detail = format!(
+            "{} {verb} not in {}'s catalog: codex runs {} on fallback metadata, which can degrade its work",
+            and_list(&unknown),
+            c.codex(),
+            if unknown.len() == 1 { "it" } else { "them" },
+        );
+        if offered.is_empty() {
+            detail.push_str("; it lists no model to offer");
+        } else {
+            detail.push_str(&format!("; it offers {}", offered.join(", ")));
+            if more > 0 {
+                detail.push_str(&format!(" and {more} more"));
+            }
+        }
+        Check::warn(name, detail, self.models_fix(config, &c))
+    }
+
+    /// The one command (and, where the environment overrides the config, the variables) that
+    /// routes to models codex knows: its first listed model for each role it does not know.
+    fn models_fix(&self, config: &Config, c: &Catalog) -> String {
+        let r = &config.runner;
+        let Some(pick) = c.candidates().first().map(|m| m.slug.clone()) else {
+            return "offload setup --code-model <model> --logic-model <model>, with models from `codex debug models`".into();
+        };
+        let mut flags = Vec::new();
+        let mut vars = Vec::new();
+        for (flag, var, model) in [
+            ("--code-model", env::CODEX_MODEL_CODE, &r.model_code),
+            ("--logic-model", env::CODEX_MODEL_LOGIC, &r.model_logic),
+        ] {
+            if c.knows(model) {
+                continue;
+            }
+            if env::var(var).is_some() {
+                vars.push(format!("{var}={pick}"));
+            } else {
+                flags.push(format!("{flag} {pick}"));
+            }
+        }
+        let mut parts = Vec::new();
+        if !flags.is_empty() {
+            parts.push(format!("offload setup {}", flags.join(" ")));
+        }
+        // The default model follows the logic model when it is the same; else it is its own.
+        if !c.knows(&r.model) && r.model != r.model_logic {
+            match env::var(env::CODEX_MODEL) {
+                Some(_) => vars.push(format!("{}={pick}", env::CODEX_MODEL)),
+                None => parts.push(format!(
+                    "set \"model\" under \"runner\" in {} to one of them",
+                    self.paths
+                        .as_ref()
+                        .map_or_else(|_| "the config".into(), |p| self.show(&p.config_file))
+                )),
+            }
+        }
+        if !vars.is_empty() {
+            parts.push(format!(
+                "set {} (the environment overrides the config)",
+                vars.join(" ")
+            ));
+        }
+        parts.join("; and ")
+    }
+
+    /// The `codex flags` check from `codex exec --help`.
+    fn flags_check(help: &str) -> Check {
+        let flags = help_flags(help);
         let missing: Vec<&str> = CODEX_FLAGS
             .iter()
             .copied()
@@ -476,7 +616,7 @@ impl Ctx {
         } else {
             "--full-auto not needed"
         };
-        checks.push(if missing.is_empty() {
+        if missing.is_empty() {
             Check::ok(
                 "codex flags",
                 format!("exec takes {}; {full_auto}", CODEX_FLAGS.join(" ")),
@@ -487,8 +627,7 @@ impl Ctx {
                 format!("`codex exec` lacks {}", missing.join(" ")),
                 "upgrade Codex CLI: npm install -g @openai/codex@latest (offload runs `codex exec --json --skip-git-repo-check -m M -s S -C DIR -c … -o FILE`)",
             )
-        });
-        checks
+        }
     }
 
     /// Whether codex can authenticate: `codex login status` with the user's own `CODEX_HOME`
@@ -1470,6 +1609,14 @@ fn is_deny(stdout: &str) -> bool {
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => items.concat(),
+    }
 }
 
 fn first_line(s: &str) -> &str {

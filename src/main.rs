@@ -24,6 +24,7 @@ macro_rules! eprint {
 mod approve;
 mod cli;
 mod doctor;
+mod models;
 mod out;
 mod plan;
 mod reaper;

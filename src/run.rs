@@ -1,6 +1,7 @@
 //! `offload run`: resolve what to run from flags, environment and config; record the attempt;
 //! run codex under supervision; classify; record the result; answer with the exit-code
-//! contract (see `shared::outcome`).
+//! contract (see `shared::outcome`). The summary line names a model codex has no metadata for
+//! (not in its catalog, or codex said so), since codex then runs it on fallback metadata.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::json;
 
+use shared::codex::catalog::{self, Catalog};
 use shared::codex::command::{ExecSpec, Sandbox};
 use shared::codex::rollout;
 use shared::config::{Config, RunnerConfig, limits, parse_bool};
@@ -162,6 +164,10 @@ pub fn resolve(
     })
 }
 
+/// How long the run waits for codex's model catalog (asked while codex works, and cached: see
+/// `shared::codex::catalog`).
+const CATALOG_WAIT: Duration = Duration::from_secs(5);
+
 /// The result of one attempt, for output.
 struct Result1 {
     attempt: String,
@@ -177,6 +183,12 @@ struct Result1 {
     run_dir: PathBuf,
     rate_limits: Option<rollout::RateLimitSnapshot>,
     record_error: Option<String>,
+    /// codex said it has no metadata for the model (and so ran it on fallback metadata).
+    said_fallback: bool,
+    /// Whether the model is in codex's catalog; `None`: could not check.
+    in_catalog: Option<bool>,
+    /// Why the model may have served worse, for the summary line.
+    model_note: Option<String>,
 }
 
 pub fn main(args: RunArgs) -> Result<u8, Error> {
@@ -249,7 +261,14 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
     let interrupts = Interrupts::install();
     let bin = shared::process::resolve_bin(&loaded.config.runner.codex_bin);
     let codex_home = codex_home();
-    let results: Vec<Result1> = std::thread::scope(|scope| {
+    let state_dir = paths.state_dir.clone();
+    let (mut results, catalog): (Vec<Result1>, _) = std::thread::scope(|scope| {
+        // Whether codex knows the model is asked while it works, so that it costs the run
+        // nothing (and, cached, nothing again until codex changes).
+        let catalog = bin.as_ref().ok().map(|b| {
+            let state_dir = &state_dir;
+            scope.spawn(move || catalog::cached(state_dir, b, None, CATALOG_WAIT))
+        });
         let handles: Vec<_> = plan
             .models
             .iter()
@@ -270,11 +289,21 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
                 })
             })
             .collect();
-        handles
+        let results = handles
             .into_iter()
             .map(|h| h.join().expect("attempt thread panicked"))
-            .collect()
+            .collect();
+        (results, catalog.and_then(|h| h.join().ok()))
     });
+    for r in &mut results {
+        (r.in_catalog, r.model_note) = model_note(&r.model, catalog.as_ref(), r.said_fallback);
+        if r.run_dir.join("result.json").is_file() {
+            let _ = std::fs::write(
+                r.run_dir.join("result.json"),
+                serde_json::to_vec_pretty(&result_json(&plan, r)).unwrap_or_default(),
+            );
+        }
+    }
     prune_runs(&paths.runs_dir(), loaded.config.runner.runs_keep);
     Ok(report(&plan, &results))
 }
@@ -310,6 +339,9 @@ fn attempt(
         run_dir: run_dir.clone(),
         rate_limits: None,
         record_error: None,
+        said_fallback: false,
+        in_catalog: None,
+        model_note: None,
     };
     let started = Event::now(
         session,
@@ -399,6 +431,8 @@ fn attempt(
     result.error = error;
     result.tokens = finished.obs.usage.map(|u| u.tokens()).unwrap_or_default();
     result.thread_id = finished.obs.thread_id.clone();
+    result.said_fallback = finished.obs.fallback_model.is_some()
+        || catalog::fallback_model(&finished.stderr_tail).is_some();
     result.duration_ms = finished.duration.as_millis() as u64;
     // codex's last message, bounded (16 MiB) and never from anything but a regular file.
     result.answer = shared::fsutil::read_regular_text(&run_dir.join("last.txt"), 16 << 20)
@@ -496,6 +530,25 @@ fn report(plan: &Plan, results: &[Result1]) -> u8 {
     code
 }
 
+/// Whether codex knows `model`, and what the summary line says when it may not have served it
+/// well: the catalog lacks it, or codex said it has no metadata for it. A catalog that could
+/// not be read says nothing.
+fn model_note(
+    model: &str,
+    catalog: Option<&Result<Catalog, String>>,
+    said_fallback: bool,
+) -> (Option<bool>, Option<String>) {
+    let said = || "codex has no metadata for it: fallback metadata".to_owned();
+    match catalog {
+        Some(Ok(c)) if !c.knows(model) => (
+            Some(false),
+            Some(format!("not in {}'s catalog: fallback metadata", c.codex())),
+        ),
+        Some(Ok(_)) => (Some(true), said_fallback.then(said)),
+        _ => (None, said_fallback.then(said)),
+    }
+}
+
 fn summary_line(plan: &Plan, r: &Result1) -> String {
     use shared::format::{millis, tokens};
     let mark = match r.outcome {
@@ -504,10 +557,14 @@ fn summary_line(plan: &Plan, r: &Result1) -> String {
         _ => "✗",
     };
     let t = &r.tokens;
+    let model = match &r.model_note {
+        Some(note) => format!("{} ({note})", r.model),
+        None => r.model.clone(),
+    };
     let mut line = format!(
         "offload: {mark} {} · {} · {} · {} · tokens {} (in {}, cached {}, out {}, reasoning {})",
         r.outcome,
-        r.model,
+        model,
         plan.sandbox,
         millis(r.duration_ms),
         tokens(t.total),
@@ -533,6 +590,8 @@ fn result_json(plan: &Plan, r: &Result1) -> serde_json::Value {
         "outcome": r.outcome,
         "exit_code": r.exit_code,
         "model": r.model,
+        "model_in_catalog": r.in_catalog,
+        "model_note": r.model_note,
         "sandbox": plan.sandbox,
         "work_type": plan.work_type.map(|w| w.as_str()),
         "dir": plan.dir,
@@ -786,6 +845,35 @@ mod tests {
         assert_eq!(p.effort, "low");
         assert!(plan(&["x", "--fail-closed"]).unwrap().fail_closed);
         assert_eq!(plan(&["-"]).unwrap().prompt, Prompt::Stdin);
+    }
+
+    #[test]
+    fn a_model_codex_does_not_know_is_named() {
+        let c = Ok(Catalog {
+            version: Some("0.171.0".into()),
+            models: catalog::parse(br#"{"models":[{"slug":"gpt-6.2-sol"}]}"#).unwrap(),
+        });
+        assert_eq!(
+            model_note("gpt-5.4", Some(&c), true),
+            (
+                Some(false),
+                Some("not in codex 0.171.0's catalog: fallback metadata".into())
+            )
+        );
+        assert_eq!(
+            model_note("gpt-6.2-sol", Some(&c), false),
+            (Some(true), None)
+        );
+        // codex's own word counts when the catalog cannot tell.
+        let said = Some("codex has no metadata for it: fallback metadata".to_string());
+        assert_eq!(
+            model_note("gpt-6.2-sol", Some(&c), true),
+            (Some(true), said.clone())
+        );
+        let unreadable = Err("exit 2".to_string());
+        assert_eq!(model_note("x", Some(&unreadable), true), (None, said));
+        assert_eq!(model_note("x", Some(&unreadable), false), (None, None));
+        assert_eq!(model_note("x", None, false), (None, None));
     }
 
     #[test]

@@ -27,7 +27,7 @@ use shared::paths::Paths;
 use shared::settings::{self, ClaudeVersion, Record, Wiring};
 
 use crate::Error;
-use crate::cli::SetupArgs;
+use crate::cli::{SetupArgs, SetupCmd};
 
 /// The skill setup installs, embedded at build time: (file name, content, mode).
 const SKILL_DIR: &str = "plan-and-execute";
@@ -48,19 +48,28 @@ const SKILL_FILES: [(&str, &str, u32); 3] = [
 /// How long `claude --version` may take.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub fn setup(args: SetupArgs) -> Result<u8, Error> {
+pub fn setup(cmd: SetupCmd) -> Result<u8, Error> {
+    let args = cmd.wiring.clone();
     // The same check as uninstall and approve: Claude rewiring the hooks (to an older binary, a
-    // narrower matcher, another scope) is switching the guard off by other means.
+    // narrower matcher, another scope) is switching the guard off by other means; and offload's
+    // config is the user's, not Claude's, to change.
     if !args.dry_run
         && let Some(why) = shared::claude_marker::inside_claude_code()
     {
         return Err(Error::with_code(
             format!(
-                "refusing to change offload's wiring from inside Claude Code ({why}). Run \
+                "refusing to change offload's wiring or config from inside Claude Code ({why}). Run \
                  `offload setup` in your own terminal."
             ),
             1,
         ));
+    }
+    if cmd.code_model.is_some() || cmd.logic_model.is_some() {
+        return crate::models::switch(
+            cmd.code_model.as_deref(),
+            cmd.logic_model.as_deref(),
+            args.dry_run,
+        );
     }
     let (hook, statusline, missing) = binaries(args.dry_run)?;
     let claude = find_claude();

@@ -329,9 +329,11 @@ fn stats_on_an_empty_ledger() {
 // ---------------------------------------------------------------------------------------------
 // offload doctor
 
-/// `codex --version`, `codex exec --help` and `codex login status` as Codex CLI 0.169.0 answers
-/// them (help trimmed to the flags), recording the CODEX_HOME it was given. Logged out when
-/// `$CODEX_HOME/logged-out` exists (as the real one says it, on stderr, exit 1).
+/// `codex --version`, `codex exec --help`, `codex login status` and `codex debug models
+/// --bundled` as Codex CLI 0.169.0 answers them (help trimmed to the flags), recording the
+/// CODEX_HOME it was given. Logged out when `$CODEX_HOME/logged-out` exists (as the real one
+/// says it, on stderr, exit 1); the catalog is the file `FAKE_CODEX_CATALOG` names, else one
+/// that knows offload's default models.
 const FAKE_CODEX: &str = r#"#!/bin/sh
 [ -n "${FAKE_CODEX_HOME_LOG:-}" ] && echo "${CODEX_HOME:-unset}" >> "$FAKE_CODEX_HOME_LOG"
 case "$1 $2" in
@@ -340,6 +342,12 @@ case "$1 $2" in
     if [ -e "${CODEX_HOME:-$HOME/.codex}/logged-out" ]; then echo "Not logged in" >&2; exit 1; fi
     echo "API key configured - sk-test-***56789"
     echo "Authentication is checked when you send a request." ;;
+  "debug models")
+    if [ -n "${FAKE_CODEX_CATALOG:-}" ]; then
+      cat "$FAKE_CODEX_CATALOG"
+    else
+      echo '{"models":[{"slug":"gpt-5.3-codex","visibility":"list","priority":1,"description":"Coding."},{"slug":"gpt-5.4","visibility":"list","priority":2,"description":"Reasoning."}]}'
+    fi ;;
   "exec --help")
     cat <<'EOF'
 Run Codex non-interactively
@@ -521,13 +529,14 @@ fn doctor_all_green_with_codex_claude_and_wired_settings() {
     for (mark, line) in marks(&text) {
         assert_eq!(mark, '✓', "{line}\n{text}");
     }
-    assert_eq!(marks(&text).len(), 20, "{text}");
+    assert_eq!(marks(&text).len(), 21, "{text}");
     snapshot("doctor-ok.txt", &m.normalise(&text));
-    // codex ran with the CODEX_HOME it was given, for --version, exec --help and login status.
+    // codex ran with the CODEX_HOME it was given: --version, exec --help, login status and
+    // debug models.
     let homes = fs::read_to_string(&log).unwrap();
     assert_eq!(
         homes,
-        format!("{0}\n{0}\n{0}\n", m.sb.codex_home().display())
+        format!("{0}\n{0}\n{0}\n{0}\n", m.sb.codex_home().display())
     );
     // The self-tests left the user's ledger alone.
     let (folded, disk) = m.sb.ledger().verify().unwrap();
@@ -545,8 +554,12 @@ fn doctor_without_codex_home_gives_codex_a_temporary_one() {
         .output();
     let homes = fs::read_to_string(&log).unwrap();
     let homes: Vec<&str> = homes.lines().collect();
-    assert_eq!(homes.len(), 2, "--version and exec --help: {homes:?}");
-    assert_eq!(homes[0], homes[1]);
+    assert_eq!(
+        homes.len(),
+        3,
+        "--version, exec --help and debug models: {homes:?}"
+    );
+    assert!(homes.iter().all(|h| *h == homes[0]), "{homes:?}");
     assert_ne!(homes[0], "unset", "PROTOCOLS.md §1: always set CODEX_HOME");
     assert!(
         !homes[0].starts_with(&m.home().display().to_string()),
@@ -755,6 +768,173 @@ fn doctor_check(m: &Machine, name: &str) -> (Value, Option<i32>) {
     (check, code)
 }
 
+/// The catalog of Codex CLI 0.171.0 (`debug models --bundled`, long texts trimmed).
+fn real_catalog() -> PathBuf {
+    repo_root().join("shared/tests/fixtures/codex/debug-models-bundled.json")
+}
+
+fn models_check(m: &Machine, env: &[(&str, &Path)]) -> Value {
+    let mut run = m.doctor(&["--json"]);
+    for (k, v) in env {
+        run = run.env(k, v);
+    }
+    let v: Value = serde_json::from_str(&run.output().stdout()).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "models")
+        .unwrap_or_else(|| panic!("no models check in {v}"))
+        .clone()
+}
+
+#[test]
+fn doctor_flags_routed_models_codex_does_not_know_with_its_models_and_the_fix() {
+    let m = Machine::new();
+    script(&m.sb.file("bin/codex"), FAKE_CODEX);
+    let catalog = real_catalog();
+    let c = models_check(&m, &[("FAKE_CODEX_CATALOG", &catalog)]);
+    assert_eq!(c["status"], "warn", "{c}");
+    let detail = c["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with(
+            "gpt-5.3-codex (code, explore, review) and gpt-5.4 (analysis, default) are not in \
+             codex 0.169.0's catalog: codex runs them on fallback metadata, which can degrade its \
+             work; it offers gpt-6.2-sol (Fast, go-to model for coding and everyday work), \
+             gpt-6.2-astra (Our most capable model for complex coding and professional work), \
+             gpt-6.1-terra ("
+        ),
+        "{detail}"
+    );
+    assert!(
+        detail.ends_with(", gpt-5.5 (Legacy coding model)"),
+        "{detail}"
+    );
+    assert!(
+        !detail.contains("codex-auto-review"),
+        "hidden models are not offered"
+    );
+    assert_eq!(
+        c["hint"],
+        "offload setup --code-model gpt-6.2-sol --logic-model gpt-6.2-sol"
+    );
+    // The hint, run as it is, fixes it.
+    let hint = c["hint"].as_str().unwrap().to_owned();
+    Run::new(offload_bin())
+        .args(hint.split_whitespace().skip(1))
+        .env("HOME", m.home())
+        .env("OFFLOAD_HOME", m.sb.home())
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", m.sb.file("bin").display()),
+        )
+        .env("FAKE_CODEX_CATALOG", &catalog)
+        .output()
+        .expect_code(0);
+    let c = models_check(&m, &[("FAKE_CODEX_CATALOG", &catalog)]);
+    assert_eq!(
+        (c["status"].as_str(), c["detail"].as_str()),
+        (
+            Some("ok"),
+            Some(
+                "gpt-6.2-sol (code, explore, review, analysis, default): in codex 0.169.0's catalog"
+            )
+        ),
+        "{c}"
+    );
+
+    // A role whose model comes from the environment is fixed there; a known one is left alone.
+    fs::create_dir_all(m.sb.home()).unwrap();
+    fs::write(
+        m.sb.home().join("config.json"),
+        r#"{"runner":{"model_logic":"gpt-6.2-astra","model":"gpt-6.2-astra"}}"#,
+    )
+    .unwrap();
+    let c = models_check(&m, &[("FAKE_CODEX_CATALOG", &catalog)]);
+    assert_eq!(c["status"], "warn", "{c}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("gpt-5.3-codex (code, explore, review) is not in codex 0.169.0's catalog: codex runs it on"),
+        "{c}"
+    );
+    assert_eq!(c["hint"], "offload setup --code-model gpt-6.2-sol");
+    let c = models_check(
+        &m,
+        &[
+            ("FAKE_CODEX_CATALOG", &catalog),
+            ("CODEX_MODEL_CODE", Path::new("gpt-5.3-codex")),
+        ],
+    );
+    assert_eq!(
+        c["hint"],
+        "set CODEX_MODEL_CODE=gpt-6.2-sol (the environment overrides the config)"
+    );
+
+    // A default model of its own (not the logic model) is named, and fixed where it is set.
+    fs::write(
+        m.sb.home().join("config.json"),
+        r#"{"runner":{"model_code":"gpt-6.2-sol","model_logic":"gpt-6.2-astra","model":"o3"}}"#,
+    )
+    .unwrap();
+    let c = models_check(&m, &[("FAKE_CODEX_CATALOG", &catalog)]);
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("o3 (default) is not in codex 0.169.0's catalog"),
+        "{c}"
+    );
+    assert_eq!(
+        c["hint"],
+        format!(
+            "set \"model\" under \"runner\" in {} to one of them",
+            m.sb.home().join("config.json").display()
+        )
+    );
+    let c = models_check(
+        &m,
+        &[
+            ("FAKE_CODEX_CATALOG", &catalog),
+            ("CODEX_MODEL", Path::new("o3")),
+        ],
+    );
+    assert_eq!(
+        c["hint"],
+        "set CODEX_MODEL=gpt-6.2-sol (the environment overrides the config)"
+    );
+
+    // Models it knows: ok, with codex's own suggestion for a model it has a successor for.
+    fs::write(
+        m.sb.home().join("config.json"),
+        r#"{"runner":{"model_code":"gpt-5.5","model_logic":"gpt-6.2-astra","model":"gpt-6.2-astra"}}"#,
+    )
+    .unwrap();
+    let c = models_check(&m, &[("FAKE_CODEX_CATALOG", &catalog)]);
+    assert_eq!(c["status"], "ok", "{c}");
+    assert_eq!(
+        c["detail"],
+        "gpt-5.5 (code, explore, review) and gpt-6.2-astra (analysis, default): in codex \
+         0.169.0's catalog (codex suggests gpt-6-sol over gpt-5.5)"
+    );
+
+    // A catalog that cannot be read: could not check, never a failure.
+    let garbage = m.sb.file("garbage.json");
+    fs::write(&garbage, "WARNING: this is not JSON").unwrap();
+    let c = models_check(&m, &[("FAKE_CODEX_CATALOG", &garbage)]);
+    assert_eq!(c["status"], "warn", "{c}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("could not check them against codex's catalog (the catalog is not JSON"),
+        "{c}"
+    );
+    // The doctor asked codex itself each time, and left its answer for `offload run`.
+    let cache = fs::read_to_string(m.sb.home().join("codex-models.json")).unwrap();
+    assert!(cache.contains("not JSON"), "{cache}");
+}
+
 #[test]
 fn doctor_on_skills_inline_shell_commands_by_claude_code_version() {
     let m = Machine::new();
@@ -933,6 +1113,7 @@ fn doctor_json_shape() {
             "codex",
             "codex login",
             "codex flags",
+            "models",
             "claude code",
             "offload on PATH",
             "settings",

@@ -203,6 +203,81 @@ fn plan_new_routes_the_template_by_the_configured_code_model() {
 // check
 
 #[test]
+fn plan_check_takes_the_models_the_config_routes_to() {
+    let sb = Sandbox::new();
+    let text = plan_text(
+        "Route to models codex knows.",
+        &[
+            T {
+                id: "T1",
+                objective: "Add a flag.",
+                files: "`src/cli.rs`",
+                commands: "`true`",
+                backend: "codex gpt-6.2-sol workspace-write",
+                depends: "none",
+            },
+            T {
+                id: "T2",
+                objective: "Review T1.",
+                files: "`src/cli.rs`",
+                commands: "`true`",
+                backend: "codex gpt-6.2-astra read-only",
+                depends: "T1",
+            },
+        ],
+    );
+    let rel = write_plan(&sb, "2026-01-01-switch.md", &text);
+    // Under the default models the routing rule refuses them.
+    let done = plan(&sb).args(["check", &rel]).output().expect_code(1);
+    assert!(
+        done.stdout()
+            .contains("task T1: model `gpt-6.2-sol` is not in the routing policy"),
+        "{}",
+        done.stdout()
+    );
+    // Switched in the config file (as `offload setup --code-model … --logic-model …` does), it
+    // takes them, and `plan next` routes the task to the configured code model.
+    Run::new(offload_bin())
+        .args([
+            "setup",
+            "--code-model",
+            "gpt-6.2-sol",
+            "--logic-model",
+            "gpt-6.2-astra",
+        ])
+        .env("OFFLOAD_HOME", sb.home())
+        .env("CODEX_BIN", fake_codex())
+        .current_dir(sb.work())
+        .output()
+        .expect_code(0);
+    let done = plan(&sb).args(["check", &rel]).output().expect_code(0);
+    assert_eq!(
+        done.stdout(),
+        format!("{rel}: OK: 2 tasks, 0 done; 2 for Codex, 0 for Claude; 4 min estimated\n")
+    );
+    let next = plan(&sb).args(["next", &rel]).output().expect_code(0);
+    assert!(
+        next.stdout().contains("offload run -m gpt-6.2-sol "),
+        "{}",
+        next.stdout()
+    );
+    // The old default is no longer the code model: a plan naming it is told what to use.
+    let old = write_plan(
+        &sb,
+        "2026-01-02-old.md",
+        &text.replace("gpt-6.2-sol", "gpt-5.3-codex"),
+    );
+    let done = plan(&sb).args(["check", &old]).output().expect_code(1);
+    assert!(
+        done.stdout().contains(
+            "model `gpt-5.3-codex` is not in the routing policy (use gpt-6.2-sol (code, explore, review) or gpt-6.2-astra (analysis, default))"
+        ),
+        "{}",
+        done.stdout()
+    );
+}
+
+#[test]
 fn plan_check_prints_each_problem_with_file_and_line_and_exits_1() {
     let sb = Sandbox::new();
     let ok = write_plan(&sb, "2026-01-01-basic.md", BASIC);

@@ -260,8 +260,10 @@ fn failure_case(
         assert_eq!(f.exit_code as i32, expected);
         assert_eq!(f.codex_exit, Some(1), "codex exited 1 by itself: {f:?}");
         let line = summary_line(&done);
+        // The default model is not in the real codex's catalog: the line says so.
         assert!(
-            line.starts_with(&format!("offload: ✗ {outcome} · gpt-5.4 · read-only")),
+            line.starts_with(&format!("offload: ✗ {outcome} · gpt-5.4 (not in codex "))
+                && line.contains("'s catalog: fallback metadata) · read-only · "),
             "{line}"
         );
         assert!(line.contains(&format!("exit {expected}")), "{line}");
@@ -472,7 +474,8 @@ fn success_prints_the_answer_and_records_exact_tokens_and_thread() {
         "summary is the last line"
     );
     assert!(
-        line.starts_with("offload: ✓ success · gpt-5.4 · read-only · "),
+        line.starts_with("offload: ✓ success · gpt-5.4 (not in codex ")
+            && line.contains("'s catalog: fallback metadata) · read-only · "),
         "{line}"
     );
     assert!(
@@ -1033,4 +1036,131 @@ fn the_guards_command_carries_a_backtick_prompt_intact_to_codex() {
     let f = w.only_finished();
     assert_eq!(f.outcome, Outcome::Success);
     assert_eq!(f.sandbox, "workspace-write");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The models the real codex knows
+
+/// The real codex's catalog reads, and lacks offload's default models: the doctor's `models`
+/// warning and the summary line's note are about the codex users have, not a hypothesis.
+#[test]
+fn the_real_catalog_parses_and_lacks_the_default_models() {
+    let Some(codex) = require_real_codex() else {
+        return;
+    };
+    use shared::codex::catalog;
+    let dir = tempfile::tempdir().unwrap();
+    let codex_home = dir.path().join("codex");
+    fs::create_dir_all(&codex_home).unwrap();
+    let c = catalog::fetch(&codex, Some(&codex_home), Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("the real catalog: {e}"));
+    let version = c.version.clone().expect("codex --version");
+    assert!(c.models.len() >= 5, "{c:?}");
+    let defaults = shared::config::RunnerConfig::default();
+    for m in [&defaults.model_code, &defaults.model_logic, &defaults.model] {
+        assert!(
+            !c.knows(m),
+            "codex {version} knows {m}: the defaults could be kept"
+        );
+    }
+    assert!(c.knows("gpt-5.5"), "0.169.0 and 0.171.0 both list gpt-5.5");
+    let offered = c.candidates();
+    assert!(!offered.is_empty());
+    assert!(
+        offered
+            .iter()
+            .all(|m| m.listed() && !m.description.is_empty())
+    );
+    assert!(
+        offered
+            .windows(2)
+            .all(|w| w[0].priority.unwrap_or(i64::MAX) <= w[1].priority.unwrap_or(i64::MAX)),
+        "in codex's order"
+    );
+    for m in &c.models {
+        if let Some(to) = &m.upgrade {
+            assert!(
+                c.knows(to),
+                "{} upgrades to {to}, which is not in the catalog",
+                m.slug
+            );
+        }
+    }
+
+    // The doctor says so, with what this codex offers and the command that switches.
+    let state = dir.path().join("offload");
+    fs::create_dir_all(&state).unwrap();
+    let out = Run::new(offload_bin())
+        .args(["doctor", "--json"])
+        .env("CODEX_BIN", &codex)
+        .env("CODEX_HOME", &codex_home)
+        .env("OFFLOAD_HOME", &state)
+        .env("HOME", dir.path())
+        .env("OFFLOAD_CLAUDE_BIN", dir.path().join("no-claude"))
+        .current_dir(dir.path())
+        .output();
+    let v: Value = serde_json::from_str(&out.stdout())
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout(), out.stderr()));
+    let check = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "models")
+        .unwrap_or_else(|| panic!("no models check: {v}"))
+        .clone();
+    assert_eq!(check["status"], "warn", "{check}");
+    let detail = check["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with(&format!(
+            "gpt-5.3-codex (code, explore, review) and gpt-5.4 (analysis, default) are not in \
+             codex {version}'s catalog: codex runs them on fallback metadata"
+        )) && detail.contains(&format!("it offers {} (", offered[0].slug)),
+        "{detail}"
+    );
+    assert_eq!(
+        check["hint"],
+        format!(
+            "offload setup --code-model {0} --logic-model {0}",
+            offered[0].slug
+        )
+    );
+    // It left the catalog for `offload run`.
+    assert!(state.join("codex-models.json").is_file());
+}
+
+/// A run of a model the real codex does not know names it in the summary line; one it knows
+/// does not.
+#[test]
+fn a_run_of_a_model_the_real_codex_does_not_know_says_so() {
+    let Some(codex) = require_real_codex() else {
+        return;
+    };
+    let w = World::new(
+        &codex,
+        vec![Reply::message("first"), Reply::message("second")],
+    );
+    let mut cmd = w.offload();
+    cmd.args(["say hi", "read-only", ".", "--json"]);
+    let done = run(cmd).expect_code(0);
+    let v: Value = serde_json::from_str(&done.stdout()).unwrap();
+    assert_eq!(v["model"], "gpt-5.4");
+    assert_eq!(v["model_in_catalog"], false, "{v}");
+    let note = v["model_note"].as_str().unwrap();
+    assert!(
+        note.starts_with("not in codex ") && note.ends_with("'s catalog: fallback metadata"),
+        "{note}"
+    );
+    assert!(
+        summary_line(&done).starts_with(&format!("offload: ✓ success · gpt-5.4 ({note}) · ")),
+        "{}",
+        done.stderr()
+    );
+    let mut cmd = w.offload();
+    cmd.args(["say hi", "read-only", ".", "-m", "gpt-5.5"]);
+    let done = run(cmd).expect_code(0);
+    assert!(
+        summary_line(&done).starts_with("offload: ✓ success · gpt-5.5 · read-only · "),
+        "{}",
+        done.stderr()
+    );
 }

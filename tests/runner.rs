@@ -733,6 +733,133 @@ fn json_result() {
     assert_eq!(v["recorded"], true);
 }
 
+/// The catalog of Codex CLI 0.171.0 (`debug models --bundled`, long texts trimmed): it lists
+/// gpt-5.5, gpt-5.6-*, gpt-6*-* and not offload's default models.
+fn real_catalog() -> std::path::PathBuf {
+    repo_root().join("shared/tests/fixtures/codex/debug-models-bundled.json")
+}
+
+fn summary(err: &str) -> &str {
+    err.lines().last().unwrap_or_default()
+}
+
+#[test]
+fn the_summary_names_a_model_codex_does_not_know() {
+    let sb = Sandbox::new();
+    let out = sb
+        .run()
+        .args(["x", "read-only"])
+        .env("FAKE_CODEX_CATALOG", real_catalog())
+        .output()
+        .expect_code(0);
+    let err = out.stderr();
+    assert!(
+        summary(&err).starts_with(
+            "offload: ✓ success · gpt-5.4 (not in codex 0.171.0's catalog: fallback metadata) · read-only · "
+        ),
+        "{err}"
+    );
+    // The attempt is recorded under the model's own name.
+    assert_eq!(sb.finished()[0].model, "gpt-5.4");
+    // A model in the catalog: nothing added. --dual names each on its own line.
+    let out = sb
+        .run()
+        .args(["x", "read-only", "-m", "gpt-6.2-sol"])
+        .env("FAKE_CODEX_CATALOG", real_catalog())
+        .output()
+        .expect_code(0);
+    assert!(
+        summary(&out.stderr()).starts_with("offload: ✓ success · gpt-6.2-sol · read-only · "),
+        "{}",
+        out.stderr()
+    );
+    let out = sb
+        .run()
+        .args(["x", "--dual", "--json"])
+        .env("FAKE_CODEX_CATALOG", real_catalog())
+        .output()
+        .expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    for a in v["attempts"].as_array().unwrap() {
+        assert_eq!(a["model_in_catalog"], false, "{a}");
+        assert_eq!(
+            a["model_note"], "not in codex 0.171.0's catalog: fallback metadata",
+            "{a}"
+        );
+    }
+    let err = out.stderr();
+    assert!(
+        err.contains("· gpt-5.3-codex (not in codex 0.171.0's catalog: fallback metadata) ·"),
+        "{err}"
+    );
+    // The catalog is kept in the state folder, keyed by the codex binary.
+    let cache = std::fs::read_to_string(sb.home().join("codex-models.json")).unwrap();
+    assert!(cache.contains("gpt-6.2-sol"), "{cache}");
+}
+
+#[test]
+fn an_unreadable_catalog_never_holds_a_run_and_codexs_own_word_still_counts() {
+    let sb = Sandbox::new();
+    // Garbage for a catalog: could not check; codex's notice about the model still shows.
+    let out = sb
+        .run()
+        .args(["x", "--json"])
+        .env("FAKE_CODEX_CATALOG", real_catalog())
+        .env("FAKE_CODEX_CATALOG_MODE", "garbage")
+        .output()
+        .expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(v["model_in_catalog"], serde_json::Value::Null, "{v}");
+    assert_eq!(
+        v["model_note"],
+        "codex has no metadata for it: fallback metadata"
+    );
+    assert!(
+        summary(&out.stderr())
+            .contains("· gpt-5.4 (codex has no metadata for it: fallback metadata) ·"),
+        "{}",
+        out.stderr()
+    );
+    // A codex without the command (the default fake): nothing added, nothing else changes.
+    let sb = Sandbox::new();
+    let out = sb.run().args(["x"]).output().expect_code(0);
+    assert!(
+        summary(&out.stderr()).starts_with("offload: ✓ success · gpt-5.4 · workspace-write"),
+        "{}",
+        out.stderr()
+    );
+    // A catalog that never comes costs at most its deadline, once: the failure is cached.
+    let sb = Sandbox::new();
+    let start = Instant::now();
+    let out = sb
+        .run()
+        .args(["x"])
+        .env("FAKE_CODEX_CATALOG_MODE", "hang")
+        .output()
+        .expect_code(0);
+    assert!(
+        start.elapsed() < Duration::from_secs(9),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        summary(&out.stderr()).starts_with("offload: ✓ success · gpt-5.4 · workspace-write"),
+        "{}",
+        out.stderr()
+    );
+    let start = Instant::now();
+    sb.run()
+        .args(["x"])
+        .env("FAKE_CODEX_CATALOG_MODE", "hang")
+        .output()
+        .expect_code(0);
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "the second run did not wait again: {:?}",
+        start.elapsed()
+    );
+}
+
 #[test]
 fn env_and_config_precedence() {
     let sb = Sandbox::new();

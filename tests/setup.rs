@@ -106,6 +106,15 @@ impl Machine {
         self.run(args).closed_stdout().output()
     }
 
+    /// [`Machine::offload`] with more environment.
+    fn offload_with(&self, args: &[&str], envs: &[(&str, &std::ffi::OsStr)]) -> Done {
+        let mut run = self.run(args);
+        for (k, v) in envs {
+            run = run.env(k, v);
+        }
+        run.output()
+    }
+
     fn run(&self, args: &[&str]) -> Run {
         let claude = self
             .claude
@@ -769,6 +778,7 @@ fn setup_and_uninstall_refuse_inside_claude_code() {
         ("uninstall --project", "OFFLOAD_SESSION_ID", "s1"),
         ("setup", "CLAUDECODE", "1"),
         ("setup --project", "CLAUDE_CODE_SESSION_ID", "s1"),
+        ("setup --code-model gpt-6.2-sol", "CLAUDECODE", "1"),
     ] {
         let out = Run::new("bash")
             .args([
@@ -788,6 +798,7 @@ fn setup_and_uninstall_refuse_inside_claude_code() {
         );
         assert_eq!(fs::read(m.settings_path()).unwrap(), before);
     }
+    assert!(!m.state().join("config.json").exists(), "no model switched");
 }
 
 #[test]
@@ -1062,4 +1073,217 @@ fn statusline_only_wires_the_statusline_and_the_skill_shell_hook() {
     for event in EVENTS {
         assert_eq!(hooks_of_ours(&project, event), 0, "{event}\n{project:#}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// offload setup --code-model M --logic-model M
+
+/// A config written by hand: every section, a key offload does not know, unusual key order.
+const USER_CONFIG: &str = r#"{
+  "statusline": {"weekly": true},
+  "runner": {"timeout": "20m", "effort": "high"},
+  "guard": {"mode": "warn", "approval_phrase": "go on"},
+  "later": {"x": [1, 2]}
+}
+"#;
+
+impl Machine {
+    fn config_path(&self) -> PathBuf {
+        self.state().join("config.json")
+    }
+
+    /// `offload setup <args>` with the fake codex, whose catalog is Codex CLI 0.171.0's.
+    fn switch(&self, args: &[&str]) -> Done {
+        let mut full = vec!["setup"];
+        full.extend_from_slice(args);
+        let catalog =
+            support::repo_root().join("shared/tests/fixtures/codex/debug-models-bundled.json");
+        self.offload_with(
+            &full,
+            &[
+                ("CODEX_BIN", support::fake_codex().as_os_str()),
+                ("FAKE_CODEX_CATALOG", catalog.as_os_str()),
+                ("CODEX_HOME", self.dir.path().join("empty").as_os_str()),
+            ],
+        )
+    }
+}
+
+#[test]
+fn setup_switches_the_models_in_one_command_and_keeps_the_rest_of_the_config() {
+    let m = Machine::new();
+    fs::write(m.config_path(), USER_CONFIG).unwrap();
+    let out = m
+        .switch(&[
+            "--code-model",
+            "gpt-6.2-sol",
+            "--logic-model",
+            "gpt-6.2-astra",
+        ])
+        .expect_code(0);
+    assert_eq!(out.stderr(), "", "both are in codex's catalog");
+    let stdout = out.stdout();
+    for line in [
+        "  runner.model_code: gpt-5.3-codex → gpt-6.2-sol",
+        "  runner.model_logic: gpt-5.4 → gpt-6.2-astra",
+        "  runner.model: gpt-5.4 → gpt-6.2-astra (runs without --work-type use the logic model)",
+        "  - back: offload setup --code-model gpt-5.3-codex --logic-model gpt-5.4",
+    ] {
+        assert!(stdout.contains(line), "{line:?} in\n{stdout}");
+    }
+    let v = read_json(&m.config_path());
+    assert_eq!(
+        v,
+        json!({
+            "statusline": {"weekly": true},
+            "runner": {"timeout": "20m", "effort": "high", "model_code": "gpt-6.2-sol",
+                       "model_logic": "gpt-6.2-astra", "model": "gpt-6.2-astra"},
+            "guard": {"mode": "warn", "approval_phrase": "go on"},
+            "later": {"x": [1, 2]}
+        })
+    );
+    let text = fs::read_to_string(m.config_path()).unwrap();
+    assert!(
+        text.find("statusline") < text.find("runner") && text.find("runner") < text.find("guard"),
+        "the user's key order is kept:\n{text}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(m.config_path()).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // What offload reads now.
+    let cfg = shared::config::Config::load_file(&m.config_path());
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    let r = &cfg.config.runner;
+    assert_eq!(
+        (
+            r.model_code.as_str(),
+            r.model_logic.as_str(),
+            r.model.as_str()
+        ),
+        ("gpt-6.2-sol", "gpt-6.2-astra", "gpt-6.2-astra")
+    );
+    // Claude Code's settings were not touched: this switches the models only.
+    assert!(!m.settings_path().exists());
+    assert!(!m.state().join("setup.json").exists());
+    // Again: nothing to change, nothing written.
+    let before = fs::read(m.config_path()).unwrap();
+    let out = m
+        .switch(&[
+            "--code-model",
+            "gpt-6.2-sol",
+            "--logic-model",
+            "gpt-6.2-astra",
+        ])
+        .expect_code(0);
+    assert!(out.stdout().contains("nothing changed"), "{}", out.stdout());
+    assert_eq!(fs::read(m.config_path()).unwrap(), before);
+    // One role alone; a default model the user chose stays theirs.
+    fs::write(
+        m.config_path(),
+        r#"{"runner": {"model": "gpt-5.5", "model_logic": "gpt-6-sol"}}"#,
+    )
+    .unwrap();
+    m.switch(&["--logic-model", "gpt-6.2-astra"]).expect_code(0);
+    assert_eq!(
+        read_json(&m.config_path()),
+        json!({"runner": {"model": "gpt-5.5", "model_logic": "gpt-6.2-astra"}})
+    );
+    // No config file yet: one is created.
+    fs::remove_file(m.config_path()).unwrap();
+    m.switch(&["--code-model", "gpt-6.1-sol"]).expect_code(0);
+    assert_eq!(
+        read_json(&m.config_path()),
+        json!({"runner": {"model_code": "gpt-6.1-sol"}})
+    );
+}
+
+#[test]
+fn setup_warns_about_a_model_codex_does_not_know_and_refuses_names_that_are_none() {
+    let m = Machine::new();
+    fs::write(m.config_path(), USER_CONFIG).unwrap();
+    // Unknown to codex's catalog: set, with a warning naming what codex offers.
+    let out = m
+        .switch(&["--code-model", "gpt-9-imaginary"])
+        .expect_code(0);
+    let err = out.stderr();
+    assert!(
+        err.contains(
+            "offload: warning: gpt-9-imaginary is not in codex 0.171.0's catalog: codex would run \
+             it on fallback metadata, which can degrade its work (set anyway; it offers \
+             gpt-6.2-sol, gpt-6.2-astra, gpt-6.1-terra,"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        read_json(&m.config_path())["runner"]["model_code"],
+        "gpt-9-imaginary"
+    );
+    // Names that cannot be models: refused, nothing written.
+    let before = fs::read(m.config_path()).unwrap();
+    let long = "m".repeat(500);
+    for (args, why) in [
+        (
+            vec!["--logic-model", ""],
+            "--logic-model: the model name is empty",
+        ),
+        (
+            vec!["--code-model", "   "],
+            "--code-model: the model name is empty",
+        ),
+        (
+            vec!["--code-model", "gpt 6; rm -rf /"],
+            "--code-model: \"gpt 6; rm -rf /\" is not a model name: ' ' is not allowed",
+        ),
+        (vec!["--code-model=-m"], "\"-m\" is not a model name"),
+        (vec!["--code-model", "$(id)"], "is not a model name"),
+        (vec!["--code-model", &long], "is too long"),
+        (
+            vec!["--code-model", "x", "--project"],
+            "cannot be used with",
+        ),
+    ] {
+        let out = m.switch(&args).expect_code(2);
+        assert!(out.stderr().contains(why), "{args:?}: {}", out.stderr());
+        assert_eq!(fs::read(m.config_path()).unwrap(), before, "{args:?}");
+    }
+    // A config that is not a JSON object is the user's to fix: never overwritten.
+    for broken in ["{\"runner\": ", "[1, 2]", "{\"runner\": 5}"] {
+        fs::write(m.config_path(), broken).unwrap();
+        let out = m.switch(&["--code-model", "gpt-6.2-sol"]).expect_code(1);
+        assert!(
+            out.stderr()
+                .contains(&m.config_path().display().to_string())
+                && out.stderr().contains("Nothing was written"),
+            "{broken}: {}",
+            out.stderr()
+        );
+        assert_eq!(fs::read_to_string(m.config_path()).unwrap(), broken);
+    }
+    // --dry-run shows the change and writes nothing.
+    fs::write(m.config_path(), USER_CONFIG).unwrap();
+    let out = m
+        .switch(&["--dry-run", "--code-model", "gpt-6.2-sol"])
+        .expect_code(0);
+    assert!(
+        out.stdout()
+            .contains("runner.model_code: gpt-5.3-codex → gpt-6.2-sol"),
+        "{}",
+        out.stdout()
+    );
+    assert_eq!(fs::read_to_string(m.config_path()).unwrap(), USER_CONFIG);
+    // Without codex the models are still switched, with a note that they were not checked.
+    let out = m
+        .offload(&["setup", "--code-model", "gpt-6.2-sol"])
+        .expect_code(0);
+    assert!(
+        out.stderr().contains("the models were not checked"),
+        "{}",
+        out.stderr()
+    );
+    assert_eq!(
+        read_json(&m.config_path())["runner"]["model_code"],
+        "gpt-6.2-sol"
+    );
 }

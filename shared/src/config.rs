@@ -704,6 +704,40 @@ pub fn check_numbers(value: &mut serde_json::Value, path: &Path, over: bool) -> 
     warnings
 }
 
+/// The longest model name offload takes (codex's slugs are about 15 characters; a custom
+/// provider's deployment names may be longer).
+pub const MAX_MODEL_NAME: usize = 128;
+
+/// A model name as given (`offload setup --code-model`), trimmed, or why it cannot be one: it
+/// must start with a letter or digit and hold only letters, digits and `. _ - : / @ +`
+/// (a plan names it between spaces, and a printed `offload run -m M` must stay one word).
+pub fn check_model_name(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    let shown: String = t.chars().take(40).collect();
+    let rule = format!(
+        "a model name is like gpt-6.2-sol: letters, digits and . _ - : / @ +, starting with a \
+         letter or digit, at most {MAX_MODEL_NAME} characters"
+    );
+    if t.is_empty() {
+        return Err(format!("the model name is empty ({rule})"));
+    }
+    if t.chars().count() > MAX_MODEL_NAME {
+        return Err(format!("{shown:?}… is too long ({rule})"));
+    }
+    if !t.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(format!("{shown:?} is not a model name ({rule})"));
+    }
+    if let Some(bad) = t
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "._-:/@+".contains(*c)))
+    {
+        return Err(format!(
+            "{shown:?} is not a model name: {bad:?} is not allowed ({rule})"
+        ));
+    }
+    Ok(t.to_owned())
+}
+
 /// `1/true/yes/on` and `0/false/no/off`, any case.
 pub fn parse_bool(s: &str) -> Option<bool> {
     match s.trim().to_ascii_lowercase().as_str() {
@@ -1175,6 +1209,36 @@ mod tests {
             ("10m", "0")
         );
         assert_eq!(c.runner.runs_keep, 0);
+    }
+
+    #[test]
+    fn model_names() {
+        for ok in [
+            "gpt-6.2-sol",
+            " gpt-5.4 ",
+            "o3",
+            "accounts/fw/models/llama-v3p1:beta",
+            "a@b+c_d",
+        ] {
+            assert_eq!(check_model_name(ok).unwrap(), ok.trim(), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "is empty"),
+            ("   ", "is empty"),
+            ("gpt 6", "' ' is not allowed"),
+            ("-m", "is not a model name"),
+            ("gpt-6;rm -rf", "';' is not allowed"),
+            ("`x`", "is not a model name"),
+            ("gpt\n6", "'\\n' is not allowed"),
+            ("ünï", "is not a model name"),
+        ] {
+            let e = check_model_name(bad).unwrap_err();
+            assert!(e.contains(why), "{bad:?}: {e}");
+            assert!(e.contains("like gpt-6.2-sol"), "{e}");
+        }
+        let long = "m".repeat(MAX_MODEL_NAME + 1);
+        assert!(check_model_name(&long).unwrap_err().contains("too long"));
+        assert!(check_model_name(&"m".repeat(MAX_MODEL_NAME)).is_ok());
     }
 
     #[test]

@@ -122,6 +122,147 @@ pub fn run_bounded(mut cmd: Command, stdin: Option<&[u8]>, wait: Duration) -> st
     })
 }
 
+/// What a bounded run of a program that answers with a document gave: its stdout as bytes, at
+/// most the cap asked for.
+pub struct Captured {
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    /// The first line of stderr (at most 160 characters), for saying why a run failed.
+    pub stderr_line: String,
+    /// stdout went past the cap: the program was ended and `stdout` is incomplete.
+    pub over_cap: bool,
+    pub timed_out: bool,
+    pub elapsed: Duration,
+}
+
+impl Captured {
+    /// Why the run did not give a document, in a few words; `None` when it exited 0 in time
+    /// within the cap.
+    pub fn failure(&self, cap: usize) -> Option<String> {
+        if self.timed_out {
+            return Some(format!(
+                "no answer within {:.1}s; ended it",
+                self.elapsed.as_secs_f64()
+            ));
+        }
+        if self.over_cap {
+            return Some(format!("more than {} KiB of output; ended it", cap >> 10));
+        }
+        match self.code {
+            Some(0) => None,
+            code => {
+                let code = code.map_or("killed by a signal".to_owned(), |c| format!("exit {c}"));
+                Some(if self.stderr_line.is_empty() {
+                    code
+                } else {
+                    format!("{code}: {}", self.stderr_line)
+                })
+            }
+        }
+    }
+}
+
+/// Run a program with stdin from `/dev/null`, in its own process group, keeping at most `cap`
+/// bytes of its stdout: past `wait`, or past the cap, the group is killed (it is ours: we just
+/// started it). Never blocks for much longer than `wait`: a process that left the group and
+/// holds the pipes open costs at most another second, then is left to the readers, which
+/// keep nothing more than the cap.
+pub fn run_captured(mut cmd: Command, wait: Duration, cap: usize) -> std::io::Result<Captured> {
+    use std::io::Read;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let start = Instant::now();
+    let mut child = cmd.spawn()?;
+    let pid = child.id();
+    let (out, err) = (child.stdout.take(), child.stderr.take());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out_tx = tx.clone();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let over = out.is_some_and(|pipe| {
+            let mut limited = pipe.take(cap as u64 + 1);
+            let _ = limited.read_to_end(&mut bytes);
+            bytes.len() > cap
+        });
+        if over {
+            // Enough: the rest is never read, and the program is ended.
+            kill_group(pid, libc::SIGKILL);
+            bytes.truncate(cap);
+        }
+        let _ = out_tx.send(Msg::Out(bytes, over));
+    });
+    let err_tx = tx.clone();
+    std::thread::spawn(move || {
+        let mut head = Vec::new();
+        if let Some(pipe) = err {
+            let mut pipe = pipe;
+            let mut buf = [0u8; 8192];
+            // The first 4 KiB are kept; the rest is read and dropped so the program never
+            // blocks on a full pipe.
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let room = 4096usize.saturating_sub(head.len());
+                head.extend_from_slice(&buf[..n.min(room)]);
+            }
+        }
+        let _ = err_tx.send(Msg::Err(String::from_utf8_lossy(&head).into_owned()));
+    });
+    std::thread::spawn(move || {
+        let _ = tx.send(Msg::Exit(child.wait().ok().and_then(|s| s.code())));
+    });
+    enum Msg {
+        Out(Vec<u8>, bool),
+        Err(String),
+        Exit(Option<i32>),
+    }
+    let deadline = start + wait;
+    let mut timed_out = false;
+    let (mut stdout, mut over_cap, mut stderr, mut code, mut exited) =
+        (None, false, None, None, false);
+    while stdout.is_none() || stderr.is_none() || !exited {
+        let left = if timed_out {
+            // Killed: what is still to come comes at once, unless a process outside the group
+            // holds a pipe.
+            Duration::from_secs(1)
+        } else {
+            deadline.saturating_duration_since(Instant::now())
+        };
+        match rx.recv_timeout(left) {
+            Ok(Msg::Out(b, over)) => {
+                over_cap = over;
+                stdout = Some(b);
+            }
+            Ok(Msg::Err(e)) => stderr = Some(e),
+            Ok(Msg::Exit(c)) => {
+                code = c;
+                exited = true;
+            }
+            Err(_) if !timed_out => {
+                timed_out = true;
+                kill_group(pid, libc::SIGKILL);
+            }
+            Err(_) => break,
+        }
+    }
+    if exited {
+        // Whatever the program left in its group goes with it.
+        kill_group(pid, libc::SIGKILL);
+    }
+    let stderr = stderr.unwrap_or_default();
+    Ok(Captured {
+        code,
+        stdout: stdout.unwrap_or_default(),
+        stderr_line: first_line(&stderr).chars().take(160).collect(),
+        over_cap,
+        timed_out,
+        elapsed: start.elapsed(),
+    })
+}
+
 /// Signal every process in the group `pgid`: a group the caller created for a child it
 /// started (`process_group(0)`), whose id is that child's pid. Nothing else is ever signalled.
 pub fn kill_group(pgid: u32, signal: i32) {
@@ -242,6 +383,54 @@ mod tests {
         let start = Instant::now();
         let ran = run_bounded(cmd, None, Duration::from_millis(200)).unwrap();
         assert!(ran.timed_out && start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn captured_runs_keep_at_most_the_cap_and_end_in_time() {
+        let sh = |script: &str| {
+            let mut cmd = Command::new("sh");
+            cmd.args(["-c", script]);
+            cmd
+        };
+        let c = run_captured(sh("printf abc; echo oops >&2"), Duration::from_secs(10), 16).unwrap();
+        assert_eq!(
+            (c.code, c.stdout.as_slice(), c.stderr_line.as_str()),
+            (Some(0), &b"abc"[..], "oops")
+        );
+        assert_eq!(c.failure(16), None);
+        // Past the cap: ended, the cap kept.
+        let start = Instant::now();
+        let c = run_captured(sh("yes x"), Duration::from_secs(10), 1000).unwrap();
+        assert!(c.over_cap && c.stdout.len() == 1000, "{}", c.stdout.len());
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert!(c.failure(1000).unwrap().contains("more than 0 KiB"));
+        // Past the deadline: ended, reported.
+        let start = Instant::now();
+        let c = run_captured(sh("sleep 30"), Duration::from_millis(200), 16).unwrap();
+        assert!(c.timed_out && start.elapsed() < Duration::from_secs(5));
+        assert!(c.failure(16).unwrap().starts_with("no answer within"));
+        // A child that left the group and holds stdout costs a bounded wait, not a hang.
+        let start = Instant::now();
+        let c = run_captured(
+            sh("setsid sleep 5 & echo started; exit 0"),
+            Duration::from_millis(300),
+            1 << 20,
+        )
+        .unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(c.code, Some(0));
+        // A failure says how it ended and what it said first.
+        let c = run_captured(
+            sh("echo 'bad subcommand' >&2; exit 2"),
+            Duration::from_secs(10),
+            16,
+        )
+        .unwrap();
+        assert_eq!(c.failure(16).as_deref(), Some("exit 2: bad subcommand"));
     }
 
     #[test]

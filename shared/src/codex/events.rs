@@ -192,6 +192,9 @@ pub struct Observation {
     pub file_changes: u32,
     /// Lines that were not events (noise, or a newer format).
     pub unparsed_lines: u32,
+    /// The model codex said it has no metadata for (it then runs it on fallback metadata, see
+    /// [`super::catalog::fallback_model`]).
+    pub fallback_model: Option<String>,
 }
 
 impl Observation {
@@ -213,9 +216,13 @@ impl Observation {
                 self.usage = Some(*usage);
             }
             ThreadEvent::TurnFailed { error } => self.turn_failed = Some(error.message.clone()),
-            ThreadEvent::Error { message } => self.errors.push(message.clone()),
+            ThreadEvent::Error { message } => {
+                self.note_fallback(message);
+                self.errors.push(message.clone());
+            }
             ThreadEvent::ItemCompleted { item } => match item {
                 Item::AgentMessage { text } => self.last_message = Some(text.clone()),
+                Item::Error { message } => self.note_fallback(message),
                 Item::CommandExecution { .. } => self.commands += 1,
                 Item::FileChange { .. } => self.file_changes += 1,
                 _ => {}
@@ -223,6 +230,14 @@ impl Observation {
             _ => {}
         }
         Some(ev)
+    }
+
+    fn note_fallback(&mut self, message: &str) {
+        if self.fallback_model.is_none()
+            && let Some(model) = super::catalog::fallback_model(message)
+        {
+            self.fallback_model = Some(model.chars().take(200).collect());
+        }
     }
 
     /// The message that best explains a failure: `turn.failed`, else the last `error`.
@@ -307,6 +322,27 @@ mod tests {
         assert_eq!(o.usage.unwrap().tokens().total, 5);
         o.feed(r#"{"type":"turn.completed"}"#);
         assert_eq!(o.usage.unwrap(), Usage::default());
+    }
+
+    #[test]
+    fn a_model_codex_has_no_metadata_for_is_noted() {
+        // Real 0.171.0 output for `-m gpt-5.4` (a warning item, not a failure).
+        let text = include_str!("../../tests/fixtures/codex/exec-unknown-model-head.jsonl");
+        let mut o = Observation::default();
+        for line in text.lines() {
+            o.feed(line);
+        }
+        assert_eq!(o.fallback_model.as_deref(), Some("gpt-5.4"));
+        assert_eq!(o.turn_failed, None);
+        assert!(o.errors.is_empty(), "an item, not a top-level error");
+        // A top-level error saying so counts too; the first model named stays.
+        let mut o = Observation::default();
+        o.feed(r#"{"type":"error","message":"Model metadata for `m1` not found. Defaulting to fallback metadata"}"#);
+        o.feed(r#"{"type":"error","message":"Model metadata for `m2` not found."}"#);
+        assert_eq!(o.fallback_model.as_deref(), Some("m1"));
+        let mut o = Observation::default();
+        o.feed(r#"{"type":"item.completed","item":{"type":"error","message":"something else"}}"#);
+        assert_eq!(o.fallback_model, None);
     }
 
     #[test]
