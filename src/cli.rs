@@ -35,6 +35,47 @@ pub enum Command {
     /// Write, check, batch and run plans in docs/plans/.
     #[command(subcommand)]
     Plan(PlanCommand),
+    /// Background jobs (`offload run --background`) of this session (or project): state, model,
+    /// sandbox, elapsed, tokens, the prompt's first words.
+    Jobs(JobsArgs),
+    /// Wait for a background job; then print what `offload run` printed and exit as it did
+    /// (75: still running when the wait's time is up; wait again).
+    Wait(WaitArgs),
+    /// Print a finished background job's answer again (75 while it still runs).
+    Result(JobArgs),
+    /// End a background job (its codex and everything it started) and record it cancelled.
+    Cancel(JobArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct JobsArgs {
+    /// Every job, not only this session's (or, outside Claude Code, this project's).
+    #[arg(long)]
+    pub all: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which job: an id (any job), or `--last` (the newest of this session, or project).
+#[derive(Args, Debug, Clone)]
+pub struct JobArgs {
+    /// The job's id (`offload run --background` printed it; `offload jobs` lists them).
+    #[arg(conflicts_with = "last")]
+    pub id: Option<String>,
+    /// The newest job of this session (or, outside Claude Code, this project).
+    #[arg(long)]
+    pub last: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WaitArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// How long to wait at most (default 9m: under the Bash tool's 10-minute maximum); 0 looks
+    /// once.
+    #[arg(long)]
+    pub timeout: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -193,6 +234,11 @@ pub struct RunArgs {
     /// [env: CLAUDE_CODE_SESSION_ID, then OFFLOAD_SESSION_ID].
     #[arg(long)]
     pub session: Option<String>,
+    /// Start it as a background job and return at once with its id: it survives the Bash
+    /// tool's timeout, the session's end and the terminal closing. Follow it with `offload
+    /// wait <id>`, `offload jobs`, `offload cancel <id>`.
+    #[arg(long)]
+    pub background: bool,
 }
 
 #[derive(Args, Debug, Clone)]

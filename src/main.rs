@@ -24,6 +24,7 @@ macro_rules! eprint {
 mod approve;
 mod cli;
 mod doctor;
+mod jobs;
 mod models;
 mod out;
 mod plan;
@@ -63,14 +64,21 @@ fn main() -> ExitCode {
         cli::Command::Uninstall(args) => setup::uninstall(args),
         cli::Command::Doctor(args) => doctor::main(args),
         cli::Command::Plan(cmd) => plan::main(cmd),
+        cli::Command::Jobs(args) => jobs::list(args),
+        cli::Command::Wait(args) => jobs::wait(args),
+        cli::Command::Result(args) => jobs::result(args),
+        cli::Command::Cancel(args) => jobs::cancel(args),
     };
-    match result {
-        Ok(code) => ExitCode::from(code),
+    let code = match result {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("offload: {e}");
-            ExitCode::from(e.exit_code())
+            e.exit_code()
         }
-    }
+    };
+    // The runner of a background job says it is finished, last (a no-op otherwise).
+    jobs::record_exit(code);
+    ExitCode::from(code)
 }
 
 /// An error offload reports and exits with.

@@ -258,6 +258,9 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
             1,
         ));
     }
+    if args.background {
+        return crate::jobs::start(&args, &plan, &prompt, &paths);
+    }
     let interrupts = Interrupts::install();
     let bin = shared::process::resolve_bin(&loaded.config.runner.codex_bin);
     let codex_home = codex_home();
@@ -305,7 +308,27 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
         }
     }
     prune_runs(&paths.runs_dir(), loaded.config.runner.runs_keep);
+    crate::jobs::record_result(&combined_json(&plan, &results));
     Ok(report(&plan, &results))
+}
+
+/// `--json`'s result: one attempt's, or `--dual`'s outcome with both.
+fn combined_json(plan: &Plan, results: &[Result1]) -> serde_json::Value {
+    if results.len() == 1 {
+        return result_json(plan, &results[0]);
+    }
+    let outcome = combined(results);
+    let recorded = results.iter().all(|r| r.record_error.is_none());
+    let code = if recorded {
+        outcome.exit_code(plan.fail_closed)
+    } else {
+        Outcome::Error.exit_code(plan.fail_closed)
+    };
+    json!({
+        "outcome": outcome,
+        "exit_code": code,
+        "attempts": results.iter().map(|r| result_json(plan, r)).collect::<Vec<_>>(),
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -425,7 +448,12 @@ fn attempt(
             duration: Duration::ZERO,
         },
     };
-    let (outcome, error) = classify(&finished.obs, &finished.ending, &finished.stderr_tail);
+    let (mut outcome, mut error) =
+        classify(&finished.obs, &finished.ending, &finished.stderr_tail);
+    if outcome == Outcome::Interrupted && crate::jobs::cancel_requested() {
+        outcome = Outcome::Cancelled;
+        error = Some("cancelled by `offload cancel`".into());
+    }
     result.outcome = outcome;
     result.exit_code = outcome.exit_code(plan.fail_closed);
     result.error = error;
@@ -494,16 +522,7 @@ fn report(plan: &Plan, results: &[Result1]) -> u8 {
     };
     let mut stdout = std::io::stdout().lock();
     if plan.json {
-        let value = if results.len() == 1 {
-            result_json(plan, &results[0])
-        } else {
-            json!({
-                "outcome": outcome,
-                "exit_code": code,
-                "attempts": results.iter().map(|r| result_json(plan, r)).collect::<Vec<_>>(),
-            })
-        };
-        let _ = writeln!(stdout, "{value}");
+        let _ = writeln!(stdout, "{}", combined_json(plan, results));
     } else {
         for r in results {
             if results.len() > 1 {
@@ -553,7 +572,7 @@ fn summary_line(plan: &Plan, r: &Result1) -> String {
     use shared::format::{millis, tokens};
     let mark = match r.outcome {
         Outcome::Success => "✓",
-        Outcome::Interrupted => "■",
+        Outcome::Interrupted | Outcome::Cancelled => "■",
         _ => "✗",
     };
     let t = &r.tokens;
@@ -615,6 +634,7 @@ fn combined(results: &[Result1]) -> Outcome {
         return Outcome::Success;
     }
     [
+        Outcome::Cancelled,
         Outcome::Interrupted,
         Outcome::Limited,
         Outcome::Missing,

@@ -821,6 +821,12 @@ pub mod limits {
         max: Duration::from_secs(24 * 3600),
         text: "100ms to 24h",
     };
+    /// `offload wait --timeout`: how long one wait for a background job lasts.
+    pub const WAIT: DurationRange = DurationRange {
+        min: Duration::ZERO,
+        max: Duration::from_secs(24 * 3600),
+        text: "0s to 24h",
+    };
     /// `runner.kill_grace`, `OFFLOAD_KILL_GRACE`: SIGTERM to SIGKILL.
     pub const KILL_GRACE: DurationRange = DurationRange {
         min: Duration::ZERO,

@@ -14,6 +14,10 @@ pub const OFFLOAD_SESSION_ID: &str = "OFFLOAD_SESSION_ID";
 /// Session id Claude Code sets for hooks and for the commands its Bash tool runs (2.1.330).
 pub const CLAUDE_CODE_SESSION_ID: &str = "CLAUDE_CODE_SESSION_ID";
 
+/// Set by `offload run --background` for the detached run it starts: the job's id (its folder
+/// `jobs/<id>/` in the state folder). Not for people.
+pub const OFFLOAD_JOB: &str = "OFFLOAD_JOB";
+
 /// `1` inside Claude Code (hooks and Bash tool commands).
 pub const CLAUDECODE: &str = "CLAUDECODE";
 

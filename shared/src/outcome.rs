@@ -9,6 +9,7 @@
 //! | limited | 20 | 13 |
 //! | error   | 20 | 1  |
 //! | interrupted | 20 | 1 |
+//! | cancelled | 20 | 1 |
 //!
 //! Bad arguments to offload itself exit 2 (clap's usage error), before any attempt exists.
 //!
@@ -18,7 +19,8 @@
 //! when it looks for the last attempt in scope (a failure before it still fails closed, a
 //! success before it still counts). So a process that ends its own run gains nothing: an
 //! interrupted attempt opens nothing that not running would have left closed. It keeps the
-//! exit codes of the contract: 20 fail-closed, else 1 ("anything else").
+//! exit codes of the contract: 20 fail-closed, else 1 ("anything else"). `cancelled` is the
+//! same kind of stop for a background job ended by `offload cancel`.
 //!
 //! An outcome this version does not know (written by a newer offload) reads as
 //! [`Outcome::Unknown`] rather than making its line unreadable; it counts as a failure (the
@@ -45,6 +47,9 @@ pub mod exit {
     pub const ERROR: u8 = 1;
     /// Bad arguments to offload itself.
     pub const USAGE: u8 = 2;
+    /// `offload wait`: the job is still running when the wait's time is up (sysexits'
+    /// EX_TEMPFAIL: try again).
+    pub const STILL_RUNNING: u8 = 75;
 }
 
 /// How an attempt ended, as decided by offload (not by codex's exit code alone).
@@ -65,6 +70,8 @@ pub enum Outcome {
     Error,
     /// The user stopped the run (offload got SIGINT, SIGTERM or SIGHUP and ended codex).
     Interrupted,
+    /// A background job ended by `offload cancel`: a stop like [`Outcome::Interrupted`].
+    Cancelled,
     /// An outcome this version does not know (from a newer offload): a failure here.
     #[serde(other)]
     Unknown,
@@ -72,7 +79,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome the runner decides, in table order ([`Outcome::Unknown`] is only read).
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::Success,
         Outcome::Missing,
         Outcome::Timeout,
@@ -80,6 +87,7 @@ impl Outcome {
         Outcome::Limited,
         Outcome::Error,
         Outcome::Interrupted,
+        Outcome::Cancelled,
     ];
 
     /// The lowercase name used in the ledger and in messages.
@@ -92,6 +100,7 @@ impl Outcome {
             Outcome::Limited => "limited",
             Outcome::Error => "error",
             Outcome::Interrupted => "interrupted",
+            Outcome::Cancelled => "cancelled",
             Outcome::Unknown => "unknown",
         }
     }
@@ -101,9 +110,10 @@ impl Outcome {
         self == Outcome::Success
     }
 
-    /// True only for [`Outcome::Interrupted`]: the user's stop, neither success nor failure.
+    /// True for a stop ([`Outcome::Interrupted`], [`Outcome::Cancelled`]): neither success nor
+    /// failure.
     pub fn is_interrupted(self) -> bool {
-        self == Outcome::Interrupted
+        matches!(self, Outcome::Interrupted | Outcome::Cancelled)
     }
 
     /// A failure: anything but a success or an interruption (an unknown outcome included).
@@ -121,7 +131,10 @@ impl Outcome {
             (Outcome::Timeout, false) => exit::TIMEOUT,
             (Outcome::Failed, false) => exit::FAILED,
             (Outcome::Limited, false) => exit::LIMITED,
-            (Outcome::Error | Outcome::Interrupted | Outcome::Unknown, false) => exit::ERROR,
+            (
+                Outcome::Error | Outcome::Interrupted | Outcome::Cancelled | Outcome::Unknown,
+                false,
+            ) => exit::ERROR,
         }
     }
 }
@@ -152,6 +165,7 @@ mod tests {
                 (Outcome::Limited, 20, 13),
                 (Outcome::Error, 20, 1),
                 (Outcome::Interrupted, 20, 1),
+                (Outcome::Cancelled, 20, 1),
             ]
         );
         assert_eq!(Outcome::Unknown.exit_code(false), 1);

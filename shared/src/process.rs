@@ -297,6 +297,17 @@ pub fn start_time(pid: u32) -> Option<u64> {
     stat_fields(pid)?.get(19)?.parse().ok()
 }
 
+/// Whether the process `pid` that started at `start` (see [`start_time`]) still runs: the same
+/// pid and start time, and not a zombie (a process that ended and waits for its parent, which
+/// may be slow to reap it, to collect its status).
+pub fn runs(pid: u32, start: u64) -> bool {
+    pid > 0
+        && stat_fields(pid).is_some_and(|f| {
+            f.first().is_some_and(|s| s != "Z" && s != "X")
+                && f.get(19).and_then(|t| t.parse::<u64>().ok()) == Some(start)
+        })
+}
+
 /// When a process started, on the wall clock: now, less the time since boot (`CLOCK_BOOTTIME`,
 /// the clock `/proc/<pid>/stat` counts a start in), plus its start. To the clock tick (10 ms),
 /// unlike `/proc/stat`'s whole-second `btime`.
@@ -447,6 +458,26 @@ mod tests {
                 .unwrap_err()
                 .contains("not on PATH")
         );
+    }
+
+    /// A child that ended but was not waited for is a zombie: its pid and start time are still
+    /// in /proc, and it does not run.
+    #[test]
+    fn a_zombie_does_not_run() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let start = start_time(pid).expect("just started");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while stat_fields(pid).and_then(|f| f.first().cloned()).as_deref() != Some("Z") {
+            assert!(Instant::now() < deadline, "the child never ended");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(start_time(pid), Some(start), "still in /proc");
+        assert!(!runs(pid, start), "a zombie does not run");
+        assert!(runs(std::process::id(), start_time(std::process::id()).unwrap()));
+        assert!(!runs(std::process::id(), 1), "another start time is another process");
+        child.wait().unwrap();
+        assert!(!runs(pid, start));
     }
 
     #[test]

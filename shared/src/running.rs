@@ -105,12 +105,22 @@ impl Running {
 
     /// Whether its process still runs (the same process: same pid and start time).
     pub fn alive(&self) -> bool {
-        self.pid > 0 && crate::process::start_time(self.pid).is_some_and(|s| s == self.pid_start)
+        crate::process::runs(self.pid, self.pid_start)
     }
 
     /// The finish of an attempt whose process died without recording one: failed.
     pub fn died(&self) -> Event {
-        let outcome = Outcome::Failed;
+        self.ended(
+            Outcome::Failed,
+            &format!(
+                "its process ({}) ended without recording a finish (killed, or the machine went down)",
+                self.pid
+            ),
+        )
+    }
+
+    /// The finish of an attempt closed by someone else than its process: `outcome`, `why`.
+    pub fn ended(&self, outcome: Outcome, why: &str) -> Event {
         Event {
             session: self.session.clone(),
             ..Event::now(
@@ -128,10 +138,7 @@ impl Running {
                     duration_ms: (Utc::now() - self.started).num_milliseconds().max(0) as u64,
                     tokens: Default::default(),
                     thread_id: None,
-                    error: Some(format!(
-                        "its process ({}) ended without recording a finish (killed, or the machine went down)",
-                        self.pid
-                    )),
+                    error: Some(why.to_owned()),
                 })),
             )
         }
