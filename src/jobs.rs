@@ -350,8 +350,8 @@ pub fn start(args: &RunArgs, plan: &Plan, prompt: &str, paths: &Paths) -> Result
     prompt_file
         .write_all(prompt.as_bytes())
         .map_err(|e| fail("write", &dir.join("prompt"), e))?;
-    let stdin =
-        std::fs::File::open(dir.join("prompt")).map_err(|e| fail("read", &dir.join("prompt"), e))?;
+    let stdin = std::fs::File::open(dir.join("prompt"))
+        .map_err(|e| fail("read", &dir.join("prompt"), e))?;
     let (out, err) = (file("out")?, file("err")?);
     let mut cmd = Command::new(&exe);
     cmd.args(runner_args(args, plan))
@@ -528,7 +528,11 @@ pub fn list(args: JobsArgs) -> Result<u8, Error> {
                 format!("for {}", cwd.display())
             },
             this_offload(),
-            if args.all { "" } else { "; --all lists every job" }
+            if args.all {
+                ""
+            } else {
+                "; --all lists every job"
+            }
         );
         return Ok(0);
     }

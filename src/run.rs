@@ -448,8 +448,7 @@ fn attempt(
             duration: Duration::ZERO,
         },
     };
-    let (mut outcome, mut error) =
-        classify(&finished.obs, &finished.ending, &finished.stderr_tail);
+    let (mut outcome, mut error) = classify(&finished.obs, &finished.ending, &finished.stderr_tail);
     if outcome == Outcome::Interrupted && crate::jobs::cancel_requested() {
         outcome = Outcome::Cancelled;
         error = Some("cancelled by `offload cancel`".into());

@@ -400,7 +400,7 @@ fn project_scope_writes_the_projects_settings_and_skill() {
     );
     assert_eq!(
         s["statusLine"],
-        json!({"type": "command", "command": bin("offload-statusline"), "padding": 0})
+        json!({"type": "command", "command": bin("offload-statusline"), "padding": 0, "refreshInterval": 10})
     );
     assert!(
         m.project()
@@ -657,7 +657,7 @@ fn without_a_statusline_ours_is_set_and_uninstall_removes_it() {
     m.offload(&["setup"]).expect_code(0);
     assert_eq!(
         m.settings()["statusLine"],
-        json!({"type": "command", "command": bin("offload-statusline"), "padding": 0})
+        json!({"type": "command", "command": bin("offload-statusline"), "padding": 0, "refreshInterval": 10})
     );
     m.offload(&["uninstall"]).expect_code(0);
     assert_eq!(m.settings(), json!({"model": "opus"}));

@@ -474,8 +474,14 @@ mod tests {
         }
         assert_eq!(start_time(pid), Some(start), "still in /proc");
         assert!(!runs(pid, start), "a zombie does not run");
-        assert!(runs(std::process::id(), start_time(std::process::id()).unwrap()));
-        assert!(!runs(std::process::id(), 1), "another start time is another process");
+        assert!(runs(
+            std::process::id(),
+            start_time(std::process::id()).unwrap()
+        ));
+        assert!(
+            !runs(std::process::id(), 1),
+            "another start time is another process"
+        );
         child.wait().unwrap();
         assert!(!runs(pid, start));
     }

@@ -40,6 +40,11 @@ pub const STATUSLINE_BIN: &str = "offload-statusline";
 /// tools (a `write_file` of one is judged like Write).
 pub const PRE_TOOL_USE_MATCHER: &str = "Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Bash|mcp__.*";
 
+/// The statusline's `refreshInterval` (seconds) setup proposes when the user has none: without
+/// one, Claude Code runs the statusline only after messages, so nothing moves while a long
+/// Codex job runs.
+pub const STATUSLINE_REFRESH_SECS: u64 = 10;
+
 /// Seconds Claude Code gives one hook run.
 pub const HOOK_TIMEOUT_SECS: u64 = 10;
 
@@ -333,6 +338,7 @@ pub fn merge(
             if let Some(cmd) = rebuilt_statusline(v, wiring) {
                 after["command"] = Value::String(cmd);
             }
+            propose_refresh(&mut after);
             let before = match prev {
                 Some(p) => p.statusline_before.clone(),
                 // No record: what we wrapped is what there was.
@@ -348,6 +354,7 @@ pub fn merge(
             let theirs = wrappable(v).unwrap_or_default().to_string();
             let mut after = v.clone();
             after["command"] = Value::String(wiring.statusline_command(Some(&theirs)));
+            propose_refresh(&mut after);
             changes.push(format!(
                 "statusLine: {} now runs your statusline inside it ({theirs})",
                 wiring.statusline
@@ -355,7 +362,12 @@ pub fn merge(
             (after, Some(Saved { value: v.clone() }))
         }
         other => {
-            let after = json!({"type": "command", "command": wiring.statusline_command(None), "padding": 0});
+            let after = json!({
+                "type": "command",
+                "command": wiring.statusline_command(None),
+                "padding": 0,
+                "refreshInterval": STATUSLINE_REFRESH_SECS,
+            });
             changes.push(match other {
                 None => format!("statusLine: set to {}", wiring.statusline),
                 Some(v) => format!(
@@ -385,6 +397,15 @@ pub fn merge(
         record,
         changes,
     })
+}
+
+/// A `refreshInterval` for the statusline, unless it has one (the user's stays).
+fn propose_refresh(statusline: &mut Value) {
+    if let Some(o) = statusline.as_object_mut()
+        && !o.contains_key("refreshInterval")
+    {
+        o.insert("refreshInterval".into(), json!(STATUSLINE_REFRESH_SECS));
+    }
 }
 
 /// Remove our entries from `hooks[event]`, and the event's array when it is left empty and
@@ -480,6 +501,13 @@ pub fn unmerge(settings: &Value, record: Option<&Record>) -> Result<Unmerged, Sh
             } else if let Some(theirs) = theirs {
                 let mut v = current.clone();
                 v["command"] = Value::String(theirs);
+                // Without a record, the refresh setup proposes is taken for setup's.
+                if record.is_none()
+                    && v.get("refreshInterval") == Some(&json!(STATUSLINE_REFRESH_SECS))
+                    && let Some(o) = v.as_object_mut()
+                {
+                    o.remove("refreshInterval");
+                }
                 Some(v)
             } else {
                 record
@@ -1351,6 +1379,42 @@ mod tests {
             let u = unmerge(&m.settings, Some(&m.record)).unwrap();
             assert_eq!(u.settings, original);
         }
+    }
+
+    /// The statusline gets a refresh interval so it moves while a long job runs; the user's
+    /// own interval stays; uninstall takes ours away with the rest.
+    #[test]
+    fn setup_proposes_a_statusline_refresh_and_keeps_the_users() {
+        let theirs = json!({"statusLine": {"type": "command", "command": "mine"}});
+        let m = merge(&theirs, &wiring(None), None).unwrap();
+        assert_eq!(
+            m.settings["statusLine"]["refreshInterval"],
+            STATUSLINE_REFRESH_SECS
+        );
+        assert_eq!(
+            unmerge(&m.settings, Some(&m.record)).unwrap().settings,
+            theirs
+        );
+        assert_eq!(unmerge(&m.settings, None).unwrap().settings, theirs);
+        let slow =
+            json!({"statusLine": {"type": "command", "command": "mine", "refreshInterval": 3}});
+        let m = merge(&slow, &wiring(None), None).unwrap();
+        assert_eq!(m.settings["statusLine"]["refreshInterval"], 3);
+        assert_eq!(
+            unmerge(&m.settings, Some(&m.record)).unwrap().settings,
+            slow
+        );
+        let none = merge(&json!({}), &wiring(None), None).unwrap();
+        assert_eq!(
+            none.settings["statusLine"]["refreshInterval"],
+            STATUSLINE_REFRESH_SECS
+        );
+        assert_eq!(
+            unmerge(&none.settings, Some(&none.record))
+                .unwrap()
+                .settings,
+            json!({})
+        );
     }
 
     #[test]

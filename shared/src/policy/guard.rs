@@ -282,7 +282,10 @@ fn judge(
         (Work::Edit, what)
     };
     if let Some(r) = ctx.running {
-        return Judged::Deny("codex-running", messages::still_running(&what, r));
+        return Judged::Deny(
+            "codex-running",
+            messages::still_running(&what, r, ctx.offload),
+        );
     }
     let summary = session();
     let route = messages::Route {

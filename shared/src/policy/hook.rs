@@ -840,10 +840,11 @@ fn session_context(
     format!(
         "offload ({}): route work to Codex first; {codex}. Exploration: `{offload} run --work-type explore '<question>' read-only {dir}`. \
          Code changes: `{offload} run --work-type code '<task>' workspace-write {dir}`. Analysis: `--work-type analysis`. \
-         {} Native Explore/general-purpose subagents and native code edits are blocked until a Codex attempt succeeds in the turn; \
+         {} {} Native Explore/general-purpose subagents and native code edits are blocked until a Codex attempt succeeds in the turn; \
          after a failed attempt, ask the user to approve a fallback (\"{phrase}\").{}",
         mode.as_str(),
         crate::policy::messages::QUOTING,
+        crate::policy::messages::long_work(offload),
         if offload == "offload" {
             String::new()
         } else {

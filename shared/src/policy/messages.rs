@@ -69,14 +69,25 @@ impl Work {
 }
 
 /// An attempt of the session is still running.
-pub fn still_running(what: &str, r: &crate::running::Running) -> String {
+pub fn still_running(what: &str, r: &crate::running::Running, offload: &str) -> String {
     format!(
         "offload: {what} must wait: Codex is still working on it (pid {}, since {} UTC, \"{}\"). \
-         Wait for it to finish; do not start another `offload run`, and do not do the work \
-         natively meanwhile. Its result decides: a success unlocks native work for this turn.",
+         Wait for it to finish: for a background job run `{offload} wait --last` with the Bash tool's \
+         \"timeout\": 600000 (exit 75: still running, wait again); do not start another `offload run`, \
+         and do not do the work natively meanwhile. Its result decides: a success unlocks native \
+         work for this turn.",
         r.pid,
         r.started.format("%H:%M:%S"),
         r.prompt
+    )
+}
+
+/// How long work goes: the sentence deny reasons and the session start add.
+pub fn long_work(offload: &str) -> String {
+    format!(
+        "Codex can take 3 to 15 minutes: for anything but a quick question start it with `--background` \
+         (it returns a job id at once), then `{offload} wait <id>` with the Bash tool's \"timeout\": 600000, \
+         again while it exits 75 (still running); never start a second copy."
     )
 }
 
@@ -84,11 +95,12 @@ pub fn still_running(what: &str, r: &crate::running::Running) -> String {
 pub fn route_first(work: Work, what: &str, route: &Route<'_>) -> String {
     format!(
         "offload: {what} is Codex-eligible work; route it to Codex first. Run this with your Bash tool (fill in the prompt; it runs {} in a {} sandbox):\n  {}\n\
-         {QUOTING} When it succeeds, check its result; native {} are then allowed for the rest of this turn. \
+         {QUOTING} {} When it succeeds, check its result; native {} are then allowed for the rest of this turn. \
          If it fails, do not work around this block: {}.",
         route.model,
         work.sandbox(),
         work.command(route.project, route.offload),
+        long_work(route.offload),
         work.noun(),
         approval_path(route.phrase, route.offload)
     )
