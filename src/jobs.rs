@@ -192,7 +192,7 @@ fn all_jobs(paths: &Paths) -> Vec<Job> {
         .take(2000)
         .filter_map(|e| Job::read(&e.path()))
         .collect();
-    jobs.sort_by(|a, b| b.file.created.cmp(&a.file.created));
+    jobs.sort_by_key(|j| std::cmp::Reverse(j.file.created));
     jobs
 }
 
@@ -495,7 +495,7 @@ pub fn list(args: JobsArgs) -> Result<u8, Error> {
                 );
             }
             let result = j.result();
-            let tokens = result.as_ref().map(|r| total_tokens(r));
+            let tokens = result.as_ref().map(total_tokens);
             json!({
                 "id": j.file.id,
                 "state": state.name(),
