@@ -71,6 +71,10 @@ pub struct JobFile {
     pub pid_start: u64,
     #[serde(default = "yes")]
     pub fail_closed: bool,
+    /// What the Claude Code above the starter started with (see `offload run`'s check of which
+    /// codex an attempt ran); none outside Claude Code.
+    #[serde(default)]
+    pub claude: Option<shared::claude_marker::ClaudeView>,
 }
 
 fn yes() -> bool {
@@ -353,6 +357,36 @@ pub fn start(args: &RunArgs, plan: &Plan, prompt: &str, paths: &Paths) -> Result
     let stdin = std::fs::File::open(dir.join("prompt"))
         .map_err(|e| fail("read", &dir.join("prompt"), e))?;
     let (out, err) = (file("out")?, file("err")?);
+    let head: String = {
+        let words = prompt.split_whitespace().collect::<Vec<_>>().join(" ");
+        if words.chars().count() > 60 {
+            words.chars().take(60).collect::<String>() + "…"
+        } else {
+            words
+        }
+    };
+    let mut job = JobFile {
+        id: id.clone(),
+        created: Utc::now(),
+        session: plan.session.clone(),
+        cwd: plan.dir.display().to_string(),
+        models: plan.models.iter().map(|(_, m)| m.clone()).collect(),
+        sandbox: plan.sandbox.as_str().into(),
+        work_type: plan.work_type.map(|w| w.as_str().to_owned()),
+        prompt: head,
+        // Set once it is started.
+        pid: 0,
+        pid_start: 0,
+        fail_closed: plan.fail_closed,
+        claude: shared::claude_marker::ClaudeView::of_ancestor(),
+    };
+    // Written before the runner starts, so that the runner always finds it (the view of the
+    // Claude Code above); then again with the runner's pid.
+    write_atomic(
+        &dir.join("job.json"),
+        &serde_json::to_vec_pretty(&job).unwrap_or_default(),
+    )
+    .map_err(|e| fail("write", &dir.join("job.json"), e))?;
     let mut cmd = Command::new(&exe);
     cmd.args(runner_args(args, plan))
         .env(env::OFFLOAD_JOB, &id)
@@ -375,29 +409,10 @@ pub fn start(args: &RunArgs, plan: &Plan, prompt: &str, paths: &Paths) -> Result
     let pid = child.id();
     // Not waited for: it outlives this process (init reaps it).
     drop(child);
-    let head: String = {
-        let words = prompt.split_whitespace().collect::<Vec<_>>().join(" ");
-        if words.chars().count() > 60 {
-            words.chars().take(60).collect::<String>() + "…"
-        } else {
-            words
-        }
-    };
-    let job = JobFile {
-        id: id.clone(),
-        created: Utc::now(),
-        session: plan.session.clone(),
-        cwd: plan.dir.display().to_string(),
-        models: plan.models.iter().map(|(_, m)| m.clone()).collect(),
-        sandbox: plan.sandbox.as_str().into(),
-        work_type: plan.work_type.map(|w| w.as_str().to_owned()),
-        prompt: head,
-        pid,
-        // Read now: a runner that already ended leaves 0, which no process has (lost, unless
-        // it wrote `exit`).
-        pid_start: shared::process::start_time(pid).unwrap_or(0),
-        fail_closed: plan.fail_closed,
-    };
+    job.pid = pid;
+    // Read now: a runner that already ended leaves 0, which no process has (lost, unless it
+    // wrote `exit`).
+    job.pid_start = shared::process::start_time(pid).unwrap_or(0);
     let bytes = serde_json::to_vec_pretty(&job).unwrap_or_default();
     if let Err(e) = write_atomic(&dir.join("job.json"), &bytes) {
         // Without its file no one can follow or cancel it: end it now.
@@ -447,6 +462,12 @@ fn own_job() -> Option<(PathBuf, String)> {
     }
     let dir = jobs_dir(&Paths::from_env().ok()?).join(&id);
     dir.join("job.json").is_file().then_some((dir, id))
+}
+
+/// In the runner of a job: what the Claude Code above its starter started with.
+pub fn claude_view() -> Option<shared::claude_marker::ClaudeView> {
+    let (dir, _) = own_job()?;
+    Job::read(&dir)?.file.claude
 }
 
 /// In the runner of a job: whether `offload cancel` asked for the stop it got.

@@ -703,35 +703,28 @@ fn unconfigured_codex(
 ) -> Option<String> {
     shared::claude_marker::inside_claude_code()?;
     let used = bin.as_ref().ok().cloned();
+    // What the Claude Code above started with; for a background job's runner, what its
+    // starter saw above it.
+    let view = shared::claude_marker::ClaudeView::of_ancestor().or_else(crate::jobs::claude_view);
     // codex's own home (its provider, its server) chosen from inside Claude Code: a real codex
     // talking to a server Claude runs would "succeed" at anything.
-    if let Some(started) = shared::claude_marker::claude_started_with("CODEX_HOME") {
-        use std::os::unix::ffi::OsStrExt;
-        let now = std::env::var_os("CODEX_HOME").map(|v| v.as_bytes().to_vec());
-        if now != started {
+    if let Some(v) = &view {
+        let now = std::env::var_os("CODEX_HOME").map(|v| v.to_string_lossy().into_owned());
+        if now != v.codex_home {
             return Some(format!(
                 "{} with CODEX_HOME={} (Claude Code started with {})",
                 used.as_ref()
                     .map_or_else(|| "codex".into(), |p| p.display().to_string()),
-                now.map_or_else(
-                    || "(unset)".into(),
-                    |v| String::from_utf8_lossy(&v).into_owned()
-                ),
-                started.map_or_else(
-                    || "none".into(),
-                    |v| String::from_utf8_lossy(&v).into_owned()
-                )
+                now.unwrap_or_else(|| "(unset)".into()),
+                v.codex_home.as_deref().unwrap_or("none")
             ));
         }
     }
-    let started = |name: &str| {
-        shared::claude_marker::claude_started_with(name)
-            .flatten()
-            .map(|v| String::from_utf8_lossy(&v).into_owned())
-    };
-    let configured = started(env::CODEX_BIN)
+    let configured = view
+        .as_ref()
+        .and_then(|v| v.codex_bin.clone())
         .unwrap_or_else(|| Config::load_file(config_file).config.runner.codex_bin);
-    let path = started("PATH").map_or_else(
+    let path = view.as_ref().and_then(|v| v.path.clone()).map_or_else(
         || std::env::var_os("PATH").unwrap_or_default(),
         std::ffi::OsString::from,
     );
@@ -751,8 +744,9 @@ fn unconfigured_codex(
         })?;
         // Since the Claude Code process above started, or (a run detached from it) since
         // the session's first record.
-        let claude_start = shared::claude_marker::claude_ancestor()
-            .and_then(shared::process::started_at)
+        let claude_start = view
+            .and_then(|v| v.started)
+            .map(std::time::SystemTime::from)
             .or_else(|| session_start.map(std::time::SystemTime::from))?;
         if changed > claude_start {
             return Some(format!(

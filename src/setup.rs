@@ -114,7 +114,7 @@ pub fn setup(cmd: SetupCmd) -> Result<u8, Error> {
 
     // The binaries as wired now (an upgrade re-runs setup, which records the new ones).
     let before = records.binaries.clone();
-    for bin in [&hook, &statusline] {
+    for bin in [&hook, &statusline, &hook.with_file_name("offload")] {
         if let Some(sig) = shared::tamper::bin_sig(bin) {
             records.binaries.insert(bin.display().to_string(), sig);
         }

@@ -805,3 +805,92 @@ fn k_an_mcp_write_tool_is_judged_like_write_in_2_1_330() {
 fn k_an_mcp_write_tool_is_judged_like_write_in_2_1_332() {
     an_mcp_write_tool_is_judged_like_write(None);
 }
+
+/// (l) Long work as the skill teaches it: Claude starts a background job (it returns at once),
+/// the Edit meanwhile is told Codex is still working, a second run is refused, `offload wait`
+/// brings the answer and the run's exit code, and the Edit afterwards passes. One codex, one
+/// model request, one attempt.
+fn a_background_job_then_wait(version: Option<&str>) {
+    let Some(w) = World::new(
+        version,
+        Reply::message("renamed a to b").after(Duration::from_secs(10)),
+    ) else {
+        return;
+    };
+    let steps = vec![
+        // 0: the Edit before any attempt.
+        w.edit(),
+        // 1: the job.
+        Step::tool_use(
+            "Bash",
+            json!({"command": "offload run --background --work-type code 'rename a to b in src/lib.rs' workspace-write .",
+                   "description": "start the Codex job"}),
+        ),
+        // 2: the Edit while it runs.
+        w.edit(),
+        // 3: a second copy.
+        Step::tool_use(
+            "Bash",
+            json!({"command": OFFLOAD_RUN, "description": "again"}),
+        ),
+        // 4: the wait, with the Bash tool's maximum timeout.
+        Step::tool_use(
+            "Bash",
+            json!({"command": "offload wait --last", "description": "wait for the job", "timeout": 600000}),
+        ),
+        // 5: the Edit once the job succeeded.
+        w.edit(),
+    ];
+    for s in steps {
+        w.messages.push(s);
+    }
+    w.messages.push(Step::text("done"));
+    let run = w.run("rename a to b in src/lib.rs", &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+
+    let denied = w.result(0);
+    assert_denied(&denied, "--background");
+    let started = w.result(1);
+    assert!(
+        !started.is_error && started.content.contains("started in the background"),
+        "{started:?}"
+    );
+    assert_denied(&w.result(2), "Codex is still working on it");
+    let second = w.result(3);
+    assert!(
+        second.is_error && second.content.contains("still working"),
+        "{second:?}"
+    );
+    let waited = w.result(4);
+    assert!(
+        !waited.is_error
+            && waited.content.contains("renamed a to b")
+            && waited.content.contains("offload: ✓ success"),
+        "{waited:?}"
+    );
+    assert!(!w.result(5).is_error, "{:?}", w.result(5));
+    assert_eq!(
+        std::fs::read_to_string(w.project().join("src/lib.rs")).unwrap(),
+        "fn b() {}\n"
+    );
+    assert_eq!(
+        w._responses.responses_requests().len(),
+        1,
+        "one codex, once"
+    );
+    let sid = run.session_id.clone().unwrap();
+    let events = w.ledger().read_log().unwrap().events;
+    let attempts: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::AttemptFinished(f) => Some((e.session.clone(), f.outcome)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(attempts, [(Some(sid), Outcome::Success)]);
+}
+
+#[test]
+fn l_a_background_job_then_wait_in_2_1_330() {
+    a_background_job_then_wait(Some("2.1.330"));
+}

@@ -286,6 +286,36 @@ pub fn claude_started_with(name: &str) -> Option<Option<Vec<u8>>> {
     )
 }
 
+/// What the Claude Code process above this one started with, for judging which codex an
+/// attempt ran (see `offload run`): its `CODEX_HOME`, `CODEX_BIN` and `PATH`, and when it
+/// started. A background job's runner has no Claude Code above it: its starter took this view
+/// and left it in the job's file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ClaudeView {
+    pub codex_home: Option<String>,
+    pub codex_bin: Option<String>,
+    pub path: Option<String>,
+    pub started: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl ClaudeView {
+    /// From the nearest Claude Code process above this one, if any.
+    pub fn of_ancestor() -> Option<ClaudeView> {
+        let pid = claude_ancestor()?;
+        let get = |name: &str| {
+            claude_started_with(name)
+                .flatten()
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+        };
+        Some(ClaudeView {
+            codex_home: get("CODEX_HOME"),
+            codex_bin: get(crate::env::CODEX_BIN),
+            path: get("PATH"),
+            started: crate::process::started_at(pid).map(chrono::DateTime::from),
+        })
+    }
+}
+
 /// The nearest Claude Code process among this process's ancestors.
 pub fn claude_ancestor() -> Option<u32> {
     crate::process::ancestors()

@@ -1089,6 +1089,11 @@ impl Analyzer<'_> {
                 if !meta.is_file() || meta.mode() & 0o111 == 0 {
                     continue;
                 }
+                if is_own_binary(name, &meta) {
+                    // offload's own CLI beside this hook (installed today on the first day):
+                    // the guard protects it, and setup's record of it is checked (tamper).
+                    return None;
+                }
                 let link = std::fs::symlink_metadata(&candidate).ok();
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -3805,6 +3810,22 @@ pub fn git_config_runs_programs(text: &str) -> bool {
     .iter()
     .any(|k| lower.contains(k))
         || (lower.contains("[alias") && lower.contains('!'))
+}
+
+/// Whether `meta` is the file of offload's own binary `name` (`offload`, `offload-hook`,
+/// `offload-statusline`) installed beside the running hook.
+fn is_own_binary(name: &str, meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if !matches!(
+        name,
+        "offload" | crate::settings::HOOK_BIN | crate::settings::STATUSLINE_BIN
+    ) {
+        return false;
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| std::fs::metadata(e.with_file_name(name)).ok())
+        .is_some_and(|own| (own.dev(), own.ino()) == (meta.dev(), meta.ino()))
 }
 
 #[cfg(test)]
