@@ -398,6 +398,7 @@ fn attempt(
                 effort: plan.effort.clone(),
                 last_message: run_dir.join("last.txt"),
                 prompt: prompt.to_owned(),
+                resume: None,
             };
             supervise::run(
                 &Job {
