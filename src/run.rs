@@ -352,6 +352,7 @@ fn attempt(
             work_type: work_type.clone(),
             cwd: cwd.clone(),
             pid: std::process::id(),
+            resumed_from: None,
         }),
     );
     if let Err(e) = create_private_dir(&run_dir) {
@@ -465,6 +466,7 @@ fn attempt(
             tokens: result.tokens,
             thread_id: result.thread_id.clone(),
             error: result.error.clone(),
+            resumed_from: None,
         })),
     )];
     if let Some(snap) = &result.rate_limits {

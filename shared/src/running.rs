@@ -132,6 +132,7 @@ impl Running {
                         "its process ({}) ended without recording a finish (killed, or the machine went down)",
                         self.pid
                     )),
+                    resumed_from: None,
                 })),
             )
         }
