@@ -222,12 +222,19 @@ impl Prior {
     }
 
     /// [`Prior::choose`] with the rollout read from `rollout` (a missing or unreadable file, or
-    /// one without a total, falls back to the ledger).
-    pub fn read(rollout: Option<&Path>, recorded: Tokens, attempts: u64) -> Prior {
+    /// one without a total, falls back to the ledger). `recorded` (the ledger's tokens for the
+    /// thread, over how many attempts) is asked only then: it costs a pass over the log.
+    pub fn read(rollout: Option<&Path>, recorded: impl FnOnce() -> (Tokens, u64)) -> Prior {
         let from_rollout = rollout
             .and_then(|p| super::rollout::last_total_usage(p, ROLLOUT_TAIL).ok())
             .flatten();
-        Prior::choose(from_rollout, recorded, attempts)
+        match from_rollout {
+            Some(t) => Prior::choose(Some(t), Tokens::default(), 0),
+            None => {
+                let (tokens, attempts) = recorded();
+                Prior::choose(None, tokens, attempts)
+            }
+        }
     }
 }
 
@@ -440,8 +447,10 @@ mod tests {
         )
         .unwrap();
         let recorded = t(999, 0, 1, 0);
+        let unasked =
+            || -> (Tokens, u64) { panic!("the ledger is not read when the rollout tells") };
         assert_eq!(
-            Prior::read(Some(&rollout), recorded, 1),
+            Prior::read(Some(&rollout), unasked),
             Prior {
                 tokens: t(1000, 200, 50, 5),
                 source: PriorSource::Rollout
@@ -458,7 +467,7 @@ mod tests {
             Some(dir.path()),
         ] {
             assert_eq!(
-                Prior::read(path, recorded, 2),
+                Prior::read(path, || (recorded, 2)),
                 Prior {
                     tokens: recorded,
                     source: PriorSource::Ledger
@@ -468,7 +477,7 @@ mod tests {
         }
         // Neither knows the thread.
         assert_eq!(
-            Prior::read(None, Tokens::default(), 0),
+            Prior::read(None, || (Tokens::default(), 0)),
             Prior {
                 tokens: Tokens::default(),
                 source: PriorSource::Unknown
