@@ -162,6 +162,8 @@ Forms:
   offload run [OPTIONS] <PROMPT> [SANDBOX] [DIR]
   offload run <PROMPT> <DIR> [SANDBOX]     (a second argument that is a directory is the dir)
   offload run - [SANDBOX] [DIR]            (prompt from stdin)
+  offload run --resume last <PROMPT> …     (continue the newest Codex thread of this session,
+                                            else of this folder; or --resume <THREAD_ID>)
 
 SANDBOX: read-only | workspace-write | danger-full-access
   (default: workspace-write; read-only for --work-type analysis/explore/review and --dual)
@@ -223,6 +225,12 @@ pub struct RunArgs {
     /// sandbox is given); succeeds if either does.
     #[arg(long)]
     pub dual: bool,
+    /// Continue a Codex thread instead of starting one: a thread id (`thread_id` of an earlier
+    /// run), or `last`, the newest thread of this Claude Code session, else of this folder.
+    /// Without --model or --work-type the thread keeps its model. Tokens recorded are the new
+    /// turn's own.
+    #[arg(long, value_name = "THREAD_ID|last", conflicts_with = "dual")]
+    pub resume: Option<String>,
     /// Print a JSON result on stdout instead of Codex's answer.
     #[arg(long)]
     pub json: bool,

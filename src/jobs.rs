@@ -305,6 +305,11 @@ fn runner_args(args: &RunArgs, plan: &Plan) -> Vec<String> {
     opt("--effort", &args.effort);
     opt("--timeout", &args.timeout);
     opt("--session", &plan.session);
+    // The thread the starter found (`last` would be looked up again, later).
+    opt(
+        "--resume",
+        &plan.resumed.as_ref().map(|r| r.thread_id.clone()),
+    );
     if let Some(w) = args.work_type {
         a.push("--work-type".into());
         a.push(w.as_str().into());
@@ -758,4 +763,103 @@ pub fn cancel(args: JobArgs) -> Result<u8, Error> {
         }
     );
     Ok(if now == State::Running { 1 } else { 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn run_args(argv: &[&str]) -> RunArgs {
+        let mut full = vec!["offload", "run"];
+        full.extend_from_slice(argv);
+        match crate::cli::Cli::parse_from(full).command {
+            crate::cli::Command::Run(a) => a,
+            _ => unreachable!(),
+        }
+    }
+
+    /// The runner gets the same run with everything resolved written out, the prompt on
+    /// stdin, and without `--background`.
+    #[test]
+    fn the_runner_runs_the_same_run_resolved() {
+        let args = run_args(&[
+            "--background",
+            "--work-type",
+            "code",
+            "--timeout",
+            "20m",
+            "--json",
+            "fix `it`",
+            "sub",
+        ]);
+        let mut plan = crate::run::resolve(
+            &args,
+            &shared::config::RunnerConfig::default(),
+            Path::new("/w"),
+            |p| p == Path::new("/w/sub"),
+            [Some("s-1".into()), None],
+        )
+        .unwrap();
+        plan.resumed = Some(crate::run::Resumed {
+            thread_id: "019a0000-0000-7000-8000-000000000001".into(),
+            prior: shared::codex::resume::Prior::choose(None, Default::default(), 0),
+        });
+        let a = runner_args(&args, &plan);
+        assert_eq!(
+            a,
+            [
+                "run",
+                "--timeout",
+                "20m",
+                "--session",
+                "s-1",
+                "--resume",
+                "019a0000-0000-7000-8000-000000000001",
+                "--work-type",
+                "code",
+                "--fail-closed=1",
+                "--json",
+                "-",
+                "workspace-write",
+                "/w/sub"
+            ]
+        );
+        let reparsed = run_args(&a[1..].iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(!reparsed.background);
+        assert_eq!(reparsed.prompt, "-");
+    }
+
+    #[test]
+    fn ids_and_scope() {
+        let id = new_id();
+        assert_eq!(id.len(), 16, "{id}");
+        assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        let job = |session: Option<&str>, cwd: &str| Job {
+            file: JobFile {
+                id: id.clone(),
+                created: Utc::now(),
+                session: session.map(str::to_owned),
+                cwd: cwd.into(),
+                models: vec!["m".into()],
+                sandbox: "read-only".into(),
+                work_type: None,
+                prompt: "p".into(),
+                pid: 0,
+                pid_start: 0,
+                fail_closed: true,
+                claude: None,
+            },
+            dir: PathBuf::from("/nonexistent"),
+        };
+        let here = Path::new("/w/p");
+        assert!(in_scope(&job(Some("a"), "/x"), Some("a"), here));
+        assert!(!in_scope(&job(Some("b"), "/w/p"), Some("a"), here));
+        assert!(in_scope(&job(None, "/w/p"), None, here));
+        assert!(in_scope(&job(None, "/w/p/sub"), None, here));
+        assert!(in_scope(&job(None, "/w"), None, here));
+        assert!(!in_scope(&job(None, "/w/other"), None, here));
+        // A job whose runner never started (pid 0) and left no exit code is lost.
+        assert_eq!(job(None, "/w").state(), State::Lost);
+    }
 }

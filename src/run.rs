@@ -2,6 +2,10 @@
 //! run codex under supervision; classify; record the result; answer with the exit-code
 //! contract (see `shared::outcome`). The summary line names a model codex has no metadata for
 //! (not in its catalog, or codex said so), since codex then runs it on fallback metadata.
+//!
+//! `--resume` continues a codex thread (see `shared::codex::resume`): the thread is found
+//! before anything is recorded, with what it had used so far, so that the attempt records the
+//! new turn's own tokens; the summary line names the thread.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -12,11 +16,12 @@ use serde_json::json;
 
 use shared::codex::catalog::{self, Catalog};
 use shared::codex::command::{ExecSpec, Sandbox};
+use shared::codex::resume::{self, Prior, PriorSource, Target, ThreadRecord, ThreadScan};
 use shared::codex::rollout;
 use shared::config::{Config, RunnerConfig, limits, parse_bool};
 use shared::env;
 use shared::fsutil::create_private_dir;
-use shared::ledger::{AttemptFinished, AttemptStarted, Body, Event, Ledger, Tokens};
+use shared::ledger::{AttemptFinished, AttemptStarted, Body, Event, Ledger, Line, Tokens};
 use shared::outcome::{Ending, Outcome, classify};
 use shared::paths::Paths;
 
@@ -46,6 +51,17 @@ pub struct Plan {
     pub fail_closed: bool,
     pub session: Option<String>,
     pub json: bool,
+    /// `--resume`: the thread to continue, as given.
+    pub resume: Option<Target>,
+    /// The thread found for `resume`, before anything runs (see [`find_thread`]).
+    pub resumed: Option<Resumed>,
+}
+
+/// The thread a run continues, and what it had used before.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resumed {
+    pub thread_id: String,
+    pub prior: Prior,
 }
 
 /// Resolve the invocation. `is_dir` tells whether a path is an existing directory; `session_env`
@@ -142,6 +158,17 @@ pub fn resolve(
         }
         None => cfg.fail_closed,
     };
+    if args.dual && args.resume.is_some() {
+        return Err(Error::usage(
+            "--resume continues one thread: it cannot be combined with --dual",
+        ));
+    }
+    let resume = args
+        .resume
+        .as_deref()
+        .map(Target::parse)
+        .transpose()
+        .map_err(Error::usage)?;
     let [claude, ours] = session_env;
     let session = args
         .session
@@ -161,6 +188,8 @@ pub fn resolve(
         fail_closed,
         session,
         json: args.json,
+        resume,
+        resumed: None,
     })
 }
 
@@ -176,7 +205,10 @@ struct Result1 {
     outcome: Outcome,
     exit_code: u8,
     error: Option<String>,
+    /// The attempt's own tokens (for a resumed thread: its new turn's).
     tokens: Tokens,
+    /// What codex reported (for a resumed thread: the thread's total so far).
+    reported: Tokens,
     thread_id: Option<String>,
     duration_ms: u64,
     answer: Option<String>,
@@ -199,7 +231,7 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
     }
     let cwd = std::env::current_dir()
         .map_err(|e| Error::usage(format!("cannot read the current directory: {e}")))?;
-    let plan = resolve(
+    let mut plan = resolve(
         &args,
         &loaded.config.runner,
         &cwd,
@@ -226,6 +258,16 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
         }
     };
     let ledger = Ledger::new(paths.clone());
+    let codex_home = codex_home();
+    if let Some(target) = plan.resume.clone() {
+        let (resumed, record) = find_thread(&ledger, &target, &plan, codex_home.as_deref())?;
+        // A thread keeps its model unless told otherwise: codex compacts a thread resumed
+        // with another model, and warns that it may serve worse.
+        if let (Some(r), None, None) = (record, &args.model, args.work_type) {
+            plan.models = vec![(None, r.model)];
+        }
+        plan.resumed = Some(resumed);
+    }
     // Runs whose process died without a finish are closed as failed; a live `workspace-write`
     // run on this project makes this one wait (two codex processes writing one tree undo each
     // other's work), unless --parallel.
@@ -263,7 +305,6 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
     }
     let interrupts = Interrupts::install();
     let bin = shared::process::resolve_bin(&loaded.config.runner.codex_bin);
-    let codex_home = codex_home();
     let state_dir = paths.state_dir.clone();
     let (mut results, catalog): (Vec<Result1>, _) = std::thread::scope(|scope| {
         // Whether codex knows the model is asked while it works, so that it costs the run
@@ -348,6 +389,7 @@ fn attempt(
     let sandbox = plan.sandbox.as_str().to_owned();
     let work_type = plan.work_type.map(|w| w.as_str().to_owned());
     let cwd = plan.dir.display().to_string();
+    let resumed_from = plan.resumed.as_ref().map(|r| r.thread_id.clone());
     let mut result = Result1 {
         attempt: id.clone(),
         label,
@@ -356,6 +398,7 @@ fn attempt(
         exit_code: Outcome::Error.exit_code(plan.fail_closed),
         error: None,
         tokens: Tokens::default(),
+        reported: Tokens::default(),
         thread_id: None,
         duration_ms: 0,
         answer: None,
@@ -375,6 +418,7 @@ fn attempt(
             work_type: work_type.clone(),
             cwd: cwd.clone(),
             pid: std::process::id(),
+            resumed_from: resumed_from.clone(),
         }),
     );
     if let Err(e) = create_private_dir(&run_dir) {
@@ -421,6 +465,7 @@ fn attempt(
                 effort: plan.effort.clone(),
                 last_message: run_dir.join("last.txt"),
                 prompt: prompt.to_owned(),
+                resume: resumed_from.clone(),
             };
             supervise::run(
                 &Job {
@@ -456,8 +501,13 @@ fn attempt(
     result.outcome = outcome;
     result.exit_code = outcome.exit_code(plan.fail_closed);
     result.error = error;
-    result.tokens = finished.obs.usage.map(|u| u.tokens()).unwrap_or_default();
+    result.reported = finished.obs.usage.map(|u| u.tokens()).unwrap_or_default();
     result.thread_id = finished.obs.thread_id.clone();
+    result.tokens = own_tokens(
+        plan.resumed.as_ref(),
+        result.thread_id.as_deref(),
+        result.reported,
+    );
     result.said_fallback = finished.obs.fallback_model.is_some()
         || catalog::fallback_model(&finished.stderr_tail).is_some();
     result.duration_ms = finished.duration.as_millis() as u64;
@@ -466,7 +516,7 @@ fn attempt(
         .filter(|s| !s.trim().is_empty())
         .or_else(|| finished.obs.last_message.clone());
     if let (Some(home), Some(tid)) = (codex_home, result.thread_id.as_deref()) {
-        result.rate_limits = rollout::find_rollout(home, tid, Utc::now())
+        result.rate_limits = resume::rollout_of(home, tid, None)
             .and_then(|p| rollout::last_snapshot(&p, 8 << 20).ok().flatten());
     }
     let mut events = vec![Event::now(
@@ -491,6 +541,7 @@ fn attempt(
             tokens: result.tokens,
             thread_id: result.thread_id.clone(),
             error: result.error.clone(),
+            resumed_from,
         })),
     )];
     if let Some(snap) = &result.rate_limits {
@@ -591,6 +642,12 @@ fn summary_line(plan: &Plan, r: &Result1) -> String {
         tokens(t.output),
         tokens(t.reasoning),
     );
+    if let Some(r) = &plan.resumed {
+        line.push_str(&format!(" · continued thread {}", r.thread_id));
+        if r.prior.source == PriorSource::Unknown {
+            line.push_str(" (its earlier tokens unknown: counted in full)");
+        }
+    }
     if plan.session.is_none() {
         line.push_str(" · no session");
     }
@@ -622,6 +679,12 @@ fn result_json(plan: &Plan, r: &Result1) -> serde_json::Value {
         "run_dir": r.run_dir,
         "rate_limits": r.rate_limits,
         "recorded": r.record_error.is_none(),
+        "resume": plan.resumed.as_ref().map(|t| json!({
+            "thread_id": t.thread_id,
+            "tokens_before": t.prior.tokens,
+            "tokens_before_from": t.prior.source,
+            "tokens_reported": r.reported,
+        })),
     })
 }
 
@@ -643,6 +706,134 @@ fn combined(results: &[Result1]) -> Outcome {
     .into_iter()
     .find(|o| has(*o))
     .unwrap_or(Outcome::Error)
+}
+
+/// The attempt's own tokens from what codex reported: for a resumed thread, the report less
+/// what the thread had used before. A run that ended up on another thread than the one asked
+/// for (codex would have started a new one) is counted as reported.
+fn own_tokens(resumed: Option<&Resumed>, thread_id: Option<&str>, reported: Tokens) -> Tokens {
+    match resumed {
+        Some(r) if thread_id.is_none_or(|t| t == r.thread_id) => {
+            resume::turn_own(reported, r.prior.tokens)
+        }
+        _ => reported,
+    }
+}
+
+/// The thread `--resume` names, with what it had used so far (from its rollout, else from the
+/// ledger), and the ledger's newest record of it. `last` with nothing recorded for this
+/// session or folder is a usage error.
+fn find_thread(
+    ledger: &Ledger,
+    target: &Target,
+    plan: &Plan,
+    codex_home: Option<&Path>,
+) -> Result<(Resumed, Option<ThreadRecord>), Error> {
+    let session = plan.session.as_deref();
+    let projects = project_names(&plan.dir);
+    let want = match target {
+        Target::Thread(id) => Some(id.as_str()),
+        Target::Last => None,
+    };
+    let scan = match scan_threads(ledger, session, projects.clone(), want) {
+        Ok(scan) => scan,
+        // A thread named by its id can run without the ledger's help (its rollout has its
+        // usage); `last` cannot be found without it.
+        Err(e) if want.is_some() => {
+            eprintln!("offload: warning: cannot read the ledger: {e}");
+            ThreadScan::default()
+        }
+        Err(e) => {
+            return Err(Error::with_code(
+                format!("cannot read the ledger to find the last thread: {e}"),
+                1,
+            ));
+        }
+    };
+    let (thread_id, record) = pick_thread(target, &scan, session, &plan.dir)?;
+    let rollout = codex_home
+        .and_then(|home| resume::rollout_of(home, &thread_id, record.as_ref().map(|r| r.at)));
+    let prior = Prior::read(rollout.as_deref(), || {
+        if want.is_some() {
+            (scan.wanted_tokens, scan.wanted_attempts)
+        } else {
+            scan_threads(ledger, None, Vec::new(), Some(&thread_id))
+                .map(|s| (s.wanted_tokens, s.wanted_attempts))
+                .unwrap_or_default()
+        }
+    });
+    Ok((Resumed { thread_id, prior }, record))
+}
+
+/// One pass over the ledger (in parallel parts, as `offload stats` reads it).
+fn scan_threads(
+    ledger: &Ledger,
+    session: Option<&str>,
+    projects: Vec<String>,
+    want: Option<&str>,
+) -> Result<ThreadScan, shared::ledger::LedgerError> {
+    let parts = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let (folds, _) = ledger.fold_parts(
+        parts,
+        || ThreadScan::new(session, projects.clone(), want),
+        |scan, line| {
+            if let Line::Event(ev, _) = line {
+                scan.see(ev);
+            }
+        },
+    )?;
+    let mut folds = folds.into_iter();
+    let mut scan = folds
+        .next()
+        .unwrap_or_else(|| ThreadScan::new(session, projects.clone(), want));
+    folds.for_each(|later| scan.merge(later));
+    Ok(scan)
+}
+
+/// The thread to continue: the one named, or for `last` this session's newest, else this
+/// folder's; none is a usage error that says how to start one.
+fn pick_thread(
+    target: &Target,
+    scan: &ThreadScan,
+    session: Option<&str>,
+    dir: &Path,
+) -> Result<(String, Option<ThreadRecord>), Error> {
+    match target {
+        Target::Thread(id) => Ok((id.clone(), scan.wanted.clone())),
+        Target::Last => match scan.last() {
+            Some(r) => Ok((r.thread_id.clone(), Some(r.clone()))),
+            None => {
+                let whose = match session {
+                    Some(s) => format!(
+                        "for this Claude Code session ({s}) nor for {}",
+                        dir.display()
+                    ),
+                    None => format!(
+                        "for {} (and no Claude Code session is known)",
+                        dir.display()
+                    ),
+                };
+                Err(Error::usage(format!(
+                    "--resume last: offload has recorded no Codex thread {whose}. Start one with \
+                     `offload run '<prompt>'`, or name a thread: --resume <thread-id> (the \
+                     `thread_id` of an earlier run, in `offload run --json` or the ledger)"
+                )))
+            }
+        },
+    }
+}
+
+/// The spellings of `dir` an attempt's `cwd` may have been recorded with: as given (the
+/// runner records it lexically tidied), and its real path.
+fn project_names(dir: &Path) -> Vec<String> {
+    let mut names = vec![dir.display().to_string()];
+    if let Ok(real) = std::fs::canonicalize(dir) {
+        let real = real.display().to_string();
+        if !names.contains(&real) {
+            names.push(real);
+        }
+    }
+    names
 }
 
 /// `20261124T063100.123Z-4242` (sortable by time), with a label for `--dual`.
@@ -887,6 +1078,162 @@ mod tests {
         assert_eq!(model_note("x", Some(&unreadable), true), (None, said));
         assert_eq!(model_note("x", Some(&unreadable), false), (None, None));
         assert_eq!(model_note("x", None, false), (None, None));
+    }
+
+    const THREAD: &str = "01a22949-b252-7403-8c20-d445b026120d";
+
+    #[test]
+    fn resume_takes_a_thread_id_or_last_and_nothing_else() {
+        assert_eq!(
+            plan(&["x", "--resume", "last"]).unwrap().resume,
+            Some(Target::Last)
+        );
+        assert_eq!(
+            plan(&["x", "--resume", THREAD]).unwrap().resume,
+            Some(Target::Thread(THREAD.into()))
+        );
+        assert_eq!(plan(&["x"]).unwrap().resume, None);
+        for bad in ["latest", "", "01a22949", "../sessions/x"] {
+            let e = plan(&["x", "--resume", bad]).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+            assert!(e.to_string().contains("not a codex thread id"), "{e}");
+        }
+        // It works with a sandbox, a folder and a work type; not with --dual.
+        let p = plan(&[
+            "x",
+            "read-only",
+            "sub",
+            "--resume",
+            "last",
+            "--work-type",
+            "code",
+        ])
+        .unwrap();
+        assert_eq!(
+            (p.sandbox, p.dir.as_path(), p.models[0].1.as_str()),
+            (Sandbox::ReadOnly, Path::new("/w/sub"), "gpt-5.3-codex")
+        );
+        let clash =
+            crate::cli::Cli::try_parse_from(["offload", "run", "x", "--dual", "--resume", "last"])
+                .unwrap_err();
+        assert_eq!(clash.exit_code(), 2, "{clash}");
+        let mut a = args(&["x", "--resume", "last"]);
+        a.dual = true;
+        let e = resolve(
+            &a,
+            &RunnerConfig::default(),
+            Path::new("/w"),
+            |_| true,
+            [None, None],
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("--dual"), "{e}");
+    }
+
+    fn finished_on(session: Option<&str>, cwd: &str, thread: &str, at: i64) -> Event {
+        Event {
+            v: 1,
+            ts: chrono::DateTime::from_timestamp(1_795_000_000 + at, 0).unwrap(),
+            session: session.map(str::to_owned),
+            body: Body::AttemptFinished(Box::new(AttemptFinished {
+                attempt: format!("a{at}"),
+                outcome: Outcome::Success,
+                exit_code: 0,
+                codex_exit: Some(0),
+                model: "m".into(),
+                sandbox: "read-only".into(),
+                work_type: None,
+                cwd: cwd.into(),
+                duration_ms: 1,
+                tokens: Tokens::default(),
+                thread_id: Some(thread.into()),
+                error: None,
+                unconfigured_codex: None,
+                resumed_from: None,
+            })),
+        }
+    }
+
+    #[test]
+    fn last_is_this_sessions_thread_else_this_folders_else_a_usage_error() {
+        let log = [
+            finished_on(Some("s"), "/elsewhere", "t-session", 1),
+            finished_on(Some("o"), "/w", "t-folder", 2),
+        ];
+        let pick = |session: Option<&str>, dir: &str| {
+            let mut scan = ThreadScan::new(session, project_names(Path::new(dir)), None);
+            log.iter().for_each(|e| scan.see(e));
+            pick_thread(&Target::Last, &scan, session, Path::new(dir))
+                .map(|(id, record)| (id, record.map(|r| r.cwd)))
+        };
+        assert_eq!(
+            pick(Some("s"), "/w").unwrap(),
+            ("t-session".into(), Some("/elsewhere".into()))
+        );
+        assert_eq!(pick(Some("new"), "/w").unwrap().0, "t-folder");
+        assert_eq!(pick(None, "/w").unwrap().0, "t-folder");
+        let e = pick(Some("new"), "/nowhere").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.to_string()
+                .contains("no Codex thread for this Claude Code session (new) nor for /nowhere"),
+            "{e}"
+        );
+        let e = pick(None, "/nowhere").unwrap_err();
+        assert!(
+            e.to_string().contains("no Claude Code session is known"),
+            "{e}"
+        );
+        // A thread named by its id is taken as it is, known to the ledger or not.
+        let scan = ThreadScan::new(None, vec![], Some(THREAD));
+        assert_eq!(
+            pick_thread(
+                &Target::Thread(THREAD.into()),
+                &scan,
+                None,
+                Path::new("/nowhere")
+            )
+            .unwrap(),
+            (THREAD.to_string(), None)
+        );
+    }
+
+    #[test]
+    fn a_resumed_attempt_counts_its_own_turn() {
+        let t = |input: u64, output: u64| Tokens {
+            input,
+            cached_input: input / 2,
+            output,
+            reasoning: 1,
+            total: input + output,
+        };
+        let resumed = Resumed {
+            thread_id: THREAD.into(),
+            prior: Prior::choose(Some(t(1000, 50)), Tokens::default(), 0),
+        };
+        let own = own_tokens(Some(&resumed), Some(THREAD), t(2500, 80));
+        assert_eq!(
+            (
+                own.input,
+                own.cached_input,
+                own.output,
+                own.reasoning,
+                own.total
+            ),
+            (1500, 750, 30, 0, 1530)
+        );
+        // No thread seen (codex failed first): still the difference, here none.
+        assert_eq!(
+            own_tokens(Some(&resumed), None, Tokens::default()),
+            Tokens::default()
+        );
+        // codex went to another thread, or nothing was resumed: as reported.
+        assert_eq!(
+            own_tokens(Some(&resumed), Some("other"), t(2500, 80)),
+            t(2500, 80)
+        );
+        assert_eq!(own_tokens(None, Some(THREAD), t(2500, 80)), t(2500, 80));
     }
 
     #[test]

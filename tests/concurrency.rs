@@ -269,6 +269,7 @@ fn sixteen_writers_of_300_attempts_with_hooks_and_statuslines() {
                             work_type: None,
                             cwd: "/w".into(),
                             pid: std::process::id(),
+                            resumed_from: None,
                         }),
                     );
                     ledger.append(&[start]).unwrap();
@@ -299,6 +300,7 @@ fn sixteen_writers_of_300_attempts_with_hooks_and_statuslines() {
                             },
                             thread_id: None,
                             error: None,
+                            resumed_from: None,
                         })),
                     );
                     ledger.append(&[end]).unwrap();

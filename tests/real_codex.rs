@@ -1164,3 +1164,173 @@ fn a_run_of_a_model_the_real_codex_does_not_know_says_so() {
         done.stderr()
     );
 }
+
+/// The texts of the `message` items of a model request's `input`, as (role, text).
+fn conversation(request: &Value) -> Vec<(String, String)> {
+    request["input"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|item| item["type"] == "message")
+        .flat_map(|item| {
+            let role = item["role"].as_str().unwrap_or("").to_string();
+            item["content"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["text"].as_str())
+                .map(move |text| (role.clone(), text.to_string()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn resume_last_continues_the_thread_and_records_the_turns_own_tokens() {
+    let Some(codex) = require_real_codex() else {
+        return;
+    };
+    let w = World::new(
+        &codex,
+        vec![
+            Reply::message("first answer").usage(Usage {
+                input: 1000,
+                cached: 200,
+                output: 50,
+                reasoning: 5,
+            }),
+            Reply::message("second answer").usage(Usage {
+                input: 1500,
+                cached: 1000,
+                output: 30,
+                reasoning: 3,
+            }),
+        ],
+    );
+    let sub = w.sb.work().join("sub");
+    fs::create_dir_all(&sub).unwrap();
+    let mut cmd = w.offload();
+    cmd.args(["explore the repository", "read-only", "."])
+        .env("CLAUDE_CODE_SESSION_ID", "s");
+    run(cmd).expect_code(0);
+    let first = w.only_finished();
+    let thread = first.thread_id.clone().expect("thread id");
+    assert_eq!(tokens(&first.tokens), (1000, 200, 50, 5, 1050));
+
+    let mut cmd = w.offload();
+    cmd.args(["--resume", "last", "now fix the failing test", "--json"])
+        .args(["workspace-write", "sub"])
+        .env("CLAUDE_CODE_SESSION_ID", "s");
+    let done = run(cmd).expect_code(0);
+
+    // The second request carries the first turn: the same thread, not a new one.
+    let requests = w.mock().responses_requests();
+    assert_eq!(
+        requests.len(),
+        2,
+        "no compaction: the thread kept its model"
+    );
+    let said = conversation(&requests[1].body);
+    let at = |role: &str, text: &str| {
+        said.iter()
+            .position(|(r, t)| r == role && t == text)
+            .unwrap_or_else(|| panic!("no {role} {text:?} in the second request: {said:?}"))
+    };
+    assert!(
+        at("user", "explore the repository") < at("assistant", "first answer")
+            && at("assistant", "first answer") < at("user", "now fix the failing test"),
+        "{said:?}"
+    );
+    // In the folder and sandbox of the second run.
+    let context = said
+        .iter()
+        .rev()
+        .find(|(r, t)| r == "user" && t.contains("<environment_context>"))
+        .map(|(_, t)| t.clone())
+        .unwrap();
+    assert!(
+        context.contains(&format!("<cwd>{}</cwd>", sub.display())),
+        "{context}"
+    );
+    let text = requests[1].body.to_string();
+    assert!(
+        text.contains("`sandbox_mode` is `workspace-write`"),
+        "the new sandbox applies"
+    );
+    assert_eq!(requests[1].body["model"], "gpt-5.4");
+
+    // codex reports the thread's total (2500/1200/80/8); offload records the turn's own, the
+    // difference from the rollout's total before the run (1000/200/50/5).
+    let second = &w.finished()[1];
+    let stdout: Value = serde_json::from_str(done.stdout().trim()).expect("--json result");
+    assert_eq!(stdout["answer"], "second answer");
+    assert_eq!(stdout["thread_id"], thread.as_str());
+    assert_eq!(
+        stdout["resume"],
+        json!({"thread_id": thread,
+               "tokens_before": {"input": 1000, "cached_input": 200, "output": 50,
+                                 "reasoning": 5, "total": 1050},
+               "tokens_before_from": "rollout",
+               "tokens_reported": {"input": 2500, "cached_input": 1200, "output": 80,
+                                   "reasoning": 8, "total": 2580}})
+    );
+    assert_eq!(tokens(&second.tokens), (1500, 1000, 30, 3, 1530));
+    assert_eq!(stdout["tokens"]["total"], 1530);
+    assert_eq!(second.resumed_from.as_deref(), Some(thread.as_str()));
+    assert_eq!(second.thread_id.as_deref(), Some(thread.as_str()));
+    assert_eq!(
+        (second.sandbox.as_str(), second.cwd.as_str()),
+        ("workspace-write", sub.to_str().unwrap())
+    );
+    let codex_said = fs::read_to_string(
+        w.sb.home()
+            .join("runs")
+            .join(&second.attempt)
+            .join("stdout.jsonl"),
+    )
+    .unwrap();
+    let started: Value = serde_json::from_str(codex_said.lines().next().unwrap()).unwrap();
+    assert_eq!(started["type"], "thread.started");
+    assert_eq!(started["thread_id"], thread.as_str(), "codex's own word");
+    let line = summary_line(&done);
+    assert!(
+        line.contains("tokens 1.5k (in 1.5k, cached 1k, out 30, reasoning 3)")
+            && line.contains(&format!(" · continued thread {thread} · exit 0")),
+        "{line}"
+    );
+    assert_eq!(w.home.rollouts().len(), 1, "one thread, one rollout");
+    // What the statusline and `offload stats` add up is codex's own total for the thread.
+    let ledger = w.sb.ledger();
+    assert_eq!(
+        tokens(&ledger.totals().unwrap().tokens),
+        (2500, 1200, 80, 8, 2580)
+    );
+    assert_eq!(
+        tokens(&ledger.session("s").unwrap().tokens),
+        (2500, 1200, 80, 8, 2580)
+    );
+}
+
+#[test]
+fn resuming_a_thread_the_real_codex_does_not_have_fails_naming_it() {
+    let Some(codex) = require_real_codex() else {
+        return;
+    };
+    let w = World::new(&codex, vec![]);
+    let unknown = "01a22949-b252-7403-8c20-000000000000";
+    let mut cmd = w.offload();
+    cmd.args(["--resume", unknown, "go on", "read-only", "--fail-closed=0"]);
+    let done = run(cmd).expect_code(12);
+
+    let f = w.only_finished();
+    assert_eq!(f.outcome, Outcome::Failed);
+    assert_eq!(f.resumed_from.as_deref(), Some(unknown));
+    let error = f.error.unwrap_or_default();
+    assert!(
+        error.starts_with("codex exited 1: Error: thread/resume")
+            && error.contains(&format!("no rollout found for thread id {unknown}")),
+        "{error}"
+    );
+    assert!(w.mock().responses_requests().is_empty(), "no model request");
+    assert!(summary_line(&done).contains(&format!("continued thread {unknown}")));
+}

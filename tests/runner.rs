@@ -1103,3 +1103,249 @@ cp -r "$OFFLOAD_HOME" "$OUT/state"
     let (folded, disk_summaries) = ledger.verify().unwrap();
     assert_eq!(folded, disk_summaries);
 }
+
+// ---------------------------------------------------------------------------------------------
+// --resume: continuing a thread.
+
+/// The run logged by the fake codex: `<stdin> <args…>` of each run, in order.
+fn logged_runs(log: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split_once(' ').map_or("", |(_, rest)| rest).to_string())
+        .collect()
+}
+
+fn started(sb: &Sandbox) -> Vec<shared::ledger::AttemptStarted> {
+    sb.events()
+        .into_iter()
+        .filter_map(|e| match e.body {
+            shared::ledger::Body::AttemptStarted(s) => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
+fn five(t: &shared::ledger::Tokens) -> (u64, u64, u64, u64, u64) {
+    (t.input, t.cached_input, t.output, t.reasoning, t.total)
+}
+
+#[test]
+fn resume_last_continues_the_sessions_thread_and_records_the_turns_own_tokens() {
+    let sb = Sandbox::new();
+    let log = sb.file("codex.log");
+    sb.run()
+        .args(["look around", "read-only", "."])
+        .args(["--model", "gpt-6.2-sol", "--session", "s"])
+        .env("FAKE_CODEX_LOG", &log)
+        .output()
+        .expect_code(0);
+    let thread = sb.finished()[0].thread_id.clone().unwrap();
+
+    let out = sb
+        .run()
+        .args(["--resume", "last", "now fix the failing test"])
+        .env("CLAUDE_CODE_SESSION_ID", "s")
+        .env("FAKE_CODEX_LOG", &log)
+        .output()
+        .expect_code(0);
+
+    // The same thread, its model kept, the default sandbox for the new work, the same folder.
+    let f = &sb.finished()[1];
+    let run_dir = sb.home().join("runs").join(&f.attempt);
+    assert_eq!(
+        logged_runs(&log)[1],
+        format!(
+            "/dev/null exec --json --skip-git-repo-check -m gpt-6.2-sol -s workspace-write -C {} \
+             -c model_reasoning_effort=\"xhigh\" -c approval_policy=\"never\" -o {}/last.txt \
+             resume {thread} -- now fix the failing test",
+            sb.work().display(),
+            run_dir.display()
+        )
+    );
+    // The fake reports the thread's total (2 × 1234/1000/56/7); no rollout, so the turn's own
+    // is that less what the ledger recorded for the thread.
+    assert_eq!(f.thread_id.as_deref(), Some(thread.as_str()));
+    assert_eq!(f.resumed_from.as_deref(), Some(thread.as_str()));
+    assert_eq!(five(&f.tokens), (1234, 1000, 56, 7, 1290));
+    assert_eq!(
+        started(&sb)[1].resumed_from.as_deref(),
+        Some(thread.as_str())
+    );
+    assert_eq!(started(&sb)[0].resumed_from, None);
+    assert_eq!(sb.finished()[0].resumed_from, None);
+    let summary = out.stderr().lines().last().unwrap().to_string();
+    assert!(
+        summary.contains("tokens 1.3k (in 1.2k, cached 1k, out 56, reasoning 7)")
+            && summary.contains(&format!(" · continued thread {thread} · exit 0")),
+        "{summary}"
+    );
+    // Sums over attempts are the thread's total, as codex reported it last.
+    let t = sb.ledger().totals().unwrap();
+    assert_eq!(five(&t.tokens), (2468, 2000, 112, 14, 2580));
+    assert_eq!(
+        five(&sb.ledger().session("s").unwrap().tokens),
+        five(&t.tokens)
+    );
+    let help = sb.run().args(["--help"]).output().expect_code(0).stdout();
+    assert!(help.contains("--resume <THREAD_ID|last>"), "{help}");
+    let stats = support::Run::new(support::offload_bin())
+        .args(["stats", "--json"])
+        .env("OFFLOAD_HOME", sb.home())
+        .output()
+        .expect_code(0)
+        .stdout();
+    let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(stats["total"]["tokens"]["input"], 2468);
+    assert_eq!(stats["total"]["tokens"]["total"], 2580);
+    assert_eq!(stats["total"]["attempts"], 2);
+}
+
+#[test]
+fn resume_subtracts_what_the_rollout_says_the_thread_used_before() {
+    let sb = Sandbox::new();
+    sb.run().arg("first").output().expect_code(0);
+    let thread = sb.finished()[0].thread_id.clone().unwrap();
+    // The thread's rollout (the fake writes none) says more than the ledger recorded: codex's
+    // own count wins.
+    let day = &shared::codex::rollout::day_dirs(&sb.codex_home(), chrono::Utc::now())[1];
+    std::fs::create_dir_all(day).unwrap();
+    std::fs::write(
+        day.join(format!("rollout-2026-11-29T00-00-00-{thread}.jsonl")),
+        r#"{"timestamp":"2026-11-29T00:00:00Z","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":2000,"cached_input_tokens":1500,"output_tokens":100,"reasoning_output_tokens":10,"total_tokens":2100}},"rate_limits":null}}
+"#,
+    )
+    .unwrap();
+
+    let out = sb
+        .run()
+        .args([
+            "--resume",
+            &thread,
+            "--json",
+            "--work-type",
+            "code",
+            "go on",
+        ])
+        .output()
+        .expect_code(0);
+
+    let f = &sb.finished()[1];
+    assert_eq!(five(&f.tokens), (468, 500, 12, 4, 480));
+    assert_eq!(f.model, "gpt-5.3-codex", "--work-type picks the model");
+    let json: serde_json::Value = serde_json::from_str(out.stdout().trim()).unwrap();
+    assert_eq!(json["thread_id"], thread.as_str());
+    assert_eq!(json["tokens"]["input"], 468);
+    assert_eq!(json["resume"]["thread_id"], thread.as_str());
+    assert_eq!(json["resume"]["tokens_before_from"], "rollout");
+    assert_eq!(json["resume"]["tokens_before"]["input"], 2000);
+    assert_eq!(json["resume"]["tokens_reported"]["input"], 2468);
+    // A third turn: the rollout still says 2000 (the fake does not write it), codex 3 × 1234.
+    sb.run()
+        .args(["--resume", &thread, "more"])
+        .output()
+        .expect_code(0);
+    assert_eq!(sb.finished()[2].tokens.input, 3 * 1234 - 2000);
+}
+
+#[test]
+fn resume_last_prefers_the_session_then_the_folder() {
+    let sb = Sandbox::new();
+    let other = sb.file("other");
+    std::fs::create_dir_all(&other).unwrap();
+    // This session's thread is in the work folder; a newer thread of another session is in
+    // the other folder.
+    sb.run()
+        .args(["a", "--session", "mine"])
+        .output()
+        .expect_code(0);
+    sb.run()
+        .args(["b", "--session", "theirs"])
+        .current_dir(&other)
+        .output()
+        .expect_code(0);
+    let [mine, theirs] = [0, 1].map(|i| sb.finished()[i].thread_id.clone().unwrap());
+    let resumed = |i: usize| sb.finished()[i].resumed_from.clone().unwrap();
+
+    // A session with no thread: the folder's newest.
+    sb.run()
+        .args(["--resume", "last", "c", "--session", "fresh"])
+        .current_dir(&other)
+        .output()
+        .expect_code(0);
+    assert_eq!(resumed(2), theirs);
+    // This session's thread, though another is newer in this folder.
+    sb.run()
+        .args(["--resume", "last", "d", "--session", "mine"])
+        .current_dir(&other)
+        .output()
+        .expect_code(0);
+    assert_eq!(resumed(3), mine);
+    // No session, the folder given as an argument: its newest is now the thread continued
+    // there last.
+    sb.run()
+        .args(["--resume", "last", "e", "read-only"])
+        .arg(&other)
+        .output()
+        .expect_code(0);
+    assert_eq!(resumed(4), mine);
+    assert_eq!(sb.finished()[4].cwd, other.display().to_string());
+}
+
+#[test]
+fn resume_with_nothing_to_continue_or_a_bad_id_is_a_usage_error_and_runs_nothing() {
+    let sb = Sandbox::new();
+    let log = sb.file("codex.log");
+    let run = |args: &[&str]| {
+        sb.run()
+            .args(args)
+            .env("FAKE_CODEX_LOG", &log)
+            .output()
+            .expect_code(2)
+            .stderr()
+    };
+    let err = run(&["--resume", "last", "x", "--session", "s"]);
+    assert!(
+        err.contains(
+            "offload has recorded no Codex thread for this Claude Code session (s) nor for"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("--resume <thread-id>"), "{err}");
+    let err = run(&["--resume", "last", "x"]);
+    assert!(err.contains("no Claude Code session is known"), "{err}");
+    let err = run(&["--resume", "not-a-thread", "x"]);
+    assert!(err.contains("is not a codex thread id"), "{err}");
+    let err = run(&["--resume", "last", "--dual", "x"]);
+    assert!(err.contains("--dual"), "{err}");
+    assert!(sb.events().is_empty(), "nothing recorded");
+    assert!(!log.exists(), "codex not run");
+}
+
+#[test]
+fn resuming_a_thread_codex_does_not_have_fails_and_says_so() {
+    let sb = Sandbox::new();
+    let unknown = "01a22949-b252-7403-8c20-000000000000";
+    let out = sb
+        .run()
+        .args(["--resume", unknown, "x", "--fail-closed=0"])
+        .output()
+        .expect_code(12);
+    let f = &sb.finished()[0];
+    assert_eq!(f.outcome, Outcome::Failed);
+    assert_eq!(f.resumed_from.as_deref(), Some(unknown));
+    assert_eq!(
+        f.error.as_deref(),
+        Some(
+            "codex exited 1: Error: thread/resume: thread/resume failed: no rollout found for \
+             thread id 01a22949-b252-7403-8c20-000000000000 (code -32600)"
+        )
+    );
+    let summary = out.stderr().lines().last().unwrap().to_string();
+    assert!(
+        summary.contains(&format!(
+            "continued thread {unknown} (its earlier tokens unknown: counted in full)"
+        )),
+        "{summary}"
+    );
+}

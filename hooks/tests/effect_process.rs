@@ -137,6 +137,7 @@ fn a_success(state: &Path) {
                     tokens: Tokens::default(),
                     thread_id: None,
                     error: None,
+                    resumed_from: None,
                 })),
             ),
         ])

@@ -208,6 +208,8 @@ struct RawEvent {
     #[serde(default)]
     unconfigured_codex: Option<String>,
     #[serde(default)]
+    resumed_from: Option<String>,
+    #[serde(default)]
     tool: Option<String>,
     #[serde(default)]
     reason: Option<String>,
@@ -248,6 +250,7 @@ impl TryFrom<RawEvent> for Event {
                 work_type: r.work_type,
                 cwd: need(r.cwd, "cwd")?,
                 pid: r.pid.unwrap_or_default(),
+                resumed_from: r.resumed_from,
             }),
             "attempt.finished" => Body::AttemptFinished(Box::new(AttemptFinished {
                 attempt: need(r.attempt, "attempt")?,
@@ -263,6 +266,7 @@ impl TryFrom<RawEvent> for Event {
                 thread_id: r.thread_id,
                 error: r.error,
                 unconfigured_codex: r.unconfigured_codex,
+                resumed_from: r.resumed_from,
             })),
             "rate_limits" => Body::RateLimits(RateLimitSnapshot {
                 captured_at: r.captured_at,
@@ -317,6 +321,9 @@ pub struct AttemptStarted {
     pub cwd: String,
     #[serde(default)]
     pub pid: u32,
+    /// The codex thread this attempt continues (`offload run --resume`), if it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<String>,
 }
 
 /// Body of `attempt.finished`.
@@ -335,6 +342,9 @@ pub struct AttemptFinished {
     pub work_type: Option<String>,
     pub cwd: String,
     pub duration_ms: u64,
+    /// The attempt's own tokens. codex reports a resumed thread's usage cumulatively; a
+    /// resumed attempt records what its turn added (see `codex::resume`), so sums over
+    /// attempts are true.
     #[serde(default)]
     pub tokens: Tokens,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -345,6 +355,9 @@ pub struct AttemptFinished {
     /// Code (`CODEX_BIN` set in Claude's command): recorded, but it unlocks nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unconfigured_codex: Option<String>,
+    /// The codex thread this attempt continued (`offload run --resume`), if it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<String>,
 }
 
 impl Event {
@@ -1815,6 +1828,7 @@ mod tests {
                 work_type: Some("explore".into()),
                 cwd: "/w".into(),
                 pid: 7,
+                resumed_from: Some("t0".into()),
             }),
             Body::AttemptFinished(Box::new(AttemptFinished {
                 attempt: "a".into(),
@@ -1836,6 +1850,7 @@ mod tests {
                 thread_id: Some("t".into()),
                 error: Some("e".into()),
                 unconfigured_codex: Some("/tmp/c".into()),
+                resumed_from: Some("t".into()),
             })),
             Body::RateLimits(RateLimitSnapshot {
                 captured_at: Some(Utc::now()),
@@ -1874,6 +1889,26 @@ mod tests {
             .is_err()
         );
         assert!(serde_json::from_str::<Event>(r#"{"v":1,"kind":"turn.started"}"#).is_err());
+        // Lines written before attempts could continue a thread read as new threads.
+        let old: Event = serde_json::from_str(
+            r#"{"v":1,"ts":"2026-11-01T00:00:00Z","session":"s","kind":"attempt.finished","attempt":"a","outcome":"success","exit_code":0,"model":"m","sandbox":"read-only","cwd":"/w","duration_ms":1,"tokens":{"input":10,"cached_input":0,"output":1,"reasoning":0,"total":11},"thread_id":"t"}"#,
+        )
+        .unwrap();
+        let Body::AttemptFinished(f) = old.body else {
+            panic!("{old:?}")
+        };
+        assert_eq!((f.resumed_from, f.tokens.total), (None, 11));
+        let old: Event = serde_json::from_str(
+            r#"{"v":1,"ts":"2026-11-01T00:00:00Z","kind":"attempt.started","attempt":"a","model":"m","sandbox":"read-only","cwd":"/w","pid":3}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            old.body,
+            Body::AttemptStarted(AttemptStarted {
+                resumed_from: None,
+                ..
+            })
+        ));
     }
 
     fn ledger() -> (tempfile::TempDir, Ledger) {
@@ -1905,6 +1940,7 @@ mod tests {
                 },
                 thread_id: None,
                 error: None,
+                resumed_from: None,
             })),
         )
     }

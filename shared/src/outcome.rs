@@ -274,11 +274,13 @@ pub fn classify(
     }
 }
 
+/// What codex's stderr says went wrong: its last `Error: …` line (a backtrace of
+/// `<unknown>` frames may follow it), else its last line that is not noise.
 fn last_line(text: &str) -> Option<String> {
-    text.lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with("WARNING: proceeding"))
+    let lines = || text.lines().rev().map(str::trim);
+    lines()
+        .find(|l| l.starts_with("Error: "))
+        .or_else(|| lines().find(|l| !l.is_empty() && !l.starts_with("WARNING: proceeding")))
         .map(|l| l.chars().take(300).collect())
 }
 

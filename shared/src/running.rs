@@ -139,6 +139,7 @@ impl Running {
                     tokens: Default::default(),
                     thread_id: None,
                     error: Some(why.to_owned()),
+                    resumed_from: None,
                 })),
             )
         }

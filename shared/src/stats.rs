@@ -660,6 +660,7 @@ mod tests {
                 },
                 thread_id: None,
                 error: None,
+                resumed_from: None,
             })),
         )
     }
@@ -675,6 +676,7 @@ mod tests {
                 work_type: None,
                 cwd: "/w".into(),
                 pid: 1,
+                resumed_from: None,
             }),
         )
     }

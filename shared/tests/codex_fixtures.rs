@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use shared::codex::events::{Item, Observation, ThreadEvent, is_limit_message};
+use shared::codex::resume::turn_own;
 use shared::codex::rollout::{last_snapshot, snapshot_from_line};
 use shared::outcome::{Ending, Outcome, classify};
 
@@ -98,7 +99,7 @@ fn failures() {
 }
 
 #[test]
-fn resume_usage_is_cumulative_and_recorded_as_reported() {
+fn resume_usage_is_cumulative_and_the_turns_own_is_the_difference() {
     let first = observe("exec-resume-first.jsonl").usage.unwrap().tokens();
     let second = observe("exec-resume.jsonl").usage.unwrap().tokens();
     assert_eq!((first.input, first.output, first.total), (1000, 50, 1050));
@@ -115,6 +116,38 @@ fn resume_usage_is_cumulative_and_recorded_as_reported() {
     assert!(
         second.input >= first.input,
         "the resumed turn reports the thread's running total"
+    );
+    // What offload records for the resumed attempt: the mock's second reply, 1500/1000/30/3.
+    let own = turn_own(second, first);
+    assert_eq!(
+        (
+            own.input,
+            own.cached_input,
+            own.output,
+            own.reasoning,
+            own.total
+        ),
+        (1500, 1000, 30, 3, 1530)
+    );
+}
+
+#[test]
+fn resuming_a_thread_codex_does_not_have_names_it() {
+    // codex 0.171.0 printed nothing on stdout, this on stderr (a backtrace after the error),
+    // and exited 1.
+    let stderr = std::fs::read_to_string(fixture("exec-resume-unknown-thread.stderr")).unwrap();
+    let end = Ending {
+        exit_code: Some(1),
+        ..Ending::default()
+    };
+    let (outcome, message) = classify(&Observation::default(), &end, &stderr);
+    assert_eq!(outcome, Outcome::Failed);
+    assert_eq!(
+        message.as_deref(),
+        Some(
+            "codex exited 1: Error: thread/resume: thread/resume failed: no rollout found for \
+             thread id 01a22949-b252-7403-8c20-000000000000 (code -32600)"
+        )
     );
 }
 

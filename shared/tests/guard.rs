@@ -978,6 +978,7 @@ fn folded(attempts: &[(&str, Outcome, &str, bool)]) -> SessionSummary {
                 tokens: Tokens::default(),
                 thread_id: None,
                 error: None,
+                resumed_from: None,
             })),
         ));
     }

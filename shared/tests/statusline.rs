@@ -70,6 +70,7 @@ impl World {
                     },
                     thread_id: None,
                     error: None,
+                    resumed_from: None,
                 })),
             )])
             .unwrap();

@@ -6,6 +6,12 @@
 //! Never `--full-auto`: Codex removed it (~0.147) and now exits 2 when given it; `-s` plus
 //! `approval_policy="never"` is its equivalent. `--skip-git-repo-check` lets codex run outside a
 //! git repository. The prompt goes after `--` so a prompt starting with `-` is not a flag.
+//!
+//! Continuing a thread is the same line with `resume THREAD_ID` before the `--`:
+//! `codex exec … -o LAST resume THREAD_ID -- PROMPT`. The options stay in front of the
+//! subcommand: `exec resume` itself rejects `-s` and `-C` (exit 2), while the same options
+//! given to `exec` apply to the resumed thread (codex 0.171.0: the request carries the new
+//! folder and sandbox, and `-m`, `-c` and `-o` work as for a new thread).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -69,12 +75,14 @@ pub struct ExecSpec {
     /// Where codex writes its last message (`-o`).
     pub last_message: PathBuf,
     pub prompt: String,
+    /// The thread to continue (`exec resume`), if any.
+    pub resume: Option<String>,
 }
 
 impl ExecSpec {
     /// The arguments after the program name.
     pub fn args(&self) -> Vec<OsString> {
-        let mut a: Vec<OsString> = Vec::with_capacity(18);
+        let mut a: Vec<OsString> = Vec::with_capacity(20);
         let mut push = |s: &str| a.push(OsString::from(s));
         push("exec");
         push("--json");
@@ -95,6 +103,10 @@ impl ExecSpec {
         push("approval_policy=\"never\"");
         push("-o");
         a.push(self.last_message.clone().into_os_string());
+        if let Some(thread) = &self.resume {
+            a.push(OsString::from("resume"));
+            a.push(OsString::from(thread));
+        }
         a.push(OsString::from("--"));
         a.push(OsString::from(&self.prompt));
         a
@@ -129,7 +141,15 @@ mod tests {
             effort: "xhigh".into(),
             last_message: PathBuf::from("/r/last.txt"),
             prompt: prompt.into(),
+            resume: None,
         }
+    }
+
+    fn line(spec: &ExecSpec) -> Vec<String> {
+        spec.args()
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
     }
 
     #[test]
@@ -145,6 +165,53 @@ mod tests {
              -c model_reasoning_effort=\"xhigh\" -c approval_policy=\"never\" -o /r/last.txt -- fix it"
         );
         assert!(!args.iter().any(|a| a == "--full-auto"));
+    }
+
+    #[test]
+    fn resume_keeps_the_options_in_front_of_the_subcommand() {
+        let spec = ExecSpec {
+            resume: Some("01a22949-b252-7403-8c20-d445b026120d".into()),
+            ..spec("now fix the failing test")
+        };
+        assert_eq!(
+            line(&spec),
+            [
+                "exec",
+                "--json",
+                "--skip-git-repo-check",
+                "-m",
+                "gpt-5.3-codex",
+                "-s",
+                "workspace-write",
+                "-C",
+                "/w",
+                "-c",
+                "model_reasoning_effort=\"xhigh\"",
+                "-c",
+                "approval_policy=\"never\"",
+                "-o",
+                "/r/last.txt",
+                "resume",
+                "01a22949-b252-7403-8c20-d445b026120d",
+                "--",
+                "now fix the failing test",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_resumed_prompt_is_one_argument_however_it_reads() {
+        for prompt in ["--last", "-", "two words; $(rm -rf /) 'q' \"dq\"\nline"] {
+            let args = line(&ExecSpec {
+                resume: Some("t".into()),
+                effort: "a\"b".into(),
+                ..spec(prompt)
+            });
+            let n = args.len();
+            assert_eq!(args[n - 4..n - 1], ["resume", "t", "--"], "{prompt:?}");
+            assert_eq!(args[n - 1], prompt);
+            assert!(args.contains(&"model_reasoning_effort=\"a\\\"b\"".to_string()));
+        }
     }
 
     #[test]

@@ -7,12 +7,18 @@
 //! `window_minutes` (300 = 5 hours, 10080 = a week), not by the `primary`/`secondary` slot;
 //! `resets_at` is epoch seconds; `info` may be null. Files are read from the tail: the snapshot
 //! wanted is the last one, and a rollout can grow large in a long session.
+//!
+//! The same `token_count` lines carry the thread's token usage so far in
+//! `info.total_token_usage` (cumulative over every turn of the thread, whichever limit family
+//! the line is about): what a resumed thread had used before its new turn ([`last_total_usage`]).
 
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, Duration as ChronoDuration, Local, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::ledger::Tokens;
 
 /// Minutes in Codex's 5-hour window.
 pub const FIVE_HOURS: u64 = 300;
@@ -74,6 +80,14 @@ struct Payload {
     kind: String,
     #[serde(default)]
     rate_limits: Option<RawLimits>,
+    #[serde(default)]
+    info: Option<Info>,
+}
+
+#[derive(Deserialize)]
+struct Info {
+    #[serde(default)]
+    total_token_usage: Option<crate::codex::events::Usage>,
 }
 
 #[derive(Deserialize)]
@@ -140,9 +154,41 @@ pub fn snapshot_from_line(line: &str) -> Option<RateLimitSnapshot> {
     })
 }
 
+/// The thread's usage so far in one rollout line (`info.total_token_usage` of a `token_count`
+/// event), as offload counts tokens (total = input + output), if the line holds it.
+pub fn total_usage_from_line(line: &str) -> Option<Tokens> {
+    if !line.contains("token_count") || !line.contains("total_token_usage") {
+        return None;
+    }
+    let parsed: Line = serde_json::from_str(line.trim()).ok()?;
+    if parsed.kind != "event_msg" {
+        return None;
+    }
+    let payload = parsed.payload.filter(|p| p.kind == "token_count")?;
+    Some(payload.info?.total_token_usage?.tokens())
+}
+
 /// The last `codex` snapshot among the last `max_bytes` of `path`. A torn last line (codex
 /// still writing) is skipped.
 pub fn last_snapshot(path: &Path, max_bytes: u64) -> io::Result<Option<RateLimitSnapshot>> {
+    last_of(path, max_bytes, snapshot_from_line)
+}
+
+/// The thread's usage so far: the last `info.total_token_usage` among the last `max_bytes` of
+/// `path` (every turn ends with one, so it is near the end). `None` when no line holds one (a
+/// thread whose every turn failed before the model answered).
+pub fn last_total_usage(path: &Path, max_bytes: u64) -> io::Result<Option<Tokens>> {
+    last_of(path, max_bytes, total_usage_from_line)
+}
+
+/// The last line among the last `max_bytes` of `path` that `pick` finds something in. The
+/// partial first line of the window and a torn last line are never given to it whole: the
+/// first is dropped, the second does not parse.
+fn last_of<T>(
+    path: &Path,
+    max_bytes: u64,
+    pick: impl Fn(&str) -> Option<T>,
+) -> io::Result<Option<T>> {
     let mut f = crate::ledger::open_log_read(path)?;
     let len = f.metadata()?.len();
     let start = len.saturating_sub(max_bytes);
@@ -154,7 +200,7 @@ pub fn last_snapshot(path: &Path, max_bytes: u64) -> io::Result<Option<RateLimit
     if start > 0 && !lines.is_empty() {
         lines.remove(0); // partial first line
     }
-    Ok(lines.into_iter().rev().find_map(snapshot_from_line))
+    Ok(lines.into_iter().rev().find_map(pick))
 }
 
 /// The rollout file of `thread_id`, looked for only in the day folders around `near` (local and
@@ -254,6 +300,46 @@ mod tests {
         let s = last_snapshot(&p, CODEX_LINE.len() as u64 + 50).unwrap();
         assert!(s.is_some());
         assert!(last_snapshot(&p, 10).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_threads_usage_so_far_is_the_last_total_of_any_family() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("rollout.jsonl");
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/codex/rollout-two-families.jsonl");
+        // The fixture's one total (100 in, 10 out) sits between a codex and another family's
+        // line, both with `info: null`.
+        assert_eq!(
+            last_total_usage(&fixture, 1 << 20).unwrap(),
+            Some(Tokens {
+                input: 100,
+                cached_input: 0,
+                output: 10,
+                reasoning: 0,
+                total: 110
+            })
+        );
+        let total = |input: u64| {
+            format!(
+                r#"{{"timestamp":"2026-11-29T21:50:25Z","type":"event_msg","payload":{{"type":"token_count","info":{{"total_token_usage":{{"input_tokens":{input},"cached_input_tokens":200,"output_tokens":50,"reasoning_output_tokens":5,"total_tokens":1}},"last_token_usage":{{"input_tokens":1}}}},"rate_limits":null}}}}"#
+            )
+        };
+        let mut f = std::fs::File::create(&p).unwrap();
+        writeln!(f, "{}", total(1000)).unwrap();
+        writeln!(f, "{}", total(2500)).unwrap();
+        writeln!(f, "{CODEX_LINE}").unwrap(); // info null: says nothing of usage
+        write!(f, "{}", &total(9999)[..120]).unwrap(); // torn
+        drop(f);
+        let t = last_total_usage(&p, 1 << 20).unwrap().unwrap();
+        assert_eq!(
+            (t.input, t.cached_input, t.output, t.reasoning, t.total),
+            (2500, 200, 50, 5, 2550),
+            "total = input + output, as offload counts it"
+        );
+        std::fs::write(&p, format!("{CODEX_LINE}\n")).unwrap();
+        assert_eq!(last_total_usage(&p, 1 << 20).unwrap(), None);
+        assert!(last_total_usage(&dir.path().join("missing.jsonl"), 1 << 20).is_err());
     }
 
     #[test]

@@ -27,6 +27,7 @@ fn main() {
                 work_type: None,
                 cwd: "/".into(),
                 pid,
+                resumed_from: None,
             })
         } else {
             Body::AttemptFinished(Box::new(AttemptFinished {
@@ -50,6 +51,7 @@ fn main() {
                 },
                 thread_id: None,
                 error: Some("x".repeat(4096)),
+                resumed_from: None,
             }))
         };
         if let Err(e) = ledger.append(&[Event::now(Some(&session), body)]) {

@@ -429,6 +429,7 @@ fn fill_ledger(home: &Path, events: usize) -> Ledger {
                 },
                 thread_id: Some("01a20c4a-a5ff-7792-8016-3e1e51903e20".into()),
                 error: None,
+                resumed_from: None,
             })),
         );
         serde_json::to_writer(&mut log, &ev).expect("serialize");
@@ -503,6 +504,7 @@ impl Scene {
                 },
                 thread_id: Some("01a20c4a-b763-7c92-94af-656f999e2a31".into()),
                 error: None,
+                resumed_from: None,
             })),
         );
         let now = attempt.ts;
@@ -917,6 +919,7 @@ fn ok_attempt() -> Body {
         tokens: Tokens::default(),
         thread_id: None,
         error: None,
+        resumed_from: None,
     }))
 }
 
@@ -1154,6 +1157,7 @@ fn fill_mixed_ledger(home: &Path, events: usize) {
                 work_type: Some("code".into()),
                 cwd: "/home/dev/projects/service".into(),
                 pid: 4242,
+                resumed_from: None,
             }),
             2 | 4 => Body::AttemptFinished(Box::new(AttemptFinished {
                 unconfigured_codex: None,
@@ -1184,6 +1188,7 @@ fn fill_mixed_ledger(home: &Path, events: usize) {
                 },
                 thread_id: Some("01a20c4a-a5ff-7792-8016-3e1e51903e20".into()),
                 error: None,
+                resumed_from: None,
             })),
             5..=7 => Body::GuardDenied {
                 tool: if i % 10 == 5 { "Agent" } else { "Edit" }.into(),
