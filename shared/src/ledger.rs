@@ -2303,7 +2303,7 @@ mod tests {
         // A line from a newer offload with an outcome this one does not know.
         let line = serde_json::to_string(&finished("s1", 5, Outcome::Failed))
             .unwrap()
-            .replace("\"outcome\":\"failed\"", "\"outcome\":\"cancelled\"");
+            .replace("\"outcome\":\"failed\"", "\"outcome\":\"abandoned\"");
         let mut f = OpenOptions::new()
             .append(true)
             .open(l.paths().events())

@@ -181,7 +181,7 @@ mod tests {
         let back: Outcome = serde_json::from_str("\"interrupted\"").unwrap();
         assert_eq!(back, i);
         // A newer offload's outcome reads, as unknown.
-        let later: Outcome = serde_json::from_str("\"cancelled\"").unwrap();
+        let later: Outcome = serde_json::from_str("\"abandoned\"").unwrap();
         assert_eq!(later, Outcome::Unknown);
     }
 
