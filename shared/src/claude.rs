@@ -181,6 +181,23 @@ mod tests {
     }
 
     #[test]
+    fn stop_payloads_as_claude_code_sends_them() {
+        for version in ["2.1.197", "2.1.330", "2.1.332"] {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/claude")
+                .join(version);
+            for (file, active) in [("stop.json", false), ("stop-hook-active.json", true)] {
+                let h = HookInput::parse(&std::fs::read(dir.join(file)).unwrap()).unwrap();
+                assert_eq!(h.event(), Event::Stop, "{version} {file}");
+                assert_eq!(h.stop_hook_active, Some(active), "{version} {file}");
+                assert!(h.session().is_some() && h.cwd.is_some());
+            }
+        }
+        let odd = HookInput::parse(br#"{"hook_event_name":"Stop","stop_hook_active":"yes"}"#);
+        assert_eq!(odd.unwrap().stop_hook_active, None);
+    }
+
+    #[test]
     fn deny_has_the_exact_shape() {
         let v: Value = serde_json::from_str(&deny_json("R")).unwrap();
         assert_eq!(
