@@ -1250,11 +1250,30 @@ fn review_gate_allow_reaches_the_user_and_a_failed_review_is_not_clean() {
 fn review_gate_off_says_nothing_and_a_project_outside_git_is_not_reviewed() {
     // Off (the default): Stop is silent, the prompt takes no snapshot.
     let s = Session::new();
+    let start = s
+        .hook(&s.payload("SessionStart", json!({"source": "startup"})))
+        .expect_code(0);
+    assert!(
+        !start.stdout().contains("review gate"),
+        "{}",
+        start.stdout()
+    );
     s.prompt("go").expect_code(0);
     std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
     assert_eq!(s.stop(false, &[]).stdout(), "");
     assert!(!s.sb.home().join("review").exists());
     assert!(s.reviews().is_empty());
+
+    // On: the session's start tells Claude what a blocked stop asks for.
+    let s = Session::with_review_gate(json!(true));
+    let start = s
+        .hook(&s.payload("SessionStart", json!({"source": "startup"})))
+        .expect_code(0);
+    assert!(
+        start.stdout().contains("review gate is on"),
+        "{}",
+        start.stdout()
+    );
 
     // On, outside git: the gate says it cannot review, and does not block.
     let s = Session::with_review_gate(json!(true));

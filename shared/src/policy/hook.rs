@@ -323,13 +323,20 @@ pub fn answer(
             let stdout = if mode == Mode::Off {
                 String::new()
             } else {
-                session_context(
+                let mut context = session_context(
                     mode,
                     env.codex_found.as_deref(),
                     &config.guard.approval_phrase,
                     &project,
                     &offload,
-                )
+                );
+                if config.guard.review_gate.enabled {
+                    context.push_str(
+                        " offload's review gate is on: when you stop after changing code, Codex reviews the turn's diff; \
+                         a stop blocked with its findings means fix them (through offload run) or explain why they are not problems.",
+                    );
+                }
+                context
             };
             Answer {
                 stdout,

@@ -8,6 +8,7 @@
 //!   shows `review…` only while a live holder is within it;
 //! - `results/<session>.<diff>.json`: a review's verdict, so the same diff is never reviewed
 //!   twice;
+//! - `runs/<session>.<diff>/`: a review's prompt and the runner's output;
 //! - `objects/`: the git objects of the snapshots (see [`super::git`]).
 //!
 //! Everything here is pruned after a week ([`Store::maybe_prune`]).
@@ -254,7 +255,7 @@ impl Store {
             return;
         }
         let _ = write_atomic(&marker, b"");
-        for sub in ["turns", "results", "locks", "tmp", "objects"] {
+        for sub in ["turns", "results", "locks", "runs", "tmp", "objects"] {
             prune_older(&self.root.join(sub), KEEP, 3);
         }
     }
@@ -358,6 +359,37 @@ mod tests {
             .unwrap();
         assert!(matches!(got, Acquired::Held(_)), "{got:?}");
         assert!(store.reviewing("s1", Utc::now()).is_some());
+    }
+
+    #[test]
+    fn what_is_older_than_a_week_is_pruned_once_a_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let old = store.root.join("objects/ab/cdef");
+        let fresh = store.root.join("runs/s.k/prompt.txt");
+        for f in [&old, &fresh] {
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, "x").unwrap();
+        }
+        let aged = std::process::Command::new("touch")
+            .args(["-d", "10 days ago"])
+            .arg(&old)
+            .status()
+            .unwrap();
+        assert!(aged.success());
+        store.maybe_prune();
+        assert!(!old.exists() && !old.parent().unwrap().exists());
+        assert!(fresh.exists());
+        // Not again within the day.
+        std::fs::create_dir_all(old.parent().unwrap()).unwrap();
+        std::fs::write(&old, "x").unwrap();
+        std::process::Command::new("touch")
+            .args(["-d", "10 days ago"])
+            .arg(&old)
+            .status()
+            .unwrap();
+        store.maybe_prune();
+        assert!(old.exists());
     }
 
     #[test]
