@@ -21,7 +21,16 @@ pub const MAX_FINDINGS: usize = 8000;
 
 /// The review's prompt for a diff of the project at `top` (`files` changed paths).
 pub fn prompt(top: &str, files: &[String], diff: &str) -> String {
-    let listed: Vec<&str> = files.iter().take(50).map(String::as_str).collect();
+    // At most 50 names and about 4 KiB of them: the prompt reaches codex as one argument.
+    let mut listed: Vec<&str> = Vec::new();
+    let mut size = 0;
+    for f in files.iter().take(50) {
+        size += f.len() + 2;
+        if size > 4096 {
+            break;
+        }
+        listed.push(f);
+    }
     let more = if files.len() > listed.len() {
         format!(" (and {} more)", files.len() - listed.len())
     } else {
@@ -211,5 +220,11 @@ mod tests {
         assert!(p.contains("VERDICT: ALLOW") && p.contains("VERDICT: FINDINGS"));
         assert!(p.contains("f49.rs (and 10 more)"), "{p}");
         assert!(!p.contains("f50.rs"));
+        let long: Vec<String> = (0..50)
+            .map(|i| format!("{i}{}", "d/".repeat(200)))
+            .collect();
+        let p = prompt("/w", &long, "");
+        assert!(p.len() < 6000, "{}", p.len());
+        assert!(p.contains("more)"), "{p}");
     }
 }
