@@ -14,7 +14,8 @@
 //! | the same diff was reviewed before | its verdict again, never a second block | as before |
 //! | the turn's rounds are used up | `systemMessage`: not reviewed again | `limit` |
 //! | another hook run reviews this diff now | `systemMessage` | `busy` |
-//! | no review (codex missing, failed, timed out or answered without a verdict; diff too big; not a git repository; no snapshot of the turn's start) | `systemMessage` saying so plainly | `unreviewed` |
+//! | no review (codex missing, failed, timed out or answered without a verdict; diff too big; no snapshot of the turn's start) | `systemMessage` saying so plainly | `unreviewed` |
+//! | the project is not in a git work tree (at every stop) | `systemMessage`: the gate cannot review it | `unreviewed` |
 //!
 //! A review that did not happen is never reported as clean, and never blocks: a gate that
 //! blocks when it cannot review would block every stop after it and keep Claude looping. A
@@ -162,15 +163,17 @@ pub fn on_stop(ctx: &Ctx<'_>, stop_hook_active: bool) -> Reply {
         );
     };
     if turn.not_repo {
-        return not_reviewed(
-            &format!(
-                "the review gate reviews git work trees only, and {}",
-                turn.problem
-                    .as_deref()
-                    .unwrap_or("this project is not in one")
-            ),
-            0,
-        );
+        // Said at every stop, changes or not: without git the gate cannot tell.
+        let why = turn
+            .problem
+            .clone()
+            .unwrap_or_else(|| "this project is not in a git work tree".into());
+        return Reply {
+            message: Some(format!(
+                "offload review: the review gate cannot review this project ({why}): it sees a turn's changes through git only. Nothing was reviewed; the stop was not blocked."
+            )),
+            ..not_reviewed(&why, 0)
+        };
     }
     let Some(start) = turn.tree.clone() else {
         return not_reviewed(
@@ -745,7 +748,7 @@ mod tests {
         let r = w.stop(false);
         let m = r.message.unwrap();
         assert!(
-            m.contains("git work trees only") && m.contains("not in a git repository"),
+            m.contains("cannot review this project") && m.contains("not in a git repository"),
             "{m}"
         );
         assert_eq!((r.block, w.runs()), (None, 0));
