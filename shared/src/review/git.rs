@@ -9,7 +9,8 @@
 //! So a turn's diff holds only what changed during the turn, whatever was uncommitted before.
 //!
 //! Every git run has a deadline (its process group is killed past it) and no pager, external
-//! diff, text conversion or file-system monitor.
+//! diff, text conversion or file-system monitor. Clean filters the repository configures (Git
+//! LFS, for one) run as they do for any `git add`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
