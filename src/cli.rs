@@ -117,6 +117,25 @@ pub struct SetupCmd {
     /// runs without --work-type, while that is the logic model).
     #[arg(long, value_name = "MODEL", conflicts_with_all = ["project", "managed"])]
     pub logic_model: Option<String>,
+    /// Turn the review gate on: when Claude stops after changing code in a git project, Codex
+    /// reviews the turn's diff, and findings send Claude back once to fix them or explain
+    /// (`guard.review_gate` in offload's config, and a Stop hook in Claude Code's settings).
+    #[arg(long, conflicts_with_all = ["code_model", "logic_model"])]
+    pub review_gate: bool,
+    /// Turn the review gate off, and take its Stop hook out.
+    #[arg(long, conflicts_with_all = ["review_gate", "code_model", "logic_model"])]
+    pub no_review_gate: bool,
+}
+
+impl SetupCmd {
+    /// `Some(on)` when --review-gate or --no-review-gate was given.
+    pub fn review_gate_flag(&self) -> Option<bool> {
+        match (self.review_gate, self.no_review_gate) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]

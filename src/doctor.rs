@@ -17,6 +17,7 @@
 //! | hook <event> | no `offload-hook` for PreToolUse / SessionStart / UserPromptSubmit, its file is missing, or it uses `onFailure` on a Claude Code older than 2.1.295 | the PreToolUse matcher leaves out a tool the guard needs; no `offload-hook` for PostToolUse / PostToolUseFailure, or their matcher leaves out Bash |
 //! | hook PreSkillShellCommand | Claude Code 2.1.332 or later and no `offload-hook` for it (skills' inline `` !`cmd` `` commands run unchecked) | Claude Code older than 2.1.332, or of unknown version: those commands fire no hook at all (ok when `"disableSkillShellExecution": true` stops them) |
 //! | hook <event>, twice | | offload-hook runs more than once for an event (setup and the plugin, or user and project settings): every event is recorded twice |
+//! | review gate | | on in the config (with the current folder's override) but no Stop hook runs `offload-hook`, or it runs twice, its timeout is shorter than a review's, it has `onFailure`, or git does not run |
 //! | statusline | | none, another command in effect, or its file is missing |
 //! | state folder | | mode is not 0700 |
 //! | ledger | events.jsonl unreadable | its last line is torn |
@@ -51,7 +52,7 @@ use shared::ledger::Ledger;
 use shared::paths::Paths;
 use shared::process::{resolve_bin, run_bounded};
 use shared::settings::{
-    ClaudeVersion, ON_FAILURE_SINCE, PRE_SKILL_SHELL_COMMAND, PRE_TOOL_USE_MATCHER,
+    ClaudeVersion, ON_FAILURE_SINCE, PRE_SKILL_SHELL_COMMAND, PRE_TOOL_USE_MATCHER, REVIEW_EVENT,
     SKILL_SHELL_SINCE, is_our_hook, our_statusline, shell_words,
 };
 
@@ -211,7 +212,7 @@ impl Ctx {
         let (claude_check, claude_version) = self.claude();
         checks.push(claude_check);
         checks.push(self.offload_on_path());
-        checks.extend(self.settings(claude_version));
+        checks.extend(self.settings(claude_version, &config));
         checks.extend(self.state());
         checks.push(config_check);
         checks.push(self.hook_self_test());
@@ -847,7 +848,7 @@ impl Ctx {
     }
 
     /// Settings files readable; offload's hooks and statusline wired in them.
-    fn settings(&self, claude: Option<ClaudeVersion>) -> Vec<Check> {
+    fn settings(&self, claude: Option<ClaudeVersion>, config: &Config) -> Vec<Check> {
         let mut checks = Vec::new();
         let mut read: Vec<(String, Value)> = Vec::new();
         let mut broken = Vec::new();
@@ -886,8 +887,82 @@ impl Ctx {
             checks.push(self.hook_check(event, essential, &read, plugin.as_deref(), claude));
         }
         checks.push(self.skill_shell_check(&read, claude));
+        checks.push(self.review_gate_check(&read, config));
         checks.push(self.statusline_check(&read));
         checks
+    }
+
+    /// The review gate: off unless the config turns it on; on, it needs offload-hook on Stop
+    /// (once) with a timeout past the review's, without `onFailure`, and git.
+    fn review_gate_check(&self, read: &[(String, Value)], config: &Config) -> Check {
+        let name = "review gate";
+        let gate = &config.guard.review_gate;
+        let found = found_hooks(read, REVIEW_EVENT);
+        let on_hint = "run `offload setup --review-gate` (add --project for a project's settings)";
+        if !gate.enabled {
+            return match found.first() {
+                None => Check::ok(name, "off (`offload setup --review-gate` turns it on)"),
+                Some((shown, _)) => Check::ok(
+                    name,
+                    format!(
+                        "off in the config; the Stop hook in {shown} does nothing (`offload setup --no-review-gate` takes it out)"
+                    ),
+                ),
+            };
+        }
+        let what = format!(
+            "on: {} round{} per turn, diffs up to {} KiB reviewed within {}",
+            gate.rounds(),
+            if gate.rounds() == 1 { "" } else { "s" },
+            gate.max_diff_bytes() / 1024,
+            shared::format::millis(gate.timeout().as_millis() as u64)
+        );
+        let Some((shown, hook)) = found.first() else {
+            return Check::warn(
+                name,
+                format!("{what}, but no Stop hook runs offload-hook: nothing is reviewed"),
+                on_hint,
+            );
+        };
+        if let Some(twice) = runs_twice(name, REVIEW_EVENT, &found, None) {
+            return twice;
+        }
+        let needed = gate.timeout().as_secs_f64() + 30.0;
+        if let Some(t) = hook.timeout.filter(|t| *t < needed) {
+            return Check::warn(
+                name,
+                format!(
+                    "{what}, but the Stop hook in {shown} has a timeout of {t}s: Claude Code would end a review before its own deadline"
+                ),
+                on_hint,
+            );
+        }
+        if hook.on_failure {
+            return Check::warn(
+                name,
+                format!(
+                    "{what}, but the Stop hook in {shown} has onFailure: a crash or timeout would block every stop"
+                ),
+                on_hint,
+            );
+        }
+        let git = run_bounded(
+            {
+                let mut c = Command::new("git");
+                c.arg("--version");
+                c
+            },
+            None,
+            PROGRAM_WAIT,
+        );
+        if !git.as_ref().is_ok_and(|r| r.code == Some(0)) {
+            return Check::warn(
+                name,
+                format!("{what}, but git does not run here: no stop can be reviewed"),
+                "install git",
+            );
+        }
+        Check::ok(name, format!("{what} (Stop hook in {shown})"))
     }
 
     fn hook_check(
@@ -1443,6 +1518,8 @@ struct HookEntry {
     command: String,
     matcher: Option<String>,
     on_failure: bool,
+    /// Its `timeout`, in seconds.
+    timeout: Option<f64>,
 }
 
 /// The hooks for `event` in one settings value whose command runs offload-hook.
@@ -1471,6 +1548,7 @@ fn offload_hooks(settings: &Value, event: &str) -> Vec<HookEntry> {
                     command: command.to_owned(),
                     matcher: matcher.clone(),
                     on_failure: h.get("onFailure").is_some() || g.get("onFailure").is_some(),
+                    timeout: h.get("timeout").and_then(Value::as_f64),
                 });
             }
         }
@@ -1938,7 +2016,8 @@ mod tests {
             [HookEntry {
                 command: "/x/offload-hook".into(),
                 matcher: Some("Edit|Write|Agent|Bash".into()),
-                on_failure: true
+                on_failure: true,
+                timeout: Some(10.0),
             }]
         );
         assert!(offload_hooks(&v, "SessionStart").is_empty());

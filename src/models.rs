@@ -168,7 +168,7 @@ pub fn switch(code: Option<&str>, logic: Option<&str>, dry_run: bool) -> Result<
 
 /// The config file's text and JSON value (`{}` when it is absent or blank). A file that cannot
 /// be read or is not a JSON object is an error: it is the user's, and is never overwritten.
-fn read_doc(file: &Path) -> Result<(Option<String>, Value), Error> {
+pub(crate) fn read_doc(file: &Path) -> Result<(Option<String>, Value), Error> {
     let refuse = |why: String| {
         Error::with_code(
             format!(
@@ -202,7 +202,7 @@ fn read_doc(file: &Path) -> Result<(Option<String>, Value), Error> {
 
 /// Write the config atomically (mode 0600), in the key order of `original`; through a symlink
 /// to the file it points at.
-fn write(file: &Path, doc: &Value, original: Option<&str>) -> Result<(), Error> {
+pub(crate) fn write(file: &Path, doc: &Value, original: Option<&str>) -> Result<(), Error> {
     let target: PathBuf = if file.is_symlink() {
         std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf())
     } else {

@@ -71,6 +71,10 @@ pub fn setup(cmd: SetupCmd) -> Result<u8, Error> {
             args.dry_run,
         );
     }
+    let flag = cmd.review_gate_flag();
+    if let Some(on) = flag {
+        println!("{}", switch_review_gate(on, args.dry_run)?);
+    }
     let (hook, statusline, missing) = binaries(args.dry_run)?;
     let claude = find_claude();
     let mut wiring = Wiring {
@@ -79,7 +83,17 @@ pub fn setup(cmd: SetupCmd) -> Result<u8, Error> {
         on_failure: claude.version().map(ClaudeVersion::supports_on_failure),
         claude: claude.version(),
         plugin: None,
+        review_gate: review_gate_on(args.project && !args.managed, flag, args.dry_run),
     };
+    if let Some(on) = flag
+        && on != wiring.review_gate
+    {
+        eprintln!(
+            "offload: warning: the project's .claude/offload.json turns the review gate {}; it \
+             overrides your config in this project",
+            if wiring.review_gate { "on" } else { "off" }
+        );
+    }
     if args.managed {
         return managed_setup(&args, &wiring);
     }
@@ -249,6 +263,13 @@ pub fn setup(cmd: SetupCmd) -> Result<u8, Error> {
         if args.project { " in this project" } else { "" }
     );
     println!("    edits of code files are then held until Codex was tried: `offload run ...`");
+    if wiring.review_gate {
+        println!(
+            "  - review gate on: when Claude stops after changing code in a git project, Codex \
+             reviews the turn's diff (read-only) and findings send Claude back once; \
+             off: offload setup --no-review-gate"
+        );
+    }
     if args.project {
         println!(
             "  - the hook paths are absolute to this machine: if .claude/settings.json is \
@@ -261,6 +282,87 @@ pub fn setup(cmd: SetupCmd) -> Result<u8, Error> {
         if args.project { " --project" } else { "" }
     );
     Ok(0)
+}
+
+/// `--review-gate` / `--no-review-gate`: `guard.review_gate` in offload's config, `true` or
+/// `false` (an object keeps its other fields, with `enabled`). The file is the user's: one that
+/// cannot be read as a JSON object is reported and never written. What it did, in one line.
+fn switch_review_gate(on: bool, dry_run: bool) -> Result<String, Error> {
+    let paths = Paths::from_env().map_err(|e| Error::with_code(e.to_string(), 1))?;
+    let file = &paths.config_file;
+    let (text, mut doc) = crate::models::read_doc(file)?;
+    let guard = doc
+        .as_object_mut()
+        .and_then(|o| {
+            o.entry("guard")
+                .or_insert_with(|| Value::Object(Default::default()))
+                .as_object_mut()
+        })
+        .ok_or_else(|| {
+            Error::with_code(
+                format!(
+                    "{}: \"guard\" is not an object; fix it (or move the file away), then run \
+                     this again. Nothing was written.",
+                    file.display()
+                ),
+                1,
+            )
+        })?;
+    let before = guard.get("review_gate").cloned();
+    let after = match &before {
+        Some(Value::Object(fields)) => {
+            let mut fields = fields.clone();
+            // An object without `enabled` is on already.
+            if !on || fields.contains_key("enabled") {
+                fields.insert("enabled".into(), Value::Bool(on));
+            }
+            Value::Object(fields)
+        }
+        _ => Value::Bool(on),
+    };
+    let word = if on { "on" } else { "off" };
+    let title = if dry_run {
+        "offload setup --dry-run (nothing is written)"
+    } else {
+        "offload setup"
+    };
+    if before.as_ref() == Some(&after) {
+        return Ok(format!(
+            "{title}: the review gate is {word} already (guard.review_gate in {})",
+            file.display()
+        ));
+    }
+    guard.insert("review_gate".into(), after);
+    if !dry_run {
+        crate::models::write(file, &doc, text.as_deref())?;
+    }
+    Ok(format!(
+        "{title}: the review gate {} {word} (guard.review_gate in {})",
+        if dry_run { "would be" } else { "is now" },
+        file.display()
+    ))
+}
+
+/// Whether the review gate is on for the settings setup writes: the user config (with the
+/// current folder's `.claude/offload.json` for `--project`). A dry run with a flag takes the
+/// flag, since nothing was written.
+fn review_gate_on(project: bool, flag: Option<bool>, dry_run: bool) -> bool {
+    if let (Some(on), true) = (flag, dry_run) {
+        return on;
+    }
+    let Ok(paths) = Paths::from_env() else {
+        return flag.unwrap_or(false);
+    };
+    let cwd = if project {
+        std::env::current_dir().ok()
+    } else {
+        None
+    };
+    shared::config::Config::load_for_project(&paths.config_file, cwd.as_deref())
+        .config
+        .guard
+        .review_gate
+        .enabled
 }
 
 /// offload's drop-in in the managed settings.

@@ -529,7 +529,7 @@ fn doctor_all_green_with_codex_claude_and_wired_settings() {
     for (mark, line) in marks(&text) {
         assert_eq!(mark, '✓', "{line}\n{text}");
     }
-    assert_eq!(marks(&text).len(), 21, "{text}");
+    assert_eq!(marks(&text).len(), 22, "{text}");
     snapshot("doctor-ok.txt", &m.normalise(&text));
     // codex ran with the CODEX_HOME it was given: --version, exec --help, login status and
     // debug models.
@@ -1123,6 +1123,7 @@ fn doctor_json_shape() {
             "hook PostToolUse",
             "hook PostToolUseFailure",
             "hook PreSkillShellCommand",
+            "review gate",
             "statusline",
             "state folder",
             "config",
@@ -1337,6 +1338,81 @@ fn doctor_says_when_offload_is_not_on_path() {
     assert_eq!(c["status"], "warn", "{c}");
     assert!(
         c["detail"].as_str().unwrap().contains("an older install?"),
+        "{c}"
+    );
+}
+
+#[test]
+fn doctor_on_the_review_gate() {
+    let m = Machine::new();
+    script(&m.sb.file("bin/codex"), FAKE_CODEX);
+    script(&m.sb.file("bin/claude"), &claude_script("2.1.332"));
+    let hook = workspace_bin("offload-hook");
+    let mut wired = wired_settings(&hook, &workspace_bin("offload-statusline"));
+    m.user_settings(&wired);
+    let config = m.sb.home().join("config.json");
+    let name = "review gate";
+
+    // Off, and not wired: fine.
+    let (c, _) = doctor_check(&m, name);
+    assert_eq!(c["status"], "ok", "{c}");
+    assert!(c["detail"].as_str().unwrap().starts_with("off"), "{c}");
+
+    // On in the config, no Stop hook: nothing would be reviewed.
+    fs::create_dir_all(m.sb.home()).unwrap();
+    fs::write(&config, r#"{"guard": {"review_gate": {"timeout": "2m"}}}"#).unwrap();
+    let (c, code) = doctor_check(&m, name);
+    assert_eq!((c["status"].as_str(), code), (Some("warn"), Some(0)), "{c}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("nothing is reviewed"),
+        "{c}"
+    );
+    assert!(
+        c["hint"]
+            .as_str()
+            .unwrap()
+            .contains("offload setup --review-gate"),
+        "{c}"
+    );
+
+    // Wired as setup wires it.
+    let stop = |timeout: u64| json!([{"hooks": [{"type": "command", "command": format!("\"{}\"", hook.display()), "timeout": timeout}]}]);
+    wired["hooks"]["Stop"] = stop(1260);
+    m.user_settings(&wired);
+    let (c, _) = doctor_check(&m, name);
+    assert_eq!(c["status"], "ok", "{c}");
+    let detail = c["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("on: 1 round per turn") && detail.contains("2m00s"),
+        "{c}"
+    );
+
+    // A timeout shorter than a review's: Claude Code would end it first.
+    wired["hooks"]["Stop"] = stop(60);
+    m.user_settings(&wired);
+    let (c, _) = doctor_check(&m, name);
+    assert_eq!(c["status"], "warn", "{c}");
+    assert!(
+        c["detail"].as_str().unwrap().contains("timeout of 60s"),
+        "{c}"
+    );
+
+    // Off again in the project's override: the hook is there and does nothing.
+    wired["hooks"]["Stop"] = stop(1260);
+    m.user_settings(&wired);
+    fs::create_dir_all(m.sb.work().join(".claude")).unwrap();
+    fs::write(
+        m.sb.work().join(".claude/offload.json"),
+        r#"{"guard": {"review_gate": false}}"#,
+    )
+    .unwrap();
+    let (c, _) = doctor_check(&m, name);
+    assert_eq!(c["status"], "ok", "{c}");
+    assert!(
+        c["detail"].as_str().unwrap().contains("does nothing"),
         "{c}"
     );
 }

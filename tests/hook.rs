@@ -1050,3 +1050,276 @@ fn nothing_put_in_place_of_offloads_files_makes_the_hook_hang() {
     assert_eq!(line.code(), 0);
     assert!(line.stdout().starts_with("Offload"), "{}", line.stdout());
 }
+
+// The review gate: Stop runs a Codex review (`offload run`, here with the fake codex) of what
+// the turn changed in a git project.
+
+impl Session {
+    /// A session in a git project with the review gate set to `gate` (`guard.review_gate`).
+    fn with_review_gate(gate: Value) -> Session {
+        let s = Session::new();
+        std::fs::write(s.project.join("src/lib.rs"), "fn a() {}\n").unwrap();
+        let ok = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm one",
+            ])
+            .current_dir(&s.project)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        std::fs::write(
+            s.sb.home().join("config.json"),
+            serde_json::to_vec(&json!({"runner": {"codex_bin": support::fake_codex()}, "guard": {"review_gate": gate}})).unwrap(),
+        )
+        .unwrap();
+        s
+    }
+
+    /// A Stop, with the fake codex's variables in `env`.
+    fn stop(&self, active: bool, env: &[(&str, &str)]) -> Done {
+        let payload = self.payload(
+            "Stop",
+            json!({"stop_hook_active": active, "last_assistant_message": "done"}),
+        );
+        let codex_home = self.sb.codex_home();
+        let mut all = vec![("CODEX_HOME", codex_home.to_str().unwrap())];
+        all.extend_from_slice(env);
+        self.hook_with(&payload, &all).expect_code(0)
+    }
+
+    /// The answer file of the fake codex.
+    fn answer(&self, text: &str) -> String {
+        let p = self.sb.file("answer.txt");
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    }
+
+    fn review_attempts(&self) -> Vec<shared::ledger::AttemptFinished> {
+        self.sb
+            .finished()
+            .into_iter()
+            .filter(|a| a.work_type.as_deref() == Some("review"))
+            .collect()
+    }
+
+    fn reviews(&self) -> Vec<shared::ledger::Review> {
+        self.sb
+            .events()
+            .into_iter()
+            .filter_map(|e| match e.body {
+                Body::Review(r) => Some(r),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn stop_json(d: &Done) -> Value {
+    let out = d.stdout();
+    if out.trim().is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+#[test]
+fn review_gate_blocks_once_with_the_findings_then_lets_the_stop_pass() {
+    use shared::ledger::ReviewVerdict as V;
+    let s = Session::with_review_gate(json!(true));
+    let answer = s.answer("VERDICT: FINDINGS\n- src/lib.rs:1: `b` is never called\n");
+    let prompt_file = s.sb.file("prompt.txt");
+    let env = [
+        ("FAKE_CODEX_TEXT_FILE", answer.as_str()),
+        ("FAKE_CODEX_PROMPT", prompt_file.to_str().unwrap()),
+    ];
+    s.prompt("rename a to b").expect_code(0);
+    // A stop before anything changed: silent.
+    assert_eq!(s.stop(false, &env).stdout(), "");
+    std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
+
+    let v = stop_json(&s.stop(false, &env));
+    assert_eq!(v["decision"], "block", "{v}");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("- src/lib.rs:1: `b` is never called"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("fix it") && reason.contains("or explain"),
+        "{reason}"
+    );
+    let shown = v["systemMessage"].as_str().unwrap();
+    assert!(shown.contains("Codex found problems"), "{shown}");
+    let prompt = std::fs::read_to_string(&prompt_file).unwrap();
+    assert!(
+        prompt.contains("-fn a() {}\n+fn b() {}"),
+        "the diff went to codex: {prompt}"
+    );
+
+    // Claude continues and stops again without changing anything: the same verdict, no block.
+    let v = stop_json(&s.stop(true, &env));
+    assert!(v.get("decision").is_none(), "{v}");
+    assert!(
+        v["systemMessage"]
+            .as_str()
+            .unwrap()
+            .contains("not blocked again"),
+        "{v}"
+    );
+    // It changes more: the round is used up, said plainly, and nothing is reviewed.
+    std::fs::write(s.project.join("src/lib.rs"), "fn b() { 1 }\n").unwrap();
+    let v = stop_json(&s.stop(true, &env));
+    assert!(v.get("decision").is_none(), "{v}");
+    assert!(
+        v["systemMessage"]
+            .as_str()
+            .unwrap()
+            .contains("NOT reviewed"),
+        "{v}"
+    );
+
+    let attempts = s.review_attempts();
+    assert_eq!(attempts.len(), 1, "one review: {attempts:?}");
+    assert_eq!(
+        (attempts[0].sandbox.as_str(), attempts[0].outcome),
+        ("read-only", shared::outcome::Outcome::Success)
+    );
+    let reviews: Vec<(V, bool)> = s.reviews().iter().map(|r| (r.verdict, r.blocked)).collect();
+    assert_eq!(
+        reviews,
+        [(V::Findings, true), (V::Findings, false), (V::Limit, false)]
+    );
+    assert_eq!(
+        s.reviews()[0].attempt.as_deref(),
+        Some(attempts[0].attempt.as_str())
+    );
+    let summary = s.sb.ledger().session(s.id).unwrap();
+    assert_eq!(
+        summary.successes, 1,
+        "the review counts as the session's attempt"
+    );
+}
+
+#[test]
+fn review_gate_allow_reaches_the_user_and_a_failed_review_is_not_clean() {
+    use shared::ledger::ReviewVerdict as V;
+    let s = Session::with_review_gate(json!({"timeout": "30s"}));
+    s.prompt("go").expect_code(0);
+    std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
+    let v = stop_json(&s.stop(false, &[("FAKE_CODEX_TEXT", "VERDICT: ALLOW")]));
+    assert!(v.get("decision").is_none(), "{v}");
+    let shown = v["systemMessage"].as_str().unwrap();
+    assert!(shown.starts_with("offload review: ALLOW"), "{shown}");
+
+    // Next turn: codex fails. Said plainly, not blocked, never called clean.
+    s.prompt("more").expect_code(0);
+    std::fs::write(s.project.join("src/lib.rs"), "fn c() {}\n").unwrap();
+    let v = stop_json(&s.stop(false, &[("FAKE_CODEX_MODE", "fail500")]));
+    assert!(v.get("decision").is_none(), "{v}");
+    let shown = v["systemMessage"].as_str().unwrap();
+    assert!(
+        shown.contains("NOT reviewed") && shown.contains("high demand"),
+        "{shown}"
+    );
+    assert!(!shown.contains("review: ALLOW"), "{shown}");
+    // Codex answers without a verdict: not a review either.
+    std::fs::write(s.project.join("src/lib.rs"), "fn d() {}\n").unwrap();
+    let v = stop_json(&s.stop(false, &[("FAKE_CODEX_TEXT", "Looks fine")]));
+    assert!(v.get("decision").is_none(), "{v}");
+    assert!(
+        v["systemMessage"]
+            .as_str()
+            .unwrap()
+            .contains("not with a verdict"),
+        "{v}"
+    );
+
+    let verdicts: Vec<V> = s.reviews().iter().map(|r| r.verdict).collect();
+    assert_eq!(verdicts, [V::Allow, V::Unreviewed, V::Unreviewed]);
+    let outcomes: Vec<_> = s.review_attempts().iter().map(|a| a.outcome).collect();
+    use shared::outcome::Outcome;
+    assert_eq!(
+        outcomes,
+        [Outcome::Success, Outcome::Failed, Outcome::Success]
+    );
+}
+
+#[test]
+fn review_gate_off_says_nothing_and_a_project_outside_git_is_not_reviewed() {
+    // Off (the default): Stop is silent, the prompt takes no snapshot.
+    let s = Session::new();
+    let start = s
+        .hook(&s.payload("SessionStart", json!({"source": "startup"})))
+        .expect_code(0);
+    assert!(
+        !start.stdout().contains("review gate"),
+        "{}",
+        start.stdout()
+    );
+    s.prompt("go").expect_code(0);
+    std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
+    assert_eq!(s.stop(false, &[]).stdout(), "");
+    assert!(!s.sb.home().join("review").exists());
+    assert!(s.reviews().is_empty());
+
+    // On: the session's start tells Claude what a blocked stop asks for.
+    let s = Session::with_review_gate(json!(true));
+    let start = s
+        .hook(&s.payload("SessionStart", json!({"source": "startup"})))
+        .expect_code(0);
+    assert!(
+        start.stdout().contains("review gate is on"),
+        "{}",
+        start.stdout()
+    );
+
+    // On, outside git: the gate says it cannot review, and does not block.
+    let s = Session::with_review_gate(json!(true));
+    std::fs::remove_dir_all(s.project.join(".git")).unwrap();
+    s.prompt("go").expect_code(0);
+    std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
+    let v = stop_json(&s.stop(false, &[]));
+    assert!(v.get("decision").is_none(), "{v}");
+    let shown = v["systemMessage"].as_str().unwrap();
+    assert!(shown.contains("not in a git repository"), "{shown}");
+    assert!(s.review_attempts().is_empty());
+
+    // OFFLOAD_MODE=off switches the gate off with the guard.
+    let s = Session::with_review_gate(json!(true));
+    s.prompt("go").expect_code(0);
+    std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
+    assert_eq!(s.stop(false, &[("OFFLOAD_MODE", "off")]).stdout(), "");
+}
+
+#[test]
+fn two_stops_at_once_run_one_review() {
+    use shared::ledger::ReviewVerdict as V;
+    let s = Session::with_review_gate(json!(true));
+    let answer = s.answer("VERDICT: FINDINGS\n- src/lib.rs:1: bug\n");
+    s.prompt("go").expect_code(0);
+    std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
+    let env = [
+        ("FAKE_CODEX_TEXT_FILE", answer.as_str()),
+        ("FAKE_CODEX_DELAY", "2"),
+    ];
+    let outs: Vec<Value> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..2)
+            .map(|_| sc.spawn(|| stop_json(&s.stop(false, &env))))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(s.review_attempts().len(), 1, "{outs:?}");
+    let blocks = outs.iter().filter(|v| v["decision"] == "block").count();
+    assert_eq!(blocks, 1, "{outs:?}");
+    assert!(
+        outs.iter().any(|v| v["systemMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("reviewing these same changes"))),
+        "{outs:?}"
+    );
+    let mut verdicts: Vec<V> = s.reviews().iter().map(|r| r.verdict).collect();
+    verdicts.sort_by_key(|v| format!("{v:?}"));
+    assert_eq!(verdicts, [V::Busy, V::Findings]);
+}

@@ -806,7 +806,7 @@ fn k_an_mcp_write_tool_is_judged_like_write_in_2_1_332() {
     an_mcp_write_tool_is_judged_like_write(None);
 }
 
-/// (l) Long work as the skill teaches it: Claude starts a background job (it returns at once),
+/// (n) Long work as the skill teaches it: Claude starts a background job (it returns at once),
 /// the Edit meanwhile is told Codex is still working, a second run is refused, `offload wait`
 /// brings the answer and the run's exit code, and the Edit afterwards passes. One codex, one
 /// model request, one attempt.
@@ -891,6 +891,211 @@ fn a_background_job_then_wait(version: Option<&str>) {
 }
 
 #[test]
-fn l_a_background_job_then_wait_in_2_1_330() {
+fn n_a_background_job_then_wait_in_2_1_330() {
     a_background_job_then_wait(Some("2.1.330"));
+}
+
+impl World {
+    /// The project as a git repository, offload's review gate on (`timeout` per review), and
+    /// the Stop hook registered as `offload setup --review-gate` writes it.
+    fn with_review_gate(&self, timeout: &str) {
+        let ok = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm one",
+            ])
+            .current_dir(self.project())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git init");
+        std::fs::write(
+            self.state.path().join("config.json"),
+            json!({"guard": {"review_gate": {"timeout": timeout}}}).to_string(),
+        )
+        .unwrap();
+        let hook = support::workspace_bin("offload-hook");
+        let mut settings = hooks_settings(&hook.display().to_string(), 10);
+        settings["permissions"] =
+            json!({"allow": ["Read", "Edit", "Write", "Bash", "NotebookEdit"]});
+        settings["hooks"]["Stop"] = json!([{"hooks": [{
+            "type": "command",
+            "command": hook.display().to_string(),
+            "timeout": shared::settings::STOP_HOOK_TIMEOUT_SECS,
+        }]}]);
+        self.home.settings(settings);
+    }
+
+    fn reviews(&self) -> Vec<shared::ledger::Review> {
+        self.ledger()
+            .read_log()
+            .unwrap()
+            .events
+            .into_iter()
+            .filter_map(|e| match e.body {
+                Body::Review(r) => Some(r),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn review_attempts(&self) -> Vec<(Option<String>, Outcome)> {
+        self.ledger()
+            .read_log()
+            .unwrap()
+            .events
+            .into_iter()
+            .filter_map(|e| match e.body {
+                Body::AttemptFinished(f) if f.work_type.as_deref() == Some("review") => {
+                    Some((e.session, f.outcome))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// What the user was shown: the `systemMessage`s of hooks (Claude Code 2.1.330+ streams them
+    /// as `system`/`informational` events, "Stop says: …").
+    fn shown(run: &HeadlessRun) -> Vec<String> {
+        run.events
+            .iter()
+            .filter(|e| e["type"] == "system" && e["subtype"] == "informational")
+            .filter_map(|e| e["content"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+/// (l) The review gate in a real session, with the real codex: Claude routes the work to Codex,
+/// edits, and stops; the Stop hook has Codex review the turn's diff, which finds a problem, so
+/// the stop is blocked once with the findings and Claude continues (fixing it); its next stop
+/// passes without a second review. One review, one block, two Stop runs: no loop.
+#[test]
+fn l_the_review_gate_blocks_once_with_codex_findings() {
+    use shared::ledger::ReviewVerdict as V;
+    let Some(w) = World::new(None, Reply::message("VERDICT: ALLOW")) else {
+        return;
+    };
+    w.with_review_gate("60s");
+    // Codex: Claude's `offload run`, then the review.
+    w._responses.push(Reply::message("renamed a to b"));
+    w._responses.push(Reply::message(
+        "VERDICT: FINDINGS\n- src/lib.rs:1: `b` is never called (REVIEW-FINDING)",
+    ));
+    for step in w.read_then_edit() {
+        w.messages.push(step);
+    }
+    // The Edit comes after the run (the first Edit is denied before it).
+    w.messages.push(Step::tool_use(
+        "Bash",
+        json!({"command": OFFLOAD_RUN, "description": "route to Codex"}),
+    ));
+    w.messages.push(w.edit());
+    w.messages.push(Step::text("renamed"));
+    // After the block: the fix, then the end.
+    w.messages.push(Step::tool_use(
+        "Edit",
+        json!({"file_path": w.file("src/lib.rs"), "old_string": "fn b() {}", "new_string": "fn b() {}\npub fn c() { b() }"}),
+    ));
+    w.messages.push(Step::text("fixed: b is called from c"));
+    let run = w.run("rename a to b in src/lib.rs", &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+
+    assert!(
+        !w.result(3).is_error,
+        "the edit after the run: {:?}",
+        w.result(3)
+    );
+    assert!(!w.result(4).is_error, "the fix: {:?}", w.result(4));
+    // The turn after the block carried the findings to the model.
+    let turns = w.messages.turns();
+    assert_eq!(turns.len(), 7, "no turn past the script: no loop");
+    let blocked_turn = serde_json::to_string(&turns[5].body["messages"]).unwrap();
+    assert!(
+        blocked_turn.contains("REVIEW-FINDING") && blocked_turn.contains("Stop hook"),
+        "{blocked_turn}"
+    );
+    let before_block = serde_json::to_string(&turns[4].body["messages"]).unwrap();
+    assert!(!before_block.contains("REVIEW-FINDING"));
+    // Codex was asked for a review of the diff, read-only, once.
+    let asked = w._responses.responses_requests();
+    assert_eq!(asked.len(), 2, "Claude's run and one review");
+    let review_request = serde_json::to_string(&asked[1].body).unwrap();
+    assert!(
+        review_request.contains("-fn a() {}") && review_request.contains("+fn b() {}"),
+        "{review_request}"
+    );
+    assert!(review_request.contains("VERDICT: FINDINGS"));
+    // The user saw the verdict, and then that the rest was not reviewed.
+    let shown = World::shown(&run);
+    assert!(
+        shown
+            .iter()
+            .any(|m| m.contains("offload review: Codex found problems")
+                && m.contains("REVIEW-FINDING")),
+        "{shown:?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .any(|m| m.contains("NOT reviewed") && m.contains("round")),
+        "{shown:?}"
+    );
+    // The ledger: one review attempt of this session, and the two stops the gate judged.
+    let sid = run.session_id.clone().unwrap();
+    assert_eq!(w.review_attempts(), [(Some(sid.clone()), Outcome::Success)]);
+    let reviews: Vec<(V, bool)> = w.reviews().iter().map(|r| (r.verdict, r.blocked)).collect();
+    assert_eq!(reviews, [(V::Findings, true), (V::Limit, false)]);
+    let limit = w.reviews()[1].reason.clone().unwrap_or_default();
+    assert!(
+        limit.contains("Claude continued after a block"),
+        "Claude Code said stop_hook_active: {limit}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.project().join("src/lib.rs")).unwrap(),
+        "fn b() {}\npub fn c() { b() }\n"
+    );
+}
+
+/// (m) A review that fails (the model server answers 500): the user is told it was NOT
+/// reviewed, the stop is not blocked, and Claude's turn ends there.
+#[test]
+fn m_a_review_that_fails_says_so_and_does_not_block() {
+    use shared::ledger::ReviewVerdict as V;
+    let Some(w) = World::new(
+        None,
+        Reply::status(
+            500,
+            json!({"error": {"message": "boom", "type": "server_error"}}),
+        ),
+    ) else {
+        return;
+    };
+    w.with_review_gate("60s");
+    w._responses.push(Reply::message("renamed a to b"));
+    w.messages.push(Step::tool_use(
+        "Read",
+        json!({"file_path": w.file("src/lib.rs")}),
+    ));
+    w.messages.push(Step::tool_use(
+        "Bash",
+        json!({"command": OFFLOAD_RUN, "description": "route to Codex"}),
+    ));
+    w.messages.push(w.edit());
+    w.messages.push(Step::text("renamed"));
+    let run = w.run("rename a to b in src/lib.rs", &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(!w.result(2).is_error, "{:?}", w.result(2));
+    assert_eq!(w.messages.turns().len(), 4, "not blocked: the turn ended");
+    let shown = World::shown(&run);
+    assert!(
+        shown
+            .iter()
+            .any(|m| m.contains("offload review: NOT reviewed") && m.contains("ended `failed`")),
+        "{shown:?}"
+    );
+    assert!(!shown.iter().any(|m| m.contains("ALLOW")), "{shown:?}");
+    let sid = run.session_id.clone().unwrap();
+    assert_eq!(w.review_attempts(), [(Some(sid), Outcome::Failed)]);
+    let reviews: Vec<(V, bool)> = w.reviews().iter().map(|r| (r.verdict, r.blocked)).collect();
+    assert_eq!(reviews, [(V::Unreviewed, false)]);
 }

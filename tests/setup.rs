@@ -1287,3 +1287,120 @@ fn setup_warns_about_a_model_codex_does_not_know_and_refuses_names_that_are_none
         "gpt-6.2-sol"
     );
 }
+
+/// The review gate: `--review-gate` turns it on in offload's config and adds the Stop hook
+/// (beside the user's own, with the long timeout and no `onFailure`); plain setup keeps it;
+/// `--no-review-gate` takes it out; uninstall removes it with the rest.
+#[test]
+fn review_gate_is_wired_only_when_asked_and_taken_out_again() {
+    let m = Machine::new().with_claude("2.1.332");
+    m.write_settings(RICH);
+    let original: Value = serde_json::from_str(RICH).unwrap();
+    let config = m.state().join("config.json");
+    fs::write(&config, r#"{"runner": {"model": "kept"}}"#).unwrap();
+
+    m.offload(&["setup"]).expect_code(0);
+    assert_eq!(
+        m.settings()["hooks"]["Stop"],
+        original["hooks"]["Stop"],
+        "off unless asked"
+    );
+
+    let dry = m
+        .offload(&["setup", "--review-gate", "--dry-run"])
+        .expect_code(0);
+    assert!(
+        dry.stdout().contains("the review gate would be on"),
+        "{}",
+        dry.stdout()
+    );
+    assert!(
+        dry.stdout().contains("\"timeout\": 1260"),
+        "{}",
+        dry.stdout()
+    );
+    assert_eq!(read_json(&config), json!({"runner": {"model": "kept"}}));
+
+    let out = m.offload(&["setup", "--review-gate"]).expect_code(0);
+    assert!(
+        out.stdout().contains("the review gate is now on"),
+        "{}",
+        out.stdout()
+    );
+    assert!(
+        out.stdout().contains("hooks.Stop: added"),
+        "{}",
+        out.stdout()
+    );
+    assert_eq!(
+        read_json(&config),
+        json!({"runner": {"model": "kept"}, "guard": {"review_gate": true}})
+    );
+    let stop = m.settings()["hooks"]["Stop"].clone();
+    assert_eq!(
+        stop,
+        json!([
+            original["hooks"]["Stop"][0],
+            {"hooks": [{"type": "command", "command": bin("offload-hook"), "timeout": 1260}]}
+        ]),
+        "no onFailure on the Stop hook, even for a Claude Code that takes it"
+    );
+    // Plain setup keeps it (the config says on); so does a second --review-gate.
+    let again = m.offload(&["setup"]).expect_code(0);
+    assert!(
+        again.stdout().contains("nothing changed"),
+        "{}",
+        again.stdout()
+    );
+    let again = m.offload(&["setup", "--review-gate"]).expect_code(0);
+    assert!(
+        again.stdout().contains("is on already"),
+        "{}",
+        again.stdout()
+    );
+    assert_eq!(m.settings()["hooks"]["Stop"], stop);
+
+    // An object in the config keeps its fields.
+    fs::write(&config, r#"{"guard": {"review_gate": {"rounds": 2}}}"#).unwrap();
+    let out = m.offload(&["setup", "--no-review-gate"]).expect_code(0);
+    assert!(
+        out.stdout().contains("the review gate is now off"),
+        "{}",
+        out.stdout()
+    );
+    assert!(
+        out.stdout()
+            .contains("hooks.Stop: removed offload-hook (the review gate is off)"),
+        "{}",
+        out.stdout()
+    );
+    assert_eq!(
+        read_json(&config),
+        json!({"guard": {"review_gate": {"rounds": 2, "enabled": false}}})
+    );
+    assert_eq!(m.settings()["hooks"]["Stop"], original["hooks"]["Stop"]);
+
+    m.offload(&["setup", "--review-gate"]).expect_code(0);
+    assert_eq!(
+        read_json(&config),
+        json!({"guard": {"review_gate": {"rounds": 2, "enabled": true}}})
+    );
+    m.offload(&["uninstall"]).expect_code(0);
+    assert_eq!(m.settings(), original, "uninstall gives back the original");
+
+    // Both flags at once is a usage error.
+    m.offload(&["setup", "--review-gate", "--no-review-gate"])
+        .expect_code(2);
+}
+
+/// A config that is not a JSON object is never overwritten by --review-gate.
+#[test]
+fn review_gate_refuses_to_rewrite_a_broken_config() {
+    let m = Machine::new().with_claude("2.1.332");
+    let config = m.state().join("config.json");
+    fs::write(&config, "{not json").unwrap();
+    let out = m.offload(&["setup", "--review-gate"]).expect_code(1);
+    assert!(out.stderr().contains("not valid JSON"), "{}", out.stderr());
+    assert_eq!(fs::read_to_string(&config).unwrap(), "{not json");
+    assert!(!m.settings_path().exists(), "nothing else was done");
+}

@@ -7,7 +7,8 @@
 //!
 //! Answers: a PreToolUse deny is JSON on stdout with exit 0; context for the model is plain
 //! stdout for SessionStart and UserPromptSubmit, and `hookSpecificOutput.additionalContext` for
-//! PreToolUse and PostToolUse. offload never answers `allow`: that would skip the user's own
+//! PreToolUse and PostToolUse. A Stop hook blocks the stop with `{"decision":"block","reason":R}`
+//! (Claude continues, given R as a "Stop hook" message) and shows the user `systemMessage`. offload never answers `allow`: that would skip the user's own
 //! permission rules.
 
 use serde::Deserialize;
@@ -44,6 +45,9 @@ pub struct HookInput {
     pub agent_id: Option<String>,
     #[serde(deserialize_with = "lenient_string")]
     pub agent_type: Option<String>,
+    /// Stop: Claude is already continuing because a Stop hook blocked its last stop.
+    #[serde(deserialize_with = "lenient_bool")]
+    pub stop_hook_active: Option<bool>,
 }
 
 /// A string, or absent: a value of another type (a newer or odd client) reads as absent rather
@@ -51,6 +55,14 @@ pub struct HookInput {
 pub fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(match Value::deserialize(d)? {
         Value::String(s) => Some(s),
+        _ => None,
+    })
+}
+
+/// A boolean, or absent (a value of another type reads as absent).
+pub fn lenient_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Bool(b) => Some(b),
         _ => None,
     })
 }
@@ -67,6 +79,8 @@ pub enum Event {
     PostToolUseFailure,
     /// Claude Code 2.1.332+: a skill's inline `` !`cmd` `` shell command is about to run.
     PreSkillShellCommand,
+    /// Claude is about to finish its answer (the review gate's event).
+    Stop,
     /// Anything else: answered with silence.
     Other,
 }
@@ -94,6 +108,7 @@ impl HookInput {
             Some("PostToolUse") => Event::PostToolUse,
             Some("PostToolUseFailure") => Event::PostToolUseFailure,
             Some("PreSkillShellCommand") => Event::PreSkillShellCommand,
+            Some("Stop") => Event::Stop,
             _ => Event::Other,
         }
     }
@@ -163,6 +178,23 @@ mod tests {
             (odd.session(), odd.tool_name.as_deref(), odd.cwd.as_deref()),
             (None, None, Some("/p"))
         );
+    }
+
+    #[test]
+    fn stop_payloads_as_claude_code_sends_them() {
+        for version in ["2.1.197", "2.1.330", "2.1.332"] {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/claude")
+                .join(version);
+            for (file, active) in [("stop.json", false), ("stop-hook-active.json", true)] {
+                let h = HookInput::parse(&std::fs::read(dir.join(file)).unwrap()).unwrap();
+                assert_eq!(h.event(), Event::Stop, "{version} {file}");
+                assert_eq!(h.stop_hook_active, Some(active), "{version} {file}");
+                assert!(h.session().is_some() && h.cwd.is_some());
+            }
+        }
+        let odd = HookInput::parse(br#"{"hook_event_name":"Stop","stop_hook_active":"yes"}"#);
+        assert_eq!(odd.unwrap().stop_hook_active, None);
     }
 
     #[test]

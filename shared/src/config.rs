@@ -128,6 +128,104 @@ pub struct GuardConfig {
     pub attempt_scope: String,
     /// Deny edits that would remove offload's hooks from Claude Code's settings files.
     pub protect_settings: bool,
+    /// The review gate: Codex reviews a turn's code changes when Claude stops (`false`, `true`,
+    /// or an object of [`ReviewGate`] fields). Off by default; `offload setup --review-gate`
+    /// turns it on and registers the Stop hook it needs.
+    pub review_gate: ReviewGate,
+}
+
+/// Settings of the review gate (`guard.review_gate`). In the config file it is `false`, `true`
+/// (on, with these defaults) or an object of the fields below, where `enabled` is `true` unless
+/// it says otherwise (`{"rounds": 2}` turns the gate on).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReviewGate {
+    pub enabled: bool,
+    /// How many times per turn the gate may block Claude's stop with findings (1 to 5).
+    pub rounds: u32,
+    /// How long one review may take: seconds or humantime, 10 s to 20 min.
+    pub timeout: String,
+    /// The largest diff reviewed, in KiB (1 to 100): a larger one is reported, not reviewed.
+    pub max_diff_kb: u64,
+}
+
+impl Default for ReviewGate {
+    fn default() -> Self {
+        ReviewGate {
+            enabled: false,
+            rounds: 1,
+            timeout: "5m".into(),
+            max_diff_kb: 64,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ReviewGate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(default)]
+        struct Fields {
+            enabled: bool,
+            rounds: u32,
+            timeout: String,
+            max_diff_kb: u64,
+        }
+        impl Default for Fields {
+            fn default() -> Self {
+                let d = ReviewGate::default();
+                Fields {
+                    enabled: true,
+                    rounds: d.rounds,
+                    timeout: d.timeout,
+                    max_diff_kb: d.max_diff_kb,
+                }
+            }
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Switch(bool),
+            Fields(Fields),
+        }
+        Ok(
+            match Raw::deserialize(d).map_err(|_| {
+                serde::de::Error::custom(
+                    "expected true, false, or an object of enabled, rounds, timeout, max_diff_kb",
+                )
+            })? {
+                Raw::Switch(enabled) => ReviewGate {
+                    enabled,
+                    ..ReviewGate::default()
+                },
+                Raw::Fields(f) => ReviewGate {
+                    enabled: f.enabled,
+                    rounds: f.rounds,
+                    timeout: f.timeout,
+                    max_diff_kb: f.max_diff_kb,
+                },
+            },
+        )
+    }
+}
+
+impl ReviewGate {
+    /// The review's time limit (the default when the setting is out of range).
+    pub fn timeout(&self) -> Duration {
+        limits::REVIEW_TIMEOUT
+            .parse(&self.timeout)
+            .unwrap_or(limits::REVIEW_TIMEOUT_DEFAULT)
+    }
+
+    /// Rounds per turn, within their range.
+    pub fn rounds(&self) -> u32 {
+        let r = &limits::REVIEW_ROUNDS;
+        u64::from(self.rounds).clamp(*r.start(), *r.end()) as u32
+    }
+
+    /// The largest diff reviewed, in bytes, within its range.
+    pub fn max_diff_bytes(&self) -> usize {
+        let r = &limits::REVIEW_MAX_DIFF_KB;
+        (self.max_diff_kb.clamp(*r.start(), *r.end()) as usize) * 1024
+    }
 }
 
 impl Default for GuardConfig {
@@ -237,6 +335,7 @@ impl Default for GuardConfig {
             approval_phrase: "approve fallback".into(),
             attempt_scope: "turn".into(),
             protect_settings: true,
+            review_gate: ReviewGate::default(),
         }
     }
 }
@@ -569,8 +668,9 @@ enum Numeric {
     Real(f64, f64),
 }
 
-/// Every number (or duration) of the config file: section, key, and its check.
-const NUMERIC_FIELDS: [(&str, &str, Numeric); 7] = [
+/// Every number (or duration) of the config file: section, key (a dotted path inside the
+/// section), and its check.
+const NUMERIC_FIELDS: [(&str, &str, Numeric); 10] = [
     ("runner", "timeout", Numeric::Duration(limits::TIMEOUT, &[])),
     (
         "runner",
@@ -586,6 +686,24 @@ const NUMERIC_FIELDS: [(&str, &str, Numeric); 7] = [
         "guard",
         "attempt_scope",
         Numeric::Duration(limits::ATTEMPT_SCOPE, &["turn", "session", ""]),
+    ),
+    (
+        "guard",
+        "review_gate.rounds",
+        Numeric::Whole(*limits::REVIEW_ROUNDS.start(), *limits::REVIEW_ROUNDS.end()),
+    ),
+    (
+        "guard",
+        "review_gate.timeout",
+        Numeric::Duration(limits::REVIEW_TIMEOUT, &[]),
+    ),
+    (
+        "guard",
+        "review_gate.max_diff_kb",
+        Numeric::Whole(
+            *limits::REVIEW_MAX_DIFF_KB.start(),
+            *limits::REVIEW_MAX_DIFF_KB.end(),
+        ),
     ),
     (
         "statusline",
@@ -671,8 +789,13 @@ impl Numeric {
 /// `over`: `path` is a project override, under which the user config's value applies.
 pub fn check_numbers(value: &mut serde_json::Value, path: &Path, over: bool) -> Vec<Warning> {
     let mut warnings = Vec::new();
-    for (section, key, numeric) in NUMERIC_FIELDS {
-        let Some(fields) = value.get_mut(section).and_then(|s| s.as_object_mut()) else {
+    for (section, dotted, numeric) in NUMERIC_FIELDS {
+        let (parents, key) = dotted.rsplit_once('.').unwrap_or(("", dotted));
+        let mut fields = value.get_mut(section);
+        for parent in parents.split('.').filter(|p| !p.is_empty()) {
+            fields = fields.and_then(|f| f.get_mut(parent));
+        }
+        let Some(fields) = fields.and_then(|s| s.as_object_mut()) else {
             continue;
         };
         let Some(v) = fields.get(key) else {
@@ -687,7 +810,12 @@ pub fn check_numbers(value: &mut serde_json::Value, path: &Path, over: bool) -> 
                 fields.remove(key);
                 let default = serde_json::to_value(Config::default())
                     .ok()
-                    .and_then(|d| d.get(section)?.get(key).cloned())
+                    .and_then(|d| {
+                        dotted
+                            .split('.')
+                            .try_fold(d.get(section)?, |v, k| v.get(k))
+                            .cloned()
+                    })
                     .unwrap_or_default();
                 let instead = if over {
                     format!("using the user config's value, else the default {default}")
@@ -695,7 +823,7 @@ pub fn check_numbers(value: &mut serde_json::Value, path: &Path, over: bool) -> 
                     format!("using the default {default}")
                 };
                 warnings.push(Warning(format!(
-                    "config {}: {section}.{key}: {why}; {instead}",
+                    "config {}: {section}.{dotted}: {why}; {instead}",
                     path.display()
                 )));
             }
@@ -839,6 +967,20 @@ pub mod limits {
         max: Duration::from_secs(30 * 24 * 3600),
         text: "turn, session, or a duration of 1s to 30d",
     };
+    /// `guard.review_gate.timeout`: one review by the review gate. The Stop hook's own timeout
+    /// in Claude Code's settings is this range's end plus a margin (`shared::settings`).
+    pub const REVIEW_TIMEOUT: DurationRange = DurationRange {
+        min: Duration::from_secs(10),
+        max: Duration::from_secs(20 * 60),
+        text: "10s to 20m",
+    };
+    /// `guard.review_gate.timeout`'s default.
+    pub const REVIEW_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5 * 60);
+    /// `guard.review_gate.rounds`: blocks per turn.
+    pub const REVIEW_ROUNDS: RangeInclusive<u64> = 1..=5;
+    /// `guard.review_gate.max_diff_kb`. The review's prompt carries the diff and reaches codex
+    /// as one argument, which Linux caps at 128 KiB.
+    pub const REVIEW_MAX_DIFF_KB: RangeInclusive<u64> = 1..=100;
     /// `statusline.wrap_timeout_ms`.
     pub const WRAP_TIMEOUT_MS: RangeInclusive<u64> = 1..=10_000;
     /// `OFFLOAD_MAX_OUTPUT_MB`: codex's output kept in a run folder, in MiB.
@@ -1215,6 +1357,106 @@ mod tests {
             ("10m", "0")
         );
         assert_eq!(c.runner.runs_keep, 0);
+    }
+
+    #[test]
+    fn review_gate_is_off_by_default_and_reads_a_switch_or_an_object() {
+        assert!(!Config::default().guard.review_gate.enabled);
+        let gate = |doc: &str| {
+            let (_dir, _p, l) = load(doc);
+            (l.config.guard.review_gate, l.warnings)
+        };
+        let (g, w) = gate(r#"{"guard": {"review_gate": true}}"#);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            g,
+            ReviewGate {
+                enabled: true,
+                ..ReviewGate::default()
+            }
+        );
+        assert_eq!(
+            (g.rounds(), g.timeout(), g.max_diff_bytes()),
+            (1, Duration::from_secs(300), 64 * 1024)
+        );
+        let (g, w) = gate(r#"{"guard": {"review_gate": {"rounds": 2, "timeout": 90}}}"#);
+        assert!(w.is_empty(), "{w:?}");
+        assert!(g.enabled, "an object turns the gate on");
+        assert_eq!((g.rounds(), g.timeout()), (2, Duration::from_secs(90)));
+        let (g, _) = gate(r#"{"guard": {"review_gate": {"enabled": false, "rounds": 3}}}"#);
+        assert!(!g.enabled);
+        assert_eq!(g.rounds, 3);
+        let (g, _) = gate(r#"{"guard": {"review_gate": false}}"#);
+        assert_eq!(g, ReviewGate::default());
+    }
+
+    #[test]
+    fn review_gate_numbers_out_of_range_cost_that_number_only() {
+        for (doc, field, range) in [
+            (r#"{"rounds": 0, "timeout": "2m"}"#, "rounds", "1 to 5"),
+            (r#"{"rounds": 6, "timeout": "2m"}"#, "rounds", "1 to 5"),
+            (r#"{"timeout": "1s", "rounds": 2}"#, "timeout", "10s to 20m"),
+            (r#"{"timeout": "1h", "rounds": 2}"#, "timeout", "10s to 20m"),
+            (
+                r#"{"max_diff_kb": 101, "rounds": 2}"#,
+                "max_diff_kb",
+                "1 to 100",
+            ),
+        ] {
+            let (_dir, p, l) = load(&format!(r#"{{"guard": {{"review_gate": {doc}}}}}"#));
+            assert_eq!(l.warnings.len(), 1, "{doc}: {:?}", l.warnings);
+            let w = &l.warnings[0].0;
+            for part in [
+                p.display().to_string(),
+                format!("guard.review_gate.{field}"),
+                range.to_string(),
+                "using the default".to_string(),
+            ] {
+                assert!(w.contains(&part), "{part:?} missing from: {w}");
+            }
+            let g = &l.config.guard.review_gate;
+            assert!(g.enabled, "{doc}");
+            let d = ReviewGate::default();
+            match field {
+                "rounds" => assert_eq!((g.rounds, g.timeout.as_str()), (d.rounds, "2m")),
+                "timeout" => assert_eq!((g.timeout.as_str(), g.rounds), (d.timeout.as_str(), 2)),
+                _ => assert_eq!((g.max_diff_kb, g.rounds), (d.max_diff_kb, 2)),
+            }
+        }
+        // A value of the wrong kind costs the gate (off), with a warning naming it.
+        let (_dir, _p, l) = load(r#"{"guard": {"review_gate": "yes", "mode": "warn"}}"#);
+        assert_eq!(l.config.guard.review_gate, ReviewGate::default());
+        assert_eq!(l.config.guard.mode, Mode::Warn);
+        assert!(
+            l.warnings.iter().any(|w| w.0.contains("guard.review_gate")),
+            "{:?}",
+            l.warnings
+        );
+    }
+
+    #[test]
+    fn a_project_override_merges_into_the_review_gate() {
+        let dir = tempfile::tempdir().unwrap();
+        let user = dir.path().join("config.json");
+        std::fs::write(&user, r#"{"guard":{"review_gate":{"timeout":"2m"}}}"#).unwrap();
+        let project = dir.path().join("proj");
+        std::fs::create_dir_all(project.join(".claude")).unwrap();
+        std::fs::write(
+            project.join(".claude/offload.json"),
+            r#"{"guard":{"review_gate":{"rounds":2}}}"#,
+        )
+        .unwrap();
+        let l = Config::load_for_project(&user, Some(&project));
+        let g = l.config.guard.review_gate;
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert_eq!((g.enabled, g.rounds, g.timeout.as_str()), (true, 2, "2m"));
+        std::fs::write(
+            project.join(".claude/offload.json"),
+            r#"{"guard":{"review_gate":false}}"#,
+        )
+        .unwrap();
+        let l = Config::load_for_project(&user, Some(&project));
+        assert!(!l.config.guard.review_gate.enabled);
     }
 
     #[test]

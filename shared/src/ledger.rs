@@ -163,6 +163,9 @@ pub enum Body {
     /// (found by the hook's check around it, see `policy::hook`): the turn stays locked.
     #[serde(rename = "guard.tamper")]
     Tamper { what: String },
+    /// The review gate judged a stop of a turn that changed code (see `shared::review`).
+    #[serde(rename = "review")]
+    Review(Review),
     #[serde(other)]
     Unknown,
 }
@@ -229,6 +232,12 @@ struct RawEvent {
     plan_type: Option<String>,
     #[serde(default)]
     what: Option<String>,
+    #[serde(default)]
+    verdict: Option<ReviewVerdict>,
+    #[serde(default)]
+    blocked: Option<bool>,
+    #[serde(default)]
+    files: Option<u64>,
 }
 
 impl TryFrom<RawEvent> for Event {
@@ -281,6 +290,13 @@ impl TryFrom<RawEvent> for Event {
             "guard.tamper" => Body::Tamper {
                 what: need(r.what, "what")?,
             },
+            "review" => Body::Review(Review {
+                verdict: need(r.verdict, "verdict")?,
+                blocked: r.blocked.unwrap_or_default(),
+                files: r.files.unwrap_or_default(),
+                attempt: r.attempt,
+                reason: r.reason,
+            }),
             "approval.granted" => Body::ApprovalGranted {
                 source: need(r.source, "source")?,
                 terminal: r.terminal,
@@ -305,9 +321,47 @@ impl Body {
     pub fn is_log_only(&self) -> bool {
         matches!(
             self,
-            Body::AttemptStarted(_) | Body::GuardDenied { .. } | Body::Unknown
+            Body::AttemptStarted(_) | Body::GuardDenied { .. } | Body::Review(_) | Body::Unknown
         )
     }
+}
+
+/// Body of `review`: one stop the review gate judged.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Review {
+    pub verdict: ReviewVerdict,
+    /// The stop was blocked with the findings.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub blocked: bool,
+    /// Files the turn changed.
+    #[serde(default)]
+    pub files: u64,
+    /// The review's attempt (`offload run`), when one ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<String>,
+    /// Why there was no review, or what it found (first 300 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What the review gate made of a stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReviewVerdict {
+    /// Codex reviewed the changes and found no problem.
+    Allow,
+    /// Codex reviewed the changes and found problems.
+    Findings,
+    /// No review happened (codex failed, timed out, answered without a verdict; the diff was
+    /// too big; the project is not a git repository; …).
+    Unreviewed,
+    /// Not reviewed again: the turn's rounds were used up.
+    Limit,
+    /// Not reviewed here: the same diff was being reviewed by another hook run.
+    Busy,
+    /// Anything a newer offload records.
+    #[serde(other)]
+    Other,
 }
 
 /// Body of `attempt.started`.
@@ -536,7 +590,10 @@ impl Totals {
             }
             Body::ApprovalGranted { .. } => self.approvals = self.approvals.saturating_add(1),
             Body::Tamper { .. } => {}
-            Body::AttemptStarted(_) | Body::GuardDenied { .. } | Body::Unknown => {}
+            Body::AttemptStarted(_)
+            | Body::GuardDenied { .. }
+            | Body::Review(_)
+            | Body::Unknown => {}
         }
     }
 }
@@ -625,6 +682,7 @@ impl SessionSummary {
             Body::RateLimits(_)
             | Body::AttemptStarted(_)
             | Body::GuardDenied { .. }
+            | Body::Review(_)
             | Body::Unknown => {}
         }
     }
@@ -1871,6 +1929,20 @@ mod tests {
                 terminal: Some("/dev/pts/1".into()),
                 unverified: Some("why".into()),
             },
+            Body::Review(Review {
+                verdict: ReviewVerdict::Findings,
+                blocked: true,
+                files: 2,
+                attempt: Some("a".into()),
+                reason: Some("- src/lib.rs:1: bug".into()),
+            }),
+            Body::Review(Review {
+                verdict: ReviewVerdict::Unreviewed,
+                blocked: false,
+                files: 0,
+                attempt: None,
+                reason: None,
+            }),
         ];
         for body in bodies {
             let ev = Event::now(Some("s"), body);
@@ -1882,6 +1954,14 @@ mod tests {
             serde_json::from_str(r#"{"v":1,"ts":"2026-11-01T00:00:00Z","kind":"x.y","z":1}"#)
                 .unwrap();
         assert_eq!(unknown.body, Body::Unknown);
+        // A verdict from a newer offload reads as Other.
+        let review: Event = serde_json::from_str(
+            r#"{"v":1,"ts":"2026-11-01T00:00:00Z","kind":"review","verdict":"maybe"}"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(&review.body, Body::Review(r) if r.verdict == ReviewVerdict::Other && !r.blocked)
+        );
         assert!(
             serde_json::from_str::<Event>(
                 r#"{"v":1,"ts":"2026-11-01T00:00:00Z","kind":"guard.denied","tool":"Edit"}"#

@@ -8,6 +8,7 @@
 //! - [`ledger`]: the append-only event log and the summaries derived from it.
 //! - [`codex`]: building the `codex exec` command, parsing its `--json` events and its rollout.
 //! - [`outcome`]: how an attempt ended, and the exit-code contract.
+//! - [`review`]: the opt-in review gate (a Stop hook: Codex reviews a turn's code changes).
 
 pub mod claude;
 pub mod claude_marker;
@@ -23,6 +24,7 @@ pub mod pins;
 pub mod plan;
 pub mod policy;
 pub mod process;
+pub mod review;
 pub mod running;
 pub mod settings;
 pub mod shell;

@@ -80,12 +80,32 @@ pub const EVENTS: [(&str, Option<&str>); 5] = [
 pub const VERSIONED_EVENTS: [(&str, Option<&str>, ClaudeVersion); 1] =
     [(PRE_SKILL_SHELL_COMMAND, None, SKILL_SHELL_SINCE)];
 
+/// The event of the review gate, registered only when it is on (`offload setup --review-gate`).
+pub const REVIEW_EVENT: &str = "Stop";
+
+/// Seconds Claude Code gives the Stop hook: the longest review the config allows
+/// (`guard.review_gate.timeout`, see [`crate::config::limits::REVIEW_TIMEOUT`]) plus a margin
+/// for the snapshot, the diff and the runner's own slack, so the hook's own deadlines always end
+/// it first, whatever timeout the config names later. (Claude Code takes any positive number;
+/// its default is 600.)
+pub const STOP_HOOK_TIMEOUT_SECS: u64 = crate::config::limits::REVIEW_TIMEOUT.max.as_secs() + 60;
+
 /// Every event setup manages (and uninstall cleans up), whichever version it was set up for.
 pub fn managed_events() -> impl Iterator<Item = &'static str> {
     EVENTS
         .iter()
         .map(|(event, _)| *event)
         .chain(VERSIONED_EVENTS.iter().map(|(event, _, _)| *event))
+        .chain(std::iter::once(REVIEW_EVENT))
+}
+
+/// The timeout setup writes for `event`'s hook.
+pub fn hook_timeout(event: &str) -> u64 {
+    if event == REVIEW_EVENT {
+        STOP_HOOK_TIMEOUT_SECS
+    } else {
+        HOOK_TIMEOUT_SECS
+    }
 }
 
 /// A Claude Code version, `major.minor.patch`.
@@ -144,6 +164,9 @@ pub struct Wiring {
     /// [`VERSIONED_EVENTS`]) and takes its own [`EVENTS`] hooks out, since two would run every
     /// hook twice. `None`: no plugin.
     pub plugin: Option<String>,
+    /// Register the review gate's [`REVIEW_EVENT`] hook (the plugin never does; it is off
+    /// unless asked for); `false` takes ours out of it.
+    pub review_gate: bool,
 }
 
 impl Wiring {
@@ -265,7 +288,12 @@ pub fn merge(
     let all = EVENTS
         .iter()
         .map(|&(event, matcher)| (event, matcher, Some(!plugin)))
-        .chain(versioned);
+        .chain(versioned)
+        .chain(std::iter::once((
+            REVIEW_EVENT,
+            None,
+            Some(wiring.review_gate),
+        )));
     for (event, matcher, wanted) in all {
         match wanted {
             Some(true) => {}
@@ -273,7 +301,9 @@ pub fn merge(
                 // This Claude Code has no such event (it was set up for a newer one), or the
                 // plugin runs it: take ours out.
                 if take_ours_out(hooks, event, prev, &mut record) {
-                    changes.push(if plugin && EVENTS.iter().any(|(e, _)| *e == event) {
+                    changes.push(if event == REVIEW_EVENT {
+                        format!("hooks.{event}: removed offload-hook (the review gate is off)")
+                    } else if plugin && EVENTS.iter().any(|(e, _)| *e == event) {
                         format!(
                             "hooks.{event}: removed offload-hook ({} runs it; both would run every hook twice)",
                             wiring.plugin.as_deref().unwrap_or("the offload plugin")
@@ -315,16 +345,17 @@ pub fn merge(
                 ),
             })?;
         let before = groups.clone();
-        merge_event(groups, matcher, wiring);
+        merge_event(groups, event, matcher, wiring);
         if *groups != before {
             let had_ours = before.iter().any(|g| group_entries(g).any(is_our_hook));
             let verb = if had_ours { "updated" } else { "added" };
+            let what = describe_entry(wiring, event, groups);
             changes.push(match matcher {
-                Some(m) => format!(
-                    "hooks.{event} ({m}): {verb} {}",
-                    describe_entry(wiring, groups)
-                ),
-                None => format!("hooks.{event}: {verb} {}", describe_entry(wiring, groups)),
+                Some(m) => format!("hooks.{event} ({m}): {verb} {what}"),
+                None if event == REVIEW_EVENT => {
+                    format!("hooks.{event}: {verb} {what}: the review gate")
+                }
+                None => format!("hooks.{event}: {verb} {what}"),
             });
         }
     }
@@ -665,7 +696,7 @@ pub fn weakens_text(old: Option<&[u8]>, new: Option<&[u8]>) -> Option<String> {
 
 /// Put our entry into `groups` exactly once: in place if a group with our matcher already holds
 /// one, else in a new group at the end. Other entries of ours are removed.
-fn merge_event(groups: &mut Vec<Value>, matcher: Option<&str>, wiring: &Wiring) {
+fn merge_event(groups: &mut Vec<Value>, event: &str, matcher: Option<&str>, wiring: &Wiring) {
     let keep = groups.iter().enumerate().find_map(|(gi, g)| {
         if !matcher_matches(g, matcher) {
             return None;
@@ -674,7 +705,7 @@ fn merge_event(groups: &mut Vec<Value>, matcher: Option<&str>, wiring: &Wiring) 
         entries.iter().position(is_our_hook).map(|ei| (gi, ei))
     });
     let existing = keep.map(|(gi, ei)| groups[gi]["hooks"][ei].clone());
-    let desired = desired_entry(wiring, existing.as_ref());
+    let desired = desired_entry(wiring, event, existing.as_ref());
     match keep {
         Some((gi, ei)) => {
             groups[gi]["hooks"][ei] = desired;
@@ -717,12 +748,17 @@ fn remove_ours(groups: &mut Vec<Value>, except: Option<(usize, usize)>) -> usize
     removed
 }
 
-/// The entry setup writes; with `on_failure: None` it keeps the `onFailure` of `existing`.
-fn desired_entry(wiring: &Wiring, existing: Option<&Value>) -> Value {
+/// The entry setup writes for `event`; with `on_failure: None` it keeps the `onFailure` of
+/// `existing`. The Stop hook never has `onFailure`: a review gate that cannot run must let the
+/// stop through, never block it (a block on every failure would keep Claude looping).
+fn desired_entry(wiring: &Wiring, event: &str, existing: Option<&Value>) -> Value {
     let mut entry = Map::new();
     entry.insert("type".into(), json!("command"));
     entry.insert("command".into(), Value::String(wiring.hook_command()));
-    entry.insert("timeout".into(), json!(HOOK_TIMEOUT_SECS));
+    entry.insert("timeout".into(), json!(hook_timeout(event)));
+    if event == REVIEW_EVENT {
+        return Value::Object(entry);
+    }
     match wiring.on_failure {
         Some(true) => {
             entry.insert("onFailure".into(), json!("block"));
@@ -737,7 +773,7 @@ fn desired_entry(wiring: &Wiring, existing: Option<&Value>) -> Value {
     Value::Object(entry)
 }
 
-fn describe_entry(wiring: &Wiring, groups: &[Value]) -> String {
+fn describe_entry(wiring: &Wiring, event: &str, groups: &[Value]) -> String {
     let on_failure = groups
         .iter()
         .flat_map(group_entries)
@@ -746,7 +782,11 @@ fn describe_entry(wiring: &Wiring, groups: &[Value]) -> String {
         .and_then(Value::as_str)
         .map(|v| format!(", onFailure {v}"))
         .unwrap_or_default();
-    format!("{} (timeout {HOOK_TIMEOUT_SECS}s{on_failure})", wiring.hook)
+    format!(
+        "{} (timeout {}s{on_failure})",
+        wiring.hook,
+        hook_timeout(event)
+    )
 }
 
 fn group_entries(group: &Value) -> impl Iterator<Item = &Value> {
@@ -1049,6 +1089,7 @@ mod tests {
             on_failure,
             claude: None,
             plugin: None,
+            review_gate: false,
         }
     }
 
@@ -1417,6 +1458,65 @@ mod tests {
         );
     }
 
+    /// The review gate's Stop hook: added beside the user's own Stop hook only when asked for
+    /// (with the plugin too), with the long timeout and never `onFailure`; taken out again
+    /// when the gate is off; uninstall gives back the original either way.
+    #[test]
+    fn the_review_gate_adds_a_stop_hook_only_when_asked() {
+        let original = rich();
+        let off = merge(&original, &wiring(Some(true)), None).unwrap();
+        assert_eq!(off.settings["hooks"]["Stop"], original["hooks"]["Stop"]);
+        let on = Wiring {
+            review_gate: true,
+            ..wiring(Some(true))
+        };
+        for plugin in [None, Some("plugin offload@offload".to_string())] {
+            let on = Wiring {
+                plugin: plugin.clone(),
+                ..on.clone()
+            };
+            let m = merge(&original, &on, None).unwrap();
+            let stop = m.settings["hooks"]["Stop"].as_array().unwrap();
+            assert_eq!(stop.len(), 2, "{stop:?}");
+            assert_eq!(stop[0], original["hooks"]["Stop"][0], "theirs is kept");
+            assert_eq!(
+                stop[1],
+                json!({"hooks": [{"type": "command", "command": "/opt/bin/offload-hook", "timeout": STOP_HOOK_TIMEOUT_SECS}]})
+            );
+            assert!(
+                m.changes
+                    .iter()
+                    .any(|c| c
+                        .starts_with("hooks.Stop: added /opt/bin/offload-hook (timeout 1260s)")),
+                "{:?}",
+                m.changes
+            );
+            let again = merge(&m.settings, &on, Some(&m.record)).unwrap();
+            assert_eq!(again.settings, m.settings, "{plugin:?}: idempotent");
+            let gone = merge(&m.settings, &wiring(Some(true)), Some(&m.record)).unwrap();
+            assert_eq!(gone.settings["hooks"]["Stop"], original["hooks"]["Stop"]);
+            assert!(
+                gone.changes.contains(
+                    &"hooks.Stop: removed offload-hook (the review gate is off)".to_string()
+                ),
+                "{:?}",
+                gone.changes
+            );
+            let u = unmerge(&m.settings, Some(&m.record)).unwrap();
+            assert_eq!(u.settings, original);
+        }
+        // A settings file without a Stop array: the array comes and goes with ours.
+        let bare = json!({});
+        let m = merge(&bare, &on, None).unwrap();
+        assert!(m.record.created_events.contains(&"Stop".to_string()));
+        let u = unmerge(&m.settings, Some(&m.record)).unwrap();
+        assert_eq!(u.settings, bare);
+        let gone = merge(&m.settings, &wiring(None), Some(&m.record)).unwrap();
+        assert!(gone.settings["hooks"].get("Stop").is_none());
+        // Claude taking the gate out is weakening the wiring.
+        assert!(weakens(&m.settings, &gone.settings).is_some_and(|w| w.contains("Stop")),);
+    }
+
     #[test]
     fn a_reinstall_elsewhere_moves_the_paths_in_place() {
         let first = merge(&rich(), &wiring(Some(true)), None).unwrap();
@@ -1426,6 +1526,7 @@ mod tests {
             on_failure: Some(true),
             claude: None,
             plugin: None,
+            review_gate: false,
         };
         let second = merge(&first.settings, &moved, Some(&first.record)).unwrap();
         assert_eq!(

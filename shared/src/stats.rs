@@ -203,7 +203,11 @@ impl Group {
                 }
             }
             Body::ApprovalGranted { .. } => self.approvals += 1,
-            Body::AttemptStarted(_) | Body::RateLimits(_) | Body::Tamper { .. } | Body::Unknown => {
+            Body::AttemptStarted(_)
+            | Body::RateLimits(_)
+            | Body::Tamper { .. }
+            | Body::Review(_)
+            | Body::Unknown => {
                 return;
             }
         }

@@ -334,3 +334,31 @@ fn a_guard_switched_off_or_a_forged_record_shows_a_red_flag() {
         .unwrap();
     assert!(w.line(stdin).contains("⚠ offload: forged record"));
 }
+
+#[test]
+fn a_review_in_progress_shows_while_its_lock_is_held() {
+    use shared::review::state::{Acquired, Store};
+    let w = World::new();
+    let stdin = fixture("2.1.330", "statusline-later.json");
+    let base = "Offload C:0 Σ:0 | S/F C:0/0 | RL C:--";
+    assert_eq!(w.line(&stdin), base);
+    let store = Store::new(&w.state());
+    let held = store
+        .acquire(SID_330, "k", w.now + Duration::minutes(5))
+        .unwrap();
+    assert!(matches!(held, Acquired::Held(_)));
+    assert_eq!(w.line(&stdin), format!("{base} | review…"));
+    // Another session's review is not this one's.
+    let other = store
+        .acquire("another-session", "k", w.now + Duration::minutes(5))
+        .unwrap();
+    drop(held);
+    assert_eq!(w.line(&stdin), base);
+    drop(other);
+    // A lock file left past its deadline (or by a process that is gone) is not a review.
+    let stale = store
+        .acquire(SID_330, "k2", w.now - Duration::seconds(1))
+        .unwrap();
+    assert_eq!(w.line(&stdin), base);
+    drop(stale);
+}

@@ -917,3 +917,95 @@ fn the_mock_messages_binary_serves_claude() {
     }
     assert!(child.wait().unwrap().success());
 }
+
+/// (s) The Stop hook, as offload's review gate relies on it: Claude Code sends `Stop` with
+/// `stop_hook_active: false` when Claude finishes; `{"decision":"block","reason":R}` makes it
+/// continue, with R in its next request as a "Stop hook" message; the next `Stop` then says
+/// `stop_hook_active: true`, and a silent answer lets it end. `systemMessage` is shown to the
+/// user (2.1.330 and later stream it as a `system`/`informational` event, "Stop says: …"), and
+/// never reaches the model. The payloads become the fixtures `stop.json` and
+/// `stop-hook-active.json`.
+fn stop_hook_blocks_once(version: Option<&str>) {
+    let Some(claude) = require_real_claude(version) else {
+        return;
+    };
+    let mock = MockMessages::start().unwrap();
+    let home = ClaudeHome::new(&mock.base_url());
+    let log = home.root().join("stop.jsonl");
+    let hook = script(
+        &home,
+        "stop.sh",
+        &format!(
+            r#"payload=$(cat)
+printf '%s\n' "$payload" >> '{log}'
+case "$payload" in
+  *'"stop_hook_active":true'*) printf '%s\n' '{{"systemMessage":"SHOWN-SECOND"}}' ;;
+  *) printf '%s\n' '{{"decision":"block","reason":"REASON-FOR-CLAUDE","systemMessage":"SHOWN-FIRST"}}' ;;
+esac
+"#,
+            log = log.display()
+        ),
+    );
+    let mut settings = allow_tools();
+    settings["hooks"] = json!({"Stop": [{"hooks": [{"type": "command", "command": hook.display().to_string(), "timeout": 1260}]}]});
+    home.settings(settings);
+    mock.push(Step::text("first answer"));
+    mock.push(Step::text("second answer"));
+    let run = home.run_headless(&claude, &home.project(), "hello", &[], RUN_TIMEOUT);
+    assert_ok(&run);
+
+    let payloads = lines(&log);
+    assert_eq!(payloads.len(), 2, "{payloads:#?}");
+    let (first, second) = (parsed(&payloads[0]), parsed(&payloads[1]));
+    for (v, active, last) in [
+        (&first, false, "first answer"),
+        (&second, true, "second answer"),
+    ] {
+        assert_eq!(v["hook_event_name"], "Stop", "{v}");
+        assert_eq!(v["stop_hook_active"], active, "{v}");
+        assert_eq!(v["last_assistant_message"], last, "{v}");
+        assert_eq!(v["session_id"], run.session_id.clone().unwrap().as_str());
+        assert_eq!(v["cwd"], home.project().display().to_string());
+    }
+    let turns = mock.turns();
+    assert_eq!(turns.len(), 2, "one block, one continuation");
+    let continued = serde_json::to_string(&turns[1].body["messages"]).unwrap();
+    assert!(continued.contains("REASON-FOR-CLAUDE"), "{continued}");
+    assert!(continued.contains("Stop hook"), "{continued}");
+    assert!(
+        !continued.contains("SHOWN-"),
+        "systemMessage is the user's: {continued}"
+    );
+    let shown: Vec<&str> = run
+        .events
+        .iter()
+        .filter(|e| e["type"] == "system" && e["subtype"] == "informational")
+        .filter_map(|e| e["content"].as_str())
+        .collect();
+    let reported = reported_version(&run);
+    let parts = |v: &str| -> Vec<u32> { v.split('.').filter_map(|p| p.parse().ok()).collect() };
+    if parts(&reported) >= parts(MID) {
+        assert_eq!(
+            shown,
+            ["Stop says: SHOWN-FIRST", "Stop says: SHOWN-SECOND"],
+            "{reported}"
+        );
+    }
+    capture(&reported, "stop.json", &payloads[0]);
+    capture(&reported, "stop-hook-active.json", &payloads[1]);
+}
+
+#[test]
+fn stop_hook_blocks_once_and_then_continues() {
+    stop_hook_blocks_once(None);
+}
+
+#[test]
+fn stop_hook_blocks_once_and_then_continues_2_1_330() {
+    stop_hook_blocks_once(Some(MID));
+}
+
+#[test]
+fn stop_hook_blocks_once_and_then_continues_2_1_197() {
+    stop_hook_blocks_once(Some(OLD));
+}

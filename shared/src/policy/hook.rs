@@ -269,6 +269,15 @@ pub fn answer(
                     project: Some(project.display().to_string()),
                 },
             )];
+            // The review gate's start of the turn: a snapshot of the work tree.
+            if config.guard.review_gate.enabled && mode != Mode::Off {
+                let scope = Scope::new(&project, &config.guard, &protected);
+                let ctx = review_ctx(env, &config, mode, &scope, sid.as_deref(), &project);
+                // A failure here must not block the prompt: the stop says what is missing.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    crate::review::gate::on_prompt(&ctx)
+                }));
+            }
             let approved = guard::approval_in(prompt, &config.guard.approval_phrase);
             let mut stdout = String::new();
             if approved && sid.is_some() {
@@ -314,13 +323,20 @@ pub fn answer(
             let stdout = if mode == Mode::Off {
                 String::new()
             } else {
-                session_context(
+                let mut context = session_context(
                     mode,
                     env.codex_found.as_deref(),
                     &config.guard.approval_phrase,
                     &project,
                     &offload,
-                )
+                );
+                if config.guard.review_gate.enabled {
+                    context.push_str(
+                        " offload's review gate is on: when you stop after changing code, Codex reviews the turn's diff; \
+                         a stop blocked with its findings means fix them (through offload run) or explain why they are not problems.",
+                    );
+                }
+                context
             };
             Answer {
                 stdout,
@@ -384,8 +400,67 @@ pub fn answer(
                 session,
             )
         }
+        HookEvent::Stop => {
+            if !config.guard.review_gate.enabled || mode == Mode::Off {
+                return Answer::default();
+            }
+            let scope = Scope::new(&project, &config.guard, &protected);
+            let ctx = review_ctx(env, &config, mode, &scope, sid.as_deref(), &project);
+            let active = input.stop_hook_active.unwrap_or(false);
+            // An internal error is reported, never turned into a block (exit 2 would block
+            // every stop after it).
+            let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                crate::review::gate::on_stop(&ctx, active)
+            }))
+            .unwrap_or_else(|_| crate::review::gate::Reply {
+                message: Some(
+                    "offload review: NOT reviewed: offload-hook hit an internal error (please report it). The stop was not blocked."
+                        .into(),
+                ),
+                ..Default::default()
+            });
+            Answer {
+                stdout: reply.json(),
+                record: reply
+                    .record
+                    .map(|r| vec![Event::now(sid.as_deref(), Body::Review(r))])
+                    .unwrap_or_default(),
+                ..Answer::default()
+            }
+        }
         HookEvent::Other => Answer::default(),
     }
+}
+
+/// The review gate's view of this hook run.
+fn review_ctx<'a>(
+    env: &Env,
+    config: &'a Config,
+    mode: Mode,
+    scope: &'a Scope,
+    session: Option<&'a str>,
+    project: &'a Path,
+) -> crate::review::gate::Ctx<'a> {
+    crate::review::gate::Ctx {
+        session,
+        project,
+        gate: &config.guard.review_gate,
+        mode,
+        scope,
+        store: crate::review::state::Store::new(&env.paths.state_dir),
+        offload: offload_bin(),
+        now: env.now,
+    }
+}
+
+/// The `offload` CLI: beside this executable (they are installed together), else on `PATH`.
+fn offload_bin() -> Option<PathBuf> {
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|e| Some(e.parent()?.join("offload")));
+    beside
+        .and_then(|b| crate::process::resolve_bin(&b.display().to_string()).ok())
+        .or_else(|| crate::process::resolve_bin("offload").ok())
 }
 
 /// What PreToolUse keeps beside a watched command's snapshot for PostToolUse.

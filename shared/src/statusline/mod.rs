@@ -8,7 +8,8 @@
 //!
 //! Hot path: per render this reads two small summary files and, for the rate limit, stats the
 //! rollout day folders and the rollouts in them (see [`rate`]); it never reads `events.jsonl`
-//! and never walks `CODEX_HOME`.
+//! and never walks `CODEX_HOME`. While the review gate reviews this session's turn, ` | review…`
+//! follows the line (one listing of the gate's small lock folder).
 
 pub mod input;
 pub mod rate;
@@ -258,6 +259,28 @@ pub fn compose(stdin: &[u8], env: &Env) -> Composed {
         ));
     }
     steps.push(("tamper", t.elapsed(), findings.join("; ")));
+
+    // The review gate reviewing this session's turn now (a live lock holder within its
+    // deadline: see crate::review::state).
+    let t = Instant::now();
+    let reviewing = input.session_id.as_deref().and_then(|id| {
+        crate::review::state::Store::new(&env.paths.state_dir).reviewing(id, env.now)
+    });
+    if reviewing.is_some() {
+        line.push_str(" | ");
+        line.push_str(&paint("review…", Some(Color::Yellow), ctx.color));
+    }
+    steps.push((
+        "review",
+        t.elapsed(),
+        reviewing.map_or_else(String::new, |h| {
+            format!(
+                "Codex reviewing since {} (pid {})",
+                h.since.format("%H:%M:%S"),
+                h.pid
+            )
+        }),
+    ));
     Composed {
         line,
         segments,

@@ -1,0 +1,345 @@
+//! The turn's changes, from git: a snapshot of the working tree as a tree object when the turn
+//! starts, another when Claude stops, and the diff between them.
+//!
+//! A snapshot is `git add -A` into a scratch index (a copy of the repository's own, so only
+//! files changed since git last looked are read again) and `git write-tree`. It covers what
+//! `git status` would show, untracked files included and ignored ones not, and it leaves the
+//! repository as it was: the real index is never written, and the objects git writes go to a
+//! store of offload's (`GIT_OBJECT_DIRECTORY`), reading the repository's own as alternates.
+//! So a turn's diff holds only what changed during the turn, whatever was uncommitted before.
+//!
+//! Every git run has a deadline (its process group is killed past it) and no pager, external
+//! diff, text conversion or file-system monitor. Clean filters the repository configures (Git
+//! LFS, for one) run as they do for any `git add`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::process::run_captured;
+
+/// A git work tree, as git itself resolved it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Repo {
+    /// The top of the work tree.
+    pub top: PathBuf,
+    /// Its index file.
+    pub index: PathBuf,
+    /// Its object store.
+    pub objects: PathBuf,
+}
+
+/// Why there is no snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GitError {
+    /// The project is not in a git work tree (or git is not installed): what git said.
+    NotRepo(String),
+    /// Git failed or ran out of time: what happened.
+    Failed(String),
+}
+
+impl std::fmt::Display for GitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GitError::NotRepo(why) | GitError::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
+/// The changes between two snapshots.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Diff {
+    /// Changed paths, relative to the top of the work tree.
+    pub files: Vec<String>,
+    /// The unified diff; `None` when it is larger than the limit asked for.
+    pub text: Option<String>,
+}
+
+/// Variables that would point git somewhere else than the project's repository.
+const GIT_ENV: [&str; 8] = [
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+    "GIT_COMMON_DIR",
+    "GIT_EXTERNAL_DIFF",
+];
+
+/// The most output kept from a git command that is not the diff itself.
+const SMALL: usize = 4 << 20;
+
+fn git(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    for v in GIT_ENV {
+        cmd.env_remove(v);
+    }
+    cmd.env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .env("GIT_PAGER", "cat")
+        .args([
+            "-c",
+            "core.fsmonitor=false",
+            "-c",
+            "core.untrackedCache=false",
+            "-c",
+            "gc.auto=0",
+            "-c",
+            "maintenance.auto=false",
+            "-c",
+            "core.quotePath=false",
+            "-C",
+        ])
+        .arg(dir);
+    cmd
+}
+
+/// Run `cmd` until `deadline`, keeping at most `cap` bytes of stdout: `Ok(None)` when it went
+/// past the cap.
+fn run(cmd: Command, what: &str, deadline: Instant, cap: usize) -> Result<Option<Vec<u8>>, String> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left < Duration::from_millis(10) {
+        return Err(format!("no time left for git {what}"));
+    }
+    let out = run_captured(cmd, left, cap).map_err(|e| format!("cannot run git ({e})"))?;
+    if out.over_cap {
+        return Ok(None);
+    }
+    match out.failure(cap) {
+        None => Ok(Some(out.stdout)),
+        Some(why) => Err(format!("git {what}: {why}")),
+    }
+}
+
+/// The work tree `project` is in.
+pub fn repo(project: &Path, deadline: Instant) -> Result<Repo, GitError> {
+    let mut cmd = git(project);
+    cmd.args([
+        "rev-parse",
+        "--show-toplevel",
+        "--git-path",
+        "index",
+        "--git-path",
+        "objects",
+    ]);
+    let out = match run(cmd, "rev-parse", deadline, SMALL) {
+        Ok(Some(out)) => out,
+        Ok(None) => return Err(GitError::Failed("git rev-parse said too much".into())),
+        Err(e) if e.starts_with("cannot run git") => {
+            return Err(GitError::NotRepo(format!("git is not installed ({e})")));
+        }
+        Err(e) if e.contains("not a git repository") => {
+            return Err(GitError::NotRepo(format!(
+                "{} is not in a git repository",
+                project.display()
+            )));
+        }
+        Err(e) => return Err(GitError::Failed(e)),
+    };
+    let text = String::from_utf8_lossy(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    let [top, index, objects] = lines.as_slice() else {
+        return Err(GitError::NotRepo(format!(
+            "{} is not in a git work tree (a bare repository, or inside .git)",
+            project.display()
+        )));
+    };
+    let at = |p: &str| {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            project.join(p)
+        }
+    };
+    Ok(Repo {
+        top: PathBuf::from(top),
+        index: at(index),
+        objects: at(objects),
+    })
+}
+
+impl Repo {
+    /// Snapshot the work tree: the id of a tree object in `store` (created if needed), using
+    /// `scratch` as the index file (removed after).
+    pub fn snapshot(
+        &self,
+        store: &Path,
+        scratch: &Path,
+        deadline: Instant,
+    ) -> Result<String, String> {
+        for dir in [store, scratch.parent().unwrap_or(store)] {
+            crate::fsutil::create_private_dir(dir)
+                .map_err(|e| format!("cannot create {} ({e})", dir.display()))?;
+        }
+        let _ = std::fs::remove_file(scratch);
+        // Starting from the repository's index, git reads again only what changed since.
+        match std::fs::copy(&self.index, scratch) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot copy {} ({e})", self.index.display())),
+        }
+        let result = (|| {
+            let mut add = self.in_store(store);
+            add.env("GIT_INDEX_FILE", scratch)
+                .args(["add", "--all", "--ignore-errors", "--", "."]);
+            run(add, "add", deadline, SMALL)?;
+            let mut write = self.in_store(store);
+            write.env("GIT_INDEX_FILE", scratch).arg("write-tree");
+            let out = run(write, "write-tree", deadline, SMALL)?.unwrap_or_default();
+            let id = String::from_utf8_lossy(&out).trim().to_owned();
+            if id.len() < 40 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!("git write-tree gave {id:?}, not a tree id"));
+            }
+            Ok(id)
+        })();
+        let _ = std::fs::remove_file(scratch);
+        let mut lock = scratch.as_os_str().to_owned();
+        lock.push(".lock");
+        let _ = std::fs::remove_file(PathBuf::from(lock));
+        result
+    }
+
+    /// The changes from tree `from` to tree `to`; the text only when it fits in `max_bytes`.
+    pub fn diff(
+        &self,
+        store: &Path,
+        from: &str,
+        to: &str,
+        max_bytes: usize,
+        deadline: Instant,
+    ) -> Result<Diff, String> {
+        let base = |extra: &[&str]| {
+            let mut cmd = self.in_store(store);
+            cmd.args(["diff", "--no-color", "--no-ext-diff", "--no-textconv", "-M"])
+                .args(extra)
+                .args([from, to, "--"]);
+            cmd
+        };
+        let names = run(base(&["--name-only", "-z"]), "diff", deadline, SMALL)?
+            .ok_or("git diff --name-only said too much")?;
+        let files: Vec<String> = names
+            .split(|b| *b == 0)
+            .filter(|n| !n.is_empty())
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect();
+        if files.is_empty() {
+            return Ok(Diff::default());
+        }
+        let text = run(base(&[]), "diff", deadline, max_bytes)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        Ok(Diff { files, text })
+    }
+
+    fn in_store(&self, store: &Path) -> Command {
+        let mut cmd = git(&self.top);
+        cmd.env("GIT_OBJECT_DIRECTORY", store)
+            .env("GIT_ALTERNATE_OBJECT_DIRECTORIES", &self.objects);
+        cmd
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(dir: &Path, script: &str) {
+        let ok = Command::new("sh")
+            .args(["-c", script])
+            .current_dir(dir)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{script}");
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(20)
+    }
+
+    #[test]
+    fn a_turn_diff_holds_only_what_changed_since_its_start_and_leaves_the_repo_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = dir.path().join("w");
+        std::fs::create_dir_all(w.join("src")).unwrap();
+        sh(
+            &w,
+            "git init -q && printf 'fn a() {}\\n' > src/lib.rs && printf 'x\\n' > notes.txt && \
+             printf 'target/\\n' > .gitignore && git add -A && git commit -qm one && \
+             printf 'fn a() { 1 }\\n' > src/lib.rs",
+        );
+        let store = dir.path().join("store");
+        let scratch = dir.path().join("index.tmp");
+        let repo = repo(&w.join("src"), soon()).unwrap();
+        assert_eq!(repo.top, w.canonicalize().unwrap());
+        let status_before = Command::new("git")
+            .args(["status", "--porcelain"])
+            .current_dir(&w)
+            .output()
+            .unwrap()
+            .stdout;
+        let index_before = std::fs::read(&repo.index).unwrap();
+        let start = repo.snapshot(&store, &scratch, soon()).unwrap();
+        // The turn: a change to an uncommitted file, a new file, an ignored one.
+        std::fs::write(w.join("src/lib.rs"), "fn a() { 2 }\n").unwrap();
+        std::fs::write(w.join("src/new.rs"), "fn n() {}\n").unwrap();
+        std::fs::create_dir_all(w.join("target")).unwrap();
+        std::fs::write(w.join("target/out.rs"), "ignored").unwrap();
+        let end = repo.snapshot(&store, &scratch, soon()).unwrap();
+        assert_ne!(start, end);
+        let d = repo.diff(&store, &start, &end, 1 << 20, soon()).unwrap();
+        assert_eq!(d.files, ["src/lib.rs", "src/new.rs"]);
+        let text = d.text.unwrap();
+        assert!(text.contains("-fn a() { 1 }\n+fn a() { 2 }"), "{text}");
+        assert!(text.contains("+fn n() {}"), "{text}");
+        assert!(!text.contains("ignored"), "{text}");
+        // Nothing of the repository changed: its index, status and objects are as they were.
+        assert_eq!(std::fs::read(&repo.index).unwrap(), index_before);
+        let status_after = Command::new("git")
+            .args(["status", "--porcelain"])
+            .current_dir(&w)
+            .output()
+            .unwrap()
+            .stdout;
+        let mut expected = String::from_utf8(status_before).unwrap();
+        expected.push_str("?? src/new.rs\n");
+        assert_eq!(String::from_utf8(status_after).unwrap(), expected);
+        let cat = Command::new("git")
+            .args(["cat-file", "-e", &end])
+            .current_dir(&w)
+            .status()
+            .unwrap();
+        assert!(
+            !cat.success(),
+            "the snapshot's tree is in offload's store only"
+        );
+        assert!(!scratch.exists());
+        // No change: an empty diff. Too big: no text, but the files.
+        let again = repo.snapshot(&store, &scratch, soon()).unwrap();
+        assert_eq!(again, end);
+        assert_eq!(
+            repo.diff(&store, &end, &again, 1 << 20, soon()).unwrap(),
+            Diff::default()
+        );
+        let big = repo.diff(&store, &start, &end, 10, soon()).unwrap();
+        assert_eq!((big.files.len(), big.text), (2, None));
+    }
+
+    #[test]
+    fn not_a_repository_and_no_time_are_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        match repo(dir.path(), soon()) {
+            Err(GitError::NotRepo(why)) => assert!(why.contains("not in a git"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        match repo(dir.path(), Instant::now()) {
+            Err(GitError::Failed(why)) => assert!(why.contains("no time left"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
