@@ -625,6 +625,10 @@ fn read_value(path: &Path, over: bool, warnings: &mut Vec<Warning>) -> Option<se
     match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(mut v) if v.is_object() => {
             warnings.extend(check_numbers(&mut v, path, over));
+            // A field of the wrong type costs that field only, as in [`Config::load_file`].
+            if serde_json::from_value::<Config>(v.clone()).is_err() {
+                warnings.extend(drop_bad_fields(&mut v, path));
+            }
             Some(v)
         }
         Ok(_) => {
@@ -1076,14 +1080,15 @@ mod tests {
             "{:?}",
             l.warnings
         );
-        // A wrong type anywhere: defaults, with a warning.
+        // A wrong value in the override: that field only, with a warning; the user's stays.
         std::fs::write(
             project.join(".claude/offload.json"),
             r#"{"guard":{"mode":"sometimes"}}"#,
         )
         .unwrap();
         let l = Config::load_for_project(&user, Some(&project));
-        assert_eq!(l.config, Config::default());
+        assert_eq!(l.config.guard.mode, Mode::Warn);
+        assert_eq!(l.config.runner.model, "u");
         assert_eq!(l.warnings.len(), 1);
     }
 
@@ -1256,6 +1261,42 @@ mod tests {
         let w: Vec<&str> = loaded.warnings.iter().map(|w| w.0.as_str()).collect();
         assert!(w.iter().any(|w| w.contains("statusline.format")), "{w:?}");
         assert!(w.iter().any(|w| w.contains("guard.mode")), "{w:?}");
+    }
+
+    /// The hook and doctor read the config with the project's override: a field of the wrong
+    /// type there too costs that field only (the file's other settings apply, the guard's mode
+    /// included), and the override's own bad field leaves the user's value.
+    #[test]
+    fn a_wrong_field_costs_only_itself_with_the_project_override_too() {
+        let d = tempfile::tempdir().unwrap();
+        let user = d.path().join("config.json");
+        std::fs::write(
+            &user,
+            r#"{"runner":{"model_code":"gpt-6.2-sol","model":5},"guard":{"mode":"warn"}}"#,
+        )
+        .unwrap();
+        let project = d.path().join("p");
+        std::fs::create_dir_all(project.join(".claude")).unwrap();
+        let l = Config::load_for_project(&user, Some(&project));
+        assert_eq!(l.config.runner.model_code, "gpt-6.2-sol", "{:?}", l.warnings);
+        assert_eq!(l.config.guard.mode, Mode::Warn);
+        assert_eq!(l.config.runner.model, Config::default().runner.model);
+        assert_eq!(l.source.as_deref(), Some(user.as_path()));
+        let w: Vec<&str> = l.warnings.iter().map(|w| w.0.as_str()).collect();
+        assert!(w.len() == 1 && w[0].contains("runner.model = 5"), "{w:?}");
+        std::fs::write(
+            project.join(".claude/offload.json"),
+            r#"{"guard":{"mode":[1]},"runner":{"effort":"high"}}"#,
+        )
+        .unwrap();
+        let l = Config::load_for_project(&user, Some(&project));
+        assert_eq!(l.config.guard.mode, Mode::Warn, "the user's value stays");
+        assert_eq!(l.config.runner.effort, "high");
+        assert!(
+            l.warnings.iter().any(|w| w.0.contains("offload.json") && w.0.contains("guard.mode")),
+            "{:?}",
+            l.warnings
+        );
     }
 
     #[test]
