@@ -77,10 +77,19 @@ version() {
   printf '%s' "${out%%$'\n'*}"
 }
 
+# How to run offload from the user's shell as printed: by name when $bindir is on PATH, else by
+# its path (quoted for the shell).
+offload_cmd() {
+  case ":$PATH:" in
+    *":$bindir:"*) printf 'offload' ;;
+    *) printf '%q' "$bindir/offload" ;;
+  esac
+}
+
 path_hint() {
   case ":$PATH:" in
     *":$bindir:"*) ;;
-    *) say "note: $bindir is not on your PATH; add it (e.g. in ~/.bashrc or ~/.zshrc):  export PATH=\"$bindir:\$PATH\"" ;;
+    *) say "note: $bindir is not on your PATH; add it (e.g. in ~/.bashrc or ~/.zshrc):  export PATH=$(printf '%q' "$bindir"):\"\$PATH\"" ;;
   esac
 }
 
@@ -165,5 +174,5 @@ say "$("$bindir/offload" --version)"
   fail "offload setup failed (see above). The binaries are installed; fix the problem and run ./install.sh again (or $bindir/offload setup)."
 
 path_hint
-say "done. Next: start a new Claude Code session, then check with  offload doctor"
-say "try:  offload run \"summarise this repository\" read-only ."
+say "done. Next: start a new Claude Code session, then check with  $(offload_cmd) doctor"
+say "try:  $(offload_cmd) run 'summarise this repository' read-only ."

@@ -180,7 +180,17 @@ pub fn main(args: DoctorArgs) -> Result<u8, Error> {
         paths: Paths::from_env(),
         scratch,
     };
-    let checks = ctx.run_all();
+    let mut checks = ctx.run_all();
+    // The fix lines run as printed in the user's terminal: offload by its full path when PATH
+    // does not find it.
+    let offload = shared::shell::this_offload();
+    if offload != "offload" {
+        for c in &mut checks {
+            if let Some(h) = &mut c.hint {
+                *h = full_commands(h, &offload);
+            }
+        }
+    }
     if args.json {
         let text = serde_json::to_string_pretty(&checks)
             .map_err(|e| Error::with_code(e.to_string(), 1))?;
@@ -1053,10 +1063,10 @@ impl Ctx {
                     close_gap,
                 ),
             },
-            (_, _) if found.len() > 1 => {
-                runs_twice(&name, event, &found, None).expect("two or more")
-            }
             (claude, _) => {
+                if let Some(twice) = runs_twice(&name, event, &found, None) {
+                    return twice;
+                }
                 let mut judged: Vec<Check> = found
                     .iter()
                     .map(|(shown, hook)| self.judge_hook(&name, event, shown, hook, claude))
@@ -1571,6 +1581,15 @@ fn found_hooks(read: &[(String, Value)], event: &str) -> Vec<(String, HookEntry)
         .collect()
 }
 
+/// `text` with each `offload …` command (in backticks, or the whole text) running `offload`.
+fn full_commands(text: &str, offload: &str) -> String {
+    let mut out = text.replace("`offload ", &format!("`{offload} "));
+    if let Some(rest) = out.strip_prefix("offload ") {
+        out = format!("{offload} {rest}");
+    }
+    out.replace("; and offload ", &format!("; and {offload} "))
+}
+
 /// The top-level `model_provider = "…"` of a codex `config.toml` (before the first table).
 fn model_provider(toml: &str) -> Option<String> {
     for line in toml.lines().map(str::trim) {
@@ -1591,27 +1610,61 @@ fn model_provider(toml: &str) -> Option<String> {
     None
 }
 
-/// offload-hook registered more than once for `event` (in several settings files, or in one
-/// and by the plugin): Claude Code runs each, so every event is recorded twice and the numbers
-/// double. A warning naming where, and how to keep one.
+/// offload-hook registered more than once for `event` (by different commands in several
+/// settings files, or in one and by the plugin): Claude Code runs each, so every event is
+/// recorded twice and the numbers double. The same command in several files runs once (Claude
+/// Code runs identical hook commands once: seen in 2.1.330 and 2.1.332), so it counts once.
+/// A warning naming where, and how to keep one that guards as widely.
 fn runs_twice(
     name: &str,
     event: &str,
     found: &[(String, HookEntry)],
     plugin: Option<&str>,
 ) -> Option<Check> {
-    let mut wheres: Vec<String> = found.iter().map(|(shown, _)| shown.clone()).collect();
+    let mut distinct: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (shown, hook) in found {
+        let command = hook.command.trim();
+        match distinct.iter_mut().find(|(c, _)| *c == command) {
+            Some((_, files)) => files.push(shown),
+            None => distinct.push((command, vec![shown])),
+        }
+    }
+    let mut wheres: Vec<String> = distinct
+        .iter()
+        .map(|(_, files)| files.join(" and "))
+        .collect();
     wheres.extend(plugin.map(str::to_owned));
     if wheres.len() < 2 {
         return None;
     }
-    let hint = if plugin.is_some() {
-        "keep the plugin's: run `offload setup --statusline-only` (add --project for a project's \
-         settings), which takes setup's hooks out and keeps the statusline; or disable the plugin \
-         (`claude plugin disable offload@offload`)"
-    } else {
-        "keep one: `offload uninstall --project` removes the project's, `offload uninstall` the \
-         user's"
+    let user_file = "~/.claude/settings.json";
+    let in_user = found.iter().any(|(shown, _)| shown == user_file);
+    let in_project = found.iter().any(|(shown, _)| shown != user_file);
+    let hint = match plugin {
+        // The plugin only for this project, setup's hooks for every project: those guard more.
+        Some(p) if in_user && !p.contains(&format!("(enabled in {user_file})")) => format!(
+            "keep your user settings' hooks (they guard every project) and disable the plugin for \
+             this project: `claude plugin disable offload@offload --scope {}`",
+            if p.contains("settings.local.json") {
+                "local"
+            } else {
+                "project"
+            }
+        ),
+        Some(_) => format!(
+            "keep the plugin's: run `offload setup --statusline-only{}`, which takes setup's hooks \
+             out and keeps the statusline; or disable the plugin (`claude plugin disable offload@offload`)",
+            if in_project && !in_user {
+                " --project"
+            } else {
+                ""
+            }
+        ),
+        None => {
+            "keep one: `offload uninstall --project` removes the project's, `offload uninstall` \
+                 the user's"
+                .to_owned()
+        }
     };
     Some(Check::warn(
         name,
@@ -1898,6 +1951,20 @@ fn quick_ledger_checks(ledger: &Ledger, log_len: u64) -> Vec<Check> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fix_lines_name_offload_by_its_path() {
+        let o = "~/.local/bin/offload";
+        assert_eq!(
+            full_commands("run `offload setup` (or `offload setup --project`)", o),
+            "run `~/.local/bin/offload setup` (or `~/.local/bin/offload setup --project`)"
+        );
+        assert_eq!(
+            full_commands("offload setup --code-model m; and offload setup x", o),
+            "~/.local/bin/offload setup --code-model m; and ~/.local/bin/offload setup x"
+        );
+        assert_eq!(full_commands("install offloading", o), "install offloading");
+    }
 
     #[test]
     fn model_provider_is_read_from_the_top_level_only() {

@@ -257,17 +257,30 @@ pub fn setup(cmd: SetupCmd) -> Result<u8, Error> {
     }
     print_plugin_note(wiring.plugin.as_deref());
     print_claude_note(&claude);
+    let offload = shared::shell::this_offload();
     println!("\nNext:");
-    println!(
-        "  - start a new Claude Code session{} (sessions already running keep the old settings);",
-        if args.project { " in this project" } else { "" }
-    );
-    println!("    edits of code files are then held until Codex was tried: `offload run ...`");
+    if wiring.plugin.is_some() && enabled_plugin(&scope, &merged.settings).is_none() {
+        // --statusline-only before the plugin: nothing is guarded until it is enabled.
+        println!(
+            "  - nothing is guarded yet: the hooks come with the offload plugin. Enable it:\n      \
+             claude plugin marketplace add <the offload repository>\n      \
+             claude plugin install offload@offload{}",
+            if args.project { " --scope project" } else { "" }
+        );
+    } else {
+        println!(
+            "  - start a new Claude Code session{} (sessions already running keep the old settings);",
+            if args.project { " in this project" } else { "" }
+        );
+        println!(
+            "    edits of code files are then held until Codex was tried: `{offload} run ...`"
+        );
+    }
     if wiring.review_gate {
         println!(
             "  - review gate on: when Claude stops after changing code in a git project, Codex \
              reviews the turn's diff (read-only) and findings send Claude back once; \
-             off: offload setup --no-review-gate"
+             off: {offload} setup --no-review-gate"
         );
     }
     if args.project {
@@ -276,9 +289,9 @@ pub fn setup(cmd: SetupCmd) -> Result<u8, Error> {
              committed, teammates run `offload setup --project` themselves"
         );
     }
-    println!("  - check everything: offload doctor");
+    println!("  - check everything: {offload} doctor");
     println!(
-        "  - undo: offload uninstall{}",
+        "  - undo: {offload} uninstall{}",
         if args.project { " --project" } else { "" }
     );
     Ok(0)
@@ -631,6 +644,12 @@ pub fn uninstall(args: SetupArgs) -> Result<u8, Error> {
                 state.path.display()
             );
         }
+    }
+    if let Some(p) = enabled_plugin(&scope, &current.value) {
+        println!(
+            "  note: {p} still runs offload's guard in new sessions; to take it out too: \
+             claude plugin disable offload@offload (or claude plugin uninstall offload@offload)"
+        );
     }
     let kept = kept_after_uninstall(&scope.settings, state.path.parent());
     if !kept.is_empty() {

@@ -1243,10 +1243,38 @@ fn doctor_flags_hooks_wired_twice() {
     let (skill, _) = doctor_check(&m, "hook PreSkillShellCommand");
     assert_eq!(skill["status"], "ok", "{skill}");
 
-    // The user's settings and the project's both wired.
+    // The plugin enabled for this project only, setup's hooks in the user's settings: keep
+    // those (they guard every project), disable the plugin here.
     wired.as_object_mut().unwrap().remove("enabledPlugins");
     m.user_settings(&wired);
+    m.settings(
+        &m.sb.work().join(".claude/settings.json"),
+        &json!({"enabledPlugins": {"offload@offload": true}}),
+    );
+    let (c, _) = doctor_check(&m, "hook PreToolUse");
+    assert_eq!(c["status"], "warn", "{c}");
+    assert!(
+        c["hint"]
+            .as_str()
+            .unwrap()
+            .contains("claude plugin disable offload@offload --scope project"),
+        "{c}"
+    );
+
+    // The user's settings and the project's both wired with the same command: Claude Code
+    // runs it once, so that is fine.
     m.settings(&m.sb.work().join(".claude/settings.json"), &wired);
+    for event in ["PreToolUse", "PreSkillShellCommand"] {
+        let (c, _) = doctor_check(&m, &format!("hook {event}"));
+        assert_eq!(c["status"], "ok", "{event}: {c}");
+    }
+    // Two different commands (another copy of offload-hook in the project's): both run.
+    let other_bin = m.sb.file("bin/offload-hook");
+    std::os::unix::fs::symlink(workspace_bin("offload-hook"), &other_bin).unwrap();
+    m.settings(
+        &m.sb.work().join(".claude/settings.json"),
+        &wired_settings(&other_bin, &workspace_bin("offload-statusline")),
+    );
     for event in ["PreToolUse", "PreSkillShellCommand"] {
         let (c, _) = doctor_check(&m, &format!("hook {event}"));
         assert_eq!(c["status"], "warn", "{event}: {c}");

@@ -1042,8 +1042,13 @@ fn with_the_plugin_enabled_setup_wires_only_what_the_plugin_cannot() {
             .contains("nothing changed")
     );
     // Uninstall gives back the settings as they were before setup, plus the plugin the user
-    // enabled.
-    m.offload(&["uninstall"]).expect_code(0);
+    // enabled, and says that the plugin still guards.
+    let out = m.offload(&["uninstall"]).expect_code(0).stdout();
+    assert!(
+        out.contains("plugin offload@offload (enabled in")
+            && out.contains("still runs offload's guard"),
+        "{out}"
+    );
     rich["enabledPlugins"]["offload@offload"] = json!(true);
     assert_eq!(m.settings(), rich);
 }
@@ -1057,6 +1062,12 @@ fn statusline_only_wires_the_statusline_and_the_skill_shell_hook() {
         .expect_code(0)
         .stdout();
     assert!(out.contains("setup adds only what a plugin"), "{out}");
+    assert!(
+        out.contains("nothing is guarded yet")
+            && out.contains("claude plugin install offload@offload"),
+        "no plugin yet: say how to get the guard: {out}"
+    );
+    assert!(!out.contains("edits of code files are then held"), "{out}");
     let s = m.settings();
     for event in EVENTS {
         assert_eq!(hooks_of_ours(&s, event), 0, "{event}\n{s:#}");

@@ -40,6 +40,18 @@ fn run() -> ExitCode {
     // `offload-hook --watch <project> <config> <state>`: the effect check's watcher, started by
     // the hook itself (shared::policy::watch).
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if let Some(a) = args.first().and_then(|a| a.to_str())
+        && matches!(a, "--help" | "-h" | "--version" | "-V")
+    {
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "offload-hook {}: offload's Claude Code hook. Claude Code runs it with one JSON event on \
+             stdin (registered by `offload setup` or the offload plugin); it is not a command for \
+             people. See `offload doctor`.",
+            env!("CARGO_PKG_VERSION")
+        );
+        return ExitCode::SUCCESS;
+    }
     if args.first().is_some_and(|a| a == "--watch") {
         if args.len() != 4 {
             say!(

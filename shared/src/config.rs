@@ -1278,7 +1278,11 @@ mod tests {
         let project = d.path().join("p");
         std::fs::create_dir_all(project.join(".claude")).unwrap();
         let l = Config::load_for_project(&user, Some(&project));
-        assert_eq!(l.config.runner.model_code, "gpt-6.2-sol", "{:?}", l.warnings);
+        assert_eq!(
+            l.config.runner.model_code, "gpt-6.2-sol",
+            "{:?}",
+            l.warnings
+        );
         assert_eq!(l.config.guard.mode, Mode::Warn);
         assert_eq!(l.config.runner.model, Config::default().runner.model);
         assert_eq!(l.source.as_deref(), Some(user.as_path()));
@@ -1293,7 +1297,9 @@ mod tests {
         assert_eq!(l.config.guard.mode, Mode::Warn, "the user's value stays");
         assert_eq!(l.config.runner.effort, "high");
         assert!(
-            l.warnings.iter().any(|w| w.0.contains("offload.json") && w.0.contains("guard.mode")),
+            l.warnings
+                .iter()
+                .any(|w| w.0.contains("offload.json") && w.0.contains("guard.mode")),
             "{:?}",
             l.warnings
         );

@@ -1268,3 +1268,54 @@ fn what_a_red_team_got_past_the_settings_and_unknown_tool_checks() {
         Verdict::Silent
     );
 }
+
+/// The template `offload plan new` writes is filled in one placeholder at a time: each Edit
+/// that leaves only the problems the plan already had passes; one that adds a problem is
+/// denied with that problem alone.
+#[test]
+fn a_plan_in_progress_is_filled_in_edit_by_edit() {
+    let g = Given::new();
+    let rel = "docs/plans/2026-11-29-feat.md";
+    std::fs::create_dir_all(g.project.join("docs/plans")).unwrap();
+    let template = shared::plan::template(
+        "feat",
+        &shared::plan::RoutingPolicy::from(&shared::config::RunnerConfig::default()),
+    );
+    std::fs::write(g.project.join(rel), &template).unwrap();
+    let policy = shared::plan::RoutingPolicy::from(&shared::config::RunnerConfig::default());
+    let before = shared::plan::check_text(&template, &policy).len();
+    assert!(
+        before > 3,
+        "the template has placeholders to fill: {before}"
+    );
+    let plan = g.p(rel);
+    let edit = |old: &str, new: &str| {
+        g.call(
+            "Edit",
+            json!({"file_path": plan, "old_string": old, "new_string": new}),
+        )
+    };
+    assert_eq!(
+        edit("### T1: {{short title}}", "### T1: Print the events"),
+        Verdict::Silent,
+        "a step towards a valid plan"
+    );
+    let reason = denied(
+        &edit(
+            "- Estimate: 3 min\n\n### T2",
+            "- Estimate: 40 min\n\n### T2",
+        ),
+        "plan-invalid",
+    );
+    assert!(
+        reason.contains("(1 problem)"),
+        "only the added one: {reason}"
+    );
+    assert!(reason.contains("40 min"), "{reason}");
+    // A Write of the whole plan still has to pass.
+    let reason = denied(
+        &g.call("Write", json!({"file_path": plan, "content": template})),
+        "plan-invalid",
+    );
+    assert!(reason.contains(&format!("({before} problems)")), "{reason}");
+}

@@ -779,8 +779,9 @@ fn plan_problems(input: &HookInput, tool: &str, scope: &Scope, ctx: &Ctx<'_>) ->
         return None;
     }
     let file = crate::policy::scope::normalize(&ctx.cwd.join(path));
-    let text = match tool {
-        "Write" => input.input_str("content")?.to_owned(),
+    let policy = crate::plan::RoutingPolicy::from(ctx.runner);
+    let (text, before) = match tool {
+        "Write" => (input.input_str("content")?.to_owned(), Vec::new()),
         "Edit" | "MultiEdit" => {
             if std::fs::metadata(&file).is_ok_and(|m| !m.is_file()) {
                 return Some(format!(
@@ -788,11 +789,28 @@ fn plan_problems(input: &HookInput, tool: &str, scope: &Scope, ctx: &Ctx<'_>) ->
                     display(path, ctx)
                 ));
             }
-            apply_edits(crate::fsutil::read_regular_text(&file, 4 << 20)?, input)?
+            let now = crate::fsutil::read_regular_text(&file, 4 << 20)?;
+            let before = crate::plan::check_text(&now, &policy);
+            (apply_edits(now, input)?, before)
         }
         _ => return None,
     };
-    let problems = crate::plan::check_text(&text, &crate::plan::RoutingPolicy::from(ctx.runner));
+    let mut problems = crate::plan::check_text(&text, &policy);
+    // An edit of a plan in progress (the template `offload plan new` wrote, filled in one
+    // placeholder at a time) may leave the problems it had: only the ones it adds are denied.
+    let mut had: Vec<(String, String)> = before.into_iter().map(|p| (p.message, p.hint)).collect();
+    problems.retain(|p| {
+        match had
+            .iter()
+            .position(|(m, h)| *m == p.message && *h == p.hint)
+        {
+            Some(i) => {
+                had.swap_remove(i);
+                false
+            }
+            None => true,
+        }
+    });
     Some(messages::plan_invalid(
         &display(path, ctx),
         &problems,

@@ -33,8 +33,8 @@ impl Work {
 
     fn noun(self) -> &'static str {
         match self {
-            Work::Explore => "exploration",
-            Work::Edit => "code edits",
+            Work::Explore => "exploration is",
+            Work::Edit => "code edits are",
         }
     }
 }
@@ -95,7 +95,7 @@ pub fn long_work(offload: &str) -> String {
 pub fn route_first(work: Work, what: &str, route: &Route<'_>) -> String {
     format!(
         "offload: {what} is Codex-eligible work; route it to Codex first. Run this with your Bash tool (fill in the prompt; it runs {} in a {} sandbox):\n  {}\n\
-         {QUOTING} {} When it succeeds, check its result; native {} are then allowed for the rest of this turn. \
+         {QUOTING} {} When it succeeds, check its result; native {} then allowed for the rest of this turn. \
          If it fails, do not work around this block: {}.",
         route.model,
         work.sandbox(),
