@@ -375,9 +375,13 @@ fn damage(r: &Report) -> Option<String> {
 /// A table: the leading text columns given, then the figures of each group.
 fn table(lead: &[&str], lead_cells: Vec<Vec<String>>, groups: &[Group], denials: bool) -> String {
     let mut header: Vec<(&str, bool)> = lead.iter().map(|h| (*h, false)).collect();
-    let mut figures = vec![
-        "attempts", "success", "in", "cached", "out", "total", "median",
-    ];
+    // Runs the user stopped (or cancelled), apart from the attempts: shown when there are any.
+    let stopped = groups.iter().any(|g| g.interrupted > 0);
+    let mut figures = vec!["attempts"];
+    if stopped {
+        figures.push("stopped");
+    }
+    figures.extend(["success", "in", "cached", "out", "total", "median"]);
     if denials {
         figures.extend(["denied", "would"]);
     }
@@ -389,6 +393,9 @@ fn table(lead: &[&str], lead_cells: Vec<Vec<String>>, groups: &[Group], denials:
             let none = || "-".to_string();
             let has = g.attempts + g.interrupted > 0;
             row.push(g.attempts.to_string());
+            if stopped {
+                row.push(g.interrupted.to_string());
+            }
             row.push(g.success_rate.map_or_else(none, |rate| {
                 format!("{} {:>4}", stats::bar(rate, BAR), pct(rate))
             }));

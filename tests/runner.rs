@@ -439,6 +439,12 @@ fn ctrl_c_sigterm_and_sighup_record_an_interrupted_attempt_and_end_codex() {
             text.contains("attempts  0 (✓ 0 ✗ 0) · 1 interrupted (stopped by the user"),
             "{text}"
         );
+        // The tables show the stop in a column of its own.
+        let header = text
+            .lines()
+            .find(|l| l.starts_with("day "))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(header.contains("attempts  stopped  success"), "{text}");
     }
 }
 
