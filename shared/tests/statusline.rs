@@ -362,3 +362,35 @@ fn a_review_in_progress_shows_while_its_lock_is_held() {
     assert_eq!(w.line(&stdin), base);
     drop(stale);
 }
+
+/// While an attempt of this session runs (a background job), the line says Codex is working
+/// and for how long; another session's, or one whose process is gone, says nothing.
+#[test]
+fn codex_working_shows_while_an_attempt_of_the_session_runs() {
+    let w = World::new();
+    let stdin = fixture("2.1.330", "statusline-later.json");
+    let base = "Offload C:0 Σ:0 | S/F C:0/0 | RL C:--";
+    assert_eq!(w.line(&stdin), base);
+    let mut mine = shared::running::Running::of_this_process(
+        "a1",
+        Some(SID_330),
+        "gpt-5.4",
+        "workspace-write",
+        Some("code"),
+        "/w",
+        "do it",
+    );
+    mine.started = w.now - Duration::seconds(130);
+    let marker = mine.mark(&w.state()).unwrap();
+    assert_eq!(w.line(&stdin), format!("{base} | codex working 2m10s"));
+    drop(marker);
+    assert_eq!(w.line(&stdin), base);
+    let mut theirs = mine.clone();
+    theirs.session = Some("another-session".into());
+    let _theirs = theirs.mark(&w.state()).unwrap();
+    let mut dead = mine.clone();
+    dead.attempt = "a2".into();
+    dead.pid_start += 1;
+    let _dead = dead.mark(&w.state()).unwrap();
+    assert_eq!(w.line(&stdin), base);
+}

@@ -8,7 +8,8 @@
 //!
 //! Hot path: per render this reads two small summary files and, for the rate limit, stats the
 //! rollout day folders and the rollouts in them (see [`rate`]); it never reads `events.jsonl`
-//! and never walks `CODEX_HOME`. While the review gate reviews this session's turn, ` | review…`
+//! and never walks `CODEX_HOME`. While Codex works for this session (a background job), ` | codex
+//! working 2m10s` follows; while the review gate reviews this session's turn, ` | review…`
 //! follows the line (one listing of the gate's small lock folder).
 
 pub mod input;
@@ -278,6 +279,35 @@ pub fn compose(stdin: &[u8], env: &Env) -> Composed {
                 "Codex reviewing since {} (pid {})",
                 h.since.format("%H:%M:%S"),
                 h.pid
+            )
+        }),
+    ));
+    // Codex working for this session now (a background job, or a run Claude Code moved to the
+    // background): the line moves while it runs (setup proposes a refreshInterval).
+    let t = Instant::now();
+    let working = input.session_id.as_deref().and_then(|id| {
+        crate::running::list(&env.paths.state_dir)
+            .into_iter()
+            .filter(|r| r.session.as_deref() == Some(id) && r.alive())
+            .map(|r| r.started)
+            .min()
+    });
+    if let Some(since) = working {
+        let secs = (env.now - since).num_seconds().max(0);
+        line.push_str(" | ");
+        line.push_str(&paint(
+            &format!("codex working {}m{:02}s", secs / 60, secs % 60),
+            Some(Color::Yellow),
+            ctx.color,
+        ));
+    }
+    steps.push((
+        "working",
+        t.elapsed(),
+        working.map_or_else(String::new, |s| {
+            format!(
+                "an attempt of this session runs since {}",
+                s.format("%H:%M:%S")
             )
         }),
     ));
