@@ -122,8 +122,24 @@ impl Job {
         })
     }
 
+    /// Whether its runner still runs: the same process (pid and start time, not a zombie), and
+    /// that process is this job's runner (started with `OFFLOAD_JOB=<id>`), so a job file that
+    /// names another process is never taken for a running job (nor signalled by `cancel`).
     fn alive(&self) -> bool {
-        shared::process::runs(self.file.pid, self.file.pid_start)
+        shared::process::runs(self.file.pid, self.file.pid_start) && self.is_runner()
+    }
+
+    fn is_runner(&self) -> bool {
+        use std::io::Read;
+        let Ok(f) = std::fs::File::open(format!("/proc/{}/environ", self.file.pid)) else {
+            return false;
+        };
+        let mut environ = Vec::new();
+        if f.take(1 << 20).read_to_end(&mut environ).is_err() {
+            return false;
+        }
+        let want = format!("{}={}", env::OFFLOAD_JOB, self.file.id);
+        environ.split(|b| *b == 0).any(|e| e == want.as_bytes())
     }
 
     fn exit_code(&self) -> Option<u8> {
@@ -187,17 +203,37 @@ impl Job {
     }
 }
 
-/// Every job, newest first (at most 2000 folders are looked at).
+/// Every job, newest first: the newest 2000 folders named like a job id (ids begin with the
+/// time they were made; other entries are passed over, however many there are).
 fn all_jobs(paths: &Paths) -> Vec<Job> {
-    let mut jobs: Vec<Job> = std::fs::read_dir(jobs_dir(paths))
+    let mut names: Vec<String> = std::fs::read_dir(jobs_dir(paths))
         .into_iter()
         .flatten()
         .flatten()
-        .take(2000)
-        .filter_map(|e| Job::read(&e.path()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| is_job_id(n))
+        .collect();
+    names.sort_unstable_by(|a, b| b.cmp(a));
+    names.truncate(2000);
+    let dir = jobs_dir(paths);
+    let mut jobs: Vec<Job> = names
+        .iter()
+        .filter_map(|n| Job::read(&dir.join(n)))
+        .filter(|j| is_job_id(&j.file.id) && j.dir.ends_with(&j.file.id))
         .collect();
     jobs.sort_by_key(|j| std::cmp::Reverse(j.file.created));
     jobs
+}
+
+/// `MMDD-HHMMSS-xxxx` (see [`new_id`]).
+fn is_job_id(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 16
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 11 => *c == b'-',
+            0..=10 => c.is_ascii_digit(),
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 /// The session the commands are run for: Claude Code's, else the one offload's SessionStart
@@ -211,10 +247,9 @@ fn this_session() -> Option<String> {
 fn in_scope(job: &Job, session: Option<&str>, cwd: &Path) -> bool {
     match session {
         Some(s) => job.file.session.as_deref() == Some(s),
-        None => {
-            let theirs = Path::new(&job.file.cwd);
-            cwd.starts_with(theirs) || theirs.starts_with(cwd)
-        }
+        // Outside a session: the jobs of the project this folder is in (the job's folder, or
+        // one above this one), never every project below it.
+        None => cwd.starts_with(Path::new(&job.file.cwd)),
     }
 }
 
@@ -239,12 +274,14 @@ fn pick(args: &JobArgs, running_first: bool) -> Result<Job, Error> {
         {
             return Err(Error::usage(format!("{id:?} is not a job id")));
         }
-        return Job::read(&jobs_dir(&paths).join(id)).ok_or_else(|| {
-            Error::with_code(
-                format!("no job {id} (`{} jobs --all` lists them)", this_offload()),
-                1,
-            )
-        });
+        return Job::read(&jobs_dir(&paths).join(id))
+            .filter(|j| j.file.id == *id)
+            .ok_or_else(|| {
+                Error::with_code(
+                    format!("no job {id} (`{} jobs --all` lists them)", this_offload()),
+                    1,
+                )
+            });
     }
     if !args.last {
         return Err(Error::usage("name a job: its id, or --last"));
@@ -635,11 +672,7 @@ fn lost(job: &Job) -> Result<u8, Error> {
              went down). Its attempt is recorded as failed; start the work again if it is still needed.",
             job.file.id, job.file.pid
         ),
-        if job.file.fail_closed {
-            exit::FAIL_CLOSED
-        } else {
-            exit::ERROR
-        },
+        Outcome::Failed.exit_code(job.file.fail_closed),
     ))
 }
 
@@ -747,6 +780,17 @@ pub fn cancel(args: JobArgs) -> Result<u8, Error> {
     }
     let ledger = Ledger::new(paths()?);
     job.close_attempts(&ledger, Outcome::Cancelled, "cancelled by `offload cancel`");
+    if killed && !job.alive() && job.exit_code().is_none() {
+        // Killed before it could say how it ended: what the ledger now says, said here too.
+        let code = Outcome::Cancelled.exit_code(job.file.fail_closed);
+        let _ = write_atomic(
+            &job.dir.join("result.json"),
+            json!({"outcome": Outcome::Cancelled, "exit_code": code})
+                .to_string()
+                .as_bytes(),
+        );
+        let _ = write_atomic(&job.dir.join("exit"), format!("{code}\n").as_bytes());
+    }
     let now = job.state();
     println!(
         "offload: job {} cancelled{} ({}).",
@@ -834,6 +878,16 @@ mod tests {
     fn ids_and_scope() {
         let id = new_id();
         assert_eq!(id.len(), 16, "{id}");
+        assert!(is_job_id(&id), "{id}");
+        for bad in [
+            "../x",
+            "1129-215234-711",
+            "1129-215234-711g",
+            "x129-215234-711b",
+            "",
+        ] {
+            assert!(!is_job_id(bad), "{bad}");
+        }
         assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
         let job = |session: Option<&str>, cwd: &str| Job {
             file: JobFile {
@@ -856,7 +910,10 @@ mod tests {
         assert!(in_scope(&job(Some("a"), "/x"), Some("a"), here));
         assert!(!in_scope(&job(Some("b"), "/w/p"), Some("a"), here));
         assert!(in_scope(&job(None, "/w/p"), None, here));
-        assert!(in_scope(&job(None, "/w/p/sub"), None, here));
+        assert!(
+            !in_scope(&job(None, "/w/p/sub"), None, here),
+            "not every project below"
+        );
         assert!(in_scope(&job(None, "/w"), None, here));
         assert!(!in_scope(&job(None, "/w/other"), None, here));
         // A job whose runner never started (pid 0) and left no exit code is lost.

@@ -367,3 +367,90 @@ fn bad_job_names_are_refused() {
     let listed = run(&["jobs"]).expect_code(0).stdout();
     assert!(listed.starts_with("No jobs"), "{listed}");
 }
+
+/// A job file that names a process which is not its runner (forged, or left from another
+/// machine state) is never taken for a running job, and `cancel` signals nothing; outside a
+/// session the jobs of projects below the current folder are not this project's; a crowd of
+/// other folders does not hide a job.
+#[test]
+fn forged_and_foreign_job_files_touch_nothing() {
+    let sb = Sandbox::new();
+    let run = |args: &[&str], cwd: &std::path::Path| {
+        Run::new(offload_bin())
+            .args(args)
+            .env("OFFLOAD_HOME", sb.home())
+            .env("CODEX_BIN", support::fake_codex())
+            .env("FAKE_CODEX_MODE", "hang")
+            .current_dir(cwd)
+            .output()
+    };
+    let mut victim = std::process::Command::new("sleep")
+        .arg("300")
+        .spawn()
+        .unwrap();
+    let pid = victim.id();
+    let start = shared::process::start_time(pid).unwrap();
+    let id = "1129-000020-aaaa";
+    let dir = sb.home().join("jobs").join(id);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("job.json"),
+        serde_json::json!({
+            "id": id, "created": "2026-11-29T00:00:20Z", "cwd": sb.work(), "models": ["m"],
+            "sandbox": "workspace-write", "prompt": "forged", "pid": pid, "pid_start": start
+        })
+        .to_string(),
+    )
+    .unwrap();
+    for _ in 0..2500 {
+        let n = std::fs::read_dir(sb.home().join("jobs")).unwrap().count();
+        std::fs::create_dir_all(sb.home().join("jobs").join(format!("junk-{n}"))).unwrap();
+    }
+    let listed: Value =
+        serde_json::from_str(&run(&["jobs", "--json"], &sb.work()).expect_code(0).stdout())
+            .unwrap();
+    assert_eq!(listed[0]["id"], id, "{listed}");
+    assert_eq!(listed[0]["state"], "lost", "not its runner: {listed}");
+    let out = run(&["cancel", id], &sb.work()).expect_code(0);
+    assert!(out.stdout().contains("is not running"), "{}", out.stdout());
+    assert!(
+        alive_after(pid, 0) && victim.try_wait().unwrap().is_none(),
+        "signalled nothing"
+    );
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+
+    // A real job in a project below the current folder: not this folder's outside a session.
+    let below = sb.work().join("sub");
+    std::fs::create_dir_all(&below).unwrap();
+    let started = run(&["run", "--background", "hang", "read-only", "."], &below).expect_code(0);
+    let job = job_id(&started);
+    let mine: Value =
+        serde_json::from_str(&run(&["jobs", "--json"], &sb.work()).expect_code(0).stdout())
+            .unwrap();
+    assert!(
+        mine.as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["id"] != job.as_str()),
+        "{mine}"
+    );
+    run(&["cancel", "--last"], &sb.work());
+    let all: Value = serde_json::from_str(
+        &run(&["jobs", "--all", "--json"], &sb.work())
+            .expect_code(0)
+            .stdout(),
+    )
+    .unwrap();
+    let j = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["id"] == job.as_str())
+        .unwrap();
+    assert_eq!(
+        j["state"], "running",
+        "--last from above did not cancel it: {all}"
+    );
+    run(&["cancel", "--last"], &below).expect_code(0);
+}
