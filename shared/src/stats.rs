@@ -535,14 +535,20 @@ pub fn parse_since<Tz: TimeZone>(
             })
             .ok_or_else(|| format!("--since {s}: that date has no midnight here"));
     }
-    if let Ok(age) = humantime::parse_duration(s)
+    // A bare number is days (`--since 7`, like `7d`).
+    let days = s
+        .parse::<u32>()
+        .ok()
+        .filter(|d| *d <= 100_000)
+        .map(|d| format!("{d}d"));
+    if let Ok(age) = humantime::parse_duration(days.as_deref().unwrap_or(s))
         && let Ok(age) = chrono::Duration::from_std(age)
         && let Some(t) = now.checked_sub_signed(age)
     {
         return Ok(t);
     }
     Err(format!(
-        "--since {s:?}: use a date (2026-11-01), an RFC 3339 time (2026-11-01T09:00:00Z), or an age (7d, 12h)"
+        "--since {s:?}: use a date (2026-11-01), an RFC 3339 time (2026-11-01T09:00:00Z), or an age (7d, 12h; a bare number is days)"
     ))
 }
 
@@ -1122,7 +1128,14 @@ mod tests {
             parse_since(" 12h ", now, &Utc).unwrap(),
             ts("2026-11-24T00:00:00Z")
         );
+        assert_eq!(
+            parse_since("7", now, &Utc).unwrap(),
+            parse_since("7d", now, &Utc).unwrap(),
+            "a bare number is days"
+        );
         for bad in [
+            "4294967296",
+            "100001",
             "",
             "yesterday",
             "2026-13-01",

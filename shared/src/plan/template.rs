@@ -8,13 +8,16 @@ use super::RoutingPolicy;
 /// The longest slug, in bytes.
 const SLUG_MAX: usize = 60;
 
-/// The feature as a file-name slug: lowercase ASCII letters and digits, runs of anything else
-/// as one `-`, at most 60 bytes (cut at a `-` where possible). `None` when nothing is left.
+/// The feature as a file-name slug: lowercase ASCII letters and digits (Latin letters with
+/// accents as their base letters: `Ünïcödé` is `unicode`), runs of anything else as one `-`,
+/// at most 60 bytes (cut at a `-` where possible). `None` when nothing is left.
 pub fn slug(feature: &str) -> Option<String> {
     let mut s = String::new();
-    for c in feature.chars() {
+    for c in feature.chars().flat_map(char::to_lowercase) {
         if c.is_ascii_alphanumeric() {
-            s.push(c.to_ascii_lowercase());
+            s.push(c);
+        } else if let Some(base) = latin_base(c) {
+            s.push_str(base);
         } else if !s.is_empty() && !s.ends_with('-') {
             s.push('-');
         }
@@ -28,6 +31,40 @@ pub fn slug(feature: &str) -> Option<String> {
     }
     let s = s.trim_end_matches('-').to_owned();
     (!s.is_empty()).then_some(s)
+}
+
+/// The base letters of a lowercase Latin letter with an accent (or a ligature).
+fn latin_base(c: char) -> Option<&'static str> {
+    const TABLE: [(&str, &str); 24] = [
+        ("àáâãäåāăą", "a"),
+        ("çćĉċč", "c"),
+        ("ďđ", "d"),
+        ("èéêëēĕėęě", "e"),
+        ("ĝğġģ", "g"),
+        ("ĥħ", "h"),
+        ("ìíîïĩīĭįı", "i"),
+        ("ĵ", "j"),
+        ("ķ", "k"),
+        ("ĺļľŀł", "l"),
+        ("ñńņňŉ", "n"),
+        ("òóôõöøōŏő", "o"),
+        ("ŕŗř", "r"),
+        ("śŝşš", "s"),
+        ("ţťŧ", "t"),
+        ("ùúûüũūŭůűų", "u"),
+        ("ŵ", "w"),
+        ("ýÿŷ", "y"),
+        ("źżž", "z"),
+        ("ß", "ss"),
+        ("æ", "ae"),
+        ("œ", "oe"),
+        ("þ", "th"),
+        ("ð", "d"),
+    ];
+    TABLE
+        .iter()
+        .find(|(from, _)| from.contains(c))
+        .map(|(_, to)| *to)
 }
 
 /// `YYYY-MM-DD-<slug>.md`.
@@ -96,7 +133,9 @@ mod tests {
             slug("Add a --verbose flag!").as_deref(),
             Some("add-a-verbose-flag")
         );
-        assert_eq!(slug("  Über  café 2 ").as_deref(), Some("ber-caf-2"));
+        assert_eq!(slug("  Über  café 2 ").as_deref(), Some("uber-cafe-2"));
+        assert_eq!(slug("Ünïcödé feature!").as_deref(), Some("unicode-feature"));
+        assert_eq!(slug("Straße Æon").as_deref(), Some("strasse-aeon"));
         assert_eq!(slug("---"), None);
         assert_eq!(slug("日本"), None);
         let long = slug(&"word ".repeat(30)).unwrap();
