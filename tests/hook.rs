@@ -1323,3 +1323,40 @@ fn two_stops_at_once_run_one_review() {
     verdicts.sort_by_key(|v| format!("{v:?}"));
     assert_eq!(verdicts, [V::Busy, V::Findings]);
 }
+
+/// The first call after a run's process died without a finish closes it as failed, and is
+/// already judged by that failure (fail-closed), not as if no attempt had been made.
+#[test]
+fn the_call_that_closes_a_dead_run_is_judged_by_its_failure() {
+    let s = Session::new();
+    s.prompt("go").expect_code(0);
+    let mut worker = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let running = s.sb.home().join("running");
+    std::fs::create_dir_all(&running).unwrap();
+    let marker = json!({
+        "attempt": "run-dies", "session": s.id, "pid": worker.id(),
+        "pid_start": start_time(worker.id()), "started": chrono::Utc::now().to_rfc3339(),
+        "model": "gpt-5.3-codex", "sandbox": "workspace-write", "cwd": s.project,
+        "prompt": "refactor the parser"
+    });
+    std::fs::write(running.join("run-dies.json"), marker.to_string()).unwrap();
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    let reason = is_deny(&s.edit()).expect("fail closed");
+    assert!(
+        reason.contains("the last Codex attempt in this turn ended `failed`"),
+        "{reason}"
+    );
+    let code =
+        s.sb.events()
+            .into_iter()
+            .filter_map(|e| match e.body {
+                Body::GuardDenied { reason, .. } => Some(reason),
+                _ => None,
+            })
+            .last();
+    assert_eq!(code.as_deref(), Some("fail-closed"));
+}

@@ -191,7 +191,17 @@ pub fn answer(
                 } else {
                     &input
                 };
-                let verdict = guard::pre_tool_use(input, &ctx, || sid.as_deref().and_then(session));
+                // Judged with the attempts this call closes (their runner died) already in: the
+                // failure they record is what the next call would see.
+                let closed_now = &closed;
+                let verdict = guard::pre_tool_use(input, &ctx, || {
+                    let mut s = sid.as_deref().and_then(session)?;
+                    for ev in closed_now.iter().filter(|e: &&Event| e.session == sid) {
+                        let end = s.events_len;
+                        s.apply(ev, end);
+                    }
+                    Some(s)
+                });
                 let verdict = match verdict {
                     Verdict::Watch(w) => {
                         let store = Store::new(&env.paths.state_dir);
