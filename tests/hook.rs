@@ -1357,6 +1357,6 @@ fn the_call_that_closes_a_dead_run_is_judged_by_its_failure() {
                 Body::GuardDenied { reason, .. } => Some(reason),
                 _ => None,
             })
-            .last();
+            .next_back();
     assert_eq!(code.as_deref(), Some("fail-closed"));
 }
