@@ -14,7 +14,7 @@
 //! | the same diff was reviewed before | its verdict again, never a second block | as before |
 //! | the turn's rounds are used up | `systemMessage`: not reviewed again | `limit` |
 //! | another hook run reviews this diff now | `systemMessage` | `busy` |
-//! | no review (codex missing, failed, timed out or answered without a verdict; diff too big; no snapshot of the turn's start) | `systemMessage` saying so plainly | `unreviewed` |
+//! | no review (codex missing, failed, timed out or answered without a verdict; diff too big; a changed code file is not text; no snapshot of the turn's start) | `systemMessage` saying so plainly | `unreviewed` |
 //! | the project is not in a git work tree (at every stop) | `systemMessage`: the gate cannot review it | `unreviewed` |
 //!
 //! A review that did not happen is never reported as clean, and never blocks: a gate that
@@ -220,6 +220,15 @@ pub fn on_stop(ctx: &Ctx<'_>, stop_hook_active: bool) -> Reply {
         return Reply::default();
     }
     let files = diff.files.len() as u64;
+    // Codex cannot review what it cannot read: such a change is never reported clean.
+    if let Some(bin) = diff.binary.iter().find(|f| is_code(ctx, &repo.top, f)) {
+        return not_reviewed(
+            &format!(
+                "{bin} could not be shown as text (it holds a NUL byte), so Codex could not read its changes"
+            ),
+            files,
+        );
+    }
     let key = format!(
         "{:016x}",
         crate::ledger::line_sum(format!("{start}\0{now_tree}").as_bytes())
@@ -752,6 +761,34 @@ mod tests {
             "{m}"
         );
         assert_eq!((r.block, w.runs()), (None, 0));
+    }
+
+    #[test]
+    fn a_code_file_git_cannot_show_as_text_is_not_reported_clean() {
+        let w = World::new();
+        w.prompt();
+        w.edit("src/lib.rs", "fn b() {}\n\0\n");
+        let r = w.stop(false);
+        let m = r.message.clone().unwrap();
+        assert!(
+            m.contains("NOT reviewed: src/lib.rs could not be shown as text"),
+            "{m}"
+        );
+        assert!(!m.contains("ALLOW"), "{m}");
+        assert_eq!(
+            (r.block.clone(), verdict_of(&r), w.runs()),
+            (None, Some(ReviewVerdict::Unreviewed), 0)
+        );
+
+        // Attributes that would make git call it binary: its text is what Codex gets.
+        let w = World::new();
+        std::fs::write(w.project().join(".git/info/attributes"), "*.rs binary\n").unwrap();
+        w.prompt();
+        w.edit("src/lib.rs", "fn b() {}\n");
+        let r = w.stop(false);
+        assert_eq!(verdict_of(&r), Some(ReviewVerdict::Allow));
+        let prompt = std::fs::read_to_string(w.dir.path().join("prompt.txt")).unwrap();
+        assert!(prompt.contains("-fn a() {}\n+fn b() {}"), "{prompt}");
     }
 
     #[test]
