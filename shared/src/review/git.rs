@@ -2,7 +2,8 @@
 //! starts, another when Claude stops, and the diff between them.
 //!
 //! A snapshot is `git add -A` into a scratch index (a copy of the repository's own, so only
-//! files changed since git last looked are read again) and `git write-tree`. It covers what
+//! files changed since git last looked are read again; an empty one when the repository's
+//! marks an entry skip-worktree or assume-unchanged, which `git add` would pass over) and `git write-tree`. It covers what
 //! `git status` would show, untracked files included and ignored ones not, and it leaves the
 //! repository as it was: the real index is never written, and the objects git writes go to a
 //! store of offload's (`GIT_OBJECT_DIRECTORY`), reading the repository's own as alternates.
@@ -87,6 +88,8 @@ fn git(dir: &Path) -> Command {
             "core.fsmonitor=false",
             "-c",
             "core.untrackedCache=false",
+            "-c",
+            "core.ignoreStat=false",
             "-c",
             "gc.auto=0",
             "-c",
@@ -185,6 +188,23 @@ impl Repo {
             Err(e) => return Err(format!("cannot copy {} ({e})", self.index.display())),
         }
         let result = (|| {
+            // An entry marked skip-worktree or assume-unchanged in the repository's index
+            // would make `git add` pass over its file whatever it holds now: then the scratch
+            // index starts empty, and every file is read.
+            let mut flags = self.in_store(store);
+            flags
+                .env("GIT_INDEX_FILE", scratch)
+                .args(["ls-files", "-v", "-z"]);
+            let listed = run(flags, "ls-files", deadline, SMALL)?;
+            let marked = listed.is_none_or(|l| {
+                l.split(|b| *b == 0).any(|e| {
+                    e.first()
+                        .is_some_and(|t| *t == b'S' || t.is_ascii_lowercase())
+                })
+            });
+            if marked {
+                let _ = std::fs::remove_file(scratch);
+            }
             let mut add = self.in_store(store);
             add.env("GIT_INDEX_FILE", scratch)
                 .args(["add", "--all", "--ignore-errors", "--", "."]);
@@ -440,6 +460,34 @@ mod tests {
         assert!(text.contains("-x\n+y"), "{text}");
         assert!(!text.contains('\0') && !text.contains("evil"), "{text}");
         assert!(text.contains("src/lib.rs\n(not text"), "{text}");
+    }
+
+    #[test]
+    fn skip_worktree_and_assume_unchanged_bits_hide_no_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = dir.path().join("w");
+        std::fs::create_dir_all(w.join("src")).unwrap();
+        sh(
+            &w,
+            "git init -q && printf 'fn a() {}\\n' > src/lib.rs && printf 'x\\n' > src/m.rs && git add -A && git commit -qm one",
+        );
+        let (store, scratch) = (dir.path().join("store"), dir.path().join("ix"));
+        let repo = repo(&w, soon()).unwrap();
+        let start = repo.snapshot(&store, &scratch, soon()).unwrap();
+        sh(
+            &w,
+            "git update-index --skip-worktree src/lib.rs && git update-index --assume-unchanged src/m.rs",
+        );
+        std::fs::write(w.join("src/lib.rs"), "fn b() {}\n").unwrap();
+        std::fs::write(w.join("src/m.rs"), "y\n").unwrap();
+        let end = repo.snapshot(&store, &scratch, soon()).unwrap();
+        let d = repo.diff(&store, &start, &end, 1 << 20, soon()).unwrap();
+        assert_eq!(d.files, ["src/lib.rs", "src/m.rs"]);
+        let text = d.text.unwrap();
+        assert!(
+            text.contains("-fn a() {}\n+fn b() {}") && text.contains("-x\n+y"),
+            "{text}"
+        );
     }
 
     #[test]
