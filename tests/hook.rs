@@ -1134,7 +1134,7 @@ fn review_gate_blocks_once_with_the_findings_then_lets_the_stop_pass() {
         ("FAKE_CODEX_TEXT_FILE", answer.as_str()),
         ("FAKE_CODEX_PROMPT", prompt_file.to_str().unwrap()),
     ];
-    s.prompt("rename a to b").expect_code(0);
+    s.prompt_from_claude("rename a to b", &[]).expect_code(0);
     // A stop before anything changed: silent.
     assert_eq!(s.stop(false, &env).stdout(), "");
     std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
@@ -1206,7 +1206,7 @@ fn review_gate_blocks_once_with_the_findings_then_lets_the_stop_pass() {
 fn review_gate_allow_reaches_the_user_and_a_failed_review_is_not_clean() {
     use shared::ledger::ReviewVerdict as V;
     let s = Session::with_review_gate(json!({"timeout": "30s"}));
-    s.prompt("go").expect_code(0);
+    s.prompt_from_claude("go", &[]).expect_code(0);
     std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
     let v = stop_json(&s.stop(false, &[("FAKE_CODEX_TEXT", "VERDICT: ALLOW")]));
     assert!(v.get("decision").is_none(), "{v}");
@@ -1214,7 +1214,7 @@ fn review_gate_allow_reaches_the_user_and_a_failed_review_is_not_clean() {
     assert!(shown.starts_with("offload review: ALLOW"), "{shown}");
 
     // Next turn: codex fails. Said plainly, not blocked, never called clean.
-    s.prompt("more").expect_code(0);
+    s.prompt_from_claude("more", &[]).expect_code(0);
     std::fs::write(s.project.join("src/lib.rs"), "fn c() {}\n").unwrap();
     let v = stop_json(&s.stop(false, &[("FAKE_CODEX_MODE", "fail500")]));
     assert!(v.get("decision").is_none(), "{v}");
@@ -1258,7 +1258,7 @@ fn review_gate_off_says_nothing_and_a_project_outside_git_is_not_reviewed() {
         "{}",
         start.stdout()
     );
-    s.prompt("go").expect_code(0);
+    s.prompt_from_claude("go", &[]).expect_code(0);
     std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
     assert_eq!(s.stop(false, &[]).stdout(), "");
     assert!(!s.sb.home().join("review").exists());
@@ -1278,7 +1278,7 @@ fn review_gate_off_says_nothing_and_a_project_outside_git_is_not_reviewed() {
     // On, outside git: the gate says it cannot review, and does not block.
     let s = Session::with_review_gate(json!(true));
     std::fs::remove_dir_all(s.project.join(".git")).unwrap();
-    s.prompt("go").expect_code(0);
+    s.prompt_from_claude("go", &[]).expect_code(0);
     std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
     let v = stop_json(&s.stop(false, &[]));
     assert!(v.get("decision").is_none(), "{v}");
@@ -1288,7 +1288,7 @@ fn review_gate_off_says_nothing_and_a_project_outside_git_is_not_reviewed() {
 
     // OFFLOAD_MODE=off switches the gate off with the guard.
     let s = Session::with_review_gate(json!(true));
-    s.prompt("go").expect_code(0);
+    s.prompt_from_claude("go", &[]).expect_code(0);
     std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
     assert_eq!(s.stop(false, &[("OFFLOAD_MODE", "off")]).stdout(), "");
 }
@@ -1298,7 +1298,7 @@ fn two_stops_at_once_run_one_review() {
     use shared::ledger::ReviewVerdict as V;
     let s = Session::with_review_gate(json!(true));
     let answer = s.answer("VERDICT: FINDINGS\n- src/lib.rs:1: bug\n");
-    s.prompt("go").expect_code(0);
+    s.prompt_from_claude("go", &[]).expect_code(0);
     std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
     let env = [
         ("FAKE_CODEX_TEXT_FILE", answer.as_str()),
@@ -1322,4 +1322,26 @@ fn two_stops_at_once_run_one_review() {
     let mut verdicts: Vec<V> = s.reviews().iter().map(|r| r.verdict).collect();
     verdicts.sort_by_key(|v| format!("{v:?}"));
     assert_eq!(verdicts, [V::Busy, V::Findings]);
+}
+
+#[test]
+fn a_prompt_forged_from_a_command_does_not_move_the_turns_start() {
+    let s = Session::with_review_gate(json!(true));
+    let answer = s.answer("VERDICT: FINDINGS\n- src/lib.rs:1: bug\n");
+    s.prompt_from_claude("go", &[]).expect_code(0);
+    std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
+    // What Claude's Bash would do: a UserPromptSubmit written by a command, not Claude Code.
+    let forged = s.prompt("go on");
+    assert_eq!(forged.code(), 0);
+    assert!(
+        forged.stdout().contains("kept this turn's start"),
+        "{}",
+        forged.stdout()
+    );
+    let v = stop_json(&s.stop(false, &[("FAKE_CODEX_TEXT_FILE", answer.as_str())]));
+    assert_eq!(
+        v["decision"], "block",
+        "the turn's change is still reviewed: {v}"
+    );
+    assert_eq!(s.review_attempts().len(), 1);
 }

@@ -1,6 +1,7 @@
 //! The review gate's decisions, at the two hook events it uses.
 //!
-//! **UserPromptSubmit** (a real prompt): snapshot the project's work tree, the turn's start.
+//! **UserPromptSubmit** (a real prompt, whose input Claude Code itself wrote: the hook checks
+//! that before calling [`on_prompt`]): snapshot the project's work tree, the turn's start.
 //!
 //! **Stop**: when the turn changed code since that snapshot, run one Codex review of the diff
 //! and answer:
