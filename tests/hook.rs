@@ -1345,3 +1345,64 @@ fn a_prompt_forged_from_a_command_does_not_move_the_turns_start() {
     );
     assert_eq!(s.review_attempts().len(), 1);
 }
+
+#[test]
+fn a_stop_hook_killed_mid_review_takes_the_review_with_it() {
+    let s = Session::with_review_gate(json!(true));
+    s.prompt_from_claude("go", &[]).expect_code(0);
+    std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
+    let pids = s.sb.file("codex-pids");
+    let mut hook = std::process::Command::new(workspace_bin("offload-hook"))
+        .env("OFFLOAD_HOME", s.sb.home())
+        .env("CLAUDE_PROJECT_DIR", &s.project)
+        .env("HOME", s.sb.dir.path())
+        .env("CODEX_HOME", s.sb.codex_home())
+        .env("FAKE_CODEX_MODE", "hang")
+        .env("FAKE_CODEX_PIDS", &pids)
+        .current_dir(&s.project)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = hook.stdin.take().unwrap();
+        stdin
+            .write_all(&s.payload("Stop", json!({"stop_hook_active": false})))
+            .unwrap();
+    }
+    // The review runs: the runner's marker and codex's pids are there.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (runner, codex) = loop {
+        let runner = shared::running::list(&s.sb.home())
+            .into_iter()
+            .find(|r| r.work_type.as_deref() == Some("review"));
+        let codex = std::fs::read_to_string(&pids).unwrap_or_default();
+        if let Some(r) = runner
+            && codex.lines().count() >= 2
+        {
+            let codex: Vec<u32> = codex.lines().map(|l| l.parse().unwrap()).collect();
+            break (r, codex);
+        }
+        assert!(std::time::Instant::now() < until, "no review started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(runner.alive());
+    hook.kill().unwrap();
+    hook.wait().unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let gone = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_or(true, |st| st[st.rfind(')').unwrap() + 2..].starts_with('Z'))
+    };
+    while runner.alive() || !codex.iter().all(|p| gone(*p)) {
+        assert!(
+            std::time::Instant::now() < until,
+            "the review outlived its hook: runner pid {} alive {}, codex {codex:?}",
+            runner.pid,
+            runner.alive()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
