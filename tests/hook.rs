@@ -1134,7 +1134,7 @@ fn review_gate_blocks_once_with_the_findings_then_lets_the_stop_pass() {
         ("FAKE_CODEX_TEXT_FILE", answer.as_str()),
         ("FAKE_CODEX_PROMPT", prompt_file.to_str().unwrap()),
     ];
-    s.prompt("rename a to b").expect_code(0);
+    s.prompt_from_claude("rename a to b", &[]).expect_code(0);
     // A stop before anything changed: silent.
     assert_eq!(s.stop(false, &env).stdout(), "");
     std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
@@ -1206,7 +1206,7 @@ fn review_gate_blocks_once_with_the_findings_then_lets_the_stop_pass() {
 fn review_gate_allow_reaches_the_user_and_a_failed_review_is_not_clean() {
     use shared::ledger::ReviewVerdict as V;
     let s = Session::with_review_gate(json!({"timeout": "30s"}));
-    s.prompt("go").expect_code(0);
+    s.prompt_from_claude("go", &[]).expect_code(0);
     std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
     let v = stop_json(&s.stop(false, &[("FAKE_CODEX_TEXT", "VERDICT: ALLOW")]));
     assert!(v.get("decision").is_none(), "{v}");
@@ -1214,7 +1214,7 @@ fn review_gate_allow_reaches_the_user_and_a_failed_review_is_not_clean() {
     assert!(shown.starts_with("offload review: ALLOW"), "{shown}");
 
     // Next turn: codex fails. Said plainly, not blocked, never called clean.
-    s.prompt("more").expect_code(0);
+    s.prompt_from_claude("more", &[]).expect_code(0);
     std::fs::write(s.project.join("src/lib.rs"), "fn c() {}\n").unwrap();
     let v = stop_json(&s.stop(false, &[("FAKE_CODEX_MODE", "fail500")]));
     assert!(v.get("decision").is_none(), "{v}");
@@ -1258,7 +1258,7 @@ fn review_gate_off_says_nothing_and_a_project_outside_git_is_not_reviewed() {
         "{}",
         start.stdout()
     );
-    s.prompt("go").expect_code(0);
+    s.prompt_from_claude("go", &[]).expect_code(0);
     std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
     assert_eq!(s.stop(false, &[]).stdout(), "");
     assert!(!s.sb.home().join("review").exists());
@@ -1278,7 +1278,7 @@ fn review_gate_off_says_nothing_and_a_project_outside_git_is_not_reviewed() {
     // On, outside git: the gate says it cannot review, and does not block.
     let s = Session::with_review_gate(json!(true));
     std::fs::remove_dir_all(s.project.join(".git")).unwrap();
-    s.prompt("go").expect_code(0);
+    s.prompt_from_claude("go", &[]).expect_code(0);
     std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
     let v = stop_json(&s.stop(false, &[]));
     assert!(v.get("decision").is_none(), "{v}");
@@ -1288,7 +1288,7 @@ fn review_gate_off_says_nothing_and_a_project_outside_git_is_not_reviewed() {
 
     // OFFLOAD_MODE=off switches the gate off with the guard.
     let s = Session::with_review_gate(json!(true));
-    s.prompt("go").expect_code(0);
+    s.prompt_from_claude("go", &[]).expect_code(0);
     std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
     assert_eq!(s.stop(false, &[("OFFLOAD_MODE", "off")]).stdout(), "");
 }
@@ -1298,7 +1298,7 @@ fn two_stops_at_once_run_one_review() {
     use shared::ledger::ReviewVerdict as V;
     let s = Session::with_review_gate(json!(true));
     let answer = s.answer("VERDICT: FINDINGS\n- src/lib.rs:1: bug\n");
-    s.prompt("go").expect_code(0);
+    s.prompt_from_claude("go", &[]).expect_code(0);
     std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
     let env = [
         ("FAKE_CODEX_TEXT_FILE", answer.as_str()),
@@ -1359,4 +1359,87 @@ fn the_call_that_closes_a_dead_run_is_judged_by_its_failure() {
             })
             .next_back();
     assert_eq!(code.as_deref(), Some("fail-closed"));
+}
+
+#[test]
+fn a_prompt_forged_from_a_command_does_not_move_the_turns_start() {
+    let s = Session::with_review_gate(json!(true));
+    let answer = s.answer("VERDICT: FINDINGS\n- src/lib.rs:1: bug\n");
+    s.prompt_from_claude("go", &[]).expect_code(0);
+    std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
+    // What Claude's Bash would do: a UserPromptSubmit written by a command, not Claude Code.
+    let forged = s.prompt("go on");
+    assert_eq!(forged.code(), 0);
+    assert!(
+        forged.stdout().contains("kept this turn's start"),
+        "{}",
+        forged.stdout()
+    );
+    let v = stop_json(&s.stop(false, &[("FAKE_CODEX_TEXT_FILE", answer.as_str())]));
+    assert_eq!(
+        v["decision"], "block",
+        "the turn's change is still reviewed: {v}"
+    );
+    assert_eq!(s.review_attempts().len(), 1);
+}
+
+#[test]
+fn a_stop_hook_killed_mid_review_takes_the_review_with_it() {
+    let s = Session::with_review_gate(json!(true));
+    s.prompt_from_claude("go", &[]).expect_code(0);
+    std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
+    let pids = s.sb.file("codex-pids");
+    let mut hook = std::process::Command::new(workspace_bin("offload-hook"))
+        .env("OFFLOAD_HOME", s.sb.home())
+        .env("CLAUDE_PROJECT_DIR", &s.project)
+        .env("HOME", s.sb.dir.path())
+        .env("CODEX_HOME", s.sb.codex_home())
+        .env("FAKE_CODEX_MODE", "hang")
+        .env("FAKE_CODEX_PIDS", &pids)
+        .current_dir(&s.project)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = hook.stdin.take().unwrap();
+        stdin
+            .write_all(&s.payload("Stop", json!({"stop_hook_active": false})))
+            .unwrap();
+    }
+    // The review runs: the runner's marker and codex's pids are there.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (runner, codex) = loop {
+        let runner = shared::running::list(&s.sb.home())
+            .into_iter()
+            .find(|r| r.work_type.as_deref() == Some("review"));
+        let codex = std::fs::read_to_string(&pids).unwrap_or_default();
+        if let Some(r) = runner
+            && codex.lines().count() >= 2
+        {
+            let codex: Vec<u32> = codex.lines().map(|l| l.parse().unwrap()).collect();
+            break (r, codex);
+        }
+        assert!(std::time::Instant::now() < until, "no review started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(runner.alive());
+    hook.kill().unwrap();
+    hook.wait().unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let gone = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_or(true, |st| st[st.rfind(')').unwrap() + 2..].starts_with('Z'))
+    };
+    while runner.alive() || !codex.iter().all(|p| gone(*p)) {
+        assert!(
+            std::time::Instant::now() < until,
+            "the review outlived its hook: runner pid {} alive {}, codex {codex:?}",
+            runner.pid,
+            runner.alive()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }

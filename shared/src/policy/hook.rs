@@ -279,19 +279,35 @@ pub fn answer(
                     project: Some(project.display().to_string()),
                 },
             )];
-            // The review gate's start of the turn: a snapshot of the work tree.
-            if config.guard.review_gate.enabled && mode != Mode::Off {
-                let scope = Scope::new(&project, &config.guard, &protected);
-                let ctx = review_ctx(env, &config, mode, &scope, sid.as_deref(), &project);
-                // A failure here must not block the prompt: the stop says what is missing.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    crate::review::gate::on_prompt(&ctx)
-                }));
-            }
+            let gate_on = config.guard.review_gate.enabled && mode != Mode::Off;
             let approved = guard::approval_in(prompt, &config.guard.approval_phrase);
+            // Who wrote this input: asked once, for the gate and for an approval.
+            let sender = (gate_on || (approved && sid.is_some())).then(env.prompt_sender);
             let mut stdout = String::new();
+            // The review gate's start of the turn: a snapshot of the work tree. Only for a
+            // prompt Claude Code sent: one a command forged would move the start past the
+            // turn's changes, and the stop would review nothing.
+            if gate_on {
+                match &sender {
+                    Some(Ok(_)) => {
+                        let scope = Scope::new(&project, &config.guard, &protected);
+                        let ctx = review_ctx(env, &config, mode, &scope, sid.as_deref(), &project);
+                        // A failure here must not block the prompt: the stop says what is
+                        // missing.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            crate::review::gate::on_prompt(&ctx)
+                        }));
+                    }
+                    Some(Err(why)) => {
+                        stdout = format!(
+                            "offload: the review gate kept this turn's start where it was: this prompt's input did not come from Claude Code ({why})."
+                        );
+                    }
+                    None => {}
+                }
+            }
             if approved && sid.is_some() {
-                match (env.prompt_sender)() {
+                match sender.unwrap_or_else(env.prompt_sender) {
                     Ok(unverified) => {
                         record.push(Event::now(
                             sid.as_deref(),

@@ -1,6 +1,7 @@
 //! The review gate's decisions, at the two hook events it uses.
 //!
-//! **UserPromptSubmit** (a real prompt): snapshot the project's work tree, the turn's start.
+//! **UserPromptSubmit** (a real prompt, whose input Claude Code itself wrote: the hook checks
+//! that before calling [`on_prompt`]): snapshot the project's work tree, the turn's start.
 //!
 //! **Stop**: when the turn changed code since that snapshot, run one Codex review of the diff
 //! and answer:
@@ -14,7 +15,8 @@
 //! | the same diff was reviewed before | its verdict again, never a second block | as before |
 //! | the turn's rounds are used up | `systemMessage`: not reviewed again | `limit` |
 //! | another hook run reviews this diff now | `systemMessage` | `busy` |
-//! | no review (codex missing, failed, timed out or answered without a verdict; diff too big; no snapshot of the turn's start) | `systemMessage` saying so plainly | `unreviewed` |
+//! | no review (codex missing, failed, timed out or answered without a verdict; diff too big; a changed code file is not text; no snapshot of the turn's start) | `systemMessage` saying so plainly | `unreviewed` |
+//! | a Codex job of the session (not read-only) still runs | `systemMessage`: not reviewed yet; the next turn keeps this one's start, so they are reviewed at its stop | `unreviewed` |
 //! | the project is not in a git work tree (at every stop) | `systemMessage`: the gate cannot review it | `unreviewed` |
 //!
 //! A review that did not happen is never reported as clean, and never blocks: a gate that
@@ -120,6 +122,19 @@ pub fn on_prompt(ctx: &Ctx<'_>) {
         project: ctx.project.display().to_string(),
         ..Turn::default()
     };
+    // The last turn's changes were not reviewed (a Codex job of the session was running at
+    // its stop): this turn starts where that one did, so its stop reviews them.
+    if let Some(last) = ctx.store.turn(session)
+        && last.held
+        && last.tree.is_some()
+        && last.project == turn.project
+    {
+        turn.top = last.top;
+        turn.tree = last.tree;
+        turn.held = true;
+        let _ = ctx.store.save_turn(session, &turn);
+        return;
+    }
     match git::repo(ctx.project, deadline) {
         Err(GitError::NotRepo(why)) => {
             turn.not_repo = true;
@@ -175,6 +190,34 @@ pub fn on_stop(ctx: &Ctx<'_>, stop_hook_active: bool) -> Reply {
             ..not_reviewed(&why, 0)
         };
     }
+    // A Codex job of the session that may still change files: its changes are not in the
+    // work tree yet, and a review now would take them for the next turn's start.
+    if let Some(job) = crate::running::list(ctx.store.state_dir())
+        .into_iter()
+        .find(|r| {
+            r.session.as_deref() == Some(session)
+                && r.work_type.as_deref() != Some("review")
+                && r.sandbox != "read-only"
+                && r.alive()
+        })
+    {
+        turn.held = true;
+        let _ = ctx.store.save_turn(session, &turn);
+        let why = format!(
+            "a Codex job of this session is still running (attempt {}, pid {})",
+            job.attempt, job.pid
+        );
+        return Reply {
+            message: Some(format!(
+                "offload review: NOT reviewed yet: {why}; its changes and this turn's are reviewed at the first stop after it ends. The stop was not blocked."
+            )),
+            ..not_reviewed(&why, 0)
+        };
+    }
+    if turn.held {
+        turn.held = false;
+        let _ = ctx.store.save_turn(session, &turn);
+    }
     let Some(start) = turn.tree.clone() else {
         return not_reviewed(
             &format!(
@@ -220,6 +263,15 @@ pub fn on_stop(ctx: &Ctx<'_>, stop_hook_active: bool) -> Reply {
         return Reply::default();
     }
     let files = diff.files.len() as u64;
+    // Codex cannot review what it cannot read: such a change is never reported clean.
+    if let Some(bin) = diff.binary.iter().find(|f| is_code(ctx, &repo.top, f)) {
+        return not_reviewed(
+            &format!(
+                "{bin} could not be shown as text (it holds a NUL byte), so Codex could not read its changes"
+            ),
+            files,
+        );
+    }
     let key = format!(
         "{:016x}",
         crate::ledger::line_sum(format!("{start}\0{now_tree}").as_bytes())
@@ -752,6 +804,101 @@ mod tests {
             "{m}"
         );
         assert_eq!((r.block, w.runs()), (None, 0));
+    }
+
+    #[test]
+    fn a_code_file_git_cannot_show_as_text_is_not_reported_clean() {
+        let w = World::new();
+        w.prompt();
+        w.edit("src/lib.rs", "fn b() {}\n\0\n");
+        let r = w.stop(false);
+        let m = r.message.clone().unwrap();
+        assert!(
+            m.contains("NOT reviewed: src/lib.rs could not be shown as text"),
+            "{m}"
+        );
+        assert!(!m.contains("ALLOW"), "{m}");
+        assert_eq!(
+            (r.block.clone(), verdict_of(&r), w.runs()),
+            (None, Some(ReviewVerdict::Unreviewed), 0)
+        );
+
+        // Attributes that would make git call it binary: its text is what Codex gets.
+        let w = World::new();
+        std::fs::write(w.project().join(".git/info/attributes"), "*.rs binary\n").unwrap();
+        w.prompt();
+        w.edit("src/lib.rs", "fn b() {}\n");
+        let r = w.stop(false);
+        assert_eq!(verdict_of(&r), Some(ReviewVerdict::Allow));
+        let prompt = std::fs::read_to_string(w.dir.path().join("prompt.txt")).unwrap();
+        assert!(prompt.contains("-fn a() {}\n+fn b() {}"), "{prompt}");
+    }
+
+    #[test]
+    fn a_stop_while_a_codex_job_of_the_session_runs_is_reviewed_after_it() {
+        let w = World::new();
+        w.answer("success", "VERDICT: FINDINGS\n- src/lib.rs:1: bug");
+        w.prompt();
+        let state = w.dir.path().join("state");
+        let job = crate::running::Running::of_this_process(
+            "job1",
+            Some("s1"),
+            "m",
+            "workspace-write",
+            Some("code"),
+            "/",
+            "fix it",
+        );
+        let marker = job.mark(&state).unwrap();
+        w.edit("src/lib.rs", "fn b() {}\n");
+        let r = w.stop(false);
+        let m = r.message.clone().unwrap();
+        assert!(
+            m.contains("NOT reviewed yet: a Codex job of this session is still running"),
+            "{m}"
+        );
+        assert_eq!(
+            (r.block.clone(), verdict_of(&r), w.runs()),
+            (None, Some(ReviewVerdict::Unreviewed), 0)
+        );
+        // The job writes more and ends; the user's next prompt keeps the last turn's start.
+        w.edit("src/lib.rs", "fn c() {}\n");
+        drop(marker);
+        w.prompt();
+        let r = w.stop(false);
+        assert!(r.block.is_some(), "{r:?}");
+        let prompt = std::fs::read_to_string(w.dir.path().join("prompt.txt")).unwrap();
+        assert!(prompt.contains("-fn a() {}\n+fn c() {}"), "{prompt}");
+        // Reviewed: the turn after starts afresh.
+        w.prompt();
+        w.edit("src/lib.rs", "fn d() {}\n");
+        w.stop(false);
+        let prompt = std::fs::read_to_string(w.dir.path().join("prompt.txt")).unwrap();
+        assert!(prompt.contains("-fn c() {}\n+fn d() {}"), "{prompt}");
+        // Another session's job, or a read-only one, holds nothing back.
+        let other = crate::running::Running::of_this_process(
+            "job2",
+            Some("s2"),
+            "m",
+            "workspace-write",
+            Some("code"),
+            "/",
+            "x",
+        );
+        let ro = crate::running::Running::of_this_process(
+            "job3",
+            Some("s1"),
+            "m",
+            "read-only",
+            Some("research"),
+            "/",
+            "x",
+        );
+        let _held = (other.mark(&state).unwrap(), ro.mark(&state).unwrap());
+        w.prompt();
+        w.edit("src/lib.rs", "fn e() {}\n");
+        assert!(w.stop(false).block.is_some());
+        assert_eq!(w.runs(), 3);
     }
 
     #[test]

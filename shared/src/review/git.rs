@@ -2,7 +2,8 @@
 //! starts, another when Claude stops, and the diff between them.
 //!
 //! A snapshot is `git add -A` into a scratch index (a copy of the repository's own, so only
-//! files changed since git last looked are read again) and `git write-tree`. It covers what
+//! files changed since git last looked are read again; an empty one when the repository's
+//! marks an entry skip-worktree or assume-unchanged, which `git add` would pass over) and `git write-tree`. It covers what
 //! `git status` would show, untracked files included and ignored ones not, and it leaves the
 //! repository as it was: the real index is never written, and the objects git writes go to a
 //! store of offload's (`GIT_OBJECT_DIRECTORY`), reading the repository's own as alternates.
@@ -51,8 +52,12 @@ impl std::fmt::Display for GitError {
 pub struct Diff {
     /// Changed paths, relative to the top of the work tree.
     pub files: Vec<String>,
-    /// The unified diff; `None` when it is larger than the limit asked for.
+    /// The unified diff; `None` when it is larger than the limit asked for. The changes of
+    /// the files in `binary` are left out of it.
     pub text: Option<String>,
+    /// Changed files whose content is not text (it holds a NUL byte), so that no diff of them
+    /// can be shown.
+    pub binary: Vec<String>,
 }
 
 /// Variables that would point git somewhere else than the project's repository.
@@ -83,6 +88,8 @@ fn git(dir: &Path) -> Command {
             "core.fsmonitor=false",
             "-c",
             "core.untrackedCache=false",
+            "-c",
+            "core.ignoreStat=false",
             "-c",
             "gc.auto=0",
             "-c",
@@ -181,6 +188,23 @@ impl Repo {
             Err(e) => return Err(format!("cannot copy {} ({e})", self.index.display())),
         }
         let result = (|| {
+            // An entry marked skip-worktree or assume-unchanged in the repository's index
+            // would make `git add` pass over its file whatever it holds now: then the scratch
+            // index starts empty, and every file is read.
+            let mut flags = self.in_store(store);
+            flags
+                .env("GIT_INDEX_FILE", scratch)
+                .args(["ls-files", "-v", "-z"]);
+            let listed = run(flags, "ls-files", deadline, SMALL)?;
+            let marked = listed.is_none_or(|l| {
+                l.split(|b| *b == 0).any(|e| {
+                    e.first()
+                        .is_some_and(|t| *t == b'S' || t.is_ascii_lowercase())
+                })
+            });
+            if marked {
+                let _ = std::fs::remove_file(scratch);
+            }
             let mut add = self.in_store(store);
             add.env("GIT_INDEX_FILE", scratch)
                 .args(["add", "--all", "--ignore-errors", "--", "."]);
@@ -212,7 +236,21 @@ impl Repo {
     ) -> Result<Diff, String> {
         let base = |extra: &[&str]| {
             let mut cmd = self.in_store(store);
-            cmd.args(["diff", "--no-color", "--no-ext-diff", "--no-textconv", "-M"])
+            // Nothing the repository or the user configures may make git print `Binary files
+            // … differ` for a text file: no attributes from the user's or the system's files,
+            // no size past which a file counts as binary, and `--text` over the `binary` and
+            // `-diff` attributes the repository's own files may set.
+            cmd.env("GIT_ATTR_NOSYSTEM", "1")
+                .args(["-c", "core.attributesFile=/dev/null"])
+                .args(["-c", "core.bigFileThreshold=1g"])
+                .args([
+                    "diff",
+                    "--no-color",
+                    "--no-ext-diff",
+                    "--no-textconv",
+                    "--text",
+                    "-M",
+                ])
                 .args(extra)
                 .args([from, to, "--"]);
             cmd
@@ -227,9 +265,18 @@ impl Repo {
         if files.is_empty() {
             return Ok(Diff::default());
         }
-        let text = run(base(&[]), "diff", deadline, max_bytes)?
-            .map(|b| String::from_utf8_lossy(&b).into_owned());
-        Ok(Diff { files, text })
+        let Some(raw) = run(base(&[]), "diff", deadline, max_bytes)? else {
+            return Ok(Diff {
+                files,
+                ..Diff::default()
+            });
+        };
+        let (text, binary) = without_binary(&raw, &files);
+        Ok(Diff {
+            files,
+            text: Some(text),
+            binary,
+        })
     }
 
     fn in_store(&self, store: &Path) -> Command {
@@ -238,6 +285,42 @@ impl Repo {
             .env("GIT_ALTERNATE_OBJECT_DIRECTORIES", &self.objects);
         cmd
     }
+}
+
+/// Split a `--text` diff into its files' sections and leave out those holding a NUL byte (a
+/// binary file's content, unreadable as text): the text, and the files left out (from `files`,
+/// the diff's paths; a section whose path is not recognised is named by its header).
+fn without_binary(raw: &[u8], files: &[String]) -> (String, Vec<String>) {
+    let mut starts: Vec<usize> = Vec::new();
+    let header = b"diff --git ";
+    for i in 0..raw.len() {
+        if raw[i..].starts_with(header) && (i == 0 || raw[i - 1] == b'\n') {
+            starts.push(i);
+        }
+    }
+    if starts.first() != Some(&0) {
+        starts.insert(0, 0);
+    }
+    let mut text = String::new();
+    let mut binary = Vec::new();
+    for (n, &from) in starts.iter().enumerate() {
+        let to = starts.get(n + 1).copied().unwrap_or(raw.len());
+        let section = &raw[from..to];
+        if !section.contains(&0) {
+            text.push_str(&String::from_utf8_lossy(section));
+            continue;
+        }
+        let line = section.split(|b| *b == b'\n').next().unwrap_or_default();
+        let line = String::from_utf8_lossy(line);
+        let name = files
+            .iter()
+            .find(|f| line.ends_with(&format!(" b/{f}")))
+            .cloned()
+            .unwrap_or_else(|| line.trim_start_matches("diff --git ").to_owned());
+        text.push_str(&format!("{line}\n(not text: its changes are not shown)\n"));
+        binary.push(name);
+    }
+    (text, binary)
 }
 
 #[cfg(test)]
@@ -328,6 +411,83 @@ mod tests {
         );
         let big = repo.diff(&store, &start, &end, 10, soon()).unwrap();
         assert_eq!((big.files.len(), big.text), (2, None));
+    }
+
+    #[test]
+    fn attributes_and_config_cannot_hide_a_text_change_and_a_binary_one_is_named() {
+        let tricks = [
+            "git config core.bigFileThreshold 1",
+            "printf '*.rs binary\\n' > .git/info/attributes",
+            "printf '* -diff\\n' > .gitattributes",
+            "printf '*.rs binary\\n' > ../attrs && git config core.attributesFile \"$PWD/../attrs\"",
+        ];
+        for trick in tricks {
+            let dir = tempfile::tempdir().unwrap();
+            let w = dir.path().join("w");
+            std::fs::create_dir_all(w.join("src")).unwrap();
+            sh(
+                &w,
+                "git init -q && printf 'fn a() {}\\n' > src/lib.rs && git add -A && git commit -qm one",
+            );
+            sh(&w, trick);
+            let (store, scratch) = (dir.path().join("store"), dir.path().join("ix"));
+            let repo = repo(&w, soon()).unwrap();
+            let start = repo.snapshot(&store, &scratch, soon()).unwrap();
+            std::fs::write(w.join("src/lib.rs"), "fn b() {}\n").unwrap();
+            let end = repo.snapshot(&store, &scratch, soon()).unwrap();
+            let d = repo.diff(&store, &start, &end, 1 << 20, soon()).unwrap();
+            let text = d.text.unwrap();
+            assert!(text.contains("-fn a() {}\n+fn b() {}"), "{trick}: {text}");
+            assert!(d.binary.is_empty(), "{trick}");
+        }
+        // A NUL byte: the file is named, its content left out, the other file shown.
+        let dir = tempfile::tempdir().unwrap();
+        let w = dir.path().join("w");
+        std::fs::create_dir_all(w.join("src")).unwrap();
+        sh(
+            &w,
+            "git init -q && printf 'fn a() {}\\n' > src/lib.rs && printf 'x\\n' > src/m.rs && git add -A && git commit -qm one",
+        );
+        let (store, scratch) = (dir.path().join("store"), dir.path().join("ix"));
+        let repo = repo(&w, soon()).unwrap();
+        let start = repo.snapshot(&store, &scratch, soon()).unwrap();
+        std::fs::write(w.join("src/lib.rs"), "fn b() {}\n\0evil()\n").unwrap();
+        std::fs::write(w.join("src/m.rs"), "y\n").unwrap();
+        let end = repo.snapshot(&store, &scratch, soon()).unwrap();
+        let d = repo.diff(&store, &start, &end, 1 << 20, soon()).unwrap();
+        assert_eq!(d.binary, ["src/lib.rs"]);
+        let text = d.text.unwrap();
+        assert!(text.contains("-x\n+y"), "{text}");
+        assert!(!text.contains('\0') && !text.contains("evil"), "{text}");
+        assert!(text.contains("src/lib.rs\n(not text"), "{text}");
+    }
+
+    #[test]
+    fn skip_worktree_and_assume_unchanged_bits_hide_no_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = dir.path().join("w");
+        std::fs::create_dir_all(w.join("src")).unwrap();
+        sh(
+            &w,
+            "git init -q && printf 'fn a() {}\\n' > src/lib.rs && printf 'x\\n' > src/m.rs && git add -A && git commit -qm one",
+        );
+        let (store, scratch) = (dir.path().join("store"), dir.path().join("ix"));
+        let repo = repo(&w, soon()).unwrap();
+        let start = repo.snapshot(&store, &scratch, soon()).unwrap();
+        sh(
+            &w,
+            "git update-index --skip-worktree src/lib.rs && git update-index --assume-unchanged src/m.rs",
+        );
+        std::fs::write(w.join("src/lib.rs"), "fn b() {}\n").unwrap();
+        std::fs::write(w.join("src/m.rs"), "y\n").unwrap();
+        let end = repo.snapshot(&store, &scratch, soon()).unwrap();
+        let d = repo.diff(&store, &start, &end, 1 << 20, soon()).unwrap();
+        assert_eq!(d.files, ["src/lib.rs", "src/m.rs"]);
+        let text = d.text.unwrap();
+        assert!(
+            text.contains("-fn a() {}\n+fn b() {}") && text.contains("-x\n+y"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! runner Claude uses, so the attempt is recorded in the ledger like any other. The prompt goes
 //! in from a file and the answer comes back in a file (no pipe can fill up and block), and the
 //! run has a deadline: past it, its process group gets SIGTERM (the runner then ends codex and
-//! records the attempt), then SIGKILL.
+//! records the attempt), then SIGKILL. The runner gets SIGTERM too when the hook dies
+//! (`PR_SET_PDEATHSIG`), so no review outlives the hook that waits for it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -71,6 +72,22 @@ pub fn review(
         .stdout(Stdio::from(open("out.json", true)?))
         .stderr(Stdio::from(open("err.txt", true)?));
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    // The runner ends (and ends codex) when the hook dies: a hook killed mid-review must not
+    // leave a review running on to its limit, unseen, beside the next stop's.
+    let hook = std::process::id() as libc::pid_t;
+    // SAFETY: async-signal-safe calls only between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The hook died before the signal was asked for.
+            if libc::getppid() != hook {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot run {} ({e})", offload.display()))?;

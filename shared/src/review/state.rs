@@ -52,6 +52,9 @@ pub struct Turn {
     pub not_repo: bool,
     /// Stops of this turn the gate blocked.
     pub rounds: u32,
+    /// A stop found a Codex job of the session running, so the changes since `tree` were not
+    /// reviewed: the next turn keeps this start, and they are reviewed at its stop.
+    pub held: bool,
 }
 
 /// A review's verdict, kept for the same diff.
@@ -115,6 +118,11 @@ impl Store {
         Store {
             root: state_dir.join("review"),
         }
+    }
+
+    /// offload's state folder, which holds this one.
+    pub fn state_dir(&self) -> &Path {
+        self.root.parent().unwrap_or(&self.root)
     }
 
     /// Where the snapshots' git objects go.
