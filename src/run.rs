@@ -18,7 +18,7 @@ use shared::codex::catalog::{self, Catalog};
 use shared::codex::command::{ExecSpec, Sandbox};
 use shared::codex::resume::{self, Prior, PriorSource, Target, ThreadRecord, ThreadScan};
 use shared::codex::rollout;
-use shared::config::{Config, RunnerConfig, limits, parse_bool};
+use shared::config::{Config, RunnerConfig, check_effort, check_model_name, limits, parse_bool};
 use shared::env;
 use shared::fsutil::create_private_dir;
 use shared::ledger::{AttemptFinished, AttemptStarted, Body, Event, Ledger, Line, Tokens};
@@ -126,15 +126,25 @@ pub fn resolve(
         WorkType::Analysis => cfg.model_logic.clone(),
         WorkType::Code | WorkType::Explore | WorkType::Review => cfg.model_code.clone(),
     };
+    // The flags are checked here, as `offload setup --code-model` checks its; the config and
+    // the environment were checked when loaded (a name codex cannot take there was reported and
+    // its default used).
+    let flag_model = args
+        .model
+        .as_deref()
+        .map(|m| check_model_name(m).map_err(|e| Error::usage(format!("--model: {e}"))))
+        .transpose()?;
+    let effort = match args.effort.as_deref() {
+        Some(e) => check_effort(e).map_err(|e| Error::usage(format!("--effort: {e}")))?,
+        None => cfg.effort.clone(),
+    };
     let models = if args.dual {
         vec![
             (Some("code"), cfg.model_code.clone()),
             (Some("logic"), cfg.model_logic.clone()),
         ]
     } else {
-        let model = args
-            .model
-            .clone()
+        let model = flag_model
             .or_else(|| args.work_type.map(routed))
             .unwrap_or_else(|| cfg.model.clone());
         vec![(None, model)]
@@ -182,7 +192,7 @@ pub fn resolve(
         dir,
         models,
         work_type: args.work_type,
-        effort: args.effort.clone().unwrap_or_else(|| cfg.effort.clone()),
+        effort,
         timeout,
         grace,
         fail_closed,
@@ -1015,6 +1025,17 @@ mod tests {
         assert!(plan(&["  "]).is_err());
         assert!(plan(&["x", "--timeout", "0"]).is_err());
         assert!(plan(&["x", "--fail-closed", "maybe"]).is_err());
+        for argv in [
+            ["x", "--model", ""],
+            ["x", "--model", "a b"],
+            ["x", "--effort", "bogus"],
+        ] {
+            let e = plan(&argv).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{argv:?}");
+            assert!(e.to_string().starts_with(argv[1]), "{e}");
+        }
+        let p = plan(&["x", "--model", " o9 ", "--effort", "ultra"]).unwrap();
+        assert_eq!((p.models[0].1.as_str(), p.effort.as_str()), ("o9", "ultra"));
     }
 
     #[test]
