@@ -1,7 +1,8 @@
 //! Running one `codex exec` to its end, whatever that end is.
 //!
-//! codex gets its own process group, stdin from /dev/null (it reads stdin to EOF otherwise),
-//! and piped stdout/stderr that are copied to the run folder as they arrive. Three things can
+//! codex gets its own process group, stdin from /dev/null (it reads stdin to EOF otherwise) or,
+//! for a prompt too long for its command line, from `prompt.txt` in the run folder (see
+//! `shared::codex::command`), and piped stdout/stderr that are copied to the run folder as they arrive. Three things can
 //! end the wait: codex exits; the wall-clock limit passes (codex never exits by itself when its
 //! server is down or silent); or offload receives SIGINT/SIGTERM/SIGHUP. In the last two cases
 //! offload ends the whole group: SIGTERM, a grace period, then SIGKILL. When codex is gone, any
@@ -94,9 +95,39 @@ pub struct Finished {
 /// [`Ending`].
 pub fn run(job: &Job<'_>, interrupts: &Interrupts) -> Finished {
     let start = Instant::now();
+    let not_started = |why: String, missing: bool| Finished {
+        obs: Observation::default(),
+        ending: Ending {
+            missing,
+            spawn_error: Some(why),
+            ..Ending::default()
+        },
+        stderr_tail: String::new(),
+        duration: start.elapsed(),
+    };
+    let stdin = if job.spec.prompt_on_stdin() {
+        // A file, not a pipe: nothing to feed, and nothing blocks if codex never reads it.
+        let file = job.run_dir.join("prompt.txt");
+        match shared::fsutil::write_atomic(&file, job.spec.prompt.as_bytes())
+            .and_then(|()| File::open(&file))
+        {
+            Ok(f) => Stdio::from(f),
+            Err(e) => {
+                return not_started(
+                    format!(
+                        "cannot write the prompt for codex to {}: {e}",
+                        file.display()
+                    ),
+                    false,
+                );
+            }
+        }
+    } else {
+        Stdio::null()
+    };
     let mut cmd = reaped(job.bin, job.grace).unwrap_or_else(|| Command::new(job.bin));
     cmd.args(job.spec.args())
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
@@ -107,16 +138,7 @@ pub fn run(job: &Job<'_>, interrupts: &Interrupts) -> Finished {
                 e.kind(),
                 std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
             );
-            return Finished {
-                obs: Observation::default(),
-                ending: Ending {
-                    missing,
-                    spawn_error: Some(format!("cannot start {}: {e}", job.bin.display())),
-                    ..Ending::default()
-                },
-                stderr_tail: String::new(),
-                duration: start.elapsed(),
-            };
+            return not_started(format!("cannot start {}: {e}", job.bin.display()), missing);
         }
     };
     let pgid = child.id();

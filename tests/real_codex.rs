@@ -1334,3 +1334,52 @@ fn resuming_a_thread_the_real_codex_does_not_have_fails_naming_it() {
     assert!(w.mock().responses_requests().is_empty(), "no model request");
     assert!(summary_line(&done).contains(&format!("continued thread {unknown}")));
 }
+
+/// `git diff | offload run -` with a diff over Linux's 128 KiB for one argument: the real codex
+/// gets the prompt on its stdin, whole, for a new thread and a resumed one.
+#[test]
+fn a_prompt_longer_than_one_argument_may_be_reaches_the_model_whole() {
+    let Some(codex) = require_real_codex() else {
+        return;
+    };
+    let w = World::new(
+        &codex,
+        vec![Reply::message("first"), Reply::message("second")],
+    );
+    let big = |tag: &str| format!("{}{tag}\n", "summarise this line\n".repeat(10_000));
+    let piped = |prompt: &str, extra: &[&str]| {
+        let file = w.sb.file("prompt.in");
+        fs::write(&file, prompt).unwrap();
+        let mut cmd = w.command("sh");
+        cmd.args(["-c", "f=$1; shift; exec \"$@\" < \"$f\"", "sh"])
+            .arg(&file)
+            .arg(offload_bin())
+            .arg("run")
+            .args(extra)
+            .args(["-", "read-only", "."]);
+        run(cmd).expect_code(0)
+    };
+    let (first, second) = (big("the first end"), big("the second end"));
+    assert!(first.len() > 128 << 10);
+    piped(&first, &[]);
+    let thread = w.only_finished().thread_id.expect("thread id");
+    piped(&second, &["--resume", &thread]);
+
+    let requests = w.mock().responses_requests();
+    assert_eq!(requests.len(), 2);
+    let users = |n: usize| -> Vec<String> {
+        conversation(&requests[n].body)
+            .into_iter()
+            .filter(|(role, _)| role == "user")
+            .map(|(_, text)| text)
+            .collect()
+    };
+    assert!(users(0).contains(&first), "the first prompt, whole");
+    assert!(
+        users(1).contains(&first) && users(1).contains(&second),
+        "the thread, then the second prompt, whole"
+    );
+    for f in w.finished() {
+        assert_eq!(f.outcome, Outcome::Success, "{f:?}");
+    }
+}

@@ -710,6 +710,66 @@ fn numbers_out_of_range_in_config_and_environment_warn_and_the_run_goes_on() {
     assert_eq!(v["model"], "cfg-model", "the rest of the config applies");
 }
 
+/// `yes 'summarise this line' | head -c 200K | offload run - …`: more than Linux lets one
+/// argument hold (128 KiB), so codex gets it on its stdin (`-`), a new thread and a resumed one
+/// alike; a short prompt stays on the command line.
+#[test]
+fn a_prompt_too_long_for_the_command_line_goes_to_codex_on_stdin() {
+    let sb = Sandbox::new();
+    let log = sb.file("codex.log");
+    let got = sb.file("prompt.got");
+    let mut prompt = "summarise this line\n".repeat(200 * 1024 / 20);
+    prompt.push_str("the end\n");
+    let run = |extra: &[&str]| {
+        sb.run()
+            .args(extra)
+            .args(["-", "read-only", "."])
+            .stdin(&prompt)
+            .env("FAKE_CODEX_LOG", &log)
+            .env("FAKE_CODEX_PROMPT", &got)
+            .output()
+            .expect_code(0)
+    };
+    run(&[]);
+    assert!(
+        std::fs::read(&got).unwrap() == prompt.as_bytes(),
+        "codex got the whole prompt"
+    );
+    let thread = sb.finished()[0].thread_id.clone().unwrap();
+    std::fs::remove_file(&got).unwrap();
+    run(&["--resume", &thread]);
+    assert!(
+        std::fs::read(&got).unwrap() == prompt.as_bytes(),
+        "and when resumed"
+    );
+    let runs = logged_runs(&log);
+    for (n, f) in sb.finished().iter().enumerate() {
+        assert_eq!(f.outcome, Outcome::Success);
+        let run_dir = sb.home().join("runs").join(&f.attempt);
+        let line = &runs[n];
+        assert!(
+            line.starts_with(&format!("{} exec ", run_dir.join("prompt.txt").display())),
+            "stdin is the run's prompt file: {line}"
+        );
+        assert!(line.ends_with(" -- -"), "{line}");
+        assert!(line.len() < 2000, "not on the command line");
+    }
+    assert!(
+        runs[1].contains(&format!(" resume {thread} -- -")),
+        "{}",
+        runs[1]
+    );
+    // A short one is an argument, as always.
+    sb.run()
+        .args(["-", "read-only"])
+        .stdin("short\n")
+        .env("FAKE_CODEX_LOG", &log)
+        .output()
+        .expect_code(0);
+    assert!(logged_runs(&log)[2].starts_with("/dev/null exec "));
+    assert!(logged_runs(&log)[2].ends_with(" -- short"));
+}
+
 #[test]
 fn the_shim_accepts_the_same_forms() {
     let sb = Sandbox::new();

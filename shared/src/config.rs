@@ -1029,8 +1029,8 @@ pub mod limits {
     pub const REVIEW_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5 * 60);
     /// `guard.review_gate.rounds`: blocks per turn.
     pub const REVIEW_ROUNDS: RangeInclusive<u64> = 1..=5;
-    /// `guard.review_gate.max_diff_kb`. The review's prompt carries the diff and reaches codex
-    /// as one argument, which Linux caps at 128 KiB.
+    /// `guard.review_gate.max_diff_kb`: the most of a diff one review reads (the prompt carries
+    /// it; a large prompt reaches codex on its stdin, see `codex::command`).
     pub const REVIEW_MAX_DIFF_KB: RangeInclusive<u64> = 1..=100;
     /// `statusline.wrap_timeout_ms`.
     pub const WRAP_TIMEOUT_MS: RangeInclusive<u64> = 1..=10_000;
