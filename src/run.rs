@@ -203,6 +203,34 @@ pub fn resolve(
     })
 }
 
+/// The largest prompt `offload run -` reads from stdin, in bytes (16 MiB: far more than a
+/// model's context holds; a larger input is a mistake, like `< /dev/zero`, and is refused
+/// before it fills memory).
+pub const MAX_PROMPT: usize = 16 << 20;
+
+/// The prompt from `input` (stdin): at most [`MAX_PROMPT`] bytes are read, and a larger,
+/// empty or non-UTF-8 one is a usage error.
+fn read_prompt(input: impl Read) -> Result<String, Error> {
+    let mut bytes = Vec::new();
+    input
+        .take(MAX_PROMPT as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::usage(format!("cannot read the prompt from stdin: {e}")))?;
+    if bytes.len() > MAX_PROMPT {
+        return Err(Error::usage(format!(
+            "the prompt from stdin is larger than {} MiB, the most offload passes to codex: \
+             give Codex the file to read instead (name its path in the prompt)",
+            MAX_PROMPT >> 20
+        )));
+    }
+    let s = String::from_utf8(bytes)
+        .map_err(|_| Error::usage("the prompt from stdin is not UTF-8 text"))?;
+    if s.trim().is_empty() {
+        return Err(Error::usage("the prompt from stdin is empty"));
+    }
+    Ok(s)
+}
+
 /// How long the run waits for codex's model catalog (asked while codex works, and cached: see
 /// `shared::codex::catalog`).
 const CATALOG_WAIT: Duration = Duration::from_secs(5);
@@ -257,14 +285,7 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
             if std::io::stdin().is_terminal() {
                 eprintln!("offload: reading the prompt from stdin (end with Ctrl-D)");
             }
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .map_err(|e| Error::usage(format!("cannot read the prompt from stdin: {e}")))?;
-            if s.trim().is_empty() {
-                return Err(Error::usage("the prompt from stdin is empty"));
-            }
-            s
+            read_prompt(std::io::stdin().lock())?
         }
     };
     let ledger = Ledger::new(paths.clone());
@@ -1036,6 +1057,20 @@ mod tests {
         }
         let p = plan(&["x", "--model", " o9 ", "--effort", "ultra"]).unwrap();
         assert_eq!((p.models[0].1.as_str(), p.effort.as_str()), ("o9", "ultra"));
+    }
+
+    #[test]
+    fn the_prompt_from_stdin_is_read_bounded() {
+        let fits = "p".repeat(MAX_PROMPT);
+        assert_eq!(read_prompt(fits.as_bytes()).unwrap().len(), MAX_PROMPT);
+        // An endless input stops one byte past the limit.
+        let e = read_prompt(std::io::repeat(b'y')).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("larger than 16 MiB"), "{e}");
+        for (bad, why) in [(&b" \n"[..], "is empty"), (&b"\xff\xfe"[..], "not UTF-8")] {
+            let e = read_prompt(bad).unwrap_err();
+            assert!(e.to_string().contains(why), "{e}");
+        }
     }
 
     #[test]

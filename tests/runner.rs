@@ -770,6 +770,33 @@ fn a_prompt_too_long_for_the_command_line_goes_to_codex_on_stdin() {
     assert!(logged_runs(&log)[2].ends_with(" -- short"));
 }
 
+/// `offload run - … < /dev/zero` is refused once the prompt passes 16 MiB, not read to the end
+/// of memory.
+#[test]
+fn an_endless_prompt_on_stdin_is_refused_at_16_mib() {
+    let sb = Sandbox::new();
+    let started = Instant::now();
+    // A bound on the test, never reached by a bounded read: an unbounded one is killed.
+    let out = support::Run::new("sh")
+        .args([
+            "-c",
+            "ulimit -v 4000000; exec timeout -s KILL 60 \"$0\" run - read-only . < /dev/zero",
+        ])
+        .arg(support::offload_bin())
+        .env("OFFLOAD_HOME", sb.home())
+        .env("CODEX_BIN", support::fake_codex())
+        .current_dir(sb.work())
+        .output();
+    let err = out.stderr();
+    assert_eq!(out.code(), 2, "{err}");
+    assert!(
+        err.starts_with("offload: the prompt from stdin is larger than 16 MiB"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(sb.events().is_empty(), "nothing was attempted");
+}
+
 #[test]
 fn the_shim_accepts_the_same_forms() {
     let sb = Sandbox::new();
