@@ -414,13 +414,16 @@ fn progress(ev: &ThreadEvent) -> Option<String> {
     }
 }
 
-/// Copy codex's stderr to the run folder (capped) and keep its last few KiB for messages.
+/// Copy codex's stderr to the run folder (capped) and keep its first and last few KiB for
+/// messages: an error is said first (a long backtrace may follow it), a warning may come last.
 fn copy_stderr(stderr: impl Read, file: &Path) -> String {
     const CAP: u64 = 4 << 20;
-    const TAIL: usize = 4096;
+    const KEEP: usize = 4096;
     let mut out = File::create(file).ok();
     let mut written = 0u64;
+    let mut head: Vec<u8> = Vec::new();
     let mut tail: Vec<u8> = Vec::new();
+    let mut left_out = false;
     let mut reader = BufReader::new(stderr);
     let mut buf = [0u8; 8192];
     loop {
@@ -434,11 +437,56 @@ fn copy_stderr(stderr: impl Read, file: &Path) -> String {
             let _ = f.write_all(&buf[..n]);
             written += n as u64;
         }
-        tail.extend_from_slice(&buf[..n]);
-        if tail.len() > 2 * TAIL {
-            tail.drain(..tail.len() - TAIL);
+        let mut got = &buf[..n];
+        if head.len() < KEEP {
+            let take = got.len().min(KEEP - head.len());
+            head.extend_from_slice(&got[..take]);
+            got = &got[take..];
+        }
+        tail.extend_from_slice(got);
+        if tail.len() > 2 * KEEP {
+            tail.drain(..tail.len() - KEEP);
+            left_out = true;
         }
     }
-    let start = tail.len().saturating_sub(TAIL);
-    String::from_utf8_lossy(&tail[start..]).into_owned()
+    let start = tail.len().saturating_sub(KEEP);
+    let mut kept = String::from_utf8_lossy(&head).into_owned();
+    if left_out || start > 0 {
+        // What lies between the two is left out; the tail starts on a line of its own.
+        kept.push_str("\n[…]\n");
+    }
+    kept.push_str(&String::from_utf8_lossy(&tail[start..]));
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_said_first_is_kept_however_long_the_backtrace_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("stderr.txt");
+        let mut stderr = String::from(
+            "Error: thread/start: thread/start failed: No models are available.\n\nStack backtrace:\n",
+        );
+        for n in 0..5000 {
+            stderr.push_str(&format!("  {n}: <unknown>\n"));
+        }
+        stderr.push_str("last words\n");
+        let kept = copy_stderr(stderr.as_bytes(), &file);
+        assert!(kept.len() < 3 * 4096, "bounded: {}", kept.len());
+        assert!(kept.ends_with("4999: <unknown>\nlast words\n"), "{kept}");
+        assert_eq!(
+            shared::outcome::stderr_reason(&kept).as_deref(),
+            Some("Error: thread/start: thread/start failed: No models are available.")
+        );
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            stderr,
+            "all of it in the file"
+        );
+        // A short one is kept whole, as it came.
+        assert_eq!(copy_stderr(&b"a\nb\n"[..], &file), "a\nb\n");
+    }
 }

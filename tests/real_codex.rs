@@ -1383,3 +1383,42 @@ fn a_prompt_longer_than_one_argument_may_be_reaches_the_model_whole() {
         assert_eq!(f.outcome, Outcome::Success, "{f:?}");
     }
 }
+
+/// A `config.toml` codex cannot read: the attempt's error is codex's own, with the file, line
+/// and reason it gives on the next line, not the `^` under the quoted line that ends its
+/// stderr; and the same with a backtrace after the error (`RUST_BACKTRACE=1`).
+#[test]
+fn a_broken_codex_config_is_named_in_the_attempts_error() {
+    let Some(codex) = require_real_codex() else {
+        return;
+    };
+    let w = World::new(&codex, vec![]);
+    let config = w.home.path().join("config.toml");
+    let good = fs::read_to_string(&config).unwrap();
+    fs::write(&config, good.replace("name = \"Mock\"", "name = \"Mock")).unwrap();
+    let mut cmd = w.offload();
+    cmd.args(["hi", "read-only", "--fail-closed=0"]);
+    run(cmd).expect_code(12);
+    let error = w.only_finished().error.unwrap_or_default();
+    let want = format!(
+        "codex exited 1: Error loading config.toml: {}:",
+        config.display()
+    );
+    assert!(
+        error.starts_with(&want) && error.contains(": invalid basic string"),
+        "{error}"
+    );
+
+    fs::write(&config, good).unwrap();
+    let unknown = "01a22949-b252-7403-8c20-000000000000";
+    let mut cmd = w.offload();
+    cmd.args(["--resume", unknown, "go on", "--fail-closed=0"])
+        .env("RUST_BACKTRACE", "1");
+    run(cmd).expect_code(12);
+    let error = w.finished()[1].error.clone().unwrap_or_default();
+    assert!(
+        error.starts_with("codex exited 1: Error: thread/resume")
+            && error.ends_with("(code -32600)"),
+        "{error}"
+    );
+}
