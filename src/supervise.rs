@@ -2,11 +2,12 @@
 //!
 //! codex gets its own process group, stdin from /dev/null (it reads stdin to EOF otherwise) or,
 //! for a prompt too long for its command line, from `prompt.txt` in the run folder (see
-//! `shared::codex::command`), and piped stdout/stderr that are copied to the run folder as they arrive. Three things can
-//! end the wait: codex exits; the wall-clock limit passes (codex never exits by itself when its
-//! server is down or silent); or offload receives SIGINT/SIGTERM/SIGHUP. In the last two cases
-//! offload ends the whole group: SIGTERM, a grace period, then SIGKILL. When codex is gone, any
-//! process it left in its group is killed too, so nothing outlives the attempt.
+//! `shared::codex::command`), and piped stdout/stderr that are copied to the run folder as they
+//! arrive. Three things can end the wait: codex exits; the wall-clock limit passes (codex never
+//! exits by itself when its server is down or silent); or offload receives SIGINT/SIGTERM/SIGHUP.
+//! In the last two cases offload ends the whole group: SIGTERM, a grace period, then SIGKILL.
+//! When codex is gone, any process it left in its group is killed too, so nothing outlives the
+//! attempt.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
