@@ -229,7 +229,8 @@ pub struct RunArgs {
     /// `offload setup --code-model M --logic-model M`.
     #[arg(long, value_enum)]
     pub work_type: Option<WorkType>,
-    /// Reasoning effort [env: CODEX_EFFORT] (default xhigh).
+    /// Reasoning effort: none, minimal, low, medium, high, xhigh, max or ultra
+    /// [env: CODEX_EFFORT] (default xhigh).
     #[arg(long)]
     pub effort: Option<String>,
     /// Wall-clock limit: seconds or a duration like 10m, 100ms to 24h [env: CODEX_TIMEOUT]

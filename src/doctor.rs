@@ -8,7 +8,7 @@
 //! | check | ✗ when (essential) | ! when |
 //! |---|---|---|
 //! | codex | not found (CODEX_BIN, config `runner.codex_bin`, PATH), or no `--version` answer: every attempt would fail closed | older than every tested version (`shared::pins`) |
-//! | codex login | `codex login status` says not logged in (and no `CODEX_API_KEY`, no `model_provider` of its own in config.toml) | it could not be run |
+//! | codex login | codex cannot load its config.toml (its error, and the file to fix); or `codex login status` says not logged in (and no `CODEX_API_KEY`, no `model_provider` of its own in config.toml) | it could not be run |
 //! | codex flags | `codex exec --help` lacks a flag the runner passes | |
 //! | models | | a routed model (code, logic, default) is not in codex's catalog (`codex debug models --bundled`): codex runs it on fallback metadata, which can degrade its work; or the catalog cannot be read |
 //! | claude code | | not found (OFFLOAD_CLAUDE_BIN, PATH), older than 2.1.63, or older than every tested version |
@@ -49,6 +49,7 @@ use shared::codex::command::Sandbox;
 use shared::config::{Config, Mode, limits};
 use shared::env;
 use shared::ledger::Ledger;
+use shared::outcome::stderr_reason;
 use shared::paths::Paths;
 use shared::process::{resolve_bin, run_bounded};
 use shared::settings::{
@@ -644,23 +645,18 @@ impl Ctx {
     /// Whether codex can authenticate: `codex login status` with the user's own `CODEX_HOME`
     /// (it only reads). Not logged in, a run only says "Reconnecting…" until its timeout. A
     /// `config.toml` whose `model_provider` is not OpenAI's needs no login (its own key), and
-    /// `CODEX_API_KEY` in the environment is what `codex exec` uses without one.
+    /// `CODEX_API_KEY` in the environment is what `codex exec` uses without one. A `config.toml`
+    /// codex cannot load fails every run, logged in or not: said with codex's own error.
     fn codex_login(&self, bin: &Path) -> Check {
         let name = "codex login";
         let home = env::var(env::CODEX_HOME)
             .map(PathBuf::from)
             .or_else(|| self.home.as_ref().map(|h| h.join(".codex")));
-        if let Some(provider) = home
+        let provider = home
             .as_deref()
             .and_then(|h| shared::fsutil::read_regular_text(&h.join("config.toml"), 1 << 20))
             .and_then(|t| model_provider(&t))
-            .filter(|p| p != "openai")
-        {
-            return Check::ok(
-                name,
-                format!("model provider `{provider}` (config.toml): no OpenAI login needed"),
-            );
-        }
+            .filter(|p| p != "openai");
         let fix = "run `codex login` (a ChatGPT account), or `printenv OPENAI_API_KEY | codex login --with-api-key`";
         let api_key = env::var("CODEX_API_KEY").is_some();
         if let Some(h) = home.as_deref().filter(|h| !h.exists()) {
@@ -685,7 +681,36 @@ impl Ctx {
         cmd.args(["login", "status"])
             .current_dir(&self.scratch.path)
             .stdin(std::process::Stdio::null());
-        match run_bounded(cmd, None, PROGRAM_WAIT) {
+        let ran = run_bounded(cmd, None, PROGRAM_WAIT);
+        // A config codex cannot load stops every run, whoever is logged in: codex's own words,
+        // and the file to fix.
+        if let Ok(r) = &ran
+            && r.code != Some(0)
+            && let Some(said) = stderr_reason(&format!("{}\n{}", r.stderr, r.stdout))
+                .filter(|s| s.starts_with("Error loading config") || s.contains("config.toml:"))
+        {
+            let file = home.as_deref().map_or_else(
+                || "codex's config.toml".to_owned(),
+                |h| self.show(&h.join("config.toml")),
+            );
+            return Check::fail(
+                name,
+                format!(
+                    "`codex login status`: {said} — codex cannot load its config, so every \
+                     offload run would fail at once"
+                ),
+                format!(
+                    "fix {file} (`codex login status` shows the error), then run `offload doctor` again"
+                ),
+            );
+        }
+        if let Some(provider) = provider {
+            return Check::ok(
+                name,
+                format!("model provider `{provider}` (config.toml): no OpenAI login needed"),
+            );
+        }
+        match ran {
             Ok(r) if r.code == Some(0) => {
                 let said = format!("{}\n{}", r.stdout, r.stderr);
                 Check::ok(name, first_line(said.trim()).to_owned())

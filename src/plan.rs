@@ -132,9 +132,25 @@ fn tidy(p: &Path) -> PathBuf {
     out
 }
 
+/// The largest plan file read (a plan is a few KiB).
+const MAX_PLAN: u64 = 4 << 20;
+
+/// A plan file's text: a regular file (a FIFO or a device such as `/dev/zero` is refused
+/// without being read), at most [`MAX_PLAN`] bytes, UTF-8.
 fn read(file: &Path) -> Result<String, Error> {
-    fs::read_to_string(file)
-        .map_err(|e| Error::with_code(format!("cannot read {}: {e}", file.display()), 1))
+    let fail = |why: String| Error::with_code(format!("cannot read {}: {why}", file.display()), 1);
+    let bytes = match shared::fsutil::read_regular(file, MAX_PLAN + 1) {
+        Ok(Some(b)) if b.len() as u64 > MAX_PLAN => {
+            return Err(fail(format!(
+                "it is larger than {} MiB, which no plan is",
+                MAX_PLAN >> 20
+            )));
+        }
+        Ok(Some(b)) => b,
+        Ok(None) => return Err(fail("it is not a regular file".into())),
+        Err(e) => return Err(fail(e.to_string())),
+    };
+    String::from_utf8(bytes).map_err(|_| fail("it is not UTF-8 text".into()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -835,7 +851,7 @@ fn mark(file: &Path, id: &str) -> Result<(), Error> {
             1,
         )
     };
-    let text = fs::read_to_string(file).map_err(|e| fail(e.to_string()))?;
+    let text = read(file)?;
     let updated = plan::mark_done(&text, id).map_err(fail)?;
     let mode = fs::metadata(file).map(|m| m.permissions().mode()).ok();
     let name = file

@@ -18,7 +18,7 @@ use shared::codex::catalog::{self, Catalog};
 use shared::codex::command::{ExecSpec, Sandbox};
 use shared::codex::resume::{self, Prior, PriorSource, Target, ThreadRecord, ThreadScan};
 use shared::codex::rollout;
-use shared::config::{Config, RunnerConfig, limits, parse_bool};
+use shared::config::{Config, RunnerConfig, check_effort, check_model_name, limits, parse_bool};
 use shared::env;
 use shared::fsutil::create_private_dir;
 use shared::ledger::{AttemptFinished, AttemptStarted, Body, Event, Ledger, Line, Tokens};
@@ -126,15 +126,25 @@ pub fn resolve(
         WorkType::Analysis => cfg.model_logic.clone(),
         WorkType::Code | WorkType::Explore | WorkType::Review => cfg.model_code.clone(),
     };
+    // The flags are checked here, as `offload setup --code-model` checks its; the config and
+    // the environment were checked when loaded (a name codex cannot take there was reported and
+    // its default used).
+    let flag_model = args
+        .model
+        .as_deref()
+        .map(|m| check_model_name(m).map_err(|e| Error::usage(format!("--model: {e}"))))
+        .transpose()?;
+    let effort = match args.effort.as_deref() {
+        Some(e) => check_effort(e).map_err(|e| Error::usage(format!("--effort: {e}")))?,
+        None => cfg.effort.clone(),
+    };
     let models = if args.dual {
         vec![
             (Some("code"), cfg.model_code.clone()),
             (Some("logic"), cfg.model_logic.clone()),
         ]
     } else {
-        let model = args
-            .model
-            .clone()
+        let model = flag_model
             .or_else(|| args.work_type.map(routed))
             .unwrap_or_else(|| cfg.model.clone());
         vec![(None, model)]
@@ -182,7 +192,7 @@ pub fn resolve(
         dir,
         models,
         work_type: args.work_type,
-        effort: args.effort.clone().unwrap_or_else(|| cfg.effort.clone()),
+        effort,
         timeout,
         grace,
         fail_closed,
@@ -191,6 +201,34 @@ pub fn resolve(
         resume,
         resumed: None,
     })
+}
+
+/// The largest prompt `offload run -` reads from stdin, in bytes (16 MiB: far more than a
+/// model's context holds; a larger input is a mistake, like `< /dev/zero`, and is refused
+/// before it fills memory).
+pub const MAX_PROMPT: usize = 16 << 20;
+
+/// The prompt from `input` (stdin): at most [`MAX_PROMPT`] bytes are read, and a larger,
+/// empty or non-UTF-8 one is a usage error.
+fn read_prompt(input: impl Read) -> Result<String, Error> {
+    let mut bytes = Vec::new();
+    input
+        .take(MAX_PROMPT as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::usage(format!("cannot read the prompt from stdin: {e}")))?;
+    if bytes.len() > MAX_PROMPT {
+        return Err(Error::usage(format!(
+            "the prompt from stdin is larger than {} MiB, the most offload passes to codex: \
+             give Codex the file to read instead (name its path in the prompt)",
+            MAX_PROMPT >> 20
+        )));
+    }
+    let s = String::from_utf8(bytes)
+        .map_err(|_| Error::usage("the prompt from stdin is not UTF-8 text"))?;
+    if s.trim().is_empty() {
+        return Err(Error::usage("the prompt from stdin is empty"));
+    }
+    Ok(s)
 }
 
 /// How long the run waits for codex's model catalog (asked while codex works, and cached: see
@@ -247,14 +285,7 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
             if std::io::stdin().is_terminal() {
                 eprintln!("offload: reading the prompt from stdin (end with Ctrl-D)");
             }
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .map_err(|e| Error::usage(format!("cannot read the prompt from stdin: {e}")))?;
-            if s.trim().is_empty() {
-                return Err(Error::usage("the prompt from stdin is empty"));
-            }
-            s
+            read_prompt(std::io::stdin().lock())?
         }
     };
     let ledger = Ledger::new(paths.clone());
@@ -1015,6 +1046,31 @@ mod tests {
         assert!(plan(&["  "]).is_err());
         assert!(plan(&["x", "--timeout", "0"]).is_err());
         assert!(plan(&["x", "--fail-closed", "maybe"]).is_err());
+        for argv in [
+            ["x", "--model", ""],
+            ["x", "--model", "a b"],
+            ["x", "--effort", "bogus"],
+        ] {
+            let e = plan(&argv).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{argv:?}");
+            assert!(e.to_string().starts_with(argv[1]), "{e}");
+        }
+        let p = plan(&["x", "--model", " o9 ", "--effort", "ultra"]).unwrap();
+        assert_eq!((p.models[0].1.as_str(), p.effort.as_str()), ("o9", "ultra"));
+    }
+
+    #[test]
+    fn the_prompt_from_stdin_is_read_bounded() {
+        let fits = "p".repeat(MAX_PROMPT);
+        assert_eq!(read_prompt(fits.as_bytes()).unwrap().len(), MAX_PROMPT);
+        // An endless input stops one byte past the limit.
+        let e = read_prompt(std::io::repeat(b'y')).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("larger than 16 MiB"), "{e}");
+        for (bad, why) in [(&b" \n"[..], "is empty"), (&b"\xff\xfe"[..], "not UTF-8")] {
+            let e = read_prompt(bad).unwrap_err();
+            assert!(e.to_string().contains(why), "{e}");
+        }
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Running one `codex exec` to its end, whatever that end is.
 //!
-//! codex gets its own process group, stdin from /dev/null (it reads stdin to EOF otherwise),
-//! and piped stdout/stderr that are copied to the run folder as they arrive. Three things can
-//! end the wait: codex exits; the wall-clock limit passes (codex never exits by itself when its
-//! server is down or silent); or offload receives SIGINT/SIGTERM/SIGHUP. In the last two cases
-//! offload ends the whole group: SIGTERM, a grace period, then SIGKILL. When codex is gone, any
-//! process it left in its group is killed too, so nothing outlives the attempt.
+//! codex gets its own process group, stdin from /dev/null (it reads stdin to EOF otherwise) or,
+//! for a prompt too long for its command line, from `prompt.txt` in the run folder (see
+//! `shared::codex::command`), and piped stdout/stderr that are copied to the run folder as they
+//! arrive. Three things can end the wait: codex exits; the wall-clock limit passes (codex never
+//! exits by itself when its server is down or silent); or offload receives SIGINT/SIGTERM/SIGHUP.
+//! In the last two cases offload ends the whole group: SIGTERM, a grace period, then SIGKILL.
+//! When codex is gone, any process it left in its group is killed too, so nothing outlives the
+//! attempt.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -94,9 +96,39 @@ pub struct Finished {
 /// [`Ending`].
 pub fn run(job: &Job<'_>, interrupts: &Interrupts) -> Finished {
     let start = Instant::now();
+    let not_started = |why: String, missing: bool| Finished {
+        obs: Observation::default(),
+        ending: Ending {
+            missing,
+            spawn_error: Some(why),
+            ..Ending::default()
+        },
+        stderr_tail: String::new(),
+        duration: start.elapsed(),
+    };
+    let stdin = if job.spec.prompt_on_stdin() {
+        // A file, not a pipe: nothing to feed, and nothing blocks if codex never reads it.
+        let file = job.run_dir.join("prompt.txt");
+        match shared::fsutil::write_atomic(&file, job.spec.prompt.as_bytes())
+            .and_then(|()| File::open(&file))
+        {
+            Ok(f) => Stdio::from(f),
+            Err(e) => {
+                return not_started(
+                    format!(
+                        "cannot write the prompt for codex to {}: {e}",
+                        file.display()
+                    ),
+                    false,
+                );
+            }
+        }
+    } else {
+        Stdio::null()
+    };
     let mut cmd = reaped(job.bin, job.grace).unwrap_or_else(|| Command::new(job.bin));
     cmd.args(job.spec.args())
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
@@ -107,16 +139,7 @@ pub fn run(job: &Job<'_>, interrupts: &Interrupts) -> Finished {
                 e.kind(),
                 std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
             );
-            return Finished {
-                obs: Observation::default(),
-                ending: Ending {
-                    missing,
-                    spawn_error: Some(format!("cannot start {}: {e}", job.bin.display())),
-                    ..Ending::default()
-                },
-                stderr_tail: String::new(),
-                duration: start.elapsed(),
-            };
+            return not_started(format!("cannot start {}: {e}", job.bin.display()), missing);
         }
     };
     let pgid = child.id();
@@ -392,13 +415,16 @@ fn progress(ev: &ThreadEvent) -> Option<String> {
     }
 }
 
-/// Copy codex's stderr to the run folder (capped) and keep its last few KiB for messages.
+/// Copy codex's stderr to the run folder (capped) and keep its first and last few KiB for
+/// messages: an error is said first (a long backtrace may follow it), a warning may come last.
 fn copy_stderr(stderr: impl Read, file: &Path) -> String {
     const CAP: u64 = 4 << 20;
-    const TAIL: usize = 4096;
+    const KEEP: usize = 4096;
     let mut out = File::create(file).ok();
     let mut written = 0u64;
+    let mut head: Vec<u8> = Vec::new();
     let mut tail: Vec<u8> = Vec::new();
+    let mut left_out = false;
     let mut reader = BufReader::new(stderr);
     let mut buf = [0u8; 8192];
     loop {
@@ -412,11 +438,56 @@ fn copy_stderr(stderr: impl Read, file: &Path) -> String {
             let _ = f.write_all(&buf[..n]);
             written += n as u64;
         }
-        tail.extend_from_slice(&buf[..n]);
-        if tail.len() > 2 * TAIL {
-            tail.drain(..tail.len() - TAIL);
+        let mut got = &buf[..n];
+        if head.len() < KEEP {
+            let take = got.len().min(KEEP - head.len());
+            head.extend_from_slice(&got[..take]);
+            got = &got[take..];
+        }
+        tail.extend_from_slice(got);
+        if tail.len() > 2 * KEEP {
+            tail.drain(..tail.len() - KEEP);
+            left_out = true;
         }
     }
-    let start = tail.len().saturating_sub(TAIL);
-    String::from_utf8_lossy(&tail[start..]).into_owned()
+    let start = tail.len().saturating_sub(KEEP);
+    let mut kept = String::from_utf8_lossy(&head).into_owned();
+    if left_out || start > 0 {
+        // What lies between the two is left out; the tail starts on a line of its own.
+        kept.push_str("\n[…]\n");
+    }
+    kept.push_str(&String::from_utf8_lossy(&tail[start..]));
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_said_first_is_kept_however_long_the_backtrace_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("stderr.txt");
+        let mut stderr = String::from(
+            "Error: thread/start: thread/start failed: No models are available.\n\nStack backtrace:\n",
+        );
+        for n in 0..5000 {
+            stderr.push_str(&format!("  {n}: <unknown>\n"));
+        }
+        stderr.push_str("last words\n");
+        let kept = copy_stderr(stderr.as_bytes(), &file);
+        assert!(kept.len() < 3 * 4096, "bounded: {}", kept.len());
+        assert!(kept.ends_with("4999: <unknown>\nlast words\n"), "{kept}");
+        assert_eq!(
+            shared::outcome::stderr_reason(&kept).as_deref(),
+            Some("Error: thread/start: thread/start failed: No models are available.")
+        );
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            stderr,
+            "all of it in the file"
+        );
+        // A short one is kept whole, as it came.
+        assert_eq!(copy_stderr(&b"a\nb\n"[..], &file), "a\nb\n");
+    }
 }

@@ -332,13 +332,19 @@ fn stats_on_an_empty_ledger() {
 /// `codex --version`, `codex exec --help`, `codex login status` and `codex debug models
 /// --bundled` as Codex CLI 0.169.0 answers them (help trimmed to the flags), recording the
 /// CODEX_HOME it was given. Logged out when `$CODEX_HOME/logged-out` exists (as the real one
-/// says it, on stderr, exit 1); the catalog is the file `FAKE_CODEX_CATALOG` names, else one
+/// says it, on stderr, exit 1); a `config.toml` whose second line is `oops = "` is one it cannot
+/// load (said as 0.171.0 says it); the catalog is the file `FAKE_CODEX_CATALOG` names, else one
 /// that knows offload's default models.
 const FAKE_CODEX: &str = r#"#!/bin/sh
 [ -n "${FAKE_CODEX_HOME_LOG:-}" ] && echo "${CODEX_HOME:-unset}" >> "$FAKE_CODEX_HOME_LOG"
 case "$1 $2" in
   "--version ") echo "codex-cli 0.169.0" ;;
   "login status")
+    config="${CODEX_HOME:-$HOME/.codex}/config.toml"
+    if [ "$(sed -n 2p "$config" 2>/dev/null)" = 'oops = "' ]; then
+      echo "Error loading configuration: $config:2:9: invalid basic string, expected \`\"\`" >&2
+      exit 1
+    fi
     if [ -e "${CODEX_HOME:-$HOME/.codex}/logged-out" ]; then echo "Not logged in" >&2; exit 1; fi
     echo "API key configured - sk-test-***56789"
     echo "Authentication is checked when you send a request." ;;
@@ -1330,6 +1336,51 @@ fn doctor_checks_that_codex_is_logged_in() {
     let (c, _) = doctor_check(&m, "codex login");
     assert_eq!(c["status"], "ok", "{c}");
     assert!(c["detail"].as_str().unwrap().contains("`ollama`"), "{c}");
+}
+
+/// A `config.toml` codex cannot load fails every run, logged in or not, with any provider: the
+/// check says codex's own error and points at the file, not at `codex login`.
+#[test]
+fn doctor_names_a_codex_config_codex_cannot_load() {
+    let m = Machine::new();
+    script(&m.sb.file("bin/codex"), FAKE_CODEX);
+    script(&m.sb.file("bin/claude"), &claude_script("2.1.332"));
+    fs::create_dir_all(m.sb.codex_home()).unwrap();
+    let config = m.sb.codex_home().join("config.toml");
+    for (first, api_key) in [
+        ("model = \"gpt-5.5\"", false),
+        ("model = \"gpt-5.5\"", true),
+        ("model_provider = \"ollama\"", false),
+    ] {
+        fs::write(&config, format!("{first}\noops = \"\n")).unwrap();
+        let mut run = m.doctor(&["--json"]);
+        if api_key {
+            run = run.env("CODEX_API_KEY", "sk-x");
+        }
+        let out = run.output();
+        let v: Value = serde_json::from_str(&out.stdout()).unwrap();
+        let c = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "codex login")
+            .unwrap();
+        assert_eq!((c["status"].as_str(), out.code()), (Some("fail"), 1), "{c}");
+        let detail = c["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with(&format!(
+                "`codex login status`: Error loading configuration: {}:2:9: invalid basic string",
+                config.display()
+            )) && detail.contains("codex cannot load its config"),
+            "{c}"
+        );
+        let hint = c["hint"].as_str().unwrap();
+        assert!(
+            hint.starts_with(&format!("fix {}", config.display()))
+                && !hint.contains("codex login`"),
+            "{c}"
+        );
+    }
 }
 
 /// `offload` off PATH (or another one first on it): a warning, since Claude is given the full

@@ -1116,12 +1116,50 @@ impl Session {
     }
 }
 
-fn stop_json(d: &Done) -> Value {
-    let out = d.stdout();
-    if out.trim().is_empty() {
-        return Value::Null;
+/// A Stop's answer: its JSON (`null` when it printed nothing), shown whole (stdout and stderr)
+/// in a failure message.
+struct Answered {
+    v: Value,
+    printed: String,
+}
+
+impl Answered {
+    /// The `systemMessage`; a failure shows everything the hook printed.
+    fn message(&self) -> &str {
+        self.v["systemMessage"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no systemMessage in the Stop's answer: {self}"))
     }
-    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+impl std::ops::Deref for Answered {
+    type Target = Value;
+    fn deref(&self) -> &Value {
+        &self.v
+    }
+}
+
+impl std::fmt::Display for Answered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.printed)
+    }
+}
+
+impl std::fmt::Debug for Answered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.printed)
+    }
+}
+
+fn stop_json(d: &Done) -> Answered {
+    let out = d.stdout();
+    let printed = format!("stdout: {out:?}, stderr: {:?}", d.stderr());
+    let v = if out.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {printed}"))
+    };
+    Answered { v, printed }
 }
 
 #[test]
@@ -1150,7 +1188,7 @@ fn review_gate_blocks_once_with_the_findings_then_lets_the_stop_pass() {
         reason.contains("fix it") && reason.contains("or explain"),
         "{reason}"
     );
-    let shown = v["systemMessage"].as_str().unwrap();
+    let shown = v.message();
     assert!(shown.contains("Codex found problems"), "{shown}");
     let prompt = std::fs::read_to_string(&prompt_file).unwrap();
     assert!(
@@ -1161,24 +1199,12 @@ fn review_gate_blocks_once_with_the_findings_then_lets_the_stop_pass() {
     // Claude continues and stops again without changing anything: the same verdict, no block.
     let v = stop_json(&s.stop(true, &env));
     assert!(v.get("decision").is_none(), "{v}");
-    assert!(
-        v["systemMessage"]
-            .as_str()
-            .unwrap()
-            .contains("not blocked again"),
-        "{v}"
-    );
+    assert!(v.message().contains("not blocked again"), "{v}");
     // It changes more: the round is used up, said plainly, and nothing is reviewed.
     std::fs::write(s.project.join("src/lib.rs"), "fn b() { 1 }\n").unwrap();
     let v = stop_json(&s.stop(true, &env));
     assert!(v.get("decision").is_none(), "{v}");
-    assert!(
-        v["systemMessage"]
-            .as_str()
-            .unwrap()
-            .contains("NOT reviewed"),
-        "{v}"
-    );
+    assert!(v.message().contains("NOT reviewed"), "{v}");
 
     let attempts = s.review_attempts();
     assert_eq!(attempts.len(), 1, "one review: {attempts:?}");
@@ -1210,7 +1236,7 @@ fn review_gate_allow_reaches_the_user_and_a_failed_review_is_not_clean() {
     std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
     let v = stop_json(&s.stop(false, &[("FAKE_CODEX_TEXT", "VERDICT: ALLOW")]));
     assert!(v.get("decision").is_none(), "{v}");
-    let shown = v["systemMessage"].as_str().unwrap();
+    let shown = v.message();
     assert!(shown.starts_with("offload review: ALLOW"), "{shown}");
 
     // Next turn: codex fails. Said plainly, not blocked, never called clean.
@@ -1218,7 +1244,7 @@ fn review_gate_allow_reaches_the_user_and_a_failed_review_is_not_clean() {
     std::fs::write(s.project.join("src/lib.rs"), "fn c() {}\n").unwrap();
     let v = stop_json(&s.stop(false, &[("FAKE_CODEX_MODE", "fail500")]));
     assert!(v.get("decision").is_none(), "{v}");
-    let shown = v["systemMessage"].as_str().unwrap();
+    let shown = v.message();
     assert!(
         shown.contains("NOT reviewed") && shown.contains("high demand"),
         "{shown}"
@@ -1228,13 +1254,7 @@ fn review_gate_allow_reaches_the_user_and_a_failed_review_is_not_clean() {
     std::fs::write(s.project.join("src/lib.rs"), "fn d() {}\n").unwrap();
     let v = stop_json(&s.stop(false, &[("FAKE_CODEX_TEXT", "Looks fine")]));
     assert!(v.get("decision").is_none(), "{v}");
-    assert!(
-        v["systemMessage"]
-            .as_str()
-            .unwrap()
-            .contains("not with a verdict"),
-        "{v}"
-    );
+    assert!(v.message().contains("not with a verdict"), "{v}");
 
     let verdicts: Vec<V> = s.reviews().iter().map(|r| r.verdict).collect();
     assert_eq!(verdicts, [V::Allow, V::Unreviewed, V::Unreviewed]);
@@ -1282,7 +1302,7 @@ fn review_gate_off_says_nothing_and_a_project_outside_git_is_not_reviewed() {
     std::fs::write(s.project.join("src/lib.rs"), "fn b() {}\n").unwrap();
     let v = stop_json(&s.stop(false, &[]));
     assert!(v.get("decision").is_none(), "{v}");
-    let shown = v["systemMessage"].as_str().unwrap();
+    let shown = v.message();
     assert!(shown.contains("not in a git repository"), "{shown}");
     assert!(s.review_attempts().is_empty());
 
@@ -1304,7 +1324,7 @@ fn two_stops_at_once_run_one_review() {
         ("FAKE_CODEX_TEXT_FILE", answer.as_str()),
         ("FAKE_CODEX_DELAY", "2"),
     ];
-    let outs: Vec<Value> = std::thread::scope(|sc| {
+    let outs: Vec<Answered> = std::thread::scope(|sc| {
         let hs: Vec<_> = (0..2)
             .map(|_| sc.spawn(|| stop_json(&s.stop(false, &env))))
             .collect();

@@ -372,6 +372,51 @@ fn plan_check_uses_the_project_and_the_policy() {
     );
 }
 
+/// `offload plan check /dev/zero` (or a FIFO, or a huge file) is refused at once, not read to
+/// the end of memory or waited on.
+#[test]
+fn plan_files_are_read_only_when_regular_and_bounded() {
+    let sb = Sandbox::new();
+    let fifo = sb.work().join("plan.fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let huge = sb.work().join("huge.md");
+    fs::write(&huge, "#".repeat(5 << 20)).unwrap();
+    for (file, why) in [
+        ("/dev/zero", "it is not a regular file"),
+        ("plan.fifo", "it is not a regular file"),
+        ("huge.md", "it is larger than 4 MiB"),
+    ] {
+        for sub in ["check", "next", "run"] {
+            let started = std::time::Instant::now();
+            // A bound on the test, never reached by a bounded read: an unbounded one is killed.
+            let done = Run::new("sh")
+                .args([
+                    "-c",
+                    "ulimit -v 4000000; exec timeout -s KILL 60 \"$0\" plan \"$@\"",
+                ])
+                .arg(offload_bin())
+                .args([sub, file])
+                .env("OFFLOAD_HOME", sb.home())
+                .env("CODEX_BIN", fake_codex())
+                .current_dir(sb.work())
+                .output();
+            let err = done.stderr();
+            assert_eq!(done.code(), 1, "{sub} {file}: {err}");
+            assert!(
+                err.starts_with(&format!("offload: cannot read {file}: {why}")),
+                "{sub} {file}: {err}"
+            );
+            assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // next
 

@@ -1334,3 +1334,91 @@ fn resuming_a_thread_the_real_codex_does_not_have_fails_naming_it() {
     assert!(w.mock().responses_requests().is_empty(), "no model request");
     assert!(summary_line(&done).contains(&format!("continued thread {unknown}")));
 }
+
+/// `git diff | offload run -` with a diff over Linux's 128 KiB for one argument: the real codex
+/// gets the prompt on its stdin, whole, for a new thread and a resumed one.
+#[test]
+fn a_prompt_longer_than_one_argument_may_be_reaches_the_model_whole() {
+    let Some(codex) = require_real_codex() else {
+        return;
+    };
+    let w = World::new(
+        &codex,
+        vec![Reply::message("first"), Reply::message("second")],
+    );
+    let big = |tag: &str| format!("{}{tag}\n", "summarise this line\n".repeat(10_000));
+    let piped = |prompt: &str, extra: &[&str]| {
+        let file = w.sb.file("prompt.in");
+        fs::write(&file, prompt).unwrap();
+        let mut cmd = w.command("sh");
+        cmd.args(["-c", "f=$1; shift; exec \"$@\" < \"$f\"", "sh"])
+            .arg(&file)
+            .arg(offload_bin())
+            .arg("run")
+            .args(extra)
+            .args(["-", "read-only", "."]);
+        run(cmd).expect_code(0)
+    };
+    let (first, second) = (big("the first end"), big("the second end"));
+    assert!(first.len() > 128 << 10);
+    piped(&first, &[]);
+    let thread = w.only_finished().thread_id.expect("thread id");
+    piped(&second, &["--resume", &thread]);
+
+    let requests = w.mock().responses_requests();
+    assert_eq!(requests.len(), 2);
+    let users = |n: usize| -> Vec<String> {
+        conversation(&requests[n].body)
+            .into_iter()
+            .filter(|(role, _)| role == "user")
+            .map(|(_, text)| text)
+            .collect()
+    };
+    assert!(users(0).contains(&first), "the first prompt, whole");
+    assert!(
+        users(1).contains(&first) && users(1).contains(&second),
+        "the thread, then the second prompt, whole"
+    );
+    for f in w.finished() {
+        assert_eq!(f.outcome, Outcome::Success, "{f:?}");
+    }
+}
+
+/// A `config.toml` codex cannot read: the attempt's error is codex's own, with the file, line
+/// and reason it gives on the next line, not the `^` under the quoted line that ends its
+/// stderr; and the same with a backtrace after the error (`RUST_BACKTRACE=1`).
+#[test]
+fn a_broken_codex_config_is_named_in_the_attempts_error() {
+    let Some(codex) = require_real_codex() else {
+        return;
+    };
+    let w = World::new(&codex, vec![]);
+    let config = w.home.path().join("config.toml");
+    let good = fs::read_to_string(&config).unwrap();
+    fs::write(&config, good.replace("name = \"Mock\"", "name = \"Mock")).unwrap();
+    let mut cmd = w.offload();
+    cmd.args(["hi", "read-only", "--fail-closed=0"]);
+    run(cmd).expect_code(12);
+    let error = w.only_finished().error.unwrap_or_default();
+    let want = format!(
+        "codex exited 1: Error loading config.toml: {}:",
+        config.display()
+    );
+    assert!(
+        error.starts_with(&want) && error.contains(": invalid basic string"),
+        "{error}"
+    );
+
+    fs::write(&config, good).unwrap();
+    let unknown = "01a22949-b252-7403-8c20-000000000000";
+    let mut cmd = w.offload();
+    cmd.args(["--resume", unknown, "go on", "--fail-closed=0"])
+        .env("RUST_BACKTRACE", "1");
+    run(cmd).expect_code(12);
+    let error = w.finished()[1].error.clone().unwrap_or_default();
+    assert!(
+        error.starts_with("codex exited 1: Error: thread/resume")
+            && error.ends_with("(code -32600)"),
+        "{error}"
+    );
+}

@@ -557,6 +557,125 @@ fn a_timeout_flag_out_of_range_is_a_usage_error_naming_it() {
 }
 
 #[test]
+fn a_model_or_effort_flag_codex_cannot_take_is_a_usage_error_naming_it() {
+    let sb = Sandbox::new();
+    let efforts = "(allowed: none, minimal, low, medium, high, xhigh, max, ultra)";
+    for (flag, bad, said) in [
+        (
+            "--model",
+            "",
+            "offload: --model: the model name is empty (a model name is like gpt-6.2-sol",
+        ),
+        (
+            "--model",
+            "a b",
+            "offload: --model: \"a b\" is not a model name: ' ' is not allowed (a model name is like gpt-6.2-sol",
+        ),
+        (
+            "-m",
+            "gpt;rm",
+            "offload: --model: \"gpt;rm\" is not a model name: ';' is not allowed",
+        ),
+        (
+            "--effort",
+            "bogus",
+            "offload: --effort: \"bogus\" is not a reasoning effort ",
+        ),
+        (
+            "--effort",
+            "High",
+            "offload: --effort: \"High\" is not a reasoning effort ",
+        ),
+        (
+            "--effort",
+            "",
+            "offload: --effort: \"\" is not a reasoning effort ",
+        ),
+    ] {
+        let out = sb.run().args(["x", flag, bad]).output().expect_code(2);
+        let err = out.stderr();
+        assert!(err.starts_with(said), "{flag} {bad:?}: {err}");
+        if flag == "--effort" {
+            assert!(err.contains(efforts), "{err}");
+        }
+    }
+    assert!(sb.events().is_empty(), "nothing was attempted");
+}
+
+#[test]
+fn models_and_efforts_codex_cannot_take_in_config_warn_and_the_default_runs() {
+    let sb = Sandbox::new();
+    let log = sb.file("codex.log");
+    std::fs::create_dir_all(sb.home()).unwrap();
+    let cfg = sb.home().join("config.json");
+    std::fs::write(
+        &cfg,
+        r#"{"runner": {"model_code": "", "model_logic": "gpt 5\n; rm", "effort": "bogus", "timeout": "30s"}}"#,
+    )
+    .unwrap();
+    let file = cfg.display().to_string();
+    for (work_type, model) in [("code", "gpt-5.3-codex"), ("analysis", "gpt-5.4")] {
+        let out = sb
+            .run()
+            .args(["x", "--work-type", work_type])
+            .env("FAKE_CODEX_LOG", &log)
+            .output()
+            .expect_code(0);
+        let err = out.stderr();
+        for part in [
+            format!(
+                "offload: warning: config {file}: runner.model_code: the model name is empty (a model name is like gpt-6.2-sol"
+            ),
+            format!(
+                "offload: warning: config {file}: runner.model_logic: \"gpt 5\\n; rm\" is not a model name: ' ' is not allowed"
+            ),
+            format!(
+                "offload: warning: config {file}: runner.effort: \"bogus\" is not a reasoning effort (allowed: none, minimal"
+            ),
+            "; using the default \"gpt-5.3-codex\"".into(),
+            "; using the default \"xhigh\"".into(),
+        ] {
+            assert!(err.contains(&part), "{part:?} in {err}");
+        }
+        let summary = err.lines().last().unwrap();
+        assert!(
+            summary.starts_with(&format!("offload: ✓ success · {model} · ")),
+            "{summary}"
+        );
+    }
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(logged.lines().count(), 2, "{logged}");
+    assert!(
+        logged
+            .lines()
+            .all(|l| l.contains("-c model_reasoning_effort=\"xhigh\"")),
+        "{logged}"
+    );
+    // From the environment: ignored, with a warning; the config's (default) value runs.
+    let out = sb
+        .run()
+        .args(["x", "--json"])
+        .env("CODEX_MODEL", "two words")
+        .env("CODEX_EFFORT", "bogus")
+        .output()
+        .expect_code(0);
+    let err = out.stderr();
+    assert!(
+        err.contains(
+            "offload: warning: CODEX_MODEL: \"two words\" is not a model name: ' ' is not allowed"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("; ignored, using \"gpt-5.4\""), "{err}");
+    assert!(
+        err.contains("offload: warning: CODEX_EFFORT: \"bogus\" is not a reasoning effort"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(v["model"], "gpt-5.4");
+}
+
+#[test]
 fn numbers_out_of_range_in_config_and_environment_warn_and_the_run_goes_on() {
     let sb = Sandbox::new();
     std::fs::create_dir_all(sb.home()).unwrap();
@@ -595,6 +714,93 @@ fn numbers_out_of_range_in_config_and_environment_warn_and_the_run_goes_on() {
     }
     let v: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
     assert_eq!(v["model"], "cfg-model", "the rest of the config applies");
+}
+
+/// `yes 'summarise this line' | head -c 200K | offload run - …`: more than Linux lets one
+/// argument hold (128 KiB), so codex gets it on its stdin (`-`), a new thread and a resumed one
+/// alike; a short prompt stays on the command line.
+#[test]
+fn a_prompt_too_long_for_the_command_line_goes_to_codex_on_stdin() {
+    let sb = Sandbox::new();
+    let log = sb.file("codex.log");
+    let got = sb.file("prompt.got");
+    let mut prompt = "summarise this line\n".repeat(200 * 1024 / 20);
+    prompt.push_str("the end\n");
+    let run = |extra: &[&str]| {
+        sb.run()
+            .args(extra)
+            .args(["-", "read-only", "."])
+            .stdin(&prompt)
+            .env("FAKE_CODEX_LOG", &log)
+            .env("FAKE_CODEX_PROMPT", &got)
+            .output()
+            .expect_code(0)
+    };
+    run(&[]);
+    assert!(
+        std::fs::read(&got).unwrap() == prompt.as_bytes(),
+        "codex got the whole prompt"
+    );
+    let thread = sb.finished()[0].thread_id.clone().unwrap();
+    std::fs::remove_file(&got).unwrap();
+    run(&["--resume", &thread]);
+    assert!(
+        std::fs::read(&got).unwrap() == prompt.as_bytes(),
+        "and when resumed"
+    );
+    let runs = logged_runs(&log);
+    for (n, f) in sb.finished().iter().enumerate() {
+        assert_eq!(f.outcome, Outcome::Success);
+        let run_dir = sb.home().join("runs").join(&f.attempt);
+        let line = &runs[n];
+        assert!(
+            line.starts_with(&format!("{} exec ", run_dir.join("prompt.txt").display())),
+            "stdin is the run's prompt file: {line}"
+        );
+        assert!(line.ends_with(" -- -"), "{line}");
+        assert!(line.len() < 2000, "not on the command line");
+    }
+    assert!(
+        runs[1].contains(&format!(" resume {thread} -- -")),
+        "{}",
+        runs[1]
+    );
+    // A short one is an argument, as always.
+    sb.run()
+        .args(["-", "read-only"])
+        .stdin("short\n")
+        .env("FAKE_CODEX_LOG", &log)
+        .output()
+        .expect_code(0);
+    assert!(logged_runs(&log)[2].starts_with("/dev/null exec "));
+    assert!(logged_runs(&log)[2].ends_with(" -- short"));
+}
+
+/// `offload run - … < /dev/zero` is refused once the prompt passes 16 MiB, not read to the end
+/// of memory.
+#[test]
+fn an_endless_prompt_on_stdin_is_refused_at_16_mib() {
+    let sb = Sandbox::new();
+    let started = Instant::now();
+    // A bound on the test, never reached by a bounded read: an unbounded one is killed.
+    let out = support::Run::new("sh")
+        .args([
+            "-c",
+            "ulimit -v 4000000; exec timeout -s KILL 60 \"$0\" run - read-only . < /dev/zero",
+        ])
+        .arg(support::offload_bin())
+        .env("OFFLOAD_HOME", sb.home())
+        .env("CODEX_BIN", support::fake_codex())
+        .current_dir(sb.work())
+        .output();
+    let err = out.stderr();
+    assert_eq!(out.code(), 2, "{err}");
+    assert!(
+        err.starts_with("offload: the prompt from stdin is larger than 16 MiB"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(sb.events().is_empty(), "nothing was attempted");
 }
 
 #[test]

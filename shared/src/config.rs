@@ -3,10 +3,11 @@
 //!
 //! Precedence: flag > environment (applied by [`Config::apply_env`]) > file > default.
 //! A file that cannot be read or parsed never stops offload: it yields a [`Warning`] naming
-//! the file and the defaults are used. A number (or duration) out of its range (see [`limits`])
-//! costs that setting only: a warning names the file, the field, the value and the range, and
-//! the default is used. An environment variable with an unusable value likewise yields a
-//! warning and is ignored.
+//! the file and the defaults are used. A number (or duration) out of its range (see [`limits`]),
+//! or a model name or reasoning effort codex cannot take ([`check_model_name`],
+//! [`check_effort`]), costs that setting only: a warning names the file, the field, the value and
+//! what is allowed, and the default is used. An environment variable with an unusable value
+//! likewise yields a warning and is ignored.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -479,8 +480,9 @@ impl Config {
             Ok(v) => v,
             Err(e) => return invalid(e),
         };
-        // A number out of range costs that setting only (its default, with a warning).
-        let mut warnings = check_numbers(&mut value, path, false);
+        // A number out of range, or a name codex cannot take, costs that setting only (its
+        // default, with a warning).
+        let mut warnings = check_values(&mut value, path, false);
         // So does any other field of the wrong type (`"format": 5`).
         if serde_json::from_value::<Config>(value.clone()).is_err() {
             warnings.extend(drop_bad_fields(&mut value, path));
@@ -505,15 +507,24 @@ impl Config {
     pub fn apply_env_from(&mut self, var: impl Fn(&str) -> Option<String>) -> Vec<Warning> {
         let mut warnings = Vec::new();
         let r = &mut self.runner;
-        for (name, field) in [
-            (env::CODEX_MODEL, &mut r.model),
-            (env::CODEX_MODEL_CODE, &mut r.model_code),
-            (env::CODEX_MODEL_LOGIC, &mut r.model_logic),
-            (env::CODEX_EFFORT, &mut r.effort),
-            (env::CODEX_BIN, &mut r.codex_bin),
+        if let Some(v) = var(env::CODEX_BIN) {
+            r.codex_bin = v.trim().to_string();
+        }
+        type Check = fn(&str) -> Result<String, String>;
+        for (name, field, check) in [
+            (env::CODEX_MODEL, &mut r.model, check_model_name as Check),
+            (env::CODEX_MODEL_CODE, &mut r.model_code, check_model_name),
+            (env::CODEX_MODEL_LOGIC, &mut r.model_logic, check_model_name),
+            (env::CODEX_EFFORT, &mut r.effort, check_effort),
         ] {
             if let Some(v) = var(name) {
-                *field = v.trim().to_string();
+                match check(&v) {
+                    Ok(v) => *field = v,
+                    Err(e) => warnings.push(Warning(format!(
+                        "{name}: {e}; ignored, using {:?}",
+                        field.as_str()
+                    ))),
+                }
             }
         }
         for (name, field, range) in [
@@ -624,7 +635,7 @@ fn read_value(path: &Path, over: bool, warnings: &mut Vec<Warning>) -> Option<se
     }
     match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(mut v) if v.is_object() => {
-            warnings.extend(check_numbers(&mut v, path, over));
+            warnings.extend(check_values(&mut v, path, over));
             // A field of the wrong type costs that field only, as in [`Config::load_file`].
             if serde_json::from_value::<Config>(v.clone()).is_err() {
                 warnings.extend(drop_bad_fields(&mut v, path));
@@ -660,9 +671,9 @@ fn merge(base: &mut serde_json::Value, over: serde_json::Value) {
     }
 }
 
-/// How a number (or duration) of the config file is checked.
+/// How a number, duration or name of the config file is checked.
 #[derive(Clone, Copy)]
-enum Numeric {
+enum Rule {
     /// A duration: a string of seconds or humantime, or a JSON number of seconds; the words
     /// listed are allowed as they are.
     Duration(DurationRange, &'static [&'static str]),
@@ -670,41 +681,49 @@ enum Numeric {
     Whole(u64, u64),
     /// A number, from..=to.
     Real(f64, f64),
+    /// A model name ([`check_model_name`]).
+    Model,
+    /// A reasoning effort ([`check_effort`]).
+    Effort,
 }
 
-/// Every number (or duration) of the config file: section, key (a dotted path inside the
+/// Every number, duration and name of the config file: section, key (a dotted path inside the
 /// section), and its check.
-const NUMERIC_FIELDS: [(&str, &str, Numeric); 10] = [
-    ("runner", "timeout", Numeric::Duration(limits::TIMEOUT, &[])),
+const CHECKED_FIELDS: [(&str, &str, Rule); 14] = [
+    ("runner", "model", Rule::Model),
+    ("runner", "model_code", Rule::Model),
+    ("runner", "model_logic", Rule::Model),
+    ("runner", "effort", Rule::Effort),
+    ("runner", "timeout", Rule::Duration(limits::TIMEOUT, &[])),
     (
         "runner",
         "kill_grace",
-        Numeric::Duration(limits::KILL_GRACE, &[]),
+        Rule::Duration(limits::KILL_GRACE, &[]),
     ),
     (
         "runner",
         "runs_keep",
-        Numeric::Whole(*limits::RUNS_KEEP.start(), *limits::RUNS_KEEP.end()),
+        Rule::Whole(*limits::RUNS_KEEP.start(), *limits::RUNS_KEEP.end()),
     ),
     (
         "guard",
         "attempt_scope",
-        Numeric::Duration(limits::ATTEMPT_SCOPE, &["turn", "session", ""]),
+        Rule::Duration(limits::ATTEMPT_SCOPE, &["turn", "session", ""]),
     ),
     (
         "guard",
         "review_gate.rounds",
-        Numeric::Whole(*limits::REVIEW_ROUNDS.start(), *limits::REVIEW_ROUNDS.end()),
+        Rule::Whole(*limits::REVIEW_ROUNDS.start(), *limits::REVIEW_ROUNDS.end()),
     ),
     (
         "guard",
         "review_gate.timeout",
-        Numeric::Duration(limits::REVIEW_TIMEOUT, &[]),
+        Rule::Duration(limits::REVIEW_TIMEOUT, &[]),
     ),
     (
         "guard",
         "review_gate.max_diff_kb",
-        Numeric::Whole(
+        Rule::Whole(
             *limits::REVIEW_MAX_DIFF_KB.start(),
             *limits::REVIEW_MAX_DIFF_KB.end(),
         ),
@@ -712,7 +731,7 @@ const NUMERIC_FIELDS: [(&str, &str, Numeric); 10] = [
     (
         "statusline",
         "wrap_timeout_ms",
-        Numeric::Whole(
+        Rule::Whole(
             *limits::WRAP_TIMEOUT_MS.start(),
             *limits::WRAP_TIMEOUT_MS.end(),
         ),
@@ -720,7 +739,7 @@ const NUMERIC_FIELDS: [(&str, &str, Numeric); 10] = [
     (
         "statusline",
         "low_remaining",
-        Numeric::Real(
+        Rule::Real(
             *limits::REMAINING_PERCENT.start(),
             *limits::REMAINING_PERCENT.end(),
         ),
@@ -728,24 +747,33 @@ const NUMERIC_FIELDS: [(&str, &str, Numeric); 10] = [
     (
         "statusline",
         "warn_remaining",
-        Numeric::Real(
+        Rule::Real(
             *limits::REMAINING_PERCENT.start(),
             *limits::REMAINING_PERCENT.end(),
         ),
     ),
 ];
 
-impl Numeric {
+impl Rule {
     /// `Ok(None)`: fine as it is; `Ok(Some(v))`: fine, read as `v` (a duration given as a JSON
-    /// number becomes its string); `Err`: what is wrong, with the allowed range.
+    /// number becomes its string, a name loses the spaces around it); `Err`: what is wrong,
+    /// with what is allowed.
     fn check(self, v: &serde_json::Value) -> Result<Option<serde_json::Value>, String> {
         use serde_json::Value;
+        let name = |s: &str, checked: Result<String, String>| {
+            checked.map(|t| (t != s).then_some(Value::String(t)))
+        };
         match (self, v) {
-            (Numeric::Duration(_, words), Value::String(s)) if words.contains(&s.trim()) => {
-                Ok(None)
-            }
-            (Numeric::Duration(range, _), Value::String(s)) => range.parse(s).map(|_| None),
-            (Numeric::Duration(range, _), Value::Number(n)) => {
+            (Rule::Model, Value::String(s)) => name(s, check_model_name(s)),
+            (Rule::Model, v) => Err(format!("{v} is not a model name ({MODEL_NAME_RULE})")),
+            (Rule::Effort, Value::String(s)) => name(s, check_effort(s)),
+            (Rule::Effort, v) => Err(format!(
+                "{v} is not a reasoning effort (allowed: {})",
+                EFFORTS.join(", ")
+            )),
+            (Rule::Duration(_, words), Value::String(s)) if words.contains(&s.trim()) => Ok(None),
+            (Rule::Duration(range, _), Value::String(s)) => range.parse(s).map(|_| None),
+            (Rule::Duration(range, _), Value::Number(n)) => {
                 let text = n.to_string();
                 match range.parse(&text) {
                     Ok(_) => Ok(Some(Value::String(text))),
@@ -753,10 +781,10 @@ impl Numeric {
                     Err(e) => Err(e.replacen(&format!("{text:?}"), &text, 1)),
                 }
             }
-            (Numeric::Duration(range, _), v) => {
+            (Rule::Duration(range, _), v) => {
                 Err(format!("{v} is not a duration (allowed: {})", range.text))
             }
-            (Numeric::Whole(from, to), v) => {
+            (Rule::Whole(from, to), v) => {
                 let allowed = format!("(allowed: a whole number, {from} to {to})");
                 let n = match v {
                     Value::Number(n) => n,
@@ -775,7 +803,7 @@ impl Numeric {
                     _ => Err(format!("{n} is out of range {allowed}")),
                 }
             }
-            (Numeric::Real(from, to), v) => {
+            (Rule::Real(from, to), v) => {
                 let allowed = format!("(allowed: {from} to {to})");
                 match v.as_f64() {
                     Some(f) if (from..=to).contains(&f) => Ok(None),
@@ -787,13 +815,13 @@ impl Numeric {
     }
 }
 
-/// Check every number (or duration) of a config document read from `path`: one out of range
-/// or unreadable is removed (so its default, or the user config under a project override,
-/// applies) with a warning naming the file, the field, the value and the allowed range.
+/// Check every number, duration and name of a config document read from `path`: one out of
+/// range or unusable is removed (so its default, or the user config under a project override,
+/// applies) with a warning naming the file, the field, the value and what is allowed.
 /// `over`: `path` is a project override, under which the user config's value applies.
-pub fn check_numbers(value: &mut serde_json::Value, path: &Path, over: bool) -> Vec<Warning> {
+pub fn check_values(value: &mut serde_json::Value, path: &Path, over: bool) -> Vec<Warning> {
     let mut warnings = Vec::new();
-    for (section, dotted, numeric) in NUMERIC_FIELDS {
+    for (section, dotted, rule) in CHECKED_FIELDS {
         let (parents, key) = dotted.rsplit_once('.').unwrap_or(("", dotted));
         let mut fields = value.get_mut(section);
         for parent in parents.split('.').filter(|p| !p.is_empty()) {
@@ -805,7 +833,7 @@ pub fn check_numbers(value: &mut serde_json::Value, path: &Path, over: bool) -> 
         let Some(v) = fields.get(key) else {
             continue;
         };
-        match numeric.check(v) {
+        match rule.check(v) {
             Ok(None) => {}
             Ok(Some(read)) => {
                 fields.insert(key.to_owned(), read);
@@ -840,16 +868,39 @@ pub fn check_numbers(value: &mut serde_json::Value, path: &Path, over: bool) -> 
 /// provider's deployment names may be longer).
 pub const MAX_MODEL_NAME: usize = 128;
 
+/// What a model name may be, in words.
+const MODEL_NAME_RULE: &str = "a model name is like gpt-6.2-sol: letters, digits and . _ - : / @ +, \
+     starting with a letter or digit, at most 128 characters";
+
+/// The reasoning efforts offload passes to codex (`-c model_reasoning_effort=…`), as codex
+/// 0.171.0 names them: a model's catalog entry lists the ones it supports
+/// (`supported_reasoning_levels`, `low` to `ultra`), and codex sends `none` and `minimal` as
+/// they are. codex sends any other word on to the model unchecked, so offload checks it.
+pub const EFFORTS: [&str; 8] = [
+    "none", "minimal", "low", "medium", "high", "xhigh", "max", "ultra",
+];
+
+/// A reasoning effort as given (`--effort`, `CODEX_EFFORT`, `runner.effort`), trimmed, or why
+/// it is not one of [`EFFORTS`] (case matters: codex sends the word as it is).
+pub fn check_effort(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if EFFORTS.contains(&t) {
+        return Ok(t.to_owned());
+    }
+    let shown: String = t.chars().take(40).collect();
+    Err(format!(
+        "{shown:?} is not a reasoning effort (allowed: {})",
+        EFFORTS.join(", ")
+    ))
+}
+
 /// A model name as given (`offload setup --code-model`), trimmed, or why it cannot be one: it
 /// must start with a letter or digit and hold only letters, digits and `. _ - : / @ +`
 /// (a plan names it between spaces, and a printed `offload run -m M` must stay one word).
 pub fn check_model_name(s: &str) -> Result<String, String> {
     let t = s.trim();
     let shown: String = t.chars().take(40).collect();
-    let rule = format!(
-        "a model name is like gpt-6.2-sol: letters, digits and . _ - : / @ +, starting with a \
-         letter or digit, at most {MAX_MODEL_NAME} characters"
-    );
+    let rule = MODEL_NAME_RULE;
     if t.is_empty() {
         return Err(format!("the model name is empty ({rule})"));
     }
@@ -982,8 +1033,8 @@ pub mod limits {
     pub const REVIEW_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5 * 60);
     /// `guard.review_gate.rounds`: blocks per turn.
     pub const REVIEW_ROUNDS: RangeInclusive<u64> = 1..=5;
-    /// `guard.review_gate.max_diff_kb`. The review's prompt carries the diff and reaches codex
-    /// as one argument, which Linux caps at 128 KiB.
+    /// `guard.review_gate.max_diff_kb`: the most of a diff one review reads (the prompt carries
+    /// it; a large prompt reaches codex on its stdin, see `codex::command`).
     pub const REVIEW_MAX_DIFF_KB: RangeInclusive<u64> = 1..=100;
     /// `statusline.wrap_timeout_ms`.
     pub const WRAP_TIMEOUT_MS: RangeInclusive<u64> = 1..=10_000;
@@ -998,6 +1049,7 @@ pub mod limits {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn durations() {
@@ -1240,6 +1292,130 @@ mod tests {
             assert_eq!(c.statusline.low_remaining, d.statusline.low_remaining);
             assert_eq!(c.statusline.warn_remaining, d.statusline.warn_remaining);
         }
+    }
+
+    #[test]
+    fn a_model_or_effort_codex_cannot_take_costs_that_setting_only() {
+        let d = RunnerConfig::default();
+        let efforts = "allowed: none, minimal, low, medium, high, xhigh, max, ultra";
+        for (key, value, why) in [
+            ("model_code", json!(""), "the model name is empty"),
+            ("model_code", json!("  "), "the model name is empty"),
+            ("model_logic", json!("gpt 5\n; rm"), "' ' is not allowed"),
+            ("model", json!("-m"), "\"-m\" is not a model name"),
+            ("model", json!(5), "5 is not a model name"),
+            (
+                "effort",
+                json!("bogus"),
+                "\"bogus\" is not a reasoning effort",
+            ),
+            (
+                "effort",
+                json!("XHIGH"),
+                "\"XHIGH\" is not a reasoning effort",
+            ),
+            ("effort", json!(""), "\"\" is not a reasoning effort"),
+            (
+                "effort",
+                json!(["high"]),
+                "[\"high\"] is not a reasoning effort",
+            ),
+        ] {
+            let mut doc = json!({"runner": {"timeout": "7s", "model": "kept"}});
+            doc["runner"][key] = value.clone();
+            let (_dir, p, l) = load(&doc.to_string());
+            assert_eq!(l.warnings.len(), 1, "{key}={value}: {:?}", l.warnings);
+            let w = &l.warnings[0].0;
+            let allowed = if key == "effort" {
+                efforts
+            } else {
+                "a model name is like gpt-6.2-sol"
+            };
+            for part in [
+                p.display().to_string(),
+                format!("runner.{key}: "),
+                why.to_string(),
+                allowed.to_string(),
+                "; using the default \"".to_string(),
+            ] {
+                assert!(w.contains(&part), "{part:?} missing from: {w}");
+            }
+            assert!(!w.contains('\n'), "one line: {w}");
+            let r = &l.config.runner;
+            assert_eq!(r.timeout, "7s", "the rest of the file applies");
+            let kept = if key == "model" { &d.model } else { "kept" };
+            assert_eq!(r.model, kept);
+            assert_eq!(
+                (&r.model_code, &r.model_logic, &r.effort),
+                (&d.model_code, &d.model_logic, &d.effort)
+            );
+        }
+        // Spaces around a good name are dropped; every effort codex knows is taken as it is.
+        let (_dir, _p, l) =
+            load(r#"{"runner": {"model_code": " gpt-6.2-sol ", "effort": " low "}}"#);
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert_eq!(
+            (
+                l.config.runner.model_code.as_str(),
+                l.config.runner.effort.as_str()
+            ),
+            ("gpt-6.2-sol", "low")
+        );
+        for e in EFFORTS {
+            assert_eq!(check_effort(e).as_deref(), Ok(e));
+        }
+        // A project override's bad model leaves the user's.
+        let dir = tempfile::tempdir().unwrap();
+        let user = dir.path().join("config.json");
+        std::fs::write(&user, r#"{"runner":{"model_code":"mine"}}"#).unwrap();
+        let project = dir.path().join("proj");
+        std::fs::create_dir_all(project.join(".claude")).unwrap();
+        std::fs::write(
+            project.join(".claude/offload.json"),
+            r#"{"runner":{"model_code":"a b"}}"#,
+        )
+        .unwrap();
+        let l = Config::load_for_project(&user, Some(&project));
+        assert_eq!(l.config.runner.model_code, "mine");
+        assert!(
+            l.warnings[0].0.contains("runner.model_code"),
+            "{:?}",
+            l.warnings
+        );
+        assert!(MODEL_NAME_RULE.contains(&format!("at most {MAX_MODEL_NAME} characters")));
+    }
+
+    #[test]
+    fn environment_models_and_efforts_codex_cannot_take_are_ignored() {
+        for (name, bad, why) in [
+            ("CODEX_MODEL", "a b", "' ' is not allowed"),
+            ("CODEX_MODEL_CODE", " ", "the model name is empty"),
+            ("CODEX_MODEL_LOGIC", "gpt;rm", "';' is not allowed"),
+            (
+                "CODEX_EFFORT",
+                "bogus",
+                "is not a reasoning effort (allowed: none, minimal",
+            ),
+        ] {
+            let mut c = Config::default();
+            let w = c.apply_env_from(|k| (k == name).then(|| bad.to_string()));
+            assert_eq!(c, Config::default(), "{name}={bad:?}");
+            assert_eq!(w.len(), 1, "{name}={bad:?}: {w:?}");
+            let w = &w[0].0;
+            assert!(w.starts_with(&format!("{name}: ")), "{w}");
+            assert!(w.contains(why) && w.contains("; ignored, using \""), "{w}");
+        }
+        let mut c = Config::default();
+        let w = c.apply_env_from(|k| match k {
+            "CODEX_MODEL_CODE" => Some(" gpt-6.2-sol ".into()),
+            "CODEX_EFFORT" => Some("max".into()),
+            _ => None,
+        });
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            (c.runner.model_code.as_str(), c.runner.effort.as_str()),
+            ("gpt-6.2-sol", "max")
+        );
     }
 
     #[test]

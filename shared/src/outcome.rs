@@ -252,7 +252,7 @@ pub fn classify(
     let message = obs
         .failure_message()
         .map(str::to_owned)
-        .or_else(|| last_line(stderr_tail))
+        .or_else(|| stderr_reason(stderr_tail))
         .unwrap_or_default();
     let what = match (end.exit_code, end.signal) {
         (Some(0), _) if !obs.turn_completed => "codex exited 0 without completing the turn".into(),
@@ -274,14 +274,62 @@ pub fn classify(
     }
 }
 
-/// What codex's stderr says went wrong: its last `Error: …` line (a backtrace of
-/// `<unknown>` frames may follow it), else its last line that is not noise.
-fn last_line(text: &str) -> Option<String> {
-    let lines = || text.lines().rev().map(str::trim);
-    lines()
-        .find(|l| l.starts_with("Error: "))
-        .or_else(|| lines().find(|l| !l.is_empty() && !l.starts_with("WARNING: proceeding")))
-        .map(|l| l.chars().take(300).collect())
+/// What codex's stderr says went wrong, in one line of at most 300 characters: its first line
+/// that reads as an error (`Error…`, `error:`, a log line's ` ERROR `) with the lines that go
+/// on with it, up to a blank line (codex's config errors put the file, line and reason on the
+/// next line: `Error loading config.toml:` / `…/config.toml:2:23: invalid basic string`); else
+/// its last line that says something. Never noise: a line of punctuation alone (a TOML error's
+/// `|` and `^` markers), a quoted source line (`2 | model = …`), a backtrace (`Stack
+/// backtrace:`, `9: <unknown>`, `at src/x.rs:1:2`), or codex's own progress notes.
+pub fn stderr_reason(text: &str) -> Option<String> {
+    const MAX: usize = 300;
+    /// Lines after the error line that may go on with it.
+    const MORE: usize = 2;
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let found = match lines.iter().position(|l| is_error_line(l)) {
+        Some(at) => {
+            let mut said = lines[at].to_owned();
+            for l in lines[at + 1..]
+                .iter()
+                .take_while(|l| !l.is_empty())
+                .filter(|l| !is_noise(l))
+                .take(MORE)
+            {
+                said.push(' ');
+                said.push_str(l);
+            }
+            said
+        }
+        None => lines.iter().rev().find(|l| !is_noise(l))?.to_string(),
+    };
+    Some(found.chars().take(MAX).collect())
+}
+
+fn is_error_line(l: &str) -> bool {
+    l.starts_with("Error")
+        || l.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("error:"))
+        || l.contains(" ERROR ")
+}
+
+/// A line of stderr that explains nothing (see [`stderr_reason`]).
+fn is_noise(l: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let frame = match l.split_once(": ") {
+        Some((n, what)) => {
+            digits(n) && (what.starts_with('<') || what.contains("::") || what.starts_with("0x"))
+        }
+        None => false,
+    };
+    let quoted_source = l.split_once('|').is_some_and(|(n, _)| digits(n.trim()));
+    l.is_empty()
+        || !l.chars().any(char::is_alphanumeric)
+        || frame
+        || quoted_source
+        || (l.starts_with("at ") && l.contains(".rs:"))
+        || l.eq_ignore_ascii_case("stack backtrace:")
+        || l.starts_with("note: run with `RUST_BACKTRACE")
+        || l.starts_with("Reading additional input from stdin")
+        || l.starts_with("WARNING: proceeding")
 }
 
 /// `SIGTERM` for 15, and so on; `signal N` otherwise.
@@ -388,6 +436,55 @@ mod classify_tests {
             ..Ending::default()
         };
         assert_eq!(classify(&obs(&[]), &e, "").0, Outcome::Error);
+    }
+
+    /// What codex 0.171.0 prints on stderr for each, and the reason offload gives.
+    #[test]
+    fn the_reason_is_codexs_error_with_its_location_never_a_marker_or_a_frame() {
+        for (stderr, reason) in [
+            (
+                "Reading additional input from stdin...\nError loading config.toml:\n\
+                 /h/.codex/config.toml:2:23: invalid basic string, expected `\"`\n  |\n\
+                 2 | model_provider = \"mock\n  |                       ^\n",
+                "Error loading config.toml: /h/.codex/config.toml:2:23: invalid basic string, \
+                 expected `\"`",
+            ),
+            (
+                "Error loading config.toml: invalid type: integer `5`, expected a string\n\
+                 in `model`\n\n",
+                "Error loading config.toml: invalid type: integer `5`, expected a string in \
+                 `model`",
+            ),
+            (
+                "Reading additional input from stdin...\nError: thread/start: thread/start failed: \
+                 No models are available. (code -32600)\n\nStack backtrace:\n   0: <unknown>\n\
+                 1: <unknown>\n   9: <unknown>\n",
+                "Error: thread/start: thread/start failed: No models are available. (code -32600)",
+            ),
+            (
+                "error: unexpected argument '--full-auto' found\n\n  tip: to pass it as a value, \
+                 use '-- --full-auto'\n\nUsage: codex exec [OPTIONS] [PROMPT]\n",
+                "error: unexpected argument '--full-auto' found",
+            ),
+            (
+                "2026-11-29T10:00:00Z ERROR codex_core::client: stream failed\n",
+                "2026-11-29T10:00:00Z ERROR codex_core::client: stream failed",
+            ),
+            (
+                "thread 'main' panicked at src/main.rs:3:5:\nboom\nstack backtrace:\n\
+                 0: std::rt::lang_start\n             at /rustc/x/library/std/src/rt.rs:1:2\n",
+                "boom",
+            ),
+            ("WARNING: proceeding, even though …\n  |\n  ^^^\n", ""),
+        ] {
+            assert_eq!(
+                stderr_reason(stderr).unwrap_or_default(),
+                reason,
+                "{stderr}"
+            );
+        }
+        let long = format!("Error: {}\n", "x".repeat(1000));
+        assert_eq!(stderr_reason(&long).unwrap().chars().count(), 300);
     }
 
     #[test]

@@ -7,6 +7,12 @@
 //! `approval_policy="never"` is its equivalent. `--skip-git-repo-check` lets codex run outside a
 //! git repository. The prompt goes after `--` so a prompt starting with `-` is not a flag.
 //!
+//! A prompt longer than [`MAX_ARG_PROMPT`] (or one holding a NUL, which no argument can, or `-`
+//! itself) goes to codex on its stdin instead, with `-` in its place: Linux caps one argument at
+//! 128 KiB (and all of them, with the environment, at `ARG_MAX`), so `git diff | offload run -`
+//! would otherwise not start. codex 0.171.0 reads a `-` prompt from stdin as it is, for a new
+//! thread and for `exec resume` alike. A short prompt stays an argument, as it always was.
+//!
 //! Continuing a thread is the same line with `resume THREAD_ID` before the `--`:
 //! `codex exec … -o LAST resume THREAD_ID -- PROMPT`. The options stay in front of the
 //! subcommand: `exec resume` itself rejects `-s` and `-C` (exit 2), while the same options
@@ -65,6 +71,10 @@ impl std::fmt::Display for Sandbox {
     }
 }
 
+/// The longest prompt given to codex as an argument, in bytes; a longer one goes on its stdin.
+/// Well under Linux's 128 KiB for one argument, leaving room for the environment in `ARG_MAX`.
+pub const MAX_ARG_PROMPT: usize = 32 << 10;
+
 /// One `codex exec` invocation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExecSpec {
@@ -80,6 +90,13 @@ pub struct ExecSpec {
 }
 
 impl ExecSpec {
+    /// Whether codex reads the prompt from its stdin (the argument is then `-`): the runner must
+    /// give it the prompt there. Also for the prompt `-` itself, which codex would take as
+    /// "read stdin".
+    pub fn prompt_on_stdin(&self) -> bool {
+        self.prompt.len() > MAX_ARG_PROMPT || self.prompt.contains('\0') || self.prompt == "-"
+    }
+
     /// The arguments after the program name.
     pub fn args(&self) -> Vec<OsString> {
         let mut a: Vec<OsString> = Vec::with_capacity(20);
@@ -108,7 +125,11 @@ impl ExecSpec {
             a.push(OsString::from(thread));
         }
         a.push(OsString::from("--"));
-        a.push(OsString::from(&self.prompt));
+        if self.prompt_on_stdin() {
+            a.push(OsString::from("-"));
+        } else {
+            a.push(OsString::from(&self.prompt));
+        }
         a
     }
 }
@@ -211,6 +232,31 @@ mod tests {
             assert_eq!(args[n - 4..n - 1], ["resume", "t", "--"], "{prompt:?}");
             assert_eq!(args[n - 1], prompt);
             assert!(args.contains(&"model_reasoning_effort=\"a\\\"b\"".to_string()));
+        }
+    }
+
+    #[test]
+    fn a_long_prompt_goes_on_stdin_and_a_short_one_stays_an_argument() {
+        let fits = "p".repeat(MAX_ARG_PROMPT);
+        for prompt in [fits.clone(), "fix it".into()] {
+            let s = spec(&prompt);
+            assert!(!s.prompt_on_stdin());
+            assert_eq!(line(&s).last().unwrap(), &prompt);
+        }
+        let long = format!("{fits}!");
+        for s in [
+            spec(&long),
+            spec("a NUL \0 no argument can hold"),
+            spec("-"),
+            ExecSpec {
+                resume: Some("t".into()),
+                ..spec(&long)
+            },
+        ] {
+            assert!(s.prompt_on_stdin());
+            let args = line(&s);
+            assert_eq!(args[args.len() - 2..], ["--", "-"]);
+            assert!(args.iter().all(|a| a.len() < 1024), "no argument holds it");
         }
     }
 

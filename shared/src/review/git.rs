@@ -119,6 +119,19 @@ fn run(cmd: Command, what: &str, deadline: Instant, cap: usize) -> Result<Option
     }
 }
 
+/// Copy the index to `to` with its modification time. git trusts an entry's stat data only
+/// when the index is newer than the file (otherwise the file may have changed in the second git
+/// indexed it, and git compares its content): a copy stamped with the time of copying would
+/// make a file changed to the same size in that second look unchanged.
+fn copy_index(from: &Path, to: &Path) -> std::io::Result<()> {
+    let modified = std::fs::metadata(from)?.modified()?;
+    std::fs::copy(from, to)?;
+    std::fs::File::options()
+        .write(true)
+        .open(to)?
+        .set_modified(modified)
+}
+
 /// The work tree `project` is in.
 pub fn repo(project: &Path, deadline: Instant) -> Result<Repo, GitError> {
     let mut cmd = git(project);
@@ -182,8 +195,8 @@ impl Repo {
         }
         let _ = std::fs::remove_file(scratch);
         // Starting from the repository's index, git reads again only what changed since.
-        match std::fs::copy(&self.index, scratch) {
-            Ok(_) => {}
+        match copy_index(&self.index, scratch) {
+            Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(format!("cannot copy {} ({e})", self.index.display())),
         }
@@ -411,6 +424,42 @@ mod tests {
         );
         let big = repo.diff(&store, &start, &end, 10, soon()).unwrap();
         assert_eq!((big.files.len(), big.text), (2, None));
+    }
+
+    /// A file changed in the second git indexed it, to the same size, looks unchanged by its
+    /// stat data; git then compares its content ("racily clean"), but only while the index is
+    /// no older than the file. The scratch index keeps the repository index's time, so a stop
+    /// a second later still sees the change (a copy stamped "now" hid it).
+    #[test]
+    fn a_change_in_the_second_git_indexed_the_file_is_seen_however_late_the_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = dir.path().join("w");
+        std::fs::create_dir_all(w.join("src")).unwrap();
+        // ctime cannot be set back: left out of git's comparison, as the same second would.
+        sh(
+            &w,
+            "git init -q && git config core.trustctime false && \
+             printf 'fn a() {}\\n' > src/lib.rs && git add -A && git commit -qm one",
+        );
+        let repo = repo(&w, soon()).unwrap();
+        // The file and the index written in one second, long ago.
+        let then = std::time::SystemTime::UNIX_EPOCH + Duration::from_millis(1_600_000_000_500);
+        let set_mtime = |p: &Path| {
+            let f = std::fs::File::options().write(true).open(p).unwrap();
+            f.set_modified(then).unwrap();
+        };
+        set_mtime(&w.join("src/lib.rs"));
+        sh(&w, "git update-index --refresh -q");
+        set_mtime(&repo.index);
+        let (store, scratch) = (dir.path().join("store"), dir.path().join("index.tmp"));
+        let start = repo.snapshot(&store, &scratch, soon()).unwrap();
+        // Changed in that same second: same size, same inode, same mtime.
+        std::fs::write(w.join("src/lib.rs"), "fn b() {}\n").unwrap();
+        set_mtime(&w.join("src/lib.rs"));
+        let end = repo.snapshot(&store, &scratch, soon()).unwrap();
+        assert_ne!(start, end, "the change was missed");
+        let d = repo.diff(&store, &start, &end, 1 << 20, soon()).unwrap();
+        assert_eq!(d.files, ["src/lib.rs"]);
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! Everything here is pruned after a week ([`Store::maybe_prune`]).
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -182,7 +182,8 @@ impl Store {
         write_atomic(&path, &bytes)
     }
 
-    /// Take the review lock of a diff, or learn who holds it. Never waits.
+    /// Take the review lock of a diff, or learn who holds it. Never waits for the lock; only
+    /// for a holder that just took it to name itself, [`HOLDER_WAIT`] at most.
     pub fn acquire(
         &self,
         session: &str,
@@ -204,9 +205,15 @@ impl Store {
             match file.try_lock() {
                 Ok(()) => {}
                 Err(std::fs::TryLockError::WouldBlock) => {
-                    let mut text = String::new();
-                    let _ = file.take(4096).read_to_string(&mut text);
-                    return Ok(Acquired::Busy(serde_json::from_str(&text).ok()));
+                    // The holder writes its name just after it takes the lock.
+                    let until = std::time::Instant::now() + HOLDER_WAIT;
+                    loop {
+                        let holder = holder_in(&file);
+                        if holder.is_some() || std::time::Instant::now() >= until {
+                            return Ok(Acquired::Busy(holder));
+                        }
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
                 }
                 Err(std::fs::TryLockError::Error(e)) => return Err(e),
             }
@@ -292,9 +299,61 @@ fn prune_older(dir: &Path, age: Duration, depth: u32) {
     }
 }
 
+/// How long a hook run that finds a diff's lock held waits for its holder to name itself.
+pub const HOLDER_WAIT: Duration = Duration::from_millis(200);
+
+/// The holder a lock file names, if it is written (whole) yet.
+fn holder_in(file: &File) -> Option<Holder> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = [0u8; 4096];
+    let n = file.read_at(&mut buf, 0).ok()?;
+    serde_json::from_slice(&buf[..n]).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A hook run that finds the lock taken a moment before its holder wrote its name still
+    /// says who holds it.
+    #[test]
+    fn a_holder_that_has_not_named_itself_yet_is_waited_for_a_moment() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let path = store.lock_path("s1", "k");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let taken = File::create(&path).unwrap();
+        taken.try_lock().unwrap();
+        let deadline = Utc::now() + chrono::Duration::minutes(5);
+        let holder = Holder {
+            pid: std::process::id(),
+            start_time: crate::process::start_time(std::process::id()),
+            since: Utc::now(),
+            deadline,
+        };
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(50));
+                (&taken)
+                    .write_all(&serde_json::to_vec(&holder).unwrap())
+                    .unwrap();
+            });
+            match store.acquire("s1", "k", deadline).unwrap() {
+                Acquired::Busy(Some(h)) => assert_eq!(h.pid, std::process::id()),
+                other => panic!("{other:?}"),
+            }
+        });
+        // One that never names itself is given up on.
+        let other = store.lock_path("s1", "k2");
+        let silent = File::create(&other).unwrap();
+        silent.try_lock().unwrap();
+        let started = std::time::Instant::now();
+        assert!(matches!(
+            store.acquire("s1", "k2", deadline).unwrap(),
+            Acquired::Busy(None)
+        ));
+        assert!(started.elapsed() < HOLDER_WAIT * 5);
+    }
 
     #[test]
     fn one_lock_per_diff_across_threads_and_it_goes_with_its_holder() {
