@@ -1463,7 +1463,10 @@ mod tests {
         assert_eq!(l.config.runner.model, Config::default().runner.model);
         assert_eq!(l.source.as_deref(), Some(user.as_path()));
         let w: Vec<&str> = l.warnings.iter().map(|w| w.0.as_str()).collect();
-        assert!(w.len() == 1 && w[0].contains("runner.model = 5"), "{w:?}");
+        assert!(
+            w.len() == 1 && w[0].contains("runner.model") && w[0].contains("5"),
+            "{w:?}"
+        );
         std::fs::write(
             project.join(".claude/offload.json"),
             r#"{"guard":{"mode":[1]},"runner":{"effort":"high"}}"#,
