@@ -78,23 +78,7 @@ pub fn switch(code: Option<&str>, logic: Option<&str>, dry_run: bool) -> Result<
         "model_logic" => &before.model_logic,
         _ => &before.model,
     };
-    let runner = doc
-        .as_object_mut()
-        .and_then(|o| {
-            o.entry("runner")
-                .or_insert_with(|| Value::Object(Default::default()))
-                .as_object_mut()
-        })
-        .ok_or_else(|| {
-            Error::with_code(
-                format!(
-                    "{}: \"runner\" is not an object; fix it (or move the file away), then run \
-                     this again. Nothing was written.",
-                    file.display()
-                ),
-                1,
-            )
-        })?;
+    let runner = section(&mut doc, "runner", file)?;
     let mut lines = Vec::new();
     let mut changed = false;
     for s in &switches {
@@ -164,6 +148,31 @@ pub fn switch(code: Option<&str>, logic: Option<&str>, dry_run: bool) -> Result<
         println!("  - back: offload setup {}", undo.join(" "));
     }
     Ok(0)
+}
+
+/// The `name` section of the config document, made when absent; one that is not an object is
+/// an error (the file is the user's, and is never overwritten).
+pub(crate) fn section<'a>(
+    doc: &'a mut Value,
+    name: &str,
+    file: &Path,
+) -> Result<&'a mut serde_json::Map<String, Value>, Error> {
+    doc.as_object_mut()
+        .and_then(|o| {
+            o.entry(name)
+                .or_insert_with(|| Value::Object(Default::default()))
+                .as_object_mut()
+        })
+        .ok_or_else(|| {
+            Error::with_code(
+                format!(
+                    "{}: \"{name}\" is not an object; fix it (or move the file away), then run \
+                     this again. Nothing was written.",
+                    file.display()
+                ),
+                1,
+            )
+        })
 }
 
 /// The config file's text and JSON value (`{}` when it is absent or blank). A file that cannot

@@ -384,11 +384,9 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
     Ok(report(&plan, &results))
 }
 
-/// `--json`'s result: one attempt's, or `--dual`'s outcome with both.
-fn combined_json(plan: &Plan, results: &[Result1]) -> serde_json::Value {
-    if results.len() == 1 {
-        return result_json(plan, &results[0]);
-    }
+/// The run's outcome and exit code: the combined outcome's, or `error`'s when an attempt ran
+/// but could not be recorded.
+fn ending(plan: &Plan, results: &[Result1]) -> (Outcome, u8) {
     let outcome = combined(results);
     let recorded = results.iter().all(|r| r.record_error.is_none());
     let code = if recorded {
@@ -396,6 +394,15 @@ fn combined_json(plan: &Plan, results: &[Result1]) -> serde_json::Value {
     } else {
         Outcome::Error.exit_code(plan.fail_closed)
     };
+    (outcome, code)
+}
+
+/// `--json`'s result: one attempt's, or `--dual`'s outcome with both.
+fn combined_json(plan: &Plan, results: &[Result1]) -> serde_json::Value {
+    if results.len() == 1 {
+        return result_json(plan, &results[0]);
+    }
+    let (outcome, code) = ending(plan, results);
     json!({
         "outcome": outcome,
         "exit_code": code,
@@ -594,13 +601,7 @@ fn attempt(
 
 /// Print the answer(s) and the summary line; return the exit code.
 fn report(plan: &Plan, results: &[Result1]) -> u8 {
-    let outcome = combined(results);
-    let recorded = results.iter().all(|r| r.record_error.is_none());
-    let code = if recorded {
-        outcome.exit_code(plan.fail_closed)
-    } else {
-        Outcome::Error.exit_code(plan.fail_closed)
-    };
+    let (_, code) = ending(plan, results);
     let mut stdout = std::io::stdout().lock();
     if plan.json {
         let _ = writeln!(stdout, "{}", combined_json(plan, results));

@@ -304,23 +304,7 @@ fn switch_review_gate(on: bool, dry_run: bool) -> Result<String, Error> {
     let paths = Paths::from_env().map_err(|e| Error::with_code(e.to_string(), 1))?;
     let file = &paths.config_file;
     let (text, mut doc) = crate::models::read_doc(file)?;
-    let guard = doc
-        .as_object_mut()
-        .and_then(|o| {
-            o.entry("guard")
-                .or_insert_with(|| Value::Object(Default::default()))
-                .as_object_mut()
-        })
-        .ok_or_else(|| {
-            Error::with_code(
-                format!(
-                    "{}: \"guard\" is not an object; fix it (or move the file away), then run \
-                     this again. Nothing was written.",
-                    file.display()
-                ),
-                1,
-            )
-        })?;
+    let guard = crate::models::section(&mut doc, "guard", file)?;
     let before = guard.get("review_gate").cloned();
     let after = match &before {
         Some(Value::Object(fields)) => {

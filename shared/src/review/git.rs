@@ -358,6 +358,19 @@ mod tests {
         Instant::now() + Duration::from_secs(20)
     }
 
+    /// A repository with one commit of `src/lib.rs` (and `src/m.rs`) holding these lines.
+    fn committed(files: &[&str]) -> (tempfile::TempDir, PathBuf, Repo) {
+        let dir = tempfile::tempdir().unwrap();
+        let w = dir.path().join("w");
+        std::fs::create_dir_all(w.join("src")).unwrap();
+        for (name, text) in ["src/lib.rs", "src/m.rs"].iter().zip(files) {
+            std::fs::write(w.join(name), format!("{text}\n")).unwrap();
+        }
+        sh(&w, "git init -q && git add -A && git commit -qm one");
+        let repo = repo(&w, soon()).unwrap();
+        (dir, w, repo)
+    }
+
     #[test]
     fn a_turn_diff_holds_only_what_changed_since_its_start_and_leaves_the_repo_alone() {
         let dir = tempfile::tempdir().unwrap();
@@ -471,16 +484,9 @@ mod tests {
             "printf '*.rs binary\\n' > ../attrs && git config core.attributesFile \"$PWD/../attrs\"",
         ];
         for trick in tricks {
-            let dir = tempfile::tempdir().unwrap();
-            let w = dir.path().join("w");
-            std::fs::create_dir_all(w.join("src")).unwrap();
-            sh(
-                &w,
-                "git init -q && printf 'fn a() {}\\n' > src/lib.rs && git add -A && git commit -qm one",
-            );
+            let (dir, w, repo) = committed(&["fn a() {}"]);
             sh(&w, trick);
             let (store, scratch) = (dir.path().join("store"), dir.path().join("ix"));
-            let repo = repo(&w, soon()).unwrap();
             let start = repo.snapshot(&store, &scratch, soon()).unwrap();
             std::fs::write(w.join("src/lib.rs"), "fn b() {}\n").unwrap();
             let end = repo.snapshot(&store, &scratch, soon()).unwrap();
@@ -490,15 +496,8 @@ mod tests {
             assert!(d.binary.is_empty(), "{trick}");
         }
         // A NUL byte: the file is named, its content left out, the other file shown.
-        let dir = tempfile::tempdir().unwrap();
-        let w = dir.path().join("w");
-        std::fs::create_dir_all(w.join("src")).unwrap();
-        sh(
-            &w,
-            "git init -q && printf 'fn a() {}\\n' > src/lib.rs && printf 'x\\n' > src/m.rs && git add -A && git commit -qm one",
-        );
+        let (dir, w, repo) = committed(&["fn a() {}", "x"]);
         let (store, scratch) = (dir.path().join("store"), dir.path().join("ix"));
-        let repo = repo(&w, soon()).unwrap();
         let start = repo.snapshot(&store, &scratch, soon()).unwrap();
         std::fs::write(w.join("src/lib.rs"), "fn b() {}\n\0evil()\n").unwrap();
         std::fs::write(w.join("src/m.rs"), "y\n").unwrap();
@@ -513,15 +512,8 @@ mod tests {
 
     #[test]
     fn skip_worktree_and_assume_unchanged_bits_hide_no_change() {
-        let dir = tempfile::tempdir().unwrap();
-        let w = dir.path().join("w");
-        std::fs::create_dir_all(w.join("src")).unwrap();
-        sh(
-            &w,
-            "git init -q && printf 'fn a() {}\\n' > src/lib.rs && printf 'x\\n' > src/m.rs && git add -A && git commit -qm one",
-        );
+        let (dir, w, repo) = committed(&["fn a() {}", "x"]);
         let (store, scratch) = (dir.path().join("store"), dir.path().join("ix"));
-        let repo = repo(&w, soon()).unwrap();
         let start = repo.snapshot(&store, &scratch, soon()).unwrap();
         sh(
             &w,
