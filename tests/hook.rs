@@ -1463,3 +1463,23 @@ fn a_stop_hook_killed_mid_review_takes_the_review_with_it() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// offload's own CLI beside the hook is protected like the hook: a command that copies or
+/// links another program over it is denied (only the verdict is asked; nothing runs).
+#[test]
+fn the_offload_cli_beside_the_hook_is_protected() {
+    let s = Session::new();
+    s.prompt("go").expect_code(0);
+    let own = support::workspace_bin("offload-hook").with_file_name("offload");
+    for command in [
+        format!("cp /bin/true {}", own.display()),
+        format!("ln -sf /bin/true {}", own.display()),
+    ] {
+        let out = s.event(
+            "PreToolUse",
+            json!({"tool_name": "Bash", "tool_input": {"command": command}}),
+        );
+        let reason = is_deny(&out).unwrap_or_else(|| panic!("{command}: {}", out.stdout()));
+        assert!(reason.contains("offload's own"), "{command}: {reason}");
+    }
+}

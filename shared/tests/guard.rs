@@ -1319,3 +1319,40 @@ fn a_plan_in_progress_is_filled_in_edit_by_edit() {
     );
     assert!(reason.contains(&format!("({before} problems)")), "{reason}");
 }
+
+/// A plan path that is really another file is judged as that file: a symlink in docs/plans to
+/// code is an edit of code, and so is an exempt name that is a hard link of a code file.
+#[test]
+fn a_plan_or_markdown_name_for_a_code_file_is_an_edit_of_code() {
+    let g = Given::new();
+    std::fs::create_dir_all(g.project.join("docs/plans")).unwrap();
+    std::fs::create_dir_all(g.project.join("src")).unwrap();
+    std::fs::write(g.project.join("src/lib.rs"), "pub fn a() {}\n").unwrap();
+    std::os::unix::fs::symlink(
+        "../../src/lib.rs",
+        g.project.join("docs/plans/2026-11-29-link.md"),
+    )
+    .unwrap();
+    std::fs::hard_link(g.project.join("src/lib.rs"), g.project.join("NOTES.md")).unwrap();
+    for name in ["docs/plans/2026-11-29-link.md", "NOTES.md"] {
+        let v = g.call(
+            "Edit",
+            json!({"file_path": g.p(name), "old_string": "pub fn a() {}", "new_string": "pub fn a() { 1 }"}),
+        );
+        denied(&v, "route-first");
+        let v = g.call(
+            "Write",
+            json!({"file_path": g.p(name), "content": VALID_PLAN}),
+        );
+        denied(&v, "route-first");
+    }
+    // A Markdown file of its own is still free.
+    std::fs::write(g.project.join("OTHER.md"), "x\n").unwrap();
+    assert_eq!(
+        g.call(
+            "Edit",
+            json!({"file_path": g.p("OTHER.md"), "old_string": "x", "new_string": "y"})
+        ),
+        Verdict::Silent
+    );
+}

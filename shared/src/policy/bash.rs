@@ -3813,7 +3813,9 @@ pub fn git_config_runs_programs(text: &str) -> bool {
 }
 
 /// Whether `meta` is the file of offload's own binary `name` (`offload`, `offload-hook`,
-/// `offload-statusline`) installed beside the running hook.
+/// `offload-statusline`) installed beside the running hook, and installed with it: not changed
+/// more than ten minutes after the hook itself (the install writes them together; a copy put
+/// over it later is a new program like any other, and the guard denies writing there).
 fn is_own_binary(name: &str, meta: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::MetadataExt;
     if !matches!(
@@ -3822,10 +3824,16 @@ fn is_own_binary(name: &str, meta: &std::fs::Metadata) -> bool {
     ) {
         return false;
     }
-    std::env::current_exe()
-        .ok()
-        .and_then(|e| std::fs::metadata(e.with_file_name(name)).ok())
-        .is_some_and(|own| (own.dev(), own.ino()) == (meta.dev(), meta.ino()))
+    let Ok(hook) = std::env::current_exe() else {
+        return false;
+    };
+    let (Ok(own), Ok(this)) = (
+        std::fs::metadata(hook.with_file_name(name)),
+        std::fs::metadata(&hook),
+    ) else {
+        return false;
+    };
+    (own.dev(), own.ino()) == (meta.dev(), meta.ino()) && own.ctime() <= this.ctime() + 600
 }
 
 #[cfg(test)]

@@ -818,10 +818,15 @@ fn plan_problems(input: &HookInput, tool: &str, scope: &Scope, ctx: &Ctx<'_>) ->
     ))
 }
 
-/// `docs/plans/*.md` directly under the project root.
+/// `docs/plans/*.md` directly under the project root, as the file really is: a symlink is
+/// judged by what it points to, and a file with another name (a hard link) is not a plan (that
+/// other name may be code).
 fn is_plan_path(path: &Path, scope: &Scope, ctx: &Ctx<'_>) -> bool {
-    let full = crate::policy::scope::normalize(&ctx.cwd.join(path));
-    let Ok(rel) = full.strip_prefix(scope.project()) else {
+    let full = crate::policy::scope::real(&crate::policy::scope::normalize(&ctx.cwd.join(path)));
+    if hard_linked(&full) {
+        return false;
+    }
+    let Ok(rel) = full.strip_prefix(scope.project_real()) else {
         return false;
     };
     let parts: Vec<_> = rel.components().collect();
@@ -863,8 +868,26 @@ fn edit_path(input: &HookInput) -> Option<&str> {
 
 fn edit_target(input: &HookInput, scope: &Scope, ctx: &Ctx<'_>) -> Option<String> {
     let path = edit_path(input)?;
-    (scope.classify(Path::new(path), ctx.cwd) == PathClass::Code)
-        .then(|| format!("editing {}", display(path, ctx)))
+    match scope.classify(Path::new(path), ctx.cwd) {
+        PathClass::Code => Some(format!("editing {}", display(path, ctx))),
+        // A file of the project with another name too: the edit writes that one as well,
+        // and it may be code.
+        PathClass::Exempt | PathClass::Other
+            if hard_linked(&crate::policy::scope::normalize(&ctx.cwd.join(path))) =>
+        {
+            Some(format!(
+                "editing {} (a hard link: the same file has another name, which may be code)",
+                display(path, ctx)
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Whether `path` is a regular file with more than one name.
+fn hard_linked(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.nlink() > 1)
 }
 
 /// The first code file of the project a Bash command names as a write target. Writes to files

@@ -132,7 +132,11 @@ pub fn answer(
         .ok()
         .and_then(|e| e.parent().map(Path::to_path_buf))
     {
-        for bin in [crate::settings::HOOK_BIN, crate::settings::STATUSLINE_BIN] {
+        for bin in [
+            crate::settings::HOOK_BIN,
+            crate::settings::STATUSLINE_BIN,
+            "offload",
+        ] {
             protected.push(dir.join(bin));
         }
     }

@@ -110,6 +110,11 @@ impl Scope {
         &self.project
     }
 
+    /// The project's folder with its symlinks resolved.
+    pub fn project_real(&self) -> &Path {
+        &self.project_real
+    }
+
     /// Classify `path` (absolute, or relative to `cwd`).
     pub fn classify(&self, path: &Path, cwd: &Path) -> PathClass {
         let lexical = normalize(&cwd.join(path));
