@@ -283,6 +283,14 @@ pub fn binary_findings(state_dir: &Path) -> Vec<String> {
     out
 }
 
+/// The identity setup recorded of the binary at `path` (`setup.json` in the state folder), if
+/// any.
+pub fn recorded_sig(state_dir: &Path, path: &Path) -> Option<BinSig> {
+    let text = crate::fsutil::read_regular_text(&state_dir.join("setup.json"), 4 << 20)?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    serde_json::from_value(v["binaries"][path.display().to_string()].clone()).ok()
+}
+
 /// The statusline's flag for these findings: short, the first finding's kind and how many more.
 pub fn flag(findings: &[String]) -> Option<String> {
     let first = findings.first()?;

@@ -3833,7 +3833,19 @@ fn is_own_binary(name: &str, meta: &std::fs::Metadata) -> bool {
     ) else {
         return false;
     };
-    (own.dev(), own.ino()) == (meta.dev(), meta.ino()) && own.ctime() <= this.ctime() + 600
+    if (own.dev(), own.ino()) != (meta.dev(), meta.ino()) {
+        return false;
+    }
+    // What setup recorded of it decides when there is a record; else it must date from the
+    // hook's own install.
+    let own_path = hook.with_file_name(name);
+    match crate::paths::Paths::from_env()
+        .ok()
+        .and_then(|p| crate::tamper::recorded_sig(&p.state_dir, &own_path))
+    {
+        Some(sig) => crate::tamper::bin_sig(&own_path) == Some(sig),
+        None => own.ctime() <= this.ctime() + 600,
+    }
 }
 
 #[cfg(test)]

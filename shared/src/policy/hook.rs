@@ -518,6 +518,9 @@ struct Guarded {
     ledger_len: u64,
     /// Path, and its bytes before (`None`: absent, or too big to keep and judge).
     files: Vec<(PathBuf, Option<String>, bool)>,
+    /// offload's installed binaries beside the hook, and their identity before.
+    #[serde(default)]
+    bins: Vec<(PathBuf, Option<crate::tamper::BinSig>)>,
 }
 
 /// Offload's config files and the user's Claude Code settings, with their text now, and
@@ -531,7 +534,24 @@ fn guarded_now(paths: &crate::paths::Paths, project: &Path, home: Option<&Path>)
         files.push((h.join(".claude/settings.json"), true));
         files.push((h.join(".claude/settings.local.json"), true));
     }
+    let bins = std::env::current_exe()
+        .ok()
+        .map(|hook| {
+            [
+                "offload",
+                crate::settings::HOOK_BIN,
+                crate::settings::STATUSLINE_BIN,
+            ]
+            .map(|name| {
+                let p = hook.with_file_name(name);
+                let sig = crate::tamper::bin_sig(&p);
+                (p, sig)
+            })
+            .to_vec()
+        })
+        .unwrap_or_default();
     Guarded {
+        bins,
         ledger: paths.events(),
         ledger_len: std::fs::metadata(paths.events()).map_or(0, |m| m.len()),
         files: files
@@ -578,6 +598,14 @@ fn guarded_findings(g: &Guarded, store: &Store, sid: Option<&str>, command: &str
                     _ => {}
                 }
             }
+        }
+    }
+    for (path, before) in &g.bins {
+        if crate::tamper::bin_sig(path) != *before {
+            found.push(format!(
+                "{} (offload's own program) was replaced or changed",
+                path.display()
+            ));
         }
     }
     for (path, before, settings) in &g.files {
