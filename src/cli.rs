@@ -45,6 +45,32 @@ pub enum Command {
     Result(JobArgs),
     /// End a background job (its codex and everything it started) and record it cancelled.
     Cancel(JobArgs),
+    /// Send the ledger's metrics and attempt spans to the OpenTelemetry collector now (what
+    /// `offload run` and the hook do in the background), or again for a window (--since).
+    #[command(after_help = EXPORT_AFTER_HELP)]
+    Export(ExportArgs),
+}
+
+const EXPORT_AFTER_HELP: &str = "\
+Configured like any OpenTelemetry exporter (OTEL_METRICS_EXPORTER=otlp, OTEL_TRACES_EXPORTER=otlp,
+OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_PROTOCOL =
+http/protobuf or http/json, per-signal variants), by offload's config (\"telemetry\": {\"metrics\":
+true, \"traces\": true, \"endpoint\": \"http://collector:4318\"}), or by the OTEL_* variables of
+Claude Code's settings env when they turn Claude Code's telemetry on. Off unless configured.
+`offload doctor` shows what is configured and how far each destination has been sent.";
+
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    /// Send everything from this time again (a date, an RFC 3339 time, or an age: 7d, 12h),
+    /// whatever was sent before: for a collector that lost data. Cursors do not move.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Print the OTLP/JSON requests instead of sending them (works without any configuration).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only this signal.
+    #[arg(long, value_parser = ["metrics", "traces"])]
+    pub signal: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -493,6 +493,11 @@ fn prune(paths: &Paths) {
     }
 }
 
+/// In the runner of a job: the job's id (what its attempts record).
+pub fn own_job_id() -> Option<String> {
+    own_job().map(|(_, id)| id)
+}
+
 /// In the runner of a job (`OFFLOAD_JOB` set): its id, when it names a job folder.
 fn own_job() -> Option<(PathBuf, String)> {
     let id = env::var(env::OFFLOAD_JOB)?;

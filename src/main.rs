@@ -24,6 +24,7 @@ macro_rules! eprint {
 mod approve;
 mod cli;
 mod doctor;
+mod export;
 mod jobs;
 mod models;
 mod out;
@@ -45,6 +46,10 @@ fn main() -> ExitCode {
     match args.nth(1) {
         Some(a) if a == "__reap" => reaper::main(args.collect()),
         // The background rebuild a writer starts for a large log (shared::ledger).
+        // The detached OTLP flush `offload run` starts (shared::telemetry::export).
+        Some(a) if a == shared::telemetry::export::FLUSH_ARG => {
+            return ExitCode::from(shared::telemetry::export::flush_main());
+        }
         Some(a) if a == "__rebuild" => {
             let code = shared::paths::Paths::from_env()
                 .ok()
@@ -68,6 +73,7 @@ fn main() -> ExitCode {
         cli::Command::Wait(args) => jobs::wait(args),
         cli::Command::Result(args) => jobs::result(args),
         cli::Command::Cancel(args) => jobs::cancel(args),
+        cli::Command::Export(args) => export::main(args),
     };
     let code = match result {
         Ok(code) => code,

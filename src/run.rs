@@ -21,7 +21,10 @@ use shared::codex::rollout;
 use shared::config::{Config, RunnerConfig, check_effort, check_model_name, limits, parse_bool};
 use shared::env;
 use shared::fsutil::create_private_dir;
-use shared::ledger::{AttemptFinished, AttemptStarted, Body, Event, Ledger, Line, Tokens};
+use shared::ledger::{
+    AttemptFinished, AttemptStarted, Body, Event, Ledger, Line, Tokens, TraceRecord,
+};
+use shared::telemetry::trace::TraceParent;
 use shared::outcome::{Ending, Outcome, classify};
 use shared::paths::Paths;
 
@@ -335,6 +338,7 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
         return crate::jobs::start(&args, &plan, &prompt, &paths);
     }
     let interrupts = Interrupts::install();
+    let telemetry = Telemetry::new(&loaded.config.telemetry, &plan.dir);
     let bin = shared::process::resolve_bin(&loaded.config.runner.codex_bin);
     let state_dir = paths.state_dir.clone();
     let (mut results, catalog): (Vec<Result1>, _) = std::thread::scope(|scope| {
@@ -348,8 +352,15 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
             .models
             .iter()
             .map(|(label, model)| {
-                let (plan, prompt, ledger, interrupts, bin, codex_home) =
-                    (&plan, &prompt, &ledger, &interrupts, &bin, &codex_home);
+                let (plan, prompt, ledger, interrupts, bin, codex_home, telemetry) = (
+                    &plan,
+                    &prompt,
+                    &ledger,
+                    &interrupts,
+                    &bin,
+                    &codex_home,
+                    &telemetry,
+                );
                 scope.spawn(move || {
                     attempt(
                         plan,
@@ -360,6 +371,7 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
                         interrupts,
                         bin,
                         codex_home.as_deref(),
+                        telemetry,
                     )
                 })
             })
@@ -381,7 +393,62 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
     }
     prune_runs(&paths.runs_dir(), loaded.config.runner.runs_keep);
     crate::jobs::record_result(&combined_json(&plan, &results));
-    Ok(report(&plan, &results))
+    let code = report(&plan, &results);
+    // What was recorded goes to the team's collector from a detached flush: a few `stat`s and
+    // a fork here, the network there (shared::telemetry).
+    telemetry.kick(&paths);
+    Ok(code)
+}
+
+/// The export settings of this run (resolved once) and the trace it was started in.
+pub struct Telemetry {
+    settings: shared::telemetry::Settings,
+    parent: Option<TraceParent>,
+    state: Option<String>,
+}
+
+impl Telemetry {
+    fn new(config: &shared::config::TelemetryConfig, project: &Path) -> Telemetry {
+        Telemetry {
+            settings: shared::telemetry::Settings::from_env(config, Some(project)),
+            parent: env::var("TRACEPARENT").and_then(|t| TraceParent::parse(&t)),
+            state: env::var("TRACESTATE").filter(|s| s.len() <= 512),
+        }
+    }
+
+    /// A new span for an attempt: in the trace offload was started in, or a new one.
+    fn span(&self) -> TraceRecord {
+        use shared::telemetry::{otlp::hex, trace::random};
+        let trace_id = self.parent.map_or_else(random::<16>, |p| p.trace_id);
+        TraceRecord {
+            trace_id: hex(&trace_id),
+            span_id: hex(&random::<8>()),
+            parent_span_id: self.parent.map(|p| hex(&p.span_id)),
+            flags: self.parent.map_or(1, |p| p.flags),
+            state: self.state.clone(),
+        }
+    }
+
+    /// `TRACEPARENT` for codex: the attempt's span when its traces are exported (so codex's
+    /// spans sit under it); otherwise codex keeps the one offload was given.
+    fn for_codex(&self, span: &TraceRecord) -> Option<String> {
+        use shared::telemetry::trace::unhex;
+        self.settings.traces.as_ref()?;
+        Some(
+            TraceParent {
+                trace_id: unhex::<16>(&span.trace_id)?,
+                span_id: unhex::<8>(&span.span_id)?,
+                flags: span.flags,
+            }
+            .header(),
+        )
+    }
+
+    fn kick(&self, paths: &Paths) {
+        if let Ok(exe) = std::env::current_exe() {
+            shared::telemetry::export::kick(paths, &self.settings, &exe);
+        }
+    }
 }
 
 /// The run's outcome and exit code: the combined outcome's, or `error`'s when an attempt ran
@@ -420,8 +487,10 @@ fn attempt(
     interrupts: &Interrupts,
     bin: &Result<PathBuf, String>,
     codex_home: Option<&Path>,
+    telemetry: &Telemetry,
 ) -> Result1 {
     let id = run_id(label);
+    let trace = telemetry.span();
     let run_dir = ledger.paths().runs_dir().join(&id);
     let session = plan.session.as_deref();
     let sandbox = plan.sandbox.as_str().to_owned();
@@ -513,6 +582,7 @@ fn attempt(
                     grace: plan.grace,
                     run_dir: &run_dir,
                     label,
+                    traceparent: telemetry.for_codex(&trace),
                 },
                 interrupts,
             )
@@ -580,6 +650,8 @@ fn attempt(
             thread_id: result.thread_id.clone(),
             error: result.error.clone(),
             resumed_from,
+            job: crate::jobs::own_job_id(),
+            trace: Some(trace),
         })),
     )];
     if let Some(snap) = &result.rate_limits {
@@ -1208,6 +1280,8 @@ mod tests {
                 error: None,
                 unconfigured_codex: None,
                 resumed_from: None,
+                job: None,
+                trace: None,
             })),
         }
     }

@@ -82,6 +82,9 @@ pub struct Job<'a> {
     pub run_dir: &'a Path,
     /// Prefix for progress lines (`--dual` runs two at once).
     pub label: Option<&'a str>,
+    /// `TRACEPARENT` for codex: the attempt's own span, when offload exports traces (codex's
+    /// spans then sit under it). `None` leaves codex the one offload was given, if any.
+    pub traceparent: Option<String>,
 }
 
 /// What happened.
@@ -127,6 +130,9 @@ pub fn run(job: &Job<'_>, interrupts: &Interrupts) -> Finished {
         Stdio::null()
     };
     let mut cmd = reaped(job.bin, job.grace).unwrap_or_else(|| Command::new(job.bin));
+    if let Some(tp) = &job.traceparent {
+        cmd.env("TRACEPARENT", tp);
+    }
     cmd.args(job.spec.args())
         .stdin(stdin)
         .stdout(Stdio::piped())

@@ -301,6 +301,8 @@ fn sixteen_writers_of_300_attempts_with_hooks_and_statuslines() {
                             thread_id: None,
                             error: None,
                             resumed_from: None,
+                            job: None,
+                            trace: None,
                         })),
                     );
                     ledger.append(&[end]).unwrap();

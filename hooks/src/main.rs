@@ -52,6 +52,13 @@ fn run() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    // The detached OTLP flush this hook starts on a user prompt (shared::telemetry::export).
+    if args
+        .first()
+        .is_some_and(|a| a == shared::telemetry::export::FLUSH_ARG)
+    {
+        return ExitCode::from(shared::telemetry::export::flush_main());
+    }
     if args.first().is_some_and(|a| a == "--watch") {
         if args.len() != 4 {
             say!(
@@ -115,6 +122,11 @@ fn run() -> ExitCode {
             say!("offload-hook: cannot write {}: {e}", file.display());
         }
     }
+    // Once per turn (never per tool call): what the ledger holds goes to the team's collector
+    // from a detached flush, when telemetry is configured and something is unsent.
+    if is_session_start || stdin.windows(16).any(|w| w == b"UserPromptSubmit") {
+        kick_export(ledger.paths(), env.project_dir.as_deref());
+    }
     if !answer.stdout.is_empty() {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}", answer.stdout);
@@ -124,4 +136,12 @@ fn run() -> ExitCode {
         say!("{}", answer.stderr);
     }
     ExitCode::from(answer.exit)
+}
+
+fn kick_export(paths: &Paths, project: Option<&std::path::Path>) {
+    let config = shared::config::Config::load_file(&paths.config_file).config;
+    let settings = shared::telemetry::Settings::from_env(&config.telemetry, project);
+    if let Ok(exe) = std::env::current_exe() {
+        shared::telemetry::export::kick(paths, &settings, &exe);
+    }
 }

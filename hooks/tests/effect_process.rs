@@ -138,6 +138,8 @@ fn a_success(state: &Path) {
                     thread_id: None,
                     error: None,
                     resumed_from: None,
+                    job: None,
+                    trace: None,
                 })),
             ),
         ])

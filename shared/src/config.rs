@@ -27,6 +27,51 @@ pub struct Config {
     pub guard: GuardConfig,
     /// `offload-statusline` settings.
     pub statusline: StatuslineConfig,
+    /// OpenTelemetry export (see [`crate::telemetry`]); the user's config only: a project's
+    /// `.claude/offload.json` cannot set it.
+    pub telemetry: TelemetryConfig,
+}
+
+/// Settings of the OTLP export (`telemetry`). Off by default. The standard `OTEL_*` variables
+/// override each field (see [`crate::telemetry::Settings::resolve`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TelemetryConfig {
+    /// Export metrics (as `OTEL_METRICS_EXPORTER=otlp` does).
+    pub metrics: bool,
+    /// Export a span per attempt (as `OTEL_TRACES_EXPORTER=otlp` does).
+    pub traces: bool,
+    /// The collector's OTLP/HTTP base URL (`OTEL_EXPORTER_OTLP_ENDPOINT`), e.g.
+    /// `http://collector:4318`; `/v1/metrics` and `/v1/traces` are appended.
+    pub endpoint: Option<String>,
+    /// `http/protobuf` (default) or `http/json` (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+    pub protocol: Option<String>,
+    /// Headers sent with every export (`OTEL_EXPORTER_OTLP_HEADERS`), e.g. an API key.
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// How long one export request may take, in milliseconds (1 to 60 000; default 10 000).
+    pub timeout_ms: Option<u64>,
+    /// Extra resource attributes (`OTEL_RESOURCE_ATTRIBUTES`), e.g. `{"team": "payments"}`.
+    pub resource_attributes: std::collections::BTreeMap<String, String>,
+    /// Also take the `OTEL_*` variables from Claude Code's settings `env` (managed, user,
+    /// project, local), where a team configures Claude Code's own telemetry, when they turn it
+    /// on (`CLAUDE_CODE_ENABLE_TELEMETRY`). Claude Code does not pass `OTEL_*` on to its Bash
+    /// commands and hooks, so this is how offload follows it.
+    pub claude_settings: bool,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            metrics: false,
+            traces: false,
+            endpoint: None,
+            protocol: None,
+            headers: Default::default(),
+            timeout_ms: None,
+            resource_attributes: Default::default(),
+            claude_settings: true,
+        }
+    }
 }
 
 /// Settings of `offload-statusline`.
@@ -421,7 +466,11 @@ impl Config {
         let mut source = (!value.is_null()).then(|| path.to_path_buf());
         if let Some(project) = project {
             let over_path = project.join(".claude").join("offload.json");
-            if let Some(over) = read_value(&over_path, true, &mut warnings) {
+            if let Some(mut over) = read_value(&over_path, true, &mut warnings) {
+                // Where offload's records are sent is the user's choice, never a repository's.
+                if let Some(o) = over.as_object_mut() {
+                    o.remove("telemetry");
+                }
                 merge(&mut value, over);
                 source = Some(over_path);
             }

@@ -213,6 +213,10 @@ struct RawEvent {
     #[serde(default)]
     resumed_from: Option<String>,
     #[serde(default)]
+    job: Option<String>,
+    #[serde(default)]
+    trace: Option<TraceRecord>,
+    #[serde(default)]
     tool: Option<String>,
     #[serde(default)]
     reason: Option<String>,
@@ -276,6 +280,8 @@ impl TryFrom<RawEvent> for Event {
                 error: r.error,
                 unconfigured_codex: r.unconfigured_codex,
                 resumed_from: r.resumed_from,
+                job: r.job,
+                trace: r.trace,
             })),
             "rate_limits" => Body::RateLimits(RateLimitSnapshot {
                 captured_at: r.captured_at,
@@ -412,6 +418,28 @@ pub struct AttemptFinished {
     /// The codex thread this attempt continued (`offload run --resume`), if it is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumed_from: Option<String>,
+    /// The background job (`offload run --background`) this attempt ran in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// The attempt's span (see `telemetry`): its ids and the trace it joined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceRecord>,
+}
+
+/// An attempt's place in a trace (W3C Trace Context ids, lowercase hex).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceRecord {
+    pub trace_id: String,
+    pub span_id: String,
+    /// The span `offload run` was started in (Claude Code's Bash tool), when it was given one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_span_id: Option<String>,
+    /// Trace flags (bit 0: sampled).
+    #[serde(default)]
+    pub flags: u8,
+    /// `TRACESTATE`, passed along.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 impl Event {
@@ -1206,6 +1234,49 @@ impl Ledger {
         Ok((len, torn))
     }
 
+    /// Walk the complete lines from `from` (a line start) on, at most about `max` bytes of
+    /// them (always at least one line), without holding the lock while parsing. Returns the
+    /// offset just past the last line walked (`from` when there is none yet) and the log's
+    /// length.
+    pub fn for_each_line_from(
+        &self,
+        from: u64,
+        max: u64,
+        f: impl FnMut(Line<'_>),
+    ) -> Result<(u64, u64), LedgerError> {
+        let path = self.paths.events();
+        let Some((file, len)) = self.settled_len()? else {
+            return Ok((0, 0));
+        };
+        if from >= len {
+            return Ok((from.min(len), len));
+        }
+        let mut to = len.min(from.saturating_add(max.max(1)));
+        let mut end = complete_len(&file, to, true).map_err(io_err(&path))?;
+        // One line longer than `max`: take it whole (a line past MAX_LINE is skipped unread).
+        while end <= from && to < len {
+            to = len.min(to.saturating_add((MAX_LINE as u64).max(max)));
+            end = complete_len(&file, to, true).map_err(io_err(&path))?;
+        }
+        if end <= from {
+            return Ok((from, len));
+        }
+        stream_range(&file, from, end, f).map_err(io_err(&path))?;
+        Ok((end, len))
+    }
+
+    /// The checksum of the log's line ending at `end` ([`line_sum`]; 0 for 0), or `None` when
+    /// no line ends there: what a reader that keeps an offset checks the log against.
+    pub fn sum_at(&self, end: u64) -> Option<u64> {
+        let file = open_log_read(&self.paths.events()).ok()?;
+        sum_at(&file, end)
+    }
+
+    /// The log's length now (0 when there is none).
+    pub fn len(&self) -> u64 {
+        std::fs::metadata(self.paths.events()).map_or(0, |m| m.len())
+    }
+
     /// Fold the log as long as it is now in `parts` parallel parts (split at line starts),
     /// each into its own `T`, in the log's order; and whether the log ends in a partial line.
     /// Like [`Ledger::for_each_line`], without holding the lock while parsing.
@@ -1909,6 +1980,8 @@ mod tests {
                 error: Some("e".into()),
                 unconfigured_codex: Some("/tmp/c".into()),
                 resumed_from: Some("t".into()),
+                job: None,
+                trace: None,
             })),
             Body::RateLimits(RateLimitSnapshot {
                 captured_at: Some(Utc::now()),
@@ -2021,6 +2094,8 @@ mod tests {
                 thread_id: None,
                 error: None,
                 resumed_from: None,
+                job: None,
+                trace: None,
             })),
         )
     }

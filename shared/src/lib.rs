@@ -31,3 +31,4 @@ pub mod shell;
 pub mod stats;
 pub mod statusline;
 pub mod tamper;
+pub mod telemetry;

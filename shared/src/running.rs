@@ -140,6 +140,8 @@ impl Running {
                     thread_id: None,
                     error: Some(why.to_owned()),
                     resumed_from: None,
+                    job: None,
+                    trace: None,
                 })),
             )
         }

@@ -671,6 +671,8 @@ mod tests {
                 thread_id: None,
                 error: None,
                 resumed_from: None,
+                job: None,
+                trace: None,
             })),
         )
     }

@@ -979,6 +979,8 @@ fn folded(attempts: &[(&str, Outcome, &str, bool)]) -> SessionSummary {
                 thread_id: None,
                 error: None,
                 resumed_from: None,
+                job: None,
+                trace: None,
             })),
         ));
     }

@@ -71,6 +71,8 @@ impl World {
                     thread_id: None,
                     error: None,
                     resumed_from: None,
+                    job: None,
+                    trace: None,
                 })),
             )])
             .unwrap();

@@ -290,6 +290,8 @@ mod tests {
                 error: None,
                 unconfigured_codex: None,
                 resumed_from: None,
+                job: None,
+                trace: None,
             })),
         }
     }

@@ -52,6 +52,8 @@ fn main() {
                 thread_id: None,
                 error: Some("x".repeat(4096)),
                 resumed_from: None,
+                job: None,
+                trace: None,
             }))
         };
         if let Err(e) = ledger.append(&[Event::now(Some(&session), body)]) {

@@ -430,6 +430,8 @@ fn fill_ledger(home: &Path, events: usize) -> Ledger {
                 thread_id: Some("01a20c4a-a5ff-7792-8016-3e1e51903e20".into()),
                 error: None,
                 resumed_from: None,
+                job: None,
+                trace: None,
             })),
         );
         serde_json::to_writer(&mut log, &ev).expect("serialize");
@@ -505,6 +507,8 @@ impl Scene {
                 thread_id: Some("01a20c4a-b763-7c92-94af-656f999e2a31".into()),
                 error: None,
                 resumed_from: None,
+                job: None,
+                trace: None,
             })),
         );
         let now = attempt.ts;
@@ -920,6 +924,8 @@ fn ok_attempt() -> Body {
         thread_id: None,
         error: None,
         resumed_from: None,
+        job: None,
+        trace: None,
     }))
 }
 
@@ -1189,6 +1195,8 @@ fn fill_mixed_ledger(home: &Path, events: usize) {
                 thread_id: Some("01a20c4a-a5ff-7792-8016-3e1e51903e20".into()),
                 error: None,
                 resumed_from: None,
+                job: None,
+                trace: None,
             })),
             5..=7 => Body::GuardDenied {
                 tool: if i % 10 == 5 { "Agent" } else { "Edit" }.into(),
