@@ -229,7 +229,88 @@ impl Ctx {
         checks.push(self.hook_self_test());
         checks.push(self.statusline_self_test());
         checks.push(self.tamper_check());
+        checks.push(self.telemetry_check(&config));
         checks
+    }
+
+    /// OTLP export: off, or where each signal goes and how far it has been sent.
+    fn telemetry_check(&self, config: &Config) -> Check {
+        use shared::telemetry::{Settings, export};
+        let settings = Settings::from_env(&config.telemetry, Some(&self.cwd));
+        let notes = settings.notes.join("; ");
+        if !settings.enabled() {
+            let detail = "off (offload's metrics and spans stay in the ledger)".to_string();
+            return if notes.is_empty() {
+                Check::ok("telemetry", detail)
+            } else {
+                Check::warn(
+                    "telemetry",
+                    format!("{detail}: {notes}"),
+                    "see README \"Team telemetry\"",
+                )
+            };
+        }
+        let Ok(paths) = &self.paths else {
+            return Check::warn("telemetry", "no state folder", "set HOME or OFFLOAD_HOME");
+        };
+        let len = std::fs::metadata(paths.events()).map_or(0, |m| m.len());
+        let mut lines = Vec::new();
+        let mut failing = None;
+        for t in settings.targets() {
+            let cursor = export::read_cursor(paths, t);
+            let state = match &cursor {
+                None if len == 0 => "nothing recorded yet".to_string(),
+                None => "not sent yet".to_string(),
+                Some(c) => {
+                    let behind = len.saturating_sub(c.offset);
+                    let mut s = match c.last_ok {
+                        Some(t) => format!(
+                            "last sent {}",
+                            t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S")
+                        ),
+                        None => "never sent".into(),
+                    };
+                    if behind > 0 {
+                        s.push_str(&format!(", {behind} bytes of the ledger not sent yet"));
+                    }
+                    if let Some(e) = &c.last_error {
+                        s.push_str(&format!(", last error: {e}"));
+                        if c.last_error_at > c.last_ok {
+                            failing = Some(e.clone());
+                        }
+                    }
+                    s
+                }
+            };
+            lines.push(format!(
+                "{} → {} ({}): {state}",
+                t.signal.as_str(),
+                t.url,
+                t.protocol.as_str()
+            ));
+        }
+        let mut detail = format!(
+            "on, from {}: {}",
+            settings.sources.join(" + "),
+            lines.join("; ")
+        );
+        if !notes.is_empty() {
+            detail.push_str(&format!("; {notes}"));
+        }
+        match failing {
+            Some(_) => Check::warn(
+                "telemetry",
+                detail,
+                format!(
+                    "nothing is lost: the ledger keeps it; when the collector answers, `{} export` sends it",
+                    shared::shell::this_offload()
+                ),
+            ),
+            None if !notes.is_empty() => {
+                Check::warn("telemetry", detail, "see README \"Team telemetry\"")
+            }
+            None => Check::ok("telemetry", detail),
+        }
     }
 
     /// What the statusline's red flag stands for (see `shared::tamper`): offload's wiring

@@ -70,7 +70,11 @@ pub fn main(args: ExportArgs) -> Result<u8, Error> {
 }
 
 fn describe(f: &Flushed) -> String {
-    let what = if f.signal == "traces" { "spans" } else { "points" };
+    let what = if f.signal == "traces" {
+        "spans"
+    } else {
+        "points"
+    };
     let mut line = format!(
         "{} → {}: {} {what} from {} events in {} request{}",
         f.signal,
@@ -149,7 +153,10 @@ fn dry_run(
             tls: Default::default(),
         };
         export::replay(paths, signal, since, |batch| {
-            println!("{}", String::from_utf8_lossy(&export::encode(&t, &origin, batch)));
+            println!(
+                "{}",
+                String::from_utf8_lossy(&export::encode(&t, &origin, batch))
+            );
             true
         })
         .map_err(|e| Error::with_code(e, 1))?;

@@ -24,9 +24,9 @@ use shared::fsutil::create_private_dir;
 use shared::ledger::{
     AttemptFinished, AttemptStarted, Body, Event, Ledger, Line, Tokens, TraceRecord,
 };
-use shared::telemetry::trace::TraceParent;
 use shared::outcome::{Ending, Outcome, classify};
 use shared::paths::Paths;
+use shared::telemetry::trace::TraceParent;
 
 use crate::Error;
 use crate::cli::{RunArgs, WorkType};

@@ -816,6 +816,127 @@ mod tests {
         ])
     }
 
+    /// `offload stats --json` and the OTLP export (`telemetry::metrics`) count the same things
+    /// under the same names: outcomes, token types, denial tools and reasons, approvals, turns.
+    #[test]
+    fn the_export_counts_what_stats_counts_under_the_same_names() {
+        use crate::telemetry::metrics::Batch;
+        use crate::telemetry::otlp::{Data, Value};
+        let log = sample();
+        let r = report(&log, None, &Utc);
+        let mut batch = Batch::new(None, crate::telemetry::metrics::nanos(Utc::now()));
+        for ev in &log.events {
+            batch.add_event(ev, true);
+        }
+        let metrics = batch.metrics();
+        let sum = |name: &str, key: &str| -> BTreeMap<String, u64> {
+            let mut out = BTreeMap::new();
+            for m in metrics.iter().filter(|m| m.name == name) {
+                let Data::Sum(points) = &m.data else {
+                    panic!("{name} is a sum")
+                };
+                for p in points {
+                    let v = p
+                        .attrs
+                        .iter()
+                        .find(|(k, _)| k == key)
+                        .map(|(_, v)| match v {
+                            Value::Str(s) => s.clone(),
+                            other => format!("{other:?}"),
+                        })
+                        .unwrap_or_default();
+                    *out.entry(v).or_default() += p.value as u64;
+                }
+            }
+            out
+        };
+        assert_eq!(sum("offload.attempt.count", "outcome"), r.total.outcomes);
+        let tokens = sum("offload.token.usage", "type");
+        let t = &r.total.tokens;
+        assert_eq!(tokens["input"], t.input);
+        assert_eq!(tokens["cached_input"], t.cached_input);
+        assert_eq!(tokens["output"], t.output);
+        assert_eq!(tokens["reasoning"], t.reasoning);
+        assert_eq!(
+            sum("offload.guard.denial.count", "tool"),
+            r.total.denied.by_tool
+        );
+        assert_eq!(
+            sum("offload.guard.denial.count", "reason"),
+            r.total.denied.by_reason
+        );
+        assert_eq!(
+            sum("offload.guard.would_deny.count", "tool"),
+            r.total.would_deny.by_tool
+        );
+        assert_eq!(
+            sum("offload.approval.count", "source")
+                .values()
+                .sum::<u64>(),
+            r.total.approvals
+        );
+        assert_eq!(
+            sum("offload.turn.count", "session.id")
+                .values()
+                .sum::<u64>(),
+            r.total.turns
+        );
+        // Per model and per session, as by_model and by_session.
+        let by_model = sum("offload.attempt.count", "model");
+        for g in &r.by_model {
+            let key = g.key.clone().unwrap();
+            assert_eq!(by_model[&key], g.attempts + g.interrupted, "{key}");
+        }
+        let duration = metrics
+            .iter()
+            .find(|m| m.name == "offload.attempt.duration")
+            .unwrap();
+        let Data::Histogram(points) = &duration.data else {
+            panic!("a histogram")
+        };
+        assert_eq!(points.iter().map(|p| p.count).sum::<u64>(), 3);
+        assert_eq!(batch.spans().len(), 3, "a span per finished attempt");
+    }
+
+    /// Points never overlap: each covers the part of one hour inside its export's window.
+    #[test]
+    fn export_windows_are_cut_at_hours_and_never_overlap() {
+        use crate::telemetry::metrics::{Batch, nanos};
+        use crate::telemetry::otlp::Data;
+        let log = sample();
+        let start = nanos(ts("2026-11-01T09:00:00.5Z"));
+        let end = nanos(ts("2026-11-04T08:30:00Z"));
+        let mut batch = Batch::new(Some(start), end);
+        for ev in &log.events {
+            batch.add_event(ev, false);
+        }
+        let metrics = batch.metrics();
+        let attempts = metrics
+            .iter()
+            .find(|m| m.name == "offload.attempt.count")
+            .unwrap();
+        let Data::Sum(points) = &attempts.data else {
+            panic!()
+        };
+        let mut windows: Vec<(u64, u64)> = points.iter().map(|p| (p.start_ns, p.time_ns)).collect();
+        windows.sort();
+        windows.dedup();
+        assert_eq!(windows.len(), 3, "three hours had attempts: {windows:?}");
+        for w in &windows {
+            assert!(w.0 >= start && w.1 <= end && w.0 < w.1, "{w:?}");
+            assert_eq!(
+                w.0 / 3_600_000_000_000,
+                (w.1 - 1) / 3_600_000_000_000,
+                "within one hour"
+            );
+        }
+        for pair in windows.windows(2) {
+            assert!(pair[0].1 <= pair[1].0, "no overlap: {pair:?}");
+        }
+        // The first window starts where the previous export ended, not at the hour.
+        assert_eq!(windows[0].0, start);
+    }
+
     #[test]
     fn totals_count_attempts_tokens_denials_and_unfinished() {
         let r = report(&sample(), None, &Utc);

@@ -277,7 +277,10 @@ fn flush_one(paths: &Paths, ledger: &Ledger, t: &Target, origin: &Origin) -> Flu
         }
         after = None;
         if let Err(e) = write_cursor(paths, t, &cur) {
-            out.error = Some(format!("cannot write {}: {e}", cursor_path(paths, t).display()));
+            out.error = Some(format!(
+                "cannot write {}: {e}",
+                cursor_path(paths, t).display()
+            ));
             break;
         }
     }
@@ -378,7 +381,10 @@ pub fn child_env(settings: &Settings) -> Vec<(String, String)> {
             .iter()
             .map(|(k, v)| format!("{k}={}", percent_encode(v)))
             .collect();
-        env.push((format!("OTEL_EXPORTER_OTLP_{up}_HEADERS"), headers.join(",")));
+        env.push((
+            format!("OTEL_EXPORTER_OTLP_{up}_HEADERS"),
+            headers.join(","),
+        ));
     }
     let attrs: Vec<String> = settings
         .resource

@@ -65,7 +65,11 @@ impl Kind {
                 "Tokens of the Codex attempts (input includes cached_input, output includes reasoning)",
                 "{token}",
             ),
-            Kind::Duration => ("offload.attempt.duration", "How long Codex attempts took", "s"),
+            Kind::Duration => (
+                "offload.attempt.duration",
+                "How long Codex attempts took",
+                "s",
+            ),
             Kind::Jobs => (
                 "offload.job.count",
                 "Background Codex attempts (offload run --background), by outcome",
@@ -153,7 +157,11 @@ impl Batch {
     }
 
     fn hour_of(&self, ts: u64) -> u64 {
-        let start = if self.start_ns == u64::MAX { 0 } else { self.start_ns };
+        let start = if self.start_ns == u64::MAX {
+            0
+        } else {
+            self.start_ns
+        };
         ts.clamp(start, self.end_ns.max(start)) / HOUR_NS
     }
 
@@ -221,18 +229,23 @@ impl Batch {
             }
             Body::GuardDenied { tool, reason, warn } => {
                 self.events += 1;
-                let kind = if *warn { Kind::WouldDeny } else { Kind::Denials };
-                let a = with(&[
-                    ("tool", tool),
-                    ("reason", crate::stats::reason_key(reason)),
-                ]);
+                let kind = if *warn {
+                    Kind::WouldDeny
+                } else {
+                    Kind::Denials
+                };
+                let a = with(&[("tool", tool), ("reason", crate::stats::reason_key(reason))]);
                 self.add(kind, a, hour, 1);
             }
             Body::ApprovalGranted {
                 source, unverified, ..
             } => {
                 self.events += 1;
-                let verified = if unverified.is_some() { "false" } else { "true" };
+                let verified = if unverified.is_some() {
+                    "false"
+                } else {
+                    "true"
+                };
                 self.add(
                     Kind::Approvals,
                     with(&[("source", source), ("verified", verified)]),
@@ -362,7 +375,11 @@ fn attempt_attrs(base: &[(String, String)], f: &AttemptFinished) -> Vec<(String,
     if let Some(w) = &f.work_type {
         a.push(("work_type".into(), w.clone()));
     }
-    let mode = if f.job.is_some() { "background" } else { "foreground" };
+    let mode = if f.job.is_some() {
+        "background"
+    } else {
+        "foreground"
+    };
     a.push(("mode".into(), mode.into()));
     a.sort();
     a
@@ -395,7 +412,10 @@ pub fn span(ev: &Event, f: &AttemptFinished) -> Option<Span> {
     let int = |n: u64| Value::Int(n.min(i64::MAX as u64) as i64);
     attrs.extend([
         ("offload.attempt.id".into(), Value::Str(f.attempt.clone())),
-        ("offload.exit_code".into(), Value::Int(i64::from(f.exit_code))),
+        (
+            "offload.exit_code".into(),
+            Value::Int(i64::from(f.exit_code)),
+        ),
         ("gen_ai.provider.name".into(), Value::Str("openai".into())),
         ("gen_ai.request.model".into(), Value::Str(f.model.clone())),
         ("gen_ai.usage.input_tokens".into(), int(f.tokens.input)),

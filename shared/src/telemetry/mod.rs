@@ -200,7 +200,10 @@ impl Settings {
                 .map(|e| e.trim().to_ascii_lowercase())
                 .collect();
             if !names.iter().any(|e| e == "otlp") {
-                if !names.iter().all(|e| e == "none" || e == "console" || e == "prometheus") {
+                if !names
+                    .iter()
+                    .all(|e| e == "none" || e == "console" || e == "prometheus")
+                {
                     s.notes.push(format!(
                         "{exporter}={exporters} ({src}): offload exports over OTLP only (`otlp`)"
                     ));
@@ -325,13 +328,17 @@ fn target(
             u
         }
         None => {
-            let (base, src) = all("ENDPOINT").unwrap_or_else(|| ("http://localhost:4318".into(), "default"));
+            let (base, src) =
+                all("ENDPOINT").unwrap_or_else(|| ("http://localhost:4318".into(), "default"));
             used.push(src);
             format!("{}/{}", base.trim_end_matches('/'), signal.path())
         }
     };
     if let Err(e) = send::Url::parse(&url) {
-        notes.push(format!("{} not exported: endpoint {url:?}: {e}", signal.as_str()));
+        notes.push(format!(
+            "{} not exported: endpoint {url:?}: {e}",
+            signal.as_str()
+        ));
         return None;
     }
     if let Some((c, src)) = either("COMPRESSION")
@@ -369,7 +376,9 @@ fn target(
     let timeout = match either("TIMEOUT") {
         None => DEFAULT_TIMEOUT,
         Some((t, src)) => match t.parse::<u64>() {
-            Ok(ms) if (1..=MAX_TIMEOUT.as_millis() as u64).contains(&ms) => Duration::from_millis(ms),
+            Ok(ms) if (1..=MAX_TIMEOUT.as_millis() as u64).contains(&ms) => {
+                Duration::from_millis(ms)
+            }
             _ => {
                 notes.push(format!(
                     "timeout {t:?} ({src}) is not 1 to {} milliseconds; using {} s",
@@ -436,11 +445,8 @@ fn percent_decode(s: &str) -> String {
 /// `OTEL_*` and `CLAUDE_CODE_ENABLE_TELEMETRY`. Each file read bounded (1 MiB).
 pub fn claude_settings_env(project: Option<&Path>) -> Layer {
     let home = crate::env::var("HOME").map(std::path::PathBuf::from);
-    let files = crate::tamper::settings_files(
-        home.as_deref(),
-        project,
-        &crate::tamper::managed_dir(),
-    );
+    let files =
+        crate::tamper::settings_files(home.as_deref(), project, &crate::tamper::managed_dir());
     // settings_files lists managed first, then user, project, local.
     let (managed, others): (Vec<_>, Vec<_>) = files.into_iter().partition(|(_, m)| *m);
     let mut layer = Layer::new();
@@ -505,10 +511,16 @@ mod tests {
                 ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/"),
                 ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:9999/custom"),
                 ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
-                ("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer%20abc,x-team=a"),
+                (
+                    "OTEL_EXPORTER_OTLP_HEADERS",
+                    "Authorization=Bearer%20abc,x-team=a",
+                ),
                 ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-team=b"),
                 ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
-                ("OTEL_RESOURCE_ATTRIBUTES", "team=payments,service.name=nope"),
+                (
+                    "OTEL_RESOURCE_ATTRIBUTES",
+                    "team=payments,service.name=nope",
+                ),
             ]),
             &TelemetryConfig::default(),
             none,
@@ -517,11 +529,20 @@ mod tests {
         assert_eq!(m.url, "http://c:4318/v1/metrics");
         assert_eq!(m.protocol, Protocol::Json);
         assert_eq!(m.timeout, Duration::from_millis(2500));
-        assert!(m.headers.contains(&("authorization".into(), "Bearer abc".into())));
+        assert!(
+            m.headers
+                .contains(&("authorization".into(), "Bearer abc".into()))
+        );
         let t = s.traces.as_ref().unwrap();
-        assert_eq!(t.url, "http://t:9999/custom", "a per-signal endpoint is used as is");
+        assert_eq!(
+            t.url, "http://t:9999/custom",
+            "a per-signal endpoint is used as is"
+        );
         assert!(t.headers.contains(&("x-team".into(), "b".into())));
-        assert_eq!(s.resource, vec![("team".to_string(), "payments".to_string())]);
+        assert_eq!(
+            s.resource,
+            vec![("team".to_string(), "payments".to_string())]
+        );
         assert_eq!(s.sources, vec!["environment"]);
     }
 
@@ -544,7 +565,10 @@ mod tests {
             Layer::from([
                 ("CLAUDE_CODE_ENABLE_TELEMETRY".to_string(), "1".to_string()),
                 ("OTEL_METRICS_EXPORTER".to_string(), "otlp".to_string()),
-                ("OTEL_EXPORTER_OTLP_ENDPOINT".to_string(), "http://team:4318".to_string()),
+                (
+                    "OTEL_EXPORTER_OTLP_ENDPOINT".to_string(),
+                    "http://team:4318".to_string(),
+                ),
             ])
         };
         let s = Settings::resolve(vars(&[]), &TelemetryConfig::default(), claude);
@@ -581,7 +605,10 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "1e20"),
             ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
             ("OTEL_EXPORTER_OTLP_HEADERS", "bad\nname=x,ok=y\r\nz"),
-            ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "cumulative"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                "cumulative",
+            ),
         ] {
             let s = Settings::resolve(
                 vars(&[("OTEL_METRICS_EXPORTER", "otlp"), (k, v)]),
@@ -591,7 +618,11 @@ mod tests {
             let m = s.metrics.as_ref().expect(k);
             assert_eq!(m.timeout.min(MAX_TIMEOUT), m.timeout);
             assert!(!s.notes.is_empty(), "{k}={v}: a note");
-            assert!(m.headers.iter().all(|(_, v)| !v.contains('\n') && !v.contains('\r')));
+            assert!(
+                m.headers
+                    .iter()
+                    .all(|(_, v)| !v.contains('\n') && !v.contains('\r'))
+            );
         }
         let s = Settings::resolve(
             vars(&[
@@ -601,6 +632,10 @@ mod tests {
             &TelemetryConfig::default(),
             none,
         );
-        assert!(s.metrics.is_none() && s.notes[0].contains("ftp"), "{:?}", s.notes);
+        assert!(
+            s.metrics.is_none() && s.notes[0].contains("ftp"),
+            "{:?}",
+            s.notes
+        );
     }
 }

@@ -205,8 +205,11 @@ pub fn metrics_protobuf(origin: &Origin, metrics: &[Metric]) -> Vec<u8> {
                                     dp.fixed64(4, p.count);
                                     dp.double(5, p.sum);
                                     // Packed repeated fixed64 and double.
-                                    let counts: Vec<u8> =
-                                        p.bucket_counts.iter().flat_map(|c| c.to_le_bytes()).collect();
+                                    let counts: Vec<u8> = p
+                                        .bucket_counts
+                                        .iter()
+                                        .flat_map(|c| c.to_le_bytes())
+                                        .collect();
                                     dp.bytes(6, &counts);
                                     let bounds: Vec<u8> = p
                                         .bounds
@@ -349,7 +352,10 @@ pub fn metrics_json(origin: &Origin, metrics: &[Metric]) -> Vec<u8> {
                         p.start_ns, p.time_ns, p.value
                     );
                 }
-                let _ = write!(out, "],\"aggregationTemporality\":{DELTA},\"isMonotonic\":true}}");
+                let _ = write!(
+                    out,
+                    "],\"aggregationTemporality\":{DELTA},\"isMonotonic\":true}}"
+                );
             }
             Data::Histogram(points) => {
                 out.push_str(",\"histogram\":{\"dataPoints\":[");

@@ -107,11 +107,7 @@ pub fn post(target: &Target, body: &[u8], scratch: &Path) -> Sent {
 
 /// What an HTTP status means for the data.
 pub fn judge(code: u16, body: &str) -> Sent {
-    let snippet: String = body
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(200)
-        .collect();
+    let snippet: String = body.chars().filter(|c| !c.is_control()).take(200).collect();
     let said = if snippet.trim().is_empty() {
         format!("HTTP {code}")
     } else {
@@ -215,7 +211,10 @@ fn post_http(target: &Target, url: &Url, body: &[u8]) -> Result<(u16, String), S
         .and_then(|c| c.parse::<u16>().ok())
         .ok_or_else(|| {
             if buf.is_empty() {
-                format!("{}:{} closed the connection without an answer", url.host, url.port)
+                format!(
+                    "{}:{} closed the connection without an answer",
+                    url.host, url.port
+                )
             } else {
                 format!("{}:{} did not answer in HTTP", url.host, url.port)
             }
@@ -244,9 +243,11 @@ fn quote(s: &str) -> String {
 }
 
 fn post_curl(target: &Target, body: &[u8], scratch: &Path) -> Result<(u16, String), String> {
-    let curl = crate::process::resolve_bin("curl")
-        .map_err(|_| "https:// endpoints are posted with curl, which is not installed".to_string())?;
-    crate::fsutil::create_private_dir(scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    let curl = crate::process::resolve_bin("curl").map_err(|_| {
+        "https:// endpoints are posted with curl, which is not installed".to_string()
+    })?;
+    crate::fsutil::create_private_dir(scratch)
+        .map_err(|e| format!("{}: {e}", scratch.display()))?;
     let file = tempfile_in(scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
     std::fs::write(&file.0, body).map_err(|e| format!("{}: {e}", file.0.display()))?;
     let mut config = format!(
@@ -255,7 +256,10 @@ fn post_curl(target: &Target, body: &[u8], scratch: &Path) -> Result<(u16, Strin
         target.timeout.as_secs_f64(),
         target.timeout.as_secs_f64(),
         quote(&format!("content-type: {}", target.protocol.content_type())),
-        quote(&format!("user-agent: offload/{}", env!("CARGO_PKG_VERSION"))),
+        quote(&format!(
+            "user-agent: offload/{}",
+            env!("CARGO_PKG_VERSION")
+        )),
         quote(&format!("@{}", file.0.display())),
     );
     for (k, v) in &target.headers {
@@ -314,12 +318,22 @@ mod tests {
     #[test]
     fn urls() {
         let u = Url::parse("http://127.0.0.1:4318/v1/metrics").unwrap();
-        assert_eq!((u.https, u.host.as_str(), u.port, u.path.as_str()), (false, "127.0.0.1", 4318, "/v1/metrics"));
+        assert_eq!(
+            (u.https, u.host.as_str(), u.port, u.path.as_str()),
+            (false, "127.0.0.1", 4318, "/v1/metrics")
+        );
         let u = Url::parse("https://otel.example.com/otlp/v1/traces").unwrap();
         assert_eq!((u.https, u.port), (true, 443));
         let u = Url::parse("http://[::1]:9/v1/metrics").unwrap();
         assert_eq!((u.host.as_str(), u.port), ("::1", 9));
-        for bad in ["ftp://x", "http://", "http://h:0/", "http://h:99999/", "http://u:p@h/", "http://h/a b"] {
+        for bad in [
+            "ftp://x",
+            "http://",
+            "http://h:0/",
+            "http://h:99999/",
+            "http://u:p@h/",
+            "http://h/a b",
+        ] {
             assert!(Url::parse(bad).is_err(), "{bad}");
         }
     }

@@ -76,11 +76,7 @@ pub fn random<const N: usize>() -> [u8; N] {
     // SAFETY: the buffer is valid for N bytes.
     let got = unsafe { libc::getrandom(out.as_mut_ptr().cast(), N, 0) };
     if got != N as isize || out.iter().all(|b| *b == 0) {
-        let seed = format!(
-            "{:?}{}",
-            std::time::SystemTime::now(),
-            std::process::id()
-        );
+        let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
         out = derived(&seed);
     }
     out
@@ -110,8 +106,8 @@ mod tests {
 
     #[test]
     fn parses_the_w3c_examples_and_refuses_the_invalid() {
-        let t = TraceParent::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
-            .unwrap();
+        let t =
+            TraceParent::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01").unwrap();
         assert!(t.sampled());
         assert_eq!(
             t.header(),
