@@ -1272,11 +1272,6 @@ impl Ledger {
         sum_at(&file, end)
     }
 
-    /// The log's length now (0 when there is none).
-    pub fn len(&self) -> u64 {
-        std::fs::metadata(self.paths.events()).map_or(0, |m| m.len())
-    }
-
     /// Fold the log as long as it is now in `parts` parallel parts (split at line starts),
     /// each into its own `T`, in the log's order; and whether the log ends in a partial line.
     /// Like [`Ledger::for_each_line`], without holding the lock while parsing.

@@ -107,6 +107,13 @@ impl Run {
             cmd.env_remove(v);
         }
         cmd.env_remove("FAKE_CODEX_MODE");
+        // The developer's own telemetry settings and trace.
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            if k.starts_with("OTEL_") || k == "TRACEPARENT" || k == "TRACESTATE" {
+                cmd.env_remove(&*k);
+            }
+        }
         Run {
             cmd,
             stdin: None,
