@@ -1,5 +1,7 @@
-//! The HTTP/1.1 both mock servers speak, on std only: read one request (body by
+//! The HTTP/1.1 the mock servers speak, on std only: read one request (body by
 //! `content-length` or chunked), answer JSON or open an SSE stream, close the connection.
+//! The OTLP receiver reads the head and the body separately (to answer `100-continue` and to
+//! refuse oversized bodies) and serves several requests per connection.
 
 use std::io::{self, BufRead, Write};
 use std::net::TcpStream;
@@ -77,6 +79,51 @@ pub(crate) fn reason(code: u16) -> &'static str {
 /// Read one request: request line, headers, and a body delimited by `content-length` or chunked.
 /// `None` when the peer closed before sending anything.
 pub(crate) fn read_request(reader: &mut impl BufRead) -> io::Result<Option<RecordedRequest>> {
+    let Some(head) = read_head(reader)? else {
+        return Ok(None);
+    };
+    let raw_body = read_body(reader, &head, usize::MAX)?;
+    let body = serde_json::from_slice(&raw_body).unwrap_or(Value::Null);
+    Ok(Some(RecordedRequest {
+        method: head.method,
+        path: head.path,
+        headers: head.headers,
+        body,
+        raw_body,
+    }))
+}
+
+/// A request line and its headers, before the body.
+pub(crate) struct Head {
+    pub method: String,
+    pub path: String,
+    /// In arrival order, names lowercased.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Head {
+    /// The first header of that name (give it lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The declared `content-length`, when there is one and it is a number.
+    pub fn content_length(&self) -> Option<u64> {
+        self.header("content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    }
+
+    pub fn is_chunked(&self) -> bool {
+        self.header("transfer-encoding")
+            .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"))
+    }
+}
+
+/// Read the request line and headers. `None` when the peer closed before sending anything.
+pub(crate) fn read_head(reader: &mut impl BufRead) -> io::Result<Option<Head>> {
     let mut line = String::new();
     if reader.read_line(&mut line)? == 0 {
         return Ok(None);
@@ -98,33 +145,35 @@ pub(crate) fn read_request(reader: &mut impl BufRead) -> io::Result<Option<Recor
             headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
         }
     }
-    let find = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    };
-    let raw_body = if find("transfer-encoding").is_some_and(|te| te.contains("chunked")) {
-        read_chunked(reader)?
-    } else {
-        let length = find("content-length")
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(0);
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body)?;
-        body
-    };
-    let body = serde_json::from_slice(&raw_body).unwrap_or(Value::Null);
-    Ok(Some(RecordedRequest {
+    Ok(Some(Head {
         method,
         path,
         headers,
-        body,
-        raw_body,
     }))
 }
 
-fn read_chunked(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
+/// Read the body `head` announces (chunked, or `content-length` bytes, or none). A body longer
+/// than `max` bytes is an `ErrorKind::FileTooLarge` error, found before reading it when the
+/// length is declared.
+pub(crate) fn read_body(reader: &mut impl BufRead, head: &Head, max: usize) -> io::Result<Vec<u8>> {
+    if head.is_chunked() {
+        return read_chunked(reader, max);
+    }
+    let length = head.content_length().unwrap_or(0);
+    let length = usize::try_from(length)
+        .ok()
+        .filter(|length| *length <= max)
+        .ok_or_else(too_large)?;
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    Ok(body)
+}
+
+fn too_large() -> io::Error {
+    io::Error::new(io::ErrorKind::FileTooLarge, "request body too large")
+}
+
+fn read_chunked(reader: &mut impl BufRead, max: usize) -> io::Result<Vec<u8>> {
     let mut body = Vec::new();
     loop {
         let mut size_line = String::new();
@@ -144,6 +193,9 @@ fn read_chunked(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
             }
         }
         let start = body.len();
+        if start.checked_add(size).is_none_or(|end| end > max) {
+            return Err(too_large());
+        }
         body.resize(start + size, 0);
         reader.read_exact(&mut body[start..])?;
         let mut crlf = String::new();
