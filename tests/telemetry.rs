@@ -1,0 +1,568 @@
+//! OpenTelemetry export, judged by what an OTLP receiver decodes with the official protobuf
+//! definitions (`offload_testkit::otlp`): the real Claude Code, the real codex and offload
+//! exporting to one receiver in one headless session; a collector that is down or hangs; the
+//! cursors that make the ledger the queue; both encodings.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use offload_testkit::claude::{ClaudeHome, hooks_settings, require_real_claude};
+use offload_testkit::codex::{CodexHome, config_toml, require_real_codex};
+use offload_testkit::messages::{MockMessages, Step};
+use offload_testkit::otlp::{Mode, OtlpReceiver};
+use offload_testkit::responses::{MockResponses, Reply};
+use serde_json::json;
+use shared::ledger::{Body, Event};
+use support::{Run, Sandbox, fake_codex, offload_bin};
+
+/// `OTEL_*` for offload pointing at `url`.
+fn otel(url: &str, protocol: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("OTEL_METRICS_EXPORTER", "otlp".into()),
+        ("OTEL_TRACES_EXPORTER", "otlp".into()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", url.into()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.into()),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "3000".into()),
+    ]
+}
+
+fn with(mut run: Run, env: &[(&'static str, String)]) -> Run {
+    for (k, v) in env {
+        run = run.env(k, v);
+    }
+    run
+}
+
+/// Wait (at most 10 s) until no background flush holds the export lock.
+fn settle(sb: &Sandbox) {
+    let lock = sb.home().join("otel/flush.lock");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        match std::fs::File::open(&lock) {
+            Ok(f) if f.try_lock().is_ok() => return,
+            Err(_) => return,
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    panic!("a background flush still runs after 10 s");
+}
+
+/// `offload` with the sandbox's state folder (no arguments yet).
+fn off(sb: &Sandbox) -> Run {
+    Run::new(offload_bin())
+        .env("OFFLOAD_HOME", sb.home())
+        .env("CODEX_HOME", sb.codex_home())
+        .env("CODEX_BIN", fake_codex())
+        .current_dir(sb.work())
+}
+
+fn offload_points<'a>(
+    points: &'a [offload_testkit::otlp::MetricPoint],
+    name: &str,
+) -> Vec<&'a offload_testkit::otlp::MetricPoint> {
+    points
+        .iter()
+        .filter(|p| {
+            p.name == name && p.resource.get("service.name").map(String::as_str) == Some("offload")
+        })
+        .collect()
+}
+
+/// The real Claude Code 2.1.332, the real codex 0.171.0 and offload, one receiver, one headless
+/// session with a routed task: offload's metrics carry Claude Code's `session.id`; offload's
+/// attempt span sits in Claude Code's trace under its Bash tool call, and codex's spans under
+/// offload's. Claude Code's telemetry is configured the way a team does it, in its settings
+/// `env`, which Claude Code does not pass on to Bash commands: offload finds it there.
+#[test]
+fn claude_offload_and_codex_in_one_pipeline() {
+    let Some(claude) = require_real_claude(None) else {
+        return;
+    };
+    let Some(codex) = require_real_codex() else {
+        return;
+    };
+    let receiver = OtlpReceiver::start().unwrap();
+    let responses = MockResponses::start().unwrap();
+    responses.set_default(Reply::message("done by codex"));
+    let codex_home = CodexHome::new(&responses.base_url());
+    let url = receiver.url();
+    std::fs::write(
+        codex_home.path().join("config.toml"),
+        format!(
+            "{}\n[otel]\nenvironment = \"test\"\ntrace_exporter = {{ otlp-http = {{ endpoint = \"{url}/v1/traces\", protocol = \"binary\" }} }}\nmetrics_exporter = {{ otlp-http = {{ endpoint = \"{url}/v1/metrics\", protocol = \"binary\" }} }}\n",
+            config_toml(&responses.base_url())
+        ),
+    )
+    .unwrap();
+    let messages = MockMessages::start().unwrap();
+    let home = ClaudeHome::new(&messages.base_url());
+    let hook = support::workspace_bin("offload-hook");
+    let mut settings = hooks_settings(&hook.display().to_string(), 10);
+    settings["permissions"] = json!({"allow": ["Bash"]});
+    settings["env"] = json!({
+        "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
+        "OTEL_METRICS_EXPORTER": "otlp",
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_LOGS_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": url,
+        "OTEL_METRIC_EXPORT_INTERVAL": "1000",
+        "CLAUDE_CODE_PROPAGATE_TRACEPARENT": "1",
+        "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1",
+    });
+    home.settings(settings);
+    std::fs::create_dir_all(home.project()).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let managed = tempfile::tempdir().unwrap();
+    messages.push(Step::tool_use(
+        "Bash",
+        json!({"command": "offload run --work-type code 'list the files' read-only ."}),
+    ));
+    messages.push(Step::text("all done"));
+    let mut env = support::offload_env(&codex, &codex_home, state.path());
+    env.push((
+        "OFFLOAD_MANAGED_DIR".into(),
+        managed.path().display().to_string(),
+    ));
+    let started = Instant::now();
+    let run = home.run_headless_with(
+        &claude,
+        &home.project(),
+        "route this",
+        &[],
+        &env,
+        Duration::from_secs(120),
+    );
+    assert!(!run.timed_out, "{}\n{}", run.stdout, run.stderr);
+    let session = run.session_id.clone().expect("a session id");
+    let results = messages.tool_results();
+    assert!(
+        results
+            .first()
+            .is_some_and(|r| r.content.contains("done by codex")),
+        "the routed task ran: {results:?}"
+    );
+    // offload's attempt, with Claude Code's session id.
+    let attempts = receiver
+        .wait_for(Duration::from_secs(30), |r| {
+            let m = r.metrics();
+            let found: Vec<_> = offload_points(&m, "offload.attempt.count")
+                .into_iter()
+                .cloned()
+                .collect();
+            (!found.is_empty()).then_some(found)
+        })
+        .unwrap_or_else(|| panic!("no offload metrics: {:?}", receiver.requests()));
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    let a = &attempts[0];
+    assert_eq!(a.attrs["session.id"], session);
+    assert_eq!(a.attrs["outcome"], "success");
+    assert_eq!(a.attrs["work_type"], "code");
+    assert_eq!(a.value, 1.0);
+    let m = receiver.metrics();
+    let tokens: f64 = offload_points(&m, "offload.token.usage")
+        .iter()
+        .filter(|p| p.attrs["type"] == "input" && p.attrs["session.id"] == session)
+        .map(|p| p.value)
+        .sum();
+    assert_eq!(tokens, 100.0, "the mock's input tokens");
+    // Claude Code's own metrics, with the same session id.
+    let claude_session = receiver
+        .wait_for(Duration::from_secs(20), |r| {
+            r.metrics()
+                .iter()
+                .find(|p| {
+                    p.name.starts_with("claude_code.")
+                        && p.attrs.get("session.id") == Some(&session)
+                })
+                .cloned()
+        })
+        .unwrap_or_else(|| panic!("no Claude Code metrics for {session}"));
+    assert_eq!(claude_session.resource["service.name"], "claude-code");
+    // One trace: Claude Code's tool span → offload's attempt → codex's spans.
+    let (offload_span, spans) = receiver
+        .wait_for(Duration::from_secs(30), |r| {
+            let spans = r.spans();
+            let o = spans.iter().find(|s| s.name == "offload.attempt")?.clone();
+            (spans.iter().any(|s| s.parent_span_id == o.span_id)
+                && spans.iter().any(|s| s.span_id == o.parent_span_id))
+            .then_some((o, spans))
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no offload span with codex children: {:?}",
+                receiver
+                    .spans()
+                    .iter()
+                    .map(|s| format!("{} ({:?})", s.name, s.resource.get("service.name")))
+                    .collect::<Vec<_>>()
+            )
+        });
+    assert_eq!(offload_span.resource["service.name"], "offload");
+    assert_eq!(offload_span.attrs["session.id"], session);
+    let parent = spans
+        .iter()
+        .find(|s| s.span_id == offload_span.parent_span_id)
+        .unwrap_or_else(|| panic!("offload's parent span is not in the receiver"));
+    assert_eq!(parent.resource["service.name"], "claude-code");
+    assert_eq!(parent.trace_id, offload_span.trace_id);
+    let codex_children: Vec<_> = spans
+        .iter()
+        .filter(|s| s.parent_span_id == offload_span.span_id)
+        .collect();
+    assert!(
+        codex_children
+            .iter()
+            .all(|s| s.resource["service.name"].starts_with("codex")
+                && s.trace_id == offload_span.trace_id),
+        "{codex_children:?}"
+    );
+    assert!(receiver.requests().iter().all(|r| r.decode_error.is_none()));
+    eprintln!("one pipeline in {:?}", started.elapsed());
+}
+
+/// A collector that hangs costs a run nothing (the export is detached) and loses nothing: when
+/// it answers again, `offload export` sends what the run recorded; a collector that is down
+/// likewise. The real codex, so the run is a real one.
+#[test]
+fn a_collector_down_or_hung_costs_the_run_nothing_and_loses_nothing() {
+    let Some(codex) = require_real_codex() else {
+        return;
+    };
+    let responses = MockResponses::start().unwrap();
+    responses.set_default(Reply::message("ok"));
+    let codex_home = CodexHome::new(&responses.base_url());
+    let receiver = OtlpReceiver::start().unwrap();
+    receiver.set_mode(Mode::Hang);
+    let sb = Sandbox::new();
+    let run = |env: &[(&'static str, String)]| {
+        let mut r = with(off(&sb), env)
+            .env("CODEX_BIN", &codex)
+            .env("CLAUDE_CODE_SESSION_ID", "s-down")
+            .env("OTEL_EXPORTER_OTLP_TIMEOUT", "30000")
+            .args(["run", "say ok", "read-only"])
+            .arg(codex_home.workdir());
+        for (k, v) in codex_home.envs() {
+            r = r.env(&k, v);
+        }
+        let t = Instant::now();
+        let done = r.output();
+        (done, t.elapsed())
+    };
+    let (done, took) = run(&otel(&receiver.url(), "http/protobuf"));
+    assert_eq!(done.code(), 0, "{}", done.stderr());
+    // The flush waits up to 30 s for the hung collector; the run did not.
+    assert!(
+        took < Duration::from_secs(15),
+        "the run waited for the export: {took:?}"
+    );
+    let hung = receiver.wait_for(Duration::from_secs(10), |r| {
+        (!r.requests().is_empty()).then_some(())
+    });
+    assert!(hung.is_some(), "the flush reached the hung collector");
+    // Down: nothing listens.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://127.0.0.1:{}", l.local_addr().unwrap().port())
+    };
+    let (done, _) = run(&otel(&closed, "http/protobuf"));
+    assert_eq!(done.code(), 0, "{}", done.stderr());
+    // Back: one explicit export to the (now answering) receiver sends both attempts once.
+    receiver.set_mode(Mode::Ok);
+    let sent = with(off(&sb), &otel(&receiver.url(), "http/protobuf"))
+        .arg("export")
+        .output();
+    assert_eq!(sent.code(), 0, "{}\n{}", sent.stdout(), sent.stderr());
+    let total = receiver
+        .wait_for(Duration::from_secs(10), |r| {
+            let m = r.metrics();
+            let n: f64 = offload_points(&m, "offload.attempt.count")
+                .iter()
+                .map(|p| p.value)
+                .sum();
+            (n >= 2.0).then_some(n)
+        })
+        .unwrap_or_else(|| panic!("attempts lost: {:?}", receiver.metrics()));
+    assert_eq!(total, 2.0, "each attempt once");
+    let spans = receiver.wait_for(Duration::from_secs(10), |r| {
+        let n = r
+            .spans()
+            .iter()
+            .filter(|s| s.name == "offload.attempt")
+            .count();
+        (n >= 2).then_some(n)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let n = receiver
+        .spans()
+        .iter()
+        .filter(|s| s.name == "offload.attempt")
+        .count();
+    assert_eq!((spans, n), (Some(2), 2), "a span per attempt, once");
+}
+
+/// The ledger is the queue: an export sends each event once; a collector that refuses a
+/// request for good (400) skips it without blocking the rest; another endpoint has its own
+/// cursor (a server of one's own takes nothing from the team's collector); a log cut under
+/// the cursor resends only what came after the last event sent; both encodings decode.
+#[test]
+fn the_ledger_is_the_queue() {
+    let receiver = OtlpReceiver::start().unwrap();
+    let sb = Sandbox::new();
+    for protocol in ["http/protobuf", "http/json"] {
+        let done = with(off(&sb), &otel(&receiver.url(), protocol))
+            .env("CODEX_BIN", fake_codex())
+            .env("CLAUDE_CODE_SESSION_ID", "s-queue")
+            .args(["run", "say ok", "read-only"])
+            .arg(sb.work())
+            .output();
+        assert_eq!(done.code(), 0, "{}", done.stderr());
+    }
+    let n_attempts = |r: &OtlpReceiver| -> f64 {
+        let m = r.metrics();
+        offload_points(&m, "offload.attempt.count")
+            .iter()
+            .map(|p| p.value)
+            .sum()
+    };
+    assert_eq!(
+        receiver.wait_for(Duration::from_secs(10), |r| (n_attempts(r) >= 2.0)
+            .then_some(n_attempts(r))),
+        Some(2.0)
+    );
+    let ct: Vec<String> = receiver
+        .requests()
+        .iter()
+        .map(|r| r.content_type.clone())
+        .collect();
+    assert!(
+        ct.iter().any(|c| c.contains("protobuf")) && ct.iter().any(|c| c.contains("json")),
+        "{ct:?}"
+    );
+    // Nothing new: an export sends nothing.
+    settle(&sb);
+    let before = receiver.requests().len();
+    let again = with(off(&sb), &otel(&receiver.url(), "http/protobuf"))
+        .arg("export")
+        .output();
+    assert_eq!(again.code(), 0, "{}", again.stderr());
+    assert!(again.stdout().contains("up to date"), "{}", again.stdout());
+    assert_eq!(receiver.requests().len(), before);
+    // Another endpoint (a receiver of one's own) gets everything, and moves nothing for ours.
+    let other = OtlpReceiver::start().unwrap();
+    let mine = with(off(&sb), &otel(&other.url(), "http/json"))
+        .arg("export")
+        .output();
+    assert_eq!(mine.code(), 0, "{}", mine.stderr());
+    assert_eq!(n_attempts(&other), 2.0);
+    // A refusal for good skips that request and goes on.
+    sb.ledger()
+        .append(&[Event::now(
+            Some("s-queue"),
+            Body::GuardDenied {
+                tool: "Edit".into(),
+                reason: "route-first".into(),
+                warn: false,
+            },
+        )])
+        .unwrap();
+    receiver.set_mode(Mode::Status(400));
+    let refused = with(off(&sb), &otel(&receiver.url(), "http/protobuf"))
+        .arg("export")
+        .output();
+    assert!(
+        refused.stdout().contains("refused for good"),
+        "{}",
+        refused.stdout()
+    );
+    receiver.set_mode(Mode::Ok);
+    let after = receiver.requests().len();
+    let nothing = with(off(&sb), &otel(&receiver.url(), "http/protobuf"))
+        .arg("export")
+        .output();
+    assert!(
+        nothing.stdout().contains("up to date"),
+        "{}",
+        nothing.stdout()
+    );
+    assert_eq!(
+        receiver.requests().len(),
+        after,
+        "the refused request is not sent again"
+    );
+    // The log cut below the cursor (rotated by hand, say): only events after the last one sent
+    // go, once.
+    let log = sb.home().join("events.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let first_line = text.lines().next().unwrap();
+    std::fs::write(&log, format!("{first_line}\n")).unwrap();
+    with(off(&sb), &otel(&receiver.url(), "http/protobuf"))
+        .env("CODEX_BIN", fake_codex())
+        .env("CLAUDE_CODE_SESSION_ID", "s-queue")
+        .args(["run", "say ok", "read-only"])
+        .arg(sb.work())
+        .output();
+    let total = receiver.wait_for(Duration::from_secs(10), |r| {
+        (n_attempts(r) >= 3.0).then_some(n_attempts(r))
+    });
+    assert_eq!(total, Some(3.0));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        n_attempts(&receiver),
+        3.0,
+        "the first attempt is not sent twice"
+    );
+    // --since sends a window again, whatever was sent: every attempt in the log now (one).
+    let replay = with(off(&sb), &otel(&receiver.url(), "http/json"))
+        .args(["export", "--since", "1h"])
+        .output();
+    assert_eq!(replay.code(), 0, "{}", replay.stderr());
+    assert!(
+        replay.stdout().contains("sent again"),
+        "{}",
+        replay.stdout()
+    );
+    assert_eq!(n_attempts(&receiver), 4.0);
+    assert!(
+        receiver
+            .requests()
+            .iter()
+            .filter(|r| r.status == Some(200))
+            .all(|r| r.decode_error.is_none())
+    );
+}
+
+/// The hook sends what it recorded on the next user prompt (not on tool calls), from a
+/// detached flush; without configuration it starts nothing.
+#[test]
+fn the_hook_sends_its_denials_on_the_next_prompt() {
+    let receiver = OtlpReceiver::start().unwrap();
+    let sb = Sandbox::new();
+    let project = std::fs::canonicalize(sb.work()).unwrap();
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    std::fs::create_dir_all(sb.home()).unwrap();
+    std::fs::write(
+        sb.home().join("config.json"),
+        serde_json::to_vec(&json!({"runner": {"codex_bin": fake_codex()}})).unwrap(),
+    )
+    .unwrap();
+    let hook = support::workspace_bin("offload-hook");
+    let payload = |event: &str, extra: serde_json::Value| {
+        let mut v = json!({
+            "session_id": "s-hook",
+            "transcript_path": "/dev/null",
+            "cwd": project,
+            "hook_event_name": event,
+        });
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        v.to_string()
+    };
+    let call = |env: &[(&'static str, String)], body: String| {
+        with(Run::new(&hook), env)
+            .env("OFFLOAD_HOME", sb.home())
+            .env("CLAUDE_PROJECT_DIR", &project)
+            .env("HOME", sb.dir.path())
+            .stdin(&body)
+            .output()
+    };
+    let otel = otel(&receiver.url(), "http/protobuf");
+    call(
+        &otel,
+        payload("UserPromptSubmit", json!({"prompt": "fix the bug"})),
+    );
+    // The prompt itself (a turn) goes at once.
+    let turns = receiver.wait_for(Duration::from_secs(10), |r| {
+        let m = r.metrics();
+        let n: f64 = offload_points(&m, "offload.turn.count")
+            .iter()
+            .map(|p| p.value)
+            .sum();
+        (n >= 1.0).then_some(n)
+    });
+    assert_eq!(turns, Some(1.0));
+    settle(&sb);
+    let denied = call(
+        &otel,
+        payload(
+            "PreToolUse",
+            json!({"tool_name": "Edit", "tool_input": {"file_path": project.join("src/lib.rs"), "old_string": "a", "new_string": "b"}}),
+        ),
+    );
+    assert!(
+        denied.stdout().contains("\"permissionDecision\":\"deny\""),
+        "{}",
+        denied.stdout()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let denials = |r: &OtlpReceiver| -> f64 {
+        let m = r.metrics();
+        offload_points(&m, "offload.guard.denial.count")
+            .iter()
+            .map(|p| p.value)
+            .sum()
+    };
+    assert_eq!(denials(&receiver), 0.0, "a tool call starts no export");
+    call(
+        &otel,
+        payload("UserPromptSubmit", json!({"prompt": "go on"})),
+    );
+    let got = receiver.wait_for(Duration::from_secs(10), |r| {
+        (denials(r) >= 1.0).then_some(denials(r))
+    });
+    assert_eq!(got, Some(1.0));
+    let p = receiver.metrics();
+    let d = offload_points(&p, "offload.guard.denial.count");
+    assert_eq!(d[0].attrs["tool"], "Edit");
+    assert_eq!(d[0].attrs["reason"], "route-first");
+    assert_eq!(d[0].attrs["session.id"], "s-hook");
+    // Not configured: nothing goes anywhere, and the prompt is answered as always.
+    let quiet = OtlpReceiver::start().unwrap();
+    let off = call(
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", quiet.url())],
+        payload("UserPromptSubmit", json!({"prompt": "x"})),
+    );
+    assert_eq!(off.code(), 0, "{}", off.stderr());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(quiet.requests().is_empty());
+}
+
+/// `--dry-run` prints the OTLP/JSON requests without any configuration; bad settings are named.
+#[test]
+fn dry_run_and_bad_settings() {
+    let sb = Sandbox::new();
+    let run = off(&sb)
+        .env("CODEX_BIN", fake_codex())
+        .args(["run", "say ok", "read-only"])
+        .arg(sb.work())
+        .output();
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let dry = off(&sb).args(["export", "--dry-run"]).output();
+    assert_eq!(dry.code(), 0, "{}", dry.stderr());
+    let lines: Vec<serde_json::Value> = dry
+        .stdout()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.iter().any(|v| v.get("resourceMetrics").is_some()));
+    assert!(lines.iter().any(|v| v.get("resourceSpans").is_some()));
+    let unset = off(&sb).arg("export").output();
+    assert_eq!(unset.code(), 1);
+    assert!(
+        unset.stderr().contains("export is off"),
+        "{}",
+        unset.stderr()
+    );
+    let grpc = off(&sb)
+        .env("OTEL_METRICS_EXPORTER", "otlp")
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .arg("export")
+        .output();
+    assert!(grpc.stderr().contains("grpc"), "{}", grpc.stderr());
+    let since = off(&sb)
+        .args(["export", "--since", "yesterday-ish"])
+        .output();
+    assert_eq!(since.code(), 2, "{}", since.stderr());
+}
