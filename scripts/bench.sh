@@ -22,6 +22,10 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 case "${1:-}" in
   runner) scripts/install-clients.sh codex >&2; build=(-p offload --bin offload) ;;
+  telemetry)
+    scripts/install-clients.sh codex >&2
+    build=(-p offload --bin offload -p offload-hook --bin offload-hook)
+    ;;
   hook | hook-effect) build=(-p offload-hook --bin offload-hook) ;;
   ledger) build=(-p offload --bin offload -p offload-hook --bin offload-hook -p offload-statusline --bin offload-statusline) ;;
   statusline)

@@ -5,6 +5,8 @@
 //!   offload-bench hook-effect [--runs N] [--hook PATH]
 //!   offload-bench statusline [--runs N] [--ccstatusline-runs N] [--statusline PATH]
 //!                            [--ccline PATH] [--ccstatusline PATH]
+//!   offload-bench telemetry [--runs N] [--hook-runs N] [--offload PATH] [--hook PATH]
+//!                           [--codex PATH]
 //!
 //! `runner`: what `offload run` adds on top of codex. Interleaved runs of
 //!   A: `offload run "say hi" read-only <dir>` (CODEX_BIN = the real codex)
@@ -41,6 +43,24 @@
 //! `--ccstatusline-runs` for ccstatusline (default 50, at most `--runs`; a Node start costs
 //! ~0.3 s), spread evenly through the same loop. Prints median, p10, p90 and the ratios to
 //! offload's median against the targets; asserts nothing.
+//!
+//! `telemetry`: what OpenTelemetry export costs the commands that start its detached flush.
+//! First `offload run "say hi" read-only <dir>` as in `runner` (the real codex against the
+//! mock Responses server, then the instant stand-in codex), N interleaved runs per case
+//! (default 20): export off, and export on (`OTEL_{METRICS,TRACES}_EXPORTER=otlp`,
+//! http/protobuf, `OTEL_EXPORTER_OTLP_TIMEOUT=2000`) with a collector that is up (a loopback
+//! receiver answering `200`), down (a port nothing listens on) and hung (a receiver that reads
+//! each request and never answers). Each case has its own state folder, so its own cursors.
+//! Before each timed run the flushes started by the previous ones have ended (found in `/proc`
+//! by the state folder they were given; only the hung case's is left to wait on its deadline,
+//! blocked on a read), so a flush's work never lands inside another case's timing. Median,
+//! p90 and the median paired difference to export off; then what each collector received (the
+//! figures mean something only if the one that is up got requests). Second, `offload-hook`
+//! with export off and on (the up receiver), `--hook-runs` runs per case (default 200), off
+//! and on interleaved: two PreToolUse calls (never a flush) and two UserPromptSubmit calls,
+//! one with something to send (an event appended before each run, and the turn the hook
+//! records) and one with nothing (a `<task-notification>` prompt, which records nothing, after
+//! the previous flush sent everything: the check alone). Median and p99 per case.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -98,6 +118,24 @@ fn main() {
                 .unwrap_or_else(|| workspace_root().join("target/release/offload-hook"));
             hook_bench(runs, &hook);
         }
+        Some("telemetry") => {
+            let runs = flag("--runs")
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(20usize)
+                .max(1);
+            let hook_runs = flag("--hook-runs")
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(200usize)
+                .max(1);
+            let offload = flag("--offload")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| workspace_root().join("target/release/offload"));
+            let hook = flag("--hook")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| workspace_root().join("target/release/offload-hook"));
+            let codex = flag("--codex").map(PathBuf::from).or_else(real_codex);
+            telemetry_bench(runs, hook_runs, &offload, &hook, codex.as_deref());
+        }
         Some("statusline") => {
             let runs = flag("--runs")
                 .and_then(|r| r.parse().ok())
@@ -127,6 +165,9 @@ fn main() {
             eprintln!("       offload-bench hook-effect [--runs N] [--hook PATH]");
             eprintln!(
                 "       offload-bench statusline [--runs N] [--ccstatusline-runs N] [--statusline PATH] [--ccline PATH] [--ccstatusline PATH]"
+            );
+            eprintln!(
+                "       offload-bench telemetry [--runs N] [--hook-runs N] [--offload PATH] [--hook PATH] [--codex PATH]"
             );
             std::process::exit(2);
         }
@@ -1401,4 +1442,523 @@ fn ledger_bench(offload: &Path, sizes: &[usize]) {
     println!(
         "targets (1 000 000 events): stats ≤ 1 s and ≤ 100 MB; --rebuild ≤ 5 s and ≤ 150 MB; doctor ≤ 1 s; run never rebuilds on its hot path"
     );
+}
+
+/// The `p`th percentile of sorted timings (as `hook` takes its p99).
+fn pct(sorted: &[Duration], p: usize) -> Duration {
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+/// A loopback OTLP/HTTP collector for the `telemetry` bench: one thread per connection, each
+/// request read to its end (`content-length`), then answered `200` with an empty body, or
+/// (`hang`) never answered: the connection is held until the client gives up. Records each
+/// request's path. Lives until the bench exits.
+struct Receiver {
+    port: u16,
+    paths: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Receiver {
+    fn start(hang: bool) -> Receiver {
+        use std::io::{BufRead, BufReader, Read};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local address").port();
+        let paths = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = paths.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    // A client that went away without closing must not hold the thread forever.
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+                    let Ok(read_half) = stream.try_clone() else {
+                        return;
+                    };
+                    let mut reader = BufReader::new(read_half);
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                        let mut length = 0usize;
+                        loop {
+                            let mut header = String::new();
+                            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            let header = header.trim_end();
+                            if header.is_empty() {
+                                break;
+                            }
+                            if let Some((name, value)) = header.split_once(':')
+                                && name.trim().eq_ignore_ascii_case("content-length")
+                            {
+                                length = value.trim().parse().unwrap_or(0);
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        if reader.read_exact(&mut body).is_err() {
+                            return;
+                        }
+                        seen.lock().expect("receiver log").push(path);
+                        if hang {
+                            // Never answer: read until the client closes (its deadline).
+                            let mut sink = [0u8; 512];
+                            while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
+                            return;
+                        }
+                        if stream
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Receiver { port, paths }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Requests received so far: all, to `/v1/metrics`, to `/v1/traces`.
+    fn counts(&self) -> (usize, usize, usize) {
+        let paths = self.paths.lock().expect("receiver log");
+        let to = |p: &str| paths.iter().filter(|x| x.as_str() == p).count();
+        (paths.len(), to("/v1/metrics"), to("/v1/traces"))
+    }
+}
+
+/// Export on towards `endpoint` (both signals, http/protobuf, a 2 s deadline per request), or
+/// off (`None`). Either way no `OTEL_*` variable of the bench's own environment gets through.
+fn otel_env(cmd: &mut Command, endpoint: Option<&str>) {
+    for name in shared::telemetry::VARS {
+        cmd.env_remove(name);
+    }
+    if let Some(endpoint) = endpoint {
+        cmd.env("OTEL_METRICS_EXPORTER", "otlp")
+            .env("OTEL_TRACES_EXPORTER", "otlp")
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+            .env("OTEL_EXPORTER_OTLP_TIMEOUT", "2000");
+    }
+}
+
+/// PIDs of the detached flushes (`offload __export`, `offload-hook __export`) working for one
+/// of `homes`: a process whose first argument is the flush's and whose `OFFLOAD_HOME` is one of
+/// these temp folders. Nothing else is looked at or touched.
+fn flushes(homes: &[&Path]) -> Vec<libc::pid_t> {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|entry| {
+            let pid: libc::pid_t = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let arg = cmdline.split(|&b| b == 0).nth(1)?;
+            if arg != shared::telemetry::export::FLUSH_ARG.as_bytes() {
+                return None;
+            }
+            let environ = std::fs::read(entry.path().join("environ")).ok()?;
+            environ
+                .split(|&b| b == 0)
+                .filter_map(|kv| kv.strip_prefix(b"OFFLOAD_HOME="))
+                .any(|home| homes.iter().any(|h| h.as_os_str().as_bytes() == home))
+                .then_some(pid)
+        })
+        .collect()
+}
+
+/// Wait (at most `within`) until no flush works for `homes` and at most `lingering` for
+/// `slow` (the hung collector's: it ends at its deadline, blocked on a read meanwhile).
+/// Whether it got there.
+fn settle(homes: &[&Path], slow: &[&Path], lingering: usize, within: Duration) -> bool {
+    let until = Instant::now() + within;
+    loop {
+        if flushes(homes).is_empty() && flushes(slow).len() <= lingering {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The last error each destination's cursor holds in a state folder (`otel/*.json`).
+fn cursor_errors(home: &Path) -> Vec<String> {
+    let mut errors: Vec<String> = std::fs::read_dir(home.join("otel"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .filter_map(|e| {
+            let cursor: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
+            let signal = cursor["signal"].as_str().unwrap_or("?").to_string();
+            Some(match cursor["last_error"].as_str() {
+                Some(err) => format!("{signal}: {err}"),
+                None => format!("{signal}: no error, {} sent", cursor["sent"]),
+            })
+        })
+        .collect();
+    errors.sort();
+    errors
+}
+
+fn telemetry_bench(
+    runs: usize,
+    hook_runs: usize,
+    offload: &Path,
+    hook: &Path,
+    codex: Option<&Path>,
+) {
+    for (program, package) in [(offload, "offload"), (hook, "offload-hook")] {
+        if !program.exists() {
+            eprintln!(
+                "offload-bench: {} not found; build it: cargo build --release -p {package}",
+                program.display()
+            );
+            std::process::exit(1);
+        }
+    }
+    let up = Receiver::start(false);
+    let hung = Receiver::start(true);
+    let down = format!(
+        "http://127.0.0.1:{}",
+        offload_testkit::responses::refused_port()
+    );
+    let endpoints = [up.url(), down, hung.url()];
+    println!(
+        "telemetry export, offload run: {runs} interleaved runs per case, {}",
+        offload.display()
+    );
+    println!(
+        "collectors: up {}, down {}, hung {} (OTEL_EXPORTER_OTLP_TIMEOUT=2000)",
+        endpoints[0], endpoints[1], endpoints[2]
+    );
+    let mut answered = true;
+    if let Some(codex) = codex {
+        let version = Command::new(codex)
+            .arg("--version")
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "real codex".into());
+        let mock = MockResponses::start().expect("start the mock Responses server");
+        mock.set_default(Reply::message("hi"));
+        let home = CodexHome::new(&mock.base_url());
+        answered &= export_runs(
+            &format!("{version} + mock"),
+            runs,
+            offload,
+            codex,
+            &home,
+            &endpoints,
+            (&up, &hung),
+        );
+    } else {
+        println!(
+            "(real codex not installed: scripts/install-clients.sh codex; measuring the stand-in only)"
+        );
+    }
+    let fake = workspace_root().join("tests/fixtures/fake-codex.sh");
+    let home = CodexHome::new("http://127.0.0.1:9/v1");
+    answered &= export_runs(
+        "instant stand-in codex",
+        runs,
+        offload,
+        &fake,
+        &home,
+        &endpoints,
+        (&up, &hung),
+    );
+    if !answered {
+        println!(
+            "WARNING: the collector that is up received nothing: export did not happen, the figures above mean nothing"
+        );
+    }
+    println!("target: ≤ 5 ms added to a run");
+    println!();
+    hook_export(hook_runs, hook, &up);
+    println!("target: the hook unchanged");
+}
+
+/// One `offload run` per case per iteration, the cases in rotating order. Prints the table and
+/// what the collectors received; whether the one that is up received requests.
+fn export_runs(
+    label: &str,
+    runs: usize,
+    offload: &Path,
+    codex: &Path,
+    home: &CodexHome,
+    endpoints: &[String; 3],
+    (up, hung): (&Receiver, &Receiver),
+) -> bool {
+    let names = [
+        "export off",
+        "on, collector up",
+        "on, collector down",
+        "on, collector hung",
+    ];
+    let states: Vec<tempfile::TempDir> = names
+        .iter()
+        .map(|_| tempfile::tempdir().expect("temp state folder"))
+        .collect();
+    let homes: Vec<&Path> = states.iter().map(|s| s.path()).collect();
+    let (quick, slow) = (&homes[..3], &homes[3..]);
+    let work = home.workdir();
+    let wrapped = |case: usize| {
+        let mut c = Command::new(offload);
+        c.args(["run", "say hi", "read-only"])
+            .arg(&work)
+            .env("CODEX_BIN", codex)
+            .env("OFFLOAD_HOME", homes[case])
+            .env("OFFLOAD_RUNS_KEEP", "5")
+            .env_remove("CLAUDE_CODE_SESSION_ID")
+            .env_remove("OFFLOAD_SESSION_ID");
+        otel_env(&mut c, (case > 0).then(|| endpoints[case - 1].as_str()));
+        c
+    };
+    let (up0, hung0) = (up.counts(), hung.counts().0);
+    let mut most = 0;
+    let mut unsettled = 0;
+    let mut run = |case: usize| {
+        // The previous runs' flushes are over (the hung one's may linger on its read): none
+        // works while this run is timed.
+        most = most.max(flushes(&homes).len());
+        if !settle(quick, slow, 1, Duration::from_secs(10)) {
+            unsettled += 1;
+        }
+        time(wrapped(case), home)
+    };
+    // One warm-up of each (page cache, first rollout folder, first cursors).
+    for case in 0..names.len() {
+        run(case);
+    }
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); names.len()];
+    let mut diffs: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    for i in 0..runs {
+        let mut took = [Duration::ZERO; 4];
+        for k in 0..names.len() {
+            let case = (i + k) % names.len();
+            took[case] = run(case);
+        }
+        for case in 0..names.len() {
+            times[case].push(took[case]);
+            diffs[case].push(ms(took[case]) - ms(took[0]));
+        }
+    }
+    // Every flush of these runs ends (the hung one at its deadlines, 2 × 2 s) before the
+    // collectors' counts are read and the state folders go.
+    let left = if settle(&homes, &[], 0, Duration::from_secs(15)) {
+        Vec::new()
+    } else {
+        flushes(&homes)
+    };
+    for &pid in &left {
+        // SAFETY: a signal to a flush found above by the temp state folder it works for.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+    println!();
+    println!("{label}:");
+    println!(
+        "  {:<22} {:>10} {:>10} {:>16}",
+        "case", "median", "p90", "added (paired)"
+    );
+    for (case, name) in names.iter().enumerate() {
+        let t = &mut times[case];
+        t.sort();
+        let d = &mut diffs[case];
+        d.sort_by(f64::total_cmp);
+        let added = if case == 0 {
+            "-".to_string()
+        } else {
+            format!("{:+.1}ms", d[d.len() / 2])
+        };
+        println!(
+            "  {:<22} {:>8.1}ms {:>8.1}ms {:>16}",
+            name,
+            ms(t[t.len() / 2]),
+            ms(pct(t, 90)),
+            added
+        );
+    }
+    let (all, metrics, traces) = up.counts();
+    let got = all - up0.0;
+    println!(
+        "  collector up received {got} requests ({} /v1/metrics, {} /v1/traces) from {} runs with export on",
+        metrics - up0.1,
+        traces - up0.2,
+        runs + 1
+    );
+    println!(
+        "  collector hung received {} requests, answered none; down: nothing listens",
+        hung.counts().0 - hung0
+    );
+    for (case, name) in names.iter().enumerate().skip(1) {
+        println!(
+            "  {name}: cursors say {}",
+            cursor_errors(homes[case]).join("; ")
+        );
+    }
+    println!(
+        "  detached flushes alive before a run, at most: {most}; runs that waited 10 s for them in vain: {unsettled}"
+    );
+    if !left.is_empty() {
+        println!(
+            "  {} flushes still running 15 s after the last run: ended (SIGTERM, by PID) {left:?}",
+            left.len()
+        );
+    }
+    got > 0
+}
+
+/// `offload-hook` with export off and on (towards `up`), interleaved per run.
+fn hook_export(runs: usize, hook: &Path, up: &Receiver) {
+    println!(
+        "telemetry export, offload-hook: {runs} runs per case, off and on interleaved, {}",
+        hook.display()
+    );
+    let dir = tempfile::tempdir().expect("temp folder");
+    let project = dir.path().join("proj");
+    std::fs::create_dir_all(project.join("src")).expect("project folder");
+    let edit = serde_json::json!({
+        "session_id": "bench-new", "cwd": project, "hook_event_name": "PreToolUse",
+        "tool_name": "Edit", "tool_use_id": "toolu_1",
+        "tool_input": {"file_path": project.join("src/lib.rs"), "old_string": "fn a()", "new_string": "fn b()", "replace_all": false}
+    })
+    .to_string();
+    let bash = serde_json::json!({
+        "session_id": "bench-new", "cwd": project, "hook_event_name": "PreToolUse",
+        "tool_name": "Bash", "tool_input": {"command": "cargo test --workspace 2>&1 | tail -20", "description": "run tests"}
+    })
+    .to_string();
+    let prompt = |text: &str| {
+        serde_json::json!({
+            "session_id": "bench", "transcript_path": "/dev/null", "cwd": project,
+            "hook_event_name": "UserPromptSubmit", "prompt": text
+        })
+        .to_string()
+    };
+    let turn = || {
+        Event::now(
+            Some("bench"),
+            Body::TurnStarted {
+                prompt_id: None,
+                project: Some(project.display().to_string()),
+            },
+        )
+    };
+    // (case, payload, denies, an event appended before each run)
+    let cases = [
+        ("PreToolUse Bash, writes nothing", bash, false, false),
+        ("PreToolUse Edit denied (records)", edit, true, false),
+        (
+            "UserPromptSubmit, something to send",
+            prompt("hello"),
+            false,
+            true,
+        ),
+        (
+            "UserPromptSubmit, nothing to send",
+            // Records nothing (a background task's notice), so once a flush sent the ledger
+            // there is nothing to send: the check alone.
+            prompt("<task-notification>done</task-notification>"),
+            false,
+            false,
+        ),
+    ];
+    println!();
+    println!(
+        "{:<38} {:<7} {:>9} {:>9} {:>9} {:>9}",
+        "case", "export", "median", "p99", "max", "received"
+    );
+    for (n, (name, payload, denies, feed)) in cases.into_iter().enumerate() {
+        // A state folder for off and one for on, each with a few unsent events.
+        let states = [false, true].map(|on| {
+            let home = dir
+                .path()
+                .join(format!("state-{n}-{}", if on { "on" } else { "off" }));
+            let ledger = fill_ledger(&home, 0);
+            ledger
+                .append(&[Event::now(Some("bench-ok"), ok_attempt()), turn(), turn()])
+                .expect("append");
+            (home, ledger)
+        });
+        let homes: Vec<&Path> = states.iter().map(|(h, _)| h.as_path()).collect();
+        let call = |on: bool| -> Duration {
+            let (home, ledger) = &states[usize::from(on)];
+            // The previous run's flush is over: the check finds what this run leaves.
+            settle(&homes, &[], 0, Duration::from_secs(10));
+            if feed {
+                ledger.append(&[turn()]).expect("append");
+            }
+            let mut cmd = Command::new(hook);
+            cmd.env("OFFLOAD_HOME", home)
+                .env("CLAUDE_PROJECT_DIR", &project)
+                .env("HOME", dir.path())
+                .env_remove("OFFLOAD_MODE")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null());
+            otel_env(&mut cmd, on.then(|| up.url()).as_deref());
+            let start = Instant::now();
+            let mut child = cmd.spawn().expect("spawn offload-hook");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(payload.as_bytes())
+                .expect("write stdin");
+            let out = child.wait_with_output().expect("wait");
+            let took = start.elapsed();
+            let denied = String::from_utf8_lossy(&out.stdout).contains("\"deny\"");
+            assert!(
+                denied == denies && (denies || out.status.success()),
+                "{name}: unexpected answer {:?} ({})",
+                String::from_utf8_lossy(&out.stdout),
+                out.status
+            );
+            took
+        };
+        // A warm-up each; on's flush sends the events written so far.
+        call(false);
+        call(true);
+        settle(&homes, &[], 0, Duration::from_secs(10));
+        let before = up.counts().0;
+        let mut times = [Vec::new(), Vec::new()];
+        for i in 0..runs {
+            for on in [i % 2 == 1, i % 2 == 0] {
+                times[usize::from(on)].push(call(on));
+            }
+        }
+        settle(&homes, &[], 0, Duration::from_secs(10));
+        let received = up.counts().0 - before;
+        for (on, t) in times.iter_mut().enumerate() {
+            t.sort();
+            println!(
+                "{:<38} {:<7} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>9}",
+                if on == 0 { name } else { "" },
+                if on == 0 { "off" } else { "on" },
+                ms(t[t.len() / 2]),
+                ms(pct(t, 99)),
+                ms(*t.last().expect("runs > 0")),
+                if on == 0 {
+                    "-".to_string()
+                } else {
+                    received.to_string()
+                }
+            );
+        }
+    }
+    println!("received: requests the collector got during the case's runs (a flush sends 2)");
 }
