@@ -294,6 +294,31 @@ impl Ctx {
             settings.sources.join(" + "),
             lines.join("; ")
         );
+        let mut notes = notes;
+        // One trace needs codex's own export too (README "Team telemetry").
+        if settings.traces.is_some() {
+            let home = env::var(env::CODEX_HOME)
+                .map(PathBuf::from)
+                .or_else(|| self.home.as_ref().map(|h| h.join(".codex")));
+            let config = home
+                .as_deref()
+                .and_then(|h| shared::fsutil::read_regular_text(&h.join("config.toml"), 1 << 20));
+            let exports = config.as_deref().is_some_and(|t| {
+                t.lines().any(|l| {
+                    let l = l.trim();
+                    l == "[otel]" || l.starts_with("[otel.") || l.starts_with("otel.")
+                })
+            });
+            if !exports {
+                let n = "codex exports no spans (no [otel] in its config.toml): its turns are not in \
+                         offload's traces; see README \"Team telemetry\" for its trace_exporter line";
+                notes = if notes.is_empty() {
+                    n.to_string()
+                } else {
+                    format!("{notes}; {n}")
+                };
+            }
+        }
         if !notes.is_empty() {
             detail.push_str(&format!("; {notes}"));
         }

@@ -250,6 +250,36 @@ fn a_collector_down_or_hung_costs_the_run_nothing_and_loses_nothing() {
         let done = r.output();
         (done, t.elapsed())
     };
+    // Down: nothing listens.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://127.0.0.1:{}", l.local_addr().unwrap().port())
+    };
+    let (done, _) = run(&otel(&closed, "http/protobuf"));
+    assert_eq!(done.code(), 0, "{}", done.stderr());
+    settle(&sb);
+    // doctor names the failing collector, what is waiting, and that nothing is lost.
+    let doctor = with(off(&sb), &otel(&closed, "http/protobuf"))
+        .env("HOME", sb.dir.path())
+        .args(["doctor", "--json"])
+        .output();
+    let checks: serde_json::Value = serde_json::from_str(&doctor.stdout()).unwrap();
+    let t = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "telemetry")
+        .unwrap_or_else(|| panic!("no telemetry check: {checks}"));
+    assert_eq!(t["status"], "warn", "{t}");
+    let detail = t["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("Connection refused") && detail.contains("not sent yet"),
+        "{t}"
+    );
+    assert!(
+        t["hint"].as_str().unwrap().contains("nothing is lost"),
+        "{t}"
+    );
     let (done, took) = run(&otel(&receiver.url(), "http/protobuf"));
     assert_eq!(done.code(), 0, "{}", done.stderr());
     // The flush waits up to 30 s for the hung collector; the run did not.
@@ -261,13 +291,6 @@ fn a_collector_down_or_hung_costs_the_run_nothing_and_loses_nothing() {
         (!r.requests().is_empty()).then_some(())
     });
     assert!(hung.is_some(), "the flush reached the hung collector");
-    // Down: nothing listens.
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://127.0.0.1:{}", l.local_addr().unwrap().port())
-    };
-    let (done, _) = run(&otel(&closed, "http/protobuf"));
-    assert_eq!(done.code(), 0, "{}", done.stderr());
     // Back: one explicit export to the (now answering) receiver sends both attempts once.
     receiver.set_mode(Mode::Ok);
     let sent = with(off(&sb), &otel(&receiver.url(), "http/protobuf"))

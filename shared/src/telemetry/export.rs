@@ -423,13 +423,10 @@ fn spawn_flush(paths: &Paths, settings: &Settings, exe: &Path) -> std::io::Resul
         // Platform folders: the child finds them itself.
         cmd.env_remove(crate::env::OFFLOAD_HOME);
     }
-    // SAFETY: setsid is async-signal-safe; between fork and exec nothing else runs.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
+    // Its own process group, out of reach of a signal to the caller's (Claude Code ending a
+    // hook or a Bash command); set by posix_spawn itself, which keeps the start cheap (no
+    // fork of this process's memory, no code between fork and exec).
+    cmd.process_group(0);
     // Not waited for: it outlives this process (init reaps it).
     cmd.spawn().map(drop)
 }
