@@ -219,6 +219,79 @@ fn claude_offload_and_codex_in_one_pipeline() {
         "{codex_children:?}"
     );
     assert!(receiver.requests().iter().all(|r| r.decode_error.is_none()));
+    // offload's collector hangs (offload's config points it elsewhere than Claude Code's, and
+    // outranks Claude Code's settings): the next routed task costs offload no more than it
+    // does without export, and what it recorded reaches that collector when it answers.
+    let hung = OtlpReceiver::start().unwrap();
+    hung.set_mode(Mode::Hang);
+    std::fs::write(
+        state.path().join("config.json"),
+        json!({"telemetry": {"metrics": true, "traces": true, "endpoint": hung.url(), "timeout_ms": 60000}})
+            .to_string(),
+    )
+    .unwrap();
+    messages.push(Step::tool_use(
+        "Bash",
+        json!({"command": "s=$(date +%s%N); offload run --work-type code 'list them again' read-only .; echo \"wall_ms=$(( ($(date +%s%N) - s) / 1000000 ))\""}),
+    ));
+    messages.push(Step::text("done again"));
+    let again = home.run_headless_with(
+        &claude,
+        &home.project(),
+        "route this too",
+        &[],
+        &env,
+        Duration::from_secs(120),
+    );
+    assert!(!again.timed_out, "{}\n{}", again.stdout, again.stderr);
+    let out = messages.tool_results().last().cloned().unwrap().content;
+    let wall: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("wall_ms="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no wall time in {out:?}"));
+    let ledger =
+        shared::ledger::Ledger::new(shared::paths::Paths::in_folder(state.path().to_path_buf()));
+    let codex_ms = ledger
+        .read_log()
+        .unwrap()
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match &e.body {
+            Body::AttemptFinished(f) => Some(f.duration_ms),
+            _ => None,
+        })
+        .unwrap();
+    // offload's own part of the run (process start, records, the run folder, the flush's
+    // start) against a collector that would hold an export for a minute: far under a second.
+    let own = wall.saturating_sub(codex_ms);
+    eprintln!("with a hung collector: run {wall} ms, codex {codex_ms} ms, offload {own} ms");
+    assert!(
+        own < 1500,
+        "the run waited for the collector: {wall} ms wall, codex {codex_ms} ms"
+    );
+    assert!(
+        hung.wait_for(Duration::from_secs(20), |r| (!r.requests().is_empty())
+            .then_some(()))
+            .is_some(),
+        "the flush reached the hung collector"
+    );
+    hung.set_mode(Mode::Ok);
+    let both = hung.wait_for(Duration::from_secs(30), |r| {
+        let m = r.metrics();
+        let n: f64 = offload_points(&m, "offload.attempt.count")
+            .iter()
+            .map(|p| p.value)
+            .sum();
+        (n >= 2.0).then_some(n)
+    });
+    assert_eq!(
+        both,
+        Some(2.0),
+        "both sessions' attempts, once: {:?}",
+        hung.requests().len()
+    );
     eprintln!("one pipeline in {:?}", started.elapsed());
 }
 
