@@ -259,9 +259,15 @@ impl Ctx {
         for t in settings.targets() {
             let cursor = export::read_cursor(paths, t);
             let state = match &cursor {
-                None if len == 0 => "nothing recorded yet".to_string(),
-                None => "not sent yet".to_string(),
-                Some(c) => {
+                Err(e) => {
+                    failing = Some(e.clone());
+                    format!(
+                        "its progress file is damaged, so nothing is sent: {e} (move it away: the last hour is sent again)"
+                    )
+                }
+                Ok(None) if len == 0 => "nothing recorded yet".to_string(),
+                Ok(None) => "not sent yet".to_string(),
+                Ok(Some(c)) => {
                     let behind = len.saturating_sub(c.offset);
                     let mut s = match c.last_ok {
                         Some(t) => format!(
@@ -278,6 +284,25 @@ impl Ctx {
                         if c.last_error_at > c.last_ok {
                             failing = Some(e.clone());
                         }
+                    }
+                    for r in &c.replays {
+                        s.push_str(&format!(
+                            ", {} events since {} sent again on {} (counted twice where they had arrived)",
+                            r.events,
+                            r.since.map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default(),
+                            r.at.map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default(),
+                        ));
+                    }
+                    for k in &c.skipped {
+                        s.push_str(&format!(
+                            ", {} events skipped on request on {}",
+                            k.events,
+                            k.at.map(|t| t
+                                .with_timezone(&chrono::Local)
+                                .format("%Y-%m-%d %H:%M")
+                                .to_string())
+                                .unwrap_or_default(),
+                        ));
                     }
                     s
                 }
@@ -441,6 +466,20 @@ impl Ctx {
                 "runner.dual_sandbox {:?} is not a sandbox (read-only, workspace-write, danger-full-access)",
                 r.dual_sandbox
             ));
+        }
+        // Collector credentials in a file others can read.
+        if !config.telemetry.headers.is_empty() {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(m) = std::fs::metadata(&paths.config_file)
+                && m.permissions().mode() & 0o077 != 0
+            {
+                problems.push(format!(
+                    "telemetry.headers (collector credentials) are in {}, which other users can read: \
+                     chmod 600 {}",
+                    paths.config_file.display(),
+                    paths.config_file.display()
+                ));
+            }
         }
         let scope = config.guard.attempt_scope.trim();
         if !matches!(scope, "turn" | "session" | "")

@@ -51,11 +51,33 @@ pub fn main(args: ExportArgs) -> Result<u8, Error> {
         ));
     }
     match since {
-        Some(since) => replay(&paths, &settings, since),
+        Some(since) => {
+            // Sending a window again counts it twice where it had arrived: the user's call.
+            if let Some(why) = shared::claude_marker::inside_claude_code() {
+                return Err(Error::with_code(
+                    format!(
+                        "offload export --since sends events again, which counts them twice where                          they had arrived; only the user runs it, from a terminal of their own                          (this looks like Claude Code: {why})"
+                    ),
+                    1,
+                ));
+            }
+            replay(&paths, &settings, since)
+        }
         None => {
-            let Some(done) = export::flush(&paths, &settings) else {
-                println!("offload: another export is running; it sends everything recorded so far");
-                return Ok(0);
+            let done = match export::flush(&paths, &settings, args.skip_batch) {
+                Ok(done) => done,
+                Err(export::NotFlushed::Busy) => {
+                    println!(
+                        "offload: another export is running; it sends everything recorded so far"
+                    );
+                    return Ok(0);
+                }
+                Err(export::NotFlushed::Lock(e)) => {
+                    return Err(Error::with_code(
+                        format!("cannot export: {e}; nothing was sent, nothing is lost"),
+                        1,
+                    ));
+                }
             };
             let mut code = 0;
             for f in &done {
@@ -84,15 +106,19 @@ fn describe(f: &Flushed) -> String {
         f.requests,
         if f.requests == 1 { "" } else { "s" }
     );
-    if f.requests == 0 && f.error.is_none() {
+    if f.requests == 0 && f.error.is_none() && f.skipped == 0 {
         line = format!("{} → {}: up to date", f.signal, f.url);
     }
-    for r in &f.rejected {
-        line.push_str(&format!("\n  refused for good (skipped): {r}"));
+    if f.skipped > 0 {
+        line.push_str(&format!(
+            "\n  skipped on request: {} events (recorded; `offload doctor` shows it)",
+            f.skipped
+        ));
     }
     if let Some(e) = &f.error {
         line.push_str(&format!(
-            "\n  stopped: {e}\n  nothing is lost: what was not sent stays in the ledger and goes with the next export"
+            "\n  stopped: {e}\n  nothing is lost: what was not sent stays in the ledger and goes with the next \
+             export; a batch the collector refuses for good can be skipped with `offload export --skip-batch`"
         ));
     }
     line
@@ -110,13 +136,14 @@ fn replay(paths: &Paths, settings: &Settings, since: chrono::DateTime<Utc>) -> R
                     sent += batch.events;
                     true
                 }
-                Sent::Rejected(why) | Sent::Failed(why) => {
+                Sent::TooLarge(why) | Sent::Failed(why) => {
                     error = Some(why);
                     false
                 }
             }
         })
         .map_err(|e| Error::with_code(e, 1))?;
+        export::note_replay(paths, t, since, sent);
         println!(
             "{} → {}: sent again {sent} of {events} events since {} in {requests} request{}",
             t.signal.as_str(),

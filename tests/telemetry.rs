@@ -452,41 +452,130 @@ fn the_ledger_is_the_queue() {
         .output();
     assert_eq!(mine.code(), 0, "{}", mine.stderr());
     assert_eq!(n_attempts(&other), 2.0);
-    // A refusal for good skips that request and goes on.
-    sb.ledger()
-        .append(&[Event::now(
+    let deny = |n: u32| {
+        let ev = Event::now(
             Some("s-queue"),
             Body::GuardDenied {
-                tool: "Edit".into(),
+                tool: format!("Tool{n}"),
                 reason: "route-first".into(),
                 warn: false,
             },
-        )])
-        .unwrap();
+        );
+        sb.ledger().append(&[ev]).unwrap();
+    };
+    let denials = |r: &OtlpReceiver| -> f64 {
+        let m = r.metrics();
+        offload_points(&m, "offload.guard.denial.count")
+            .iter()
+            .map(|p| p.value)
+            .sum()
+    };
+    let export = |extra: &[&str], env: &[(&'static str, String)]| {
+        with(with(off(&sb), &otel(&receiver.url(), "http/protobuf")), env)
+            .arg("export")
+            .args(extra)
+            .output()
+    };
+    // A refusal (400) drops nothing: the batch waits and goes when the collector takes it.
+    deny(1);
     receiver.set_mode(Mode::Status(400));
-    let refused = with(off(&sb), &otel(&receiver.url(), "http/protobuf"))
-        .arg("export")
-        .output();
+    let refused = export(&[], &[]);
+    assert_eq!(refused.code(), 1, "{}", refused.stdout());
     assert!(
-        refused.stdout().contains("refused for good"),
+        refused.stdout().contains("HTTP 400") && refused.stdout().contains("nothing is lost"),
         "{}",
         refused.stdout()
     );
     receiver.set_mode(Mode::Ok);
-    let after = receiver.requests().len();
-    let nothing = with(off(&sb), &otel(&receiver.url(), "http/protobuf"))
-        .arg("export")
+    assert_eq!(export(&[], &[]).code(), 0);
+    assert_eq!(denials(&receiver), 1.0, "the refused batch arrived later");
+    // A batch whose answer never came is sent again as the very same bytes (the same points
+    // in the same windows), however much was recorded meanwhile.
+    deny(2);
+    receiver.set_mode(Mode::Hang);
+    let lost = export(&[], &[("OTEL_EXPORTER_OTLP_TIMEOUT", "300".into())]);
+    assert_eq!(lost.code(), 1, "{}", lost.stdout());
+    let held = receiver
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path.ends_with("/v1/metrics"))
+        .unwrap();
+    receiver.set_mode(Mode::Ok);
+    deny(3);
+    let n = receiver.requests().len();
+    assert_eq!(export(&[], &[]).code(), 0);
+    let resent: Vec<_> = receiver.requests()[n..]
+        .iter()
+        .filter(|r| r.path.ends_with("/v1/metrics"))
+        .cloned()
+        .collect();
+    assert!(
+        resent.len() >= 2,
+        "the pending batch, then the new one: {resent:?}"
+    );
+    assert_eq!(resent[0].body, held.body, "the same batch, byte for byte");
+    assert_ne!(resent[1].body, held.body);
+    // A batch the collector refuses for good: the user skips it, recorded; nothing else is.
+    deny(4);
+    receiver.set_mode(Mode::Status(400));
+    assert_eq!(export(&[], &[]).code(), 1);
+    let skipped = export(&["--skip-batch"], &[]);
+    assert!(
+        skipped.stdout().contains("skipped on request: 1 events"),
+        "{}",
+        skipped.stdout()
+    );
+    receiver.set_mode(Mode::Ok);
+    let before = denials(&receiver);
+    assert!(export(&[], &[]).stdout().contains("up to date"));
+    assert_eq!(denials(&receiver), before, "the skipped batch is not sent");
+    let doctor = with(off(&sb), &otel(&receiver.url(), "http/protobuf"))
+        .env("HOME", sb.dir.path())
+        .args(["doctor", "--json"])
         .output();
     assert!(
-        nothing.stdout().contains("up to date"),
+        doctor.stdout().contains("skipped on request"),
         "{}",
-        nothing.stdout()
+        doctor.stdout()
     );
-    assert_eq!(
-        receiver.requests().len(),
-        after,
-        "the refused request is not sent again"
-    );
+    // One damaged copy of the progress file: the other one carries on (nothing sent twice);
+    // both damaged: nothing is sent, and the reason is given.
+    let otel_dir = sb.home().join("otel");
+    let copies: Vec<_> = std::fs::read_dir(&otel_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.to_string_lossy().contains("metrics-") && p.extension().is_some_and(|x| x == "json")
+        })
+        .collect();
+    let ours: Vec<_> = copies
+        .iter()
+        .filter(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains(&receiver.url())))
+        .cloned()
+        .collect();
+    assert_eq!(ours.len(), 2, "two copies: {copies:?}");
+    // The older copy damaged (the newer one is a step ahead; damaging that one costs at most
+    // that step, sent again identically).
+    let seq = |p: &std::path::Path| {
+        serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(p).unwrap()).unwrap()["seq"]
+            .as_u64()
+            .unwrap()
+    };
+    let mut ours = ours;
+    ours.sort_by_key(|p| seq(p));
+    std::fs::write(&ours[0], "garbage").unwrap();
+    let n = receiver.requests().len();
+    assert!(export(&[], &[]).stdout().contains("up to date"));
+    assert_eq!(receiver.requests().len(), n);
+    let good = std::fs::read(&ours[1]).unwrap();
+    std::fs::write(&ours[1], "").unwrap();
+    deny(5);
+    let damaged = export(&["--signal", "metrics"], &[]);
+    assert_eq!(damaged.code(), 1);
+    assert!(damaged.stdout().contains("damaged"), "{}", damaged.stdout());
+    assert_eq!(receiver.requests().len(), n, "nothing sent on a guess");
+    std::fs::write(&ours[1], good).unwrap();
     // The log cut below the cursor (rotated by hand, say): only events after the last one sent
     // go, once.
     let log = sb.home().join("events.jsonl");
@@ -657,6 +746,36 @@ fn dry_run_and_bad_settings() {
         .arg("export")
         .output();
     assert!(grpc.stderr().contains("grpc"), "{}", grpc.stderr());
+    // Claude Code's telemetry settings are followed from the user's settings, never from a
+    // repository's (which would choose where the user's records and credentials go).
+    let receiver = OtlpReceiver::start().unwrap();
+    let claude_env = json!({"env": {
+        "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
+        "OTEL_METRICS_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url(),
+        "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20secret",
+    }})
+    .to_string();
+    let home = sb.dir.path().join("home");
+    std::fs::create_dir_all(sb.work().join(".claude")).unwrap();
+    std::fs::create_dir_all(home.join(".claude")).unwrap();
+    std::fs::write(sb.work().join(".claude/settings.json"), &claude_env).unwrap();
+    let repo = off(&sb)
+        .env("HOME", &home)
+        .env("OFFLOAD_MANAGED_DIR", sb.dir.path().join("managed"))
+        .arg("export")
+        .output();
+    assert!(repo.stderr().contains("export is off"), "{}", repo.stderr());
+    std::fs::write(home.join(".claude/settings.json"), &claude_env).unwrap();
+    let user = off(&sb)
+        .env("HOME", &home)
+        .env("OFFLOAD_MANAGED_DIR", sb.dir.path().join("managed"))
+        .arg("export")
+        .output();
+    assert_eq!(user.code(), 0, "{}{}", user.stdout(), user.stderr());
+    let got = receiver.requests();
+    assert!(!got.is_empty());
+    assert_eq!(got[0].header("authorization"), Some("Bearer secret"));
     let since = off(&sb)
         .args(["export", "--since", "yesterday-ish"])
         .output();

@@ -2,13 +2,33 @@
 //! the cheap check that starts a flush.
 //!
 //! **The ledger is the queue.** Each destination (signal and URL) has a cursor in the state
-//! folder, `otel/<signal>-<hash>.json`: the log offset sent up to, the checksum of the line
-//! ending there (as the summaries keep one, see [`crate::ledger`]), the end of the last window
-//! sent, and the last error. A flush sends the events past the offset, in rounds of at most
-//! [`ROUND_BYTES`] of log, and moves the cursor only when the collector took them (or refused
-//! them for good). A collector that is down leaves the cursor where it was: nothing that is in
-//! the ledger is lost, and the next flush sends it. A cursor whose line no longer matches (the
-//! log was replaced or cut) restarts from the first event after the last one it sent.
+//! folder (`otel/<signal>-<key>.{a,b}.json`): the log offset sent up to, the checksum of the
+//! line ending there (as the summaries keep one, see [`crate::ledger`]), the end of the last
+//! window sent, and the last error. Nothing the collector has not acknowledged moves it: a
+//! collector that is down, refuses (any status but 2xx) or does not answer leaves the events
+//! in the ledger, and the next flush sends them. Nothing is dropped on the collector's word;
+//! `offload export --skip-batch` is the user's way past a batch a collector refuses for good.
+//!
+//! **A batch sent again is the same batch.** Before a batch goes out, its extent (log offsets,
+//! time window, filters) is written to the cursor as *pending*; until the collector
+//! acknowledges it, every flush rebuilds exactly that batch: the same points with the same
+//! windows, the same spans with the same ids. An acknowledgement lost on the way (a timeout, a
+//! dropped connection) therefore repeats identical data, which the collector's
+//! `deltatocumulative` processor and Prometheus drop as duplicates, instead of a grown backlog
+//! under new windows. OTLP over HTTP cannot promise more than at-least-once.
+//!
+//! **The cursor survives crashes, full disks and damage.** It is kept twice, written in turn
+//! in place (no temporary file, so no new disk space once both exist) and synced: a torn or
+//! damaged copy leaves the other one, a step behind at most (that step is a pending batch,
+//! sent again identically). The pending write is also the check that progress can be
+//! recorded: a cursor that cannot be written sends nothing (sending without recording would
+//! send it again every time). Both copies damaged: that destination sends nothing until the
+//! user moves them away (`offload doctor` says so).
+//!
+//! **A new destination** gets what was recorded from an hour before offload first sends to it
+//! ([`NEW_DESTINATION_BACKLOG`]): the run or turn that just happened, never all history again
+//! because the collector's address is spelled anew. Older history is sent on request
+//! (`offload export --since`), which is recorded in every cursor it went to.
 //!
 //! **One flush at a time**: a flush holds `otel/flush.lock` (`flock`, not waited for: a flush
 //! that finds it held leaves the work to the one running, which looks again before it ends).
@@ -16,6 +36,7 @@
 //! server of one's own for one command moves nothing for the team's collector.
 
 use std::fs::File;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -35,10 +56,47 @@ pub const ROUND_BYTES: u64 = 16 << 20;
 pub const MAX_SPANS: usize = 2000;
 /// Rounds one flush makes at most (then the next flush goes on).
 const MAX_ROUNDS: usize = 64;
+/// How far back a destination's first export reaches.
+pub const NEW_DESTINATION_BACKLOG: chrono::Duration = chrono::Duration::hours(1);
 
 /// Where the cursors live.
 pub fn dir(paths: &Paths) -> PathBuf {
     paths.state_dir.join("otel")
+}
+
+/// A batch sent and not yet acknowledged: what rebuilds it identically.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Pending {
+    /// Log offset just past its last line, and that line's checksum.
+    pub end: u64,
+    pub end_sum: u64,
+    /// Its window (metrics).
+    pub start_ns: u64,
+    pub end_ns: u64,
+    /// Events at or before this time were left out (a new destination, a changed log).
+    pub after: Option<DateTime<Utc>>,
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// A window sent again on request (`offload export --since`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Replay {
+    pub at: Option<DateTime<Utc>>,
+    pub since: Option<DateTime<Utc>>,
+    pub events: u64,
+}
+
+/// A batch the user chose to skip (`offload export --skip-batch`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Skipped {
+    pub at: Option<DateTime<Utc>>,
+    pub from: u64,
+    pub to: u64,
+    pub events: u64,
+    pub why: Option<String>,
 }
 
 /// How far one destination has been sent.
@@ -46,6 +104,8 @@ pub fn dir(paths: &Paths) -> PathBuf {
 #[serde(default)]
 pub struct Cursor {
     pub v: u32,
+    /// Written in turn to the two copies; the higher valid one is current.
+    pub seq: u64,
     pub signal: String,
     pub url: String,
     /// Log offset sent up to (a line end).
@@ -54,51 +114,163 @@ pub struct Cursor {
     pub tail_sum: u64,
     /// Time of the newest event sent (to find the place again in a log that changed).
     pub last_event: Option<DateTime<Utc>>,
+    /// Events at or before this time are not for this destination (see
+    /// [`NEW_DESTINATION_BACKLOG`]).
+    pub after: Option<DateTime<Utc>>,
     /// End of the last window sent (ns since the epoch): the next window starts there.
     pub window_end_ns: u64,
+    pub pending: Option<Pending>,
     pub last_ok: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub last_error_at: Option<DateTime<Utc>>,
-    /// Requests the collector refused for good (their events are skipped).
-    pub rejected: u64,
     /// Points or spans sent, all told.
     pub sent: u64,
+    /// The last few windows sent again on request.
+    pub replays: Vec<Replay>,
+    /// The last few batches skipped on request.
+    pub skipped: Vec<Skipped>,
 }
 
-/// FNV-1a of the URL, for the cursor's file name.
+/// The URL as a cursor knows it: scheme and host in lowercase, the port as a number (the
+/// default one left out), no trailing slash.
+pub fn normalized_url(url: &str) -> String {
+    match send::Url::parse(url) {
+        Ok(u) => {
+            let default = if u.https { 443 } else { 80 };
+            let port = if u.port == default {
+                String::new()
+            } else {
+                format!(":{}", u.port)
+            };
+            let host = if u.host.contains(':') {
+                format!("[{}]", u.host.to_ascii_lowercase())
+            } else {
+                u.host.to_ascii_lowercase()
+            };
+            let path = u.path.trim_end_matches('/');
+            format!(
+                "{}://{host}{port}{path}",
+                if u.https { "https" } else { "http" }
+            )
+        }
+        Err(_) => url.trim().to_string(),
+    }
+}
+
 fn url_key(url: &str) -> String {
-    otlp::hex(&super::trace::derived::<6>(url))
+    otlp::hex(&super::trace::derived::<6>(&normalized_url(url)))
 }
 
-pub fn cursor_path(paths: &Paths, t: &Target) -> PathBuf {
-    dir(paths).join(format!("{}-{}.json", t.signal.as_str(), url_key(&t.url)))
+/// The cursor's two copies.
+pub fn cursor_paths(paths: &Paths, t: &Target) -> [PathBuf; 2] {
+    let stem = format!("{}-{}", t.signal.as_str(), url_key(&t.url));
+    [
+        dir(paths).join(format!("{stem}.a.json")),
+        dir(paths).join(format!("{stem}.b.json")),
+    ]
 }
 
-/// The cursor of a destination (`None`: never sent to; a damaged file reads as none).
-pub fn read_cursor(paths: &Paths, t: &Target) -> Option<Cursor> {
-    let bytes = crate::fsutil::read_regular(&cursor_path(paths, t), 1 << 20)
-        .ok()
-        .flatten()?;
+/// A copy: `Ok(None)` absent, `Err` present and unreadable.
+fn read_copy(path: &Path) -> Result<Option<Cursor>, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    if !f.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(format!("{}: not a file", path.display()));
+    }
+    let mut bytes = Vec::new();
+    f.take(64 << 10)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     serde_json::from_slice::<Cursor>(&bytes)
-        .ok()
-        .filter(|c| c.url == t.url)
+        .map(Some)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn write_cursor(paths: &Paths, t: &Target, c: &Cursor) -> std::io::Result<()> {
-    crate::fsutil::create_private_dir(&dir(paths))?;
+/// The cursor of a destination: `Ok(None)` when it was never sent to, `Err` when its copies
+/// exist and none can be read (sending would guess: it sends nothing).
+pub fn read_cursor(paths: &Paths, t: &Target) -> Result<Option<Cursor>, String> {
+    let want = normalized_url(&t.url);
+    let mut best: Option<Cursor> = None;
+    let mut errors = Vec::new();
+    let mut any = false;
+    for p in cursor_paths(paths, t) {
+        match read_copy(&p) {
+            Ok(None) => {}
+            Ok(Some(c)) if normalized_url(&c.url) == want => {
+                any = true;
+                if best.as_ref().is_none_or(|b| c.seq > b.seq) {
+                    best = Some(c);
+                }
+            }
+            Ok(Some(_)) => {
+                any = true;
+                errors.push(format!("{}: another destination's", p.display()));
+            }
+            Err(e) => {
+                any = true;
+                errors.push(e);
+            }
+        }
+    }
+    match best {
+        Some(c) => Ok(Some(c)),
+        None if any => Err(errors.join("; ")),
+        None => Ok(None),
+    }
+}
+
+/// Write the next copy in place (created when missing), synced.
+fn write_cursor(paths: &Paths, t: &Target, c: &mut Cursor) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    crate::fsutil::create_private_dir(&dir(paths))
+        .map_err(|e| format!("{}: {e}", dir(paths).display()))?;
+    c.seq = c.seq.saturating_add(1);
+    c.replays = c.replays.split_off(c.replays.len().saturating_sub(10));
+    c.skipped = c.skipped.split_off(c.skipped.len().saturating_sub(10));
+    let path = &cursor_paths(paths, t)[(c.seq % 2) as usize];
     let bytes = serde_json::to_vec_pretty(c).unwrap_or_default();
-    crate::fsutil::write_atomic(&cursor_path(paths, t), &bytes)
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)?;
+        if !f.metadata()?.is_file() {
+            return Err(std::io::Error::other("not a file"));
+        }
+        f.write_all(&bytes)?;
+        f.set_len(bytes.len() as u64)?;
+        f.sync_data()
+    };
+    write().map_err(|e| {
+        format!(
+            "cannot record the export's progress in {}: {e}",
+            path.display()
+        )
+    })
 }
 
 /// Whether the log holds events a destination has not been sent: its length differs from
-/// the cursor's offset (a `stat` and one small read). What decides, cheaply, whether a flush
-/// is worth starting.
+/// the cursor's offset (a `stat` and a small read or two). What decides, cheaply, whether a
+/// flush is worth starting.
 pub fn behind(paths: &Paths, settings: &Settings) -> bool {
     let len = std::fs::metadata(paths.events()).map_or(0, |m| m.len());
     len > 0
-        && settings
-            .targets()
-            .any(|t| read_cursor(paths, t).is_none_or(|c| c.offset != len))
+        && settings.targets().any(|t| match read_cursor(paths, t) {
+            Ok(Some(c)) => c.offset != len,
+            Ok(None) => true,
+            Err(_) => false,
+        })
 }
 
 /// The resource every export carries.
@@ -148,8 +320,8 @@ pub struct Flushed {
     pub requests: u64,
     /// Why it stopped short, if it did (the cursor stays there).
     pub error: Option<String>,
-    /// Requests refused for good (their events skipped).
-    pub rejected: Vec<String>,
+    /// Events skipped on request (`--skip-batch`).
+    pub skipped: u64,
 }
 
 /// The body of one request for a target.
@@ -162,140 +334,253 @@ pub fn encode(t: &Target, origin: &Origin, batch: &Batch) -> Vec<u8> {
     }
 }
 
-/// Send what each destination has not had yet. `None` when another flush holds the lock.
-pub fn flush(paths: &Paths, settings: &Settings) -> Option<Vec<Flushed>> {
-    let _ = crate::fsutil::create_private_dir(&dir(paths));
+/// Why a flush could not start.
+#[derive(Debug, PartialEq)]
+pub enum NotFlushed {
+    /// Another flush holds the lock (it sends everything recorded so far).
+    Busy,
+    /// The lock cannot be opened (a read-only or damaged state folder).
+    Lock(String),
+}
+
+/// Send what each destination has not had yet; `skip` skips (records, sends nothing) each
+/// destination's first batch instead.
+pub fn flush(paths: &Paths, settings: &Settings, skip: bool) -> Result<Vec<Flushed>, NotFlushed> {
+    let otel = dir(paths);
+    crate::fsutil::create_private_dir(&otel)
+        .map_err(|e| NotFlushed::Lock(format!("{}: {e}", otel.display())))?;
+    // Request bodies a killed flush left (https: the body curl reads).
+    crate::fsutil::sweep_temp_files(&otel, Duration::from_secs(600));
+    let lock_path = otel.join("flush.lock");
     let lock = File::options()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(dir(paths).join("flush.lock"))
-        .ok()?;
+        .open(&lock_path)
+        .map_err(|e| NotFlushed::Lock(format!("{}: {e}", lock_path.display())))?;
     if lock.try_lock().is_err() {
-        return None;
+        return Err(NotFlushed::Busy);
     }
     let ledger = Ledger::new(paths.clone());
     let origin = origin(settings);
-    let mut all = Vec::new();
-    for t in settings.targets() {
-        all.push(flush_one(paths, &ledger, t, &origin));
-    }
-    Some(all)
+    Ok(settings
+        .targets()
+        .map(|t| flush_one(paths, &ledger, t, &origin, skip))
+        .collect())
 }
 
-fn flush_one(paths: &Paths, ledger: &Ledger, t: &Target, origin: &Origin) -> Flushed {
+/// Fold the events of `[from, to)` (or up to `max` bytes and `max_spans` spans when `to` is
+/// `None`) into a batch over `[start, end_ns]`; returns the batch and the offset it ends at.
+#[allow(clippy::too_many_arguments)]
+fn build(
+    ledger: &Ledger,
+    signal: Signal,
+    from: u64,
+    to: Option<u64>,
+    max: u64,
+    max_spans: usize,
+    start: Option<u64>,
+    end_ns: u64,
+    after: Option<DateTime<Utc>>,
+    since: Option<DateTime<Utc>>,
+) -> Result<(Batch, u64, Option<DateTime<Utc>>), String> {
+    let spans = signal == Signal::Traces;
+    let mut batch = Batch::new(start, end_ns);
+    let mut last_event = None;
+    let mut cut = None;
+    let limit = to.map_or(max, |t| t.saturating_sub(from));
+    let (end, _) = ledger
+        .for_each_line_from(from, limit, |line| {
+            if cut.is_some() {
+                return;
+            }
+            let (ev, end) = match line {
+                Line::Event(ev, end) => (ev, end),
+                Line::Bad(_) => return,
+            };
+            if to.is_some_and(|t| end > t) {
+                cut = Some(to.unwrap_or(end));
+                return;
+            }
+            if after.is_some_and(|a| ev.ts <= a) || since.is_some_and(|s| ev.ts < s) {
+                return;
+            }
+            batch.add_event(ev, spans);
+            last_event = Some(last_event.map_or(ev.ts, |l: DateTime<Utc>| l.max(ev.ts)));
+            if to.is_none() && spans && batch.span_count() >= max_spans {
+                cut = Some(end);
+            }
+        })
+        .map_err(|e| format!("cannot read the ledger: {e}"))?;
+    let end = match (to, cut) {
+        (Some(t), _) => t.min(end.max(t)),
+        (None, Some(c)) => c,
+        (None, None) => end,
+    };
+    Ok((batch, end, last_event))
+}
+
+fn flush_one(paths: &Paths, ledger: &Ledger, t: &Target, origin: &Origin, skip: bool) -> Flushed {
     let mut out = Flushed {
         signal: t.signal.as_str(),
         url: t.url.clone(),
         ..Flushed::default()
     };
-    let mut cur = read_cursor(paths, t).unwrap_or_else(|| Cursor {
-        v: 1,
-        signal: t.signal.as_str().into(),
-        url: t.url.clone(),
-        ..Cursor::default()
-    });
-    // The log under the cursor must still be the log it was sent from.
-    let mut after: Option<DateTime<Utc>> = None;
+    let mut cur = match read_cursor(paths, t) {
+        Ok(Some(c)) => c,
+        Ok(None) => Cursor {
+            v: 1,
+            signal: t.signal.as_str().into(),
+            url: t.url.clone(),
+            after: Some(Utc::now() - NEW_DESTINATION_BACKLOG),
+            ..Cursor::default()
+        },
+        Err(e) => {
+            out.error = Some(format!(
+                "its progress file is damaged, so nothing is sent (it could only guess what the \
+                 collector has): {e}; move the files away to send the last hour again"
+            ));
+            return out;
+        }
+    };
+    // The log under the cursor must still be the log it was sent from: if not, the place is
+    // found again by time (what came after the last event sent).
     if cur.offset > 0 && ledger.sum_at(cur.offset) != Some(cur.tail_sum) {
-        after = cur.last_event;
+        cur.after = cur.last_event.or(cur.after);
         cur.offset = 0;
         cur.tail_sum = 0;
+        cur.pending = None;
     }
-    let spans = t.signal == Signal::Traces;
+    if cur
+        .pending
+        .as_ref()
+        .is_some_and(|p| p.end <= cur.offset || ledger.sum_at(p.end) != Some(p.end_sum))
+    {
+        cur.pending = None;
+    }
+    let (mut round_bytes, mut max_spans) = (ROUND_BYTES, MAX_SPANS);
+    let mut skip = skip;
     for _ in 0..MAX_ROUNDS {
-        let now = nanos(Utc::now());
-        let start = (cur.window_end_ns > 0).then_some(cur.window_end_ns.min(now));
-        let mut batch = Batch::new(start, now);
-        let mut last_event = cur.last_event;
-        let mut full = false;
         let from = cur.offset;
-        let mut stop_at = None;
-        let read = ledger.for_each_line_from(from, ROUND_BYTES, |line| {
-            if full {
-                return;
+        let built = match &cur.pending {
+            Some(p) => build(
+                ledger,
+                t.signal,
+                from,
+                Some(p.end),
+                0,
+                usize::MAX,
+                Some(p.start_ns),
+                p.end_ns,
+                p.after,
+                p.since,
+            )
+            .map(|(b, _, last)| (b, p.clone(), last)),
+            None => {
+                let now = nanos(Utc::now());
+                let start = (cur.window_end_ns > 0).then_some(cur.window_end_ns.min(now));
+                build(
+                    ledger,
+                    t.signal,
+                    from,
+                    None,
+                    round_bytes,
+                    max_spans,
+                    start,
+                    now,
+                    cur.after,
+                    None,
+                )
+                .map(|(b, end, last)| {
+                    let p = Pending {
+                        end,
+                        end_sum: ledger.sum_at(end).unwrap_or_default(),
+                        start_ns: b.start_ns(),
+                        end_ns: now,
+                        after: cur.after,
+                        since: None,
+                    };
+                    (b, p, last)
+                })
             }
-            if let Line::Event(ev, end) = line {
-                if after.is_some_and(|a| ev.ts <= a) {
-                    return;
-                }
-                batch.add_event(ev, spans);
-                last_event = Some(last_event.map_or(ev.ts, |l| l.max(ev.ts)));
-                if spans && batch.span_count() >= MAX_SPANS {
-                    full = true;
-                    stop_at = Some(end);
-                }
-            }
-        });
-        let (end, _len) = match read {
-            Ok(r) => r,
+        };
+        let (batch, pending, last_event) = match built {
+            Ok(b) => b,
             Err(e) => {
-                out.error = Some(format!("cannot read the ledger: {e}"));
+                out.error = Some(e);
                 break;
             }
         };
-        let end = stop_at.unwrap_or(end);
-        if end <= from {
+        if pending.end <= from {
             break;
         }
-        if !batch.is_empty() {
-            let body = encode(t, origin, &batch);
+        if !batch.is_empty() && !skip {
+            // Recorded before it goes: the check that progress can be recorded, and what
+            // rebuilds this very batch if the acknowledgement never comes.
+            if cur.pending.is_none() {
+                cur.pending = Some(pending.clone());
+                if let Err(e) = write_cursor(paths, t, &mut cur) {
+                    out.error = Some(format!(
+                        "{e}; nothing sent (it would be sent again every time)"
+                    ));
+                    return out;
+                }
+            }
             out.requests += 1;
-            match send::post(t, &body, &dir(paths)) {
+            match send::post(t, &encode(t, origin, &batch), &dir(paths)) {
                 Sent::Accepted => {
-                    out.events += batch.events;
-                    let n = if spans {
+                    let n = if t.signal == Signal::Traces {
                         batch.span_count() as u64
                     } else {
-                        points(&batch)
+                        batch.point_count()
                     };
+                    out.events += batch.events;
                     out.sent += n;
                     cur.sent = cur.sent.saturating_add(n);
                     cur.last_ok = Some(Utc::now());
                     cur.last_error = None;
                 }
-                Sent::Rejected(why) => {
-                    out.rejected.push(why.clone());
-                    cur.rejected = cur.rejected.saturating_add(1);
-                    cur.last_error = Some(format!("refused for good, skipped: {why}"));
+                Sent::TooLarge(why) if round_bytes > 64 << 10 || max_spans > 1 => {
+                    // Not taken: cut smaller batches (a new pending one).
+                    round_bytes = (round_bytes / 4).max(64 << 10);
+                    max_spans = (max_spans / 4).max(1);
+                    cur.pending = None;
+                    cur.last_error = Some(why);
                     cur.last_error_at = Some(Utc::now());
+                    continue;
                 }
-                Sent::Failed(why) => {
+                Sent::TooLarge(why) | Sent::Failed(why) => {
                     cur.last_error = Some(why.clone());
                     cur.last_error_at = Some(Utc::now());
+                    let _ = write_cursor(paths, t, &mut cur);
                     out.error = Some(why);
-                    let _ = write_cursor(paths, t, &cur);
                     return out;
                 }
             }
+        } else if skip && !batch.is_empty() {
+            out.skipped += batch.events;
+            cur.skipped.push(Skipped {
+                at: Some(Utc::now()),
+                from,
+                to: pending.end,
+                events: batch.events,
+                why: cur.last_error.clone(),
+            });
+            skip = false;
         }
-        cur.offset = end;
-        cur.tail_sum = ledger.sum_at(end).unwrap_or_default();
-        cur.last_event = last_event;
-        if !spans {
-            cur.window_end_ns = now;
+        cur.offset = pending.end;
+        cur.tail_sum = pending.end_sum;
+        cur.last_event = last_event.or(cur.last_event);
+        if t.signal == Signal::Metrics {
+            cur.window_end_ns = pending.end_ns;
         }
-        after = None;
-        if let Err(e) = write_cursor(paths, t, &cur) {
-            out.error = Some(format!(
-                "cannot write {}: {e}",
-                cursor_path(paths, t).display()
-            ));
+        cur.pending = None;
+        if let Err(e) = write_cursor(paths, t, &mut cur) {
+            out.error = Some(e);
             break;
         }
     }
     out
-}
-
-fn points(batch: &Batch) -> u64 {
-    batch
-        .metrics()
-        .iter()
-        .map(|m| match &m.data {
-            otlp::Data::Sum(p) => p.len() as u64,
-            otlp::Data::Histogram(p) => p.len() as u64,
-        })
-        .sum()
 }
 
 /// The batches for the events from `since` on (the whole log with `None`), one per round,
@@ -309,28 +594,21 @@ pub fn replay(
     let ledger = Ledger::new(paths.clone());
     let now = nanos(Utc::now());
     let start = since.map(nanos);
-    let spans = signal == Signal::Traces;
     let mut from = 0;
     let mut events = 0;
     loop {
-        let mut batch = Batch::new(start, now);
-        let mut stop_at = None;
-        let (end, _) = ledger
-            .for_each_line_from(from, ROUND_BYTES, |line| {
-                if stop_at.is_some() {
-                    return;
-                }
-                if let Line::Event(ev, end) = line
-                    && since.is_none_or(|s| ev.ts >= s)
-                {
-                    batch.add_event(ev, spans);
-                    if spans && batch.span_count() >= MAX_SPANS {
-                        stop_at = Some(end);
-                    }
-                }
-            })
-            .map_err(|e| format!("cannot read the ledger: {e}"))?;
-        let end = stop_at.unwrap_or(end);
+        let (batch, end, _) = build(
+            &ledger,
+            signal,
+            from,
+            None,
+            ROUND_BYTES,
+            MAX_SPANS,
+            start,
+            now,
+            None,
+            since,
+        )?;
         if end <= from {
             break;
         }
@@ -341,6 +619,18 @@ pub fn replay(
         from = end;
     }
     Ok(events)
+}
+
+/// Note a replay in a destination's cursor (what `offload doctor` shows).
+pub fn note_replay(paths: &Paths, t: &Target, since: DateTime<Utc>, events: u64) {
+    if let Ok(Some(mut c)) = read_cursor(paths, t) {
+        c.replays.push(Replay {
+            at: Some(Utc::now()),
+            since: Some(since),
+            events,
+        });
+        let _ = write_cursor(paths, t, &mut c);
+    }
 }
 
 /// The argument that makes `offload` or `offload-hook` run a background flush.
@@ -423,6 +713,10 @@ fn spawn_flush(paths: &Paths, settings: &Settings, exe: &Path) -> std::io::Resul
         // Platform folders: the child finds them itself.
         cmd.env_remove(crate::env::OFFLOAD_HOME);
     }
+    // Only stdin, stdout and stderr (all /dev/null) go to the flush: a descriptor the caller
+    // left open (the write end of a pipe someone reads to its end) would hold that reader for
+    // as long as the flush takes.
+    cloexec_from_3();
     // Its own process group, out of reach of a signal to the caller's (Claude Code ending a
     // hook or a Bash command); set by posix_spawn itself, which keeps the start cheap (no
     // fork of this process's memory, no code between fork and exec).
@@ -444,12 +738,72 @@ pub fn flush_main() -> u8 {
     // Look again after a round in case a run recorded meanwhile (its own kick found the lock
     // held), a few times at most.
     for _ in 0..3 {
-        match flush(&paths, &settings) {
-            Some(r) if r.iter().all(|f| f.error.is_none()) && behind(&paths, &settings) => {
+        match flush(&paths, &settings, false) {
+            Ok(r) if r.iter().all(|f| f.error.is_none()) && behind(&paths, &settings) => {
                 std::thread::sleep(Duration::from_millis(50));
             }
             _ => break,
         }
     }
     0
+}
+
+/// Mark every descriptor from 3 up close-on-exec (this process is about to end; only a child
+/// it starts is affected).
+fn cloexec_from_3() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on descriptors.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
+            )
+        };
+        if r == 0 {
+            return;
+        }
+    }
+    let dir = if cfg!(target_os = "linux") {
+        "/proc/self/fd"
+    } else {
+        "/dev/fd"
+    };
+    let fds: Vec<i32> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .take(65_536)
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd >= 3)
+        .collect();
+    for fd in fds {
+        // SAFETY: F_SETFD on a descriptor number; a closed one just fails.
+        unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_one_destination_however_it_is_spelled() {
+        let n = normalized_url;
+        assert_eq!(
+            n("http://Collector:4318/v1/metrics/"),
+            "http://collector:4318/v1/metrics"
+        );
+        assert_eq!(
+            n("HTTP://127.0.0.1:04318/v1/metrics"),
+            n("http://127.0.0.1:4318/v1/metrics")
+        );
+        assert_eq!(n("http://c:80/v1/traces"), n("http://c/v1/traces"));
+        assert_eq!(n("https://c:443/x"), "https://c/x");
+        assert_ne!(n("http://c:4318/v1/metrics"), n("http://c:4319/v1/metrics"));
+    }
 }

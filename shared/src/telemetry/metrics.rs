@@ -288,6 +288,27 @@ impl Batch {
         self.aggs.is_empty() && self.spans.is_empty()
     }
 
+    /// Where its window starts (the hour of its first event when it was not given one; its
+    /// end when it holds nothing).
+    pub fn start_ns(&self) -> u64 {
+        if self.start_ns == u64::MAX {
+            self.end_ns
+        } else {
+            self.start_ns
+        }
+    }
+
+    /// Data points its metrics hold.
+    pub fn point_count(&self) -> u64 {
+        self.metrics()
+            .iter()
+            .map(|m| match &m.data {
+                Data::Sum(p) => p.len() as u64,
+                Data::Histogram(p) => p.len() as u64,
+            })
+            .sum()
+    }
+
     pub fn span_count(&self) -> usize {
         self.spans.len()
     }

@@ -335,8 +335,16 @@ fn target(
         }
     };
     if let Err(e) = send::Url::parse(&url) {
+        // Named without what could be a password.
+        let shown = match url.split_once("://") {
+            Some((scheme, rest)) => {
+                let host = rest.rsplit('@').next().unwrap_or(rest);
+                format!("{scheme}://{host}")
+            }
+            None => url.clone(),
+        };
         notes.push(format!(
-            "{} not exported: endpoint {url:?}: {e}",
+            "{} not exported: endpoint {shown:?}: {e}",
             signal.as_str()
         ));
         return None;
@@ -371,7 +379,30 @@ fn target(
         if !ok {
             notes.push(format!("header {k:?} left out: not a valid HTTP header"));
         }
-        ok && !matches!(k.as_str(), "content-type" | "content-length" | "host")
+        // What frames the request is offload's to say: a header that claims the body is
+        // compressed or chunked, or asks for an interim answer, would make the collector refuse
+        // well-formed data.
+        let framing = matches!(
+            k.as_str(),
+            "content-type"
+                | "content-length"
+                | "content-encoding"
+                | "transfer-encoding"
+                | "host"
+                | "connection"
+                | "expect"
+                | "te"
+                | "trailer"
+                | "upgrade"
+                | "keep-alive"
+                | "proxy-connection"
+        );
+        if ok && framing {
+            notes.push(format!(
+                "header {k:?} left out: offload sets how its requests are framed"
+            ));
+        }
+        ok && !framing
     });
     let timeout = match either("TIMEOUT") {
         None => DEFAULT_TIMEOUT,
@@ -440,17 +471,25 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The `env` of Claude Code's settings files for `project`, merged in Claude Code's order
-/// (user, then project, then local, then managed, each overriding the one before); only
-/// `OTEL_*` and `CLAUDE_CODE_ENABLE_TELEMETRY`. Each file read bounded (1 MiB).
+/// The `env` of the user's and the managed Claude Code settings, merged in Claude Code's order
+/// (managed overriding the user's); only `OTEL_*` and `CLAUDE_CODE_ENABLE_TELEMETRY`. A
+/// project's settings are left out (a repository would choose where the user's records go).
+/// Each file read bounded (1 MiB).
 pub fn claude_settings_env(project: Option<&Path>) -> Layer {
     let home = crate::env::var("HOME").map(std::path::PathBuf::from);
     let files =
         crate::tamper::settings_files(home.as_deref(), project, &crate::tamper::managed_dir());
-    // settings_files lists managed first, then user, project, local.
+    // settings_files lists managed first, then user, project, local. Only the user's own and
+    // the managed ones count: a repository's `.claude/settings*.json` must not decide where
+    // the user's records (and the user's collector credentials) go.
     let (managed, others): (Vec<_>, Vec<_>) = files.into_iter().partition(|(_, m)| *m);
+    let user = home.as_ref().map(|h| h.join(".claude/settings.json"));
     let mut layer = Layer::new();
-    for (path, _) in others.into_iter().chain(managed) {
+    for (path, _) in others
+        .into_iter()
+        .filter(|(p, _)| Some(p) == user.as_ref())
+        .chain(managed)
+    {
         let Ok(Some(bytes)) = crate::fsutil::read_regular(&path, 1 << 20) else {
             continue;
         };

@@ -20,10 +20,11 @@ use super::Target;
 pub enum Sent {
     /// 2xx: the collector took it.
     Accepted,
-    /// The collector refused it for good (400, 413, …): sending it again would not help.
-    Rejected(String),
-    /// Not answered, or answered "later" (429, 5xx, connection refused, the deadline): the
-    /// cursor stays, and the next flush sends it again.
+    /// 413: too large for the collector; smaller requests may pass.
+    TooLarge(String),
+    /// Anything else: not answered (connection refused, the deadline), or answered with
+    /// another status. Never dropped on the collector's word: the cursor stays, and the next
+    /// flush sends the same batch again.
     Failed(String),
 }
 
@@ -40,10 +41,11 @@ pub struct Url {
 impl Url {
     pub fn parse(url: &str) -> Result<Url, String> {
         let url = url.trim();
-        let (https, rest) = if let Some(r) = url.strip_prefix("http://") {
-            (false, r)
-        } else if let Some(r) = url.strip_prefix("https://") {
-            (true, r)
+        let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+        let (https, rest) = if lower.starts_with("http://") {
+            (false, &url[7..])
+        } else if lower.starts_with("https://") {
+            (true, &url[8..])
         } else {
             return Err("not an http:// or https:// URL".into());
         };
@@ -52,7 +54,11 @@ impl Url {
             None => (rest, "/"),
         };
         if authority.contains('@') {
-            return Err("user information in the URL is not supported (use headers)".into());
+            return Err(
+                "user information (user:password@) in the URL is not supported: put credentials \
+                 in a header (OTEL_EXPORTER_OTLP_HEADERS)"
+                    .into(),
+            );
         }
         let (host, port) = if let Some(r) = authority.strip_prefix('[') {
             let end = r.find(']').ok_or("an IPv6 address without its closing ]")?;
@@ -92,7 +98,7 @@ impl Url {
 pub fn post(target: &Target, body: &[u8], scratch: &Path) -> Sent {
     let url = match Url::parse(&target.url) {
         Ok(u) => u,
-        Err(e) => return Sent::Rejected(format!("endpoint {}: {e}", target.url)),
+        Err(e) => return Sent::Failed(format!("the endpoint: {e}")),
     };
     let answer = if url.https {
         post_curl(target, body, scratch)
@@ -115,10 +121,11 @@ pub fn judge(code: u16, body: &str) -> Sent {
     };
     match code {
         200..=299 => Sent::Accepted,
-        // Worth another try: throttled, overloaded, a gateway between, or credentials the user
-        // can fix (their data waits for them rather than being dropped).
-        401 | 403 | 404 | 408 | 429 | 500..=599 => Sent::Failed(said),
-        _ => Sent::Rejected(said),
+        413 => Sent::TooLarge(said),
+        300..=399 => Sent::Failed(format!(
+            "{said} (a redirect, which an export does not follow: set the endpoint to where it leads)"
+        )),
+        _ => Sent::Failed(said),
     }
 }
 
@@ -191,8 +198,16 @@ fn post_http(target: &Target, url: &Url, body: &[u8]) -> Result<(u16, String), S
             break;
         }
         buf.extend_from_slice(&chunk[..n]);
-        // Enough once the head and what content-length announces are in.
-        if let Some(end) = find(&buf, b"\r\n\r\n") {
+        // Enough once the head and what content-length announces are in (past any interim
+        // 1xx answer).
+        let mut at = 0;
+        while buf[at..].starts_with(b"HTTP/1.1 1") || buf[at..].starts_with(b"HTTP/1.0 1") {
+            match find(&buf[at..], b"\r\n\r\n") {
+                Some(i) => at += i + 4,
+                None => break,
+            }
+        }
+        if let Some(end) = find(&buf[at..], b"\r\n\r\n").map(|e| e + at) {
             let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
             let len = head
                 .lines()
@@ -203,7 +218,14 @@ fn post_http(target: &Target, url: &Url, body: &[u8]) -> Result<(u16, String), S
             }
         }
     }
-    let text = String::from_utf8_lossy(&buf);
+    // Interim answers (100 Continue) come before the real one.
+    let mut text = String::from_utf8_lossy(&buf).into_owned();
+    while text.starts_with("HTTP/1.1 1") || text.starts_with("HTTP/1.0 1") {
+        match text.split_once("\r\n\r\n") {
+            Some((_, rest)) => text = rest.to_string(),
+            None => break,
+        }
+    }
     let status = text
         .lines()
         .next()
@@ -251,7 +273,7 @@ fn post_curl(target: &Target, body: &[u8], scratch: &Path) -> Result<(u16, Strin
     let file = tempfile_in(scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
     std::fs::write(&file.0, body).map_err(|e| format!("{}: {e}", file.0.display()))?;
     let mut config = format!(
-        "url = {}\nrequest = \"POST\"\nsilent\nshow-error\nmax-time = {:.3}\nconnect-timeout = {:.3}\nheader = {}\nheader = {}\ndata-binary = {}\nwrite-out = \"\\n%{{http_code}}\"\nmax-filesize = 65536\nproto = \"=https\"\n",
+        "url = {}\nrequest = \"POST\"\nsilent\nshow-error\nmax-time = {:.3}\nconnect-timeout = {:.3}\nheader = {}\nheader = {}\ndata-binary = {}\noutput = \"/dev/null\"\nwrite-out = \"\\n%{{http_code}}\"\nproto = \"=https\"\nproto-redir = \"=https\"\n",
         quote(&target.url),
         target.timeout.as_secs_f64(),
         target.timeout.as_secs_f64(),
@@ -275,7 +297,9 @@ fn post_curl(target: &Target, body: &[u8], scratch: &Path) -> Result<(u16, Strin
         }
     }
     let mut cmd = Command::new(curl);
-    cmd.arg("--config").arg("-");
+    // `-q` first: the user's ~/.curlrc does not apply (no redirects followed, no proxy or
+    // `insecure` from it); the answer's body goes to /dev/null, only the status comes back.
+    cmd.arg("-q").arg("--config").arg("-");
     let ran = crate::process::run_bounded(
         cmd,
         Some(config.as_bytes()),
@@ -344,7 +368,9 @@ mod tests {
         assert!(matches!(judge(503, "busy"), Sent::Failed(m) if m.contains("503")));
         assert!(matches!(judge(429, ""), Sent::Failed(_)));
         assert!(matches!(judge(401, ""), Sent::Failed(_)));
-        assert!(matches!(judge(400, "bad\nproto"), Sent::Rejected(m) if m == "HTTP 400: badproto"));
+        assert!(matches!(judge(400, "bad\nproto"), Sent::Failed(m) if m == "HTTP 400: badproto"));
+        assert!(matches!(judge(413, ""), Sent::TooLarge(_)));
+        assert!(matches!(judge(307, ""), Sent::Failed(m) if m.contains("redirect")));
     }
 
     #[test]
