@@ -50,6 +50,17 @@ pub fn main(args: ExportArgs) -> Result<u8, Error> {
             1,
         ));
     }
+    if args.skip_batch
+        && let Some(why) = shared::claude_marker::inside_claude_code()
+    {
+        return Err(Error::with_code(
+            format!(
+                "offload export --skip-batch leaves events out of the team's numbers for good; only \
+                 the user runs it, from a terminal of their own (this looks like Claude Code: {why})"
+            ),
+            1,
+        ));
+    }
     match since {
         Some(since) => {
             // Sending a window again counts it twice where it had arrived: the user's call.
@@ -81,6 +92,12 @@ pub fn main(args: ExportArgs) -> Result<u8, Error> {
             };
             let mut code = 0;
             for f in &done {
+                if args.skip_batch && f.skipped == 0 {
+                    println!(
+                        "{} → {}: nothing to skip (no batch is waiting on a refusal)",
+                        f.signal, f.url
+                    );
+                }
                 println!("{}", describe(f));
                 if f.error.is_some() {
                     code = 1;

@@ -535,7 +535,7 @@ fn doctor_all_green_with_codex_claude_and_wired_settings() {
     for (mark, line) in marks(&text) {
         assert_eq!(mark, '✓', "{line}\n{text}");
     }
-    assert_eq!(marks(&text).len(), 22, "{text}");
+    assert_eq!(marks(&text).len(), 23, "{text}");
     snapshot("doctor-ok.txt", &m.normalise(&text));
     // codex ran with the CODEX_HOME it was given: --version, exec --help, login status and
     // debug models.
@@ -1135,7 +1135,8 @@ fn doctor_json_shape() {
             "config",
             "hook self-test",
             "statusline self-test",
-            "tamper"
+            "tamper",
+            "telemetry"
         ]
     );
     for c in checks {

@@ -538,6 +538,25 @@ fn the_ledger_is_the_queue() {
         "{}",
         doctor.stdout()
     );
+    // Nothing waiting on a refusal: nothing to skip. And never from inside Claude Code, nor a
+    // replay (both change what the team's collector counts).
+    deny(6);
+    let nothing = export(&["--skip-batch"], &[]);
+    assert!(
+        nothing.stdout().contains("nothing to skip"),
+        "{}",
+        nothing.stdout()
+    );
+    assert_eq!(denials(&receiver), before + 1.0, "sent, not skipped");
+    for args in [&["--skip-batch"][..], &["--since", "1d"][..]] {
+        let claude = export(args, &[("CLAUDECODE", "1".into())]);
+        assert_eq!(claude.code(), 1, "{args:?}: {}", claude.stdout());
+        assert!(
+            claude.stderr().contains("only the user"),
+            "{}",
+            claude.stderr()
+        );
+    }
     // One damaged copy of the progress file: the other one carries on (nothing sent twice);
     // both damaged: nothing is sent, and the reason is given.
     let otel_dir = sb.home().join("otel");

@@ -459,7 +459,8 @@ fn flush_one(paths: &Paths, ledger: &Ledger, t: &Target, origin: &Origin, skip: 
         cur.pending = None;
     }
     let (mut round_bytes, mut max_spans) = (ROUND_BYTES, MAX_SPANS);
-    let mut skip = skip;
+    // Only a batch that was sent and not taken can be skipped.
+    let mut skip = skip && cur.pending.is_some();
     for _ in 0..MAX_ROUNDS {
         let from = cur.offset;
         let built = match &cur.pending {
