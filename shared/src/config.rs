@@ -738,7 +738,7 @@ enum Rule {
 
 /// Every number, duration and name of the config file: section, key (a dotted path inside the
 /// section), and its check.
-const CHECKED_FIELDS: [(&str, &str, Rule); 14] = [
+const CHECKED_FIELDS: [(&str, &str, Rule); 15] = [
     ("runner", "model", Rule::Model),
     ("runner", "model_code", Rule::Model),
     ("runner", "model_logic", Rule::Model),
@@ -775,6 +775,14 @@ const CHECKED_FIELDS: [(&str, &str, Rule); 14] = [
         Rule::Whole(
             *limits::REVIEW_MAX_DIFF_KB.start(),
             *limits::REVIEW_MAX_DIFF_KB.end(),
+        ),
+    ),
+    (
+        "telemetry",
+        "timeout_ms",
+        Rule::Whole(
+            *limits::TELEMETRY_TIMEOUT_MS.start(),
+            *limits::TELEMETRY_TIMEOUT_MS.end(),
         ),
     ),
     (
@@ -1082,6 +1090,8 @@ pub mod limits {
     pub const REVIEW_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5 * 60);
     /// `guard.review_gate.rounds`: blocks per turn.
     pub const REVIEW_ROUNDS: RangeInclusive<u64> = 1..=5;
+    /// `telemetry.timeout_ms`: one export request (as `OTEL_EXPORTER_OTLP_TIMEOUT`).
+    pub const TELEMETRY_TIMEOUT_MS: RangeInclusive<u64> = 1..=60_000;
     /// `guard.review_gate.max_diff_kb`: the most of a diff one review reads (the prompt carries
     /// it; a large prompt reaches codex on its stdin, see `codex::command`).
     pub const REVIEW_MAX_DIFF_KB: RangeInclusive<u64> = 1..=100;
