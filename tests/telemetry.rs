@@ -709,9 +709,28 @@ fn the_hook_sends_its_denials_on_the_next_prompt() {
             .sum()
     };
     assert_eq!(denials(&receiver), 0.0, "a tool call starts no export");
+    // A prompt within a minute of the last flush starts none either (what waits goes with the
+    // next one)...
     call(
         &otel,
         payload("UserPromptSubmit", json!({"prompt": "go on"})),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        denials(&receiver),
+        0.0,
+        "at most one flush a minute from the hook"
+    );
+    // ...and the first prompt after that minute does.
+    let lock = std::fs::File::options()
+        .write(true)
+        .open(sb.home().join("otel/flush.lock"))
+        .unwrap();
+    lock.set_modified(std::time::SystemTime::now() - Duration::from_secs(120))
+        .unwrap();
+    call(
+        &otel,
+        payload("UserPromptSubmit", json!({"prompt": "and on"})),
     );
     let got = receiver.wait_for(Duration::from_secs(10), |r| {
         (denials(r) >= 1.0).then_some(denials(r))

@@ -142,6 +142,6 @@ fn kick_export(paths: &Paths, project: Option<&std::path::Path>) {
     let config = shared::config::Config::load_file(&paths.config_file).config;
     let settings = shared::telemetry::Settings::from_env(&config.telemetry, project);
     if let Ok(exe) = std::env::current_exe() {
-        shared::telemetry::export::kick(paths, &settings, &exe);
+        shared::telemetry::export::kick_from_hook(paths, &settings, &exe);
     }
 }

@@ -30,6 +30,9 @@
 //! because the collector's address is spelled anew. Older history is sent on request
 //! (`offload export --since`), which is recorded in every cursor it went to.
 //!
+//! **Started cheaply**: after `offload run` records its attempt, and by the hook on a user
+//! prompt at most once a minute ([`HOOK_FLUSH_INTERVAL`]).
+//!
 //! **One flush at a time**: a flush holds `otel/flush.lock` (`flock`, not waited for: a flush
 //! that finds it held leaves the work to the one running, which looks again before it ends).
 //! Another destination's cursor is its own, so pointing `OTEL_EXPORTER_OTLP_ENDPOINT` at a
@@ -361,6 +364,8 @@ pub fn flush(paths: &Paths, settings: &Settings, skip: bool) -> Result<Vec<Flush
     if lock.try_lock().is_err() {
         return Err(NotFlushed::Busy);
     }
+    // When a flush last started (what the hook's kick looks at).
+    let _ = lock.set_modified(std::time::SystemTime::now());
     let ledger = Ledger::new(paths.clone());
     let origin = origin(settings);
     Ok(settings
@@ -648,6 +653,23 @@ pub fn kick(paths: &Paths, settings: &Settings, exe: &Path) -> bool {
     }
     spawn_flush(paths, settings, exe).is_ok()
 }
+
+/// The hook's [`kick`]: at most one flush a minute (a prompt records a turn, so there is
+/// always something to send; what waits goes with the next run's or prompt's flush).
+pub fn kick_from_hook(paths: &Paths, settings: &Settings, exe: &Path) -> bool {
+    if !settings.enabled() {
+        return false;
+    }
+    let recent = std::fs::metadata(dir(paths).join("flush.lock"))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < HOOK_FLUSH_INTERVAL);
+    !recent && kick(paths, settings, exe)
+}
+
+/// How often the hook starts a flush at most.
+pub const HOOK_FLUSH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The environment a flush child resolves the same settings from.
 pub fn child_env(settings: &Settings) -> Vec<(String, String)> {

@@ -1592,21 +1592,41 @@ fn settle(homes: &[&Path], slow: &[&Path], lingering: usize, within: Duration) -
     }
 }
 
-/// The last error each destination's cursor holds in a state folder (`otel/*.json`).
+/// The last error each destination's cursor holds in a state folder (`otel/*.{a,b}.json`:
+/// the newer of its two copies).
 fn cursor_errors(home: &Path) -> Vec<String> {
-    let mut errors: Vec<String> = std::fs::read_dir(home.join("otel"))
+    let mut newest: std::collections::BTreeMap<String, serde_json::Value> = Default::default();
+    for e in std::fs::read_dir(home.join("otel"))
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-        .filter_map(|e| {
-            let cursor: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
-            let signal = cursor["signal"].as_str().unwrap_or("?").to_string();
-            Some(match cursor["last_error"].as_str() {
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name
+            .strip_suffix(".a.json")
+            .or_else(|| name.strip_suffix(".b.json"))
+        else {
+            continue;
+        };
+        let Some(cursor) = std::fs::read(e.path())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        else {
+            continue;
+        };
+        let seq = |c: &serde_json::Value| c["seq"].as_u64().unwrap_or(0);
+        if newest.get(stem).is_none_or(|old| seq(&cursor) > seq(old)) {
+            newest.insert(stem.to_string(), cursor);
+        }
+    }
+    let mut errors: Vec<String> = newest
+        .values()
+        .map(|cursor| {
+            let signal = cursor["signal"].as_str().unwrap_or("?");
+            match cursor["last_error"].as_str() {
                 Some(err) => format!("{signal}: {err}"),
                 None => format!("{signal}: no error, {} sent", cursor["sent"]),
-            })
+            }
         })
         .collect();
     errors.sort();
