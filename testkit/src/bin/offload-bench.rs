@@ -1878,15 +1878,24 @@ fn hook_export(runs: usize, hook: &Path, up: &Receiver) {
             },
         )
     };
-    // (case, payload, denies, an event appended before each run)
+    // (case, payload, denies, an event appended before each run, a flush due: the hook
+    // starts one at most once a minute)
     let cases = [
-        ("PreToolUse Bash, writes nothing", bash, false, false),
-        ("PreToolUse Edit denied (records)", edit, true, false),
+        ("PreToolUse Bash, writes nothing", bash, false, false, false),
+        ("PreToolUse Edit denied (records)", edit, true, false, false),
         (
-            "UserPromptSubmit, something to send",
+            "UserPromptSubmit, a flush due",
             prompt("hello"),
             false,
             true,
+            true,
+        ),
+        (
+            "UserPromptSubmit, flushed < 1 min ago",
+            prompt("hello"),
+            false,
+            true,
+            false,
         ),
         (
             "UserPromptSubmit, nothing to send",
@@ -1895,6 +1904,7 @@ fn hook_export(runs: usize, hook: &Path, up: &Receiver) {
             prompt("<task-notification>done</task-notification>"),
             false,
             false,
+            true,
         ),
     ];
     println!();
@@ -1902,7 +1912,7 @@ fn hook_export(runs: usize, hook: &Path, up: &Receiver) {
         "{:<38} {:<7} {:>9} {:>9} {:>9} {:>9}",
         "case", "export", "median", "p99", "max", "received"
     );
-    for (n, (name, payload, denies, feed)) in cases.into_iter().enumerate() {
+    for (n, (name, payload, denies, feed, due)) in cases.into_iter().enumerate() {
         // A state folder for off and one for on, each with a few unsent events.
         let states = [false, true].map(|on| {
             let home = dir
@@ -1921,6 +1931,13 @@ fn hook_export(runs: usize, hook: &Path, up: &Receiver) {
             settle(&homes, &[], 0, Duration::from_secs(10));
             if feed {
                 ledger.append(&[turn()]).expect("append");
+            }
+            if due
+                && let Ok(f) = std::fs::File::options()
+                    .write(true)
+                    .open(home.join("otel/flush.lock"))
+            {
+                let _ = f.set_modified(std::time::SystemTime::now() - Duration::from_secs(120));
             }
             let mut cmd = Command::new(hook);
             cmd.env("OFFLOAD_HOME", home)
