@@ -50,28 +50,17 @@ pub fn main(args: ExportArgs) -> Result<u8, Error> {
             1,
         ));
     }
-    if args.skip_batch
-        && let Some(why) = shared::claude_marker::inside_claude_code()
-    {
-        return Err(Error::with_code(
-            format!(
-                "offload export --skip-batch leaves events out of the team's numbers for good; only \
-                 the user runs it, from a terminal of their own (this looks like Claude Code: {why})"
-            ),
-            1,
-        ));
+    if args.skip_batch {
+        users_own_terminal(
+            "offload export --skip-batch leaves events out of the team's numbers for good",
+        )?;
     }
     match since {
         Some(since) => {
             // Sending a window again counts it twice where it had arrived: the user's call.
-            if let Some(why) = shared::claude_marker::inside_claude_code() {
-                return Err(Error::with_code(
-                    format!(
-                        "offload export --since sends events again, which counts them twice where                          they had arrived; only the user runs it, from a terminal of their own                          (this looks like Claude Code: {why})"
-                    ),
-                    1,
-                ));
-            }
+            users_own_terminal(
+                "offload export --since sends events again, which counts them twice where they had arrived",
+            )?;
             replay(&paths, &settings, since)
         }
         None => {
@@ -94,7 +83,7 @@ pub fn main(args: ExportArgs) -> Result<u8, Error> {
             for f in &done {
                 if args.skip_batch && f.skipped == 0 {
                     println!(
-                        "{} → {}: nothing to skip (no batch is waiting on a refusal)",
+                        "{} → {}: nothing to skip (no batch is waiting on a refusal: only one the collector refused with 400, 413 at the smallest size, 415 or 422 can be)",
                         f.signal, f.url
                     );
                 }
@@ -134,8 +123,12 @@ fn describe(f: &Flushed) -> String {
     }
     if let Some(e) = &f.error {
         line.push_str(&format!(
-            "\n  stopped: {e}\n  nothing is lost: what was not sent stays in the ledger and goes with the next \
-             export; a batch the collector refuses for good can be skipped with `offload export --skip-batch`"
+            "\n  stopped: {e}\n  nothing is lost: what was not sent stays in the ledger and goes with the next export{}",
+            if f.refused {
+                "; if the collector refuses this batch for good, `offload export --skip-batch` (in your terminal) skips it"
+            } else {
+                ""
+            }
         ));
     }
     line
@@ -153,7 +146,7 @@ fn replay(paths: &Paths, settings: &Settings, since: chrono::DateTime<Utc>) -> R
                     sent += batch.events;
                     true
                 }
-                Sent::TooLarge(why) | Sent::Failed(why) => {
+                Sent::TooLarge(why) | Sent::Refused(why) | Sent::Failed(why) => {
                     error = Some(why);
                     false
                 }
@@ -206,4 +199,30 @@ fn dry_run(
         .map_err(|e| Error::with_code(e, 1))?;
     }
     Ok(0)
+}
+
+/// The user, in a terminal of their own: what an operation that changes the team's numbers
+/// needs (the same checks as `offload approve`: no Claude Code process or variable above, a
+/// terminal for input, and not a terminal a command made for itself).
+fn users_own_terminal(what: &str) -> Result<(), Error> {
+    let refuse = |why: String| {
+        Error::with_code(
+            format!("{what}; only the user runs it, in a terminal of their own ({why})"),
+            1,
+        )
+    };
+    if let Some(why) = shared::claude_marker::inside_claude_code() {
+        return Err(refuse(format!("this looks like Claude Code: {why}")));
+    }
+    if !shared::claude_marker::on_a_terminal() {
+        return Err(refuse(
+            "its input is not a terminal in the foreground".into(),
+        ));
+    }
+    if let shared::claude_marker::Terminal::Refused(why) =
+        shared::claude_marker::judge_terminal(None)
+    {
+        return Err(refuse(why));
+    }
+    Ok(())
 }

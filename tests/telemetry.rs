@@ -476,6 +476,13 @@ fn the_ledger_is_the_queue() {
             .args(extra)
             .output()
     };
+    // The user's own terminal (what --skip-batch and --since need); its output is all stdout.
+    let export_tty = |extra: &[&str], env: &[(&'static str, String)]| {
+        with(with(off(&sb), &otel(&receiver.url(), "http/protobuf")), env)
+            .arg("export")
+            .args(extra)
+            .in_terminal()
+    };
     // A refusal (400) drops nothing: the batch waits and goes when the collector takes it.
     deny(1);
     receiver.set_mode(Mode::Status(400));
@@ -519,7 +526,7 @@ fn the_ledger_is_the_queue() {
     deny(4);
     receiver.set_mode(Mode::Status(400));
     assert_eq!(export(&[], &[]).code(), 1);
-    let skipped = export(&["--skip-batch"], &[]);
+    let skipped = export_tty(&["--skip-batch"], &[]);
     assert!(
         skipped.stdout().contains("skipped on request: 1 events"),
         "{}",
@@ -541,20 +548,40 @@ fn the_ledger_is_the_queue() {
     // Nothing waiting on a refusal: nothing to skip. And never from inside Claude Code, nor a
     // replay (both change what the team's collector counts).
     deny(6);
-    let nothing = export(&["--skip-batch"], &[]);
+    let nothing = export_tty(&["--skip-batch"], &[]);
     assert!(
         nothing.stdout().contains("nothing to skip"),
         "{}",
         nothing.stdout()
     );
     assert_eq!(denials(&receiver), before + 1.0, "sent, not skipped");
+    // A collector that is only away (503) is waited for: its batch cannot be skipped.
+    deny(7);
+    receiver.set_mode(Mode::Status(503));
+    assert_eq!(export(&[], &[]).code(), 1);
+    let away = export_tty(&["--skip-batch"], &[]);
+    assert!(
+        away.stdout().contains("nothing to skip"),
+        "{}",
+        away.stdout()
+    );
+    receiver.set_mode(Mode::Ok);
+    assert_eq!(export(&[], &[]).code(), 0);
+    assert_eq!(denials(&receiver), before + 2.0, "the 503 batch arrived");
     for args in [&["--skip-batch"][..], &["--since", "1d"][..]] {
-        let claude = export(args, &[("CLAUDECODE", "1".into())]);
+        let claude = export_tty(args, &[("CLAUDECODE", "1".into())]);
         assert_eq!(claude.code(), 1, "{args:?}: {}", claude.stdout());
         assert!(
-            claude.stderr().contains("only the user"),
+            claude.stdout().contains("only the user"),
             "{}",
-            claude.stderr()
+            claude.stdout()
+        );
+        let piped = export(args, &[]);
+        assert_eq!(piped.code(), 1, "{args:?}: {}", piped.stdout());
+        assert!(
+            piped.stderr().contains("not a terminal"),
+            "{}",
+            piped.stderr()
         );
     }
     // One damaged copy of the progress file: the other one carries on (nothing sent twice);
@@ -620,8 +647,8 @@ fn the_ledger_is_the_queue() {
     // --since sends a window again, whatever was sent: every attempt in the log now (one).
     let replay = with(off(&sb), &otel(&receiver.url(), "http/json"))
         .args(["export", "--since", "1h"])
-        .output();
-    assert_eq!(replay.code(), 0, "{}", replay.stderr());
+        .in_terminal();
+    assert_eq!(replay.code(), 0, "{}", replay.stdout());
     assert!(
         replay.stdout().contains("sent again"),
         "{}",
@@ -818,4 +845,116 @@ fn dry_run_and_bad_settings() {
         .args(["export", "--since", "yesterday-ish"])
         .output();
     assert_eq!(since.code(), 2, "{}", since.stderr());
+}
+
+/// A collector with a size limit (413) gets smaller batches, metrics and spans alike, down to
+/// one event's; every attempt arrives once; the size that got through is kept for the next
+/// flush. A batch resent after a lost answer is the same request even when the resource
+/// changed meanwhile (an upgrade, another `OTEL_RESOURCE_ATTRIBUTES`).
+#[test]
+fn a_size_limit_gets_smaller_batches_and_a_resend_keeps_its_resource() {
+    let receiver = OtlpReceiver::start().unwrap();
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.home()).unwrap();
+    // 60 sessions: 60 series of each metric, too many for one 20 kB request.
+    let mut events = Vec::new();
+    for i in 0..60 {
+        let session = format!("session-{i:02}");
+        events.push(Event::now(
+            Some(&session),
+            Body::AttemptFinished(Box::new(shared::ledger::AttemptFinished {
+                attempt: format!("a{i}"),
+                outcome: shared::outcome::Outcome::Success,
+                exit_code: 0,
+                codex_exit: Some(0),
+                model: "gpt-5.5".into(),
+                sandbox: "read-only".into(),
+                work_type: Some("code".into()),
+                cwd: "/w/p".into(),
+                duration_ms: 1000 + i,
+                tokens: shared::ledger::Tokens {
+                    input: 100,
+                    cached_input: 0,
+                    output: 10,
+                    reasoning: 0,
+                    total: 110,
+                },
+                thread_id: None,
+                error: None,
+                unconfigured_codex: None,
+                resumed_from: None,
+                job: None,
+                trace: None,
+            })),
+        ));
+    }
+    sb.ledger().append(&events).unwrap();
+    receiver.set_mode(Mode::MaxBody(20_000));
+    let export = |env: &[(&'static str, String)]| {
+        with(with(off(&sb), &otel(&receiver.url(), "http/json")), env)
+            .arg("export")
+            .output()
+    };
+    let done = export(&[]);
+    assert_eq!(done.code(), 0, "{}{}", done.stdout(), done.stderr());
+    let m = receiver.metrics();
+    let attempts: f64 = offload_points(&m, "offload.attempt.count")
+        .iter()
+        .map(|p| p.value)
+        .sum();
+    assert_eq!(attempts, 60.0, "{}", done.stdout());
+    let spans = receiver.spans();
+    assert_eq!(spans.len(), 60);
+    let mut ids: Vec<_> = spans.iter().map(|s| s.span_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 60, "each span once");
+    assert!(receiver.requests().iter().any(|r| r.status == Some(413)));
+    assert!(
+        receiver
+            .requests()
+            .iter()
+            .filter(|r| r.status == Some(200))
+            .all(|r| r.body.len() <= 20_000)
+    );
+    // The next flush starts at the size that got through: no 413 first.
+    let n = receiver.requests().len();
+    let more: Vec<Event> = events.iter().take(10).cloned().collect();
+    sb.ledger().append(&more).unwrap();
+    assert_eq!(export(&[]).code(), 0);
+    assert!(
+        receiver.requests()[n..]
+            .iter()
+            .all(|r| r.status == Some(200)),
+        "{:?}",
+        receiver.requests()[n..]
+            .iter()
+            .map(|r| r.status)
+            .collect::<Vec<_>>()
+    );
+    // A lost answer, then the resource changes: the resend is the same bytes.
+    receiver.set_mode(Mode::Hang);
+    sb.ledger().append(&events[..1]).unwrap();
+    let lost = export(&[
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "300".into()),
+        ("OTEL_RESOURCE_ATTRIBUTES", "team=a".into()),
+    ]);
+    assert_eq!(lost.code(), 1);
+    let held = receiver
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path.ends_with("/v1/metrics"))
+        .unwrap();
+    receiver.set_mode(Mode::Ok);
+    let n = receiver.requests().len();
+    assert_eq!(
+        export(&[("OTEL_RESOURCE_ATTRIBUTES", "team=b".into())]).code(),
+        0
+    );
+    let resent = receiver.requests()[n..]
+        .iter()
+        .find(|r| r.path.ends_with("/v1/metrics"))
+        .cloned()
+        .unwrap();
+    assert_eq!(resent.body, held.body, "the same request, team=a and all");
 }

@@ -69,6 +69,9 @@ pub enum Mode {
     /// Read and record every request, then answer nothing until the mode changes or the
     /// receiver is dropped (which closes the connection).
     Hang,
+    /// Like [`Mode::Ok`], but a body longer than this many bytes gets `413` (a collector's or
+    /// a proxy's size limit).
+    MaxBody(usize),
 }
 
 /// Which OTLP export a request was, by its path.
@@ -503,6 +506,7 @@ fn answer(
     keep_open: bool,
 ) -> io::Result<bool> {
     let signal = signal_of(&head.path);
+    let body_len = body.len();
     let (metrics, spans, logs) = match examined.decoded {
         Some(Decoded::Metrics(points)) => (points, Vec::new(), Vec::new()),
         Some(Decoded::Spans(spans)) => (Vec::new(), spans, Vec::new()),
@@ -535,6 +539,8 @@ fn answer(
         }
         match state.mode {
             Mode::Ok => break examined.status,
+            Mode::MaxBody(max) if body_len > max => break 413,
+            Mode::MaxBody(_) => break examined.status,
             Mode::Status(code) => break code,
             Mode::Hang => {
                 state = shared
@@ -544,7 +550,7 @@ fn answer(
             }
         }
     };
-    let accepted = state.mode == Mode::Ok && status == 200;
+    let accepted = matches!(state.mode, Mode::Ok | Mode::MaxBody(_)) && status == 200;
     {
         let State {
             requests,

@@ -80,6 +80,9 @@ pub struct Pending {
     /// Events at or before this time were left out (a new destination, a changed log).
     pub after: Option<DateTime<Utc>>,
     pub since: Option<DateTime<Utc>>,
+    /// The resource it went with (a resend is the same request, even after an upgrade or a
+    /// change of `OTEL_RESOURCE_ATTRIBUTES`).
+    pub resource: Vec<(String, String)>,
 }
 
 /// A window sent again on request (`offload export --since`).
@@ -126,6 +129,13 @@ pub struct Cursor {
     pub last_ok: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub last_error_at: Option<DateTime<Utc>>,
+    /// The pending batch was refused as data (400, 415, …), not just not taken: only such a
+    /// batch can be skipped.
+    pub refused: bool,
+    /// Log bytes per batch since a 413 (0: [`ROUND_BYTES`]), kept for a day, then the full
+    /// size is tried again.
+    pub batch_bytes: u64,
+    pub batch_limited_at: Option<DateTime<Utc>>,
     /// Points or spans sent, all told.
     pub sent: u64,
     /// The last few windows sent again on request.
@@ -276,6 +286,35 @@ pub fn behind(paths: &Paths, settings: &Settings) -> bool {
         })
 }
 
+/// An [`Origin`] with this resource (as a pending batch recorded it).
+fn origin_of(resource: &[(String, String)]) -> Origin {
+    Origin {
+        resource: resource
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::Str(v.clone())))
+            .collect(),
+        scope_name: "offload",
+        scope_version: env!("CARGO_PKG_VERSION"),
+    }
+}
+
+/// The resource as text pairs (what a pending batch keeps).
+fn resource_text(origin: &Origin) -> Vec<(String, String)> {
+    origin
+        .resource
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::Str(s) => s.clone(),
+                Value::Int(i) => i.to_string(),
+                Value::Bool(b) => b.to_string(),
+                Value::Double(d) => d.to_string(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
 /// The resource every export carries.
 pub fn origin(settings: &Settings) -> Origin {
     let mut resource: otlp::Attrs = vec![
@@ -325,6 +364,8 @@ pub struct Flushed {
     pub error: Option<String>,
     /// Events skipped on request (`--skip-batch`).
     pub skipped: u64,
+    /// It stopped on a refusal of the data (what `--skip-batch` can skip).
+    pub refused: bool,
 }
 
 /// The body of one request for a target.
@@ -450,22 +491,44 @@ fn flush_one(paths: &Paths, ledger: &Ledger, t: &Target, origin: &Origin, skip: 
     };
     // The log under the cursor must still be the log it was sent from: if not, the place is
     // found again by time (what came after the last event sent).
+    // A pending batch that may have arrived and can no longer be rebuilt (its lines are gone):
+    // what comes next starts after its window and its events.
+    let drop_pending = |cur: &mut Cursor| {
+        if let Some(p) = cur.pending.take() {
+            cur.window_end_ns = cur.window_end_ns.max(p.end_ns);
+            cur.after = cur.after.max(Some(DateTime::<Utc>::from_timestamp_nanos(
+                p.end_ns.min(i64::MAX as u64) as i64,
+            )));
+        }
+    };
     if cur.offset > 0 && ledger.sum_at(cur.offset) != Some(cur.tail_sum) {
         cur.after = cur.last_event.or(cur.after);
         cur.offset = 0;
         cur.tail_sum = 0;
-        cur.pending = None;
+        drop_pending(&mut cur);
     }
     if cur
         .pending
         .as_ref()
         .is_some_and(|p| p.end <= cur.offset || ledger.sum_at(p.end) != Some(p.end_sum))
     {
-        cur.pending = None;
+        drop_pending(&mut cur);
     }
-    let (mut round_bytes, mut max_spans) = (ROUND_BYTES, MAX_SPANS);
-    // Only a batch that was sent and not taken can be skipped.
-    let mut skip = skip && cur.pending.is_some();
+    if cur
+        .batch_limited_at
+        .is_some_and(|t| Utc::now() - t > chrono::Duration::days(1))
+    {
+        cur.batch_bytes = 0;
+        cur.batch_limited_at = None;
+    }
+    let mut round_bytes = if cur.batch_bytes == 0 {
+        ROUND_BYTES
+    } else {
+        cur.batch_bytes.clamp(1, ROUND_BYTES)
+    };
+    let mut max_spans = MAX_SPANS;
+    // Only a batch the collector refused as data can be skipped.
+    let mut skip = skip && cur.pending.is_some() && cur.refused;
     for _ in 0..MAX_ROUNDS {
         let from = cur.offset;
         let built = match &cur.pending {
@@ -505,6 +568,7 @@ fn flush_one(paths: &Paths, ledger: &Ledger, t: &Target, origin: &Origin, skip: 
                         end_ns: now,
                         after: cur.after,
                         since: None,
+                        resource: resource_text(origin),
                     };
                     (b, p, last)
                 })
@@ -533,7 +597,12 @@ fn flush_one(paths: &Paths, ledger: &Ledger, t: &Target, origin: &Origin, skip: 
                 }
             }
             out.requests += 1;
-            match send::post(t, &encode(t, origin, &batch), &dir(paths)) {
+            let sent_as = if pending.resource.is_empty() {
+                origin.clone()
+            } else {
+                origin_of(&pending.resource)
+            };
+            match send::post(t, &encode(t, &sent_as, &batch), &dir(paths)) {
                 Sent::Accepted => {
                     let n = if t.signal == Signal::Traces {
                         batch.span_count() as u64
@@ -545,19 +614,36 @@ fn flush_one(paths: &Paths, ledger: &Ledger, t: &Target, origin: &Origin, skip: 
                     cur.sent = cur.sent.saturating_add(n);
                     cur.last_ok = Some(Utc::now());
                     cur.last_error = None;
+                    cur.refused = false;
                 }
-                Sent::TooLarge(why) if round_bytes > 64 << 10 || max_spans > 1 => {
-                    // Not taken: cut smaller batches (a new pending one).
-                    round_bytes = (round_bytes / 4).max(64 << 10);
-                    max_spans = (max_spans / 4).max(1);
+                Sent::TooLarge(why)
+                    if (t.signal == Signal::Metrics && round_bytes > 1)
+                        || (t.signal == Signal::Traces && max_spans > 1) =>
+                {
+                    // Not taken: cut smaller batches (a new pending one), down to one event's;
+                    // the size that gets through is kept for the next flushes.
+                    round_bytes = (round_bytes.min(pending.end - from) / 4).max(1);
+                    max_spans = (max_spans.min(batch.span_count()) / 4).max(1);
+                    cur.batch_bytes = round_bytes;
+                    cur.batch_limited_at = Some(Utc::now());
                     cur.pending = None;
                     cur.last_error = Some(why);
                     cur.last_error_at = Some(Utc::now());
                     continue;
                 }
-                Sent::TooLarge(why) | Sent::Failed(why) => {
+                Sent::TooLarge(why) | Sent::Refused(why) => {
                     cur.last_error = Some(why.clone());
                     cur.last_error_at = Some(Utc::now());
+                    cur.refused = true;
+                    let _ = write_cursor(paths, t, &mut cur);
+                    out.error = Some(why);
+                    out.refused = true;
+                    return out;
+                }
+                Sent::Failed(why) => {
+                    cur.last_error = Some(why.clone());
+                    cur.last_error_at = Some(Utc::now());
+                    cur.refused = false;
                     let _ = write_cursor(paths, t, &mut cur);
                     out.error = Some(why);
                     return out;
@@ -581,6 +667,7 @@ fn flush_one(paths: &Paths, ledger: &Ledger, t: &Target, origin: &Origin, skip: 
             cur.window_end_ns = pending.end_ns;
         }
         cur.pending = None;
+        cur.refused = false;
         if let Err(e) = write_cursor(paths, t, &mut cur) {
             out.error = Some(e);
             break;

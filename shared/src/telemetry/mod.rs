@@ -331,7 +331,12 @@ fn target(
             let (base, src) =
                 all("ENDPOINT").unwrap_or_else(|| ("http://localhost:4318".into(), "default"));
             used.push(src);
-            format!("{}/{}", base.trim_end_matches('/'), signal.path())
+            // The signal's path goes before a query string, if the base has one.
+            let (base, query) = match base.split_once('?') {
+                Some((b, q)) => (b.to_string(), format!("?{q}")),
+                None => (base, String::new()),
+            };
+            format!("{}/{}{query}", base.trim_end_matches('/'), signal.path())
         }
     };
     if let Err(e) = send::Url::parse(&url) {
@@ -482,14 +487,13 @@ pub fn claude_settings_env(project: Option<&Path>) -> Layer {
     // settings_files lists managed first, then user, project, local. Only the user's own and
     // the managed ones count: a repository's `.claude/settings*.json` must not decide where
     // the user's records (and the user's collector credentials) go.
-    let (managed, others): (Vec<_>, Vec<_>) = files.into_iter().partition(|(_, m)| *m);
-    let user = home.as_ref().map(|h| h.join(".claude/settings.json"));
+    let managed: Vec<_> = files.into_iter().filter(|(_, m)| *m).collect();
+    // Claude Code's own folder: `CLAUDE_CONFIG_DIR` when set, else ~/.claude.
+    let user = crate::env::var("CLAUDE_CONFIG_DIR")
+        .map(|d| std::path::PathBuf::from(d).join("settings.json"))
+        .or_else(|| home.as_ref().map(|h| h.join(".claude/settings.json")));
     let mut layer = Layer::new();
-    for (path, _) in others
-        .into_iter()
-        .filter(|(p, _)| Some(p) == user.as_ref())
-        .chain(managed)
-    {
+    for path in user.into_iter().chain(managed.into_iter().map(|(p, _)| p)) {
         let Ok(Some(bytes)) = crate::fsutil::read_regular(&path, 1 << 20) else {
             continue;
         };

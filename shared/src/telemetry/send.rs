@@ -22,9 +22,12 @@ pub enum Sent {
     Accepted,
     /// 413: too large for the collector; smaller requests may pass.
     TooLarge(String),
-    /// Anything else: not answered (connection refused, the deadline), or answered with
-    /// another status. Never dropped on the collector's word: the cursor stays, and the next
-    /// flush sends the same batch again.
+    /// A refusal of the data itself (400, 415, 422, …): it may be refused again. Kept like a
+    /// failure; only this can be skipped, by the user (`offload export --skip-batch`).
+    Refused(String),
+    /// Anything else: not answered (connection refused, the deadline), or answered "later"
+    /// (401, 403, 404, 408, 429, 5xx, a redirect). Never dropped on the collector's word: the
+    /// cursor stays, and the next flush sends the same batch again.
     Failed(String),
 }
 
@@ -125,6 +128,8 @@ pub fn judge(code: u16, body: &str) -> Sent {
         300..=399 => Sent::Failed(format!(
             "{said} (a redirect, which an export does not follow: set the endpoint to where it leads)"
         )),
+        401 | 403 | 404 | 408 | 429 => Sent::Failed(said),
+        400..=499 => Sent::Refused(said),
         _ => Sent::Failed(said),
     }
 }
@@ -368,7 +373,7 @@ mod tests {
         assert!(matches!(judge(503, "busy"), Sent::Failed(m) if m.contains("503")));
         assert!(matches!(judge(429, ""), Sent::Failed(_)));
         assert!(matches!(judge(401, ""), Sent::Failed(_)));
-        assert!(matches!(judge(400, "bad\nproto"), Sent::Failed(m) if m == "HTTP 400: badproto"));
+        assert!(matches!(judge(400, "bad\nproto"), Sent::Refused(m) if m == "HTTP 400: badproto"));
         assert!(matches!(judge(413, ""), Sent::TooLarge(_)));
         assert!(matches!(judge(307, ""), Sent::Failed(m) if m.contains("redirect")));
     }
