@@ -71,8 +71,9 @@ pub struct ExportArgs {
     /// Only this signal.
     #[arg(long, value_parser = ["metrics", "traces"])]
     pub signal: Option<String>,
-    /// Skip (record as skipped, send nothing) the next batch of each destination: the way past
-    /// a batch the collector refuses for good. `offload doctor` shows what was skipped.
+    /// Skip (record as skipped, send nothing) the batch a collector refused as data (400, 415,
+    /// 422, 413 at one event): the way past it, from your own terminal. `offload doctor` shows
+    /// what was skipped.
     #[arg(long, conflicts_with_all = ["since", "dry_run"])]
     pub skip_batch: bool,
 }

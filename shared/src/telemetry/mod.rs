@@ -8,9 +8,9 @@
 //! `offload export --since` sends any window again.
 //!
 //! **Never on a hot path.** The hook records to the ledger as always. `offload run` (after it
-//! recorded its attempt) and the hook (on a user prompt or a session start: once per turn, not
-//! per tool call) start a short-lived detached flush when there is something to send
-//! ([`export::kick`]): a `stat` of the cursor and the log, and a `fork`/`exec` when they
+//! recorded its attempt) and the hook (on a user prompt or a session start, at most once a
+//! minute; never on a tool call) start a short-lived detached flush when there is something to
+//! send ([`export::kick`]): a `stat` of the cursor and the log, and a `posix_spawn` when they
 //! differ. The flush itself posts with a deadline; a collector that is down costs it the
 //! deadline, and the run nothing.
 //!
