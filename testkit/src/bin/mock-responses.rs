@@ -6,9 +6,7 @@
 //! until killed, or until its stdin closes when stdin is a pipe or socket (so a parent that
 //! holds the pipe open never leaves it behind).
 
-use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
-use std::os::unix::fs::FileTypeExt;
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::thread;
@@ -72,14 +70,7 @@ fn main() -> ExitCode {
         let watched = Arc::clone(&mock);
         thread::spawn(move || log_requests(&watched));
     }
-    if stdin_is_pipe() {
-        let mut sink = Vec::new();
-        let _ = io::stdin().read_to_end(&mut sink);
-        return ExitCode::SUCCESS;
-    }
-    loop {
-        thread::park();
-    }
+    offload_testkit::serve_until_stdin_closes()
 }
 
 /// Print every new request to stderr, polling (the server has no callback on purpose).
@@ -93,16 +84,6 @@ fn log_requests(mock: &MockResponses) {
         seen = requests.len();
         thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn stdin_is_pipe() -> bool {
-    let stdin = io::stdin();
-    let Ok(fd) = stdin.as_fd().try_clone_to_owned() else {
-        return false;
-    };
-    std::fs::File::from(fd)
-        .metadata()
-        .is_ok_and(|m| m.file_type().is_fifo() || m.file_type().is_socket())
 }
 
 /// The reply the flags describe; `None` for `--help`.

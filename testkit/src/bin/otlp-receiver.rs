@@ -7,9 +7,7 @@
 //! closes when stdin is a pipe or socket (so a parent that holds the pipe open never leaves it
 //! behind).
 
-use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
-use std::os::unix::fs::FileTypeExt;
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::thread;
@@ -63,14 +61,7 @@ fn main() -> ExitCode {
     let receiver = Arc::new(receiver);
     let printing = Arc::clone(&receiver);
     thread::spawn(move || print_requests(&printing));
-    if stdin_is_pipe() {
-        let mut sink = Vec::new();
-        let _ = io::stdin().read_to_end(&mut sink);
-        return ExitCode::SUCCESS;
-    }
-    loop {
-        thread::park();
-    }
+    offload_testkit::serve_until_stdin_closes()
 }
 
 /// Print each answered request, in arrival order, as one JSON line.
@@ -98,16 +89,6 @@ fn print_requests(receiver: &OtlpReceiver) {
             }
         }
     }
-}
-
-fn stdin_is_pipe() -> bool {
-    let stdin = io::stdin();
-    let Ok(fd) = stdin.as_fd().try_clone_to_owned() else {
-        return false;
-    };
-    std::fs::File::from(fd)
-        .metadata()
-        .is_ok_and(|m| m.file_type().is_fifo() || m.file_type().is_socket())
 }
 
 /// `(port, status)` from the flags; `None` for `--help`.
