@@ -4,7 +4,7 @@
 #
 #   scripts/bench.sh runner [--runs N]       offload run overhead over a bare codex exec
 #   scripts/bench.sh hook [--runs N]         offload-hook PreToolUse latency, empty and 100k-event ledger
-#   scripts/bench.sh ledger [--events 100000,1000000]
+#   scripts/bench.sh ledger [--events 100000,1000000] [--keep DIR]
 #                                            the ledger at scale: stats, --rebuild, doctor, a run,
 #                                            a hook denial and the statusline; time and peak memory
 #   scripts/bench.sh hook-effect [--runs N]  a Bash call's PreToolUse + PostToolUse in a 10 000-file

@@ -65,11 +65,8 @@ pub fn reason_key(reason: &str) -> &str {
 impl Denials {
     fn add(&mut self, tool: &str, reason: &str) {
         self.total += 1;
-        *self.by_tool.entry(tool.to_owned()).or_default() += 1;
-        *self
-            .by_reason
-            .entry(reason_key(reason).to_owned())
-            .or_default() += 1;
+        bump(&mut self.by_tool, tool);
+        bump(&mut self.by_reason, reason_key(reason));
     }
 
     fn merge(&mut self, o: Denials) {
@@ -90,6 +87,16 @@ impl Denials {
     /// `fail-closed 3, route-first 2`: reasons by count (most first), then by code.
     pub fn describe_reasons(&self) -> String {
         most_first(&self.by_reason)
+    }
+}
+
+/// One more of `key` (a key is copied only the first time it is seen).
+fn bump(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_owned(), 1);
+        }
     }
 }
 
@@ -189,10 +196,7 @@ impl Group {
                     }
                     self.durations.push(f.duration_ms);
                 }
-                *self
-                    .outcomes
-                    .entry(f.outcome.as_str().to_owned())
-                    .or_default() += 1;
+                bump(&mut self.outcomes, f.outcome.as_str());
                 self.tokens.add(&f.tokens);
             }
             Body::GuardDenied { tool, reason, warn } => {
@@ -224,10 +228,10 @@ impl Group {
             Body::AttemptFinished(f) => (&mut self.attempt_cwd, &f.cwd),
             _ => return,
         };
-        if folder.trim().is_empty() {
+        if folder.trim().is_empty() || slot.as_ref().is_some_and(|(t, _)| *t > ev.ts) {
             return;
         }
-        *slot = newer(slot.take(), Some((ev.ts, folder.clone())));
+        *slot = Some((ev.ts, folder.clone()));
     }
 
     /// Add a group of the same key folded from a later part of the log.

@@ -107,7 +107,8 @@ fn main() {
             let sizes: Vec<usize> = flag("--events")
                 .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
                 .unwrap_or_else(|| vec![100_000, 1_000_000]);
-            ledger_bench(&offload, &sizes);
+            let keep = flag("--keep").map(PathBuf::from);
+            ledger_bench(&offload, &sizes, keep.as_deref());
         }
         Some("hook") => {
             let runs = flag("--runs")
@@ -161,7 +162,9 @@ fn main() {
         _ => {
             eprintln!("usage: offload-bench runner [--runs N] [--offload PATH] [--codex PATH]");
             eprintln!("       offload-bench hook [--runs N] [--hook PATH]");
-            eprintln!("       offload-bench ledger [--events 100000,1000000] [--offload PATH]");
+            eprintln!(
+                "       offload-bench ledger [--events 100000,1000000] [--offload PATH] [--keep DIR]"
+            );
             eprintln!("       offload-bench hook-effect [--runs N] [--hook PATH]");
             eprintln!(
                 "       offload-bench statusline [--runs N] [--ccstatusline-runs N] [--statusline PATH] [--ccline PATH] [--ccstatusline PATH]"
@@ -1284,7 +1287,7 @@ fn timed(cmd: &mut Command) -> (Duration, u64, bool) {
 }
 
 #[allow(clippy::zombie_processes)] // reaped by wait4, which also gives the peak memory
-fn ledger_bench(offload: &Path, sizes: &[usize]) {
+fn ledger_bench(offload: &Path, sizes: &[usize], keep: Option<&Path>) {
     if !offload.exists() {
         eprintln!(
             "offload-bench: {} not found; build it: cargo build --release -p offload",
@@ -1302,9 +1305,28 @@ fn ledger_bench(offload: &Path, sizes: &[usize]) {
         "events", "log", "case", "time", "peak", "runs"
     );
     for &events in sizes {
-        let dir = tempfile::tempdir().expect("temp folder");
-        let home = dir.path().join("state");
-        let project = dir.path().join("proj");
+        let temp;
+        let root: PathBuf = match keep {
+            // Kept for profiling: a state folder under `<keep>/<events>/` to point
+            // OFFLOAD_HOME at.
+            Some(k) => {
+                let d = k.join(events.to_string());
+                std::fs::create_dir_all(&d).expect("--keep folder");
+                let kept = tempfile::Builder::new()
+                    .prefix("ledger-")
+                    .tempdir_in(&d)
+                    .expect("temp folder")
+                    .keep();
+                println!("kept: {}", kept.display());
+                kept
+            }
+            None => {
+                temp = tempfile::tempdir().expect("temp folder");
+                temp.path().to_path_buf()
+            }
+        };
+        let home = root.as_path().join("state");
+        let project = root.as_path().join("proj");
         std::fs::create_dir_all(project.join("src")).expect("project");
         fill_mixed_ledger(&home, events);
         let log_mb = std::fs::metadata(home.join("events.jsonl")).map_or(0, |m| m.len()) >> 20;
@@ -1312,9 +1334,9 @@ fn ledger_bench(offload: &Path, sizes: &[usize]) {
             let mut c = Command::new(offload);
             c.args(args)
                 .env("OFFLOAD_HOME", &home)
-                .env("HOME", dir.path())
+                .env("HOME", root.as_path())
                 .env("CODEX_BIN", &fake)
-                .env("CODEX_HOME", dir.path().join("codex"))
+                .env("CODEX_HOME", root.as_path().join("codex"))
                 .env_remove("OFFLOAD_MODE")
                 .current_dir(&project);
             c
