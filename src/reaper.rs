@@ -16,6 +16,10 @@
 //!   reaper waits for codex like any other time; SIGUSR1 (offload's grace is over): it kills
 //!   codex and everything under it at once and exits.
 //!
+//! Both killed at once (by codex itself) leaves codex and its children to init: they carry the
+//! attempt's id (`OFFLOAD_ATTEMPT`), and whoever closes the dead attempt ends them
+//! (`shared::running::Running::claim_if_dead`).
+//!
 //! macOS has neither call: there `offload run` starts codex directly, and a SIGKILLed offload
 //! can leave it running (documented in the README).
 

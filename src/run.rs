@@ -576,6 +576,7 @@ fn attempt(
             };
             supervise::run(
                 &Job {
+                    attempt: &id,
                     bin,
                     spec: &spec,
                     timeout: plan.timeout,

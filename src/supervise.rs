@@ -75,6 +75,9 @@ impl Interrupts {
 
 /// One attempt to run.
 pub struct Job<'a> {
+    /// The attempt's id, given to codex as `OFFLOAD_ATTEMPT` (so whoever closes a run that
+    /// died can end what of it still runs).
+    pub attempt: &'a str,
     pub bin: &'a Path,
     pub spec: &'a ExecSpec,
     pub timeout: Duration,
@@ -133,6 +136,7 @@ pub fn run(job: &Job<'_>, interrupts: &Interrupts) -> Finished {
     if let Some(tp) = &job.traceparent {
         cmd.env("TRACEPARENT", tp);
     }
+    cmd.env(shared::env::OFFLOAD_ATTEMPT, job.attempt);
     cmd.args(job.spec.args())
         .stdin(stdin)
         .stdout(Stdio::piped())

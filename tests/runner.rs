@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
 use shared::outcome::Outcome;
@@ -320,6 +321,50 @@ fn a_sigkilled_offload_leaves_no_codex_behind() {
             "process {pid} outlived a SIGKILLed offload"
         );
     }
+}
+
+/// A codex that kills offload and its reaper at once (what a codex told to "kill the stuck
+/// offload processes" does) leaves itself and what it started running with no one above them:
+/// the next `offload run` (or hook call) that closes the dead attempt ends them, by the tag
+/// every process of the attempt carries, and the attempt is closed as failed once.
+#[test]
+fn a_codex_that_kills_offload_and_its_reaper_is_ended_by_the_next_run() {
+    let sb = Sandbox::new();
+    let pids = sb.file("pids");
+    let out = sb
+        .run()
+        .args(["x", "--session", "s1"])
+        .mode("killer")
+        .env("FAKE_CODEX_PIDS", &pids)
+        .command()
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(libc::SIGKILL), "{out:?}");
+    let left: Vec<u32> = std::fs::read_to_string(&pids)
+        .unwrap()
+        .lines()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(left.len(), 2);
+    for &pid in &left {
+        assert!(alive_after(pid, 0), "process {pid} is left running");
+    }
+    sb.run()
+        .args(["y", "--session", "s1"])
+        .output()
+        .expect_code(0);
+    for pid in left {
+        assert!(
+            !alive_after(pid, 2000),
+            "process {pid} of the dead run outlived the next run"
+        );
+    }
+    let finished = sb.finished();
+    assert_eq!(
+        finished.iter().map(|f| f.outcome).collect::<Vec<_>>(),
+        [Outcome::Failed, Outcome::Success],
+        "the dead attempt closed once, as failed"
+    );
 }
 
 /// A process codex started that left its group (`setsid … &`) and holds its output open: the

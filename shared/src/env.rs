@@ -18,6 +18,12 @@ pub const CLAUDE_CODE_SESSION_ID: &str = "CLAUDE_CODE_SESSION_ID";
 /// `jobs/<id>/` in the state folder). Not for people.
 pub const OFFLOAD_JOB: &str = "OFFLOAD_JOB";
 
+/// Set by `offload run` for codex (and so for everything codex starts): the attempt's id. A
+/// run whose own process died is closed by the next hook or run, which also ends every process
+/// still carrying its tag (one codex left behind when both offload and its reaper were
+/// killed). Not for people.
+pub const OFFLOAD_ATTEMPT: &str = "OFFLOAD_ATTEMPT";
+
 /// `1` inside Claude Code (hooks and Bash tool commands).
 pub const CLAUDECODE: &str = "CLAUDECODE";
 

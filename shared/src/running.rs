@@ -154,14 +154,21 @@ impl Running {
     ///
     /// A run killed after it recorded its finish but before it removed its marker is not closed
     /// again: the end of the log (its last 4 MiB, where such a finish is) is searched for it.
+    ///
+    /// The caller that claims it also ends whatever of the run still runs: every process
+    /// carrying its tag ([`crate::env::OFFLOAD_ATTEMPT`]), which is codex and what it started
+    /// when offload and its reaper were both killed at once.
     pub fn claim_if_dead(&self, state_dir: &Path) -> bool {
-        !self.alive()
+        let claimed = !self.alive()
             && std::fs::remove_file(dir(state_dir).join(format!(
                 "{}.json",
                 crate::fsutil::safe_name(&self.attempt, 120)
             )))
-            .is_ok()
-            && !finished_in_log_tail(&state_dir.join("events.jsonl"), &self.attempt)
+            .is_ok();
+        if claimed && !self.attempt.is_empty() {
+            crate::process::end_tagged(crate::env::OFFLOAD_ATTEMPT, &self.attempt);
+        }
+        claimed && !finished_in_log_tail(&state_dir.join("events.jsonl"), &self.attempt)
     }
 }
 
