@@ -240,12 +240,29 @@ pub fn config_findings(guard: &crate::config::GuardConfig) -> Vec<String> {
     out
 }
 
-/// An installed binary's identity as setup saw it.
+/// An installed binary's identity as setup saw it: size, modification time, inode, and the
+/// inode's change time, which a process can set back for the modification time (`utime`) but
+/// never for the change time, so bytes written in place show even when size, inode and
+/// modification time are kept.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BinSig {
     pub size: u64,
     pub mtime_ns: i128,
     pub ino: u64,
+    /// Absent in records of an older setup (then not compared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ctime_ns: Option<i128>,
+}
+
+impl BinSig {
+    /// Whether `now` is the file this record describes (the change time compared when the
+    /// record has one).
+    pub fn recorded_matches(&self, now: &BinSig) -> bool {
+        self.size == now.size
+            && self.mtime_ns == now.mtime_ns
+            && self.ino == now.ino
+            && (self.ctime_ns.is_none() || self.ctime_ns == now.ctime_ns)
+    }
 }
 
 /// The identity of the file at `path` now.
@@ -256,6 +273,7 @@ pub fn bin_sig(path: &Path) -> Option<BinSig> {
         size: m.len(),
         mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
         ino: m.ino(),
+        ctime_ns: Some(m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128),
     })
 }
 
@@ -274,7 +292,7 @@ pub fn binary_findings(state_dir: &Path) -> Vec<String> {
         let Ok(sig) = serde_json::from_value::<BinSig>(sig.clone()) else {
             continue;
         };
-        if bin_sig(Path::new(path)).as_ref() != Some(&sig) {
+        if !bin_sig(Path::new(path)).is_some_and(|now| sig.recorded_matches(&now)) {
             out.push(format!(
                 "{path} is not the binary offload setup installed (replaced or changed since; run `offload setup` after an upgrade)"
             ));
@@ -466,6 +484,46 @@ mod tests {
             flag(&f).unwrap(),
             "⚠ offload: binary replaced (offload doctor)"
         );
+        // Bytes written in place, with size, inode and modification time put back: the
+        // change time still moves.
+        let record = serde_json::json!({"v": 1, "settings": {}, "binaries": {
+            hook.display().to_string(): bin_sig(&hook).unwrap()
+        }});
+        std::fs::write(t.path().join("setup.json"), record.to_string()).unwrap();
+        assert!(binary_findings(t.path()).is_empty());
+        let before = std::fs::metadata(&hook).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        {
+            use std::io::{Seek, Write};
+            let mut f = std::fs::OpenOptions::new().write(true).open(&hook).unwrap();
+            f.seek(std::io::SeekFrom::Start(0)).unwrap();
+            f.write_all(b"#!/bin/x\n").unwrap();
+            f.set_modified(before.modified().unwrap()).unwrap();
+        }
+        let now = bin_sig(&hook).unwrap();
+        assert_eq!(
+            (now.size, now.ino, now.mtime_ns),
+            {
+                let r = serde_json::from_value::<BinSig>(
+                    record["binaries"][hook.display().to_string()].clone(),
+                )
+                .unwrap();
+                (r.size, r.ino, r.mtime_ns)
+            },
+            "size, inode and time kept"
+        );
+        assert!(
+            binary_findings(t.path())[0].contains("not the binary offload setup installed"),
+            "an in-place rewrite is found"
+        );
+        // A record of an older setup (no change time): compared as before.
+        let mut old = serde_json::to_value(bin_sig(&hook).unwrap()).unwrap();
+        old.as_object_mut().unwrap().remove("ctime_ns");
+        let record = serde_json::json!({"v": 1, "settings": {}, "binaries": {
+            hook.display().to_string(): old
+        }});
+        std::fs::write(t.path().join("setup.json"), record.to_string()).unwrap();
+        assert!(binary_findings(t.path()).is_empty());
         // No record (an older setup, or none): nothing to compare.
         std::fs::write(t.path().join("setup.json"), "{}").unwrap();
         assert!(binary_findings(t.path()).is_empty());

@@ -3843,7 +3843,9 @@ fn is_own_binary(name: &str, meta: &std::fs::Metadata) -> bool {
         .ok()
         .and_then(|p| crate::tamper::recorded_sig(&p.state_dir, &own_path))
     {
-        Some(sig) => crate::tamper::bin_sig(&own_path) == Some(sig),
+        Some(sig) => {
+            crate::tamper::bin_sig(&own_path).is_some_and(|now| sig.recorded_matches(&now))
+        }
         None => own.ctime() <= this.ctime() + 600,
     }
 }
