@@ -325,7 +325,8 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
         return Err(Error::with_code(
             format!(
                 "another Codex run is still working on {} (pid {}, since {} UTC, \"{}\"): wait for it \
-                 to finish; do not start another. To run both anyway, pass --parallel.",
+                 to finish; do not start another. To run both anyway, pass --parallel (the user's call: from Claude \
+                 Code the guard holds it while the session's own run works).",
                 r.cwd,
                 r.pid,
                 r.started.format("%H:%M:%S"),

@@ -599,6 +599,26 @@ fn a_running_attempt_holds_native_work_and_a_dead_one_is_closed_as_failed() {
         "{reason}"
     );
     assert!(reason.contains(&worker.id().to_string()), "{reason}");
+    // Claude asking for a second run beside it (`--parallel`) is held by the guard; a plain
+    // `offload run` passes the guard and is refused by `offload run` itself.
+    let pre = |command: &str| {
+        s.event(
+            "PreToolUse",
+            json!({"tool_name": "Bash", "tool_use_id": "toolu_par",
+                   "tool_input": {"command": command}}),
+        )
+    };
+    let reason = is_deny(&pre(
+        "offload run --parallel --work-type code 'fix src/lib.rs' workspace-write .",
+    ))
+    .expect("a second run beside the working one is held");
+    assert!(reason.contains("still working"), "{reason}");
+    assert!(
+        is_deny(&pre(
+            "offload run --work-type code 'fix src/lib.rs' workspace-write ."
+        ))
+        .is_none()
+    );
     // A second workspace-write run on the project is refused; --parallel runs it anyway.
     let out = s.offload_run("success").expect_code(1);
     assert!(

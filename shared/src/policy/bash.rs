@@ -84,6 +84,8 @@ pub struct Analysis {
     pub limit: Option<&'static str>,
     /// The command runs `offload approve` (in any spelling the parser can see through).
     pub runs_approve: bool,
+    /// The command runs `offload run … --parallel` (a second writing run beside one that works).
+    pub runs_parallel: bool,
     /// Part of it goes on after the command returns (`cmd &`, `setsid -f`, `at`): what that
     /// part does comes after PostToolUse, where the effect check cannot see it.
     pub background: bool,
@@ -115,6 +117,7 @@ pub fn analyze(
         opaque: Vec::new(),
         limit: None,
         runs_approve: false,
+        runs_parallel: false,
         background: false,
         checked: Vec::new(),
         conditional: 0,
@@ -139,6 +142,7 @@ pub fn analyze(
         opaque: a.opaque,
         limit: a.limit,
         runs_approve: a.runs_approve,
+        runs_parallel: a.runs_parallel,
         background: a.background,
     }
 }
@@ -1016,6 +1020,7 @@ struct Analyzer<'h> {
     opaque: Vec<String>,
     limit: Option<&'static str>,
     runs_approve: bool,
+    runs_parallel: bool,
     background: bool,
     /// Programs looked up in `PATH` already, and the verdict.
     checked: Vec<(String, Option<String>)>,
@@ -1664,6 +1669,14 @@ impl Analyzer<'_> {
                 .is_some_and(|w| w.text == "approve" || w.text == "restore")
         {
             self.runs_approve = true;
+        }
+        if name == "offload"
+            && rest.first().is_some_and(|w| w.text == "run")
+            && rest
+                .iter()
+                .any(|w| w.text == "--parallel" || w.text.starts_with("--parallel="))
+        {
+            self.runs_parallel = true;
         }
         let runs_command_option = match name {
             "tar" => rest.iter().any(|w| {

@@ -252,6 +252,14 @@ fn judge(
         if let Some(limit) = analysis.limit {
             return Judged::Deny("analysis-limit", messages::analysis_limit(limit));
         }
+        if analysis.runs_parallel
+            && let Some(r) = ctx.running
+        {
+            return Judged::Deny(
+                "codex-running",
+                messages::still_running("a second Codex run (`--parallel`)", r, ctx.offload),
+            );
+        }
         if let Some(what) = tamper(input, tool, &analysis, scope, ctx) {
             return Judged::Deny("tamper", messages::tamper(&what));
         }
