@@ -162,6 +162,43 @@ fn is_deny(d: &Done) -> Option<String> {
     })
 }
 
+/// A `claude` that a command of the session started (`claude -p … --resume <session>` from the
+/// Bash tool) is not the user: its prompt starts no turn, so a failed attempt keeps failing
+/// the turn closed. The user's own Claude Code (not under another) starts one.
+#[test]
+fn a_prompt_from_a_claude_nested_in_the_session_starts_no_turn() {
+    let s = Session::new();
+    s.prompt("add a function").expect_code(0);
+    s.offload_run("fail500").expect_code(20);
+    assert!(is_deny(&s.edit()).unwrap().contains("ended `failed`"));
+    let turns = || {
+        s.sb.ledger()
+            .read_log()
+            .unwrap()
+            .events
+            .iter()
+            .filter(|e| matches!(e.body, shared::ledger::Body::TurnStarted { .. }))
+            .count()
+    };
+    assert_eq!(turns(), 1);
+    let out = s
+        .prompt_from_claude("continue", &[("CLAUDECODE", "1")])
+        .expect_code(0);
+    assert!(
+        out.stdout().contains("does not start a turn"),
+        "{}",
+        out.stdout()
+    );
+    assert_eq!(turns(), 1, "no turn from the nested claude");
+    let reason = is_deny(&s.edit()).unwrap();
+    assert!(
+        reason.contains("ended `failed`"),
+        "still fail-closed: {reason}"
+    );
+    s.prompt_from_claude("continue", &[]).expect_code(0);
+    assert_eq!(turns(), 2, "the user's own Claude Code starts a turn");
+}
+
 #[test]
 fn route_first_then_unlocked_by_a_real_attempt_then_fail_closed_then_approved() {
     let s = Session::new();
@@ -227,7 +264,9 @@ fn route_first_then_unlocked_by_a_real_attempt_then_fail_closed_then_approved() 
         .count();
     assert_eq!(denials, 6);
     let summary = s.sb.ledger().session(s.id).unwrap();
-    assert_eq!((summary.turn, summary.attempts), (5, 2));
+    // Turns: the four prompts of the user's Claude Code and of the forged hook call; the
+    // nested stand-in's starts none.
+    assert_eq!((summary.turn, summary.attempts), (4, 2));
     let (folded, on_disk) = s.sb.ledger().verify().unwrap();
     assert_eq!(folded, on_disk);
 }

@@ -103,6 +103,7 @@ fn run() -> ExitCode {
         now: chrono::Utc::now(),
         tmpdir: var("TMPDIR").map(Into::into),
         prompt_sender: shared::claude_marker::prompt_sender,
+        prompt_nested: shared::claude_marker::nested_prompt,
         paths: paths.clone(),
     };
     let ledger = Ledger::new(paths).with_write_wait(Duration::from_secs(2));

@@ -106,19 +106,8 @@ pub fn prompt_sender() -> Result<Option<String>, String> {
         if !is_claude(&cmdline) || !wrote {
             continue;
         }
-        let mut p = pid;
-        let mut depth = 0;
-        while let Some(up) = crate::process::parent(p).filter(|&u| u > 1) {
-            if let Some(why) = marker_of(up) {
-                return Err(format!(
-                    "the Claude Code process {pid} that wrote it runs under process {up} {why} (a stand-in a command started)"
-                ));
-            }
-            p = up;
-            depth += 1;
-            if depth > 64 {
-                break;
-            }
+        if let Some(why) = under_claude(pid) {
+            return Err(why);
         }
         if crate::process::parent(pid) == Some(1) {
             return Ok(Some(format!(
@@ -131,6 +120,35 @@ pub fn prompt_sender() -> Result<Option<String>, String> {
         "its input did not come from a Claude Code process above the hook (a command ran the hook itself)"
             .into(),
     )
+}
+
+/// Why the Claude Code process `pid` is not the user's own: it runs under a process with Claude
+/// Code's markers (a `claude` a command of another session started, or a stand-in). `None`:
+/// nothing above it is.
+fn under_claude(pid: u32) -> Option<String> {
+    let mut p = pid;
+    for _ in 0..64 {
+        let up = crate::process::parent(p).filter(|&u| u > 1)?;
+        if let Some(why) = marker_of(up) {
+            return Some(format!(
+                "the Claude Code process {pid} that wrote it runs under process {up} {why} (a stand-in a command started)"
+            ));
+        }
+        p = up;
+    }
+    None
+}
+
+/// Why this hook's prompt comes from a Claude Code started inside another one's command (`claude
+/// -p … --resume <session>` from the Bash tool): the nearest `claude` among the hook's three
+/// nearest ancestors runs under a process with Claude Code's markers. Such a prompt does not
+/// start a turn of the session (it would move the turn past a failed attempt). `None`: not
+/// nested, or no Claude Code above the hook at all.
+pub fn nested_prompt() -> Option<String> {
+    let pid = crate::process::ancestors().take(3).find(|&pid| {
+        is_claude(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default())
+    })?;
+    under_claude(pid)
 }
 
 /// Whether process `pid` has a descriptor open on `target` (a `pipe:[N]` name).

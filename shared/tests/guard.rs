@@ -544,6 +544,7 @@ impl Hook {
                 now: Utc::now(),
                 tmpdir: None,
                 prompt_sender: || Ok(None),
+                prompt_nested: || None,
             },
             project: root.join("proj"),
             _dir: dir,

@@ -36,6 +36,7 @@ impl World {
                 now: Utc::now(),
                 tmpdir: None,
                 prompt_sender: || Ok(None),
+                prompt_nested: || None,
             },
             project,
             _dir: dir,

@@ -34,6 +34,9 @@ pub struct Env {
     /// Who wrote the hook's input, asked only for a prompt that approves a fallback (see
     /// [`crate::claude_marker::prompt_sender`]; tests pass their own).
     pub prompt_sender: fn() -> Result<Option<String>, String>,
+    /// Why this prompt comes from a Claude Code nested in another one's command
+    /// ([`crate::claude_marker::nested_prompt`]; tests pass their own).
+    pub prompt_nested: fn() -> Option<String>,
 }
 
 /// How long the Bash analysis may take, and the snapshot of a watched command: both well inside
@@ -275,6 +278,16 @@ pub fn answer(
             let prompt = input.prompt.as_deref().unwrap_or("");
             if prompt.trim_start().starts_with("<task-notification>") {
                 return Answer::default();
+            }
+            // A `claude` a command started inside the session (`claude -p … --resume <id>`
+            // from the Bash tool) is not the user: its prompt starts no turn.
+            if let Some(why) = (env.prompt_nested)() {
+                return Answer {
+                    stdout: format!(
+                        "offload: this prompt does not start a turn of the session: {why}."
+                    ),
+                    ..Answer::default()
+                };
             }
             let mut record = vec![Event::now(
                 sid.as_deref(),
