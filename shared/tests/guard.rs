@@ -613,6 +613,16 @@ fn odd_but_valid_payloads_never_block_unrelated_work() {
         json!({"hook_event_name": null, "tool_name": null}),
         json!({"hook_event_name": "PreToolUse", "tool_input": {"command": "ls"}}),
         json!({"hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": "rm -rf src"}),
+        // A tool call under an event name Claude Code does not send.
+        json!({"hook_event_name": "pretooluse", "tool_name": "Edit", "tool_input": {"file_path": "src/lib.rs"}}),
+        json!({"hook_event_name": "PreToolUse2", "tool_name": "Write", "tool_input": {"file_path": "src/lib.rs"}}),
+        // A built-in tool without the field it acts on, as a string.
+        json!({"hook_event_name": "PreToolUse", "tool_name": "Edit", "tool_input": {"file_path": 5, "old_string": "a", "new_string": "b"}}),
+        json!({"hook_event_name": "PreToolUse", "tool_name": "Edit", "tool_input": {"file_path": ["src/lib.rs"]}}),
+        json!({"hook_event_name": "PreToolUse", "tool_name": "Write", "tool_input": {"content": "x"}}),
+        json!({"hook_event_name": "PreToolUse", "tool_name": "NotebookEdit", "tool_input": {"notebook_path": null}}),
+        json!({"hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": {"command": ["sed", "-i", "s/a/b/", "src/lib.rs"]}}),
+        json!({"hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": {"description": "x"}}),
     ] {
         let a = h.run(payload.clone());
         assert_eq!(a.exit, 2, "{payload}");

@@ -110,16 +110,33 @@ pub fn answer(
     let event = input.event();
     // Valid JSON that is not a hook payload is judged like unreadable input: a tool call
     // without a tool name or with a tool input that is not an object cannot be judged.
+    // So is a tool call under an event name offload is not registered for (`pretooluse`), and
+    // a built-in tool's call without the field it acts on as a string (Claude Code checks
+    // those inputs before hooks run, so only a forged payload lacks them).
+    let required = |tool: &str| match tool {
+        "Edit" | "Write" | "MultiEdit" => Some("file_path"),
+        "NotebookEdit" => Some("notebook_path"),
+        "Bash" => Some("command"),
+        _ => None,
+    };
     let shapeless = match event {
         HookEvent::PreToolUse | HookEvent::PreSkillShellCommand => {
-            input.tool_name.is_none() || !input.tool_input.as_ref().is_some_and(|v| v.is_object())
+            input.tool_name.is_none()
+                || !input.tool_input.as_ref().is_some_and(|v| v.is_object())
+                || (event == HookEvent::PreToolUse
+                    && input
+                        .tool_name
+                        .as_deref()
+                        .and_then(required)
+                        .is_some_and(|field| input.input_str(field).is_none()))
         }
+        HookEvent::Other => input.hook_event_name.is_none() || input.tool_name.is_some(),
         _ => input.hook_event_name.is_none(),
     };
     if shapeless && mode == Mode::Enforce {
         return Answer {
             stderr: unreadable(
-                "the hook input is JSON, but not a Claude Code hook payload (no hook_event_name, or a tool call without tool_name or without a tool_input object)",
+                "the hook input is JSON, but not a Claude Code hook payload (no hook_event_name, a tool call under an event offload does not know, a tool call without tool_name or without a tool_input object, or an Edit, Write, NotebookEdit or Bash call without its path or command)",
             ),
             exit: 2,
             ..Answer::default()
