@@ -637,6 +637,15 @@ pub fn approval_in(prompt: &str, phrase: &str) -> bool {
         "instead",
         "wants",
         "suggests",
+        "psych",
+        "jk",
+        "sarcasm",
+        "sarcastic",
+        "lol",
+    ];
+    // Signs that take it back: a sarcasm tag, refusing or winking emoji.
+    const TAKEN_BACK: &[&str] = &[
+        "/s", "🙅", "🚫", "❌", "✋", "👎", "🛑", "⛔", "🤡", "😜", "😉", "🙃", "😏", "🤪", "🤭",
     ];
     let squash = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
     let phrase = squash(&phrase.to_lowercase());
@@ -658,7 +667,8 @@ pub fn approval_in(prompt: &str, phrase: &str) -> bool {
         let w = w.trim_matches('\'');
         NEGATION.contains(&w) || w.ends_with("n't")
     });
-    if quoted_code || negated || lower.contains('?') {
+    let taken_back = TAKEN_BACK.iter().any(|t| lower.contains(t));
+    if quoted_code || negated || taken_back || lower.contains('?') {
         return false;
     }
     // Sentences, each with its runs of spaces squashed.
@@ -1050,6 +1060,7 @@ mod approval_tests {
             "Yes — approve fallback.",
             "you may proceed, approve fallback",
             "approve  fallback",
+            "approve fallback \u{1f44d}",
         ] {
             assert!(approval_in(yes, p), "{yes}");
         }
@@ -1085,6 +1096,12 @@ mod approval_tests {
             "approve fallback unless tests fail",
             "approve fallback if you must",
             "approve fallback is what Claude wants",
+            // And a third.
+            "approve fallback \u{1f645}",
+            "sure, approve fallback \u{2014} psych",
+            "approve fallback /s",
+            "approve fallback jk",
+            "approve fallback \u{1f609}",
         ] {
             assert!(!approval_in(no, p), "{no}");
         }
