@@ -17,7 +17,7 @@ use serde_json::json;
 use shared::codex::catalog::{self, Catalog};
 use shared::codex::command::{ExecSpec, Sandbox};
 use shared::codex::resume::{self, Prior, PriorSource, Target, ThreadRecord, ThreadScan};
-use shared::codex::rollout;
+use shared::codex::{rollout, trust};
 use shared::config::{Config, RunnerConfig, check_effort, check_model_name, limits, parse_bool};
 use shared::env;
 use shared::fsutil::create_private_dir;
@@ -992,7 +992,11 @@ fn prune_runs(dir: &Path, keep: usize) {
 /// inside Claude Code: such an attempt is recorded but unlocks nothing, since Claude could point
 /// it at a script that "succeeds" (a `CODEX_BIN`, or a `codex` put first on `PATH`). The one
 /// configured is `runner.codex_bin` of the config file, or the `CODEX_BIN` Claude Code itself was
-/// started with, found on the `PATH` Claude Code was started with.
+/// started with, found on the `PATH` Claude Code was started with. It also counts for nothing
+/// when what decides what that codex runs or where it talks is not what Claude Code started
+/// with (see [`trust`]): codex's home, the variables that load code or certificates or route
+/// its traffic, the interpreter of its launcher; or when a file of its installation or its own
+/// config changed after Claude Code started.
 fn unconfigured_codex(
     config_file: &Path,
     bin: &Result<PathBuf, String>,
@@ -1000,20 +1004,43 @@ fn unconfigured_codex(
 ) -> Option<String> {
     shared::claude_marker::inside_claude_code()?;
     let used = bin.as_ref().ok().cloned();
+    let label = used
+        .as_ref()
+        .map_or_else(|| "codex".into(), |p| p.display().to_string());
     // What the Claude Code above started with; for a background job's runner, what its
     // starter saw above it.
     let view = shared::claude_marker::ClaudeView::of_ancestor().or_else(crate::jobs::claude_view);
     // codex's own home (its provider, its server) chosen from inside Claude Code: a real codex
     // talking to a server Claude runs would "succeed" at anything.
+    let own_home = std::env::var_os("HOME").map(PathBuf::from);
     if let Some(v) = &view {
         let now = std::env::var_os("CODEX_HOME").map(|v| v.to_string_lossy().into_owned());
         if now != v.codex_home {
             return Some(format!(
-                "{} with CODEX_HOME={} (Claude Code started with {})",
-                used.as_ref()
-                    .map_or_else(|| "codex".into(), |p| p.display().to_string()),
+                "{label} with CODEX_HOME={} (Claude Code started with {})",
                 now.unwrap_or_else(|| "(unset)".into()),
                 v.codex_home.as_deref().unwrap_or("none")
+            ));
+        }
+        // Without CODEX_HOME, codex's home is under HOME.
+        let started = trust::codex_home(v.codex_home.as_deref(), v.home.as_deref().map(Path::new));
+        let here = trust::codex_home(now.as_deref(), own_home.as_deref());
+        if v.home.is_some() && here != started {
+            return Some(format!(
+                "{label} with HOME={} (its home {}, where Claude Code's is {})",
+                own_home
+                    .as_deref()
+                    .unwrap_or(Path::new("(unset)"))
+                    .display(),
+                here.as_deref().unwrap_or(Path::new("(none)")).display(),
+                started.as_deref().unwrap_or(Path::new("(none)")).display()
+            ));
+        }
+        // What makes a program load other code or certificates, or sends its traffic
+        // elsewhere: node's options, the dynamic loader's, codex's own, proxies, a base URL.
+        if let Some(d) = trust::env_difference(&trust::own_watched_env(), &v.env) {
+            return Some(format!(
+                "{label} with {d}: start Claude Code with the variable if the user wants it"
             ));
         }
     }
@@ -1027,33 +1054,93 @@ fn unconfigured_codex(
     );
     let expected = shared::process::resolve_bin_in(&configured, &path).ok();
     let real = |p: &PathBuf| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
-    if used.is_some() && used.as_ref().map(real) == expected.as_ref().map(real) {
-        // The configured codex, unless its file changed after Claude Code started: a command
-        // may have copied another program over it.
-        let file = used.as_ref().map(real)?;
-        let changed = std::fs::metadata(&file).ok().map(|m| {
-            use std::os::unix::fs::MetadataExt;
-            std::time::UNIX_EPOCH
-                + std::time::Duration::new(
-                    m.ctime().max(0) as u64,
-                    m.ctime_nsec().clamp(0, 999_999_999) as u32,
-                )
-        })?;
-        // Since the Claude Code process above started, or (a run detached from it) since
-        // the session's first record.
-        let claude_start = view
-            .and_then(|v| v.started)
-            .map(std::time::SystemTime::from)
-            .or_else(|| session_start.map(std::time::SystemTime::from))?;
-        if changed > claude_start {
+    if used.is_none() || used.as_ref().map(real) != expected.as_ref().map(real) {
+        return Some(used.map_or_else(|| "(none found)".to_string(), |p| p.display().to_string()));
+    }
+    // The configured codex. A script launcher runs its interpreter: `#!/usr/bin/env node`
+    // finds `node` on the run's PATH, which a command may have put another program first on.
+    let file = used.as_ref().map(real)?;
+    let run_path = std::env::var_os("PATH").unwrap_or_default();
+    let interpreter = trust::interpreter_of(&file, &run_path);
+    if let Some(start_path) = view.as_ref().and_then(|v| v.path.as_deref()) {
+        let at_start = trust::interpreter_of(&file, std::ffi::OsStr::new(start_path));
+        if interpreter != at_start {
+            let show = |i: &Option<Result<PathBuf, String>>| match i {
+                Some(Ok(p)) => p.display().to_string(),
+                Some(Err(name)) => format!("no {name}"),
+                None => "none".into(),
+            };
             return Some(format!(
-                "{} (changed after this Claude Code session started: start a new session after upgrading codex)",
-                file.display()
+                "{} run by {} on this PATH, not {} as on the PATH Claude Code started with",
+                file.display(),
+                show(&interpreter),
+                show(&at_start)
             ));
         }
-        return None;
     }
-    Some(used.map_or_else(|| "(none found)".to_string(), |p| p.display().to_string()))
+    // Unless a file of it changed after Claude Code started: a command may have copied
+    // another program over it. Since the Claude Code process above started, or (a run
+    // detached from it) since the session's first record.
+    let claude_start = view
+        .as_ref()
+        .and_then(|v| v.started)
+        .map(std::time::SystemTime::from)
+        .or_else(|| session_start.map(std::time::SystemTime::from))?;
+    let upgrade = "start a new session after upgrading codex";
+    let mut files = vec![file.clone()];
+    if let Some(Ok(i)) = &interpreter {
+        files.push(i.clone());
+    }
+    for f in &files {
+        if trust::changed_at(f).is_some_and(|t| t > claude_start) {
+            return Some(format!(
+                "{} (changed after this Claude Code session started: {upgrade})",
+                f.display()
+            ));
+        }
+    }
+    // An npm install runs more than its launcher: the launcher starts the platform package's
+    // binary, found in the same `node_modules/@openai`. Every entry of it counts.
+    if let Some(scope) = trust::npm_scope(&file) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        match trust::changed_under(&scope, claude_start, trust::MAX_ENTRIES, deadline) {
+            Ok(None) => {}
+            Ok(Some(p)) => {
+                return Some(format!(
+                    "{} (of {}'s installation, changed after this Claude Code session started: {upgrade})",
+                    p.display(),
+                    file.display()
+                ));
+            }
+            Err(why) => {
+                return Some(format!(
+                    "{} (its installation cannot be checked: {why})",
+                    file.display()
+                ));
+            }
+        }
+    }
+    // codex's own config: its provider and server, its login, the variables of its `.env`.
+    let codex_home = match &view {
+        Some(v) => trust::codex_home(v.codex_home.as_deref(), v.home.as_deref().map(Path::new)),
+        None => trust::codex_home(
+            std::env::var("CODEX_HOME").ok().as_deref(),
+            own_home.as_deref(),
+        ),
+    };
+    for f in codex_home
+        .as_deref()
+        .map(trust::config_files)
+        .unwrap_or_default()
+    {
+        if trust::changed_at(&f).is_some_and(|t| t > claude_start) {
+            return Some(format!(
+                "{label} with {} changed after this Claude Code session started (start a new session after changing codex's config)",
+                f.display()
+            ));
+        }
+    }
+    None
 }
 
 #[cfg(test)]

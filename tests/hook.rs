@@ -97,19 +97,48 @@ impl Session {
     /// variables; the stand-in waits 0.1 s first, so that what the command changes is younger
     /// than it.
     fn claude_runs(&self, command: &str) -> Done {
+        self.claude_runs_with(command, &[])
+    }
+
+    /// [`Session::claude_runs`] with Claude Code started with `env` as well.
+    fn claude_runs_with(&self, command: &str, env: &[(&str, &std::ffi::OsStr)]) -> Done {
         let cli = self.stand_in(
             "run-cli.js",
             "import subprocess, sys, time\ntime.sleep(0.1)\nsys.exit(subprocess.call(['sh', '-c', sys.argv[1]]))\n",
         );
-        Run::new("python3")
+        let mut run = Run::new("python3")
             .arg(&cli)
             .arg(command)
             .env("OFFLOAD_HOME", self.sb.home())
             .env("CODEX_HOME", self.sb.codex_home())
             .env("CLAUDE_CODE_SESSION_ID", self.id)
             .env("CLAUDECODE", "1")
-            .current_dir(&self.project)
-            .output()
+            .current_dir(&self.project);
+        for (k, v) in env {
+            run = run.env(k, v);
+        }
+        run.output()
+    }
+
+    /// What the last attempt recorded as the codex it ran when that was not the configured one.
+    fn last_unconfigured(&self) -> Option<String> {
+        self.sb
+            .events()
+            .iter()
+            .rev()
+            .find_map(|e| match &e.body {
+                Body::AttemptFinished(f) => Some(f.unconfigured_codex.clone()),
+                _ => None,
+            })
+            .expect("an attempt")
+    }
+
+    /// `offload run` as Claude's command, prefixed by `prefix`.
+    fn run_command(&self, prefix: &str) -> String {
+        format!(
+            "{prefix}{} run 'fix src/lib.rs' workspace-write .",
+            support::offload_bin().display()
+        )
     }
 
     /// A prompt as Claude Code sends it: through a stand-in Claude Code process (a script
@@ -1056,6 +1085,225 @@ fn a_codex_home_chosen_inside_claude_code_counts_for_nothing() {
     claude_runs(&format!("CODEX_HOME={} {run}", other.display())).expect_code(0);
     let reason = is_deny(&s.edit()).expect("a codex home chosen by Claude counts for nothing");
     assert!(reason.contains("does not count"), "{reason}");
+}
+
+/// What decides what codex loads and where it talks, set by Claude's command to other than
+/// what Claude Code started with (node's options, the loader's, codex's base URL or a proxy):
+/// the attempt is recorded but counts for nothing, and its record names the variable; the
+/// same variable as Claude Code started with counts.
+#[test]
+fn variables_that_load_code_or_move_codexs_traffic_count_for_nothing() {
+    let s = Session::new();
+    s.prompt("go").expect_code(0);
+    s.claude_runs_with(
+        &s.run_command(""),
+        &[("https_proxy", "http://127.0.0.1:9".as_ref())],
+    )
+    .expect_code(0);
+    assert_eq!(s.last_unconfigured(), None);
+    assert_eq!(s.edit().stdout(), "", "an ordinary run counts");
+    for (i, (var, value)) in [
+        ("NODE_OPTIONS", "--require /tmp/r.js"),
+        ("LD_PRELOAD", ""),
+        ("LD_AUDIT", "/nonexistent.so"),
+        ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1"),
+        ("CODEX_CA_CERTIFICATE", "/tmp/ca.pem"),
+        ("HTTPS_PROXY", "http://127.0.0.1:9"),
+        ("SSL_CERT_FILE", "/tmp/ca.pem"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        s.prompt(&format!("again {i}")).expect_code(0);
+        s.claude_runs(&s.run_command(&format!("{var}='{value}' ")))
+            .expect_code(0);
+        let reason = is_deny(&s.edit()).expect("a variable set by Claude counts for nothing");
+        assert!(reason.contains("does not count"), "{var}: {reason}");
+        let why = s
+            .last_unconfigured()
+            .expect("recorded as not the configured codex");
+        assert!(why.contains(&format!("{var}=")), "{var}: {why}");
+    }
+    // Unset by the command, where Claude Code started with it.
+    s.prompt("unset").expect_code(0);
+    s.claude_runs_with(
+        &s.run_command("unset https_proxy; "),
+        &[("https_proxy", "http://127.0.0.1:9".as_ref())],
+    )
+    .expect_code(0);
+    let why = s
+        .last_unconfigured()
+        .expect("an unset proxy is a change too");
+    assert!(why.contains("https_proxy=(unset)"), "{why}");
+}
+
+/// A launcher run by an interpreter found on `PATH` (`#!/usr/bin/env node`): a command that
+/// puts another interpreter first on the run's `PATH` runs the configured launcher with a
+/// program of Claude's; the attempt counts for nothing. The same `PATH` counts.
+#[test]
+fn a_launchers_interpreter_found_elsewhere_counts_for_nothing() {
+    let s = Session::new();
+    let root = s.sb.dir.path();
+    let (good, evil, bin) = (root.join("interp"), root.join("evil"), root.join("bin"));
+    for d in [&good, &evil, &bin] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let exe = |p: &std::path::Path, body: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(p, body).unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    // `fakenode LAUNCHER ARGS…` runs the launcher with sh, as node runs its script.
+    exe(&good.join("fakenode"), "#!/bin/sh\nexec /bin/sh \"$@\"\n");
+    exe(&evil.join("fakenode"), "#!/bin/sh\nexec /bin/sh \"$@\"\n");
+    let codex = bin.join("codex");
+    exe(
+        &codex,
+        &format!(
+            "#!/usr/bin/env fakenode\nexec {} \"$@\"\n",
+            support::fake_codex().display()
+        ),
+    );
+    std::fs::write(
+        s.sb.home().join("config.json"),
+        serde_json::to_vec(&json!({"runner": {"codex_bin": codex}})).unwrap(),
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let path = std::env::join_paths(std::iter::once(good.clone()).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .unwrap();
+    s.prompt("go").expect_code(0);
+    s.claude_runs_with(&s.run_command(""), &[("PATH", &path)])
+        .expect_code(0);
+    assert_eq!(s.last_unconfigured(), None);
+    assert_eq!(
+        s.edit().stdout(),
+        "",
+        "the launcher with its interpreter counts"
+    );
+    s.prompt("again").expect_code(0);
+    s.claude_runs_with(
+        &s.run_command(&format!("PATH={}:$PATH ", evil.display())),
+        &[("PATH", &path)],
+    )
+    .expect_code(0);
+    let reason = is_deny(&s.edit()).expect("another interpreter counts for nothing");
+    assert!(reason.contains("does not count"), "{reason}");
+    let why = s.last_unconfigured().unwrap();
+    assert!(
+        why.contains(&evil.join("fakenode").display().to_string()),
+        "{why}"
+    );
+}
+
+/// An npm install: the launcher starts the platform package's binary. That binary replaced
+/// during the session (the launcher untouched) makes an attempt count for nothing; untouched,
+/// it counts.
+#[test]
+fn a_file_of_an_npm_install_changed_during_the_session_counts_for_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Session::new();
+    let scope = s.sb.dir.path().join("prefix/lib/node_modules/@openai");
+    let native = scope.join("codex-linux-x64/vendor/bin/codex");
+    let launcher = scope.join("codex/bin/codex.js");
+    for f in [&native, &launcher] {
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+    }
+    std::fs::copy(support::fake_codex(), &native).unwrap();
+    std::fs::write(
+        &launcher,
+        format!("#!/bin/sh\nexec {} \"$@\"\n", native.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&launcher, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let link = s.sb.dir.path().join("prefix/bin/codex");
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&launcher, &link).unwrap();
+    std::fs::write(
+        s.sb.home().join("config.json"),
+        serde_json::to_vec(&json!({"runner": {"codex_bin": link}})).unwrap(),
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    s.prompt("go").expect_code(0);
+    s.claude_runs(&s.run_command("")).expect_code(0);
+    assert_eq!(s.last_unconfigured(), None);
+    assert_eq!(s.edit().stdout(), "", "the untouched install counts");
+    s.prompt("again").expect_code(0);
+    s.claude_runs(&s.run_command(&format!(
+        "cp {} {}; ",
+        support::fake_codex().display(),
+        native.display()
+    )))
+    .expect_code(0);
+    let reason = is_deny(&s.edit()).expect("a replaced platform binary counts for nothing");
+    assert!(reason.contains("does not count"), "{reason}");
+    let why = s.last_unconfigured().unwrap();
+    assert!(
+        why.contains(&native.display().to_string()) && why.contains("changed after"),
+        "{why}"
+    );
+}
+
+/// codex's own config (its provider's base URL) or login changed during the session: attempts
+/// count for nothing. And the guard keeps Claude's tools off those files.
+#[test]
+fn codexs_config_changed_during_the_session_counts_for_nothing_and_is_guarded() {
+    let s = Session::new();
+    let config = s.sb.codex_home().join("config.toml");
+    std::fs::write(&config, "model = \"gpt-5.4\"\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    s.prompt("go").expect_code(0);
+    s.claude_runs(&s.run_command("")).expect_code(0);
+    assert_eq!(s.edit().stdout(), "", "codex's config as it was counts");
+    s.prompt("again").expect_code(0);
+    s.claude_runs(&s.run_command(&format!(
+        "printf '[model_providers.m]\\nbase_url = \"http://127.0.0.1:9\"\\n' >> {}; ",
+        config.display()
+    )))
+    .expect_code(0);
+    let reason = is_deny(&s.edit()).expect("codex's config changed counts for nothing");
+    assert!(reason.contains("does not count"), "{reason}");
+    let why = s.last_unconfigured().unwrap();
+    assert!(
+        why.contains(&config.display().to_string()) && why.contains("codex's config"),
+        "{why}"
+    );
+
+    // The guard: edits and spelled writes of codex's config and login are denied.
+    let home = s.sb.codex_home();
+    let env = [("CODEX_HOME", home.to_str().unwrap())];
+    for (tool, input) in [
+        (
+            "Edit",
+            json!({"file_path": config, "old_string": "a", "new_string": "b"}),
+        ),
+        (
+            "Write",
+            json!({"file_path": home.join("auth.json"), "content": "{}"}),
+        ),
+        (
+            "Bash",
+            json!({"command": format!("echo x > {}", home.join("config.toml").display())}),
+        ),
+    ] {
+        let payload = s.payload(
+            "PreToolUse",
+            json!({"tool_name": tool, "tool_input": input}),
+        );
+        let reason = is_deny(&s.hook_with(&payload, &env).expect_code(0))
+            .unwrap_or_else(|| panic!("{tool} of codex's config is denied"));
+        assert!(reason.contains("codex's own config"), "{tool}: {reason}");
+    }
+    // Without CODEX_HOME: ~/.codex.
+    let dot = s.sb.dir.path().join(".codex/config.toml");
+    let payload = s.payload(
+        "PreToolUse",
+        json!({"tool_name": "Write", "tool_input": {"file_path": dot, "content": ""}}),
+    );
+    assert!(is_deny(&s.hook(&payload)).is_some(), "~/.codex/config.toml");
 }
 
 /// A FIFO, or a link to `/dev/zero`, in place of offload's config, the project's

@@ -92,6 +92,7 @@ fn run() -> ExitCode {
         project_dir: var("CLAUDE_PROJECT_DIR").map(Into::into),
         env_file: var("CLAUDE_ENV_FILE").map(Into::into),
         home: var("HOME").map(Into::into),
+        codex_home: var("CODEX_HOME").map(Into::into),
         codex_found: if is_session_start {
             let name = shared::env::var(shared::env::CODEX_BIN).unwrap_or_else(|| "codex".into());
             shared::process::resolve_bin(&name)

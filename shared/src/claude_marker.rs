@@ -305,31 +305,48 @@ pub fn claude_started_with(name: &str) -> Option<Option<Vec<u8>>> {
 }
 
 /// What the Claude Code process above this one started with, for judging which codex an
-/// attempt ran (see `offload run`): its `CODEX_HOME`, `CODEX_BIN` and `PATH`, and when it
-/// started. A background job's runner has no Claude Code above it: its starter took this view
-/// and left it in the job's file.
+/// attempt ran (see `offload run`): its `CODEX_HOME`, `CODEX_BIN`, `PATH`, `HOME`, the
+/// variables that decide what codex loads and where it talks
+/// ([`crate::codex::trust::watched_var`]), and when it started. A background job's runner has
+/// no Claude Code above it: its starter took this view and left it in the job's file.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ClaudeView {
     pub codex_home: Option<String>,
     pub codex_bin: Option<String>,
     pub path: Option<String>,
     pub started: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    pub home: Option<String>,
+    /// The watched variables it started with.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 impl ClaudeView {
     /// From the nearest Claude Code process above this one, if any.
     pub fn of_ancestor() -> Option<ClaudeView> {
         let pid = claude_ancestor()?;
-        let get = |name: &str| {
-            claude_started_with(name)
-                .flatten()
-                .map(|v| String::from_utf8_lossy(&v).into_owned())
-        };
+        let environ = environ(pid)?;
+        let vars: Vec<(String, String)> = environ
+            .split(|b| *b == 0)
+            .filter_map(|e| {
+                let at = e.iter().position(|b| *b == b'=')?;
+                Some((
+                    String::from_utf8_lossy(&e[..at]).into_owned(),
+                    String::from_utf8_lossy(&e[at + 1..]).into_owned(),
+                ))
+            })
+            .collect();
+        let get = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         Some(ClaudeView {
             codex_home: get("CODEX_HOME"),
             codex_bin: get(crate::env::CODEX_BIN),
             path: get("PATH"),
             started: crate::process::started_at(pid).map(chrono::DateTime::from),
+            home: get("HOME"),
+            env: crate::codex::trust::watched_env(
+                vars.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            ),
         })
     }
 }

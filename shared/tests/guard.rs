@@ -540,6 +540,7 @@ impl Hook {
                 project_dir: Some(root.join("proj")),
                 env_file: Some(root.join("env-file")),
                 home: Some(root.join("home")),
+                codex_home: None,
                 codex_found: Some("/usr/bin/codex".into()),
                 now: Utc::now(),
                 tmpdir: None,

@@ -32,6 +32,7 @@ impl World {
                 project_dir: Some(project.clone()),
                 env_file: Some(root.join("env")),
                 home: Some(root.join("home")),
+                codex_home: None,
                 codex_found: None,
                 now: Utc::now(),
                 tmpdir: None,

@@ -13,3 +13,4 @@ pub mod command;
 pub mod events;
 pub mod resume;
 pub mod rollout;
+pub mod trust;

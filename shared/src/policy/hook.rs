@@ -26,6 +26,8 @@ pub struct Env {
     /// `CLAUDE_ENV_FILE`, if set (SessionStart).
     pub env_file: Option<PathBuf>,
     pub home: Option<PathBuf>,
+    /// `CODEX_HOME`, if set: codex's home (else `~/.codex`), whose config the guard keeps.
+    pub codex_home: Option<PathBuf>,
     /// Whether a codex executable was found (SessionStart context).
     pub codex_found: Option<String>,
     pub now: DateTime<Utc>,
@@ -159,6 +161,13 @@ pub fn answer(
         ] {
             protected.push(dir.join(bin));
         }
+    }
+    // codex's own config and login: where the configured codex talks, and as whom.
+    if let Some(home) = crate::codex::trust::codex_home(
+        env.codex_home.as_deref().and_then(Path::to_str),
+        env.home.as_deref(),
+    ) {
+        protected.extend(crate::codex::trust::config_files(&home));
     }
     // Attempts running now (PreToolUse only): one of this session's that still runs holds its
     // native work; one whose process died without a finish is closed as failed here.

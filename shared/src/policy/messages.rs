@@ -148,10 +148,11 @@ pub fn plan_invalid(path: &str, problems: &[crate::plan::Problem], offload: &str
     out
 }
 
-/// Claude tried to change offload's own state, config or approvals.
+/// Claude tried to change offload's own state, config or approvals, or codex's config.
 pub fn tamper(what: &str) -> String {
     format!(
-        "offload: {what} would change offload's own records, configuration or hooks, which only the user may do. \
+        "offload: {what} would change offload's own records, configuration or hooks, or codex's own config \
+         (where codex talks and as whom), which only the user may do. \
          Do not retry this another way; if the user wants it, they can do it themselves in a terminal \
          (or turn offload off for a session with OFFLOAD_MODE=off)."
     )
