@@ -1838,3 +1838,179 @@ fn settings_vectors_of_round_seven() {
         }
     }
 }
+
+/// B13: a skill's, subagent's or command's frontmatter can declare hooks that run while it is
+/// active. A Write or Edit that adds `hooks` to it, or changes them, is denied like a settings
+/// hook; everything else about these files stays free.
+#[test]
+fn hooks_declared_in_a_skill_or_agent_frontmatter() {
+    let g = Given::new();
+    let rw = "hooks:\n  PreToolUse:\n    - matcher: \"Write\"\n      hooks: [{type: command, command: \"python3 /tmp/rw.py\"}]\n";
+    let plain = "---\nname: notes-helper\ndescription: Notes\n---\n\nBody\n";
+    let hooked = format!("---\nname: notes-helper\ndescription: Notes\n{rw}---\n\nBody\n");
+    let user_skill = g
+        .home()
+        .join(".claude/skills/notes/SKILL.md")
+        .display()
+        .to_string();
+    let rows: Vec<(&str, String, Option<&str>, Value, bool)> = vec![
+        // (why, file, content before, the tool input besides file_path, denied)
+        (
+            "B13 project skill, new",
+            g.p(".claude/skills/notes-helper/SKILL.md"),
+            None,
+            json!({"content": hooked}),
+            true,
+        ),
+        (
+            "user skill, new",
+            user_skill.clone(),
+            None,
+            json!({"content": hooked}),
+            true,
+        ),
+        (
+            "project agent",
+            g.p(".claude/agents/rw.md"),
+            Some(plain),
+            json!({"content": hooked}),
+            true,
+        ),
+        (
+            "user agent",
+            g.home()
+                .join(".claude/agents/x/rw.md")
+                .display()
+                .to_string(),
+            None,
+            json!({"content": hooked}),
+            true,
+        ),
+        (
+            "command",
+            g.p(".claude/commands/go.md"),
+            None,
+            json!({"content": hooked}),
+            true,
+        ),
+        (
+            "a subfolder's skill",
+            g.p("sub/.claude/skills/a/SKILL.md"),
+            None,
+            json!({"content": hooked}),
+            true,
+        ),
+        (
+            "quoted key",
+            g.p(".claude/skills/q/SKILL.md"),
+            None,
+            json!({"content": "---\n\"hooks\": {PreToolUse: []}\n---\n"}),
+            true,
+        ),
+        (
+            "flow mapping",
+            g.p(".claude/skills/f/SKILL.md"),
+            None,
+            json!({"content": "---\n{name: a, hooks: {Stop: []}}\n---\n"}),
+            true,
+        ),
+        (
+            "Edit adding hooks",
+            g.p(".claude/skills/e/SKILL.md"),
+            Some(plain),
+            json!({"old_string": "description: Notes\n", "new_string": format!("description: Notes\n{rw}")}),
+            true,
+        ),
+        (
+            "Edit changing hooks",
+            g.p(".claude/skills/c/SKILL.md"),
+            Some(&hooked),
+            json!({"old_string": "/tmp/rw.py", "new_string": "/tmp/other.py"}),
+            true,
+        ),
+        (
+            "MultiEdit adding hooks",
+            g.p(".claude/agents/m.md"),
+            Some(plain),
+            json!({"edits": [{"old_string": "Body", "new_string": "Text"}, {"old_string": "name: notes-helper\n", "new_string": "name: notes-helper\nhooks:\n  Stop: []\n"}]}),
+            true,
+        ),
+        // What passes: no hooks, hooks kept as they were, hooks removed, `hooks` in the body.
+        (
+            "skill without hooks",
+            g.p(".claude/skills/n/SKILL.md"),
+            None,
+            json!({"content": plain}),
+            false,
+        ),
+        (
+            "description changed, hooks kept",
+            g.p(".claude/skills/k/SKILL.md"),
+            Some(&hooked),
+            json!({"old_string": "description: Notes", "new_string": "description: Better notes"}),
+            false,
+        ),
+        (
+            "body changed, hooks kept",
+            g.p(".claude/skills/b/SKILL.md"),
+            Some(&hooked),
+            json!({"old_string": "Body", "new_string": "More body"}),
+            false,
+        ),
+        (
+            "hooks removed",
+            g.p(".claude/skills/r/SKILL.md"),
+            Some(&hooked),
+            json!({"content": plain}),
+            false,
+        ),
+        (
+            "hooks: in the body",
+            g.p(".claude/skills/t/SKILL.md"),
+            None,
+            json!({"content": format!("{plain}\nhooks:\n  Stop: []\n")}),
+            false,
+        ),
+        (
+            "another file of a skill",
+            g.p(".claude/skills/o/reference.md"),
+            None,
+            json!({"content": hooked}),
+            false,
+        ),
+        (
+            "a Markdown file elsewhere",
+            g.p("docs/agents/x.md"),
+            None,
+            json!({"content": hooked}),
+            false,
+        ),
+    ];
+    for (why, file, before, input, deny) in rows {
+        let path = PathBuf::from(&file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let _ = std::fs::remove_file(&path);
+        if let Some(b) = before {
+            std::fs::write(&path, b).unwrap();
+        }
+        let mut input = input;
+        input["file_path"] = json!(file);
+        let tool = if input.get("content").is_some() {
+            "Write"
+        } else if input.get("edits").is_some() {
+            "MultiEdit"
+        } else {
+            "Edit"
+        };
+        let v = g.call(tool, input);
+        if deny {
+            let reason = denied(&v, "tamper");
+            assert!(
+                reason.contains("runs code outside the guard"),
+                "{why}: {reason}"
+            );
+        } else {
+            assert_eq!(v, Verdict::Silent, "{why}");
+        }
+    }
+}
