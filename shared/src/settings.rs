@@ -867,7 +867,7 @@ enum Ty {
 
 /// The well-known keys of Claude Code's settings and their types (its settings reference);
 /// other keys are not judged.
-const SCHEMA: [(&str, Ty); 30] = [
+const SCHEMA: [(&str, Ty); 29] = [
     ("$schema", Ty::Str),
     ("apiKeyHelper", Ty::Str),
     ("awsAuthRefresh", Ty::Str),
@@ -897,7 +897,6 @@ const SCHEMA: [(&str, Ty); 30] = [
     ("companyAnnouncements", Ty::StrList),
     ("sandbox", Ty::Obj),
     ("skipWebFetchPreflight", Ty::Bool),
-    ("disableBypassPermissionsMode", Ty::Str),
 ];
 
 /// The ways a settings file does not fit Claude Code's settings schema for its well-known keys
