@@ -1035,7 +1035,12 @@ impl Ctx {
         for (path, shown) in self.settings_files() {
             match std::fs::read(&path) {
                 Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
-                    Ok(v) if v.is_object() => read.push((shown, v)),
+                    Ok(v) if v.is_object() => match shared::settings::schema_problems(&v).first() {
+                        Some(p) => broken.push(format!(
+                            "{shown} does not fit Claude Code's settings schema ({p})"
+                        )),
+                        None => read.push((shown, v)),
+                    },
                     Ok(_) => broken.push(format!("{shown} is not a JSON object")),
                     Err(e) => broken.push(format!("{shown} is not valid JSON ({e})")),
                 },
@@ -1048,7 +1053,7 @@ impl Ctx {
             Check::fail(
                 "settings",
                 broken.join("; "),
-                "fix the file (Claude Code ignores settings it cannot parse), or run `offload setup` after moving it away",
+                "fix the file (Claude Code ignores settings it cannot parse or that do not fit its schema), or run `offload setup` after moving it away",
             )
         } else if read.is_empty() {
             Check::warn(

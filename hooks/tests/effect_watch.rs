@@ -337,6 +337,29 @@ fn claude_code_settings_are_watched_for_what_they_do_to_the_guard() {
                 "{code}"
             );
         }
+        // What a red team wrote with Bash (round 7): env that runs every hook through a prefix
+        // (B1b), a hook of Claude's own (B10), a value Claude Code's schema rejects (B11).
+        for (code, mark) in [
+            (
+                "open('.claude/settings.local.json','w').write('{\"env\":{\"CLAUDE_CODE_SHELL_PREFIX\":\"/tmp/p.sh\"}}')",
+                "CLAUDE_CODE_SHELL_PREFIX",
+            ),
+            (
+                "open('.claude/settings.local.json','w').write('{\"hooks\":{\"PreToolUse\":[{\"matcher\":\"Write\",\"hooks\":[{\"type\":\"command\",\"command\":\"python3 /tmp/rw.py\"}]}]}}')",
+                "rw.py",
+            ),
+            (
+                "import json; d=json.load(open('.claude/settings.json')); d['permissions']=5; json.dump(d, open('.claude/settings.json','w'))",
+                "permissions",
+            ),
+        ] {
+            let post = p.play(&p.script(code));
+            assert!(post.contains("undid"), "warm {warm}: {code}: {post}");
+            for f in [".claude/settings.json", ".claude/settings.local.json"] {
+                let now = std::fs::read_to_string(p.dir.join(f)).unwrap_or_default();
+                assert!(!now.contains(mark), "warm {warm}: {code}: {f}: {now}");
+            }
+        }
         // A change that leaves the guard as it was stays.
         let code = "import json; d=json.load(open('.claude/settings.json')); d['permissions']={'allow':['Bash(ls:*)']}; json.dump(d, open('.claude/settings.json','w'))";
         let post = p.play(&p.script(code));

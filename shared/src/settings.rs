@@ -589,7 +589,8 @@ pub fn is_wired(settings: &Value) -> bool {
 /// the session's environment (`CLAUDE_ENV_FILE`, `CLAUDECODE`), load code into the hook or into
 /// codex's launcher before either runs ([`loads_code_env`]), move where offload finds its
 /// config and state (`HOME`, `XDG_CONFIG_HOME`, `XDG_STATE_HOME`, `XDG_DATA_HOME`), or where a
-/// bare `codex` is found (`PATH`).
+/// bare `codex` is found (`PATH`), change how Claude Code runs hooks or whether it runs them
+/// ([`runs_hooks_env`]), or load code into another interpreter ([`interpreter_env`]).
 pub fn guarded_env(key: &str) -> bool {
     key.starts_with("OFFLOAD_")
         || key.starts_with("CODEX_")
@@ -597,15 +598,37 @@ pub fn guarded_env(key: &str) -> bool {
         || key == "CLAUDECODE"
         || loads_code_env(key)
         || moves_home_env(key)
+        || runs_hooks_env(key)
+        || interpreter_env(key)
         || key == "PATH"
 }
 
 /// Variables that make a program load code before its own (the dynamic loader's, a shell's
-/// startup file for `sh -c`, Node's options for codex's launcher).
+/// startup file for `sh -c`, bash's exported functions, Node's options for codex's launcher,
+/// glibc's character set modules and tunables).
 pub fn loads_code_env(key: &str) -> bool {
     key.starts_with("LD_")
         || key.starts_with("DYLD_")
-        || matches!(key, "BASH_ENV" | "ENV" | "NODE_OPTIONS" | "NODE_PATH")
+        || key.starts_with("BASH_FUNC_")
+        || matches!(
+            key,
+            "BASH_ENV"
+                | "ENV"
+                | "NODE_OPTIONS"
+                | "NODE_PATH"
+                | "GLIBC_TUNABLES"
+                | "GCONV_PATH"
+                | "LOCPATH"
+        )
+}
+
+/// Variables that make another interpreter load code before its own (Perl's, Python's,
+/// Ruby's): denied in a settings `env`, not flagged (a user may set them for their own work).
+pub fn interpreter_env(key: &str) -> bool {
+    matches!(
+        key,
+        "PERL5OPT" | "PERL5LIB" | "PYTHONSTARTUP" | "PYTHONPATH" | "PYTHONHOME" | "RUBYOPT"
+    )
 }
 
 /// Variables that move where offload looks for its config and state.
@@ -614,6 +637,39 @@ pub fn moves_home_env(key: &str) -> bool {
         key,
         "HOME" | "XDG_CONFIG_HOME" | "XDG_STATE_HOME" | "XDG_DATA_HOME"
     )
+}
+
+/// Variables that change how Claude Code runs hooks or whether it runs them: its own
+/// (`CLAUDE_CODE_*`: a prefix put before every hook command, bare mode that runs none, the
+/// shell), where it reads its settings (`CLAUDE_CONFIG_DIR`), the shell and how it splits words
+/// (`SHELL`, `IFS`), where temporary files go (`TMPDIR`), and git's configuration and repository
+/// (`GIT_CONFIG_*`, `GIT_DIR`), which decide what the guard's git commands run and see.
+pub fn runs_hooks_env(key: &str) -> bool {
+    key.starts_with("CLAUDE_CODE_")
+        || key.starts_with("GIT_CONFIG")
+        || matches!(
+            key,
+            "CLAUDE_CONFIG_DIR" | "SHELL" | "IFS" | "TMPDIR" | "GIT_DIR"
+        )
+}
+
+/// The [`runs_hooks_env`] variables the tamper check flags when a settings file already sets
+/// them: the ones known to switch hooks off or put a program before them. (`CLAUDE_CODE_*` as
+/// a whole is denied to Claude, but a user may set many of them for their own reasons.)
+pub fn flags_hooks_env(key: &str) -> bool {
+    key.starts_with("BASH_FUNC_")
+        || key.starts_with("GIT_CONFIG")
+        || matches!(
+            key,
+            "CLAUDE_CODE_SHELL_PREFIX"
+                | "CLAUDE_CODE_SIMPLE"
+                | "CLAUDE_CODE_SHELL"
+                | "CLAUDE_CODE_DISABLE_HOOKS"
+                | "CLAUDE_CONFIG_DIR"
+                | "SHELL"
+                | "IFS"
+                | "GIT_DIR"
+        )
 }
 
 /// Per hook event, the matchers under which `settings` runs offload's hook, with the hook entry.
@@ -636,12 +692,33 @@ fn our_matchers(settings: &Value) -> Vec<(String, Option<String>, Value)> {
     out
 }
 
+/// Why a change to a settings file is not Claude's to make when it adds or changes something
+/// that runs a program: Claude Code runs it outside the guard.
+pub const RUNS_OUTSIDE: &str =
+    "a hook (or helper command) runs code outside the guard: the user can add it themselves";
+
+/// The settings keys whose value is a command Claude Code runs (in `/bin/sh`) for credentials
+/// or telemetry headers.
+pub const HELPER_KEYS: [&str; 4] = [
+    "apiKeyHelper",
+    "awsAuthRefresh",
+    "awsCredentialExport",
+    "otelHeadersHelper",
+];
+
 /// What changing a Claude Code settings file from `old` to `new` does to offload's guard, judged
 /// by the resulting JSON, not by its words: `disableAllHooks` set; an `env` entry that switches
-/// offload off or redirects it or codex; offload's hook removed from an event it was in, or
-/// moved under another matcher (a narrower one, a renamed event), or its entry changed in any way
-/// (its command, timeout, type, `async`, `if`, `onFailure`…: only `offload setup` writes it).
-/// `None` when it leaves the guard as it was.
+/// offload off, redirects it or codex, or changes how Claude Code runs hooks ([`guarded_env`]);
+/// a value of a type Claude Code's settings schema rejects, which makes it ignore the whole file
+/// ([`schema_problems`]; only problems the file did not have before); offload's hook removed
+/// from an event it was in, or moved under another matcher (a narrower one, a renamed event), or
+/// its entry changed in any way (its command, timeout, type, `async`, `if`, `onFailure`…: only
+/// `offload setup` writes it); a hook that is not offload's added or changed (it runs code
+/// outside the guard, and a PreToolUse one can rewrite a call offload already judged); the
+/// statusline's command changed, or offload's statusline (the channel of its tamper flag)
+/// removed; a helper command ([`HELPER_KEYS`]) set or changed; a plugin enabled or a
+/// marketplace added (plugins carry hooks). Removing another program's hook, statusline or
+/// helper passes. `None` when it leaves the guard as it was.
 pub fn weakens(old: &Value, new: &Value) -> Option<String> {
     if new
         .get("disableAllHooks")
@@ -652,8 +729,23 @@ pub fn weakens(old: &Value, new: &Value) -> Option<String> {
     if let Some(env) = new.get("env").and_then(Value::as_object) {
         for (k, v) in env {
             if guarded_env(k) && old.get("env").and_then(|e| e.get(k)) != Some(v) {
-                return Some(format!("sets {k} in env"));
+                return Some(format!(
+                    "sets {k} in env (it changes how or whether offload's hook runs, or what it \
+                     sees; the user can set it themselves)"
+                ));
             }
+        }
+    }
+    if !new.is_null() {
+        let before = schema_problems(old);
+        if let Some(p) = schema_problems(new)
+            .into_iter()
+            .find(|p| !before.contains(p))
+        {
+            return Some(format!(
+                "makes the file not fit Claude Code's settings schema ({p}): Claude Code then \
+                 ignores the whole file, offload's hooks with it"
+            ));
         }
     }
     let after = our_matchers(new);
@@ -671,7 +763,283 @@ pub fn weakens(old: &Value, new: &Value) -> Option<String> {
             });
         }
     }
+    let before = hook_entries(old);
+    for (event, matcher, entry) in hook_entries(new) {
+        if before
+            .iter()
+            .any(|(e, m, en)| *e == event && *m == matcher && *en == entry)
+        {
+            continue;
+        }
+        // offload's own entry, as it was, under another (wider) matcher: judged above.
+        if is_our_hook(&entry) && before.iter().any(|(e, _, en)| *e == event && *en == entry) {
+            continue;
+        }
+        let whose = if is_our_hook(&entry) {
+            "that names offload-hook but is not the one setup wrote"
+        } else {
+            "that is not offload's"
+        };
+        return Some(format!(
+            "adds or changes a {event} hook {whose} ({RUNS_OUTSIDE})"
+        ));
+    }
+    let line = |v: &Value| {
+        (
+            v["statusLine"].get("type").cloned(),
+            v["statusLine"].get("command").cloned(),
+        )
+    };
+    if our_statusline(&old["statusLine"]).is_some() && our_statusline(&new["statusLine"]).is_none()
+    {
+        return Some(
+            "removes offload's statusline (where offload flags tampering; the user can change it themselves)"
+                .into(),
+        );
+    }
+    if new["statusLine"].get("command").is_some() && line(new) != line(old) {
+        return Some(format!("changes the statusLine command ({RUNS_OUTSIDE})"));
+    }
+    for key in HELPER_KEYS {
+        if new.get(key).is_some() && new.get(key) != old.get(key) {
+            return Some(format!("sets {key} ({RUNS_OUTSIDE})"));
+        }
+    }
+    for (k, v) in new
+        .get("enabledPlugins")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        if v != &Value::Bool(false) && old["enabledPlugins"].get(k) != Some(v) {
+            return Some(format!(
+                "enables the plugin {k:?} (plugins carry hooks; {RUNS_OUTSIDE})"
+            ));
+        }
+    }
+    for (k, v) in new
+        .get("extraKnownMarketplaces")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        if old["extraKnownMarketplaces"].get(k) != Some(v) {
+            return Some(format!(
+                "adds the plugin marketplace {k:?} (plugins carry hooks; {RUNS_OUTSIDE})"
+            ));
+        }
+    }
     None
+}
+
+/// Every hook entry of a settings file: its event, its group's matcher, the entry.
+fn hook_entries(settings: &Value) -> Vec<(String, Option<Value>, Value)> {
+    let mut out = Vec::new();
+    for (event, groups) in settings
+        .get("hooks")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        for g in groups.as_array().into_iter().flatten() {
+            for e in group_entries(g) {
+                out.push((event.clone(), g.get("matcher").cloned(), e.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The type a well-known settings key must have for Claude Code to accept the file.
+#[derive(Clone, Copy)]
+enum Ty {
+    Str,
+    Num,
+    Bool,
+    Obj,
+    StrList,
+    /// `env`: an object of scalars (Claude Code turns numbers and booleans into strings).
+    Env,
+    Permissions,
+    Hooks,
+    StatusLine,
+}
+
+/// The well-known keys of Claude Code's settings and their types (its settings reference);
+/// other keys are not judged.
+const SCHEMA: [(&str, Ty); 29] = [
+    ("$schema", Ty::Str),
+    ("apiKeyHelper", Ty::Str),
+    ("awsAuthRefresh", Ty::Str),
+    ("awsCredentialExport", Ty::Str),
+    ("otelHeadersHelper", Ty::Str),
+    ("cleanupPeriodDays", Ty::Num),
+    ("env", Ty::Env),
+    ("includeCoAuthoredBy", Ty::Bool),
+    ("permissions", Ty::Permissions),
+    ("hooks", Ty::Hooks),
+    ("disableAllHooks", Ty::Bool),
+    ("model", Ty::Str),
+    ("statusLine", Ty::StatusLine),
+    ("outputStyle", Ty::Str),
+    ("forceLoginMethod", Ty::Str),
+    ("forceLoginOrgUUID", Ty::Str),
+    ("enableAllProjectMcpServers", Ty::Bool),
+    ("enabledMcpjsonServers", Ty::StrList),
+    ("disabledMcpjsonServers", Ty::StrList),
+    ("enabledPlugins", Ty::Obj),
+    ("extraKnownMarketplaces", Ty::Obj),
+    ("alwaysThinkingEnabled", Ty::Bool),
+    ("respectGitignore", Ty::Bool),
+    ("spinnerTipsEnabled", Ty::Bool),
+    ("language", Ty::Str),
+    ("autoUpdatesChannel", Ty::Str),
+    ("companyAnnouncements", Ty::StrList),
+    ("sandbox", Ty::Obj),
+    ("skipWebFetchPreflight", Ty::Bool),
+];
+
+/// The ways a settings file does not fit Claude Code's settings schema for its well-known keys
+/// (a top-level value that is not an object; a key of [`SCHEMA`] of the wrong type; inside
+/// `permissions`, `hooks` and `statusLine`, a field of the wrong type or a required one
+/// missing). Claude Code ignores such a file as a whole. Unknown keys pass; `null` (no file)
+/// has none.
+pub fn schema_problems(settings: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let obj = match settings {
+        Value::Null => return out,
+        Value::Object(o) => o,
+        other => {
+            out.push(format!("the file is {}, not an object", kind(other)));
+            return out;
+        }
+    };
+    for (key, ty) in SCHEMA {
+        if let Some(v) = obj.get(key) {
+            check(&mut out, key, v, ty);
+        }
+    }
+    out
+}
+
+fn check(out: &mut Vec<String>, at: &str, v: &Value, ty: Ty) {
+    let mut want = |ok: bool, what: &str| {
+        if !ok {
+            out.push(format!("`{at}` is {}, not {what}", kind(v)));
+        }
+        ok
+    };
+    match ty {
+        Ty::Str => {
+            want(v.is_string(), "a string");
+        }
+        Ty::Num => {
+            want(v.is_number(), "a number");
+        }
+        Ty::Bool => {
+            want(v.is_boolean(), "a boolean");
+        }
+        Ty::Obj => {
+            want(v.is_object(), "an object");
+        }
+        Ty::StrList => {
+            if want(v.is_array(), "an array of strings") {
+                for item in v.as_array().into_iter().flatten() {
+                    check(out, &format!("{at}[]"), item, Ty::Str);
+                }
+            }
+        }
+        Ty::Env => {
+            if want(v.is_object(), "an object of strings") {
+                for (k, val) in v.as_object().into_iter().flatten() {
+                    if !(val.is_string() || val.is_number() || val.is_boolean()) {
+                        out.push(format!("`{at}.{k}` is {}, not a string", kind(val)));
+                    }
+                }
+            }
+        }
+        Ty::Permissions => {
+            if want(v.is_object(), "an object") {
+                for (k, ty) in [
+                    ("allow", Ty::StrList),
+                    ("deny", Ty::StrList),
+                    ("ask", Ty::StrList),
+                    ("additionalDirectories", Ty::StrList),
+                    ("defaultMode", Ty::Str),
+                    ("disableBypassPermissionsMode", Ty::Str),
+                ] {
+                    if let Some(f) = v.get(k) {
+                        check(out, &format!("{at}.{k}"), f, ty);
+                    }
+                }
+            }
+        }
+        Ty::Hooks => {
+            if !want(v.is_object(), "an object") {
+                return;
+            }
+            for (event, groups) in v.as_object().into_iter().flatten() {
+                let at = format!("{at}.{event}");
+                let Some(groups) = groups.as_array() else {
+                    out.push(format!("`{at}` is {}, not an array", kind(groups)));
+                    continue;
+                };
+                for g in groups {
+                    let at = format!("{at}[]");
+                    if !g.is_object() {
+                        out.push(format!("`{at}` is {}, not an object", kind(g)));
+                        continue;
+                    }
+                    if let Some(m) = g.get("matcher") {
+                        check(out, &format!("{at}.matcher"), m, Ty::Str);
+                    }
+                    let at = format!("{at}.hooks");
+                    let Some(entries) = g.get("hooks").and_then(Value::as_array) else {
+                        out.push(format!(
+                            "`{at}` is {}, not an array",
+                            g.get("hooks").map_or("missing", kind)
+                        ));
+                        continue;
+                    };
+                    for e in entries {
+                        let at = format!("{at}[]");
+                        if !e.is_object() {
+                            out.push(format!("`{at}` is {}, not an object", kind(e)));
+                            continue;
+                        }
+                        match e.get("type") {
+                            Some(t) => check(out, &format!("{at}.type"), t, Ty::Str),
+                            None => out.push(format!("`{at}.type` is missing")),
+                        }
+                        for (k, ty) in [("command", Ty::Str), ("timeout", Ty::Num)] {
+                            if let Some(f) = e.get(k) {
+                                check(out, &format!("{at}.{k}"), f, ty);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ty::StatusLine => {
+            if !want(v.is_object(), "an object") {
+                return;
+            }
+            match v.get("type") {
+                Some(t) => check(out, &format!("{at}.type"), t, Ty::Str),
+                None => out.push(format!("`{at}.type` is missing")),
+            }
+            match v.get("command") {
+                Some(c) => check(out, &format!("{at}.command"), c, Ty::Str),
+                None if v.get("type").and_then(Value::as_str) == Some("command") => {
+                    out.push(format!("`{at}.command` is missing"))
+                }
+                None => {}
+            }
+            if let Some(p) = v.get("padding") {
+                check(out, &format!("{at}.padding"), p, Ty::Num);
+            }
+        }
+    }
 }
 
 /// [`weakens`] for a settings file's bytes before and after (`None`: no file). An empty file is
@@ -1670,5 +2038,144 @@ mod tests {
             to_pretty(&json!({"e": {}, "l": []}), None),
             "{\n  \"e\": {},\n  \"l\": []\n}\n"
         );
+    }
+
+    #[test]
+    fn the_schema_check_names_each_well_known_key_of_the_wrong_type() {
+        assert!(schema_problems(&Value::Null).is_empty());
+        assert!(schema_problems(&json!({})).is_empty());
+        let m = merge(&rich(), &wiring(Some(true)), None).unwrap();
+        assert!(
+            schema_problems(&m.settings).is_empty(),
+            "what setup writes fits"
+        );
+        let good = json!({
+            "$schema": "https://json.schemastore.org/claude-code-settings.json",
+            "permissions": {"allow": ["Bash(ls:*)"], "deny": [], "ask": ["Read(./.env)"],
+                            "defaultMode": "acceptEdits", "additionalDirectories": ["../x"]},
+            "env": {"ANTHROPIC_MODEL": "x", "N": 5, "B": true},
+            "hooks": {"Stop": [{"hooks": [{"type": "command", "command": "x", "timeout": 5}]}],
+                      "PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "prompt", "prompt": "p"}]}]},
+            "statusLine": {"type": "command", "command": "x", "padding": 0},
+            "model": "opus", "outputStyle": "Explanatory", "apiKeyHelper": "/bin/k",
+            "cleanupPeriodDays": 7, "includeCoAuthoredBy": false, "disableAllHooks": false,
+            "enabledPlugins": {"a@b": true}, "unknownKey": [1, {"x": null}],
+        });
+        assert_eq!(schema_problems(&good), Vec::<String>::new());
+        for (bad, names) in [
+            (json!(5), "the file is a number"),
+            (json!([]), "the file is an array"),
+            (
+                json!({"permissions": 5}),
+                "`permissions` is a number, not an object",
+            ),
+            (
+                json!({"permissions": {"allow": "Bash"}}),
+                "`permissions.allow` is a string",
+            ),
+            (
+                json!({"permissions": {"deny": [1]}}),
+                "`permissions.deny[]` is a number",
+            ),
+            (
+                json!({"permissions": {"defaultMode": true}}),
+                "`permissions.defaultMode` is a boolean",
+            ),
+            (
+                json!({"permissions": {"additionalDirectories": "/x"}}),
+                "`permissions.additionalDirectories`",
+            ),
+            (json!({"model": 5}), "`model` is a number, not a string"),
+            (json!({"model": null}), "`model` is null"),
+            (json!({"statusLine": 5}), "`statusLine` is a number"),
+            (
+                json!({"statusLine": {"command": "x"}}),
+                "`statusLine.type` is missing",
+            ),
+            (
+                json!({"statusLine": {"type": "command"}}),
+                "`statusLine.command` is missing",
+            ),
+            (
+                json!({"statusLine": {"type": "command", "command": "x", "padding": "1"}}),
+                "`statusLine.padding`",
+            ),
+            (
+                json!({"cleanupPeriodDays": "x"}),
+                "`cleanupPeriodDays` is a string, not a number",
+            ),
+            (
+                json!({"enabledPlugins": 5}),
+                "`enabledPlugins` is a number, not an object",
+            ),
+            (
+                json!({"includeCoAuthoredBy": "no"}),
+                "`includeCoAuthoredBy` is a string, not a boolean",
+            ),
+            (
+                json!({"disableAllHooks": 0}),
+                "`disableAllHooks` is a number",
+            ),
+            (json!({"outputStyle": {}}), "`outputStyle` is an object"),
+            (json!({"apiKeyHelper": ["x"]}), "`apiKeyHelper` is an array"),
+            (json!({"env": []}), "`env` is an array"),
+            (json!({"env": {"A": {"b": 1}}}), "`env.A` is an object"),
+            (json!({"hooks": []}), "`hooks` is an array"),
+            (
+                json!({"hooks": {"Stop": {}}}),
+                "`hooks.Stop` is an object, not an array",
+            ),
+            (
+                json!({"hooks": {"Stop": [5]}}),
+                "`hooks.Stop[]` is a number",
+            ),
+            (
+                json!({"hooks": {"Stop": [{"matcher": 1, "hooks": []}]}}),
+                "`hooks.Stop[].matcher`",
+            ),
+            (
+                json!({"hooks": {"Stop": [{}]}}),
+                "`hooks.Stop[].hooks` is missing",
+            ),
+            (
+                json!({"hooks": {"Stop": [{"hooks": [{"command": "x"}]}]}}),
+                "`hooks.Stop[].hooks[].type` is missing",
+            ),
+            (
+                json!({"hooks": {"Stop": [{"hooks": [{"type": "command", "timeout": "5"}]}]}}),
+                "`hooks.Stop[].hooks[].timeout`",
+            ),
+        ] {
+            let found = schema_problems(&bad);
+            assert!(found.iter().any(|p| p.contains(names)), "{bad}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn a_change_is_judged_on_the_schema_problems_it_adds() {
+        let wired = merge(&json!({}), &wiring(Some(true)), None)
+            .unwrap()
+            .settings;
+        let with = |k: &str, v: Value| {
+            let mut s = wired.clone();
+            s[k] = v;
+            s
+        };
+        let why = weakens(&wired, &with("permissions", json!(5))).unwrap();
+        assert!(
+            why.contains("`permissions` is a number") && why.contains("ignores the whole file"),
+            "{why}"
+        );
+        // A file already invalid is judged as it is now: the same problem is not a new one.
+        let bad = with("model", json!(5));
+        assert_eq!(weakens(&bad, &bad), None);
+        let mut still = bad.clone();
+        still["permissions"] = json!({"allow": ["Bash(ls:*)"]});
+        assert_eq!(weakens(&bad, &still), None);
+        assert!(weakens(&bad, &with("cleanupPeriodDays", json!("x"))).is_some());
+        // Fixing it passes; deleting the file is not a schema problem.
+        assert_eq!(weakens(&bad, &wired), None);
+        assert!(weakens_text(Some(b"{}"), None).is_none());
+        assert!(weakens_text(Some(b"{}"), Some(b"[]")).is_some());
     }
 }

@@ -6,7 +6,12 @@
 //!   offload's PreToolUse hook, and no enabled offload plugin does;
 //! - **hooks off**: `disableAllHooks` in a user, project or local settings file, with no managed
 //!   drop-in of offload's to outlast it; or an `env` entry there switching offload off
-//!   (`OFFLOAD_MODE=off`) or moving its state (`OFFLOAD_HOME`);
+//!   (`OFFLOAD_MODE=off`), moving its state (`OFFLOAD_HOME`, `HOME`…), loading code into the
+//!   hook (`LD_PRELOAD`…) or changing how Claude Code runs hooks (`CLAUDE_CODE_SHELL_PREFIX`,
+//!   `CLAUDE_CODE_SIMPLE`…, see [`crate::settings::flags_hooks_env`]);
+//! - **settings unreadable** or **rejected**: a user, project or local settings file that is not
+//!   JSON, or does not fit Claude Code's settings schema for its well-known keys
+//!   ([`crate::settings::schema_problems`]): Claude Code ignores the whole file, hooks included;
 //! - **hook missing**: the hook command a settings file names is not an executable file;
 //! - **binary replaced**: the installed hook or statusline is not the file `offload setup`
 //!   recorded (size, modification time, inode: `cp /bin/true` over it changes all three);
@@ -81,6 +86,16 @@ pub fn wiring_findings(files: &[(PathBuf, bool)]) -> Vec<String> {
             }
             continue;
         };
+        if let Some(problem) = crate::settings::schema_problems(&v).first() {
+            if !managed {
+                out.push(format!(
+                    "{} does not fit Claude Code's settings schema ({problem}): Claude Code \
+                     ignores the whole file, hooks included",
+                    path.display()
+                ));
+            }
+            continue;
+        }
         let ours = pre_tool_use_hooks(&v);
         for cmd in &ours {
             let bin = crate::settings::shell_words(cmd)
@@ -131,6 +146,12 @@ pub fn wiring_findings(files: &[(PathBuf, bool)]) -> Vec<String> {
                 } else if crate::settings::moves_home_env(key) {
                     out.push(format!(
                         "{} sets {key} for the session (moves offload's config and state)",
+                        path.display()
+                    ));
+                } else if crate::settings::flags_hooks_env(key) {
+                    out.push(format!(
+                        "{} sets {key} for the session (changes how Claude Code runs hooks, or \
+                         whether)",
                         path.display()
                     ));
                 }
@@ -324,6 +345,8 @@ pub fn flag(findings: &[String]) -> Option<String> {
         "binary replaced"
     } else if first.contains("not valid JSON") {
         "settings unreadable"
+    } else if first.contains("does not fit Claude Code's settings schema") {
+        "settings rejected"
     } else if first.contains("offload's config turns the guard off") {
         "guard off (config)"
     } else if first.contains("offload's config leaves code unguarded") {
@@ -433,9 +456,75 @@ mod tests {
                 "⚠ offload: switched off in settings (offload doctor)"
             );
         }
+        // What changes how Claude Code runs hooks, or whether (a red team's round 7).
+        for key in [
+            "CLAUDE_CODE_SHELL_PREFIX",
+            "CLAUDE_CODE_SIMPLE",
+            "CLAUDE_CODE_SHELL",
+            "CLAUDE_CONFIG_DIR",
+            "SHELL",
+            "BASH_FUNC_ls%%",
+            "GLIBC_TUNABLES",
+            "GCONV_PATH",
+            "GIT_CONFIG_GLOBAL",
+        ] {
+            let mut env = wired.clone();
+            env["env"] = serde_json::json!({key: "/tmp/x"});
+            let found = wiring_findings(&files(t.path(), env, None));
+            assert!(found[0].contains(key), "{key}: {found:?}");
+            assert_eq!(
+                flag(&found).unwrap(),
+                "⚠ offload: switched off in settings (offload doctor)"
+            );
+        }
+        // Settings a user sets for their own work are not flagged.
+        let mut env = wired.clone();
+        env["env"] = serde_json::json!({"ANTHROPIC_MODEL": "x", "CLAUDE_CODE_MAX_OUTPUT_TOKENS": "9", "PYTHONPATH": "/p"});
+        assert!(wiring_findings(&files(t.path(), env, None)).is_empty());
         std::fs::remove_file(&hook).unwrap();
         let f = wiring_findings(&files(t.path(), wired, None));
         assert!(f[0].contains("missing or not executable"), "{f:?}");
+    }
+
+    #[test]
+    fn settings_claude_code_rejects_are_found_like_unreadable_ones() {
+        let t = tempfile::tempdir().unwrap();
+        let hook = t.path().join("offload-hook");
+        std::fs::write(&hook, "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let wired = serde_json::json!({"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": hook.display().to_string()}]}]}});
+        for (key, bad) in [
+            ("permissions", serde_json::json!(5)),
+            ("model", serde_json::json!(5)),
+            ("statusLine", serde_json::json!(5)),
+            ("cleanupPeriodDays", serde_json::json!("x")),
+            ("enabledPlugins", serde_json::json!(5)),
+        ] {
+            let mut v = wired.clone();
+            v[key] = bad;
+            let found = wiring_findings(&files(t.path(), v, None));
+            assert!(
+                found
+                    .iter()
+                    .any(|f| f.contains(key) && f.contains("schema")),
+                "{key}: {found:?}"
+            );
+            assert!(found[0].contains("not wired"), "{key}: {found:?}");
+            assert!(
+                flag(&found[1..]).unwrap().contains("settings rejected"),
+                "{found:?}"
+            );
+        }
+        // A managed drop-in keeps the hooks wired; the rejected user file is still named.
+        let mut v = wired.clone();
+        v["model"] = serde_json::json!(5);
+        let found = wiring_findings(&files(t.path(), v, Some(wired.clone())));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            flag(&found).unwrap(),
+            "⚠ offload: settings rejected (offload doctor)"
+        );
     }
 
     #[test]

@@ -944,6 +944,14 @@ fn tamper(
             return settings_change(input, tool, &ctx.cwd.join(path))
                 .map(|what| format!("a change to {path} that {what}"));
         }
+        if ctx.config.protect_settings && declares_hooks(Path::new(path), ctx) {
+            return frontmatter_hooks_change(input, tool, &ctx.cwd.join(path)).then(|| {
+                format!(
+                    "a change to {path} that adds or changes the hooks its frontmatter declares ({})",
+                    crate::settings::RUNS_OUTSIDE
+                )
+            });
+        }
         return None;
     }
     let command = input.input_str("command")?;
@@ -1005,6 +1013,107 @@ fn settings_change(input: &HookInput, tool: &str, file: &Path) -> Option<String>
         current.as_deref().map(str::as_bytes),
         Some(new_text.as_bytes()),
     )
+}
+
+/// A file whose YAML frontmatter can declare hooks Claude Code runs while it is active: a
+/// skill's `SKILL.md` under a `.claude/skills` folder, a subagent's or a command's Markdown under
+/// `.claude/agents` or `.claude/commands` (the project's, a subfolder's or the user's), by the
+/// path named and by its real path.
+fn declares_hooks(path: &Path, ctx: &Ctx<'_>) -> bool {
+    let named = crate::policy::scope::normalize(&ctx.cwd.join(path));
+    let real = crate::policy::scope::real(&named);
+    [named, real].iter().any(|p| {
+        let parts: Vec<&std::ffi::OsStr> = p.iter().collect();
+        parts.windows(2).enumerate().any(|(i, w)| {
+            let rest = &parts[i + 2..];
+            w[0] == ".claude"
+                && !rest.is_empty()
+                && match w[1].to_str() {
+                    Some("skills") => rest.last().is_some_and(|f| *f == "SKILL.md"),
+                    Some("agents" | "commands") => rest
+                        .last()
+                        .and_then(|f| f.to_str())
+                        .is_some_and(|f| f.to_ascii_lowercase().ends_with(".md")),
+                    _ => false,
+                }
+        })
+    })
+}
+
+/// Whether an Edit/Write/MultiEdit of a skill's, subagent's or command's file leaves a
+/// frontmatter `hooks` the file did not have, or changes it ([`frontmatter_hooks`]).
+fn frontmatter_hooks_change(input: &HookInput, tool: &str, file: &Path) -> bool {
+    let current = crate::fsutil::read_regular_text(file, 4 << 20);
+    let new_text = match tool {
+        "Write" => match input.input_str("content") {
+            Some(t) => t.to_owned(),
+            None => return false,
+        },
+        _ => match current.clone().and_then(|c| apply_edits(c, input)) {
+            Some(t) => t,
+            None => return false,
+        },
+    };
+    let after = frontmatter_hooks(&new_text);
+    after.is_some() && after != current.as_deref().and_then(frontmatter_hooks)
+}
+
+/// The `hooks` a Markdown file's YAML frontmatter declares, as text: the lines of a top-level
+/// `hooks:` key and the indented (or list) lines under it. When a `hooks` key is written any
+/// other way (quoted, in a flow mapping, nested), the whole frontmatter, so that any change to
+/// it counts. `None` when there is no frontmatter or no `hooks` key in it.
+pub fn frontmatter_hooks(text: &str) -> Option<String> {
+    let text = text.trim_start_matches('\u{feff}').trim_start();
+    let rest = text.strip_prefix("---")?;
+    let rest = rest.trim_start_matches([' ', '\t']);
+    let rest = rest
+        .strip_prefix("\r\n")
+        .or_else(|| rest.strip_prefix('\n'))?;
+    let mut lines = Vec::new();
+    for line in rest.lines() {
+        if line.trim_end() == "---" || line.trim_end() == "..." {
+            break;
+        }
+        lines.push(line);
+    }
+    let mentions = |l: &str| {
+        let mut from = 0;
+        while let Some(i) = l[from..].find("hooks") {
+            let after = l[from + i + 5..]
+                .trim_start_matches(['"', '\''])
+                .trim_start();
+            if after.starts_with(':') {
+                return true;
+            }
+            from += i + 5;
+        }
+        false
+    };
+    if !lines.iter().any(|l| mentions(l)) {
+        return None;
+    }
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with("hooks:") || l.starts_with("hooks :"));
+    let whole = || Some(lines.join("\n"));
+    let Some(start) = start else {
+        return whole();
+    };
+    let mut block = vec![lines[start]];
+    let mut end = start + 1;
+    while end < lines.len() {
+        let l = lines[end];
+        if !(l.is_empty() || l.starts_with([' ', '\t', '-', '#'])) {
+            break;
+        }
+        block.push(l);
+        end += 1;
+    }
+    // A second `hooks` key elsewhere (YAML keeps the last): the whole frontmatter.
+    if lines[end..].iter().any(|l| mentions(l)) {
+        return whole();
+    }
+    Some(block.join("\n"))
 }
 
 /// `text` after an Edit's or MultiEdit's replacements, in order; `None` when one's old text is
