@@ -1088,7 +1088,8 @@ fn a_codex_home_chosen_inside_claude_code_counts_for_nothing() {
 }
 
 /// What decides what codex loads and where it talks, set by Claude's command to other than
-/// what Claude Code started with (node's options, the loader's, codex's base URL or a proxy):
+/// what Claude Code started with (node's options, the loader's, codex's base URL or its
+/// certificates; a proxy set by the user's shell still counts):
 /// the attempt is recorded but counts for nothing, and its record names the variable; the
 /// same variable as Claude Code started with counts.
 #[test]
@@ -1108,7 +1109,6 @@ fn variables_that_load_code_or_move_codexs_traffic_count_for_nothing() {
         ("LD_AUDIT", "/nonexistent.so"),
         ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1"),
         ("CODEX_CA_CERTIFICATE", "/tmp/ca.pem"),
-        ("HTTPS_PROXY", "http://127.0.0.1:9"),
         ("SSL_CERT_FILE", "/tmp/ca.pem"),
     ]
     .iter()
@@ -1127,14 +1127,20 @@ fn variables_that_load_code_or_move_codexs_traffic_count_for_nothing() {
     // Unset by the command, where Claude Code started with it.
     s.prompt("unset").expect_code(0);
     s.claude_runs_with(
-        &s.run_command("unset https_proxy; "),
-        &[("https_proxy", "http://127.0.0.1:9".as_ref())],
+        &s.run_command("unset NODE_OPTIONS; "),
+        &[("NODE_OPTIONS", "--max-old-space-size=4096".as_ref())],
     )
     .expect_code(0);
     let why = s
         .last_unconfigured()
-        .expect("an unset proxy is a change too");
-    assert!(why.contains("https_proxy=(unset)"), "{why}");
+        .expect("an unset variable is a change too");
+    assert!(why.contains("NODE_OPTIONS=(unset)"), "{why}");
+    // A proxy of the user's shell, set or changed by the command: still counts.
+    s.prompt("proxy").expect_code(0);
+    s.claude_runs(&s.run_command("HTTPS_PROXY=http://127.0.0.1:9 "))
+        .expect_code(0);
+    assert_eq!(s.last_unconfigured(), None);
+    assert_eq!(s.edit().stdout(), "");
 }
 
 /// A launcher run by an interpreter found on `PATH` (`#!/usr/bin/env node`): a command that

@@ -25,7 +25,6 @@ const OFFLOAD_CODEX_VARS: &[&str] = &[
 /// and through what it connects: one set from inside Claude Code to a value other than the
 /// one Claude Code started with makes an attempt count for nothing.
 pub fn watched_var(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
     matches!(
         name,
         "NODE_OPTIONS"
@@ -38,10 +37,6 @@ pub fn watched_var(name: &str) -> bool {
     ) || name.starts_with("LD_")
         || name.starts_with("DYLD_")
         || (name.starts_with("CODEX_") && !OFFLOAD_CODEX_VARS.contains(&name))
-        || matches!(
-            upper.as_str(),
-            "HTTP_PROXY" | "HTTPS_PROXY" | "ALL_PROXY" | "NO_PROXY"
-        )
 }
 
 /// The watched variables of an environment.
@@ -222,13 +217,22 @@ pub fn codex_home(codex_home: Option<&str>, home: Option<&Path>) -> Option<PathB
     }
 }
 
-/// codex's files in its home that decide where it talks and as whom: its config, its login,
-/// and the variables it loads from `.env`.
+/// codex's files in its home that decide where it talks: its config (provider, server) and
+/// the variables it loads from `.env`. One changed during the session makes its attempts count
+/// for nothing. (Its login, `auth.json`, is left out there: codex rewrites it itself when it
+/// refreshes a ChatGPT login, and a login cannot move codex to another server.)
 pub fn config_files(codex_home: &Path) -> Vec<PathBuf> {
-    ["config.toml", "auth.json", ".env"]
+    ["config.toml", ".env"]
         .iter()
         .map(|f| codex_home.join(f))
         .collect()
+}
+
+/// codex's files Claude's tools may not write: [`config_files`] and its login.
+pub fn protected_files(codex_home: &Path) -> Vec<PathBuf> {
+    let mut files = config_files(codex_home);
+    files.push(codex_home.join("auth.json"));
+    files
 }
 
 #[cfg(test)]
@@ -248,9 +252,6 @@ mod tests {
             "OPENAI_API_BASE",
             "CODEX_API_KEY",
             "CODEX_CA_CERTIFICATE",
-            "https_proxy",
-            "All_Proxy",
-            "NO_PROXY",
             "SSL_CERT_FILE",
             "NODE_EXTRA_CA_CERTS",
         ] {
@@ -265,6 +266,11 @@ mod tests {
             "CODEX_TIMEOUT",
             "OPENAI_API_KEY",
             "FAKE_CODEX_MODE",
+            // A proxy cannot answer for an HTTPS server without a certificate codex trusts
+            // (whose variables are watched); corporate shells set them.
+            "https_proxy",
+            "HTTPS_PROXY",
+            "NO_PROXY",
         ] {
             assert!(!watched_var(v), "{v}");
         }

@@ -167,7 +167,7 @@ pub fn answer(
         env.codex_home.as_deref().and_then(Path::to_str),
         env.home.as_deref(),
     ) {
-        protected.extend(crate::codex::trust::config_files(&home));
+        protected.extend(crate::codex::trust::protected_files(&home));
     }
     // Attempts running now (PreToolUse only): one of this session's that still runs holds its
     // native work; one whose process died without a finish is closed as failed here.
