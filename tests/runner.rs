@@ -323,6 +323,31 @@ fn a_sigkilled_offload_leaves_no_codex_behind() {
     }
 }
 
+/// A crash that leaves the log with a zero-filled tail (delayed allocation): the next run does
+/// not read the damage on its own path (a background rebuild folds it), its memory stays small,
+/// and the numbers stay true.
+#[test]
+fn a_zero_filled_log_tail_costs_the_next_run_nothing() {
+    let sb = Sandbox::new();
+    sb.run()
+        .args(["a", "--session", "s1"])
+        .output()
+        .expect_code(0);
+    let log = sb.home().join("events.jsonl");
+    let f = std::fs::OpenOptions::new().write(true).open(&log).unwrap();
+    f.set_len(f.metadata().unwrap().len() + (64 << 20)).unwrap();
+    let (code, peak_kib) = peak_of(sb.run().args(["b", "--session", "s1"]).command());
+    assert_eq!(code, Some(0));
+    assert!(peak_kib < 32 << 10, "peak {} MiB", peak_kib >> 10);
+    let out = support::Run::new(support::offload_bin())
+        .args(["stats", "--json"])
+        .env("OFFLOAD_HOME", sb.home())
+        .output()
+        .expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(v["total"]["attempts"], 2, "{v}");
+}
+
 /// A codex that kills offload and its reaper at once (what a codex told to "kill the stuck
 /// offload processes" does) leaves itself and what it started running with no one above them:
 /// the next `offload run` (or hook call) that closes the dead attempt ends them, by the tag

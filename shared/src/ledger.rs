@@ -55,7 +55,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Seek, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -1038,13 +1038,16 @@ impl Ledger {
         let Some(mut totals) = totals else {
             return self.rebuild_soon(log, len);
         };
-        let mut range = Vec::with_capacity((len - totals.events_len) as usize);
-        log.seek(SeekFrom::Start(totals.events_len))
-            .and_then(|_| log.take(len - totals.events_len).read_to_end(&mut range))
-            .map_err(io_err(&events_path))?;
+        // What lies past the summaries is usually a line or two; more than a large log's worth
+        // (a crash's zero-filled tail of any length) is not folded on this writer's path.
+        if len - totals.events_len > INLINE_REBUILD_MAX {
+            return self.rebuild_soon(log, len);
+        }
+        // Streamed all the same: memory stays within a chunk and the longest line.
+        let file: &File = log;
         let mut sessions: BTreeMap<String, SessionSummary> = BTreeMap::new();
         let mut full = false;
-        fold_lines(&range, totals.events_len, |line| {
+        stream_range(file, totals.events_len, len, |line| {
             totals.count(&line);
             let Line::Event(ev, end) = line else { return };
             if ev.body.is_log_only() {
@@ -1058,7 +1061,7 @@ impl Ledger {
                     Ok(None) => {
                         sessions.insert(id.to_owned(), SessionSummary::new(id));
                     }
-                    Ok(Some(s)) if s.matches(id, Some(&*log)) => {
+                    Ok(Some(s)) if s.matches(id, Some(file)) => {
                         sessions.insert(id.to_owned(), s);
                     }
                     _ => {
@@ -1072,7 +1075,8 @@ impl Ledger {
             {
                 s.apply(ev, end);
             }
-        });
+        })
+        .map_err(io_err(&events_path))?;
         if full {
             return self.rebuild_soon(log, len);
         }
