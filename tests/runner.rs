@@ -348,6 +348,41 @@ fn a_zero_filled_log_tail_costs_the_next_run_nothing() {
     assert_eq!(v["total"]["attempts"], 2, "{v}");
 }
 
+/// A session id too long for a file name, and a file where the sessions' folder goes: the
+/// summaries still follow the log (the file is kept aside).
+#[test]
+fn a_long_session_id_and_a_file_for_the_sessions_folder_keep_the_summaries_true() {
+    let sb = Sandbox::new();
+    let long = "s".repeat(300);
+    for _ in 0..2 {
+        sb.run()
+            .args(["a", "--session", &long])
+            .output()
+            .expect_code(0);
+    }
+    let l = sb.ledger();
+    assert_eq!(l.totals().unwrap().attempts, 2);
+    assert_eq!(l.session(&long).unwrap().successes, 2);
+    let sessions = sb.home().join("sessions");
+    std::fs::remove_dir_all(&sessions).unwrap();
+    std::fs::write(&sessions, "not a folder").unwrap();
+    sb.run()
+        .args(["b", "--session", "s1"])
+        .output()
+        .expect_code(0);
+    assert!(sessions.is_dir());
+    assert_eq!(l.session("s1").unwrap().successes, 1);
+    assert_eq!(l.totals().unwrap().attempts, 3);
+    let (folded, on_disk) = l.verify().unwrap();
+    assert_eq!(folded, on_disk, "the summaries equal a rebuild");
+    let kept = std::fs::read_dir(sb.home()).unwrap().flatten().any(|e| {
+        e.file_name()
+            .to_string_lossy()
+            .starts_with("sessions.aside-")
+    });
+    assert!(kept, "what was in the folder's place is kept");
+}
+
 /// A codex that kills offload and its reaper at once (what a codex told to "kill the stuck
 /// offload processes" does) leaves itself and what it started running with no one above them:
 /// the next `offload run` (or hook call) that closes the dead attempt ends them, by the tag

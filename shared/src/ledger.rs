@@ -1085,8 +1085,7 @@ impl Ledger {
         for s in sessions.values_mut() {
             s.tail_sum = sum_at(log, s.events_len).unwrap_or_default();
         }
-        create_private_dir(&self.paths.sessions_dir())
-            .map_err(io_err(&self.paths.sessions_dir()))?;
+        sessions_dir(&self.paths.sessions_dir())?;
         for (id, s) in &sessions {
             write_json(&self.paths.session(id), s)?;
         }
@@ -1168,7 +1167,7 @@ impl Ledger {
             crate::fsutil::sweep_temp_files(d, Duration::from_secs(3600));
         }
         let dir = self.paths.sessions_dir();
-        create_private_dir(&dir).map_err(io_err(&dir))?;
+        sessions_dir(&dir)?;
         for (id, s) in &folded.sessions {
             write_json(&self.paths.session(id), s)?;
         }
@@ -1974,6 +1973,16 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, (
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(_) => Err(()),
     }
+}
+
+/// The folder of the session summaries, made if missing; something else in its place (a file,
+/// a link, a FIFO) is kept aside (nothing is lost) and the folder made.
+fn sessions_dir(dir: &Path) -> Result<(), LedgerError> {
+    if fs::symlink_metadata(dir).is_ok_and(|m| !m.is_dir()) {
+        let aside = dir.with_extension(format!("aside-{}", Utc::now().format("%Y%m%dT%H%M%S%.3f")));
+        fs::rename(dir, &aside).map_err(io_err(dir))?;
+    }
+    create_private_dir(dir).map_err(io_err(dir))
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), LedgerError> {

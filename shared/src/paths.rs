@@ -113,6 +113,18 @@ pub fn session_file_stem(id: &str) -> String {
     if out.is_empty() {
         out.push_str("%00");
     }
+    // File names stop at 255 bytes: a longer id keeps its first 120 bytes and a hash of the
+    // whole (`~`, which the escaping above never writes, sets these names apart).
+    if out.len() > 200 {
+        let mut cut = 120;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        out = format!("{}~{hash:016x}", &out[..cut]);
+    }
     out
 }
 
@@ -124,6 +136,19 @@ mod tests {
     fn uuid_session_ids_are_file_names_as_they_are() {
         let id = "3f2c1a9e-7b7d-4c39-9a1e-0d6f5b2c8e11";
         assert_eq!(session_file_stem(id), id);
+    }
+
+    #[test]
+    fn long_session_ids_are_names_a_file_system_takes() {
+        let long = "s".repeat(300);
+        let stem = session_file_stem(&long);
+        assert!(stem.len() <= 200, "{}", stem.len());
+        assert_ne!(stem, session_file_stem(&"s".repeat(301)));
+        assert_eq!(stem, session_file_stem(&long), "the same id, the same name");
+        let escaped = "é".repeat(100);
+        assert!(session_file_stem(&escaped).len() <= 200);
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join(format!("{stem}.json")), "{}").unwrap();
     }
 
     #[test]
