@@ -197,7 +197,8 @@ impl Group {
                     self.durations.push(f.duration_ms);
                 }
                 bump(&mut self.outcomes, f.outcome.as_str());
-                self.tokens.add(&f.tokens);
+                // Capped as the summaries cap it (a line written by hand can hold anything).
+                self.tokens.add(&f.tokens.capped());
             }
             Body::GuardDenied { tool, reason, warn } => {
                 if *warn {
@@ -715,6 +716,31 @@ mod tests {
             events,
             ..LogRead::default()
         }
+    }
+
+    /// An absurd token count (a line written by hand, an old record) counts as the summaries
+    /// count it: capped per attempt, never wrapping.
+    #[test]
+    fn absurd_token_counts_are_capped_as_the_summaries_cap_them() {
+        let big = |id: &str| {
+            finished(
+                "2026-11-20T10:00:00Z",
+                Some("s"),
+                id,
+                "m",
+                Outcome::Success,
+                5,
+                u64::MAX - 100,
+            )
+        };
+        let events = vec![big("a"), big("b")];
+        let r = report(&log(events.clone()), None, &Utc);
+        let mut totals = crate::ledger::Totals::default();
+        for e in &events {
+            totals.apply(e);
+        }
+        assert_eq!(r.total.tokens.input, totals.tokens.input);
+        assert_eq!(r.total.tokens.input, 2 * crate::ledger::MAX_ATTEMPT_TOKENS);
     }
 
     /// Folding the log in parallel parts and merging them gives the report one pass gives.

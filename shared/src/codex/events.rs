@@ -71,7 +71,9 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// offload's token record: total = input + output (codex sends no total).
+    /// offload's token record: total = input + output (codex sends no total); each figure
+    /// capped at [`crate::ledger::MAX_ATTEMPT_TOKENS`] as every reader of the ledger caps it, so
+    /// that the log, the summaries and `offload stats` say the same of an absurd report.
     pub fn tokens(&self) -> Tokens {
         Tokens {
             input: self.input_tokens,
@@ -80,6 +82,7 @@ impl Usage {
             reasoning: self.reasoning_output_tokens,
             total: self.input_tokens.saturating_add(self.output_tokens),
         }
+        .capped()
     }
 }
 
@@ -274,6 +277,22 @@ pub fn is_limit_message(message: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A report past any real usage (1e20, u64::MAX) is capped where it is read, so the log
+    /// never holds more than any reader counts.
+    #[test]
+    fn absurd_usage_is_capped_where_it_is_read() {
+        let u: Usage = serde_json::from_str(
+            r#"{"input_tokens":1e20,"output_tokens":18446744073709551615,"reasoning_output_tokens":-3}"#,
+        )
+        .unwrap();
+        let t = u.tokens();
+        let max = crate::ledger::MAX_ATTEMPT_TOKENS;
+        assert_eq!(
+            (t.input, t.output, t.reasoning, t.total),
+            (max, max, 0, max)
+        );
+    }
 
     #[test]
     fn success_stream() {

@@ -194,11 +194,13 @@ impl Batch {
                 if f.job.is_some() {
                     self.add(Kind::Jobs, attrs.clone(), hour, 1);
                 }
+                // Capped as the summaries and `offload stats` cap them.
+                let t = f.tokens.capped();
                 for (ty, n) in [
-                    ("input", f.tokens.input),
-                    ("cached_input", f.tokens.cached_input),
-                    ("output", f.tokens.output),
-                    ("reasoning", f.tokens.reasoning),
+                    ("input", t.input),
+                    ("cached_input", t.cached_input),
+                    ("output", t.output),
+                    ("reasoning", t.reasoning),
                 ] {
                     if n > 0 {
                         let mut a = attrs.clone();
@@ -439,8 +441,14 @@ pub fn span(ev: &Event, f: &AttemptFinished) -> Option<Span> {
         ),
         ("gen_ai.provider.name".into(), Value::Str("openai".into())),
         ("gen_ai.request.model".into(), Value::Str(f.model.clone())),
-        ("gen_ai.usage.input_tokens".into(), int(f.tokens.input)),
-        ("gen_ai.usage.output_tokens".into(), int(f.tokens.output)),
+        (
+            "gen_ai.usage.input_tokens".into(),
+            int(f.tokens.capped().input),
+        ),
+        (
+            "gen_ai.usage.output_tokens".into(),
+            int(f.tokens.capped().output),
+        ),
     ]);
     if let Some(tid) = &f.thread_id {
         attrs.push(("codex.thread.id".into(), Value::Str(tid.clone())));
