@@ -342,13 +342,18 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
     let telemetry = Telemetry::new(&loaded.config.telemetry, &plan.dir);
     let bin = shared::process::resolve_bin(&loaded.config.runner.codex_bin);
     let state_dir = paths.state_dir.clone();
-    let (mut results, catalog): (Vec<Result1>, _) = std::thread::scope(|scope| {
-        // Whether codex knows the model is asked while it works, so that it costs the run
-        // nothing (and, cached, nothing again until codex changes).
-        let catalog = bin.as_ref().ok().map(|b| {
-            let state_dir = &state_dir;
-            scope.spawn(move || catalog::cached(state_dir, b, None, CATALOG_WAIT))
+    // Whether codex knows the model is asked while it works, so that it costs the run nothing
+    // (and, cached, nothing again until codex changes); an answer not there when the run ends
+    // is not waited for (that question is ended with the run).
+    let catalog_rx = bin.as_ref().ok().map(|b| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (state_dir, b) = (state_dir.clone(), b.clone());
+        std::thread::spawn(move || {
+            let _ = tx.send(catalog::cached(&state_dir, &b, None, CATALOG_WAIT));
         });
+        rx
+    });
+    let mut results: Vec<Result1> = std::thread::scope(|scope| {
         let handles: Vec<_> = plan
             .models
             .iter()
@@ -377,12 +382,15 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
                 })
             })
             .collect();
-        let results = handles
+        handles
             .into_iter()
             .map(|h| h.join().expect("attempt thread panicked"))
-            .collect();
-        (results, catalog.and_then(|h| h.join().ok()))
+            .collect()
     });
+    let catalog = catalog_rx.and_then(|rx| rx.recv_timeout(Duration::from_millis(100)).ok());
+    if catalog.is_none() {
+        shared::process::end_tagged(shared::env::OFFLOAD_PROBE, &catalog::probe_tag());
+    }
     for r in &mut results {
         (r.in_catalog, r.model_note) = model_note(&r.model, catalog.as_ref(), r.said_fallback);
         if r.run_dir.join("result.json").is_file() {

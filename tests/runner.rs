@@ -396,6 +396,8 @@ fn a_codex_that_kills_offload_and_its_reaper_is_ended_by_the_next_run() {
         .args(["x", "--session", "s1"])
         .mode("killer")
         .env("FAKE_CODEX_PIDS", &pids)
+        // Its catalog question hangs too, with a daemon of its own.
+        .env("FAKE_CODEX_CATALOG_MODE", "hang")
         .command()
         .output()
         .unwrap();
@@ -405,10 +407,11 @@ fn a_codex_that_kills_offload_and_its_reaper_is_ended_by_the_next_run() {
         .lines()
         .map(|p| p.parse().unwrap())
         .collect();
-    assert_eq!(left.len(), 2);
-    for &pid in &left {
-        assert!(alive_after(pid, 0), "process {pid} is left running");
-    }
+    assert!(left.len() >= 2, "{left:?}");
+    assert!(
+        left.iter().filter(|&&pid| alive_after(pid, 0)).count() >= 2,
+        "codex and what it left are running"
+    );
     sb.run()
         .args(["y", "--session", "s1"])
         .output()
@@ -1145,20 +1148,35 @@ fn an_unreadable_catalog_never_holds_a_run_and_codexs_own_word_still_counts() {
         "{}",
         out.stderr()
     );
-    // A catalog that never comes costs at most its deadline, once: the failure is cached.
+    // A catalog that never comes is not waited for once the run is done, and what the
+    // question started (a daemon outside its group too) ends with the run.
     let sb = Sandbox::new();
+    let pids = sb.file("pids");
     let start = Instant::now();
     let out = sb
         .run()
         .args(["x"])
         .env("FAKE_CODEX_CATALOG_MODE", "hang")
+        .env("FAKE_CODEX_PIDS", &pids)
         .output()
         .expect_code(0);
     assert!(
-        start.elapsed() < Duration::from_secs(9),
+        start.elapsed() < Duration::from_secs(2),
         "{:?}",
         start.elapsed()
     );
+    let left: Vec<u32> = std::fs::read_to_string(&pids)
+        .unwrap()
+        .lines()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(left.len(), 2);
+    for pid in left {
+        assert!(
+            !alive_after(pid, 1000),
+            "the catalog's process {pid} outlived the run"
+        );
+    }
     assert!(
         summary(&out.stderr()).starts_with("offload: ✓ success · gpt-5.4 · workspace-write"),
         "{}",

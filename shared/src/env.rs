@@ -24,6 +24,12 @@ pub const OFFLOAD_JOB: &str = "OFFLOAD_JOB";
 /// killed). Not for people.
 pub const OFFLOAD_ATTEMPT: &str = "OFFLOAD_ATTEMPT";
 
+/// Set by offload for the codex it asks for its model catalog (`codex debug models`): the
+/// asking process's pid and start time. What such a question leaves running (a codex that
+/// forked a daemon) is ended by that tag when the question ends, when the run ends, or when the
+/// run died and its attempt is closed. Not for people.
+pub const OFFLOAD_PROBE: &str = "OFFLOAD_PROBE";
+
 /// `1` inside Claude Code (hooks and Bash tool commands).
 pub const CLAUDECODE: &str = "CLAUDECODE";
 

@@ -173,6 +173,19 @@ pub fn run_captured(mut cmd: Command, wait: Duration, cap: usize) -> std::io::Re
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    // A killed caller (its thread waits here until the program ends) takes the program with
+    // it (Linux).
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: one async-signal-safe call between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+                Ok(())
+            });
+        }
+    }
     let start = Instant::now();
     let mut child = cmd.spawn()?;
     let pid = child.id();

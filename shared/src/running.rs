@@ -167,6 +167,11 @@ impl Running {
             .is_ok();
         if claimed && !self.attempt.is_empty() {
             crate::process::end_tagged(crate::env::OFFLOAD_ATTEMPT, &self.attempt);
+            // And what its catalog question left (killed while it asked).
+            crate::process::end_tagged(
+                crate::env::OFFLOAD_PROBE,
+                &crate::codex::catalog::probe_tag_of(self.pid, self.pid_start),
+            );
         }
         claimed && !finished_in_log_tail(&state_dir.join("events.jsonl"), &self.attempt)
     }

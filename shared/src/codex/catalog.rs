@@ -247,27 +247,45 @@ fn fetch_with(
     wait: Duration,
     version: Option<String>,
 ) -> Result<Catalog, String> {
+    let tag = probe_tag();
     let command = |args: &[&str]| {
         let mut cmd = Command::new(bin);
-        cmd.args(args);
+        cmd.args(args).env(env::OFFLOAD_PROBE, &tag);
         if let Some(home) = codex_home {
             cmd.env(env::CODEX_HOME, home);
         }
         cmd
     };
-    let ran = run_captured(command(&["debug", "models", "--bundled"]), wait, MAX_BYTES)
-        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    let ran = run_captured(command(&["debug", "models", "--bundled"]), wait, MAX_BYTES);
+    // Whatever the question left running (a daemon outside its group) goes with it.
+    crate::process::end_tagged(env::OFFLOAD_PROBE, &tag);
+    let ran = ran.map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
     if let Some(why) = ran.failure(MAX_BYTES) {
         return Err(format!("`codex debug models --bundled`: {why}"));
     }
     let models = parse(&ran.stdout)?;
     let version = version.or_else(|| {
-        run_captured(command(&["--version"]), wait, 4096)
-            .ok()
+        let ran = run_captured(command(&["--version"]), wait, 4096);
+        crate::process::end_tagged(env::OFFLOAD_PROBE, &tag);
+        ran.ok()
             .filter(|r| r.failure(4096).is_none())
             .and_then(|r| version_of(&String::from_utf8_lossy(&r.stdout)))
     });
     Ok(Catalog { version, models })
+}
+
+/// The tag ([`env::OFFLOAD_PROBE`]) of the catalog questions a process asks: its pid and start
+/// time (so a dead run's can be named from its running marker).
+pub fn probe_tag() -> String {
+    probe_tag_of(
+        std::process::id(),
+        crate::process::start_time(std::process::id()).unwrap_or(0),
+    )
+}
+
+/// [`probe_tag`] of process `pid` that started at `start`.
+pub fn probe_tag_of(pid: u32, start: u64) -> String {
+    format!("{pid}-{start}")
 }
 
 /// The catalog of `bin`: from the cache in `state_dir` when it holds this very binary's, else
