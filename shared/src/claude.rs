@@ -96,7 +96,10 @@ impl HookInput {
         if !value.is_object() {
             return Err("the hook input is not a JSON object".into());
         }
-        serde_json::from_value(value)
+        drop(value);
+        // Read from the bytes, not the tree: a key given twice (`"tool_name": "Edit", …,
+        // "tool_name": "Read"`) is refused rather than read as its last value.
+        serde_json::from_slice(bytes)
             .map_err(|e| format!("the hook input has an unexpected shape ({e})"))
     }
 

@@ -633,6 +633,11 @@ fn odd_but_valid_payloads_never_block_unrelated_work() {
             a.stderr
         );
     }
+    // A key given twice is not read as its last value.
+    let dup = br#"{"hook_event_name":"PreToolUse","tool_name":"Edit","tool_input":{"file_path":"src/lib.rs","old_string":"a","new_string":"b"},"tool_name":"Read"}"#;
+    let a = h.raw(dup);
+    assert_eq!(a.exit, 2, "{}", a.stderr);
+    assert!(a.stderr.contains("duplicate field"), "{}", a.stderr);
     // Missing fields on a code edit still get judged: no session means no attempt → deny.
     let a = h.run(json!({"hook_event_name": "PreToolUse", "tool_name": "Write", "tool_input": {"file_path": h.project.join("src/a.rs")}}));
     assert!(a.stdout.contains("\"deny\""), "{}", a.stdout);
