@@ -349,7 +349,18 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
         let (tx, rx) = std::sync::mpsc::channel();
         let (state_dir, b) = (state_dir.clone(), b.clone());
         std::thread::spawn(move || {
-            let _ = tx.send(catalog::cached(&state_dir, &b, None, CATALOG_WAIT));
+            // Through the reaper, as codex's run: a killed run takes the question with it.
+            let start = |bin: &Path| {
+                crate::supervise::reaped(bin, Duration::from_secs(1))
+                    .unwrap_or_else(|| std::process::Command::new(bin))
+            };
+            let _ = tx.send(catalog::cached_with(
+                &state_dir,
+                &b,
+                None,
+                CATALOG_WAIT,
+                &start,
+            ));
         });
         rx
     });

@@ -225,7 +225,7 @@ pub fn run(job: &Job<'_>, interrupts: &Interrupts) -> Finished {
 /// (offload killed): so codex never outlives offload. `None` (start codex directly) where that
 /// cannot work: not Linux, this program cannot be found, or `bin` is not an executable file (its
 /// spawn error is then codex's own).
-fn reaped(bin: &Path, grace: Duration) -> Option<Command> {
+pub fn reaped(bin: &Path, grace: Duration) -> Option<Command> {
     if !cfg!(target_os = "linux") {
         return None;
     }

@@ -304,12 +304,14 @@ fn a_sigkilled_offload_leaves_no_codex_behind() {
         .mode("hang")
         .env("OFFLOAD_KILL_GRACE", "0.5")
         .env("FAKE_CODEX_PIDS", &pids)
+        // The question for codex's model catalog hangs too, and leaves a daemon.
+        .env("FAKE_CODEX_CATALOG_MODE", "hang")
         .command();
     cmd.stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let mut child = cmd.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_to_string(&pids).map_or(true, |s| s.lines().count() < 2) {
+    while std::fs::read_to_string(&pids).map_or(true, |s| s.lines().count() < 4) {
         assert!(Instant::now() < deadline, "fake codex never started");
         std::thread::sleep(Duration::from_millis(20));
     }

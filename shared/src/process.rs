@@ -181,7 +181,13 @@ pub fn run_captured(mut cmd: Command, wait: Duration, cap: usize) -> std::io::Re
         // SAFETY: one async-signal-safe call between fork and exec.
         unsafe {
             cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+                // One set by the caller's own setup (a supervisor that must clean up on
+                // SIGTERM) is kept.
+                let mut current: libc::c_int = 0;
+                libc::prctl(libc::PR_GET_PDEATHSIG, &raw mut current, 0, 0, 0);
+                if current == 0 {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+                }
                 Ok(())
             });
         }

@@ -237,8 +237,12 @@ pub fn fallback_model(message: &str) -> Option<&str> {
 /// Ask `bin` for its catalog and its version, each within `wait`. `codex_home`: the
 /// `CODEX_HOME` to give it (else it inherits this process's).
 pub fn fetch(bin: &Path, codex_home: Option<&Path>, wait: Duration) -> Result<Catalog, String> {
-    fetch_with(bin, codex_home, wait, None)
+    fetch_with(bin, codex_home, wait, None, &|b| Command::new(b))
 }
+
+/// How a question to codex is started: `Command::new(bin)`, or through a supervisor (`offload
+/// run` asks through its reaper, so that nothing the question starts outlives a killed run).
+pub type Starter<'a> = &'a dyn Fn(&Path) -> Command;
 
 /// [`fetch`], with codex's version when the caller knows it already.
 fn fetch_with(
@@ -246,10 +250,11 @@ fn fetch_with(
     codex_home: Option<&Path>,
     wait: Duration,
     version: Option<String>,
+    start: Starter<'_>,
 ) -> Result<Catalog, String> {
     let tag = probe_tag();
     let command = |args: &[&str]| {
-        let mut cmd = Command::new(bin);
+        let mut cmd = start(bin);
         cmd.args(args).env(env::OFFLOAD_PROBE, &tag);
         if let Some(home) = codex_home {
             cmd.env(env::CODEX_HOME, home);
@@ -297,8 +302,19 @@ pub fn cached(
     codex_home: Option<&Path>,
     wait: Duration,
 ) -> Result<Catalog, String> {
+    cached_with(state_dir, bin, codex_home, wait, &|b| Command::new(b))
+}
+
+/// [`cached`], asking codex through `start`.
+pub fn cached_with(
+    state_dir: &Path,
+    bin: &Path,
+    codex_home: Option<&Path>,
+    wait: Duration,
+    start: Starter<'_>,
+) -> Result<Catalog, String> {
     let Some(key) = identity(bin) else {
-        return fetch(bin, codex_home, wait);
+        return fetch_with(bin, codex_home, wait, None, start);
     };
     let now = Utc::now();
     if let Some(e) = read_cache(state_dir)
@@ -319,7 +335,7 @@ pub fn cached(
             _ => {}
         }
     }
-    let fetched = fetch(bin, codex_home, wait);
+    let fetched = fetch_with(bin, codex_home, wait, None, start);
     store(state_dir, &key, &fetched);
     fetched
 }
@@ -333,7 +349,9 @@ pub fn refresh(
     wait: Duration,
     version: Option<&str>,
 ) -> Result<Catalog, String> {
-    let fetched = fetch_with(bin, codex_home, wait, version.map(str::to_owned));
+    let fetched = fetch_with(bin, codex_home, wait, version.map(str::to_owned), &|b| {
+        Command::new(b)
+    });
     if let (Some(dir), Some(key)) = (state_dir, identity(bin)) {
         store(dir, &key, &fetched);
     }
