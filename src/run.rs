@@ -1100,11 +1100,16 @@ fn unconfigured_codex(
     // Unless a file of it changed after Claude Code started: a command may have copied
     // another program over it. Since the Claude Code process above started, or (a run
     // detached from it) since the session's first record.
+    // A moment past it: a process's start is known only to the clock tick (rounded down, up
+    // to 10 ms), so a file written just before Claude Code started (its setup, a test's) can
+    // read as just after; no command Claude runs comes that early (its first tool call waits
+    // for a model's answer).
     let claude_start = view
         .as_ref()
         .and_then(|v| v.started)
         .map(std::time::SystemTime::from)
-        .or_else(|| session_start.map(std::time::SystemTime::from))?;
+        .or_else(|| session_start.map(std::time::SystemTime::from))?
+        + std::time::Duration::from_millis(50);
     let upgrade = "start a new session after upgrading codex";
     let mut files = vec![file.clone()];
     if let Some(Ok(i)) = &interpreter {

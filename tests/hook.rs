@@ -94,8 +94,8 @@ impl Session {
     }
 
     /// `command` run (`sh -c`) by a stand-in Claude Code process of this session, with its
-    /// variables; the stand-in waits 0.1 s first, so that what the command changes is younger
-    /// than it.
+    /// variables; the stand-in waits 0.3 s first, so that what the command changes is younger
+    /// than it (by more than offload's margin for a process start known to the clock tick).
     fn claude_runs(&self, command: &str) -> Done {
         self.claude_runs_with(command, &[])
     }
@@ -104,7 +104,7 @@ impl Session {
     fn claude_runs_with(&self, command: &str, env: &[(&str, &std::ffi::OsStr)]) -> Done {
         let cli = self.stand_in(
             "run-cli.js",
-            "import subprocess, sys, time\ntime.sleep(0.1)\nsys.exit(subprocess.call(['sh', '-c', sys.argv[1]]))\n",
+            "import subprocess, sys, time\ntime.sleep(0.3)\nsys.exit(subprocess.call(['sh', '-c', sys.argv[1]]))\n",
         );
         let mut run = Run::new("python3")
             .arg(&cli)

@@ -820,9 +820,20 @@ fn a_running_attempt_holds_the_edit(version: Option<&str>) {
         second.content.contains("still working") && second.content.contains("do not start another"),
         "{second:?}"
     );
+    let finished: Vec<_> = w
+        .ledger()
+        .read_log()
+        .unwrap()
+        .events
+        .into_iter()
+        .filter_map(|e| match e.body {
+            Body::AttemptFinished(f) => Some((f.outcome, f.unconfigured_codex)),
+            _ => None,
+        })
+        .collect();
     assert!(
         !w.result(5).is_error,
-        "{:?} after {:?}",
+        "{:?} after {:?}; attempts: {finished:?}",
         w.result(5),
         w.result(4)
     );
