@@ -406,15 +406,6 @@ fn a_collector_down_or_hung_costs_the_run_nothing_and_loses_nothing() {
 fn the_ledger_is_the_queue() {
     let receiver = OtlpReceiver::start().unwrap();
     let sb = Sandbox::new();
-    for protocol in ["http/protobuf", "http/json"] {
-        let done = with(off(&sb), &otel(&receiver.url(), protocol))
-            .env("CODEX_BIN", fake_codex())
-            .env("CLAUDE_CODE_SESSION_ID", "s-queue")
-            .args(["run", "say ok", "read-only"])
-            .arg(sb.work())
-            .output();
-        assert_eq!(done.code(), 0, "{}", done.stderr());
-    }
     let n_attempts = |r: &OtlpReceiver| -> f64 {
         let m = r.metrics();
         offload_points(&m, "offload.attempt.count")
@@ -422,6 +413,21 @@ fn the_ledger_is_the_queue() {
             .map(|p| p.value)
             .sum()
     };
+    for (i, protocol) in ["http/protobuf", "http/json"].into_iter().enumerate() {
+        let done = with(off(&sb), &otel(&receiver.url(), protocol))
+            .env("CODEX_BIN", fake_codex())
+            .env("CLAUDE_CODE_SESSION_ID", "s-queue")
+            .args(["run", "say ok", "read-only"])
+            .arg(sb.work())
+            .output();
+        assert_eq!(done.code(), 0, "{}", done.stderr());
+        // Each run's own flush sends its attempt (in its own encoding) before the next run: a
+        // flush still going when the next attempt is recorded would send that one too.
+        let want = (i + 1) as f64;
+        receiver.wait_for(Duration::from_secs(10), |r| {
+            (n_attempts(r) >= want).then_some(())
+        });
+    }
     assert_eq!(
         receiver.wait_for(Duration::from_secs(10), |r| (n_attempts(r) >= 2.0)
             .then_some(n_attempts(r))),
