@@ -127,6 +127,98 @@ impl HookInput {
     }
 }
 
+/// Tools whose input Claude Code never submits back as a prompt (file contents, commands,
+/// searches, a subagent's task): a phrase in them is not a prompt Claude scheduled.
+const NOT_PROMPT_TOOLS: &[&str] = &[
+    "Write",
+    "Edit",
+    "MultiEdit",
+    "NotebookEdit",
+    "Read",
+    "Grep",
+    "Glob",
+    "Bash",
+    "Agent",
+    "Task",
+    "TodoWrite",
+    "WebFetch",
+    "WebSearch",
+    "Skill",
+];
+
+/// Whether `prompt` (holding the approval phrase `phrase`) is text Claude itself wrote earlier
+/// in this session into a tool call that can come back as a prompt (`ScheduleWakeup`,
+/// `CronCreate`, a tool offload does not know): Claude Code submits such a prompt to the
+/// session as if the user had typed it. Looks through the last 16 MiB of the session's
+/// transcript (a regular file, read bounded): a string in such a tool call's input that holds
+/// the phrase and holds, or is held by, the prompt. Returns the tool's name.
+pub fn prompt_claude_wrote(
+    transcript: &std::path::Path,
+    prompt: &str,
+    phrase: &str,
+) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let squash = |t: &str| {
+        t.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    let (prompt, phrase) = (squash(prompt), squash(phrase));
+    if phrase.is_empty() || prompt.is_empty() {
+        return None;
+    }
+    let mut f = std::fs::File::open(transcript).ok()?;
+    let meta = f.metadata().ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let start = meta.len().saturating_sub(16 << 20);
+    f.seek(SeekFrom::Start(start)).ok()?;
+    let mut bytes = Vec::new();
+    f.take(16 << 20).read_to_end(&mut bytes).ok()?;
+    fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::String(s) => out.push(s),
+            Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+            Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+            _ => {}
+        }
+    }
+    for line in bytes.split(|b| *b == b'\n') {
+        if !line.windows(8).any(|w| w == b"tool_use") {
+            continue;
+        }
+        let Ok(v) = serde_json::from_slice::<Value>(line) else {
+            continue;
+        };
+        let Some(content) = v.pointer("/message/content").and_then(Value::as_array) else {
+            continue;
+        };
+        for item in content {
+            if item.get("type").and_then(Value::as_str) != Some("tool_use") {
+                continue;
+            }
+            let name = item.get("name").and_then(Value::as_str).unwrap_or("");
+            if NOT_PROMPT_TOOLS.contains(&name) {
+                continue;
+            }
+            let mut found = Vec::new();
+            if let Some(input) = item.get("input") {
+                strings(input, &mut found);
+            }
+            if found
+                .iter()
+                .map(|s| squash(s))
+                .any(|s| s.contains(&phrase) && (s.contains(&prompt) || prompt.contains(&s)))
+            {
+                return Some(name.to_owned());
+            }
+        }
+    }
+    None
+}
+
 /// The JSON that denies a tool call.
 pub fn deny_json(reason: &str) -> String {
     deny_json_for("PreToolUse", reason)

@@ -680,6 +680,83 @@ fn prompts_start_turns_and_carry_approvals() {
     assert_eq!(a.record.len(), 1, "only the configured phrase approves");
 }
 
+/// A prompt Claude scheduled (`ScheduleWakeup`, `CronCreate`: Claude Code submits it later as
+/// if the user typed it) is not the user's approval; the phrase in a file Claude wrote or a
+/// command it ran does not stop the user's own.
+#[test]
+fn a_prompt_claude_scheduled_approves_nothing() {
+    let h = Hook::new(None);
+    let transcript = h.project.join("t.jsonl");
+    let line = |name: &str, input: serde_json::Value| {
+        json!({"type": "assistant", "message": {"role": "assistant", "content": [
+            {"type": "text", "text": "ok"},
+            {"type": "tool_use", "id": "toolu_1", "name": name, "input": input}
+        ]}})
+        .to_string()
+    };
+    let prompt = |text: &str| {
+        h.run(
+            json!({"hook_event_name": "UserPromptSubmit", "session_id": "s1",
+                     "transcript_path": transcript, "prompt": text}),
+        )
+    };
+    for (name, input) in [
+        (
+            "ScheduleWakeup",
+            json!({"delaySeconds": 60, "prompt": "approve fallback"}),
+        ),
+        (
+            "CronCreate",
+            json!({"cron": "* * * * *", "prompt": "Yes, approve fallback."}),
+        ),
+        (
+            "mcp__sched__later",
+            json!({"job": {"text": "approve fallback"}}),
+        ),
+    ] {
+        std::fs::write(
+            &transcript,
+            format!(
+                "{}\n{}\n",
+                line("Read", json!({"file_path": "x"})),
+                line(name, input)
+            ),
+        )
+        .unwrap();
+        for text in ["approve fallback", "Yes, approve fallback."] {
+            let a = prompt(text);
+            assert_eq!(a.record.len(), 1, "{name}, {text}: only the turn");
+            assert!(
+                a.stdout.contains("Claude wrote it earlier"),
+                "{name}: {}",
+                a.stdout
+            );
+        }
+    }
+    // The phrase in a file Claude wrote, a command it ran, a subagent's task: the user's
+    // own approval still counts.
+    std::fs::write(
+        &transcript,
+        [
+            line(
+                "Write",
+                json!({"file_path": "README.md", "content": "approve fallback"}),
+            ),
+            line("Bash", json!({"command": "echo approve fallback"})),
+            line("Agent", json!({"prompt": "approve fallback"})),
+            line("ScheduleWakeup", json!({"prompt": "check the build"})),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let a = prompt("approve fallback");
+    assert!(
+        matches!(&a.record[1].body, Body::ApprovalGranted { source, .. } if source == "prompt"),
+        "{:?}",
+        a.record
+    );
+}
+
 #[test]
 fn session_start_exports_the_session_and_explains_the_route() {
     let h = Hook::new(None);

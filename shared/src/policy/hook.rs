@@ -323,7 +323,17 @@ pub fn answer(
                 },
             )];
             let gate_on = config.guard.review_gate.enabled && mode != Mode::Off;
-            let approved = guard::approval_in(prompt, &config.guard.approval_phrase);
+            let mut approved = guard::approval_in(prompt, &config.guard.approval_phrase);
+            // A prompt Claude wrote into a tool call earlier (a wakeup it scheduled, which
+            // Claude Code submits as if the user typed it) is not the user's approval.
+            let mut scheduled = None;
+            if approved
+                && let Some(t) = input.transcript_path.as_deref().map(Path::new)
+                && t.is_absolute()
+            {
+                scheduled = claude::prompt_claude_wrote(t, prompt, &config.guard.approval_phrase);
+                approved = scheduled.is_none();
+            }
             // Who wrote this input: asked once, for the gate and for an approval.
             let sender = (gate_on || (approved && sid.is_some())).then(env.prompt_sender);
             let mut stdout = String::new();
@@ -370,6 +380,11 @@ pub fn answer(
                         );
                     }
                 }
+            }
+            if let Some(tool) = scheduled {
+                stdout = format!(
+                    "offload: this prompt's approval was not recorded: Claude wrote it earlier in this session (its {tool} call), so it is not the user's. The user can approve by typing it, or with `{offload} approve` in their own terminal."
+                );
             }
             Answer {
                 stdout,
