@@ -1885,6 +1885,9 @@ fn matcher_gaps(matcher: Option<&str>) -> Vec<&'static str> {
     if !names.contains(&"Agent") && !names.contains(&"Task") {
         gaps.push("Agent");
     }
+    if !names.contains(&"Workflow") {
+        gaps.push("Workflow");
+    }
     if !names.contains(&"mcp__.*") {
         gaps.push("mcp__.*");
     }
@@ -2232,15 +2235,20 @@ mod tests {
     fn matchers_must_cover_the_guarded_tools() {
         assert!(matcher_gaps(Some(PRE_TOOL_USE_MATCHER)).is_empty());
         assert_eq!(
+            matcher_gaps(Some("Edit|Write|Task|Bash|mcp__.*")),
+            ["Workflow"],
+            "an install from before workflows were guarded"
+        );
+        assert_eq!(
             matcher_gaps(Some("Edit|Write|Task|Bash")),
-            ["mcp__.*"],
+            ["Workflow", "mcp__.*"],
             "an install from before MCP tools were guarded"
         );
         assert!(matcher_gaps(None).is_empty());
         assert!(matcher_gaps(Some(".*")).is_empty(), "a regex is trusted");
         assert_eq!(
             matcher_gaps(Some("Edit|Write")),
-            ["Bash", "Agent", "mcp__.*"]
+            ["Bash", "Agent", "Workflow", "mcp__.*"]
         );
     }
 

@@ -479,7 +479,7 @@ fn wired_settings(hook: &Path, statusline: &Path) -> Value {
     json!({
         "model": "opus",
         "hooks": {
-            "PreToolUse": [entry(Some("Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Bash|mcp__.*"))],
+            "PreToolUse": [entry(Some("Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Workflow|Bash|mcp__.*"))],
             "PostToolUse": [entry(Some("Bash"))],
             "PostToolUseFailure": [entry(Some("Bash"))],
             "SessionStart": [entry(None)],

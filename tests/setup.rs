@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use support::{Done, Run, offload_bin, workspace_bin};
 
-const MATCHER: &str = "Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Bash|mcp__.*";
+const MATCHER: &str = "Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Workflow|Bash|mcp__.*";
 /// The events setup registers for every Claude Code version.
 const EVENTS: [&str; 5] = [
     "PreToolUse",

@@ -36,9 +36,11 @@ pub const HOOK_BIN: &str = "offload-hook";
 pub const STATUSLINE_BIN: &str = "offload-statusline";
 
 /// The PreToolUse matcher: the tools the guard watches. `Task` is the old name of `Agent` (still
-/// an alias), `MultiEdit` a removed tool that is harmless to name, `mcp__.*` every MCP server's
-/// tools (a `write_file` of one is judged like Write).
-pub const PRE_TOOL_USE_MATCHER: &str = "Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Bash|mcp__.*";
+/// an alias), `Workflow` starts subagents from a script, `MultiEdit` a removed tool that is
+/// harmless to name, `mcp__.*` every MCP server's tools (a `write_file` of one is judged like
+/// Write).
+pub const PRE_TOOL_USE_MATCHER: &str =
+    "Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Workflow|Bash|mcp__.*";
 
 /// The statusline's `refreshInterval` (seconds) setup proposes when the user has none: without
 /// one, Claude Code runs the statusline only after messages, so nothing moves while a long

@@ -342,6 +342,15 @@ fn exploration_subagents_are_routed_read_only() {
         g.call("Agent", json!({"subagent_type": "statusline-setup"})),
         Verdict::Silent
     );
+    // A workflow's script starts general-purpose subagents without an Agent call.
+    let reason = denied(
+        &g.call(
+            "Workflow",
+            json!({"script": "await agent('explore the repo and summarise it')"}),
+        ),
+        "route-first",
+    );
+    assert!(reason.contains("general-purpose subagent"), "{reason}");
 }
 
 #[test]

@@ -35,7 +35,8 @@ pub const API_KEY: &str = "dummy";
 
 /// The PreToolUse matcher of [`hooks_settings`]: the tools offload's guard watches. `Task` is
 /// the old name of `Agent`, `MultiEdit` a removed tool (harmless to name; older versions had it).
-pub const GUARDED_TOOLS: &str = "Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Bash|mcp__.*";
+pub const GUARDED_TOOLS: &str =
+    "Edit|Write|NotebookEdit|MultiEdit|Agent|Task|Workflow|Bash|mcp__.*";
 
 /// The real Claude Code, if installed. `version: None` is the default pin: `$OFFLOAD_TEST_CLAUDE`
 /// when set (non-empty), else `<workspace>/.tools/bin/claude`. `Some(v)` is

@@ -35,7 +35,9 @@ use crate::policy::scope::{PathClass, Scope};
 /// Tools whose calls name a file they change.
 pub const EDIT_TOOLS: [&str; 4] = ["Edit", "Write", "NotebookEdit", "MultiEdit"];
 /// The subagent tool (`Task` is its old name and still an alias).
-pub const AGENT_TOOLS: [&str; 2] = ["Agent", "Task"];
+/// Tools that start subagents: `Agent` (`Task` its old name), and `Workflow`, whose script's
+/// `agent()` starts general-purpose subagents without an `Agent` call.
+pub const AGENT_TOOLS: [&str; 3] = ["Agent", "Task", "Workflow"];
 
 /// What the guard answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -225,9 +227,14 @@ fn judge(
             Unknown::Code(what) => (Work::Edit, what),
         }
     } else if is_agent {
-        let sub = input
-            .input_str("subagent_type")
-            .unwrap_or("general-purpose");
+        // A workflow's agents are general-purpose (what its script asks cannot be judged).
+        let sub = if tool == "Workflow" {
+            "general-purpose"
+        } else {
+            input
+                .input_str("subagent_type")
+                .unwrap_or("general-purpose")
+        };
         if !ctx
             .config
             .subagent_types
