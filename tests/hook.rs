@@ -1135,6 +1135,30 @@ fn variables_that_load_code_or_move_codexs_traffic_count_for_nothing() {
         .last_unconfigured()
         .expect("an unset variable is a change too");
     assert!(why.contains("NODE_OPTIONS=(unset)"), "{why}");
+    // The user's own Claude Code settings give the session's commands a variable (Claude Code
+    // puts its settings' `env` on top of its own): with that value an attempt counts, with
+    // another it does not.
+    let home = s.sb.dir.path().join("userhome");
+    std::fs::create_dir_all(home.join(".claude")).unwrap();
+    std::fs::write(
+        home.join(".claude/settings.json"),
+        r#"{"env": {"NODE_EXTRA_CA_CERTS": "/etc/corp-ca.pem"}}"#,
+    )
+    .unwrap();
+    s.prompt("settings env").expect_code(0);
+    s.claude_runs_with(
+        &s.run_command("NODE_EXTRA_CA_CERTS=/etc/corp-ca.pem "),
+        &[("HOME", home.as_os_str())],
+    )
+    .expect_code(0);
+    assert_eq!(s.last_unconfigured(), None);
+    s.prompt("settings env, other value").expect_code(0);
+    s.claude_runs_with(
+        &s.run_command("NODE_EXTRA_CA_CERTS=/tmp/mine.pem "),
+        &[("HOME", home.as_os_str())],
+    )
+    .expect_code(0);
+    assert!(s.last_unconfigured().is_some());
     // A proxy of the user's shell, set or changed by the command: still counts.
     s.prompt("proxy").expect_code(0);
     s.claude_runs(&s.run_command("HTTPS_PROXY=http://127.0.0.1:9 "))

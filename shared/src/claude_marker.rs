@@ -338,15 +338,22 @@ impl ClaudeView {
             })
             .collect();
         let get = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let mut env =
+            crate::codex::trust::watched_env(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        // Claude Code gives its commands the `env` of its settings on top of its own: the
+        // user's and the managed ones are the user's choice (Claude's tools may not write
+        // these variables there).
+        env.extend(crate::telemetry::claude_settings_env_of(
+            None,
+            crate::codex::trust::watched_var,
+        ));
         Some(ClaudeView {
             codex_home: get("CODEX_HOME"),
             codex_bin: get(crate::env::CODEX_BIN),
             path: get("PATH"),
             started: crate::process::started_at(pid).map(chrono::DateTime::from),
             home: get("HOME"),
-            env: crate::codex::trust::watched_env(
-                vars.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            ),
+            env,
         })
     }
 }

@@ -592,7 +592,9 @@ pub fn is_wired(settings: &Value) -> bool {
 /// codex's launcher before either runs ([`loads_code_env`]), move where offload finds its
 /// config and state (`HOME`, `XDG_CONFIG_HOME`, `XDG_STATE_HOME`, `XDG_DATA_HOME`), or where a
 /// bare `codex` is found (`PATH`), change how Claude Code runs hooks or whether it runs them
-/// ([`runs_hooks_env`]), or load code into another interpreter ([`interpreter_env`]).
+/// ([`runs_hooks_env`]), load code into another interpreter ([`interpreter_env`]), or decide
+/// what codex loads and where it talks ([`crate::codex::trust::watched_var`]: `OPENAI_BASE_URL`,
+/// certificates; the user's own settings may set them, and an attempt then counts with them).
 pub fn guarded_env(key: &str) -> bool {
     key.starts_with("OFFLOAD_")
         || key.starts_with("CODEX_")
@@ -603,6 +605,7 @@ pub fn guarded_env(key: &str) -> bool {
         || runs_hooks_env(key)
         || interpreter_env(key)
         || key == "PATH"
+        || crate::codex::trust::watched_var(key)
 }
 
 /// Variables that make a program load code before its own (the dynamic loader's, a shell's
@@ -2150,6 +2153,22 @@ mod tests {
         ] {
             let found = schema_problems(&bad);
             assert!(found.iter().any(|p| p.contains(names)), "{bad}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn env_that_decides_what_codex_loads_and_where_it_talks_is_guarded() {
+        for k in [
+            "OPENAI_BASE_URL",
+            "NODE_EXTRA_CA_CERTS",
+            "SSL_CERT_FILE",
+            "NODE_OPTIONS",
+            "CODEX_CA_CERTIFICATE",
+        ] {
+            assert!(guarded_env(k), "{k}");
+        }
+        for k in ["ANTHROPIC_MODEL", "BASH_DEFAULT_TIMEOUT_MS", "HTTPS_PROXY"] {
+            assert!(!guarded_env(k), "{k}");
         }
     }
 

@@ -481,6 +481,15 @@ fn percent_decode(s: &str) -> String {
 /// project's settings are left out (a repository would choose where the user's records go).
 /// Each file read bounded (1 MiB).
 pub fn claude_settings_env(project: Option<&Path>) -> Layer {
+    claude_settings_env_of(project, |k| {
+        k.starts_with("OTEL_") || k == "CLAUDE_CODE_ENABLE_TELEMETRY"
+    })
+}
+
+/// The `env` entries of the user's and the managed Claude Code settings (managed overriding
+/// the user's) whose names `wanted` takes; a project's settings are left out. Each file read
+/// bounded (1 MiB).
+pub fn claude_settings_env_of(project: Option<&Path>, wanted: impl Fn(&str) -> bool) -> Layer {
     let home = crate::env::var("HOME").map(std::path::PathBuf::from);
     let files =
         crate::tamper::settings_files(home.as_deref(), project, &crate::tamper::managed_dir());
@@ -502,7 +511,7 @@ pub fn claude_settings_env(project: Option<&Path>) -> Layer {
         };
         if let Some(env) = v.get("env").and_then(|e| e.as_object()) {
             for (k, v) in env {
-                if (k.starts_with("OTEL_") || k == "CLAUDE_CODE_ENABLE_TELEMETRY")
+                if wanted(k)
                     && let Some(text) = v
                         .as_str()
                         .map(str::to_owned)
