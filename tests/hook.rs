@@ -1820,3 +1820,78 @@ fn the_offload_cli_beside_the_hook_is_protected() {
         assert!(reason.contains("offload's own"), "{command}: {reason}");
     }
 }
+
+/// Code the analyzer cannot read adding MCP servers behind the guard (round 9, N2 and N3): a
+/// server in the user's `~/.claude.json` (top level and for the project) and in the project's
+/// `.mcp.json`. After the command, only the servers are put back (what else it changed in
+/// `~/.claude.json`, which Claude Code writes all the time, stays), the new text is kept, Claude
+/// is told, and the statusline flags the tampering.
+#[test]
+fn mcp_servers_added_by_a_command_are_put_back_and_flagged() {
+    let s = Session::new();
+    let claude_json = s.sb.dir.path().join(".claude.json");
+    let proj = s.project.display().to_string();
+    let state = json!({"numStartups": 4, "mcpServers": {"fs": {"command": "mcp-fs"}},
+                       "projects": {proj.clone(): {"allowedTools": []}}});
+    std::fs::write(&claude_json, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    s.prompt("go").expect_code(0);
+    s.offload_run("fail500").expect_code(20);
+    assert!(is_deny(&s.edit()).is_some());
+    let plant = r#"python3 -c "
+import json, os
+p = os.path.join('..', '.cla' + 'ude.json')
+d = json.load(open(p))
+d['numStartups'] = 5
+d['mcpServers']['notes'] = {'command': 'python3', 'args': ['/tmp/n.py']}
+for k in d['projects']:
+    d['projects'][k]['mcpServers'] = {'notes': {'command': 'sh'}}
+open(p, 'w').write(json.dumps(d))
+open('.m' + 'cp.json', 'w').write(json.dumps({'mcpServers': {'notes': {'command': 'sh'}}}))
+""#;
+    let (pre, post) = s.bash("toolu_mcp", plant);
+    assert!(
+        is_deny(&pre).is_none(),
+        "watched, not denied: {}",
+        pre.stdout()
+    );
+    let post = post.unwrap();
+    assert!(post.stdout().contains("MCP server"), "{}", post.stdout());
+    assert!(
+        post.stdout().contains("its MCP servers put back"),
+        "{}",
+        post.stdout()
+    );
+    let now: Value = serde_json::from_slice(&std::fs::read(&claude_json).unwrap()).unwrap();
+    assert_eq!(now["mcpServers"], state["mcpServers"], "{now}");
+    assert_eq!(
+        now["projects"][proj.as_str()],
+        json!({"allowedTools": []}),
+        "{now}"
+    );
+    assert_eq!(now["numStartups"], 5, "the rest of the file is kept: {now}");
+    assert!(
+        !s.project.join(".mcp.json").exists(),
+        "the project's new .mcp.json is undone"
+    );
+    let line = Run::new(workspace_bin("offload-statusline"))
+        .env("OFFLOAD_HOME", s.sb.home())
+        .env("NO_COLOR", "1")
+        .stdin(&json!({"session_id": s.id, "cwd": s.project}).to_string())
+        .output();
+    assert!(line.stdout().contains("⚠ offload"), "{}", line.stdout());
+    // A command that changes only other state of ~/.claude.json is not flagged.
+    let (_, post) = s.bash(
+        "toolu_state",
+        r#"python3 -c "
+import json, os
+p = os.path.join('..', '.cla' + 'ude.json')
+d = json.load(open(p))
+d['numStartups'] = 6
+open(p, 'w').write(json.dumps(d))
+""#,
+    );
+    let post = post.unwrap();
+    assert!(!post.stdout().contains("MCP"), "{}", post.stdout());
+    let now: Value = serde_json::from_slice(&std::fs::read(&claude_json).unwrap()).unwrap();
+    assert_eq!(now["numStartups"], 6);
+}

@@ -372,3 +372,39 @@ fn claude_code_settings_are_watched_for_what_they_do_to_the_guard() {
         std::fs::write(p.dir.join(".claude/settings.json"), wired).unwrap();
     }
 }
+
+#[test]
+fn the_projects_mcp_json_is_watched_for_the_servers_it_defines() {
+    let p = Project::new();
+    let before = r#"{"mcpServers":{"fs":{"command":"mcp-fs"},"old":{"command":"x"}}}"#;
+    std::fs::write(p.dir.join(".mcp.json"), before).unwrap();
+    for warm in [false, true] {
+        if warm {
+            p.warm();
+        }
+        // A server added or changed through a script (round 9, N2): undone.
+        for code in [
+            "import json; d=json.load(open('.mcp.json')); d['mcpServers']['notes']={'command':'sh'}; json.dump(d, open('.mcp.json','w'))",
+            "import json; d=json.load(open('.mcp.json')); d['mcpServers']['fs']={'command':'sh'}; json.dump(d, open('.mcp.json','w'))",
+            "import os; os.remove('.mcp.json'); open('.mcp.json','w').write('{\"mcpServers\":{\"notes\":{\"command\":\"sh\"}}}')",
+        ] {
+            let post = p.play(&p.script(code));
+            assert!(post.contains("undid"), "warm {warm}: {code}: {post}");
+            assert_eq!(
+                std::fs::read_to_string(p.dir.join(".mcp.json")).unwrap(),
+                before,
+                "warm {warm}: {code}"
+            );
+        }
+        // Taking a server out leaves the guard as it was: it stays.
+        let code = "import json; d=json.load(open('.mcp.json')); del d['mcpServers']['old']; json.dump(d, open('.mcp.json','w'))";
+        let post = p.play(&p.script(code));
+        assert!(!post.contains("undid"), "warm {warm}: {post}");
+        assert!(
+            !std::fs::read_to_string(p.dir.join(".mcp.json"))
+                .unwrap()
+                .contains("old")
+        );
+        std::fs::write(p.dir.join(".mcp.json"), before).unwrap();
+    }
+}

@@ -702,14 +702,23 @@ fn our_matchers(settings: &Value) -> Vec<(String, Option<String>, Value)> {
 pub const RUNS_OUTSIDE: &str =
     "a hook (or helper command) runs code outside the guard: the user can add it themselves";
 
-/// The settings keys whose value is a command Claude Code runs (in `/bin/sh`) for credentials
-/// or telemetry headers.
-pub const HELPER_KEYS: [&str; 4] = [
+/// The settings keys whose value is (or holds) a command Claude Code runs: for credentials,
+/// telemetry or proxy headers, file suggestions, a subagent's statusline.
+pub const HELPER_KEYS: [&str; 8] = [
     "apiKeyHelper",
     "awsAuthRefresh",
     "awsCredentialExport",
     "otelHeadersHelper",
+    "gcpAuthRefresh",
+    "proxyAuthHelper",
+    "fileSuggestion",
+    "subagentStatusLine",
 ];
+
+/// Why a change that adds or changes an MCP server (or lets one start unasked) is not Claude's
+/// to make.
+pub const MCP_RUNS_OUTSIDE: &str =
+    "an MCP server runs a program outside the guard: the user can add it themselves";
 
 /// What changing a Claude Code settings file from `old` to `new` does to offload's guard, judged
 /// by the resulting JSON, not by its words: `disableAllHooks` set; an `env` entry that switches
@@ -722,8 +731,11 @@ pub const HELPER_KEYS: [&str; 4] = [
 /// outside the guard, and a PreToolUse one can rewrite a call offload already judged); the
 /// statusline's command changed, or offload's statusline (the channel of its tamper flag)
 /// removed; a helper command ([`HELPER_KEYS`]) set or changed; a plugin enabled or a
-/// marketplace added (plugins carry hooks). Removing another program's hook, statusline or
-/// helper passes. `None` when it leaves the guard as it was.
+/// marketplace added (plugins carry hooks); a project's MCP servers let start unasked
+/// (`enableAllProjectMcpServers` set to true, a name added to `enabledMcpjsonServers` or taken
+/// out of `disabledMcpjsonServers`), or an MCP server defined in `mcpServers` added or changed
+/// ([`mcp_servers_change`]). Removing another program's hook, statusline, helper or server, or
+/// turning a server off, passes. `None` when it leaves the guard as it was.
 pub fn weakens(old: &Value, new: &Value) -> Option<String> {
     if new
         .get("disableAllHooks")
@@ -810,6 +822,41 @@ pub fn weakens(old: &Value, new: &Value) -> Option<String> {
             return Some(format!("sets {key} ({RUNS_OUTSIDE})"));
         }
     }
+    if new.get("enableAllProjectMcpServers") == Some(&Value::Bool(true))
+        && old.get("enableAllProjectMcpServers") != Some(&Value::Bool(true))
+    {
+        return Some(format!(
+            "sets enableAllProjectMcpServers (the project's MCP servers then start unasked; \
+             {MCP_RUNS_OUTSIDE})"
+        ));
+    }
+    let names = |v: &Value, key: &str| -> Vec<Value> {
+        v.get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let enabled = names(old, "enabledMcpjsonServers");
+    if let Some(n) = names(new, "enabledMcpjsonServers")
+        .into_iter()
+        .find(|n| !enabled.contains(n))
+    {
+        return Some(format!(
+            "adds {n} to enabledMcpjsonServers (it then starts unasked; {MCP_RUNS_OUTSIDE})"
+        ));
+    }
+    let disabled = names(new, "disabledMcpjsonServers");
+    if let Some(n) = names(old, "disabledMcpjsonServers")
+        .into_iter()
+        .find(|n| !disabled.contains(n))
+    {
+        return Some(format!(
+            "takes {n} out of disabledMcpjsonServers ({MCP_RUNS_OUTSIDE})"
+        ));
+    }
+    if let Some(why) = mcp_servers_change(old, new, false) {
+        return Some(why);
+    }
     for (k, v) in new
         .get("enabledPlugins")
         .and_then(Value::as_object)
@@ -835,6 +882,76 @@ pub fn weakens(old: &Value, new: &Value) -> Option<String> {
         }
     }
     None
+}
+
+/// The MCP servers a Claude Code file defines: `(where, name, definition)` for each entry of the
+/// top-level `mcpServers` (`where` empty) and, with `projects` (the user's `~/.claude.json`),
+/// of each `projects.<path>.mcpServers` (`where` the path). An `mcpServers` that is not an object
+/// counts as one entry named `""`.
+pub fn mcp_servers(file: &Value, projects: bool) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    let mut add = |at: &str, servers: Option<&Value>| match servers {
+        None => {}
+        Some(Value::Object(m)) => {
+            for (name, def) in m {
+                out.push((at.to_string(), name.clone(), def.clone()));
+            }
+        }
+        Some(other) => out.push((at.to_string(), String::new(), other.clone())),
+    };
+    add("", file.get("mcpServers"));
+    if projects {
+        for (path, p) in file
+            .get("projects")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            add(path, p.get("mcpServers"));
+        }
+    }
+    out
+}
+
+/// Whether `new` defines an MCP server that `old` did not, or defines one differently (see
+/// [`mcp_servers`]): why, or `None`. Removing a server passes.
+pub fn mcp_servers_change(old: &Value, new: &Value, projects: bool) -> Option<String> {
+    let before = mcp_servers(old, projects);
+    let (at, name, _) = mcp_servers(new, projects)
+        .into_iter()
+        .find(|s| !before.contains(s))?;
+    let whose = if at.is_empty() {
+        String::new()
+    } else {
+        format!(" for the project {at}")
+    };
+    Some(format!(
+        "adds or changes the MCP server {name:?}{whose} ({MCP_RUNS_OUTSIDE})"
+    ))
+}
+
+/// [`mcp_servers_change`] for a file's bytes before and after (`None`: no file). A result that
+/// is not JSON is taken as a change (it cannot be judged); deleting the file passes.
+pub fn mcp_servers_change_text(
+    old: Option<&[u8]>,
+    new: Option<&[u8]>,
+    projects: bool,
+) -> Option<String> {
+    let parse = |b: &[u8]| -> Option<Value> {
+        if b.iter().all(u8::is_ascii_whitespace) {
+            Some(Value::Object(Default::default()))
+        } else {
+            serde_json::from_slice(b).ok()
+        }
+    };
+    let old = old.and_then(parse).unwrap_or(Value::Null);
+    match new.map(parse) {
+        None => None,
+        Some(Some(new)) => mcp_servers_change(&old, &new, projects),
+        Some(None) => Some(format!(
+            "leaves it unreadable, which cannot be judged ({MCP_RUNS_OUTSIDE})"
+        )),
+    }
 }
 
 /// Every hook entry of a settings file: its event, its group's matcher, the entry.

@@ -2117,3 +2117,231 @@ fn hooks_declared_in_a_skill_or_agent_frontmatter() {
         }
     }
 }
+
+/// Round 9 of a red team: MCP servers make Claude Code start a program outside the guard. A
+/// server added to a project's `.mcp.json` (N2, in any folder of the project) or to the user's
+/// `~/.claude.json` (N3: top level or per project), project servers let start unasked from the
+/// settings (N2b), and the other settings keys that run a command. One row per vector: the
+/// file, its JSON before (`null`: no file) and after, and `Some(words of the reason)` for a
+/// deny or `None` for a pass.
+#[test]
+fn mcp_servers_and_helper_commands_of_round_nine() {
+    let g = Given::new();
+    for d in [".claude", "sub"] {
+        std::fs::create_dir_all(g.project.join(d)).unwrap();
+    }
+    std::fs::create_dir_all(g.home().join(".claude")).unwrap();
+    let server = json!({"command": "python3", "args": ["/tmp/n.py"]});
+    let other = json!({"command": "node", "args": ["/tmp/s.js"]});
+    let proj = g.project.display().to_string();
+    const MCP: Option<&str> =
+        Some("an MCP server runs a program outside the guard: the user can add it themselves");
+    const RUNS: Option<&str> = Some("the user can add it themselves");
+    let state = json!({"numStartups": 4, "projects": {proj.clone(): {"allowedTools": []}}});
+    let with = |base: &Value, f: &dyn Fn(&mut Value)| {
+        let mut v = base.clone();
+        f(&mut v);
+        v
+    };
+    let rows: Vec<(&str, &str, Value, Value, Option<&str>)> = vec![
+        // N2b and its kin: the user's settings let the project's servers start unasked.
+        (
+            "enableAllProjectMcpServers",
+            "user",
+            json!({}),
+            json!({"enableAllProjectMcpServers": true}),
+            MCP,
+        ),
+        (
+            "enableAllProjectMcpServers off",
+            "user",
+            json!({"enableAllProjectMcpServers": true}),
+            json!({"enableAllProjectMcpServers": false}),
+            None,
+        ),
+        (
+            "enabledMcpjsonServers, a name added",
+            "project",
+            json!({"enabledMcpjsonServers": ["a"]}),
+            json!({"enabledMcpjsonServers": ["a", "notes"]}),
+            MCP,
+        ),
+        (
+            "enabledMcpjsonServers, a name taken out",
+            "local",
+            json!({"enabledMcpjsonServers": ["a", "notes"]}),
+            json!({"enabledMcpjsonServers": ["a"]}),
+            None,
+        ),
+        (
+            "disabledMcpjsonServers, a name taken out",
+            "user",
+            json!({"disabledMcpjsonServers": ["notes"]}),
+            json!({"disabledMcpjsonServers": []}),
+            MCP,
+        ),
+        (
+            "disabledMcpjsonServers, a name added",
+            "user",
+            json!({}),
+            json!({"disabledMcpjsonServers": ["notes"]}),
+            None,
+        ),
+        // The settings keys that run a command, like apiKeyHelper.
+        (
+            "fileSuggestion",
+            "user",
+            json!({}),
+            json!({"fileSuggestion": {"type": "command", "command": "/tmp/x.sh"}}),
+            RUNS,
+        ),
+        (
+            "subagentStatusLine",
+            "project",
+            json!({}),
+            json!({"subagentStatusLine": {"type": "command", "command": "/tmp/x.sh"}}),
+            RUNS,
+        ),
+        (
+            "gcpAuthRefresh",
+            "user",
+            json!({}),
+            json!({"gcpAuthRefresh": "/tmp/x.sh"}),
+            RUNS,
+        ),
+        (
+            "proxyAuthHelper changed",
+            "local",
+            json!({"proxyAuthHelper": "/bin/p"}),
+            json!({"proxyAuthHelper": "/tmp/x.sh"}),
+            RUNS,
+        ),
+        (
+            "proxyAuthHelper removed",
+            "user",
+            json!({"proxyAuthHelper": "/bin/p"}),
+            json!({}),
+            None,
+        ),
+        // N2: the project's `.mcp.json`, at the top or in a subfolder.
+        (
+            "N2 .mcp.json created",
+            "mcp",
+            Value::Null,
+            json!({"mcpServers": {"notes": server}}),
+            MCP,
+        ),
+        (
+            "N2 .mcp.json in a subfolder",
+            "sub",
+            json!({"mcpServers": {}}),
+            json!({"mcpServers": {"notes": server}}),
+            MCP,
+        ),
+        (
+            ".mcp.json, a server changed",
+            "mcp",
+            json!({"mcpServers": {"notes": other}}),
+            json!({"mcpServers": {"notes": server}}),
+            MCP,
+        ),
+        (
+            ".mcp.json, a server removed",
+            "mcp",
+            json!({"mcpServers": {"notes": server, "fs": other}}),
+            json!({"mcpServers": {"fs": other}}),
+            None,
+        ),
+        // N3: the user's `~/.claude.json`, where Claude Code keeps much else.
+        (
+            "N3 ~/.claude.json top-level server",
+            "claude.json",
+            state.clone(),
+            with(&state, &|v| v["mcpServers"] = json!({"notes": server})),
+            MCP,
+        ),
+        (
+            "N3 ~/.claude.json project server",
+            "claude.json",
+            state.clone(),
+            with(&state, &|v| {
+                v["projects"][proj.as_str()]["mcpServers"] = json!({"notes": server})
+            }),
+            MCP,
+        ),
+        (
+            "~/.claude.json, other state",
+            "claude.json",
+            state.clone(),
+            with(&state, &|v| {
+                v["numStartups"] = json!(5);
+                v["projects"][proj.as_str()]["allowedTools"] = json!(["Bash(ls:*)"])
+            }),
+            None,
+        ),
+        (
+            "~/.claude.json, a server removed",
+            "claude.json",
+            with(&state, &|v| v["mcpServers"] = json!({"notes": server})),
+            state.clone(),
+            None,
+        ),
+    ];
+    for (why, file, before, after, expect) in rows {
+        let path = match file {
+            "user" => g.home().join(".claude/settings.json"),
+            "project" => g.project.join(".claude/settings.json"),
+            "local" => g.project.join(".claude/settings.local.json"),
+            "mcp" => g.project.join(".mcp.json"),
+            "sub" => g.project.join("sub/.mcp.json"),
+            _ => g.home().join(".claude.json"),
+        };
+        let _ = std::fs::remove_file(&path);
+        if !before.is_null() {
+            std::fs::write(&path, serde_json::to_string_pretty(&before).unwrap()).unwrap();
+        }
+        let v = g.call(
+            "Write",
+            json!({"file_path": path, "content": serde_json::to_string_pretty(&after).unwrap()}),
+        );
+        match expect {
+            None => assert_eq!(v, Verdict::Silent, "{why}"),
+            Some(words) => {
+                let reason = match &v {
+                    Verdict::Deny(d) if d.code == "tamper" => d.reason.clone(),
+                    other => panic!("{why}: expected a tamper deny, got {other:?}"),
+                };
+                assert!(reason.contains(words), "{why}: {reason}");
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+    // As an Edit, through a symlink, and a Bash command naming the file: the same.
+    let claude_json = g.home().join(".claude.json");
+    std::fs::write(&claude_json, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    let v = g.call(
+        "Edit",
+        json!({"file_path": claude_json, "old_string": "\"numStartups\": 4",
+               "new_string": "\"numStartups\": 4, \"mcpServers\": {\"n\": {\"command\": \"sh\"}}"}),
+    );
+    assert!(denied(&v, "tamper").contains("MCP server"), "{v:?}");
+    let v = g.call(
+        "Edit",
+        json!({"file_path": claude_json, "old_string": "\"numStartups\": 4", "new_string": "\"numStartups\": 9"}),
+    );
+    assert_eq!(v, Verdict::Silent);
+    let link = g.project.join("cfg.json");
+    std::os::unix::fs::symlink(&claude_json, &link).unwrap();
+    let v = g.call(
+        "Write",
+        json!({"file_path": link, "content": "{\"mcpServers\": {\"n\": {\"command\": \"sh\"}}}"}),
+    );
+    assert!(denied(&v, "tamper").contains("MCP server"), "{v:?}");
+    let v = g.call(
+        "Write",
+        json!({"file_path": g.p(".mcp.json"), "content": "{\"mcpServers\": "}),
+    );
+    assert!(denied(&v, "tamper").contains("unreadable"), "{v:?}");
+    let v = g.bash("echo '{\"mcpServers\":{\"n\":{\"command\":\"sh\"}}}' > .mcp.json");
+    assert!(denied(&v, "tamper").contains("MCP server"), "{v:?}");
+}

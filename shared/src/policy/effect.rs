@@ -51,8 +51,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::fsutil;
 use crate::policy::scope::Scope;
 
-/// Claude Code's settings files of a project, watched with its code.
-pub(crate) const SETTINGS: [&str; 2] = [".claude/settings.json", ".claude/settings.local.json"];
+/// Claude Code's settings files of a project, and its `.mcp.json` (the MCP servers Claude Code
+/// starts in it), watched with its code.
+pub(crate) const SETTINGS: [&str; 3] = [
+    ".claude/settings.json",
+    ".claude/settings.local.json",
+    MCP_JSON,
+];
+
+/// The project's MCP servers file, judged by the servers it defines.
+const MCP_JSON: &str = ".mcp.json";
 
 /// The largest code file a snapshot copies; a bigger file that git does not hold makes the
 /// snapshot fail (closed).
@@ -476,8 +484,8 @@ pub(crate) fn walk(
             }
         }
     }
-    // Claude Code's project settings wire offload's hooks: watched, and judged by what they do
-    // to the guard (see `benign`).
+    // Claude Code's project settings wire offload's hooks, and its `.mcp.json` starts programs:
+    // watched, and judged by what they do to the guard (see `benign`).
     for rel in SETTINGS {
         files.push((rel.as_bytes().to_vec(), project.join(rel)));
     }
@@ -1477,9 +1485,10 @@ fn benign_git_config(project: &Path, c: &Changed) -> bool {
 }
 
 /// Whether a change is harmless to the guard although it touched a file watched for what it
-/// does, not for being code: git's configuration rewritten to run no program, or Claude Code's
+/// does, not for being code: git's configuration rewritten to run no program, Claude Code's
 /// settings changed in a way that leaves offload's wiring as it was (see
-/// [`crate::settings::weakens`]).
+/// [`crate::settings::weakens`]), or the project's `.mcp.json` changed without adding or
+/// changing a server (see [`crate::settings::mcp_servers_change`]).
 fn benign(snap: &Snapshot, store: &Store, c: &Changed) -> bool {
     if benign_git_config(&snap.project, c) {
         return true;
@@ -1501,6 +1510,10 @@ fn benign(snap: &Snapshot, store: &Store, c: &Changed) -> bool {
             _ => return false,
         },
     };
+    if c.rel == MCP_JSON.as_bytes() {
+        return crate::settings::mcp_servers_change_text(old.as_deref(), new.as_deref(), false)
+            .is_none();
+    }
     crate::settings::weakens_text(old.as_deref(), new.as_deref()).is_none()
 }
 

@@ -569,6 +569,12 @@ fn unknown_tool(input: &HookInput, tool: &str, ctx: &Ctx<'_>) -> Unknown {
         if ctx.config.protect_settings && is_settings_file(Path::new(p), ctx) {
             return Unknown::Tamper(format!("{tool} on Claude Code's settings {p}"));
         }
+        if ctx.config.protect_settings && mcp_file(Path::new(p), ctx).is_some() {
+            return Unknown::Tamper(format!(
+                "{tool} on {p}, where MCP servers are defined ({})",
+                crate::settings::MCP_RUNS_OUTSIDE
+            ));
+        }
         match scope.classify(Path::new(p), ctx.cwd) {
             PathClass::Protected => return Unknown::Tamper(format!("{tool} on {p}")),
             PathClass::Code if code.is_none() => {
@@ -951,6 +957,12 @@ fn tamper(
             return settings_change(input, tool, &ctx.cwd.join(path))
                 .map(|what| format!("a change to {path} that {what}"));
         }
+        if ctx.config.protect_settings
+            && let Some(user) = mcp_file(Path::new(path), ctx)
+        {
+            return mcp_change(input, tool, &ctx.cwd.join(path), user)
+                .map(|what| format!("a change to {path} that {what}"));
+        }
         if ctx.config.protect_settings && declares_hooks(Path::new(path), ctx) {
             return frontmatter_hooks_change(input, tool, &ctx.cwd.join(path)).then(|| {
                 format!(
@@ -978,6 +990,13 @@ fn tamper(
             if scope.classify(&w.path, ctx.cwd) == PathClass::Protected {
                 return Some(format!("a Bash command writing {}", w.path.display()));
             }
+            if ctx.config.protect_settings && mcp_file(&w.path, ctx).is_some() {
+                return Some(format!(
+                    "a Bash command writing {}, where MCP servers are defined ({})",
+                    w.path.display(),
+                    crate::settings::MCP_RUNS_OUTSIDE
+                ));
+            }
             if ctx.config.protect_settings && is_settings_file(&w.path, ctx) {
                 let now = crate::fsutil::read_regular_text(&w.path, 4 << 20).unwrap_or_default();
                 if now.contains("offload") {
@@ -1004,6 +1023,60 @@ fn is_settings_file(path: &Path, ctx: &Ctx<'_>) -> bool {
         let f = crate::policy::scope::normalize(f);
         f == p || crate::policy::scope::real(&f) == p
     })
+}
+
+/// The user's `~/.claude.json`, where Claude Code keeps its user-scope MCP servers (top-level
+/// `mcpServers`, and `projects.<path>.mcpServers` per project) among much state of its own; and
+/// `$CLAUDE_CONFIG_DIR/.claude.json` when that is set.
+pub fn user_mcp_files(home: Option<&Path>) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = home.map(|h| h.join(".claude.json")).into_iter().collect();
+    if let Some(d) = crate::env::var("CLAUDE_CONFIG_DIR") {
+        out.push(PathBuf::from(d).join(".claude.json"));
+    }
+    out
+}
+
+/// Whether `path` is a file where Claude Code reads MCP server definitions, by its real path: a
+/// `.mcp.json` in any folder of the project (`Some(false)`), or the user's `~/.claude.json`
+/// (`Some(true)`: its `projects.*.mcpServers` count too; see [`user_mcp_files`]).
+fn mcp_file(path: &Path, ctx: &Ctx<'_>) -> Option<bool> {
+    let named = crate::policy::scope::normalize(&ctx.cwd.join(path));
+    let p = crate::policy::scope::real(&named);
+    let same = |f: &Path| {
+        let f = crate::policy::scope::normalize(f);
+        f == p || crate::policy::scope::real(&f) == p
+    };
+    if user_mcp_files(ctx.home).iter().any(|f| same(f)) {
+        return Some(true);
+    }
+    let project = crate::policy::scope::normalize(ctx.project);
+    let roots = [crate::policy::scope::real(&project), project];
+    let in_project = [&named, &p].iter().any(|q| {
+        q.file_name().is_some_and(|n| n == ".mcp.json") && roots.iter().any(|r| q.starts_with(r))
+    });
+    in_project.then_some(false)
+}
+
+/// What an Edit/Write/MultiEdit of an MCP file ([`mcp_file`]) would do: why it adds or changes
+/// an MCP server, judged on the JSON it leaves (see [`crate::settings::mcp_servers_change`]). An
+/// edit whose text is not found changes nothing.
+fn mcp_change(input: &HookInput, tool: &str, file: &Path, user: bool) -> Option<String> {
+    let current = crate::fsutil::read_regular_text(file, 16 << 20);
+    if current.is_none() && std::fs::symlink_metadata(file).is_ok() {
+        return Some(format!(
+            "cannot be read to judge (too big, or not a regular file; {})",
+            crate::settings::MCP_RUNS_OUTSIDE
+        ));
+    }
+    let new_text = match tool {
+        "Write" => input.input_str("content")?.to_owned(),
+        _ => apply_edits(current.clone()?, input)?,
+    };
+    crate::settings::mcp_servers_change_text(
+        current.as_deref().map(str::as_bytes),
+        Some(new_text.as_bytes()),
+        user,
+    )
 }
 
 /// What an Edit/Write/MultiEdit of Claude Code settings file `file` would do to the guard,

@@ -575,6 +575,81 @@ struct Guarded {
     /// offload's installed binaries beside the hook, and their identity before.
     #[serde(default)]
     bins: Vec<(PathBuf, Option<crate::tamper::BinSig>)>,
+    /// The user's `~/.claude.json` (see [`guard::user_mcp_files`]) and the MCP servers it
+    /// defined before ([`mcp_view`]; `None`: too big or not JSON, not judged). Only these keys
+    /// are kept and put back: Claude Code itself writes the rest of the file all the time.
+    #[serde(default)]
+    mcp: Vec<(PathBuf, Option<serde_json::Value>)>,
+}
+
+/// The largest `~/.claude.json` kept and judged (Claude Code keeps much state there).
+const CLAUDE_JSON_MAX: u64 = 16 << 20;
+
+/// What `~/.claude.json` defines of MCP servers: its top-level `mcpServers` and each
+/// `projects.<path>.mcpServers`, as they are (absent keys left out). `None` when the file is
+/// there but cannot be read as JSON (too big, not a regular file, not JSON); an absent file
+/// defines none.
+fn mcp_view(path: &Path) -> Option<serde_json::Value> {
+    use serde_json::{Map, Value};
+    if std::fs::symlink_metadata(path).is_err() {
+        return Some(Value::Object(Map::new()));
+    }
+    let text = crate::fsutil::read_regular_text(path, CLAUDE_JSON_MAX)?;
+    let file: Value = serde_json::from_str(&text).ok()?;
+    let mut view = Map::new();
+    if let Some(v) = file.get("mcpServers") {
+        view.insert("mcpServers".into(), v.clone());
+    }
+    let mut projects = Map::new();
+    for (p, entry) in file
+        .get("projects")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(v) = entry.get("mcpServers") {
+            projects.insert(p.clone(), serde_json::json!({ "mcpServers": v }));
+        }
+    }
+    if !projects.is_empty() {
+        view.insert("projects".into(), Value::Object(projects));
+    }
+    Some(Value::Object(view))
+}
+
+/// `file` with its MCP server definitions set back to `before` ([`mcp_view`]): the top-level
+/// `mcpServers` and every project's, each as it was (taken out when there was none). Nothing
+/// else in it is touched.
+fn put_back_mcp(file: &mut serde_json::Value, before: &serde_json::Value) {
+    let Some(obj) = file.as_object_mut() else {
+        return;
+    };
+    match before.get("mcpServers") {
+        Some(v) => {
+            obj.insert("mcpServers".into(), v.clone());
+        }
+        None => {
+            obj.remove("mcpServers");
+        }
+    }
+    for (p, entry) in obj
+        .get_mut("projects")
+        .and_then(serde_json::Value::as_object_mut)
+        .into_iter()
+        .flatten()
+    {
+        let Some(entry) = entry.as_object_mut() else {
+            continue;
+        };
+        match before["projects"][p.as_str()].get("mcpServers") {
+            Some(v) => {
+                entry.insert("mcpServers".into(), v.clone());
+            }
+            None => {
+                entry.remove("mcpServers");
+            }
+        }
+    }
 }
 
 /// Offload's config files and the user's Claude Code settings, with their text now, and
@@ -605,6 +680,13 @@ fn guarded_now(paths: &crate::paths::Paths, project: &Path, home: Option<&Path>)
         })
         .unwrap_or_default();
     Guarded {
+        mcp: guard::user_mcp_files(home)
+            .into_iter()
+            .map(|p| {
+                let view = mcp_view(&p);
+                (p, view)
+            })
+            .collect(),
         bins,
         ledger: paths.events(),
         ledger_len: std::fs::metadata(paths.events()).map_or(0, |m| m.len()),
@@ -662,6 +744,17 @@ fn guarded_findings(g: &Guarded, store: &Store, sid: Option<&str>, command: &str
             ));
         }
     }
+    for (path, before) in &g.mcp {
+        let Some(before) = before else { continue };
+        // Unreadable now: Claude Code cannot read it either (it starts none of its servers).
+        let Some(after) = mcp_view(path) else {
+            continue;
+        };
+        let Some(why) = crate::settings::mcp_servers_change(before, &after, true) else {
+            continue;
+        };
+        found.push(put_back_claude_json(path, before, &why, store));
+    }
     for (path, before, settings) in &g.files {
         let after = crate::fsutil::read_regular_text(path, 1 << 20);
         if after == *before {
@@ -702,6 +795,46 @@ fn guarded_findings(g: &Guarded, store: &Store, sid: Option<&str>, command: &str
         });
     }
     found
+}
+
+/// Put `~/.claude.json`'s MCP server definitions back to `before` (the new text kept in the undo
+/// store): the file is read again and only those keys are set back, so that what Claude Code
+/// wrote to the rest of it meanwhile stays. What happened, for the findings.
+fn put_back_claude_json(
+    path: &Path,
+    before: &serde_json::Value,
+    why: &str,
+    store: &Store,
+) -> String {
+    let kept = store.undone_dir().join(format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"),
+        crate::fsutil::safe_name(&path.display().to_string(), 120)
+    ));
+    let put_back = (|| -> std::io::Result<()> {
+        let text = crate::fsutil::read_regular_text(path, CLAUDE_JSON_MAX)
+            .ok_or_else(|| std::io::Error::other("it can no longer be read"))?;
+        let _ = crate::fsutil::create_private_dir(&store.undone_dir());
+        let _ = crate::fsutil::write_atomic(&kept, text.as_bytes());
+        let mut file: serde_json::Value =
+            serde_json::from_str(&text).map_err(std::io::Error::other)?;
+        put_back_mcp(&mut file, before);
+        crate::fsutil::write_atomic(
+            path,
+            crate::settings::to_pretty(&file, Some(&text)).as_bytes(),
+        )
+    })();
+    match put_back {
+        Ok(()) => format!(
+            "{} was rewritten (it {why}); its MCP servers put back, the new text kept in {}",
+            path.display(),
+            kept.display()
+        ),
+        Err(e) => format!(
+            "{} was rewritten (it {why}) and its MCP servers could not be put back: {e}",
+            path.display()
+        ),
+    }
 }
 
 /// PreToolUse of a watched command: snapshot the project's code files.

@@ -791,13 +791,14 @@ fn setup(w: &mut Watcher<'_>, store: &Store) -> Result<(), Stop> {
             break;
         }
     }
-    // Claude Code's project settings are in every snapshot (even where git ignores them).
+    // Claude Code's project settings and `.mcp.json` are in every snapshot (even where git
+    // ignores them).
     if std::fs::symlink_metadata(w.project.join(".claude")).is_ok_and(|m| m.is_dir()) {
         w.watch_dir(b".claude")?;
-        for rel in effect::SETTINGS {
-            if std::fs::symlink_metadata(w.project.join(rel)).is_ok_and(|m| m.is_file()) {
-                w.watch_file(rel.as_bytes())?;
-            }
+    }
+    for rel in effect::SETTINGS {
+        if std::fs::symlink_metadata(w.project.join(rel)).is_ok_and(|m| m.is_file()) {
+            w.watch_file(rel.as_bytes())?;
         }
     }
     // git's configuration and hooks are in every snapshot.
