@@ -343,8 +343,8 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
     let bin = shared::process::resolve_bin(&loaded.config.runner.codex_bin);
     let state_dir = paths.state_dir.clone();
     // Whether codex knows the model is asked while it works, so that it costs the run nothing
-    // (and, cached, nothing again until codex changes); an answer not there when the run ends
-    // is not waited for (that question is ended with the run).
+    // (and, cached, nothing again until codex changes); an answer not there a second after the
+    // run ends is not waited for (that question is ended with the run).
     let catalog_rx = bin.as_ref().ok().map(|b| {
         let (tx, rx) = std::sync::mpsc::channel();
         let (state_dir, b) = (state_dir.clone(), b.clone());
@@ -398,7 +398,8 @@ pub fn main(args: RunArgs) -> Result<u8, Error> {
             .map(|h| h.join().expect("attempt thread panicked"))
             .collect()
     });
-    let catalog = catalog_rx.and_then(|rx| rx.recv_timeout(Duration::from_millis(100)).ok());
+    // A second at most past the run (the catalog usually answers long before codex does).
+    let catalog = catalog_rx.and_then(|rx| rx.recv_timeout(Duration::from_secs(1)).ok());
     if catalog.is_none() {
         shared::process::end_tagged(shared::env::OFFLOAD_PROBE, &catalog::probe_tag());
     }

@@ -383,13 +383,17 @@ pub fn socket_peer(fd: std::os::fd::RawFd) -> Option<(i32, u32)> {
 /// they move to). Matches are stopped first (SIGSTOP: a stopped process cannot start another),
 /// the scan repeated until it finds no new one (at most 8 passes), then all are killed. Reads
 /// at most 1 MiB of each environment and never signals this process. Returns how many were
-/// ended. Linux only (elsewhere nothing is found).
+/// ended. Neither this process nor its ancestors are ever signalled. Linux only (elsewhere
+/// nothing is found).
 pub fn end_tagged(name: &str, value: &str) -> usize {
     use std::io::Read;
     use std::os::unix::fs::MetadataExt;
     let tag = format!("{name}={value}");
     let tag = tag.as_bytes();
     let me = std::process::id();
+    // Never this process nor one above it (a session started from inside a run would carry
+    // the run's tag too).
+    let above: Vec<u32> = ancestors().collect();
     // SAFETY: a plain query.
     let uid = unsafe { libc::getuid() };
     let mut found: Vec<libc::pid_t> = Vec::new();
@@ -405,7 +409,7 @@ pub fn end_tagged(name: &str, value: &str) -> usize {
             let Ok(p) = libc::pid_t::try_from(pid) else {
                 continue;
             };
-            if pid == me || found.contains(&p) {
+            if pid == me || above.contains(&pid) || found.contains(&p) {
                 continue;
             }
             if e.metadata().map_or(true, |m| m.uid() != uid) {
