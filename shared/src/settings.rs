@@ -930,6 +930,15 @@ pub fn mcp_servers_change(old: &Value, new: &Value, projects: bool) -> Option<St
     ))
 }
 
+/// A settings-like file's JSON (an empty file is an empty object); `None`: not JSON.
+fn json_of(b: &[u8]) -> Option<Value> {
+    if b.iter().all(u8::is_ascii_whitespace) {
+        Some(Value::Object(Default::default()))
+    } else {
+        serde_json::from_slice(b).ok()
+    }
+}
+
 /// [`mcp_servers_change`] for a file's bytes before and after (`None`: no file). A result that
 /// is not JSON is taken as a change (it cannot be judged); deleting the file passes.
 pub fn mcp_servers_change_text(
@@ -937,15 +946,8 @@ pub fn mcp_servers_change_text(
     new: Option<&[u8]>,
     projects: bool,
 ) -> Option<String> {
-    let parse = |b: &[u8]| -> Option<Value> {
-        if b.iter().all(u8::is_ascii_whitespace) {
-            Some(Value::Object(Default::default()))
-        } else {
-            serde_json::from_slice(b).ok()
-        }
-    };
-    let old = old.and_then(parse).unwrap_or(Value::Null);
-    match new.map(parse) {
+    let old = old.and_then(json_of).unwrap_or(Value::Null);
+    match new.map(json_of) {
         None => None,
         Some(Some(new)) => mcp_servers_change(&old, &new, projects),
         Some(None) => Some(format!(
@@ -1168,15 +1170,8 @@ fn check(out: &mut Vec<String>, at: &str, v: &Value, ty: Ty) {
 /// an empty object; a result Claude Code cannot parse runs none of the file's hooks, so it
 /// weakens the guard when the file before held any of offload's.
 pub fn weakens_text(old: Option<&[u8]>, new: Option<&[u8]>) -> Option<String> {
-    let parse = |b: &[u8]| -> Option<Value> {
-        if b.iter().all(u8::is_ascii_whitespace) {
-            Some(Value::Object(Default::default()))
-        } else {
-            serde_json::from_slice(b).ok()
-        }
-    };
-    let old = old.and_then(parse).unwrap_or(Value::Null);
-    match new.map(parse) {
+    let old = old.and_then(json_of).unwrap_or(Value::Null);
+    match new.map(json_of) {
         None => weakens(&old, &Value::Null),
         Some(Some(new)) => weakens(&old, &new),
         Some(None) => weakens(&old, &Value::Null)

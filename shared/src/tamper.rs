@@ -426,14 +426,20 @@ mod tests {
         settings_files(Some(&home), None, &m)
     }
 
+    /// An executable hook in `dir`, and settings that wire it.
+    fn wired_hook(dir: &Path) -> (PathBuf, Value) {
+        use std::os::unix::fs::PermissionsExt;
+        let hook = dir.join("offload-hook");
+        std::fs::write(&hook, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let wired = serde_json::json!({"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": hook.display().to_string()}]}]}});
+        (hook, wired)
+    }
+
     #[test]
     fn each_way_of_switching_the_guard_off_is_found() {
         let t = tempfile::tempdir().unwrap();
-        let hook = t.path().join("offload-hook");
-        std::fs::write(&hook, "#!/bin/sh\n").unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let wired = serde_json::json!({"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": hook.display().to_string()}]}]}});
+        let (hook, wired) = wired_hook(t.path());
         assert!(wiring_findings(&files(t.path(), wired.clone(), None)).is_empty());
         let mut off = wired.clone();
         off["disableAllHooks"] = Value::Bool(true);
@@ -489,11 +495,7 @@ mod tests {
     #[test]
     fn settings_claude_code_rejects_are_found_like_unreadable_ones() {
         let t = tempfile::tempdir().unwrap();
-        let hook = t.path().join("offload-hook");
-        std::fs::write(&hook, "#!/bin/sh\n").unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let wired = serde_json::json!({"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": hook.display().to_string()}]}]}});
+        let (_, wired) = wired_hook(t.path());
         for (key, bad) in [
             ("permissions", serde_json::json!(5)),
             ("model", serde_json::json!(5)),

@@ -1457,6 +1457,51 @@ fn a_plan_or_markdown_name_for_a_code_file_is_an_edit_of_code() {
     );
 }
 
+/// The file a table row names: `user`, `project` or `local` Claude Code settings, the
+/// project's `mcp` (`.mcp.json`) or a `sub`folder's, or the user's `claude.json`.
+fn row_file(g: &Given, file: &str) -> std::path::PathBuf {
+    match file {
+        "user" => g.home().join(".claude/settings.json"),
+        "project" => g.project.join(".claude/settings.json"),
+        "local" => g.project.join(".claude/settings.local.json"),
+        "mcp" => g.project.join(".mcp.json"),
+        "sub" => g.project.join("sub/.mcp.json"),
+        "claude.json" => g.home().join(".claude.json"),
+        other => panic!("no file {other:?}"),
+    }
+}
+
+/// A Write of `after` over `path` holding `before` (`null`: no file), judged: silent, or a
+/// tamper denial whose reason holds `expect`. The file is removed afterwards.
+fn write_row(
+    g: &Given,
+    why: &str,
+    path: &std::path::Path,
+    before: &Value,
+    after: &Value,
+    expect: Option<&str>,
+) {
+    let _ = std::fs::remove_file(path);
+    if !before.is_null() {
+        std::fs::write(path, serde_json::to_string_pretty(before).unwrap()).unwrap();
+    }
+    let v = g.call(
+        "Write",
+        json!({"file_path": path, "content": serde_json::to_string_pretty(after).unwrap()}),
+    );
+    match expect {
+        None => assert_eq!(v, Verdict::Silent, "{why}"),
+        Some(words) => {
+            let reason = match &v {
+                Verdict::Deny(d) if d.code == "tamper" => d.reason.clone(),
+                other => panic!("{why}: expected a tamper deny, got {other:?}"),
+            };
+            assert!(reason.contains(words), "{why}: {reason}");
+        }
+    }
+    let _ = std::fs::remove_file(path);
+}
+
 /// Round 7 of a red team, in the real Claude Code: settings changes that keep offload's hooks
 /// but make Claude Code ignore the file (B11), run hooks another way or not at all (B1, B1b,
 /// B2), or run code of Claude's outside the guard (B10); and everyday changes that must pass.
@@ -1889,30 +1934,8 @@ fn settings_vectors_of_round_seven() {
         ),
     ];
     for (why, file, before, after, expect) in rows {
-        let path = match file {
-            "user" => g.home().join(".claude/settings.json"),
-            "project" => g.project.join(".claude/settings.json"),
-            _ => g.project.join(".claude/settings.local.json"),
-        };
-        let _ = std::fs::remove_file(&path);
-        if !before.is_null() {
-            std::fs::write(&path, serde_json::to_string_pretty(&before).unwrap()).unwrap();
-        }
-        let v = g.call(
-            "Write",
-            json!({"file_path": path, "content": serde_json::to_string_pretty(&after).unwrap()}),
-        );
-        match expect {
-            None => assert_eq!(v, Verdict::Silent, "{why}"),
-            Some(words) => {
-                let reason = match &v {
-                    Verdict::Deny(d) if d.code == "tamper" => d.reason.clone(),
-                    other => panic!("{why}: expected a tamper deny, got {other:?}"),
-                };
-                assert!(reason.contains(words), "{why}: {reason}");
-            }
-        }
-        let _ = std::fs::remove_file(&path);
+        let path = row_file(&g, file);
+        write_row(&g, why, &path, &before, &after, expect);
     }
     // The same vectors as an Edit are judged on the file it leaves.
     let path = g.home().join(".claude/settings.json");
@@ -2288,33 +2311,8 @@ fn mcp_servers_and_helper_commands_of_round_nine() {
         ),
     ];
     for (why, file, before, after, expect) in rows {
-        let path = match file {
-            "user" => g.home().join(".claude/settings.json"),
-            "project" => g.project.join(".claude/settings.json"),
-            "local" => g.project.join(".claude/settings.local.json"),
-            "mcp" => g.project.join(".mcp.json"),
-            "sub" => g.project.join("sub/.mcp.json"),
-            _ => g.home().join(".claude.json"),
-        };
-        let _ = std::fs::remove_file(&path);
-        if !before.is_null() {
-            std::fs::write(&path, serde_json::to_string_pretty(&before).unwrap()).unwrap();
-        }
-        let v = g.call(
-            "Write",
-            json!({"file_path": path, "content": serde_json::to_string_pretty(&after).unwrap()}),
-        );
-        match expect {
-            None => assert_eq!(v, Verdict::Silent, "{why}"),
-            Some(words) => {
-                let reason = match &v {
-                    Verdict::Deny(d) if d.code == "tamper" => d.reason.clone(),
-                    other => panic!("{why}: expected a tamper deny, got {other:?}"),
-                };
-                assert!(reason.contains(words), "{why}: {reason}");
-            }
-        }
-        let _ = std::fs::remove_file(&path);
+        let path = row_file(&g, file);
+        write_row(&g, why, &path, &before, &after, expect);
     }
     // As an Edit, through a symlink, and a Bash command naming the file: the same.
     let claude_json = g.home().join(".claude.json");
