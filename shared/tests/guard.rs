@@ -1466,6 +1466,7 @@ fn row_file(g: &Given, file: &str) -> std::path::PathBuf {
         "local" => g.project.join(".claude/settings.local.json"),
         "mcp" => g.project.join(".mcp.json"),
         "sub" => g.project.join("sub/.mcp.json"),
+        "parent" => g.project.parent().unwrap().join(".mcp.json"),
         "claude.json" => g.home().join(".claude.json"),
         other => panic!("no file {other:?}"),
     }
@@ -2250,6 +2251,13 @@ fn mcp_servers_and_helper_commands_of_round_nine() {
         (
             "N2 .mcp.json created",
             "mcp",
+            Value::Null,
+            json!({"mcpServers": {"notes": server}}),
+            MCP,
+        ),
+        (
+            ".mcp.json in a folder above the project (Claude Code reads those too)",
+            "parent",
             Value::Null,
             json!({"mcpServers": {"notes": server}}),
             MCP,

@@ -1049,12 +1049,12 @@ fn mcp_file(path: &Path, ctx: &Ctx<'_>) -> Option<bool> {
     if user_mcp_files(ctx.home).iter().any(|f| same(f)) {
         return Some(true);
     }
-    let project = crate::policy::scope::normalize(ctx.project);
-    let roots = [crate::policy::scope::real(&project), project];
-    let in_project = [&named, &p].iter().any(|q| {
-        q.file_name().is_some_and(|n| n == ".mcp.json") && roots.iter().any(|r| q.starts_with(r))
-    });
-    in_project.then_some(false)
+    // Claude Code reads `.mcp.json` in the project, its subfolders and the folders above it:
+    // a file of that name is judged wherever it is.
+    [&named, &p]
+        .iter()
+        .any(|q| q.file_name().is_some_and(|n| n == ".mcp.json"))
+        .then_some(false)
 }
 
 /// What an Edit/Write/MultiEdit of an MCP file ([`mcp_file`]) would do: why it adds or changes
